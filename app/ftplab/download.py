@@ -1,0 +1,137 @@
+"""Saving one download on the client: verified, atomic, never outside its directory.
+
+Bytes go to a hidden temporary file in the download directory. Only when the
+size and the SHA-256 announced by the server match is the file given its final
+name, with a hard link that fails rather than replace an existing file (the
+next free "name (1).ext" is used instead). A download that fails for any
+reason removes its temporary file, so no partial file ever has a final name.
+The name comes from the server, so it is checked to be a plain file name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import tempfile
+
+from .storage import is_plain_name
+from .text import visible
+
+MAX_NUMBERED_COPIES = 1000
+TEMP_PREFIX = ".ftplab-"
+TEMP_SUFFIX = ".part"
+
+
+class DownloadError(Exception):
+    """The download cannot be saved; `reason` says why, for the user."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnsafeName(DownloadError):
+    pass
+
+
+class Corrupt(DownloadError):
+    pass
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def safe_name(name: str) -> str:
+    """The server's file name if it is a plain, visible file name; else UnsafeName."""
+    if visible(name) != name or not is_plain_name(name) or name.startswith("."):
+        raise UnsafeName(visible(name))
+    return name
+
+
+class Download:
+    def __init__(self, directory: str, name: str, size: int, sha256: str):
+        self.name = safe_name(name)
+        self.directory = directory
+        self.size = size
+        self.received = 0
+        self._expected = sha256
+        self._hasher = hashlib.sha256()
+        try:
+            fd, self._temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+        except OSError as error:
+            raise DownloadError(error.strerror or str(error)) from None
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes it 0600; a download gets normal permissions
+        self._file = os.fdopen(fd, "wb")
+
+    @property
+    def complete(self) -> bool:
+        return self.received >= self.size
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.size else self.received * 100 // self.size
+
+    def write(self, data: bytes) -> None:
+        if self.received + len(data) > self.size:
+            self.discard()
+            raise Corrupt(f"more than the {self.size} bytes announced")
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self.discard()
+            raise DownloadError(error.strerror or str(error)) from None
+        self._hasher.update(data)
+        self.received += len(data)
+
+    def finish(self) -> str:
+        """Verify and give the file its final name; returns the path it got."""
+        try:
+            self._file.close()
+        except OSError as error:
+            self.discard()
+            raise DownloadError(error.strerror or str(error)) from None
+        if self.received != self.size or self._hasher.hexdigest() != self._expected:
+            self.discard()
+            raise Corrupt("SHA-256")
+        try:
+            return self._link_to_free_name()
+        finally:
+            self.discard()
+
+    def _link_to_free_name(self) -> str:
+        stem, extension = os.path.splitext(self.name)
+        for copy in range(MAX_NUMBERED_COPIES):
+            candidate = self.name if copy == 0 else f"{stem} ({copy}){extension}"
+            path = os.path.join(self.directory, candidate)
+            try:
+                os.link(self._temp_path, path)
+                return path
+            except FileExistsError:
+                continue
+            except OSError as error:
+                if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise DownloadError(error.strerror or str(error)) from None
+                return self._rename_without_links(path)
+        raise DownloadError(f"{MAX_NUMBERED_COPIES} copies of {self.name} already exist")
+
+    def _rename_without_links(self, path: str) -> str:
+        """For file systems without hard links: claim the name, then replace our own claim."""
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            os.replace(self._temp_path, path)
+        except OSError as error:
+            raise DownloadError(error.strerror or str(error)) from None
+        return path
+
+    def discard(self) -> None:
+        """Remove the temporary file; safe to call more than once."""
+        if not self._file.closed:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp_path)

@@ -1,0 +1,134 @@
+"""What is waiting to be sent on one socket, sent only as the socket takes it.
+
+The queue holds runs of bytes and slices of open files. Bytes count against
+the connection's memory; a file slice does not: it goes from disk to socket
+with os.sendfile where the platform allows, or through a small read otherwise.
+Nothing here blocks: `flush` sends what the socket accepts now and keeps the
+rest, like asyncio's selector transport.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections import deque
+from dataclasses import dataclass
+
+READ_FALLBACK_BYTES = 64 * 1024
+_SENDFILE_UNSUPPORTED = frozenset(
+    {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOTSOCK}
+)
+
+
+class FileShrank(Exception):
+    """A file ended before the slice being sent: its frame cannot be finished."""
+
+
+@dataclass
+class FileSlice:
+    fd: int
+    offset: int
+    count: int
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self._segments: deque = deque()
+        self.buffered_bytes = 0
+        self._head_started = False
+        self.use_sendfile = hasattr(os, "sendfile")
+
+    def __bool__(self) -> bool:
+        return bool(self._segments)
+
+    @property
+    def has_file_slice(self) -> bool:
+        return any(isinstance(segment, FileSlice) for segment in self._segments)
+
+    def add(self, data: bytes) -> None:
+        if not data:
+            return
+        tail = self._segments[-1] if self._segments else None
+        if isinstance(tail, bytearray):
+            tail += data
+        else:
+            self._segments.append(bytearray(data))
+        self.buffered_bytes += len(data)
+
+    def add_file_slice(self, fd: int, offset: int, count: int) -> None:
+        self._segments.append(FileSlice(fd, offset, count))
+
+    def discard_unstarted(self) -> None:
+        """Forget everything but a segment already partly sent (so the stream
+        stays well framed), to make room for a last message."""
+        keep = self._segments[0] if self._segments and self._head_started else None
+        self._segments.clear()
+        self.buffered_bytes = 0
+        if keep is not None:
+            self._segments.append(keep)
+            self.buffered_bytes = len(keep) if isinstance(keep, bytearray) else 0
+
+    def replace_head_with_zeros(self) -> int:
+        """After FileShrank: pad the broken frame so the peer can still parse
+        the stream. Returns how many bytes were padded."""
+        head = self._segments.popleft()
+        self._segments.appendleft(bytearray(head.count))
+        self.buffered_bytes += head.count
+        return head.count
+
+    def flush(self, sock: socket.socket) -> int:
+        """Send what the socket takes now; return how many bytes went.
+
+        Raises OSError when the connection is broken, FileShrank when a file
+        ends early (the head slice stays queued for `replace_head_with_zeros`)."""
+        sent = 0
+        while self._segments:
+            head = self._segments[0]
+            try:
+                count = (
+                    self._send_file(sock, head)
+                    if isinstance(head, FileSlice)
+                    else self._send_bytes(sock, head)
+                )
+            except (BlockingIOError, InterruptedError):
+                break
+            sent += count
+            if self._segments and self._segments[0] is head:
+                self._head_started = True
+                break
+            self._head_started = False
+        return sent
+
+    def _send_bytes(self, sock: socket.socket, head: bytearray) -> int:
+        count = sock.send(head)
+        self.buffered_bytes -= count
+        if count == len(head):
+            self._segments.popleft()
+        else:
+            del head[:count]
+        return count
+
+    def _send_file(self, sock: socket.socket, head: FileSlice) -> int:
+        count = self._sendfile(sock, head) if self.use_sendfile else self._read_and_send(sock, head)
+        if count == 0:
+            raise FileShrank()
+        head.offset += count
+        head.count -= count
+        if head.count == 0:
+            self._segments.popleft()
+        return count
+
+    def _sendfile(self, sock: socket.socket, head: FileSlice) -> int:
+        try:
+            return os.sendfile(sock.fileno(), head.fd, head.offset, head.count)
+        except OSError as error:
+            if error.errno not in _SENDFILE_UNSUPPORTED:
+                raise
+            self.use_sendfile = False
+            return self._read_and_send(sock, head)
+
+    @staticmethod
+    def _read_and_send(sock: socket.socket, head: FileSlice) -> int:
+        data = os.pread(head.fd, min(head.count, READ_FALLBACK_BYTES), head.offset)
+        return sock.send(data) if data else 0

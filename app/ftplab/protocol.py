@@ -1,0 +1,412 @@
+"""The ftplab wire protocol, with no networking code at all.
+
+Bytes go in (`Receiver.feed`), events come out (`Receiver.next_event`), and
+`encode` turns events back into bytes. The server and the client both use this
+module; the sockets live in `server.py` and `client.py`.
+
+Every line on the wire is UTF-8, ends with LF (a CR before the LF is dropped)
+and starts with the sender's name and "> ". A server line whose text starts
+with "!" is a control line (`!FILE`, `!DATA`, ...); display text that really
+starts with "!" travels as "!!". After a `!DATA N` line come N raw bytes of the
+file being downloaded, so chat lines can travel between the chunks of a file.
+docs/protocol.md is the reference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+MAX_LINE_BYTES = 4096
+"""The longest line either side accepts, LF included."""
+
+MAX_NAME_CHARS = 32
+MAX_DATA_BYTES = 256 * 1024
+"""The largest payload one `!DATA` frame may carry."""
+
+MAX_FILENAME_BYTES = 255
+PREFIX_SEPARATOR = "> "
+CONTROL = "!"
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+
+class ProtocolError(Exception):
+    """The peer sent something this protocol does not allow.
+
+    `code` is the short machine-readable error code used on the wire. A fatal
+    error leaves the stream in a state that cannot be trusted any more.
+    """
+
+    code = "protocol"
+    fatal = False
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail or self.code)
+        self.detail = detail
+
+
+class LineTooLong(ProtocolError):
+    """A line longer than MAX_LINE_BYTES; the rest of it up to LF is dropped."""
+
+    code = "too-long"
+
+
+class BadEncoding(ProtocolError):
+    code = "encoding"
+
+
+class MissingPrefix(ProtocolError):
+    """A line that does not start with "NAME> "."""
+
+    code = "no-prefix"
+
+
+class BadName(ProtocolError):
+    """A line whose "NAME> " prefix carries a name that is not allowed."""
+
+    code = "bad-name"
+
+
+class BadFrame(ProtocolError):
+    """A control line the client cannot make sense of: the stream is broken."""
+
+    code = "bad-frame"
+    fatal = True
+
+
+class LocalProtocolError(Exception):
+    """Our own code tried to send something the protocol cannot carry."""
+
+
+# --- events ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line from a client: a command or chat, not yet interpreted."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """Text for the user to read: chat, or a server's human-readable reply."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The server accepted the client's name."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Error:
+    """A refused request. After a fatal code the server closes the connection."""
+
+    sender: str
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FileStart:
+    sender: str
+    size: int
+    sha256: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FileData:
+    sender: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FileAbort:
+    """The server could not finish the download in progress."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The server ends this connection at the client's request."""
+
+    sender: str
+    text: str
+
+
+FATAL_ERROR_CODES = frozenset({"full", "name-taken", "bad-name", "no-name", "idle", "closing", "too-many"})
+"""Error codes after which the server closes the connection."""
+
+
+# --- names -------------------------------------------------------------------
+
+FORBIDDEN_NAME_CHARS = frozenset(">@!")
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a user name, or None when it can."""
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        return "length"
+    if any(ch.isspace() or not ch.isprintable() for ch in name):
+        return "characters"
+    if FORBIDDEN_NAME_CHARS.intersection(name):
+        return "characters"
+    return None
+
+
+def is_valid_name(name: str) -> bool:
+    return name_problem(name) is None
+
+
+def name_key(name: str) -> str:
+    """Names that differ only in case are the same person."""
+    return name.casefold()
+
+
+# --- encoding ----------------------------------------------------------------
+
+
+def _line(sender: str, text: str) -> bytes:
+    if not is_valid_name(sender):
+        raise LocalProtocolError(f"invalid sender name {sender!r}")
+    if "\n" in text or "\r" in text:
+        raise LocalProtocolError("a line cannot contain CR or LF")
+    data = f"{sender}{PREFIX_SEPARATOR}{text}\n".encode()
+    if len(data) > MAX_LINE_BYTES:
+        raise LocalProtocolError(f"line of {len(data)} bytes exceeds {MAX_LINE_BYTES}")
+    return data
+
+
+def _escape_display(text: str) -> str:
+    return CONTROL + text if text.startswith(CONTROL) else text
+
+
+def fit_text(sender: str, text: str, reserve: int = 0) -> str:
+    """`text`, cut short with "…" if needed so that `sender`'s line fits in
+    MAX_LINE_BYTES with `reserve` bytes to spare (for a control keyword)."""
+    budget = MAX_LINE_BYTES - len(sender.encode()) - len(PREFIX_SEPARATOR) - 2 - reserve
+    encoded = text.encode()
+    if len(encoded) <= budget:
+        return text
+    return encoded[: budget - 3].decode("utf-8", "ignore") + "…"
+
+
+def encode_command(sender: str, text: str) -> bytes:
+    """A client's line to the server: a command or chat, sent as typed."""
+    return _line(sender, text)
+
+
+def encode_data_header(sender: str, size: int) -> bytes:
+    if not 0 < size <= MAX_DATA_BYTES:
+        raise LocalProtocolError(f"data frame of {size} bytes")
+    return _line(sender, f"{CONTROL}DATA {size}")
+
+
+def _encode_file_start(event: FileStart) -> bytes:
+    if not SHA256_PATTERN.fullmatch(event.sha256) or event.size < 0:
+        raise LocalProtocolError("bad file header")
+    return _line(event.sender, f"{CONTROL}FILE {event.size} {event.sha256} {event.name}")
+
+
+def _encode_error(event: Error) -> bytes:
+    if not event.code or " " in event.code:
+        raise LocalProtocolError(f"bad error code {event.code!r}")
+    return _line(event.sender, f"{CONTROL}ERR {event.code} {event.text}")
+
+
+_ENCODERS = {
+    Line: lambda e: _line(e.sender, e.text),
+    Message: lambda e: _line(e.sender, _escape_display(e.text)),
+    Hello: lambda e: _line(e.sender, f"{CONTROL}HELLO {e.text}"),
+    Error: _encode_error,
+    FileStart: _encode_file_start,
+    FileData: lambda e: encode_data_header(e.sender, len(e.data)) + e.data,
+    FileAbort: lambda e: _line(e.sender, f"{CONTROL}ABORT {e.text}"),
+    Bye: lambda e: _line(e.sender, f"{CONTROL}BYE {e.text}"),
+}
+
+
+def encode(event) -> bytes:
+    """The bytes that carry `event` on the wire."""
+    return _ENCODERS[type(event)](event)
+
+
+# --- decoding ----------------------------------------------------------------
+
+
+def split_prefix(line: str) -> tuple[str, str]:
+    """("alice", "hola") from "alice> hola"; MissingPrefix when there is none."""
+    sender, separator, text = line.partition(PREFIX_SEPARATOR)
+    if not separator and line.endswith(">"):
+        sender, separator, text = line[:-1], ">", ""
+    if not separator:
+        raise MissingPrefix(line[:40])
+    if not is_valid_name(sender):
+        raise BadName(sender[:40])
+    return sender, text
+
+
+def _int_field(value: str, limit: int) -> int:
+    if not value.isdigit() or len(value) > 20 or int(value) > limit:
+        raise BadFrame(f"bad number {value[:24]!r}")
+    return int(value)
+
+
+def _parse_file(sender: str, args: str) -> FileStart:
+    size, _, rest = args.partition(" ")
+    sha256, _, name = rest.partition(" ")
+    if not SHA256_PATTERN.fullmatch(sha256) or not name:
+        raise BadFrame("bad !FILE header")
+    return FileStart(sender, _int_field(size, 2**63), sha256, name)
+
+
+def _parse_error(sender: str, args: str) -> Error:
+    code, _, text = args.partition(" ")
+    if not code:
+        raise BadFrame("bad !ERR line")
+    return Error(sender, code, text)
+
+
+_CONTROL_PARSERS = {
+    "HELLO": lambda sender, args: Hello(sender, args),
+    "ERR": _parse_error,
+    "FILE": _parse_file,
+    "ABORT": lambda sender, args: FileAbort(sender, args),
+    "BYE": lambda sender, args: Bye(sender, args),
+}
+
+
+def parse_server_line(sender: str, text: str):
+    """The event for one complete server line other than `!DATA`."""
+    if not text.startswith(CONTROL):
+        return Message(sender, text)
+    if text.startswith(CONTROL * 2):
+        return Message(sender, text[1:])
+    keyword, _, args = text[1:].partition(" ")
+    parser = _CONTROL_PARSERS.get(keyword)
+    if parser is None:
+        raise BadFrame(f"unknown control line {keyword[:16]!r}")
+    return parser(sender, args)
+
+
+class Receiver:
+    """Turns the bytes of one direction of one connection into events.
+
+    `from_server=False` (the server's side) yields `Line` events;
+    `from_server=True` (the client's side) yields Message, Hello, Error,
+    FileStart, FileData, FileAbort and Bye.
+
+    `feed` parses at once, so the only bytes kept are one partial line, never
+    more than MAX_LINE_BYTES: a longer line is dropped as it arrives, however
+    long it grows, and reported once. `next_event` returns the next event, None
+    when it needs more data, or raises the ProtocolError of a bad line; after a
+    non-fatal error the next call goes on with the following line. After a
+    fatal one (BadFrame) the stream cannot be trusted and every call raises it.
+    """
+
+    def __init__(self, *, from_server: bool):
+        self._from_server = from_server
+        self._partial = bytearray()
+        self._discarding = False
+        self._payload_left = 0
+        self._payload_sender = ""
+        self._ready: deque = deque()
+        self._broken: ProtocolError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of a partial line held back, waiting for its LF."""
+        return len(self._partial)
+
+    @property
+    def has_events(self) -> bool:
+        """Events (or errors) parsed and not yet taken by `next_event`."""
+        return bool(self._ready)
+
+    def feed(self, data: bytes) -> None:
+        position = 0
+        while position < len(data) and self._broken is None:
+            if self._payload_left:
+                position = self._take_payload(data, position)
+            else:
+                position = self._take_line(data, position)
+
+    def next_event(self):
+        if self._ready:
+            item = self._ready.popleft()
+            if isinstance(item, ProtocolError):
+                raise item
+            return item
+        if self._broken is not None:
+            raise self._broken
+        return None
+
+    def _take_payload(self, data: bytes, position: int) -> int:
+        end = min(len(data), position + self._payload_left)
+        self._ready.append(FileData(self._payload_sender, data[position:end]))
+        self._payload_left -= end - position
+        return end
+
+    def _take_line(self, data: bytes, position: int) -> int:
+        newline = data.find(b"\n", position)
+        if self._discarding:
+            self._discarding = newline < 0
+            return len(data) if newline < 0 else newline + 1
+        end = len(data) if newline < 0 else newline
+        if len(self._partial) + (end - position) >= MAX_LINE_BYTES:
+            self._partial.clear()
+            self._discarding = newline < 0
+            self._ready.append(LineTooLong(f"over {MAX_LINE_BYTES} bytes"))
+            return len(data) if newline < 0 else newline + 1
+        self._partial += data[position:end]
+        if newline < 0:
+            return len(data)
+        raw = bytes(self._partial)
+        self._partial.clear()
+        event = self._decode_or_error(raw)
+        if event is not None:
+            self._ready.append(event)
+        return newline + 1
+
+    def _decode_or_error(self, raw: bytes):
+        try:
+            return self._decode(raw)
+        except BadFrame as error:
+            self._broken = error
+            return error
+        except ProtocolError as error:
+            return error
+
+    def _decode(self, raw: bytes):
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise BadEncoding(str(error)) from None
+        sender, text = split_prefix(line)
+        if not self._from_server:
+            return Line(sender, text)
+        if text.startswith(f"{CONTROL}DATA "):
+            return self._start_payload(sender, text[len("!DATA ") :])
+        return parse_server_line(sender, text)
+
+    def _start_payload(self, sender: str, size_text: str) -> None:
+        """A `!DATA N` line: the next N bytes are file data, not lines."""
+        size = _int_field(size_text, MAX_DATA_BYTES)
+        if size == 0:
+            raise BadFrame("empty data frame")
+        self._payload_left = size
+        self._payload_sender = sender
+        return None

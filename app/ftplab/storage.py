@@ -1,0 +1,152 @@
+"""The served directory: the only code that lists or opens files in it.
+
+A file name from the network is a single path component. It is opened with
+O_NOFOLLOW relative to the resolved root, so `..`, absolute paths, separators
+and NUL bytes never reach the file system, and a symlink is served only when it
+resolves to a regular file inside the root (checked with realpath, then opened
+again with O_NOFOLLOW, so a link swapped in between cannot lead outside).
+Only regular files are served: a FIFO or device is refused without blocking.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+MAX_NAME_BYTES = 255
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+_SYMLINK_ERRNOS = frozenset({errno.ELOOP, errno.EMLINK})  # what O_NOFOLLOW says of a link (EMLINK on FreeBSD)
+_DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+
+
+class FileProblem(Exception):
+    """A file cannot be served. `message_key` names its text in the catalogue."""
+
+    message_key = "no_such_file_named"
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class NoSuchFile(FileProblem):
+    """Missing, or outside the root: the same answer, so nothing leaks."""
+
+
+class NotAFile(FileProblem):
+    message_key = "not_a_file"
+
+
+class Unreadable(FileProblem):
+    message_key = "unreadable_file"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class OpenFile:
+    """An open regular file. `identity` changes whenever its content may have."""
+
+    fd: int
+    name: str
+    size: int
+    identity: tuple
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def is_plain_name(name: str) -> bool:
+    """True for a single, ordinary path component."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(ch in name for ch in "/\\\0")
+        and len(os.fsencode(name)) <= MAX_NAME_BYTES
+    )
+
+
+def _identity(info: os.stat_result) -> tuple:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+class Storage:
+    def __init__(self, root: str):
+        self.root = os.path.realpath(root)
+        if not os.path.isdir(self.root):
+            raise NotADirectoryError(self.root)
+
+    def contains(self, path: str) -> bool:
+        """True when the resolved `path` lies strictly inside the root.
+
+        commonpath compares whole components, so /srv/files2 is not inside
+        /srv/files."""
+        resolved = os.path.realpath(path)
+        return resolved != self.root and os.path.commonpath([self.root, resolved]) == self.root
+
+    def list(self) -> list[Entry]:
+        """The regular files that `open` would serve, sorted by name."""
+        entries = []
+        with os.scandir(self.root) as scan:
+            for item in scan:
+                info = self._servable_stat(item)
+                if info is not None:
+                    entries.append(Entry(item.name, info.st_size, info.st_mtime))
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def _servable_stat(self, item: os.DirEntry) -> os.stat_result | None:
+        try:
+            if item.is_symlink() and not self.contains(item.path):
+                return None
+            info = item.stat()
+        except OSError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def open(self, name: str) -> OpenFile:
+        """Open `name` for reading, or raise a FileProblem saying why not."""
+        if not is_plain_name(name):
+            raise NoSuchFile(name)
+        path = os.path.join(self.root, name)
+        fd = self._open_no_follow(path, name)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotAFile(name)
+        except BaseException:
+            os.close(fd)
+            raise
+        return OpenFile(fd, name, info.st_size, _identity(info))
+
+    def _open_no_follow(self, path: str, name: str) -> int:
+        try:
+            return os.open(path, _OPEN_FLAGS)
+        except OSError as error:
+            if error.errno in _SYMLINK_ERRNOS:
+                return self._open_link_target(path, name)
+            raise self._problem(error, name) from None
+
+    def _open_link_target(self, path: str, name: str) -> int:
+        if not self.contains(path):
+            raise NoSuchFile(name)
+        try:
+            return os.open(os.path.realpath(path), _OPEN_FLAGS)
+        except OSError as error:
+            raise self._problem(error, name) from None
+
+    @staticmethod
+    def _problem(error: OSError, name: str) -> FileProblem:
+        if error.errno in _DENIED_ERRNOS:
+            return Unreadable(name)
+        if error.errno in (errno.ENXIO, errno.ENODEV):
+            return NotAFile(name)
+        return NoSuchFile(name)

@@ -1,0 +1,94 @@
+"""One file on its way to one client, in steps small enough never to stall the loop.
+
+A transfer first hashes the file (the SHA-256 goes in the `!FILE` header, so
+the client can verify what it saved), a bounded number of bytes per loop turn,
+and remembers the digest by the file's identity so the next download of an
+unchanged file starts at once. Then it hands out `!DATA` frames one at a time:
+a header line and a slice of the file for the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import OrderedDict
+
+from . import protocol
+from .storage import OpenFile
+
+HASH_STEP_BYTES = 1024 * 1024
+FRAME_BYTES = 128 * 1024
+HASH_CACHE_ENTRIES = 256
+
+
+class FileChanged(Exception):
+    """The file shrank while it was being hashed."""
+
+
+class HashCache:
+    """Digests of recently served files, keyed by (device, inode, size, mtime)."""
+
+    def __init__(self, capacity: int = HASH_CACHE_ENTRIES):
+        self._capacity = capacity
+        self._digests: OrderedDict[tuple, str] = OrderedDict()
+
+    def get(self, identity: tuple) -> str | None:
+        digest = self._digests.get(identity)
+        if digest is not None:
+            self._digests.move_to_end(identity)
+        return digest
+
+    def put(self, identity: tuple, digest: str) -> None:
+        self._digests[identity] = digest
+        self._digests.move_to_end(identity)
+        while len(self._digests) > self._capacity:
+            self._digests.popitem(last=False)
+
+
+class Transfer:
+    def __init__(self, opened: OpenFile, cache: HashCache):
+        self.file = opened
+        self._cache = cache
+        self._hasher = hashlib.sha256()
+        self._hashed = 0
+        self.sha256 = cache.get(opened.identity)
+        self.offset = 0
+        self.started = time.monotonic()
+
+    @property
+    def hashing(self) -> bool:
+        return self.sha256 is None
+
+    @property
+    def done(self) -> bool:
+        return not self.hashing and self.offset >= self.file.size
+
+    def hash_step(self) -> None:
+        """Hash the next HASH_STEP_BYTES; sets `sha256` when the whole file is read."""
+        data = os.pread(self.file.fd, min(HASH_STEP_BYTES, self.file.size - self._hashed), self._hashed)
+        if not data and self._hashed < self.file.size:
+            raise FileChanged(self.file.name)
+        self._hasher.update(data)
+        self._hashed += len(data)
+        if self._hashed >= self.file.size:
+            self.sha256 = self._hasher.hexdigest()
+            self._cache.put(self.file.identity, self.sha256)
+
+    def header(self, sender: str) -> bytes:
+        return protocol.encode(protocol.FileStart(sender, self.file.size, self.sha256, self.file.name))
+
+    def next_frame(self, sender: str) -> tuple[bytes, int, int]:
+        """The next `!DATA` header line, and the (offset, count) of file it carries."""
+        count = min(FRAME_BYTES, self.file.size - self.offset)
+        offset = self.offset
+        self.offset += count
+        return protocol.encode_data_header(sender, count), offset, count
+
+    def close(self) -> None:
+        self.file.close()
+
+    def summary(self) -> tuple[int, float, float]:
+        """(bytes, seconds, bytes per second) for the log."""
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        return self.offset, seconds, self.offset / seconds
