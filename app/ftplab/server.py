@@ -223,7 +223,7 @@ class Server:
             return
         if session.is_open and not session.quitting:
             session.receiver.feed(data)
-            session.last_input = time.monotonic()
+            session.last_activity = time.monotonic()
             self._touched.add(session)
 
     def _handle_pending_lines(self, now: float) -> None:
@@ -327,6 +327,7 @@ class Server:
         )
         session.transfers.popleft().close()
         session.header_sent = False
+        session.last_activity = time.monotonic()
 
     def _hash_step(self, now: float) -> None:
         for session in list(self._hashing):
@@ -565,6 +566,11 @@ class Server:
         self._begin_closing(session, now, code)
 
     def _begin_closing(self, session: Session, now: float, reason: str) -> None:
+        if session.outbox.has_file_slice:
+            # A slice still points at a file we are about to close; its fd number
+            # could be reused for another file. No clean goodbye is possible here.
+            self._drop(session, reason)
+            return
         self._forget_name(session, reason)
         session.close_transfers()
         self._hashing.discard(session)

@@ -38,7 +38,7 @@ class Session:
         self.header_sent = False
         self.state = State.OPEN
         self.quitting = False
-        self.last_input = now
+        self.last_activity = now
         self.last_progress = now
         self.deadline: float | None = None
         self.events = 0
@@ -80,7 +80,8 @@ class Session:
         self.header_sent = False
 
     def idle_for(self, now: float) -> float:
-        return now - self.last_input
+        """Seconds since the client's last line or finished download."""
+        return now - self.last_activity
 
     def stalled_for(self, now: float) -> float:
         """Seconds the client has had output waiting without taking any of it."""
