@@ -22,6 +22,7 @@ class ServerConfig:
     max_per_ip: int
     idle_timeout: float
     data_timeout: float
+    join_timeout: float
     lang: str
     log_level: str
 
@@ -107,6 +108,12 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         help="seconds output may sit unread before the client is dropped, 0 disables [FTPLAB_DATA_TIMEOUT]",
     )
     parser.add_argument(
+        "--join-timeout",
+        type=_seconds,
+        default=_env("JOIN_TIMEOUT", 30),
+        help="seconds a new connection has to send its name, 0 disables [FTPLAB_JOIN_TIMEOUT]",
+    )
+    parser.add_argument(
         "--log-level",
         default=_env("LOG_LEVEL", "INFO"),
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -122,6 +129,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         max_per_ip=args.max_per_ip,
         idle_timeout=args.idle_timeout,
         data_timeout=args.data_timeout,
+        join_timeout=args.join_timeout,
         lang=args.lang,
         log_level=args.log_level,
     )

@@ -40,6 +40,9 @@ LINES_PER_TURN = 32
 """Lines handled for one client before the loop turns to the others."""
 
 ACCEPTS_PER_TURN = 64
+FLUSHES_PER_TURN = 8
+"""Download frames one client may send per loop turn while its socket keeps up."""
+
 CLOSE_GRACE_SECONDS = 2.0
 """How long a closing connection may take to read its last message."""
 
@@ -223,13 +226,12 @@ class Server:
             return
         if session.is_open and not session.quitting:
             session.receiver.feed(data)
-            session.last_activity = time.monotonic()
             self._touched.add(session)
 
     def _handle_pending_lines(self, now: float) -> None:
-        for session in [s for s in self._touched if s.is_open and s.receiver.has_events]:
+        for session in [s for s in self._touched if s.has_lines_to_handle]:
             for _ in range(LINES_PER_TURN):
-                if not session.is_open or session.quitting or not self._handle_next_line(session, now):
+                if not session.has_lines_to_handle or not self._handle_next_line(session, now):
                     break
 
     def _handle_next_line(self, session: Session, now: float) -> bool:
@@ -252,16 +254,20 @@ class Server:
         for session in touched:
             if session.state is not State.CLOSED:
                 self._service(session, now)
-        self._touched.update(s for s in touched if s.is_open and s.receiver.has_events)
+        self._touched.update(s for s in touched if s.has_lines_to_handle)
 
     def _service(self, session: Session, now: float) -> None:
         """Move a session forward: queue download frames, send, and watch the right events."""
-        if session.is_open:
-            self._pump_transfers(session, now)
-        if session.outbox:
+        for _ in range(FLUSHES_PER_TURN):
+            if session.is_open:
+                self._pump_transfers(session, now)
+            if not session.outbox:
+                break
             self._flush(session, now)
+            if session.outbox:
+                break
         if session.is_open:
-            self._pump_transfers(session, now)
+            self._pump_transfers(session, now)  # the next frame, so the socket is watched for it
         if session.state is State.CLOSING and not session.outbox:
             self._start_lingering(session, now)
         if session.state is not State.CLOSED:
@@ -305,6 +311,7 @@ class Server:
             if not session.header_sent:
                 session.queue(transfer.header(self.name), now)
                 session.header_sent = True
+                transfer.started = now
             outbox = session.outbox
             while not transfer.done and outbox.buffered_bytes < LOW_WATER_BYTES and not outbox.has_file_slice:
                 header, offset, count = transfer.next_frame(self.name)
@@ -379,6 +386,7 @@ class Server:
             self._send_error(session, error.code, "no_prefix", now, name=session.name)
 
     def _on_line(self, session: Session, line: protocol.Line, now: float) -> None:
+        session.last_activity = now  # only whole lines count: a byte-trickler stays idle
         if session.name is None:
             self._register(session, line, now)
             return
@@ -615,15 +623,18 @@ class Server:
         session.close()
 
     def _housekeeping(self, now: float) -> None:
-        """Idle clients, stalled readers and overdue closings."""
+        """Idle clients, connections that never give a name, stalled readers, overdue closings."""
         self._next_housekeeping = now + HOUSEKEEPING_SECONDS
         idle_limit, data_limit = self.config.idle_timeout, self.config.data_timeout
+        join_limit = self.config.join_timeout
         for session in list(self._sessions):
             if not session.is_open:
                 if now >= session.deadline:
                     self._drop(session, "closed")
             elif data_limit and session.stalled_for(now) > data_limit:
                 self._drop(session, f"no data taken for {data_limit:g} s")
+            elif session.name is None and join_limit and session.idle_for(now) > join_limit:
+                self._refuse(session, "idle", self.say("idle", seconds=f"{join_limit:g}"), now)
             elif idle_limit and not session.transfers and session.idle_for(now) > idle_limit:
                 self._refuse(session, "idle", self.say("idle", seconds=f"{idle_limit:g}"), now)
 

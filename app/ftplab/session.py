@@ -59,6 +59,17 @@ class Session:
         return self.state is State.OPEN
 
     @property
+    def has_lines_to_handle(self) -> bool:
+        """Lines are waiting and the client is taking its replies: a client that
+        floods commands without reading the answers waits for its output to drain."""
+        return (
+            self.is_open
+            and not self.quitting
+            and self.receiver.has_events
+            and self.outbox.buffered_bytes < HIGH_WATER_BYTES
+        )
+
+    @property
     def wants_to_read(self) -> bool:
         """Read more only while earlier lines are handled and output is draining."""
         if self.state is not State.OPEN:
