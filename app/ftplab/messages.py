@@ -144,7 +144,7 @@ def human_size(size: int) -> str:
         return f"{size} B"
     value = size / 1024
     for unit in ("KiB", "MiB"):
-        if value < 1024:
+        if round(value, 1) < 1024:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"

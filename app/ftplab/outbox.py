@@ -60,14 +60,19 @@ class Outbox:
         self._segments.append(FileSlice(fd, offset, count))
 
     def discard_unstarted(self) -> None:
-        """Forget everything but a segment already partly sent (so the stream
-        stays well framed), to make room for a last message."""
-        keep = self._segments[0] if self._segments and self._head_started else None
-        self._segments.clear()
-        self.buffered_bytes = 0
-        if keep is not None:
-            self._segments.append(keep)
-            self.buffered_bytes = len(keep) if isinstance(keep, bytearray) else 0
+        """Forget what has not started to go out, to make room for a last
+        message, but keep the stream well framed: a segment partly sent stays,
+        and so does the file slice whose `!DATA` header has gone (or is going)
+        out, since a header always ends the byte run right before its slice."""
+        segments = list(self._segments)
+        keep = []
+        if segments and (isinstance(segments[0], FileSlice) or self._head_started):
+            keep.append(segments[0])
+            header_went = isinstance(segments[0], bytearray) and len(segments) > 1
+            if header_went and isinstance(segments[1], FileSlice):
+                keep.append(segments[1])
+        self._segments = deque(keep)
+        self.buffered_bytes = sum(len(segment) for segment in keep if isinstance(segment, bytearray))
 
     def replace_head_with_zeros(self) -> int:
         """After FileShrank: pad the broken frame so the peer can still parse

@@ -214,7 +214,7 @@ def encode_data_header(sender: str, size: int) -> bytes:
 
 
 def _encode_file_start(event: FileStart) -> bytes:
-    if not SHA256_PATTERN.fullmatch(event.sha256) or event.size < 0:
+    if not SHA256_PATTERN.fullmatch(event.sha256) or event.size < 0 or not event.name:
         raise LocalProtocolError("bad file header")
     return _line(event.sender, f"{CONTROL}FILE {event.size} {event.sha256} {event.name}")
 
@@ -258,7 +258,7 @@ def split_prefix(line: str) -> tuple[str, str]:
 
 
 def _int_field(value: str, limit: int) -> int:
-    if not value.isdigit() or len(value) > 20 or int(value) > limit:
+    if not (value.isascii() and value.isdigit()) or len(value) > 20 or int(value) > limit:
         raise BadFrame(f"bad number {value[:24]!r}")
     return int(value)
 

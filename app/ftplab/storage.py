@@ -104,6 +104,8 @@ class Storage:
         return sorted(entries, key=lambda entry: entry.name)
 
     def _servable_stat(self, item: os.DirEntry) -> os.stat_result | None:
+        if not is_plain_name(item.name):
+            return None
         try:
             if item.is_symlink() and not self.contains(item.path):
                 return None

@@ -6,9 +6,6 @@ line. `visible` turns every such character into a visible escape, so what is
 shown is exactly what was sent, and nothing more can happen.
 """
 
-import unicodedata
-
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SAFE_FORMAT_CHARS = frozenset({"\u200d"})  # zero-width joiner, inside emoji sequences
 
 
@@ -21,12 +18,17 @@ def _escape(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-def _is_unsafe(ch: str) -> bool:
-    return unicodedata.category(ch) in _UNSAFE_CATEGORIES and ch not in _SAFE_FORMAT_CHARS
+def _visible_char(ch: str) -> str:
+    if ch.isprintable() or ch in _SAFE_FORMAT_CHARS:
+        return ch
+    if ch.isspace() and ch not in "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85\u2028\u2029":
+        return " "  # no-break and other spaces: harmless, shown as a plain space
+    return _escape(ch)
 
 
 def visible(text: str) -> str:
-    """`text` with every control, format or separator character escaped."""
+    """`text` with every character that is not printable escaped (`\\x1b`,
+    `\\u202e`); unusual spaces become plain spaces."""
     if text.isprintable():
         return text
-    return "".join(_escape(ch) if _is_unsafe(ch) else ch for ch in text)
+    return "".join(_visible_char(ch) for ch in text)

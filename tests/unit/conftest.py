@@ -1,0 +1,37 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+import signal
+import socket
+
+import pytest
+
+
+@pytest.fixture
+def deadline():
+    """Fail, instead of hanging, a test whose call would block: 5 s at most."""
+
+    def expired(signum, frame):
+        raise TimeoutError("the call blocked")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, 5)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def socket_pair():
+    """A connected pair of non-blocking stream sockets."""
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    right.setblocking(False)
+    try:
+        yield left, right
+    finally:
+        left.close()
+        right.close()

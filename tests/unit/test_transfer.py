@@ -1,0 +1,146 @@
+"""transfer: hashing in steps, the hash cache, and frames that cover the file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from ftplab import protocol, transfer
+from ftplab.storage import Storage
+from ftplab.transfer import FileChanged, HashCache, Transfer
+
+
+@pytest.fixture
+def small_steps(monkeypatch):
+    monkeypatch.setattr(transfer, "HASH_STEP_BYTES", 1000)
+    monkeypatch.setattr(transfer, "FRAME_BYTES", 4096)
+
+
+def served(tmp_path, content: bytes, name: str = "f.bin"):
+    (tmp_path / name).write_bytes(content)
+    return Storage(str(tmp_path)).open(name)
+
+
+def hash_fully(current: Transfer) -> int:
+    steps = 0
+    while current.hashing:
+        current.hash_step()
+        steps += 1
+    return steps
+
+
+CONTENT = os.urandom(10_500)
+
+
+def test_hashing_in_steps_gives_hashlibs_digest(tmp_path, small_steps):
+    current = Transfer(served(tmp_path, CONTENT), HashCache())
+    assert current.hashing and not current.done
+    assert hash_fully(current) == 11
+    assert current.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    current.close()
+
+
+def test_hashing_with_real_step_size(tmp_path):
+    content = os.urandom(transfer.HASH_STEP_BYTES * 2 + 17)
+    current = Transfer(served(tmp_path, content), HashCache())
+    assert hash_fully(current) == 3
+    assert current.sha256 == hashlib.sha256(content).hexdigest()
+    current.close()
+
+
+def test_empty_file(tmp_path):
+    current = Transfer(served(tmp_path, b""), HashCache())
+    hash_fully(current)
+    assert current.sha256 == hashlib.sha256(b"").hexdigest()
+    assert current.done
+    current.close()
+
+
+def test_file_shrinking_while_hashed(tmp_path, small_steps):
+    current = Transfer(served(tmp_path, CONTENT), HashCache())
+    current.hash_step()
+    os.truncate(tmp_path / "f.bin", 500)
+    with pytest.raises(FileChanged):
+        current.hash_step()
+    current.close()
+
+
+def test_unchanged_file_is_not_hashed_again(tmp_path, small_steps):
+    cache = HashCache()
+    first = Transfer(served(tmp_path, CONTENT), cache)
+    hash_fully(first)
+    first.close()
+    again = Transfer(Storage(str(tmp_path)).open("f.bin"), cache)
+    assert not again.hashing
+    assert again.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    again.close()
+
+
+def test_changed_file_is_hashed_again(tmp_path, small_steps):
+    cache = HashCache()
+    first = Transfer(served(tmp_path, CONTENT), cache)
+    hash_fully(first)
+    first.close()
+    changed = CONTENT + b"more"
+    (tmp_path / "f.bin").write_bytes(changed)
+    again = Transfer(Storage(str(tmp_path)).open("f.bin"), cache)
+    assert again.hashing
+    hash_fully(again)
+    assert again.sha256 == hashlib.sha256(changed).hexdigest()
+    again.close()
+
+
+def test_cache_is_bounded_and_keeps_recently_used():
+    cache = HashCache(capacity=3)
+    for number in range(3):
+        cache.put(("id", number), f"digest{number}")
+    assert cache.get(("id", 0)) == "digest0"  # now the most recently used
+    for number in range(3, 10):
+        cache.put(("id", number), f"digest{number}")
+        assert sum(cache.get(("id", old)) is not None for old in range(number + 1)) <= 3
+    assert [cache.get(("id", number)) for number in (7, 8, 9)] == ["digest7", "digest8", "digest9"]
+    assert cache.get(("id", 1)) is None
+
+
+def test_cache_evicts_least_recently_used():
+    cache = HashCache(capacity=2)
+    cache.put("a", "1")
+    cache.put("b", "2")
+    cache.get("a")
+    cache.put("c", "3")
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("1", None, "3")
+
+
+@pytest.mark.parametrize("size", [1, 4095, 4096, 4097, 10_500, 3 * 4096])
+def test_frames_cover_the_file_exactly(tmp_path, small_steps, size):
+    content = os.urandom(size)
+    current = Transfer(served(tmp_path, content), HashCache())
+    hash_fully(current)
+    rebuilt = b""
+    receiver = protocol.Receiver(from_server=True)
+    while not current.done:
+        header, offset, count = current.next_frame("profe")
+        assert offset == len(rebuilt)
+        assert 0 < count <= transfer.FRAME_BYTES
+        piece = os.pread(current.file.fd, count, offset)
+        receiver.feed(header + piece)
+        frames = []
+        while (event := receiver.next_event()) is not None:
+            frames.append(event)
+        assert b"".join(frame.data for frame in frames) == piece
+        rebuilt += piece
+    assert rebuilt == content
+    current.close()
+
+
+def test_header_announces_size_digest_and_name(tmp_path):
+    current = Transfer(served(tmp_path, CONTENT, "canción.bin"), HashCache())
+    hash_fully(current)
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(current.header("profe"))
+    assert receiver.next_event() == protocol.FileStart(
+        "profe", len(CONTENT), hashlib.sha256(CONTENT).hexdigest(), "canción.bin"
+    )
+    current.close()
