@@ -113,8 +113,9 @@ class TerminalConsole(PlainConsole):
         self._redraw()
 
     def ask(self, prompt: str) -> str:
+        self._write(prompt)  # input() would prompt on stderr
         try:
-            return input(prompt).strip()
+            return input().strip()
         except EOFError:
             return ""
 

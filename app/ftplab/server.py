@@ -207,6 +207,14 @@ class Server:
     def _closing_count(self) -> int:
         return sum(1 for session in self._sessions if not session.is_open)
 
+    def _guard(self, session: Session, work: Callable, *args) -> None:
+        """Do one connection's work; an unexpected error closes that connection, never the server."""
+        try:
+            work(session, *args)
+        except Exception:
+            log.exception("unexpected error on %s; closing that connection", session.label)
+            self._drop(session, "internal error")
+
     def _on_session(self, session: Session, mask: int) -> None:
         if mask & selectors.EVENT_READ:
             self._read(session)
@@ -230,9 +238,12 @@ class Server:
 
     def _handle_pending_lines(self, now: float) -> None:
         for session in [s for s in self._touched if s.has_lines_to_handle]:
-            for _ in range(LINES_PER_TURN):
-                if not session.has_lines_to_handle or not self._handle_next_line(session, now):
-                    break
+            self._guard(session, self._handle_lines, now)
+
+    def _handle_lines(self, session: Session, now: float) -> None:
+        for _ in range(LINES_PER_TURN):
+            if not session.has_lines_to_handle or not self._handle_next_line(session, now):
+                break
 
     def _handle_next_line(self, session: Session, now: float) -> bool:
         try:
@@ -242,18 +253,14 @@ class Server:
             return True
         if event is None:
             return False
-        try:
-            self._on_line(session, event, now)
-        except Exception:
-            log.exception("error handling a line from %s; closing that connection", session.label)
-            self._drop(session, "internal error")
+        self._on_line(session, event, now)
         return True
 
     def _service_touched(self, now: float) -> None:
         touched, self._touched = self._touched, set()
         for session in touched:
             if session.state is not State.CLOSED:
-                self._service(session, now)
+                self._guard(session, self._service, now)
         self._touched.update(s for s in touched if s.has_lines_to_handle)
 
     def _service(self, session: Session, now: float) -> None:
@@ -280,11 +287,15 @@ class Server:
         if events == session.events:
             return
         if session.events == 0:
-            self._selector.register(session.sock, events, lambda mask: self._on_session(session, mask))
+            self._selector.register(
+                session.sock, events, lambda mask: self._guard(session, self._on_session, mask)
+            )
         elif events == 0:
             self._selector.unregister(session.sock)
         else:
-            self._selector.modify(session.sock, events, lambda mask: self._on_session(session, mask))
+            self._selector.modify(
+                session.sock, events, lambda mask: self._guard(session, self._on_session, mask)
+            )
         session.events = events
 
     def _flush(self, session: Session, now: float) -> None:
@@ -339,20 +350,22 @@ class Server:
     def _hash_step(self, now: float) -> None:
         for session in list(self._hashing):
             self._hashing.discard(session)
-            if not session.is_open or not session.transfers:
-                continue
-            transfer = session.transfers[0]
-            try:
-                transfer.hash_step()
-            except (FileChanged, OSError) as error:
-                log.warning("could not read %s for %s: %s", visible(transfer.file.name), session.label, error)
-                session.transfers.popleft().close()
-                self._send_error(session, "denied", "unreadable_file", now, name=visible(transfer.file.name))
-                continue
-            if transfer.hashing:
-                self._hashing.add(session)
-            else:
-                self._touched.add(session)
+            if session.is_open and session.transfers:
+                self._guard(session, self._hash_some, now)
+
+    def _hash_some(self, session: Session, now: float) -> None:
+        transfer = session.transfers[0]
+        try:
+            transfer.hash_step()
+        except (FileChanged, OSError) as error:
+            log.warning("could not read %s for %s: %s", visible(transfer.file.name), session.label, error)
+            session.transfers.popleft().close()
+            self._send_error(session, "denied", "unreadable_file", now, name=visible(transfer.file.name))
+            return
+        if transfer.hashing:
+            self._hashing.add(session)
+        else:
+            self._touched.add(session)
 
     def _file_shrank(self, session: Session, now: float) -> None:
         """A file got shorter while it was being sent: finish the frame with

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import unicodedata
 from dataclasses import dataclass
 
 MAX_NAME_BYTES = 255
@@ -75,6 +76,11 @@ def is_plain_name(name: str) -> bool:
     )
 
 
+def has_control_characters(name: str) -> bool:
+    """A name with CR, LF, ESC and the like cannot travel in a protocol line."""
+    return any(unicodedata.category(ch) == "Cc" for ch in name)
+
+
 def _identity(info: os.stat_result) -> tuple:
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
@@ -94,7 +100,9 @@ class Storage:
         return resolved != self.root and os.path.commonpath([self.root, resolved]) == self.root
 
     def list(self) -> list[Entry]:
-        """The regular files that `open` would serve, sorted by name."""
+        """The regular files in the root, sorted by name: those that `open`
+        serves, and those whose names hold control characters (shown escaped
+        by the caller; nobody can ask for them in a line)."""
         entries = []
         with os.scandir(self.root) as scan:
             for item in scan:
@@ -116,7 +124,7 @@ class Storage:
 
     def open(self, name: str) -> OpenFile:
         """Open `name` for reading, or raise a FileProblem saying why not."""
-        if not is_plain_name(name):
+        if not is_plain_name(name) or has_control_characters(name):
             raise NoSuchFile(name)
         path = os.path.join(self.root, name)
         fd = self._open_no_follow(path, name)

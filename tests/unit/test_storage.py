@@ -60,12 +60,16 @@ def test_list_of_empty_root(tmp_path):
     assert Storage(str(tmp_path)).list() == []
 
 
-def test_every_listed_file_can_be_opened(tree):
+def test_every_listed_plain_file_can_be_opened(tree):
     root = tree / "files"
     (root / "a\\b.txt").write_bytes(b"x")
+    (root / "line\nbreak.txt").write_bytes(b"x")
     storage = Storage(str(root))
-    for entry in storage.list():
-        storage.open(entry.name).close()
+    names = [entry.name for entry in storage.list()]
+    assert "a\\b.txt" not in names
+    for name in names:
+        if "\n" not in name:
+            storage.open(name).close()
 
 
 # --- open: names -------------------------------------------------------------------
@@ -291,3 +295,15 @@ def test_root_given_through_a_symlink(tree):
 def test_root_must_be_a_directory(tree):
     with pytest.raises(NotADirectoryError):
         Storage(str(tree / "secret.txt"))
+
+
+def test_names_with_control_characters_are_listed_but_never_served(tree):
+    root = tree / "files"
+    for name in ("a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"):
+        (root / name).write_bytes(b"x")
+    storage = Storage(str(root))
+    listed = {entry.name for entry in storage.list()}
+    assert {"a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"} <= listed
+    for name in ("a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"):
+        with pytest.raises(NoSuchFile):
+            storage.open(name)

@@ -1,0 +1,688 @@
+"""Real ftplab processes for the integration tests: servers, clients and raw sockets.
+
+Everything here runs the programs the way a user does (`python -m ftplab.server`,
+`python -m ftplab.client`) on 127.0.0.1, with this checkout's `app/` on
+PYTHONPATH, so nothing has to be installed. Output is read by background
+threads into line lists, so a test never blocks on a pipe: it waits for a
+*condition* (a line matching a pattern, a process exit, a file appearing) with
+a deadline, and never sleeps for a fixed time.
+
+Patterns: a `str` matches as a substring, an `re.Pattern` with `search`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import fcntl
+import hashlib
+import os
+import pty
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = REPO_ROOT / "app"
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))
+
+from ftplab import protocol  # noqa: E402  (this checkout's package, found through APP_DIR)
+
+HOST = "127.0.0.1"
+SERVER_NAME = "profe"
+TIMEOUT = 10.0
+"""Default deadline for anything a test waits for; generous, as it is only hit on failure."""
+
+Pattern = str | re.Pattern
+
+_started: list[subprocess.Popen] = []
+_started_lock = threading.Lock()
+
+
+def started_processes() -> list[subprocess.Popen]:
+    """Every process the harness has started in this test session."""
+    with _started_lock:
+        return list(_started)
+
+
+def _popen(args: list[str], **kwargs) -> subprocess.Popen:
+    process = subprocess.Popen(args, env=child_env(), **kwargs)
+    with _started_lock:
+        _started.append(process)
+    return process
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of every child: this checkout's package, UTF-8, no FTPLAB_* settings
+    leaking in from the developer's shell."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FTPLAB_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_DIR), os.environ.get("PYTHONPATH")]))
+    env["PYTHONUTF8"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = TIMEOUT, message: str = "") -> object:
+    """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {message or predicate}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _matcher(pattern: Pattern) -> Callable[[str], re.Match | bool | None]:
+    if isinstance(pattern, re.Pattern):
+        return pattern.search
+    return lambda line: pattern in line
+
+
+def _describe(pattern: Pattern) -> str:
+    return f"/{pattern.pattern}/" if isinstance(pattern, re.Pattern) else repr(pattern)
+
+
+class LineStream:
+    """The lines of one pipe, collected by a thread as they arrive.
+
+    `wait_for` looks for a matching line from any index; `expect` reads like a
+    transcript: it searches from where the last `expect` matched and moves past
+    the match, so successive `expect`s also check the order of lines.
+    """
+
+    def __init__(self, pipe, label: str):
+        self.label = label
+        self._lines: list[str] = []
+        self._closed = False
+        self._cursor = 0
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, args=(pipe,), name=label, daemon=True)
+        self._thread.start()
+
+    def _pump(self, pipe) -> None:
+        with pipe:
+            for raw in iter(pipe.readline, b""):
+                line = raw.decode("utf-8", "replace").removesuffix("\n")
+                with self._condition:
+                    self._lines.append(line)
+                    self._condition.notify_all()
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def lines(self) -> list[str]:
+        with self._condition:
+            return list(self._lines)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def __len__(self) -> int:
+        with self._condition:
+            return len(self._lines)
+
+    def wait_for(self, pattern: Pattern, timeout: float = TIMEOUT, start: int = 0) -> tuple[int, str]:
+        """(index, line) of the first line from `start` on that matches; fails at the deadline
+        or when the pipe closes without one."""
+        matches = _matcher(pattern)
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            index = start
+            while True:
+                while index < len(self._lines):
+                    if matches(self._lines[index]):
+                        return index, self._lines[index]
+                    index += 1
+                if self._closed:
+                    problem = "ended"
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    problem = f"timed out after {timeout:g} s"
+                    break
+                self._condition.wait(remaining)
+            seen = "\n    ".join(self._lines[start:][-40:])
+        raise AssertionError(
+            f"{self.label} {problem} with no line matching {_describe(pattern)}:\n    {seen}"
+        )
+
+    def expect(self, pattern: Pattern, timeout: float = TIMEOUT) -> str:
+        """The next matching line after the previous `expect`'s match."""
+        index, line = self.wait_for(pattern, timeout, start=self._cursor)
+        self._cursor = index + 1
+        return line
+
+    def skip_to(self, index: int) -> None:
+        """Make the next `expect` search after line `index`."""
+        self._cursor = max(self._cursor, index + 1)
+
+    def has(self, pattern: Pattern) -> bool:
+        matches = _matcher(pattern)
+        return any(matches(line) for line in self.lines)
+
+    def join(self, timeout: float = TIMEOUT) -> None:
+        self._thread.join(timeout)
+
+
+class _Process:
+    """A child whose stdin we write (unless it is given another) and whose stdout and
+    stderr we collect."""
+
+    def __init__(self, args: list[str], label: str, stdin: int = subprocess.PIPE):
+        self.label = label
+        self.process = _popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.stdout = LineStream(self.process.stdout, f"{label} stdout")
+        self.stderr = LineStream(self.process.stderr, f"{label} stderr")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    def write_line(self, text: str) -> None:
+        self.process.stdin.write(text.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def close_stdin(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def poll_exit(self, timeout: float) -> int | None:
+        """The exit status if the process ends within `timeout`, else None (it keeps running)."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.wait()
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        """Reap the process and collect the rest of its output; its exit status."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"{self.label} still running after {timeout:g} s\n"
+                f"  stdout: {self.stdout.lines[-20:]}\n  stderr: {self.stderr.lines[-20:]}"
+            ) from None
+        self.close_stdin()
+        self.stdout.join()
+        self.stderr.join()
+        return code
+
+    def kill(self) -> int:
+        """SIGKILL and reap, if it is still running."""
+        if self.process.poll() is None:
+            self.process.kill()
+        return self.wait()
+
+
+class ServerProcess(_Process):
+    """`python -m ftplab.server` on 127.0.0.1 with a free port; its console is our pipe."""
+
+    LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) as ")
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        name: str = SERVER_NAME,
+        max_clients: int = 100,
+        idle_timeout: float = 0,
+        data_timeout: float = 60,
+        lang: str | None = None,
+        extra_args: Iterable[str] = (),
+        stdin: int = subprocess.PIPE,
+    ):
+        args = server_args("--host", HOST, "--port", "0", "--root", str(root))
+        args += ["--name", name, "--max-clients", str(max_clients)]
+        args += ["--idle-timeout", f"{idle_timeout:g}", "--data-timeout", f"{data_timeout:g}"]
+        if lang:
+            args += ["--lang", lang]
+        args += list(extra_args)
+        super().__init__(args, f"server {name}", stdin)
+        self.name = name
+        self.root = Path(root)
+        try:
+            _, line = self.stderr.wait_for(self.LISTENING)
+        except AssertionError:
+            self.kill()
+            raise
+        self.port = int(self.LISTENING.search(line).group(1))
+
+    def console(self, text: str) -> None:
+        """Type a line at the server's console."""
+        self.write_line(text)
+
+    def wait_for_output(self, pattern: Pattern, timeout: float = TIMEOUT, start: int = 0) -> str:
+        """A line of the server's stdout (console: chat, joins, leaves)."""
+        return self.stdout.wait_for(pattern, timeout, start)[1]
+
+    def wait_for_log(self, pattern: Pattern, timeout: float = TIMEOUT, start: int = 0) -> str:
+        """A line of the server's stderr (the log)."""
+        return self.stderr.wait_for(pattern, timeout, start)[1]
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """SIGTERM, then the exit status, which must be 0."""
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+        code = self.wait(timeout)
+        assert code == 0, f"{self.label} exited {code}; log:\n" + self.stderr.text[-3000:]
+        return code
+
+
+class ClientProcess(_Process):
+    """A long-lived `python -m ftplab.client` whose stdin stays open: a user at a pipe."""
+
+    def __init__(
+        self,
+        port: int,
+        name: str | None,
+        download_dir: Path,
+        *,
+        lang: str | None = None,
+        extra_args: Iterable[str] = (),
+        joined: bool = True,
+    ):
+        args = client_args(port, name, download_dir, lang, extra_args)
+        super().__init__(args, f"client {name}")
+        self.name = name
+        self.download_dir = Path(download_dir)
+        if joined:
+            self.expect(f"Hola, {name}." if lang != "en" else f"Hello, {name}.")
+
+    def send(self, text: str) -> None:
+        """Type a line (a command or chat)."""
+        self.write_line(text)
+
+    def expect(self, pattern: Pattern, timeout: float = TIMEOUT) -> str:
+        return self.stdout.expect(pattern, timeout)
+
+    def sync(self, timeout: float = TIMEOUT) -> None:
+        """A round trip through the server: everything the server queued for this
+        client before it handled our `who` has been printed once this returns."""
+        mark = len(self.stdout)
+        self.send("who")
+        index, _ = self.stdout.wait_for(re.compile(r"> (Conectados|Connected) \(\d+\): "), timeout, mark)
+        self.stdout.skip_to(index)
+
+    def quit(self, timeout: float = TIMEOUT) -> int:
+        """End of input, as a user's Ctrl-D: the client quits; its exit status."""
+        self.close_stdin()
+        return self.wait(timeout)
+
+
+def client_args(
+    port: int, name: str | None, download_dir: Path, lang: str | None = None, extra_args: Iterable[str] = ()
+) -> list[str]:
+    args = [sys.executable, "-m", "ftplab.client", "--host", HOST, "--port", str(port)]
+    args += ["--download-dir", str(download_dir)]
+    if name is not None:
+        args += ["--name", name]
+    if lang:
+        args += ["--lang", lang]
+    return args + list(extra_args)
+
+
+class TerminalClient:
+    """A client whose stdin, stdout and stderr are a pseudo-terminal, as when a person runs it.
+
+    `type` sends keystrokes; `screen` is everything written to the terminal,
+    escape sequences included, exactly as a terminal would receive it."""
+
+    def __init__(self, port: int, name: str | None, download_dir: Path, columns: int = 100):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        self.process = _popen(
+            client_args(port, name, download_dir),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,  # no controlling terminal: our own terminal's signals stay out
+        )
+        os.close(slave)
+        self._master = master
+        self._screen = ""
+        self._closed = False
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, name=f"pty client {name}", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while True:
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:  # EIO: the other side of the terminal is closed
+                data = b""
+            with self._condition:
+                self._screen += decoder.decode(data, final=not data)
+                self._closed = not data
+                self._condition.notify_all()
+            if not data:
+                return
+
+    @property
+    def screen(self) -> str:
+        with self._condition:
+            return self._screen
+
+    def type(self, keys: str) -> None:
+        os.write(self._master, keys.encode())
+
+    def wait_for(self, text: str, start: int = 0, timeout: float = TIMEOUT) -> int:
+        """The position of `text` in the screen output at or after `start`, once it is there."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while (position := self._screen.find(text, start)) < 0:
+                remaining = deadline - time.monotonic()
+                if self._closed or remaining <= 0:
+                    raise AssertionError(f"terminal: no {text!r} after {start}: {self._screen[start:]!r}")
+                self._condition.wait(remaining)
+            return position
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"terminal client still running; screen: {self.screen[-2000:]!r}") from None
+        self._thread.join(TIMEOUT)
+        return code
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._thread.join(TIMEOUT)
+        os.close(self._master)
+
+    def __enter__(self) -> TerminalClient:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+@dataclass
+class RunResult:
+    """How a one-shot program ended: its exit status and everything it printed."""
+
+    returncode: int
+    stdout: list[str]
+    stderr: str
+
+    def has(self, pattern: Pattern) -> bool:
+        matches = _matcher(pattern)
+        return any(matches(line) for line in self.stdout)
+
+    def __str__(self) -> str:
+        shown = "\n    ".join(self.stdout[-40:])
+        return f"exit {self.returncode}\n  stdout:\n    {shown}\n  stderr: {self.stderr}"
+
+
+def run_program(args: list[str], stdin: bytes | int = b"", timeout: float = TIMEOUT) -> RunResult:
+    """Run a program to its end: `stdin` is fed to it (bytes) or is its stdin (a file
+    descriptor). Killed and reported if it outlives `timeout`."""
+    feed = isinstance(stdin, bytes)
+    process = _popen(
+        args, stdin=subprocess.PIPE if feed else stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        out, err = process.communicate(stdin if feed else None, timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(
+            f"{' '.join(args[1:3])} still running after {timeout:g} s\n"
+            f"  stdout: {out.decode(errors='replace')}\n  stderr: {err.decode(errors='replace')}"
+        ) from None
+    return RunResult(
+        process.returncode, out.decode("utf-8", "replace").splitlines(), err.decode("utf-8", "replace")
+    )
+
+
+def run_client(
+    port: int,
+    commands: Iterable[str],
+    *,
+    name: str | None,
+    download_dir: Path,
+    lang: str | None = None,
+    extra_args: Iterable[str] = (),
+    timeout: float = TIMEOUT,
+) -> RunResult:
+    """A one-shot scripted client: `commands` on its stdin, then end of input."""
+    script = "".join(f"{command}\n" for command in commands).encode()
+    return run_program(client_args(port, name, download_dir, lang, extra_args), script, timeout)
+
+
+def server_args(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ftplab.server", *args]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One event a RawConnection received, and how many bytes of the current
+    download had arrived before it."""
+
+    event: object
+    file_offset: int
+
+
+class RawConnection:
+    """A bare TCP connection speaking the protocol by hand, parsed with protocol.Receiver.
+
+    It reads only when asked, so a test decides exactly how fast a download
+    drains. `arrivals` keeps every event but file data, in order, each with the
+    download offset at which it arrived; file data is only counted and hashed
+    (a download may be far larger than the test wants to hold in memory).
+    """
+
+    def __init__(self, port: int, name: str):
+        self.name = name
+        self.receiver = protocol.Receiver(from_server=True)
+        self.arrivals: list[Arrival] = []
+        self.file: protocol.FileStart | None = None
+        self.file_bytes = 0
+        self.file_digest = hashlib.sha256()
+        self.eof = False
+        self._expected_upto = 0
+        self.sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+
+    def __enter__(self) -> RawConnection:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    @property
+    def events(self) -> list:
+        return [arrival.event for arrival in self.arrivals]
+
+    def send_line(self, text: str, sender: str | None = None) -> None:
+        self.sock.sendall(f"{sender or self.name}> {text}\n".encode())
+
+    def join(self) -> protocol.Hello:
+        self.send_line("")
+        return self.expect(protocol.Hello)
+
+    def receive(self, max_bytes: int = 256 * 1024, timeout: float = TIMEOUT) -> None:
+        """One recv of at most `max_bytes`, parsed. A ProtocolError propagates: the
+        stream the server sent is not well formed."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(max_bytes)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            return
+        self.receiver.feed(data)
+        while (event := self.receiver.next_event()) is not None:
+            if isinstance(event, protocol.FileData):
+                self.file_bytes += len(event.data)
+                self.file_digest.update(event.data)
+                continue
+            if isinstance(event, protocol.FileStart):
+                self.file, self.file_bytes, self.file_digest = event, 0, hashlib.sha256()
+            self.arrivals.append(Arrival(event, self.file_bytes))
+
+    def _read_until(self, done: Callable[[], object], what: str, timeout: float, max_bytes: int):
+        deadline = time.monotonic() + timeout
+        while not (result := done()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.eof:
+                recent = [a.event for a in self.arrivals[-10:]]
+                raise AssertionError(
+                    f"{self.name}: no {what} ({'closed' if self.eof else 'timed out'}, "
+                    f"{self.file_bytes} file bytes); last events: {recent}"
+                )
+            try:
+                self.receive(max_bytes, remaining)
+            except TimeoutError:
+                continue
+        return result
+
+    def expect(
+        self, wanted: type | Callable[[object], bool], timeout: float = TIMEOUT, max_bytes: int = 256 * 1024
+    ) -> Arrival:
+        """Read until an event of type `wanted`, or one `wanted(event)` accepts, arrives after
+        the ones already seen by `expect`; returns the event."""
+        accepts = (lambda event: isinstance(event, wanted)) if isinstance(wanted, type) else wanted
+
+        def find():
+            for index in range(self._expected_upto, len(self.arrivals)):
+                if accepts(self.arrivals[index].event):
+                    self._expected_upto = index + 1
+                    return self.arrivals[index]
+            return None
+
+        return self._read_until(find, str(wanted), timeout, max_bytes).event
+
+    def read_file_bytes(self, count: int, timeout: float = TIMEOUT, max_bytes: int = 64 * 1024) -> None:
+        """Read until at least `count` bytes of the current download have arrived."""
+        self._read_until(lambda: self.file_bytes >= count, f"{count} file bytes", timeout, max_bytes)
+
+    def read_whole_file(self, timeout: float = TIMEOUT) -> None:
+        """Read, as fast as we can, until the announced size of the download has arrived."""
+        self._read_until(
+            lambda: self.file and self.file_bytes >= self.file.size, "end of file", timeout, 1024 * 1024
+        )
+
+    def wait_closed(self, timeout: float = TIMEOUT) -> None:
+        """Read everything until the server closes the connection."""
+        self._read_until(lambda: self.eof, "end of connection", timeout, 1024 * 1024)
+
+
+def message_containing(text: str) -> Callable[[object], bool]:
+    """For RawConnection.expect: a Message (chat or a server reply) containing `text`."""
+    return lambda event: isinstance(event, protocol.Message) and text in event.text
+
+
+def make_file(path: Path, size: int, *, seed: int = 0) -> bytes:
+    """A file of `size` pseudo-random bytes (reproducible); returns the content."""
+    content = random_bytes(size, seed)
+    path.write_bytes(content)
+    return content
+
+
+def random_bytes(size: int, seed: int = 0) -> bytes:
+    blocks, counter = [], 0
+    while sum(map(len, blocks)) < size:
+        blocks.append(hashlib.sha256(f"{seed}:{counter}".encode()).digest() * 64)
+        counter += 1
+    return b"".join(blocks)[:size]
+
+
+def make_big_file(path: Path, size: int) -> str:
+    """A large file, fast: sparse, with random blocks spread through it so a
+    transfer that skipped or reordered data would not go unnoticed. Returns its SHA-256."""
+    block = os.urandom(256 * 1024)
+    with open(path, "wb") as file:
+        file.truncate(size)
+        for offset in range(0, size - len(block), size // 16):
+            os.pwrite(file.fileno(), block, offset + 4096 + 7)
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def partial_downloads(directory: Path) -> list[str]:
+    """The download's hidden temporary files in `directory`."""
+    return sorted(p.name for p in Path(directory).glob(".ftplab-*.part"))
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound and released at once)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def socket_receive_queue(local_port: int, remote_port: int | None = None) -> int:
+    """Bytes waiting unread in the receive queue of the 127.0.0.1 TCP socket with this
+    local (and, if given, remote) port, from Linux's /proc/net/tcp; -1 if there is none."""
+    local = f"0100007F:{local_port:04X}"
+    remote = None if remote_port is None else f"0100007F:{remote_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and remote in (None, fields[2]):
+            return int(fields[4].split(":")[1], 16)
+    return -1
+
+
+@contextlib.contextmanager
+def frozen_mid_download(server: ServerProcess, client: ClientProcess, file_name: str) -> Iterator[None]:
+    """Bring `client` into the middle of downloading `file_name` and hold it there, stopped
+    (SIGSTOP): the header and some data wait unread in its socket and the server has more
+    to send. The client is let go (SIGCONT) when the block ends.
+
+    No race: the server is stopped while the request is sent, and the client is stopped
+    before the server, let go, can answer."""
+    joined = server.wait_for_log(re.compile(rf"joined {re.escape(client.name)}@127\.0\.0\.1:\d+"))
+    client_port = int(joined.rsplit(":", 1)[1])
+    server.signal(signal.SIGSTOP)
+    try:
+        client.send(f"get {file_name}")
+        wait_until(
+            lambda: socket_receive_queue(server.port, client_port) > 0, message="the request at the server"
+        )
+        client.signal(signal.SIGSTOP)
+    finally:
+        server.signal(signal.SIGCONT)
+    try:
+        wait_until(
+            lambda: socket_receive_queue(client_port, server.port) > 4096,
+            message="the header and file data waiting in the stopped client's socket",
+        )
+        yield
+    finally:
+        client.signal(signal.SIGCONT)

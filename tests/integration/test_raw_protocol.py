@@ -1,0 +1,107 @@
+"""The server against hand-made bytes: whatever one connection sends, it gets an error and
+the server (and that connection, unless the error is fatal) keeps going."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftplab import protocol
+
+from .harness import RawConnection, message_containing
+
+
+def _survives(raw: RawConnection) -> None:
+    raw.send_line("who")
+    raw.expect(message_containing("Conectados ("))
+
+
+def test_a_first_line_can_carry_a_command(shared_server):
+    with RawConnection(shared_server.port, "directa") as raw:
+        raw.send_line("who")
+        raw.expect(protocol.Hello)
+        who = raw.expect(message_containing("Conectados ("))
+    assert "directa" in who.text
+
+
+def test_crlf_line_endings_are_accepted(shared_server):
+    with RawConnection(shared_server.port, "windows") as raw:
+        raw.sock.sendall(b"windows> \r\nwindows> who\r\n")
+        raw.expect(protocol.Hello)
+        who = raw.expect(message_containing("Conectados ("))
+    assert "windows" in who.text
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"x" * 5000 + b"\n", "too-long"),
+        (b"malo> hola \xff\xfe\n", "encoding"),
+        (b"sin prefijo\n", "no-prefix"),
+    ],
+    ids=["too-long", "bad-utf8", "no-prefix"],
+)
+def test_a_bad_line_after_joining_is_an_error_and_the_connection_survives(shared_server, line, code):
+    with RawConnection(shared_server.port, "malo") as raw:
+        raw.join()
+        raw.sock.sendall(line)
+        error = raw.expect(protocol.Error)
+        _survives(raw)
+    assert error.code == code
+
+
+@pytest.mark.parametrize(
+    ("first_line", "code"),
+    [(b"hola sin nombre\n", "no-name"), (b"a b> hola\n", "bad-name"), (b"x" * 40 + b"> hola\n", "bad-name")],
+    ids=["no-name", "space", "too-long-name"],
+)
+def test_a_bad_first_line_is_refused_and_the_connection_closed(shared_server, first_line, code):
+    with RawConnection(shared_server.port, "nadie") as raw:
+        raw.sock.sendall(first_line)
+        error = raw.expect(protocol.Error)
+        raw.wait_closed()
+    assert error.code == code
+
+
+def test_an_abrupt_disconnect_is_announced_and_forgotten(start_server, start_client):
+    server = start_server()
+    ana = start_client(server, "ana")
+
+    with RawConnection(server.port, "fugaz") as raw:
+        raw.join()
+        ana.expect("profe> fugaz se ha unido")
+
+    ana.expect("profe> fugaz se ha ido")
+    ana.send("who")
+    ana.expect("profe> Conectados (1): ana")
+    assert ana.quit() == 0
+
+
+def test_many_connections_at_once_all_get_the_chat(start_server, start_client):
+    server = start_server()
+    speaker = start_client(server, "orador")
+    listeners = [RawConnection(server.port, f"oyente{i}") for i in range(40)]
+    try:
+        for raw in listeners:
+            raw.join()
+        speaker.send("hola a los cuarenta")
+        for raw in listeners:
+            chat = raw.expect(message_containing("hola a los cuarenta"))
+            assert chat.sender == "orador"
+    finally:
+        for raw in listeners:
+            raw.close()
+    assert speaker.quit() == 0
+
+
+def test_max_per_ip_limits_connections_from_one_address(start_server, start_client):
+    server = start_server(extra_args=["--max-per-ip", "1"])
+    ana = start_client(server, "ana")
+
+    with RawConnection(server.port, "bob") as raw:
+        raw.send_line("")
+        error = raw.expect(protocol.Error)
+        raw.wait_closed()
+
+    assert error.code == "too-many"
+    assert error.text == "Demasiadas conexiones desde tu dirección (máximo 1)"
+    assert ana.quit() == 0
