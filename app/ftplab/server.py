@@ -681,6 +681,29 @@ class Server:
 # --- the command ------------------------------------------------------------------
 
 
+class _ConsoleLogHandler(logging.Handler):
+    """Log lines on the console's terminal go through it, so they do not
+    break the line the teacher is typing."""
+
+    def __init__(self, console: PlainConsole):
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._console.show(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _configure_logging(config: ServerConfig, console: PlainConsole) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if console.interactive and sys.stderr.isatty():
+        handler = _ConsoleLogHandler(console)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=config.log_level, handlers=[handler])
+
+
 def _install_signal_handlers(server: Server) -> None:
     def stop(signum, _frame):
         log.info("received %s", signal.Signals(signum).name)
@@ -693,11 +716,9 @@ def _install_signal_handlers(server: Server) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_server_args(argv)
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
     say = Messages(config.lang)
     console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ")
+    _configure_logging(config, console)
     try:
         if not config.name:
             config = config.with_name(console.ask(say("ask_name")) if console.interactive else "")
