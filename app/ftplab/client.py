@@ -22,6 +22,7 @@ from .cli import ClientConfig, parse_client_args
 from .console import PlainConsole, open_console
 from .download import Corrupt, Download, DownloadError
 from .messages import Messages, human_size
+from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -273,7 +274,9 @@ def _exit_on_sigterm(_signum, _frame) -> None:
 
 def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
     try:
-        return socket.create_connection((config.host, config.port), timeout=CONNECT_TIMEOUT_SECONDS)
+        sock = socket.create_connection((config.host, config.port), timeout=CONNECT_TIMEOUT_SECONDS)
+        watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
+        return sock
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         print(

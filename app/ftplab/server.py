@@ -27,6 +27,7 @@ from . import protocol
 from .cli import ServerConfig, parse_server_args
 from .console import PlainConsole, open_console
 from .messages import HELP_KEYS, Messages, human_size
+from .net import watch_for_dead_peer
 from .outbox import FileShrank
 from .session import LOW_WATER_BYTES, Session, State
 from .storage import FileProblem, NoSuchFile, NotAFile, Storage, Unreadable
@@ -176,6 +177,7 @@ class Server:
     def _admit(self, sock: socket.socket, address: tuple, now: float) -> None:
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        watch_for_dead_peer(sock)
         session = Session(sock, address, now)
         refusal = self._admission_problem(session)
         if refusal is not None and self._closing_count() >= MAX_CLOSING:
@@ -496,6 +498,11 @@ class Server:
     # --- chat -------------------------------------------------------------------
 
     def _on_chat(self, session: Session, text: str, now: float) -> None:
+        if not session.chat_allowance.take(now):
+            if session.chat_allowance.should_warn():
+                log.warning("chat flood from %s: lines dropped", session.label)
+                self._send_error(session, "flood", "chat_flood", now)
+            return
         if text.startswith("@"):
             self._on_private(session, text, now)
             return

@@ -20,6 +20,36 @@ HIGH_WATER_BYTES = 256 * 1024
 """Past this much waiting output the server stops reading the client's commands."""
 
 
+CHAT_LINES_PER_SECOND = 5.0
+CHAT_BURST_LINES = 20
+"""A client may send 20 chat lines at once (a paste) and 5 a second after that."""
+
+
+class Allowance:
+    """A token bucket: `take` spends one token if there is one; they refill at `rate` a second."""
+
+    def __init__(self, rate: float, burst: int, now: float):
+        self._rate = rate
+        self._burst = burst
+        self._tokens = float(burst)
+        self._updated = now
+        self._warned = False
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._warned = False
+            return True
+        return False
+
+    def should_warn(self) -> bool:
+        """True once per run of refused takes, so the warning is not a flood itself."""
+        warn, self._warned = not self._warned, True
+        return warn
+
+
 class State(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"  # a last message is being flushed
@@ -43,6 +73,7 @@ class Session:
         self.deadline: float | None = None
         self.events = 0
         self.connected_at = now
+        self.chat_allowance = Allowance(CHAT_LINES_PER_SECOND, CHAT_BURST_LINES, now)
 
     @property
     def ip(self) -> str:

@@ -3,8 +3,9 @@
 A file name from the network is a single path component. It is opened with
 O_NOFOLLOW relative to the resolved root, so `..`, absolute paths, separators
 and NUL bytes never reach the file system, and a symlink is served only when it
-resolves to a regular file inside the root (checked with realpath, then opened
-again with O_NOFOLLOW, so a link swapped in between cannot lead outside).
+resolves to a regular file inside the root (resolved once, that path checked
+and opened with O_NOFOLLOW, and the open file's real location checked again),
+so a link swapped in between cannot lead outside.
 Only regular files are served: a FIFO or device is refused without blocking.
 """
 
@@ -96,7 +97,10 @@ class Storage:
 
         commonpath compares whole components, so /srv/files2 is not inside
         /srv/files."""
-        resolved = os.path.realpath(path)
+        return self._holds(os.path.realpath(path))
+
+    def _holds(self, resolved: str) -> bool:
+        """`contains` for a path that is already resolved."""
         return resolved != self.root and os.path.commonpath([self.root, resolved]) == self.root
 
     def list(self) -> list[Entry]:
@@ -146,12 +150,28 @@ class Storage:
             raise self._problem(error, name) from None
 
     def _open_link_target(self, path: str, name: str) -> int:
-        if not self.contains(path):
+        """Resolve the link once, check that very path, open it without
+        following a link again, then check where the open file really is: a
+        link swapped in at any moment cannot lead outside the root."""
+        target = os.path.realpath(path)
+        if not self._holds(target):
             raise NoSuchFile(name)
         try:
-            return os.open(os.path.realpath(path), _OPEN_FLAGS)
+            fd = os.open(target, _OPEN_FLAGS)
         except OSError as error:
             raise self._problem(error, name) from None
+        if not self._opened_inside(fd):
+            os.close(fd)
+            raise NoSuchFile(name)
+        return fd
+
+    def _opened_inside(self, fd: int) -> bool:
+        """Where the kernel says `fd` is (Linux's /proc); elsewhere the single
+        resolution above has to do."""
+        try:
+            return self._holds(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            return True
 
     @staticmethod
     def _problem(error: OSError, name: str) -> FileProblem:

@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = REPO_ROOT / "app"
+APP_DIR = Path(os.environ.get("FTPLAB_TEST_APP_DIR") or REPO_ROOT / "app").resolve()
+"""The package under test: this checkout's `app/`, or FTPLAB_TEST_APP_DIR (a scratch copy,
+for checking that a test fails when a protection is removed from the code)."""
 if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
@@ -200,7 +202,10 @@ class _Process:
         return self.process.poll()
 
     def write_line(self, text: str) -> None:
-        self.process.stdin.write(text.encode() + b"\n")
+        self.write_lines([text])
+
+    def write_lines(self, lines: list[str]) -> None:
+        self.process.stdin.write(b"".join(line.encode() + b"\n" for line in lines))
         self.process.stdin.flush()
 
     def close_stdin(self) -> None:
@@ -256,8 +261,11 @@ class ServerProcess(_Process):
         lang: str | None = None,
         extra_args: Iterable[str] = (),
         stdin: int = subprocess.PIPE,
+        command_prefix: Iterable[str] = (),
     ):
-        args = server_args("--host", HOST, "--port", "0", "--root", str(root))
+        """`command_prefix` runs the server through another program that execs it
+        (e.g. setpriv, to take privileges away); the pid stays the server's."""
+        args = [*command_prefix, *server_args("--host", HOST, "--port", "0", "--root", str(root))]
         args += ["--name", name, "--max-clients", str(max_clients)]
         args += ["--idle-timeout", f"{idle_timeout:g}", "--data-timeout", f"{data_timeout:g}"]
         if lang:
@@ -501,7 +509,8 @@ class RawConnection:
     (a download may be far larger than the test wants to hold in memory).
     """
 
-    def __init__(self, port: int, name: str):
+    def __init__(self, port: int, name: str, *, source: str | None = None):
+        """`source`: the local address to connect from (any 127.x.y.z works on Linux)."""
         self.name = name
         self.receiver = protocol.Receiver(from_server=True)
         self.arrivals: list[Arrival] = []
@@ -510,7 +519,8 @@ class RawConnection:
         self.file_digest = hashlib.sha256()
         self.eof = False
         self._expected_upto = 0
-        self.sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        source_address = None if source is None else (source, 0)
+        self.sock = socket.create_connection((HOST, port), timeout=TIMEOUT, source_address=source_address)
 
     def __enter__(self) -> RawConnection:
         return self
@@ -640,6 +650,21 @@ def partial_downloads(directory: Path) -> list[str]:
     return sorted(p.name for p in Path(directory).glob(".ftplab-*.part"))
 
 
+def rss_kib(pid: int, *, peak: bool = False) -> int:
+    """The resident memory of process `pid` in KiB: now (VmRSS in /proc/PID/status),
+    or the most it has ever had (VmHWM) with `peak`."""
+    field = "VmHWM:" if peak else "VmRSS:"
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors process `pid` has open (/proc/PID/fd)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def free_port() -> int:
     """A port nothing listens on (bound and released at once)."""
     with socket.socket() as sock:
@@ -686,3 +711,71 @@ def frozen_mid_download(server: ServerProcess, client: ClientProcess, file_name:
         yield
     finally:
         client.signal(signal.SIGCONT)
+
+
+class FakeServer:
+    """A hostile or broken server for the real client: it listens on 127.0.0.1, takes one
+    connection, waits for the client's first line and then sends `script`, raw bytes, as is.
+
+    Then, unless `hang_up` is set, it answers the client's `quit` with `!BYE` (so a client
+    that survived the script exits 0); with `hang_up` it closes the connection right after
+    the script, as a server that dies mid-stream. Everything the client sent is in `received`."""
+
+    def __init__(self, script: bytes, *, hang_up: bool = False, name: str = SERVER_NAME):
+        self.script = script
+        self.hang_up = hang_up
+        self.name = name
+        self.received = b""
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(TIMEOUT)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name="fake server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with self._listener:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+        with conn:
+            conn.settimeout(TIMEOUT)
+            try:
+                self._read_until(conn, b"\n")
+                conn.sendall(self.script)
+                if self.hang_up:
+                    return
+                self._read_until(conn, b"> quit\n")
+                conn.sendall(f"{self.name}> !BYE adios\n".encode())
+                conn.shutdown(socket.SHUT_WR)
+                self._read_until(conn, None)
+            except OSError:
+                return
+
+    def _read_until(self, conn: socket.socket, marker: bytes | None) -> None:
+        while marker is None or marker not in self.received:
+            data = conn.recv(65536)
+            if not data:
+                return
+            self.received += data
+
+    def join(self) -> None:
+        self._thread.join(TIMEOUT)
+        self._listener.close()
+
+    def __enter__(self) -> FakeServer:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.join()
+
+
+def file_frames(name: str, content: bytes, *, sha256: str | None = None, sender: str = SERVER_NAME) -> bytes:
+    """What a server sends for one download: `!FILE` (with the right SHA-256 unless one is
+    given) and `!DATA` frames."""
+    digest = sha256 or hashlib.sha256(content).hexdigest()
+    frames = [f"{sender}> !FILE {len(content)} {digest} {name}\n".encode()]
+    for start in range(0, len(content), protocol.MAX_DATA_BYTES):
+        chunk = content[start : start + protocol.MAX_DATA_BYTES]
+        frames.append(f"{sender}> !DATA {len(chunk)}\n".encode() + chunk)
+    return b"".join(frames)

@@ -1,0 +1,40 @@
+"""Socket options for noticing a peer that vanished without closing.
+
+A cable pulled, a laptop closed or a container cut off its network sends no
+FIN: without these, an idle client would wait for the server forever, and a
+server with no idle timeout would keep the client's slot forever. TCP
+keepalive probes an idle connection; on the client, TCP_USER_TIMEOUT also ends
+a connection whose data stays unacknowledged (Linux; elsewhere the system's
+retransmission limits apply).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+
+KEEPALIVE_IDLE_SECONDS = 15
+KEEPALIVE_INTERVAL_SECONDS = 5
+KEEPALIVE_PROBES = 3
+CLIENT_USER_TIMEOUT_MS = 30_000
+
+_IDLE_OPTION = getattr(
+    socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None)
+)  # macOS calls it KEEPALIVE
+
+
+def _set(sock: socket.socket, option: int | None, value: int) -> None:
+    if option is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+def watch_for_dead_peer(sock: socket.socket, *, user_timeout_ms: int = 0) -> None:
+    """A dead peer is noticed after about 30 s of silence."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    _set(sock, _IDLE_OPTION, KEEPALIVE_IDLE_SECONDS)
+    _set(sock, getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL_SECONDS)
+    _set(sock, getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES)
+    if user_timeout_ms:
+        _set(sock, getattr(socket, "TCP_USER_TIMEOUT", None), user_timeout_ms)
