@@ -5,7 +5,8 @@ wake-up socket for signals. It never blocks on one client: sockets are
 non-blocking, output waits in each session's outbox until the socket takes it,
 files are hashed and sent in bounded steps, and each client gets a bounded
 number of lines handled per turn. Errors of one connection close that
-connection only.
+connection only. What a line means is decided in `handlers.py`; this module
+moves bytes.
 
 Run it as `ftplab-server` or `python -m ftplab.server`.
 """
@@ -20,17 +21,16 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from . import protocol
 from .cli import ServerConfig, parse_server_args
 from .console import PlainConsole, open_console
-from .messages import HELP_KEYS, Messages, human_size
+from .handlers import Handlers
+from .messages import Messages, human_size
 from .net import watch_for_dead_peer
 from .outbox import FileShrank
 from .session import LOW_WATER_BYTES, Session, State
-from .storage import FileProblem, NoSuchFile, NotAFile, Storage, Unreadable
+from .storage import OpenFile, Storage
 from .text import visible
 from .transfer import FileChanged, HashCache, Transfer
 
@@ -54,14 +54,6 @@ HOUSEKEEPING_SECONDS = 0.25
 SHUTDOWN_FLUSH_SECONDS = 1.0
 ACCEPT_PAUSE_SECONDS = 0.5
 
-_FILE_ERROR_CODES = {NoSuchFile: "nofile", NotAFile: "not-file", Unreadable: "denied"}
-
-
-@dataclass(frozen=True)
-class Command:
-    handler: Callable
-    takes_argument: bool
-
 
 class Server:
     def __init__(self, config: ServerConfig, storage: Storage, console: PlainConsole | None = None):
@@ -82,13 +74,7 @@ class Server:
         self._next_housekeeping = 0.0
         self._listener: socket.socket | None = None
         self._wakeup_reader, self._wakeup_writer = socket.socketpair()
-        self._commands = {
-            "list": Command(self._cmd_list, False),
-            "get": Command(self._cmd_get, True),
-            "who": Command(self._cmd_who, False),
-            "help": Command(self._cmd_help, False),
-            "quit": Command(self._cmd_quit, False),
-        }
+        self._handlers = Handlers(self)
 
     # --- the caller's interface ------------------------------------------------
 
@@ -193,7 +179,7 @@ class Server:
             return
         code, key, limit = refusal
         log.warning("refused %s: %s", session.label, code)
-        self._refuse(session, code, self.say(key, limit=limit), now)
+        self.refuse(session, code, self.say(key, limit=limit), now)
 
     def _admission_problem(self, session: Session) -> tuple | None:
         if self._open_count() >= self.config.max_clients:
@@ -251,11 +237,11 @@ class Server:
         try:
             event = session.receiver.next_event()
         except protocol.ProtocolError as error:
-            self._on_bad_line(session, error, now)
+            self._handlers.on_bad_line(session, error, now)
             return True
         if event is None:
             return False
-        self._on_line(session, event, now)
+        self._handlers.on_line(session, event, now)
         return True
 
     def _service_touched(self, now: float) -> None:
@@ -362,7 +348,7 @@ class Server:
         except (FileChanged, OSError) as error:
             log.warning("could not read %s for %s: %s", visible(transfer.file.name), session.label, error)
             session.transfers.popleft().close()
-            self._send_error(session, "denied", "unreadable_file", now, name=visible(transfer.file.name))
+            self.send_error(session, "denied", "unreadable_file", now, name=visible(transfer.file.name))
             return
         if transfer.hashing:
             self._hashing.add(session)
@@ -383,106 +369,28 @@ class Server:
         )
         self._touched.add(session)
 
-    # --- lines from clients -----------------------------------------------------
+    # --- the interface the handlers answer through -------------------------------
 
-    def _on_bad_line(self, session: Session, error: protocol.ProtocolError, now: float) -> None:
-        log.info("bad line from %s: %s (%s)", session.label, error.code, visible(error.detail))
-        if session.name is None:
-            if isinstance(error, protocol.BadName):
-                self._refuse(session, "bad-name", self.say("bad_name", name=visible(error.detail)), now)
-            else:
-                self._refuse(session, "no-name", self.say("no_name"), now)
-            return
-        if isinstance(error, protocol.LineTooLong):
-            self._send_error(session, error.code, "line_too_long", now, limit=protocol.MAX_LINE_BYTES)
-        elif isinstance(error, protocol.BadEncoding):
-            self._send_error(session, error.code, "bad_encoding", now)
-        else:
-            self._send_error(session, error.code, "no_prefix", now, name=session.name)
+    def member(self, name: str) -> Session | None:
+        return self._by_name.get(protocol.name_key(name))
 
-    def _on_line(self, session: Session, line: protocol.Line, now: float) -> None:
-        session.last_activity = now  # only whole lines count: a byte-trickler stays idle
-        if session.name is None:
-            self._register(session, line, now)
-            return
-        if line.sender != session.name:
-            log.warning("%s tried to write as %s", session.label, visible(line.sender))
-            self._send_error(
-                session, "impersonation", "impersonation", now, name=session.name, other=line.sender
-            )
-            return
-        self._on_text(session, line.text.strip(), now)
+    def member_names(self) -> list[str]:
+        return [session.name for session in self._by_name.values()]
 
-    def _on_text(self, session: Session, text: str, now: float) -> None:
-        if not text:
-            return
-        word, _, argument = text.partition(" ")
-        command = self._commands.get(word.lower())
-        if command is None:
-            self._on_chat(session, text, now)
-            return
-        argument = argument.strip()
-        log.info("%s: %s", session.label, visible(text))
-        if argument and not command.takes_argument:
-            self._send_error(session, "usage", "usage_no_arguments", now, command=word.lower())
-            return
-        command.handler(session, argument, now)
-
-    def _register(self, session: Session, line: protocol.Line, now: float) -> None:
-        key = protocol.name_key(line.sender)
+    def add_member(self, session: Session, name: str) -> bool:
+        """Give `session` its name; False if it is taken (or is the server's)."""
+        key = protocol.name_key(name)
         if key in self._by_name or key == protocol.name_key(self.name):
-            log.info("refused name %s for %s: in use", line.sender, session.label)
-            self._refuse(session, "name-taken", self.say("name_taken", name=line.sender), now)
-            return
-        session.name = line.sender
+            return False
+        session.name = name
         self._by_name[key] = session
-        log.info("joined %s", session.label)
-        welcome = self.say("welcome", name=session.name, count=len(self._by_name))
-        self._send(session, protocol.encode(protocol.Hello(self.name, welcome)), now)
-        self._announce(self.say("joined", name=session.name), now, exclude=session)
-        self._on_text(session, line.text.strip(), now)
+        return True
 
-    # --- commands -----------------------------------------------------------------
-
-    def _cmd_list(self, session: Session, _argument: str, now: float) -> None:
-        try:
-            entries = self.storage.list()
-        except OSError as error:
-            log.error("cannot list %s: %s", self.storage.root, error)
-            entries = []
-        if not entries:
-            self._reply(session, self.say("list_empty"), now)
-            return
-        lines = [self.say("list_header", count=len(entries))]
-        for entry in entries:
-            stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            lines.append(f"{entry.size:>12}  {stamp}  {visible(entry.name)}")
-        for text in lines:
-            self._reply(session, text, now)
-
-    def _cmd_get(self, session: Session, argument: str, now: float) -> None:
-        if not argument:
-            self._send_error(session, "usage", "usage_get", now)
-            return
-        try:
-            opened = self.storage.open(argument)
-        except FileProblem as problem:
-            log.info("%s: get %s refused: %s", session.label, visible(argument), type(problem).__name__)
-            code = _FILE_ERROR_CODES[type(problem)]
-            self._send_error(session, code, problem.message_key, now, name=visible(argument))
-            return
+    def start_download(self, session: Session, opened: OpenFile) -> None:
         session.transfers.append(Transfer(opened, self._hash_cache))
         self._touched.add(session)
 
-    def _cmd_who(self, session: Session, _argument: str, now: float) -> None:
-        names = sorted(self._by_name[key].name for key in self._by_name)
-        self._reply(session, self.say("who", count=len(names), names=", ".join(names)), now)
-
-    def _cmd_help(self, session: Session, _argument: str, now: float) -> None:
-        for key in HELP_KEYS:
-            self._reply(session, self.say(key), now)
-
-    def _cmd_quit(self, session: Session, _argument: str, now: float) -> None:
+    def quit_when_done(self, session: Session, now: float) -> None:
         session.quitting = True
         self._touched.add(session)
         self._finish_quit_if_due(session, now)
@@ -490,72 +398,21 @@ class Server:
     def _finish_quit_if_due(self, session: Session, now: float) -> None:
         """Quit takes effect once the downloads asked for before it are sent."""
         if session.quitting and session.is_open and not session.transfers:
-            self._send(
-                session, protocol.encode(protocol.Bye(self.name, self.say("bye", name=session.name))), now
-            )
+            self.send_event(session, protocol.Bye(self.name, self.say("bye", name=session.name)), now)
             self._begin_closing(session, now, "quit")
-
-    # --- chat -------------------------------------------------------------------
-
-    def _on_chat(self, session: Session, text: str, now: float) -> None:
-        if not session.chat_allowance.take(now):
-            if session.chat_allowance.should_warn():
-                log.warning("chat flood from %s: lines dropped", session.label)
-                self._send_error(session, "flood", "chat_flood", now)
-            return
-        if text.startswith("@"):
-            self._on_private(session, text, now)
-            return
-        text = visible(text)
-        log.info("chat %s: %s", session.label, text)
-        self._show(f"{session.name}> {text}")
-        self._broadcast(session.name, text, now, exclude=session)
-
-    def _on_private(self, session: Session, text: str, now: float) -> None:
-        target, _, body = text[1:].partition(" ")
-        body = visible(body.strip())
-        if not target or not body:
-            self._send_error(session, "usage", "usage_private", now)
-            return
-        log.info("private %s -> %s", session.label, visible(target))
-        if protocol.name_key(target) == protocol.name_key(self.name):
-            self._show(self.say("console_private_to_you", sender=session.name, text=body))
-            return
-        recipient = self._by_name.get(protocol.name_key(target))
-        if recipient is None:
-            self._send_error(session, "no-user", "no_such_user", now, name=visible(target))
-            return
-        self._send_message(recipient, session.name, self.say("private", text=body), now)
 
     def _on_console(self, _mask: int) -> None:
         now = time.monotonic()
         for line in self.console.read_lines():
-            self._on_console_line(line.strip(), now)
+            self._handlers.on_console_line(line.strip(), now)
         if self.console.at_eof:
             log.info("console input closed; serving without it")
             if not self._console_polled:
                 self._selector.unregister(self.console.fileno())
 
-    def _on_console_line(self, text: str, now: float) -> None:
-        if not text:
-            return
-        if text.startswith("@"):
-            target, _, body = text[1:].partition(" ")
-            recipient = self._by_name.get(protocol.name_key(target))
-            if recipient is None or not body.strip():
-                self._show(
-                    self.say("no_such_user", name=visible(target))
-                    if body.strip()
-                    else self.say("usage_private")
-                )
-                return
-            self._send_message(recipient, self.name, self.say("private", text=visible(body.strip())), now)
-            return
-        self._broadcast(self.name, visible(text), now)
-
     # --- sending ------------------------------------------------------------------
 
-    def _show(self, text: str) -> None:
+    def show(self, text: str) -> None:
         if self.console is not None:
             self.console.show(text)
 
@@ -565,28 +422,31 @@ class Server:
             return
         self._touched.add(session)
 
-    def _send_message(self, session: Session, sender: str, text: str, now: float) -> None:
+    def send_event(self, session: Session, event, now: float) -> None:
+        self._send(session, protocol.encode(event), now)
+
+    def send_message(self, session: Session, sender: str, text: str, now: float) -> None:
         self._send(session, protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text))), now)
 
-    def _reply(self, session: Session, text: str, now: float) -> None:
-        self._send_message(session, self.name, text, now)
+    def reply(self, session: Session, text: str, now: float) -> None:
+        self.send_message(session, self.name, text, now)
 
-    def _send_error(self, session: Session, code: str, key: str, now: float, **values) -> None:
+    def send_error(self, session: Session, code: str, key: str, now: float, **values) -> None:
         text = protocol.fit_text(self.name, self.say(key, **values), reserve=len(code) + 6)
         self._send(session, protocol.encode(protocol.Error(self.name, code, text)), now)
 
-    def _broadcast(self, sender: str, text: str, now: float, exclude: Session | None = None) -> None:
+    def broadcast(self, sender: str, text: str, now: float, exclude: Session | None = None) -> None:
         data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))
         for session in [s for s in self._by_name.values() if s is not exclude]:
             self._send(session, data, now)
 
-    def _announce(self, text: str, now: float, exclude: Session | None = None) -> None:
-        self._show(f"{self.name}> {text}")
-        self._broadcast(self.name, text, now, exclude)
+    def announce(self, text: str, now: float, exclude: Session | None = None) -> None:
+        self.show(f"{self.name}> {text}")
+        self.broadcast(self.name, text, now, exclude)
 
     # --- closing ------------------------------------------------------------------
 
-    def _refuse(self, session: Session, code: str, text: str, now: float) -> None:
+    def refuse(self, session: Session, code: str, text: str, now: float) -> None:
         """Send a last error and close once the client has read it."""
         session.queue(
             protocol.encode(protocol.Error(self.name, code, protocol.fit_text(self.name, text))), now
@@ -625,7 +485,7 @@ class Server:
             "disconnect %s (%s) after %.1f s", session.label, reason, time.monotonic() - session.connected_at
         )
         if not self._stop_requested:
-            self._announce(self.say("left", name=session.name), time.monotonic())
+            self.announce(self.say("left", name=session.name), time.monotonic())
 
     def _drop(self, session: Session, reason: str) -> None:
         """Close a connection now, whatever it was doing."""
@@ -654,9 +514,9 @@ class Server:
             elif data_limit and session.stalled_for(now) > data_limit:
                 self._drop(session, f"no data taken for {data_limit:g} s")
             elif session.name is None and join_limit and session.idle_for(now) > join_limit:
-                self._refuse(session, "idle", self.say("idle", seconds=f"{join_limit:g}"), now)
+                self.refuse(session, "idle", self.say("idle", seconds=f"{join_limit:g}"), now)
             elif idle_limit and not session.transfers and session.idle_for(now) > idle_limit:
-                self._refuse(session, "idle", self.say("idle", seconds=f"{idle_limit:g}"), now)
+                self.refuse(session, "idle", self.say("idle", seconds=f"{idle_limit:g}"), now)
 
     def _shutdown(self) -> None:
         """Tell every client the server is closing, give them a moment to read it, close."""
