@@ -1,6 +1,8 @@
 """Saving one download on the client: verified, atomic, never outside its directory.
 
-Bytes go to a hidden temporary file in the download directory. Only when the
+Bytes go to a temporary file in the download directory: unnamed where the
+system allows (Linux), so even a killed client leaves nothing behind; hidden
+(`.ftplab-*.part`) elsewhere. Only when the
 size and the SHA-256 announced by the server match is the file given its final
 name, with a hard link that fails rather than replace an existing file (the
 next free "name (1).ext" is used instead). A download that fails for any
@@ -22,6 +24,7 @@ from .text import visible
 MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
 TEMP_SUFFIX = ".part"
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 
 
 class DownloadError(Exception):
@@ -46,6 +49,22 @@ def _current_umask() -> int:
     return mask
 
 
+def _open_temp(directory: str) -> tuple[int, str | None]:
+    """A file with no name in `directory` where the system has them (Linux's
+    O_TMPFILE: it disappears with the process, however the process dies), else
+    a hidden named one. Returns the fd and the name, if any."""
+    unnamed = getattr(os, "O_TMPFILE", 0)
+    if unnamed:
+        try:
+            return os.open(directory, unnamed | os.O_WRONLY | os.O_CLOEXEC, 0o666), None
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    fd, path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes it 0600; a download gets normal permissions
+    return fd, path
+
+
 def safe_name(name: str) -> str:
     """The server's file name if it is a plain, visible file name; else UnsafeName."""
     if visible(name) != name or not is_plain_name(name) or name.startswith("."):
@@ -62,10 +81,9 @@ class Download:
         self._expected = sha256
         self._hasher = hashlib.sha256()
         try:
-            fd, self._temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+            fd, self._temp_path = _open_temp(directory)
         except OSError as error:
             raise DownloadError(error.strerror or str(error)) from None
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes it 0600; a download gets normal permissions
         self._file = os.fdopen(fd, "wb")
 
     @property
@@ -91,7 +109,7 @@ class Download:
     def finish(self) -> str:
         """Verify and give the file its final name; returns the path it got."""
         try:
-            self._file.close()
+            self._file.flush()
         except OSError as error:
             self.discard()
             raise DownloadError(error.strerror or str(error)) from None
@@ -109,15 +127,30 @@ class Download:
             candidate = self.name if copy == 0 else f"{stem} ({copy}){extension}"
             path = os.path.join(self.directory, candidate)
             try:
-                os.link(self._temp_path, path)
+                self._link(path)
                 return path
             except FileExistsError:
                 continue
             except OSError as error:
-                if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                if self._temp_path is None or error.errno not in _NO_HARD_LINKS:
                     raise DownloadError(error.strerror or str(error)) from None
                 return self._rename_without_links(path)
         raise DownloadError(f"{MAX_NUMBERED_COPIES} copies of {self.name} already exist")
+
+    def _link(self, path: str) -> None:
+        """A new name for the temporary file; fails if `path` exists.
+
+        An unnamed file is linked from /proc/self/fd with linkat and
+        AT_SYMLINK_FOLLOW (what os.link does when given a dir fd)."""
+        if self._temp_path is not None:
+            os.link(self._temp_path, path)
+            return
+        directory_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            source = f"/proc/self/fd/{self._file.fileno()}"
+            os.link(source, os.path.basename(path), dst_dir_fd=directory_fd, follow_symlinks=True)
+        finally:
+            os.close(directory_fd)
 
     def _rename_without_links(self, path: str) -> str:
         """For file systems without hard links: claim the name, then replace our own claim."""
@@ -133,5 +166,6 @@ class Download:
         if not self._file.closed:
             with contextlib.suppress(OSError):
                 self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._temp_path)
+        if self._temp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp_path)

@@ -13,11 +13,13 @@ Run it as `ftplab-server` or `python -m ftplab.server`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -519,23 +521,20 @@ class Server:
                 self.refuse(session, "idle", self.say("idle", seconds=f"{idle_limit:g}"), now)
 
     def _shutdown(self) -> None:
-        """Tell every client the server is closing, give them a moment to read it, close."""
+        """Tell every client the server is closing and wait (briefly) for each to
+        read it and close; reset the connections of those that did not."""
         log.info("shutting down: telling %d client(s)", self._open_count())
-        now = time.monotonic()
         goodbye = protocol.encode(protocol.Error(self.name, "closing", self.say("server_closing")))
-        for session in list(self._sessions):
+        for session in self._sessions:
             if session.is_open:
                 session.outbox.discard_unstarted()
                 session.outbox.add(goodbye)
-        deadline = now + SHUTDOWN_FLUSH_SECONDS
-        while time.monotonic() < deadline:
-            pending = [s for s in self._sessions if s.outbox and s.state is not State.CLOSED]
-            if not pending:
-                break
-            for session in pending:
-                self._flush(session, now)
-            if any(s.outbox for s in pending if s.state is not State.CLOSED):
-                time.sleep(0.01)
+                session.state = State.CLOSING
+        waiting = [s for s in self._sessions if s.state in (State.CLOSING, State.LINGERING)]
+        self._wait_for_goodbyes(waiting, time.monotonic() + SHUTDOWN_FLUSH_SECONDS)
+        for session in waiting:
+            if session.state is not State.CLOSED:
+                _reset_on_close(session.sock)
         for session in list(self._sessions):
             self._drop(session, "server shutdown")
         self._selector.close()
@@ -543,6 +542,49 @@ class Server:
             if sock is not None:
                 sock.close()
         log.info("stopped")
+
+    def _wait_for_goodbyes(self, sessions: list[Session], deadline: float) -> None:
+        """Flush each last message, shut our side, and wait for the peers' EOF."""
+        while True:
+            for session in sessions:
+                self._goodbye_step(session)
+            sessions = [s for s in sessions if s.state is not State.CLOSED]
+            remaining = deadline - time.monotonic()
+            if not sessions or remaining <= 0:
+                return
+            with selectors.DefaultSelector() as waiter:
+                for session in sessions:
+                    waiter.register(
+                        session.sock, selectors.EVENT_WRITE if session.outbox else selectors.EVENT_READ
+                    )
+                waiter.select(remaining)
+
+    def _goodbye_step(self, session: Session) -> None:
+        if session.state is State.CLOSING:
+            self._flush(session, time.monotonic())
+            if session.state is State.CLOSING and not session.outbox:
+                self._start_lingering(session, time.monotonic())
+        if session.state is State.LINGERING and _peer_closed(session):
+            self._drop(session, "server shutdown")
+
+
+def _peer_closed(session: Session) -> bool:
+    """Read and forget what the peer still sends; True once it has closed."""
+    try:
+        while session.sock.recv(RECV_BYTES):
+            pass
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _reset_on_close(sock: socket.socket) -> None:
+    """Close with a reset, not a FIN queued behind unsent data: a peer on a slow
+    link learns at once that the server is gone."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 # --- the command ------------------------------------------------------------------

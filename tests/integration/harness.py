@@ -650,6 +650,19 @@ def partial_downloads(directory: Path) -> list[str]:
     return sorted(p.name for p in Path(directory).glob(".ftplab-*.part"))
 
 
+def files_open_in(pid: int, directory: Path) -> list[str]:
+    """What process `pid` has open inside `directory` (Linux /proc), unnamed temporaries
+    included: an O_TMPFILE file shows as 'DIR/#INODE (deleted)'."""
+    prefix = str(Path(directory).resolve()) + os.sep
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith(prefix):
+                targets.append(target)
+    return targets
+
+
 def rss_kib(pid: int, *, peak: bool = False) -> int:
     """The resident memory of process `pid` in KiB: now (VmRSS in /proc/PID/status),
     or the most it has ever had (VmHWM) with `peak`."""

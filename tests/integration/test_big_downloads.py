@@ -17,6 +17,7 @@ from ftplab import protocol
 from .harness import (
     RawConnection,
     ServerProcess,
+    files_open_in,
     frozen_mid_download,
     make_big_file,
     make_file,
@@ -229,7 +230,9 @@ def test_a_client_terminated_mid_download_leaves_no_file(big_server, start_clien
         big_server.signal(signal.SIGSTOP)  # the client wakes up to a download that cannot end
     try:
         client.expect("Descargando big.bin")
-        wait_until(lambda: partial_downloads(client.download_dir), message="the download's temporary file")
+        wait_until(
+            lambda: files_open_in(client.pid, client.download_dir), message="the download's temporary file"
+        )
         client.signal(signal.SIGTERM)
         assert client.wait() == 128 + signal.SIGTERM
     finally:

@@ -88,14 +88,34 @@ def test_good_download_is_saved(tmp_path):
     assert listing(tmp_path) == ["notas.txt"]
 
 
-def test_download_in_progress_has_only_a_hidden_temporary_name(tmp_path):
+@pytest.fixture
+def named_temporaries(monkeypatch):
+    """As on systems without O_TMPFILE: the download goes to a hidden named file."""
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="no O_TMPFILE on this system")
+def test_download_in_progress_has_no_name_at_all(tmp_path):
     download = Download(str(tmp_path), "notas.txt", len(CONTENT), sha(CONTENT))
     download.write(CONTENT[:100])
     assert not download.complete
     assert download.percent == 100 * 100 // len(CONTENT)
+    assert listing(tmp_path) == []  # a killed client leaves nothing behind
+    download.discard()
+
+
+def test_download_in_progress_has_only_a_hidden_temporary_name(tmp_path, named_temporaries):
+    download = Download(str(tmp_path), "notas.txt", len(CONTENT), sha(CONTENT))
+    download.write(CONTENT[:100])
     [temp] = listing(tmp_path)
     assert temp.startswith(TEMP_PREFIX) and temp.endswith(TEMP_SUFFIX)
     download.discard()
+
+
+def test_a_named_temporary_becomes_the_final_file_and_leaves_nothing(tmp_path, named_temporaries):
+    path = receive(tmp_path, "notas.txt", CONTENT).finish()
+    assert Path(path).read_bytes() == CONTENT
+    assert listing(tmp_path) == ["notas.txt"]
 
 
 def test_saved_file_gets_normal_permissions(tmp_path):
@@ -199,7 +219,7 @@ def test_successful_finish_leaves_no_temporary_file(tmp_path):
     assert temp_files(tmp_path) == []
 
 
-def test_discard_removes_the_temporary_file_and_can_be_repeated(tmp_path):
+def test_discard_removes_the_temporary_file_and_can_be_repeated(tmp_path, named_temporaries):
     download = Download(str(tmp_path), "notas.txt", len(CONTENT), sha(CONTENT))
     download.write(CONTENT[:10])
     assert len(temp_files(tmp_path)) == 1
