@@ -3,9 +3,12 @@
 A cable pulled, a laptop closed or a container cut off its network sends no
 FIN: without these, an idle client would wait for the server forever, and a
 server with no idle timeout would keep the client's slot forever. TCP
-keepalive probes an idle connection; on the client, TCP_USER_TIMEOUT also ends
-a connection whose data stays unacknowledged for 12 s (Linux; elsewhere the
-system's retransmission limits apply).
+keepalive probes an idle connection; TCP_USER_TIMEOUT ends a connection whose
+data stays unacknowledged (on the client after 12 s; on the server after
+--data-timeout, which so covers data waiting in the kernel as well as in our
+queue). Linux only; elsewhere the system's retransmission limits (minutes)
+apply. With TCP_USER_TIMEOUT set, Linux also uses it, not the probe count, to
+end a connection whose keepalive probes go unanswered (tcp(7)).
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ class Server:
     def _admit(self, sock: socket.socket, address: tuple, now: float) -> None:
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        watch_for_dead_peer(sock)
+        watch_for_dead_peer(sock, user_timeout_ms=int(self.config.data_timeout * 1000))
         session = Session(sock, address, now)
         refusal = self._admission_problem(session)
         if refusal is not None and self._closing_count() >= MAX_CLOSING:

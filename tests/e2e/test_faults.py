@@ -58,6 +58,14 @@ KILL_SERVER_PROCESS = (
 )
 
 
+LOST_PEER_BOUND = (
+    max(KEEPALIVE_IDLE_SECONDS + KEEPALIVE_INTERVAL_SECONDS * KEEPALIVE_PROBES, CLIENT_USER_TIMEOUT_MS / 1000)
+    + 10.0
+)
+"""How long one side may take to notice that the other machine is gone: what TCP keepalive
+and the client's user timeout allow (about 12 s), plus room for a loaded machine."""
+
+
 def _slow_download(lab, server, host, rate: str = "1mbit"):
     """`host`'s client asks for the big file over a link capped at `rate`; returns the client
     once the download has started (its header arrived), far from finished."""
@@ -175,15 +183,30 @@ def test_client_machine_cut_from_the_network_is_dropped_and_fails_cleanly_on_ret
     assert bob.quit() == 0
 
 
+def test_idle_client_machine_cut_from_the_network_frees_its_slot(lab):
+    """With no idle timeout (as in compose.yaml) and nothing in our queue, only TCP tells
+    either side that the other machine is gone: keepalive when everything was
+    acknowledged, the user timeout (the server's --data-timeout) when the last reply's
+    acknowledgement was lost with the cable (kernel retransmissions alone would hold the
+    slot for about 15 minutes)."""
+    server = lab.server(max_clients=2, idle_timeout=0, data_timeout=4)
+    bob = lab.client_host("bob", server).interactive("bob")
+    alice_host = lab.client_host("alice", server)
+    carol_host = lab.client_host("carol", server)  # before alice's address is free for others
+    alice = alice_host.interactive("alice")
+    alice.send("who")
+    alice.expect("Conectados (2): alice, bob")
+
+    alice_host.disconnect()  # idle on both sides: no data in flight to time out
+    gone = re.compile(r"disconnect alice@\S+ \(receive failed: .*timed out")
+    server.wait_for_log(gone, timeout=LOST_PEER_BOUND)
+    _assert_slot_freed(lab, server, "Conectados (2): bob, carol", carol_host)
+    assert alice.wait(LOST_PEER_BOUND) == 1, alice.transcript()
+    assert CONNECTION_LOST in alice.stderr.text, alice.stderr.text
+    assert bob.quit() == 0
+
+
 # --- the server machine fails -------------------------------------------------------------
-
-
-LOST_SERVER_BOUND = (
-    max(KEEPALIVE_IDLE_SECONDS + KEEPALIVE_INTERVAL_SECONDS * KEEPALIVE_PROBES, CLIENT_USER_TIMEOUT_MS / 1000)
-    + 10.0
-)
-"""How long a client may take to notice that its server is gone: what its TCP keepalive
-and user timeout allow (about 12 s), plus room for a loaded machine."""
 
 
 def test_server_stopped_before_a_download_clients_get_its_goodbye(lab):
@@ -208,7 +231,7 @@ def test_server_stopped_mid_download_clients_get_its_goodbye_and_no_file(lab):
 
     took = server.stop(timeout=10)
     assert took < 5 and server.exit_code() == 0, (took, server.logs())
-    assert alice.wait(LOST_SERVER_BOUND) == 1, alice.transcript()
+    assert alice.wait(LOST_PEER_BOUND) == 1, alice.transcript()
     # The goodbye cannot overtake the file data already queued on a slow link; the
     # client learns it from the goodbye, the reset or its keepalive: clearly, either way.
     stderr = alice.stderr.text
@@ -222,7 +245,7 @@ def test_server_killed_mid_download_clients_report_the_lost_connection(lab):
     alice = _slow_download(lab, server, alice_host)
 
     server.kill()
-    assert alice.wait(LOST_SERVER_BOUND) == 1, alice.transcript()
+    assert alice.wait(LOST_PEER_BOUND) == 1, alice.transcript()
     assert CONNECTION_LOST in alice.stderr.text, alice.stderr.text
     assert alice_host.files() == [], "nothing under the final name, no .part left"
 
@@ -235,7 +258,7 @@ def test_server_killed_between_downloads_clients_report_the_lost_connection(lab)
     alice.expect(re.compile(rf"^Guardado .*{re.escape(SMALL_FILE)}"))
 
     server.kill()
-    assert alice.wait(LOST_SERVER_BOUND) == 1, alice.transcript()
+    assert alice.wait(LOST_PEER_BOUND) == 1, alice.transcript()
     assert CONNECTION_LOST in alice.stderr.text, alice.stderr.text
     assert alice_host.files() == [SMALL_FILE]
 
