@@ -65,9 +65,9 @@ class Client:
         """Join, then serve keyboard and socket until the connection ends; the exit status."""
         self.sock.setblocking(False)
         self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
-        self._watch_console()
         try:
-            self._send("")
+            self._send("")  # the join line, which names us
+            self._watch_console()
             self._handle_input_lines([])
             while not self._finished:
                 self._turn()
