@@ -14,6 +14,10 @@ privilege gain, a read-only root file system, /tmp in memory.
   on our side as it arrives, so a test can type a line and wait for an answer.
 - `Lab.main_client` is a client that *is* the container's main process (so
   `docker stop` signals it), reading its commands from a FIFO.
+- `Lab.relay` is a machine in the middle: `delay_relay.py` (this directory,
+  mounted read-only) forwards TCP to the server with a fixed delay each way,
+  for a high-latency link (this kernel has no netem). Clients given the relay
+  instead of the server connect through it.
 
 Nothing sleeps for a fixed time: tests wait for conditions with deadlines
 (`wait_until`, `Lines.wait_for`). The link helpers (`limit_rate_to`,
@@ -57,6 +61,10 @@ DOWNLOAD_DIR = "/downloads"
 SERVER_CLOSING = "El servidor se cierra. ¡Hasta pronto!"
 CONNECTION_LOST = "Se ha perdido la conexión con el servidor"
 LISTENING = re.compile(r"listening on 0\.0\.0\.0:2121 as ")
+
+RELAY_SCRIPT = Path(__file__).resolve().with_name("delay_relay.py")
+RELAY_IN_CONTAINER = "/relay/delay_relay.py"
+RELAYING = re.compile(r"^delay-relay: listening on 0\.0\.0\.0:2121, ")
 
 # compose.yaml's least privilege, for the containers the tests make themselves.
 HARDENED = {
@@ -451,15 +459,28 @@ class Lab:
             server.wait_for_log(LISTENING)
         return server
 
-    def _client_env(self, server: ServerMachine | None) -> dict[str, str]:
+    def _client_env(self, server: Machine | None) -> dict[str, str]:
         return {"FTPLAB_HOST": server.name if server else "server", "FTPLAB_PORT": "2121"}
 
-    def client_host(self, name: str, server: ServerMachine | None = None) -> ClientHost:
-        """A client machine with no client running yet; `server` is the one its clients use."""
+    def client_host(self, name: str, server: Machine | None = None) -> ClientHost:
+        """A client machine with no client running yet; `server` is the machine its clients
+        connect to (a server, or a relay in front of one)."""
         container = self._container(
             CLIENT_IMAGE, name, self._client_env(server), entrypoint=["sleep", "infinity"]
         )
         return self._start(ClientHost(self, name, container))
+
+    def relay(self, name: str, upstream: Machine, delay_ms: float, **kwargs) -> Machine:
+        """A machine that relays TCP port 2121 to `upstream`'s, holding every chunk `delay_ms`
+        each way (`delay_relay.py`, run by the client image's python3 as its main process,
+        least privileged like the others); returns once it listens."""
+        command = ["python3", RELAY_IN_CONTAINER, "--listen", "0.0.0.0:2121"]
+        command += ["--upstream", f"{upstream.name}:2121", "--delay-ms", f"{delay_ms:g}"]
+        container = self._container(CLIENT_IMAGE, name, {}, entrypoint=command, **kwargs)
+        container.with_volume_mapping(str(RELAY_SCRIPT), RELAY_IN_CONTAINER, "ro")
+        relay = self._start(Machine(self, name, container))
+        relay.wait_for_log(RELAYING)
+        return relay
 
     def main_client(self, name: str, server: ServerMachine, *args: str) -> MainClient:
         """A machine whose main process is `ftplab-client --name NAME`, typing from a FIFO."""

@@ -1,6 +1,6 @@
 """Faults of machines and of the network, with real containers: `docker kill`, `docker stop`,
-`docker pause` and `docker network disconnect` of a client and of the server, and a degraded
-link (bandwidth cap and packet loss).
+`docker pause` and `docker network disconnect` of a client and of the server, a degraded
+link (bandwidth cap and packet loss) and a high-latency link (delay, with and without a cap).
 
 What must hold whatever happens: a download arrives byte-identical or fails cleanly, with
 nothing under its final name and no `.ftplab-*.part` left in the download directory; the
@@ -11,11 +11,15 @@ Link faults are made with `tc` and `iptables` in the containers' network namespa
 as root on the Docker host). This kernel has no `sch_netem`, so added *delay* and netem's
 loss/reordering are not available: bandwidth is capped with `htb`/`tbf`, and packets are
 lost with iptables' `statistic` match. Those tests are skipped where they cannot run.
+Latency is emulated in user space instead: a relay machine (`delay_relay.py`) between the
+clients and the server holds every chunk a fixed time each way. It adds delay only: no
+jitter, no reordering, no loss (the loss test above covers that).
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -32,6 +36,7 @@ from .lab import (
     DOWNLOAD_DIR,
     SERVER_CLOSING,
     SMALL_FILE,
+    SPANISH_FILE,
     assert_least_privileged,
     can_shape_links,
     drop_incoming,
@@ -352,13 +357,67 @@ def test_degraded_link_downloads_arrive_byte_identical_and_chat_flows(lab):
     assert alice.quit() == 0 and bob.quit() == 0
 
 
+RELAY_DELAY_MS = 150
+
+
+def _round_trip(client, command: str, answer: str) -> float:
+    """Seconds from typing `command` to its `answer` on the client's screen."""
+    start = time.monotonic()
+    client.send(command)
+    client.expect(answer)
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("rate", [None, "16mbit"], ids=["delay", "delay-and-cap"])
+def test_high_latency_link_downloads_arrive_byte_identical_and_chat_flows(lab, rate):
+    server = lab.server()
+    relay = lab.relay("relay", server, delay_ms=RELAY_DELAY_MS)  # no netem: delay in user space
+    alice_host = lab.client_host("alice", relay)  # FTPLAB_HOST=relay
+    bob_host = lab.client_host("bob", relay)
+    alice = alice_host.interactive("alice")
+    bob = bob_host.interactive("bob")
+    # Both really come through the relay: the server sees them at the relay's address.
+    assert server.address_of("alice") == server.address_of("bob") == relay.ip
+
+    # The path is slow: an answer cannot come before the request has crossed the link and the
+    # answer has crossed back. A lower bound only: that is what proves the delay is there.
+    took = min(_round_trip(alice, "who", "Conectados (2): alice, bob") for _ in range(3))
+    assert took >= 2 * RELAY_DELAY_MS / 1000, f"who answered in {took:.3f} s: no delay on the path"
+
+    if rate:
+        limit_rate(relay, rate)  # and everything the relay sends is capped, both ways
+    alice.send(f"get {BIG_FILE}")
+    alice.send(f"get {SPANISH_FILE}")
+    alice.send("hola desde lejos")
+    bob.send(f"get {BIG_FILE}")
+    bob.expect("alice> hola desde lejos", timeout=60)
+    bob.send("te leo, alice")
+    # Chat and "Guardado" lines arrive in any order: look from the start of each output.
+    saved = [re.compile(rf"^Guardado .*{re.escape(name)}") for name in (BIG_FILE, SPANISH_FILE)]
+    for client, patterns in ((alice, [*saved, "bob> te leo, alice"]), (bob, saved[:1])):
+        for pattern in patterns:
+            client.stdout.wait_for(pattern, timeout=60)
+
+    for name, hosts in ((BIG_FILE, (alice_host, bob_host)), (SPANISH_FILE, (alice_host,))):
+        digest = server.served_sha256(name)
+        for host in hosts:
+            assert host.sha256(f"{DOWNLOAD_DIR}/{name}") == digest, (host.name, name)
+    assert alice_host.files() == sorted([BIG_FILE, SPANISH_FILE]) and bob_host.files() == [BIG_FILE]
+    assert alice.quit() == 0 and bob.quit() == 0, (alice.transcript(), bob.transcript())
+    # Each end of a connection crossed the relay in order: both pairs closed, none reset.
+    wait_until(lambda: relay.logs().count("delay-relay: closed ") == 2, message="the relay to close both")
+    assert "aborted" not in relay.logs(), relay.logs()
+
+
 # --- least privilege -------------------------------------------------------------------
 
 
 def test_test_machines_run_least_privileged(lab):
     server = lab.server()
     host = lab.client_host("alice", server)
+    relay = lab.relay("relay", server, delay_ms=0)
     assert_least_privileged(server.container, "/srv/files")
     assert_least_privileged(host.container, DOWNLOAD_DIR)
+    assert_least_privileged(relay.container, "/tmp")
     code, out, err = host.session("alice", [f"get {SMALL_FILE}"])
     assert code == 0 and "Guardado" in out, (out, err)
