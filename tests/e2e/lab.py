@@ -20,7 +20,7 @@ privilege gain, a read-only root file system, /tmp in memory.
   instead of the server connect through it.
 
 Nothing sleeps for a fixed time: tests wait for conditions with deadlines
-(`wait_until`, `Lines.wait_for`). The link helpers (`limit_rate_to`,
+(`wait_until`, `LineStream.wait_for`). The link helpers (`limit_rate_to`,
 `limit_rate`, `drop_incoming`) shape a container's own network namespace with
 `tc` and `iptables` through `nsenter`, which needs root on the Docker host.
 """
@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -43,6 +42,8 @@ import docker
 from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
+
+from support.waiting import LineStream, Pattern, matcher, poll_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_IMAGE = "ftplab/server:e2e"
@@ -75,85 +76,10 @@ HARDENED = {
 }
 TMPFS_OPTIONS = "size=16m,mode=1777"  # tmpfs options, as `docker run --tmpfs /tmp:OPTIONS`
 
-Pattern = str | re.Pattern
-
 
 def wait_until(predicate: Callable[[], object], timeout: float = TIMEOUT, message: str = "") -> object:
     """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {message or predicate}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.25)
-
-
-def _matches(pattern: Pattern, line: str) -> bool:
-    return bool(pattern.search(line)) if isinstance(pattern, re.Pattern) else pattern in line
-
-
-# --- output read as it arrives ----------------------------------------------------
-
-
-class Lines:
-    """The lines of one pipe, read by a thread; tests wait for a matching line."""
-
-    def __init__(self, pipe, label: str):
-        self.label = label
-        self._lines: list[str] = []
-        self._closed = False
-        self._condition = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(pipe,), name=label, daemon=True)
-        self._thread.start()
-
-    def _pump(self, pipe) -> None:
-        with pipe:
-            for raw in iter(pipe.readline, b""):
-                with self._condition:
-                    self._lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                    self._condition.notify_all()
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-    @property
-    def lines(self) -> list[str]:
-        with self._condition:
-            return list(self._lines)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def __len__(self) -> int:
-        with self._condition:
-            return len(self._lines)
-
-    def wait_for(self, pattern: Pattern, timeout: float = TIMEOUT, start: int = 0) -> tuple[int, str]:
-        """(index, line) of the first line from `start` on that matches; fails at the deadline
-        or when the pipe closes without one."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            index = start
-            while True:
-                for index in range(index, len(self._lines)):  # noqa: B020  (resumes the scan)
-                    if _matches(pattern, self._lines[index]):
-                        return index, self._lines[index]
-                index = len(self._lines)
-                remaining = deadline - time.monotonic()
-                if self._closed or remaining <= 0:
-                    break
-                self._condition.wait(remaining)
-            problem = "ended" if self._closed else f"timed out after {timeout:g} s"
-            seen = "\n    ".join(self._lines[-30:])
-        raise AssertionError(f"{self.label} {problem} with no line matching {pattern!r}:\n    {seen}")
-
-    def join(self, timeout: float = TIMEOUT) -> None:
-        self._thread.join(timeout)
+    return poll_until(predicate, timeout, message)
 
 
 class InteractiveClient:
@@ -169,9 +95,8 @@ class InteractiveClient:
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        self.stdout = Lines(self.process.stdout, f"{name}@{where} stdout")
-        self.stderr = Lines(self.process.stderr, f"{name}@{where} stderr")
-        self._mark = 0
+        self.stdout = LineStream(self.process.stdout, f"{name}@{where} stdout", TIMEOUT)
+        self.stderr = LineStream(self.process.stderr, f"{name}@{where} stderr", TIMEOUT)
         if joined:
             self.expect(f"Hola, {name}.")
 
@@ -182,16 +107,14 @@ class InteractiveClient:
 
     def expect(self, pattern: Pattern, timeout: float = TIMEOUT) -> str:
         """The next matching output line after the last one `expect` returned."""
-        index, line = self.stdout.wait_for(pattern, timeout, self._mark)
-        self._mark = index + 1
-        return line
+        return self.stdout.expect(pattern, timeout)
 
     def wait_for(self, pattern: Pattern, timeout: float = TIMEOUT) -> str:
         """A matching output line anywhere after the last `expect`, in any order."""
-        return self.stdout.wait_for(pattern, timeout, self._mark)[1]
+        return self.stdout.wait_for(pattern, timeout, self.stdout.cursor)[1]
 
     def has(self, pattern: Pattern) -> bool:
-        return any(_matches(pattern, line) for line in self.stdout.lines)
+        return self.stdout.has(pattern)
 
     def close_stdin(self) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -312,7 +235,7 @@ class Machine:
         read = self.stderr_log if stream == "stderr" else self.stdout_log if stream == "stdout" else self.logs
 
         def find():
-            return next((line for line in read().splitlines() if _matches(pattern, line)), None)
+            return next((line for line in read().splitlines() if matcher(pattern)(line)), None)
 
         try:
             return wait_until(find, timeout, f"{pattern!r} in {self.name}'s log")

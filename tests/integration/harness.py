@@ -39,13 +39,13 @@ if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
 from ftplab import protocol  # noqa: E402  (this checkout's package, found through APP_DIR)
+from support.waiting import LineStream, Pattern, matcher, poll_until  # noqa: E402
 
 HOST = "127.0.0.1"
 SERVER_NAME = "profe"
 TIMEOUT = 10.0
 """Default deadline for anything a test waits for; generous, as it is only hit on failure."""
 
-Pattern = str | re.Pattern
 
 _started: list[subprocess.Popen] = []
 _started_lock = threading.Lock()
@@ -77,110 +77,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def wait_until(predicate: Callable[[], object], timeout: float = TIMEOUT, message: str = "") -> object:
     """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    delay = 0.002
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {message or predicate}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-
-
-def _matcher(pattern: Pattern) -> Callable[[str], re.Match | bool | None]:
-    if isinstance(pattern, re.Pattern):
-        return pattern.search
-    return lambda line: pattern in line
-
-
-def _describe(pattern: Pattern) -> str:
-    return f"/{pattern.pattern}/" if isinstance(pattern, re.Pattern) else repr(pattern)
-
-
-class LineStream:
-    """The lines of one pipe, collected by a thread as they arrive.
-
-    `wait_for` looks for a matching line from any index; `expect` reads like a
-    transcript: it searches from where the last `expect` matched and moves past
-    the match, so successive `expect`s also check the order of lines.
-    """
-
-    def __init__(self, pipe, label: str):
-        self.label = label
-        self._lines: list[str] = []
-        self._closed = False
-        self._cursor = 0
-        self._condition = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(pipe,), name=label, daemon=True)
-        self._thread.start()
-
-    def _pump(self, pipe) -> None:
-        with pipe:
-            for raw in iter(pipe.readline, b""):
-                line = raw.decode("utf-8", "replace").removesuffix("\n")
-                with self._condition:
-                    self._lines.append(line)
-                    self._condition.notify_all()
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-    @property
-    def lines(self) -> list[str]:
-        with self._condition:
-            return list(self._lines)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def __len__(self) -> int:
-        with self._condition:
-            return len(self._lines)
-
-    def wait_for(self, pattern: Pattern, timeout: float = TIMEOUT, start: int = 0) -> tuple[int, str]:
-        """(index, line) of the first line from `start` on that matches; fails at the deadline
-        or when the pipe closes without one."""
-        matches = _matcher(pattern)
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            index = start
-            while True:
-                while index < len(self._lines):
-                    if matches(self._lines[index]):
-                        return index, self._lines[index]
-                    index += 1
-                if self._closed:
-                    problem = "ended"
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    problem = f"timed out after {timeout:g} s"
-                    break
-                self._condition.wait(remaining)
-            seen = "\n    ".join(self._lines[start:][-40:])
-        raise AssertionError(
-            f"{self.label} {problem} with no line matching {_describe(pattern)}:\n    {seen}"
-        )
-
-    def expect(self, pattern: Pattern, timeout: float = TIMEOUT) -> str:
-        """The next matching line after the previous `expect`'s match."""
-        index, line = self.wait_for(pattern, timeout, start=self._cursor)
-        self._cursor = index + 1
-        return line
-
-    def skip_to(self, index: int) -> None:
-        """Make the next `expect` search after line `index`."""
-        self._cursor = max(self._cursor, index + 1)
-
-    def has(self, pattern: Pattern) -> bool:
-        matches = _matcher(pattern)
-        return any(matches(line) for line in self.lines)
-
-    def join(self, timeout: float = TIMEOUT) -> None:
-        self._thread.join(timeout)
+    return poll_until(predicate, timeout, message)
 
 
 class _Process:
@@ -190,8 +87,8 @@ class _Process:
     def __init__(self, args: list[str], label: str, stdin: int = subprocess.PIPE):
         self.label = label
         self.process = _popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.stdout = LineStream(self.process.stdout, f"{label} stdout")
-        self.stderr = LineStream(self.process.stderr, f"{label} stderr")
+        self.stdout = LineStream(self.process.stdout, f"{label} stdout", TIMEOUT)
+        self.stderr = LineStream(self.process.stderr, f"{label} stderr", TIMEOUT)
 
     @property
     def pid(self) -> int:
@@ -443,7 +340,7 @@ class RunResult:
     stderr: str
 
     def has(self, pattern: Pattern) -> bool:
-        matches = _matcher(pattern)
+        matches = matcher(pattern)
         return any(matches(line) for line in self.stdout)
 
     def __str__(self) -> str:
