@@ -57,10 +57,8 @@ SPANISH = {
     "download_saved": "Guardado {path} ({size}, SHA-256 verificado)",
     "download_corrupt": "Descarga de {name} descartada: el contenido no coincide con el SHA-256 del servidor",
     "download_failed": "No se puede guardar {name}: {reason}",
-    "download_aborted": "Descarga de {name} interrumpida: {reason}",
     "download_unsafe_name": "Descarga rechazada: nombre de archivo no válido {name}",
     "download_progress": "[{name} {percent}%]",
-    "downloads_cancelled": "Descarga cancelada: {name}",
     # the server console
     "console_listening": (
         "Servidor {name} escuchando en {host}:{port}, sirviendo {root} (máximo {limit} clientes)"
@@ -116,10 +114,8 @@ ENGLISH = {
     "download_saved": "Saved {path} ({size}, SHA-256 verified)",
     "download_corrupt": "Download of {name} discarded: the content does not match the server's SHA-256",
     "download_failed": "Cannot save {name}: {reason}",
-    "download_aborted": "Download of {name} interrupted: {reason}",
     "download_unsafe_name": "Download refused: invalid file name {name}",
     "download_progress": "[{name} {percent}%]",
-    "downloads_cancelled": "Download cancelled: {name}",
     "console_listening": "Server {name} listening on {host}:{port}, serving {root} (at most {limit} clients)",
     "console_private_to_you": "{sender} (private)> {text}",
     "console_no_name": "The server needs a name: use --name or FTPLAB_NAME",

@@ -25,7 +25,6 @@ MAX_NAME_CHARS = 32
 MAX_DATA_BYTES = 256 * 1024
 """The largest payload one `!DATA` frame may carry."""
 
-MAX_FILENAME_BYTES = 255
 PREFIX_SEPARATOR = "> "
 CONTROL = "!"
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")

@@ -309,10 +309,8 @@ class Server:
             if transfer.hashing:
                 self._hashing.add(session)
                 return
-            if not session.header_sent:
+            if not transfer.header_sent:
                 session.queue(transfer.header(self.name), now)
-                session.header_sent = True
-                transfer.started = now
             outbox = session.outbox
             while not transfer.done and outbox.buffered_bytes < LOW_WATER_BYTES and not outbox.has_file_slice:
                 header, offset, count = transfer.next_frame(self.name)
@@ -334,7 +332,6 @@ class Server:
             human_size(int(rate)),
         )
         session.transfers.popleft().close()
-        session.header_sent = False
         session.last_activity = time.monotonic()
 
     def _hash_step(self, now: float) -> None:
@@ -364,7 +361,6 @@ class Server:
         transfer = session.transfers.popleft()
         log.warning("%s shrank while being sent to %s", visible(transfer.file.name), session.label)
         transfer.close()
-        session.header_sent = False
         name = visible(transfer.file.name)
         session.queue(
             protocol.encode(protocol.FileAbort(self.name, self.say("transfer_aborted", name=name))), now

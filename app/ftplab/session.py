@@ -65,7 +65,6 @@ class Session:
         self.outbox = Outbox()
         self.name: str | None = None
         self.transfers: deque[Transfer] = deque()
-        self.header_sent = False
         self.state = State.OPEN
         self.quitting = False
         self.last_activity = now
@@ -119,7 +118,6 @@ class Session:
     def close_transfers(self) -> None:
         while self.transfers:
             self.transfers.popleft().close()
-        self.header_sent = False
 
     def idle_for(self, now: float) -> float:
         """Seconds since the client's last line or finished download."""

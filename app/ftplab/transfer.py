@@ -54,6 +54,7 @@ class Transfer:
         self._hashed = 0
         self.sha256 = cache.get(opened.identity)
         self.offset = 0
+        self.header_sent = False
         self.started = time.monotonic()
 
     @property
@@ -76,6 +77,9 @@ class Transfer:
             self._cache.put(self.file.identity, self.sha256)
 
     def header(self, sender: str) -> bytes:
+        """The `!FILE` line; the transfer's clock starts when it is sent."""
+        self.header_sent = True
+        self.started = time.monotonic()
         return protocol.encode(protocol.FileStart(sender, self.file.size, self.sha256, self.file.name))
 
     def next_frame(self, sender: str) -> tuple[bytes, int, int]:
