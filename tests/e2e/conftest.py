@@ -3,7 +3,7 @@
 - Docker missing or not answering: every e2e test is skipped, with the reason;
   under CI (CI=true) they fail instead, so a CI machine without Docker cannot
   pass by skipping them.
-- `e2e_images` builds `ftplab/server:e2e` and `ftplab/client:e2e` from this
+- `e2e_images` builds `ftplab/server:e2e` and `ftplab/client:e2e` (tag: FTPLAB_E2E_TAG) from this
   checkout once per session (`docker build`, with BASE_IMAGE given explicitly:
   python:3.12-slim if it is here, else the local ftplab/base:bookworm).
 - `e2e_network`: one user-defined bridge network per session, with a unique

@@ -46,8 +46,10 @@ from testcontainers.core.network import Network
 from support.waiting import LineStream, Pattern, matcher, poll_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVER_IMAGE = "ftplab/server:e2e"
-CLIENT_IMAGE = "ftplab/client:e2e"
+E2E_TAG = os.environ.get("FTPLAB_E2E_TAG", "e2e")
+"""Tag of the images the e2e tests build and run: set it to test two checkouts at once."""
+SERVER_IMAGE = f"ftplab/server:{E2E_TAG}"
+CLIENT_IMAGE = f"ftplab/client:{E2E_TAG}"
 SERVER_NAME = "profe"
 TIMEOUT = 30.0
 """Default deadline for anything a test waits for: generous, it is only reached on failure."""

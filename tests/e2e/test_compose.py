@@ -18,6 +18,7 @@ from .conftest import free_subnet
 from .lab import (
     BIG_FILE,
     DOWNLOAD_DIR,
+    E2E_TAG,
     REPO_ROOT,
     SERVED_DIR,
     InteractiveClient,
@@ -68,7 +69,7 @@ def compose_lab(docker_client, e2e_images):
         "LABNET_SUBNET": subnet,
         "LABNET_PREFIX": ".".join(subnet.split("/")[0].split(".")[:3]),
         "BASE_IMAGE": e2e_images["base"],
-        "FTPLAB_IMAGE_TAG": "e2e",
+        "FTPLAB_IMAGE_TAG": E2E_TAG,
         "FTPLAB_LANG": "es",
         "FTPLAB_MAX_CLIENTS": "10",
         "FTPLAB_MAX_PER_IP": "4",
