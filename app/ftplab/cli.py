@@ -1,13 +1,22 @@
-"""Command-line options of both programs. Every option has an FTPLAB_* variable."""
+"""Command-line options of both programs (every option has an FTPLAB_*
+variable), and the server command itself: logging, signals, the console."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
+import signal
+import sys
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, protocol
+from .console import PlainConsole, open_console
+from .logs import ConsoleLogHandler, RepeatLimiter
+from .messages import Messages
+
+log = logging.getLogger("ftplab.server")
 
 DEFAULT_PORT = 2121
 
@@ -149,3 +158,87 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     return ClientConfig(
         host=args.host, port=args.port, name=args.name, download_dir=args.download_dir, lang=args.lang
     )
+
+
+# --- the server command --------------------------------------------------------------
+
+
+def _configure_logging(config: ServerConfig, console: PlainConsole) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if console.interactive and sys.stderr.isatty():
+        handler = ConsoleLogHandler(console)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(RepeatLimiter())
+    logging.basicConfig(level=config.log_level, handlers=[handler])
+
+
+def _install_signal_handlers(server) -> None:
+    def stop(signum, _frame):
+        log.info("received %s", signal.Signals(signum).name)
+        server.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.set_wakeup_fd(server.wakeup_fd, warn_on_full_buffer=False)
+
+
+def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
+    if protocol.name_problem(config.name) is not None:
+        return say("console_no_name") if not config.name else say("bad_name", name=config.name)
+    return None
+
+
+def server_main(argv: list[str] | None = None) -> int:
+    """`ftplab-server`: parse options, open the console, serve until a signal or EOF of a stop."""
+    from .server import Server
+    from .storage import Storage
+
+    config = parse_server_args(argv)
+    say = Messages(config.lang)
+    console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ")
+    _configure_logging(config, console)
+    try:
+        if not config.name:
+            config = config.with_name(console.ask(say("ask_name")) if console.interactive else "")
+        problem = _usage_problem(config, say)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
+        try:
+            storage = Storage(config.root)
+        except OSError as error:
+            print(
+                f"ftplab-server: {say('bad_root', root=config.root, reason=error.strerror or error)}",
+                file=sys.stderr,
+            )
+            return 2
+        server = Server(config, storage, console)
+        try:
+            host, port = server.bind()
+        except OSError as error:
+            reason = error.strerror or str(error)
+            print(
+                f"ftplab-server: {say('cannot_listen', host=config.host, port=config.port, reason=reason)}",
+                file=sys.stderr,
+            )
+            return 1
+        _install_signal_handlers(server)
+        if console.interactive:
+            console.start()
+        console.show(
+            say(
+                "console_listening",
+                name=config.name,
+                host=host,
+                port=port,
+                root=storage.root,
+                limit=config.max_clients,
+            )
+        )
+        log.info(
+            "listening on %s:%d as %s, root %s, pid %d", host, port, config.name, storage.root, os.getpid()
+        )
+        server.serve_forever()
+        return 0
+    finally:
+        console.close()

@@ -37,6 +37,7 @@ class PlainConsole:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
         self._pending: list[str] = []
+        self._out_broken = False
         self.at_eof = self._fd is None
 
     def fileno(self) -> int:
@@ -74,11 +75,18 @@ class PlainConsole:
         return self._pending.pop(0).strip() if self._pending else ""
 
     def show(self, text: str) -> None:
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        """Write to the screen; if it is gone (a closed terminal: EIO, a closed
+        pipe, a closed stream), stop writing to it, and never raise."""
+        if self._out_broken:
+            return
         try:
-            self._out.write(text + "\n")
+            self._out.write(text)
             self._out.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        except (OSError, ValueError):
+            self._out_broken = True
 
     def set_status(self, _text: str) -> None:
         """Progress is for terminals; a pipe gets whole lines only."""
@@ -173,13 +181,6 @@ class TerminalConsole(PlainConsole):
         head = f"{self._status} {self._prompt()}" if self._status else self._prompt()
         room = max(shutil.get_terminal_size().columns - len(head) - 1, 10)
         self._write(f"\r\x1b[K{head}{self._line[-room:]}")
-
-    def _write(self, text: str) -> None:
-        try:
-            self._out.write(text)
-            self._out.flush()
-        except (BrokenPipeError, ValueError):
-            pass
 
     def close(self) -> None:
         if self._saved_mode is not None:

@@ -1,43 +1,90 @@
 """What the lines mean: joining, commands, chat and the console.
 
-The server's loop moves bytes and calls these handlers with whole lines; the
-handlers answer through the server's small interface (`reply`, `send_error`,
-`broadcast`, ...). Commands are found in a table, each a short method named
-after it, as in pyftpdlib's `proto_cmds`.
+The loop hands whole lines to these handlers; they answer through the room
+(`reply`, `send_error`, `broadcast`, ...) and queue downloads, given to them
+as two narrow interfaces, and never touch a socket. Commands are found in a
+table, each a short method named after it, as in pyftpdlib's `proto_cmds`.
+
+`on_line` returns False for a line that cannot be handled yet (chat while
+the room is congested, or a client over its command rate): the loop keeps
+it and offers it again later, and reads nothing more from that client
+meanwhile. That is how a sender feels back-pressure; nothing is dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import protocol
-from .messages import HELP_KEYS
+from .messages import HELP_KEYS, Messages
+from .protocol import ErrorCode
 from .session import Session
-from .storage import FileProblem, NoSuchFile, NotAFile, Unreadable
+from .storage import Entry, FileProblem, Storage
 from .text import visible
-
-if TYPE_CHECKING:
-    from .server import Server
 
 log = logging.getLogger("ftplab.server")
 
-_FILE_ERROR_CODES = {NoSuchFile: "nofile", NotAFile: "not-file", Unreadable: "denied"}
+
+class Room(Protocol):
+    """The room as handlers see it: membership and the send API."""
+
+    name: str
+    say: Messages
+
+    @property
+    def congested(self) -> bool: ...
+
+    def member(self, name: str) -> Session | None: ...
+
+    def member_names(self) -> list[str]: ...
+
+    def add_member(self, session: Session, name: str) -> bool: ...
+
+    def show(self, text: str) -> None: ...
+
+    def reply(self, session: Session, text: str) -> None: ...
+
+    def reply_in_pieces(self, session: Session, texts: Iterable[str]) -> None: ...
+
+    def send_event(self, session: Session, event) -> None: ...
+
+    def send_message(self, session: Session, sender: str, text: str) -> None: ...
+
+    def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
+
+    def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None: ...
+
+    def announce(self, text: str, exclude: Session | None = None) -> None: ...
+
+    def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
+
+
+class Downloads(Protocol):
+    """Queueing a download, as handlers see it."""
+
+    def request(self, session: Session, name: str) -> FileProblem | None: ...
 
 
 @dataclass(frozen=True)
 class Command:
+    """One command of the table: its handler and whether it takes an argument."""
+
     handler: Callable[[Session, str, float], None]
     takes_argument: bool
 
 
 class Handlers:
-    def __init__(self, server: Server):
-        self._server = server
-        self._say = server.say
+    """The lab protocol's meaning: one method per command, chat, joining, the console."""
+
+    def __init__(self, room: Room, downloads: Downloads, storage: Storage):
+        self._room = room
+        self._downloads = downloads
+        self._storage = storage
+        self._say = room.say
         self._commands = {
             "list": Command(self._list, False),
             "get": Command(self._get, True),
@@ -48,148 +95,167 @@ class Handlers:
 
     # --- lines from clients -----------------------------------------------------
 
-    def on_line(self, session: Session, line: protocol.Line, now: float) -> None:
-        session.last_activity = now  # only whole lines count: a byte-trickler stays idle
+    def on_line(self, session: Session, line: protocol.Line, now: float) -> bool:
+        """Handle one line; False when it must wait (see the module's docstring)."""
         if session.name is None:
+            session.last_activity = now
             self._join(session, line, now)
-        elif line.sender != session.name:
+            return True
+        if line.sender != session.name:
+            session.last_activity = now
             log.warning("%s tried to write as %s", session.label, visible(line.sender))
-            self._server.send_error(
-                session, "impersonation", "impersonation", now, name=session.name, other=line.sender
+            self._room.send_error(
+                session, ErrorCode.IMPERSONATION, "impersonation", name=session.name, other=line.sender
             )
-        else:
-            self._on_text(session, line.text.strip(), now)
+            return True
+        return self._on_text(session, line.text.strip(), now)
 
-    def on_bad_line(self, session: Session, error: protocol.ProtocolError, now: float) -> None:
+    def on_bad_line(self, session: Session, error: protocol.ProtocolError) -> None:
         log.info("bad line from %s: %s (%s)", session.label, error.code, visible(error.detail))
-        server = self._server
+        room = self._room
         if session.name is None and isinstance(error, protocol.BadName):
-            server.refuse(session, "bad-name", self._say("bad_name", name=visible(error.detail)), now)
+            room.refuse(session, ErrorCode.BAD_NAME, "bad_name", name=visible(error.detail))
         elif session.name is None:
-            server.refuse(session, "no-name", self._say("no_name"), now)
+            room.refuse(session, ErrorCode.NO_NAME, "no_name")
         elif isinstance(error, protocol.LineTooLong):
-            server.send_error(session, error.code, "line_too_long", now, limit=protocol.MAX_LINE_BYTES)
+            room.send_error(session, error.code, "line_too_long", limit=protocol.MAX_LINE_BYTES)
         elif isinstance(error, protocol.BadEncoding):
-            server.send_error(session, error.code, "bad_encoding", now)
+            room.send_error(session, error.code, "bad_encoding")
         else:
-            server.send_error(session, error.code, "no_prefix", now, name=session.name)
+            room.send_error(session, error.code, "no_prefix", name=session.name)
 
     def _join(self, session: Session, line: protocol.Line, now: float) -> None:
-        server = self._server
-        if not server.add_member(session, line.sender):
-            log.info("refused name %s for %s: in use", line.sender, session.label)
-            server.refuse(session, "name-taken", self._say("name_taken", name=line.sender), now)
+        room = self._room
+        if not room.add_member(session, line.sender):
+            log.info("refused name %s for %s: in use", visible(line.sender), session.label)
+            room.refuse(session, ErrorCode.NAME_TAKEN, "name_taken", name=line.sender)
             return
         log.info("joined %s", session.label)
-        welcome = self._say("welcome", name=session.name, count=len(server.member_names()))
-        server.send_event(session, protocol.Hello(server.name, welcome), now)
-        server.announce(self._say("joined", name=session.name), now, exclude=session)
-        self._on_text(session, line.text.strip(), now)
+        welcome = self._say("welcome", name=session.name, count=len(room.member_names()))
+        room.send_event(session, protocol.Hello(room.name, welcome))
+        room.announce(self._say("joined", name=session.name), exclude=session)
+        text = line.text.strip()
+        if text:
+            session.held = protocol.Line(line.sender, text)  # handled like any later line
 
-    def _on_text(self, session: Session, text: str, now: float) -> None:
+    def _on_text(self, session: Session, text: str, now: float) -> bool:
         if not text:
-            return
+            session.last_activity = now
+            return True
         word, _, argument = text.partition(" ")
         command = self._commands.get(word.lower())
         if command is None:
-            self._chat(session, text, now)
-            return
+            return self._chat(session, text, now)
+        if not session.command_allowance.take(now):
+            return False
+        session.last_activity = now  # only whole lines count: a byte-trickler stays idle
         argument = argument.strip()
         log.info("%s: %s", session.label, visible(text))
         if argument and not command.takes_argument:
-            self._server.send_error(session, "usage", "usage_no_arguments", now, command=word.lower())
-            return
+            self._room.send_error(session, ErrorCode.USAGE, "usage_no_arguments", command=word.lower())
+            return True
         command.handler(session, argument, now)
+        return True
 
     # --- commands -----------------------------------------------------------------
 
-    def _list(self, session: Session, _argument: str, now: float) -> None:
-        storage = self._server.storage
+    def _list(self, session: Session, _argument: str, _now: float) -> None:
         try:
-            entries = storage.list()
+            entries = self._storage.list()
         except OSError as error:
-            log.error("cannot list %s: %s", storage.root, error)
-            entries = []
-        if not entries:
-            self._server.reply(session, self._say("list_empty"), now)
+            log.error("cannot list %s: %s", self._storage.root, error)
+            self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
-        self._server.reply(session, self._say("list_header", count=len(entries)), now)
+        if not entries:
+            self._room.reply(session, self._say("list_empty"))
+            return
+        self._room.reply_in_pieces(session, self._listing(entries))
+
+    def _listing(self, entries: list[Entry]) -> Iterator[str]:
+        yield self._say("list_header", count=len(entries))
         for entry in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            self._server.reply(session, f"{entry.size:>12}  {stamp}  {visible(entry.name)}", now)
+            yield f"{entry.size:>12}  {stamp}  {visible(entry.name)}"
 
-    def _get(self, session: Session, argument: str, now: float) -> None:
+    def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:
-            self._server.send_error(session, "usage", "usage_get", now)
+            self._room.send_error(session, ErrorCode.USAGE, "usage_get")
             return
-        try:
-            opened = self._server.storage.open(argument)
-        except FileProblem as problem:
-            log.info("%s: get %s refused: %s", session.label, visible(argument), type(problem).__name__)
-            code = _FILE_ERROR_CODES[type(problem)]
-            self._server.send_error(session, code, problem.message_key, now, name=visible(argument))
-            return
-        self._server.start_download(session, opened)
+        problem = self._downloads.request(session, argument)
+        if problem is not None:
+            log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
+            self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
 
-    def _who(self, session: Session, _argument: str, now: float) -> None:
-        names = sorted(self._server.member_names())
-        self._server.reply(session, self._say("who", count=len(names), names=", ".join(names)), now)
+    def _who(self, session: Session, _argument: str, _now: float) -> None:
+        names = sorted(self._room.member_names())
+        self._room.reply(session, self._say("who", count=len(names), names=", ".join(names)))
 
-    def _help(self, session: Session, _argument: str, now: float) -> None:
+    def _help(self, session: Session, _argument: str, _now: float) -> None:
         for key in HELP_KEYS:
-            self._server.reply(session, self._say(key), now)
+            self._room.reply(session, self._say(key))
 
-    def _quit(self, session: Session, _argument: str, now: float) -> None:
-        self._server.quit_when_done(session, now)
+    def _quit(self, session: Session, _argument: str, _now: float) -> None:
+        session.quitting = True  # the loop says goodbye once the downloads asked for are sent
 
     # --- chat -------------------------------------------------------------------
 
-    def _chat(self, session: Session, text: str, now: float) -> None:
-        if not session.chat_allowance.take(now):
-            if session.chat_allowance.should_warn():
-                log.warning("chat flood from %s: lines dropped", session.label)
-                self._server.send_error(session, "flood", "chat_flood", now)
-            return
+    def _chat(self, session: Session, text: str, now: float) -> bool:
+        if self._room.congested:
+            return False
+        session.last_activity = now
+        if self._over_chat_limit(session, now):
+            return True
         if text.startswith("@"):
-            self._private(session, text, now)
-            return
+            self._private(session, text)
+            return True
         text = visible(text)
         log.info("chat %s: %s", session.label, text)
-        self._server.show(f"{session.name}> {text}")
-        self._server.broadcast(session.name, text, now, exclude=session)
+        self._room.show(f"{session.name}> {text}")
+        self._room.broadcast(session.name, text, exclude=session)
+        return True
 
-    def _private(self, session: Session, text: str, now: float) -> None:
+    def _over_chat_limit(self, session: Session, now: float) -> bool:
+        """Past its own rate, or its address's: the line is dropped, with one warning per run."""
+        for allowance in (session.chat_allowance, session.address_chat):
+            if not allowance.take(now):
+                if allowance.should_warn():
+                    log.warning("chat flood from %s: lines dropped", session.label)
+                    self._room.send_error(session, ErrorCode.FLOOD, "chat_flood")
+                return True
+        return False
+
+    def _private(self, session: Session, text: str) -> None:
         target, _, body = text[1:].partition(" ")
         body = visible(body.strip())
-        server = self._server
+        room = self._room
         if not target or not body:
-            server.send_error(session, "usage", "usage_private", now)
+            room.send_error(session, ErrorCode.USAGE, "usage_private")
             return
         log.info("private %s -> %s", session.label, visible(target))
-        if protocol.name_key(target) == protocol.name_key(server.name):
-            server.show(self._say("console_private_to_you", sender=session.name, text=body))
+        if protocol.name_key(target) == protocol.name_key(room.name):
+            room.show(self._say("console_private_to_you", sender=session.name, text=body))
             return
-        recipient = server.member(target)
+        recipient = room.member(target)
         if recipient is None:
-            server.send_error(session, "no-user", "no_such_user", now, name=visible(target))
+            room.send_error(session, ErrorCode.NO_USER, "no_such_user", name=visible(target))
             return
-        server.send_message(recipient, session.name, self._say("private", text=body), now)
+        room.send_message(recipient, session.name, self._say("private", text=body))
 
     # --- the console ------------------------------------------------------------
 
-    def on_console_line(self, text: str, now: float) -> None:
+    def on_console_line(self, text: str) -> None:
         """The teacher's line: to everyone, or `@name text` to one."""
-        server = self._server
+        room = self._room
         if not text:
             return
         if not text.startswith("@"):
-            server.broadcast(server.name, visible(text), now)
+            room.broadcast(room.name, visible(text))
             return
         target, _, body = text[1:].partition(" ")
-        recipient = server.member(target)
+        recipient = room.member(target)
         if not body.strip():
-            server.show(self._say("usage_private"))
+            room.show(self._say("usage_private"))
         elif recipient is None:
-            server.show(self._say("no_such_user", name=visible(target)))
+            room.show(self._say("no_such_user", name=visible(target)))
         else:
-            server.send_message(recipient, server.name, self._say("private", text=visible(body.strip())), now)
+            room.send_message(recipient, room.name, self._say("private", text=visible(body.strip())))

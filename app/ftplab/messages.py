@@ -18,6 +18,15 @@ SPANISH = {
     "not_a_file": "No es un archivo que se pueda descargar: {name}",
     "unreadable_file": "No se puede leer el archivo: {name}",
     "transfer_aborted": "Transferencia interrumpida: {name}",
+    "download_queue_full": (
+        "Ya tienes demasiadas descargas en cola: espera a que terminen ({name} no se ha añadido)"
+    ),
+    "server_out_of_resources": (
+        "El servidor no puede abrir archivos ahora mismo: inténtalo más tarde ({name})"
+    ),
+    "list_failed": "El servidor no puede leer su directorio ahora mismo: inténtalo más tarde",
+    "server_busy": "El servidor está ocupado (sin recursos libres): inténtalo más tarde",
+    "evicted_no_name": "Servidor lleno: esta conexión no envió su nombre y deja sitio a otra",
     "list_header": "Archivos en el servidor ({count}):",
     "list_empty": "No hay archivos en el servidor",
     "who": "Conectados ({count}): {names}",
@@ -65,6 +74,8 @@ SPANISH = {
     ),
     "console_private_to_you": "{sender} (privado)> {text}",
     "console_no_name": "Hace falta un nombre para el servidor: usa --name o FTPLAB_NAME",
+    "bad_root": "--root {root}: {reason}",
+    "cannot_listen": "No se puede escuchar en {host}:{port}: {reason}",
 }
 
 ENGLISH = {
@@ -76,6 +87,11 @@ ENGLISH = {
     "not_a_file": "Not a file that can be downloaded: {name}",
     "unreadable_file": "Cannot read the file: {name}",
     "transfer_aborted": "Transfer interrupted: {name}",
+    "download_queue_full": "You already have too many downloads queued: wait for them ({name} was not added)",
+    "server_out_of_resources": "The server cannot open files right now: try again later ({name})",
+    "list_failed": "The server cannot read its directory right now: try again later",
+    "server_busy": "The server is busy (out of resources): try again later",
+    "evicted_no_name": "Server full: this connection sent no name and makes room for another",
     "list_header": "Files on the server ({count}):",
     "list_empty": "There are no files on the server",
     "who": "Connected ({count}): {names}",
@@ -119,6 +135,8 @@ ENGLISH = {
     "console_listening": "Server {name} listening on {host}:{port}, serving {root} (at most {limit} clients)",
     "console_private_to_you": "{sender} (private)> {text}",
     "console_no_name": "The server needs a name: use --name or FTPLAB_NAME",
+    "bad_root": "--root {root}: {reason}",
+    "cannot_listen": "Cannot listen on {host}:{port}: {reason}",
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}

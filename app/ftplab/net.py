@@ -43,3 +43,8 @@ def watch_for_dead_peer(sock: socket.socket, *, user_timeout_ms: int = 0) -> Non
     _set(sock, getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES)
     if user_timeout_ms:
         _set(sock, getattr(socket, "TCP_USER_TIMEOUT", None), user_timeout_ms)
+
+
+def address_key(ip: str) -> str:
+    """The address as per-address limits count it: an IPv4-mapped IPv6 address is its IPv4."""
+    return ip.removeprefix("::ffff:") if ip.startswith("::ffff:") and "." in ip else ip

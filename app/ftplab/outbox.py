@@ -15,27 +15,30 @@ import socket
 from collections import deque
 from dataclasses import dataclass
 
+from .storage import FileChanged
+
 READ_FALLBACK_BYTES = 64 * 1024
 _SENDFILE_UNSUPPORTED = frozenset(
     {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOTSOCK}
 )
 
 
-class FileShrank(Exception):
-    """A file ended before the slice being sent: its frame cannot be finished."""
-
-
 @dataclass
 class FileSlice:
+    """`count` bytes of the open file `fd` from `offset`, to go out with sendfile."""
+
     fd: int
     offset: int
     count: int
 
 
 class Outbox:
+    """One socket's queue of bytes and file slices, sent as the socket takes them."""
+
     def __init__(self) -> None:
         self._segments: deque = deque()
         self.buffered_bytes = 0
+        self._file_slices = 0
         self._head_started = False
         self.use_sendfile = hasattr(os, "sendfile")
 
@@ -44,7 +47,7 @@ class Outbox:
 
     @property
     def has_file_slice(self) -> bool:
-        return any(isinstance(segment, FileSlice) for segment in self._segments)
+        return self._file_slices > 0
 
     def add(self, data: bytes) -> None:
         if not data:
@@ -58,6 +61,7 @@ class Outbox:
 
     def add_file_slice(self, fd: int, offset: int, count: int) -> None:
         self._segments.append(FileSlice(fd, offset, count))
+        self._file_slices += 1
 
     def discard_unstarted(self) -> None:
         """Forget what has not started to go out, to make room for a last
@@ -73,11 +77,13 @@ class Outbox:
                 keep.append(segments[1])
         self._segments = deque(keep)
         self.buffered_bytes = sum(len(segment) for segment in keep if isinstance(segment, bytearray))
+        self._file_slices = sum(1 for segment in keep if isinstance(segment, FileSlice))
 
     def replace_head_with_zeros(self) -> int:
-        """After FileShrank: pad the broken frame so the peer can still parse
+        """After FileChanged: pad the broken frame so the peer can still parse
         the stream. Returns how many bytes were padded."""
         head = self._segments.popleft()
+        self._file_slices -= 1
         self._segments.appendleft(bytearray(head.count))
         self.buffered_bytes += head.count
         return head.count
@@ -85,7 +91,7 @@ class Outbox:
     def flush(self, sock: socket.socket) -> int:
         """Send what the socket takes now; return how many bytes went.
 
-        Raises OSError when the connection is broken, FileShrank when a file
+        Raises OSError when the connection is broken, FileChanged when a file
         ends early (the head slice stays queued for `replace_head_with_zeros`)."""
         sent = 0
         while self._segments:
@@ -117,11 +123,12 @@ class Outbox:
     def _send_file(self, sock: socket.socket, head: FileSlice) -> int:
         count = self._sendfile(sock, head) if self.use_sendfile else self._read_and_send(sock, head)
         if count == 0:
-            raise FileShrank()
+            raise FileChanged()
         head.offset += count
         head.count -= count
         if head.count == 0:
             self._segments.popleft()
+            self._file_slices -= 1
         return count
 
     def _sendfile(self, sock: socket.socket, head: FileSlice) -> int:

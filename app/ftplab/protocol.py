@@ -14,6 +14,7 @@ docs/protocol.md is the reference.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -30,47 +31,98 @@ CONTROL = "!"
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
+class ErrorCode(str, enum.Enum):
+    """Every `!ERR` code the server sends. After a fatal one the server closes the connection."""
+
+    def __new__(cls, code: str, fatal: bool = False):
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.fatal = fatal
+        return member
+
+    def __str__(self) -> str:
+        return self.value
+
+    # refusals: the connection ends
+    FULL = ("full", True)
+    TOO_MANY = ("too-many", True)
+    BUSY = ("busy", True)
+    NAME_TAKEN = ("name-taken", True)
+    BAD_NAME = ("bad-name", True)
+    NO_NAME = ("no-name", True)
+    IDLE = ("idle", True)
+    CLOSING = ("closing", True)
+    # a line the server could not take: the connection goes on
+    PROTOCOL = "protocol"
+    TOO_LONG = "too-long"
+    ENCODING = "encoding"
+    NO_PREFIX = "no-prefix"
+    BAD_FRAME = "bad-frame"
+    IMPERSONATION = "impersonation"
+    # a request refused
+    USAGE = "usage"
+    NO_USER = "no-user"
+    FLOOD = "flood"
+    NO_FILE = "nofile"
+    NOT_FILE = "not-file"
+    DENIED = "denied"
+    QUEUE_FULL = "queue-full"
+    RESOURCES = "resources"
+
+
+def is_fatal(code: str) -> bool:
+    """True for a code after which the server closes the connection (unknown codes are not)."""
+    known = ErrorCode._value2member_map_.get(code)
+    return known is not None and known.fatal
+
+
+FATAL_ERROR_CODES = frozenset(code.value for code in ErrorCode if code.fatal)
+"""Error codes after which the server closes the connection."""
+
+
 class ProtocolError(Exception):
     """The peer sent something this protocol does not allow.
 
-    `code` is the short machine-readable error code used on the wire. A fatal
-    error leaves the stream in a state that cannot be trusted any more.
+    `code` is the wire error code. A fatal error leaves the stream in a state
+    that cannot be trusted any more.
     """
 
-    code = "protocol"
+    code = ErrorCode.PROTOCOL
     fatal = False
 
     def __init__(self, detail: str = ""):
-        super().__init__(detail or self.code)
+        super().__init__(detail or self.code.value)
         self.detail = detail
 
 
 class LineTooLong(ProtocolError):
     """A line longer than MAX_LINE_BYTES; the rest of it up to LF is dropped."""
 
-    code = "too-long"
+    code = ErrorCode.TOO_LONG
 
 
 class BadEncoding(ProtocolError):
-    code = "encoding"
+    """A line that is not UTF-8."""
+
+    code = ErrorCode.ENCODING
 
 
 class MissingPrefix(ProtocolError):
     """A line that does not start with "NAME> "."""
 
-    code = "no-prefix"
+    code = ErrorCode.NO_PREFIX
 
 
 class BadName(ProtocolError):
     """A line whose "NAME> " prefix carries a name that is not allowed."""
 
-    code = "bad-name"
+    code = ErrorCode.BAD_NAME
 
 
 class BadFrame(ProtocolError):
     """A control line the client cannot make sense of: the stream is broken."""
 
-    code = "bad-frame"
+    code = ErrorCode.BAD_FRAME
     fatal = True
 
 
@@ -107,7 +159,9 @@ class Hello:
 
 @dataclass(frozen=True)
 class Error:
-    """A refused request. After a fatal code the server closes the connection."""
+    """A refused request. After a fatal code (`is_fatal`) the server closes the connection.
+
+    The server sends an ErrorCode; a client reads whatever code arrives, as a str."""
 
     sender: str
     code: str
@@ -142,10 +196,6 @@ class Bye:
 
     sender: str
     text: str
-
-
-FATAL_ERROR_CODES = frozenset({"full", "name-taken", "bad-name", "no-name", "idle", "closing", "too-many"})
-"""Error codes after which the server closes the connection."""
 
 
 # --- names -------------------------------------------------------------------
@@ -219,9 +269,10 @@ def _encode_file_start(event: FileStart) -> bytes:
 
 
 def _encode_error(event: Error) -> bytes:
-    if not event.code or " " in event.code:
-        raise LocalProtocolError(f"bad error code {event.code!r}")
-    return _line(event.sender, f"{CONTROL}ERR {event.code} {event.text}")
+    code = str(event.code)
+    if not code or " " in code:
+        raise LocalProtocolError(f"bad error code {code!r}")
+    return _line(event.sender, f"{CONTROL}ERR {code} {event.text}")
 
 
 _ENCODERS = {
@@ -238,7 +289,10 @@ _ENCODERS = {
 
 def encode(event) -> bytes:
     """The bytes that carry `event` on the wire."""
-    return _ENCODERS[type(event)](event)
+    encoder = _ENCODERS.get(type(event))
+    if encoder is None:
+        raise LocalProtocolError(f"not a protocol event: {type(event).__name__}")
+    return encoder(event)
 
 
 # --- decoding ----------------------------------------------------------------

@@ -1,40 +1,41 @@
-"""The ftplab server: one process, one thread, one selectors loop.
+"""The ftplab server's loop: one process, one thread, one selectors loop.
 
-The loop watches the listening socket, every client socket, the console and a
-wake-up socket for signals. It never blocks on one client: sockets are
-non-blocking, output waits in each session's outbox until the socket takes it,
-files are hashed and sent in bounded steps, and each client gets a bounded
-number of lines handled per turn. Errors of one connection close that
-connection only. What a line means is decided in `handlers.py`; this module
-moves bytes.
+The loop watches the listening socket, every connection, the console and a
+wake-up socket for signals, and only moves bytes and keeps time: what a line
+means is decided in handlers.py, who is in the room and what they are sent
+in room.py, how downloads are cut into frames in downloads.py, and how a
+connection flushes and closes in connection.py. It never blocks on one
+client: sockets are non-blocking, each client gets a bounded number of lines
+per turn, and an error on one connection closes that connection only.
 
-Run it as `ftplab-server` or `python -m ftplab.server`.
+Stopping is a mode of the same loop: every client is sent a goodbye, and the
+loop goes on until each has read it and closed (or a deadline passes).
+
+Run it as `ftplab-server` or `python -m ftplab.server` (see cli.py).
 """
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import logging
 import os
 import selectors
-import signal
 import socket
-import struct
-import sys
 import time
 from collections.abc import Callable
 
 from . import protocol
-from .cli import ServerConfig, parse_server_args
-from .console import PlainConsole, open_console
+from .cli import ServerConfig
+from .connection import Connection, State
+from .console import PlainConsole
+from .downloads import Downloads
 from .handlers import Handlers
-from .messages import Messages, human_size
-from .net import watch_for_dead_peer
-from .outbox import FileShrank
-from .session import LOW_WATER_BYTES, Session, State
-from .storage import OpenFile, Storage
-from .text import visible
-from .transfer import FileChanged, HashCache, Transfer
+from .messages import Messages
+from .net import address_key, watch_for_dead_peer
+from .protocol import ErrorCode
+from .room import PROGRESS_WINDOW_SECONDS, Room
+from .session import ADDRESS_CHAT_BURST_LINES, ADDRESS_CHAT_LINES_PER_SECOND, Allowance, Session
+from .storage import FileChanged, Storage
 
 log = logging.getLogger("ftplab.server")
 
@@ -46,18 +47,48 @@ ACCEPTS_PER_TURN = 64
 FLUSHES_PER_TURN = 8
 """Download frames one client may send per loop turn while its socket keeps up."""
 
-CLOSE_GRACE_SECONDS = 2.0
-"""How long a closing connection may take to read its last message."""
-
 MAX_CLOSING = 64
 """Connections kept open only to deliver a last message; past this they close at once."""
 
 HOUSEKEEPING_SECONDS = 0.25
 SHUTDOWN_FLUSH_SECONDS = 1.0
 ACCEPT_PAUSE_SECONDS = 0.5
+LONGEST_EXPECTED_TURN = 2.0
+"""A turn longer than this means the process was stopped (SIGSTOP, Ctrl-Z): see LoopClock."""
+
+
+class LoopClock:
+    """Monotonic time that stands still while the process was not running.
+
+    A server stopped for a minute (Ctrl-Z then fg, SIGSTOP) must not find on
+    waking that every client "made no progress for 60 s": the time between
+    two turns beyond LONGEST_EXPECTED_TURN is not counted."""
+
+    def __init__(self, source: Callable[[], float] = time.monotonic):
+        self._source = source
+        self._last = source()
+        self._paused = 0.0
+
+    def tick(self) -> float:
+        now = self._source()
+        gap = now - self._last
+        if gap > LONGEST_EXPECTED_TURN:
+            self._paused += gap - HOUSEKEEPING_SECONDS
+        self._last = now
+        return now - self._paused
+
+
+class _AddressState:
+    """What the server keeps per client address: open connections and the shared chat allowance."""
+
+    def __init__(self, now: float):
+        self.open = 0
+        self.chat = Allowance(ADDRESS_CHAT_LINES_PER_SECOND, ADDRESS_CHAT_BURST_LINES, now)
 
 
 class Server:
+    """The loop: accepts, reads, writes and keeps time for every connection, in one thread."""
+
     def __init__(self, config: ServerConfig, storage: Storage, console: PlainConsole | None = None):
         self.config = config
         self.name = config.name
@@ -65,18 +96,32 @@ class Server:
         self.console = console
         self.say = Messages(config.lang)
         self._selector = selectors.DefaultSelector()
-        self._sessions: set[Session] = set()
-        self._by_name: dict[str, Session] = {}
+        self._clock = LoopClock()
+        self.now = self._clock.tick()
+        self._connections: set[Session] = set()
+        self._open: set[Session] = set()
+        self._unnamed: dict[Session, None] = {}
+        """Open connections that have not given a name yet, oldest first."""
+        self._addresses: dict[str, _AddressState] = {}
         self._touched: set[Session] = set()
-        self._hashing: set[Session] = set()
-        self._hash_cache = HashCache()
+        self._doomed: dict[Session, str] = {}
+        self._held_for_room: set[Session] = set()
+        self._held_for_rate: set[Session] = set()
+        self.stopping = False
         self._stop_requested = False
-        self._accept_paused_until = 0.0
+        self._stop_deadline = 0.0
+        self._accept_resume_at: float | None = None
+        self._console_watched = False
         self._console_polled = False
+        self._console_backlog: list[str] = []
         self._next_housekeeping = 0.0
         self._listener: socket.socket | None = None
+        self._spare_fd: int | None = None
         self._wakeup_reader, self._wakeup_writer = socket.socketpair()
-        self._handlers = Handlers(self)
+        window = min(PROGRESS_WINDOW_SECONDS, config.data_timeout or PROGRESS_WINDOW_SECONDS)
+        self.room = Room(self.name, self.say, self, self.show, window)
+        self.downloads = Downloads(storage, self.room, self)
+        self._handlers = Handlers(self.room, self.downloads, storage)
 
     # --- the caller's interface ------------------------------------------------
 
@@ -86,24 +131,17 @@ class Server:
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.config.host, self.config.port))
-        listener.listen(128)
+        listener.listen(_backlog())
         listener.setblocking(False)
         self._listener = listener
         self._selector.register(listener, selectors.EVENT_READ, self._on_listener)
         for sock in (self._wakeup_reader, self._wakeup_writer):
             sock.setblocking(False)
         self._selector.register(self._wakeup_reader, selectors.EVENT_READ, self._on_wakeup)
+        self._spare_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         if self.console is not None and not self.console.at_eof:
-            self._watch_console()
+            self._watch_console(True)
         return listener.getsockname()[:2]
-
-    def _watch_console(self) -> None:
-        """Watch console input; a regular file or /dev/null (which epoll refuses)
-        never blocks, so it is read on every turn instead."""
-        try:
-            self._selector.register(self.console.fileno(), selectors.EVENT_READ, self._on_console)
-        except PermissionError:
-            self._console_polled = True
 
     @property
     def wakeup_fd(self) -> int:
@@ -116,86 +154,72 @@ class Server:
 
     def serve_forever(self) -> None:
         try:
-            while not self._stop_requested:
+            while not self._finished():
                 self._turn()
         finally:
-            self._shutdown()
+            self._close_everything()
+
+    def _finished(self) -> bool:
+        if self._stop_requested and not self.stopping:
+            self._begin_stopping()
+        if not self.stopping:
+            return False
+        return not self._connections or self.now >= self._stop_deadline
+
+    # --- what the room and the downloads ask of the loop --------------------------
+
+    def show(self, text: str) -> None:
+        """A line for the server's console, if it has one."""
+        if self.console is not None:
+            self.console.show(text)
+
+    def touch(self, session: Session) -> None:
+        self._touched.add(session)
+
+    def drop_soon(self, session: Session, reason: str) -> None:
+        self._doomed.setdefault(session, reason)
+
+    def close_after_output(self, session: Session, reason: str) -> None:
+        """Send what is queued (a last message), then close; see connection.py."""
+        if session.state is not State.OPEN:
+            return
+        if session.outbox.has_file_slice:
+            # A slice still points at a file we are about to close; its fd number
+            # could be reused for another file. No clean goodbye is possible here.
+            self.drop_soon(session, reason)
+            return
+        self._leave_open(session, reason)
+        session.close_transfers()
+        session.begin_closing(self.now)
+        self._touched.add(session)
 
     # --- the loop ---------------------------------------------------------------
 
     def _turn(self) -> None:
         for key, mask in self._selector.select(self._select_timeout()):
-            key.data(mask)
-        if self._console_polled and not self.console.at_eof:
+            self.now = self._clock.tick()
+            if isinstance(key.data, Connection):
+                self._guard(key.data, self._on_ready, mask)
+            else:
+                key.data(mask)
+        self.now = self._clock.tick()
+        if self._console_polled:
             self._on_console(selectors.EVENT_READ)
-        now = time.monotonic()
-        self._handle_pending_lines(now)
-        self._hash_step(now)
-        if now >= self._next_housekeeping:
-            self._housekeeping(now)
-        self._service_touched(now)
+        if self._held_for_room and not self.room.congested:
+            self._release_held(self._held_for_room)
+        self._handle_pending_lines()
+        self._feed_console_backlog()
+        self.downloads.hash_step(self._guard)
+        self._service_touched()
+        self._drop_doomed()
+        if self.now >= self._next_housekeeping:
+            self._housekeeping()
+        self._update_console_interest()
 
     def _select_timeout(self) -> float:
-        if self._hashing or self._touched:
+        if self.downloads.hashing or self._touched or self._doomed:
             return 0.0
         return HOUSEKEEPING_SECONDS
-
-    def _on_wakeup(self, _mask: int) -> None:
-        try:
-            while self._wakeup_reader.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    def _on_listener(self, _mask: int) -> None:
-        now = time.monotonic()
-        if now < self._accept_paused_until:
-            return
-        for _ in range(ACCEPTS_PER_TURN):
-            try:
-                sock, address = self._listener.accept()
-            except BlockingIOError:
-                return
-            except OSError as error:
-                log.error("accept failed: %s; pausing accepts for %.1f s", error, ACCEPT_PAUSE_SECONDS)
-                self._accept_paused_until = now + ACCEPT_PAUSE_SECONDS
-                return
-            self._admit(sock, address, now)
-
-    def _admit(self, sock: socket.socket, address: tuple, now: float) -> None:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        watch_for_dead_peer(sock, user_timeout_ms=int(self.config.data_timeout * 1000))
-        session = Session(sock, address, now)
-        refusal = self._admission_problem(session)
-        if refusal is not None and self._closing_count() >= MAX_CLOSING:
-            log.warning(
-                "refused %s (%s); too many closing connections, closed at once", session.label, refusal
-            )
-            sock.close()
-            return
-        self._sessions.add(session)
-        self._touched.add(session)
-        if refusal is None:
-            log.info("connect %s (%d open)", session.label, self._open_count())
-            return
-        code, key, limit = refusal
-        log.warning("refused %s: %s", session.label, code)
-        self.refuse(session, code, self.say(key, limit=limit), now)
-
-    def _admission_problem(self, session: Session) -> tuple | None:
-        if self._open_count() >= self.config.max_clients:
-            return "full", "server_full", self.config.max_clients
-        limit = self.config.max_per_ip
-        if limit and sum(1 for other in self._sessions if other.is_open and other.ip == session.ip) >= limit:
-            return "too-many", "too_many_from_address", limit
-        return None
-
-    def _open_count(self) -> int:
-        return sum(1 for session in self._sessions if session.is_open)
-
-    def _closing_count(self) -> int:
-        return sum(1 for session in self._sessions if not session.is_open)
 
     def _guard(self, session: Session, work: Callable, *args) -> None:
         """Do one connection's work; an unexpected error closes that connection, never the server."""
@@ -205,13 +229,149 @@ class Server:
             log.exception("unexpected error on %s; closing that connection", session.label)
             self._drop(session, "internal error")
 
-    def _on_session(self, session: Session, mask: int) -> None:
+    def _on_wakeup(self, _mask: int) -> None:
+        try:
+            while self._wakeup_reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    # --- accepting ----------------------------------------------------------------
+
+    def _on_listener(self, _mask: int) -> None:
+        for _ in range(ACCEPTS_PER_TURN):
+            try:
+                sock, address = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                self._accept_failed(error)
+                return
+            self._admit(sock, address)
+
+    def _accept_failed(self, error: OSError) -> None:
+        """Out of descriptors (or kernel memory): tell the waiting clients the
+        server is busy, using the descriptor kept spare for this, and stop
+        watching the listener for a moment (it would stay readable and spin)."""
+        log.error("accept failed: %s; pausing accepts for %.1f s", error, ACCEPT_PAUSE_SECONDS)
+        if error.errno in (errno.EMFILE, errno.ENFILE):
+            self._refuse_waiting_as_busy()
+        self._selector.unregister(self._listener)
+        self._accept_resume_at = self.now + ACCEPT_PAUSE_SECONDS
+
+    def _refuse_waiting_as_busy(self) -> None:
+        if self._spare_fd is None:
+            return
+        os.close(self._spare_fd)
+        self._spare_fd = None
+        busy = protocol.encode(self.room.error_event(ErrorCode.BUSY, "server_busy"))
+        try:
+            for _ in range(ACCEPTS_PER_TURN):
+                sock, _address = self._listener.accept()
+                with sock:
+                    sock.setblocking(False)
+                    sock.send(busy)
+        except OSError:
+            pass
+        finally:
+            try:
+                self._spare_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self._spare_fd = None
+
+    def _resume_accepting(self) -> None:
+        self._accept_resume_at = None
+        self._selector.register(self._listener, selectors.EVENT_READ, self._on_listener)
+
+    def _admit(self, sock: socket.socket, address: tuple) -> None:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        watch_for_dead_peer(sock, user_timeout_ms=int(self.config.data_timeout * 1000))
+        key = address_key(address[0])
+        place = self._addresses.get(key) or self._addresses.setdefault(key, _AddressState(self.now))
+        session = Session(sock, address, self.now, place.chat, key)
+        refusal = self._admission_problem(place)
+        if refusal is not None and self._closing_count() >= MAX_CLOSING:
+            log.warning(
+                "refused %s (%s); too many closing connections, closed at once", session.label, refusal[0]
+            )
+            sock.close()
+            self._forget_address_if_unused(key)
+            return
+        self._connections.add(session)
+        self._open.add(session)
+        self._unnamed[session] = None
+        place.open += 1
+        self._touched.add(session)
+        if refusal is None:
+            log.info("connect %s (%d open)", session.label, len(self._open))
+            return
+        code, message_key, limit = refusal
+        log.warning("refused %s: %s", session.label, code)
+        self.room.refuse(session, code, message_key, limit=limit)
+
+    def _admission_problem(self, place: _AddressState) -> tuple | None:
+        if len(self._open) >= self.config.max_clients and not self._evict_oldest_unnamed():
+            return ErrorCode.FULL, "server_full", self.config.max_clients
+        limit = self.config.max_per_ip
+        if limit and place.open >= limit:
+            return ErrorCode.TOO_MANY, "too_many_from_address", limit
+        return None
+
+    def _evict_oldest_unnamed(self) -> bool:
+        """The server is full: make room by closing the connection that has
+        gone longest without giving a name, so silent connections cannot keep
+        a real user out. False if every connection has a name."""
+        oldest = next(iter(self._unnamed), None)
+        if oldest is None:
+            return False
+        log.warning(
+            "full: evicting %s, which has sent no name for %.1f s", oldest.label, oldest.idle_for(self.now)
+        )
+        if self._closing_count() >= MAX_CLOSING:
+            self._drop(oldest, "evicted")
+        else:
+            self.room.refuse(oldest, ErrorCode.BUSY, "evicted_no_name")
+        return True
+
+    def _closing_count(self) -> int:
+        return len(self._connections) - len(self._open)
+
+    def _leave_open(self, session: Session, reason: str) -> None:
+        """`session` stops counting as a client: its name, its slot, its address."""
+        if session not in self._open:
+            return
+        self._open.discard(session)
+        self._unnamed.pop(session, None)
+        self._held_for_room.discard(session)
+        self._held_for_rate.discard(session)
+        self.downloads.forget(session)
+        if session.name is None:
+            log.info("disconnect %s (%s)", session.label, reason)
+        self.room.remove_member(session, reason)
+        place = self._addresses.get(session.address_key)
+        if place is not None:
+            place.open -= 1
+            self._forget_address_if_unused(session.address_key)
+
+    def _forget_address_if_unused(self, key: str) -> None:
+        place = self._addresses.get(key)
+        if place is not None and place.open <= 0:
+            del self._addresses[key]
+
+    # --- reading and handling lines ----------------------------------------------
+
+    def _on_ready(self, session: Session, mask: int) -> None:
         if mask & selectors.EVENT_READ:
             self._read(session)
         if mask & selectors.EVENT_WRITE and session.state is not State.CLOSED:
             self._touched.add(session)
 
     def _read(self, session: Session) -> None:
+        if session.state is State.LINGERING:
+            if session.discard_input():
+                self._drop(session, "closed")
+            return
         try:
             data = session.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -226,449 +386,246 @@ class Server:
             session.receiver.feed(data)
             self._touched.add(session)
 
-    def _handle_pending_lines(self, now: float) -> None:
+    def _handle_pending_lines(self) -> None:
         for session in [s for s in self._touched if s.has_lines_to_handle]:
-            self._guard(session, self._handle_lines, now)
+            self._guard(session, self._handle_lines)
 
-    def _handle_lines(self, session: Session, now: float) -> None:
+    def _handle_lines(self, session: Session) -> None:
         for _ in range(LINES_PER_TURN):
-            if not session.has_lines_to_handle or not self._handle_next_line(session, now):
+            if not session.has_lines_to_handle or not self._handle_next_line(session):
                 break
 
-    def _handle_next_line(self, session: Session, now: float) -> bool:
+    def _handle_next_line(self, session: Session) -> bool:
+        """Handle one line; False when there is none, or it has to wait."""
         try:
-            event = session.receiver.next_event()
+            line = session.next_line()
         except protocol.ProtocolError as error:
-            self._handlers.on_bad_line(session, error, now)
+            self._handlers.on_bad_line(session, error)
             return True
-        if event is None:
+        if line is None:
             return False
-        self._handlers.on_line(session, event, now)
+        was_unnamed = session.name is None
+        if not self._handlers.on_line(session, line, self.now):
+            self._hold(session, line)
+            return False
+        if was_unnamed and session.name is not None:
+            self._unnamed.pop(session, None)
         return True
 
-    def _service_touched(self, now: float) -> None:
+    def _hold(self, session: Session, line: protocol.Line) -> None:
+        """Keep a line that must wait: for the room to drain, or for the client's rate to allow it."""
+        session.held = line
+        session.waiting = True
+        (self._held_for_room if self.room.congested else self._held_for_rate).add(session)
+
+    def _release_held(self, held: set[Session]) -> None:
+        for session in held:
+            session.waiting = False
+            self._touched.add(session)
+        held.clear()
+
+    # --- the console -----------------------------------------------------------------
+
+    def _watch_console(self, watched: bool) -> None:
+        """Watch console input; a regular file or /dev/null (which epoll refuses)
+        never blocks, so it is read on every turn instead."""
+        if watched == (self._console_watched or self._console_polled):
+            return
+        if not watched:
+            if self._console_watched:
+                self._selector.unregister(self.console.fileno())
+            self._console_watched = self._console_polled = False
+            return
+        try:
+            self._selector.register(self.console.fileno(), selectors.EVENT_READ, self._on_console)
+            self._console_watched = True
+        except PermissionError:
+            self._console_polled = True
+
+    def _update_console_interest(self) -> None:
+        """Back-pressure: the console is read only while the room can take more."""
+        if self.console is None:
+            return
+        wanted = not self.console.at_eof and not self.stopping and not self._console_backlog
+        self._watch_console(wanted and not self.room.congested)
+
+    def _on_console(self, _mask: int) -> None:
+        try:
+            lines = self.console.read_lines()
+        except OSError as error:
+            log.warning("console input failed (%s); serving without it", error)
+            self.console.at_eof = True
+            lines = []
+        self._console_backlog.extend(line.strip() for line in lines)
+        self._feed_console_backlog()
+        if self.console.at_eof:
+            log.info("console input closed; serving without it")
+            self._watch_console(False)
+
+    def _feed_console_backlog(self) -> None:
+        """Console lines, one at a time, while the room is not congested."""
+        while self._console_backlog and not self.room.congested:
+            self._handlers.on_console_line(self._console_backlog.pop(0))
+
+    # --- sending ----------------------------------------------------------------------
+
+    def _service_touched(self) -> None:
         touched, self._touched = self._touched, set()
         for session in touched:
             if session.state is not State.CLOSED:
-                self._guard(session, self._service, now)
+                self._guard(session, self._service)
         self._touched.update(s for s in touched if s.has_lines_to_handle)
 
-    def _service(self, session: Session, now: float) -> None:
-        """Move a session forward: queue download frames, send, and watch the right events."""
+    def _service(self, session: Session) -> None:
+        """Move a session forward: produce output, send, and watch the right events."""
         for _ in range(FLUSHES_PER_TURN):
             if session.is_open:
-                self._pump_transfers(session, now)
+                self._produce(session)
             if not session.outbox:
                 break
-            self._flush(session, now)
-            if session.outbox:
+            self._flush(session)
+            if session.outbox or session.state is State.CLOSED:
                 break
         if session.is_open:
-            self._pump_transfers(session, now)  # the next frame, so the socket is watched for it
-        if session.state is State.CLOSING and not session.outbox:
-            self._start_lingering(session, now)
+            self._produce(session)  # the next frame, so the socket is watched for it
+        lingering_failed = (
+            session.state is State.CLOSING and not session.outbox and not session.start_lingering(self.now)
+        )
+        if lingering_failed:
+            self._drop(session, "closed")
         if session.state is not State.CLOSED:
             self._watch(session)
 
-    def _watch(self, session: Session) -> None:
-        events = selectors.EVENT_READ if session.wants_to_read else 0
-        if session.outbox:
-            events |= selectors.EVENT_WRITE
-        if events == session.events:
-            return
-        if session.events == 0:
-            self._selector.register(
-                session.sock, events, lambda mask: self._guard(session, self._on_session, mask)
-            )
-        elif events == 0:
-            self._selector.unregister(session.sock)
-        else:
-            self._selector.modify(
-                session.sock, events, lambda mask: self._guard(session, self._on_session, mask)
-            )
-        session.events = events
+    def _produce(self, session: Session) -> None:
+        """Queue what the session is owed while its output is low: the rest
+        of a long answer, download frames, and the goodbye after quit."""
+        while session.replies is not None and session.below_low_water:
+            data = next(session.replies, None)
+            if data is None:
+                session.replies = None
+            else:
+                session.queue(data, self.now)
+        self.downloads.pump(session)
+        if session.quitting and session.is_open and not session.busy_sending:
+            self.room.say_goodbye(session)
 
-    def _flush(self, session: Session, now: float) -> None:
+    def _flush(self, session: Session) -> None:
         try:
-            sent = session.outbox.flush(session.sock)
-        except FileShrank:
-            self._file_shrank(session, now)
+            session.flush(self.now)
+        except FileChanged:
+            self.downloads.file_changed(session)
             return
         except OSError as error:
             self._drop(session, f"send failed: {error}")
             return
-        if sent:
-            session.last_progress = now
+        self.room.output_drained(session)
 
-    # --- downloads --------------------------------------------------------------
-
-    def _pump_transfers(self, session: Session, now: float) -> None:
-        """Queue the next frames of the current download while the outbox is low."""
-        while session.transfers:
-            transfer = session.transfers[0]
-            if transfer.hashing:
-                self._hashing.add(session)
-                return
-            if not transfer.header_sent:
-                session.queue(transfer.header(self.name), now)
-            outbox = session.outbox
-            while not transfer.done and outbox.buffered_bytes < LOW_WATER_BYTES and not outbox.has_file_slice:
-                header, offset, count = transfer.next_frame(self.name)
-                session.queue(header, now)
-                outbox.add_file_slice(transfer.file.fd, offset, count)
-            if not transfer.done or outbox.has_file_slice:
-                return
-            self._finish_transfer(session, transfer)
-        self._finish_quit_if_due(session, now)
-
-    def _finish_transfer(self, session: Session, transfer: Transfer) -> None:
-        size, seconds, rate = transfer.summary()
-        log.info(
-            "sent %s to %s: %d bytes in %.3f s (%s/s)",
-            visible(transfer.file.name),
-            session.label,
-            size,
-            seconds,
-            human_size(int(rate)),
-        )
-        session.transfers.popleft().close()
-        session.last_activity = time.monotonic()
-
-    def _hash_step(self, now: float) -> None:
-        for session in list(self._hashing):
-            self._hashing.discard(session)
-            if session.is_open and session.transfers:
-                self._guard(session, self._hash_some, now)
-
-    def _hash_some(self, session: Session, now: float) -> None:
-        transfer = session.transfers[0]
-        try:
-            transfer.hash_step()
-        except (FileChanged, OSError) as error:
-            log.warning("could not read %s for %s: %s", visible(transfer.file.name), session.label, error)
-            session.transfers.popleft().close()
-            self.send_error(session, "denied", "unreadable_file", now, name=visible(transfer.file.name))
+    def _watch(self, session: Session) -> None:
+        events = session.wanted_interest()
+        if events == session.interest:
             return
-        if transfer.hashing:
-            self._hashing.add(session)
+        if session.interest == 0:
+            self._selector.register(session.sock, events, session)
+        elif events == 0:
+            self._selector.unregister(session.sock)
         else:
-            self._touched.add(session)
-
-    def _file_shrank(self, session: Session, now: float) -> None:
-        """A file got shorter while it was being sent: finish the frame with
-        zeros so the stream stays readable, then tell the client it failed."""
-        session.outbox.replace_head_with_zeros()
-        transfer = session.transfers.popleft()
-        log.warning("%s shrank while being sent to %s", visible(transfer.file.name), session.label)
-        transfer.close()
-        name = visible(transfer.file.name)
-        session.queue(
-            protocol.encode(protocol.FileAbort(self.name, self.say("transfer_aborted", name=name))), now
-        )
-        self._touched.add(session)
-
-    # --- the interface the handlers answer through -------------------------------
-
-    def member(self, name: str) -> Session | None:
-        return self._by_name.get(protocol.name_key(name))
-
-    def member_names(self) -> list[str]:
-        return [session.name for session in self._by_name.values()]
-
-    def add_member(self, session: Session, name: str) -> bool:
-        """Give `session` its name; False if it is taken (or is the server's)."""
-        key = protocol.name_key(name)
-        if key in self._by_name or key == protocol.name_key(self.name):
-            return False
-        session.name = name
-        self._by_name[key] = session
-        return True
-
-    def start_download(self, session: Session, opened: OpenFile) -> None:
-        session.transfers.append(Transfer(opened, self._hash_cache))
-        self._touched.add(session)
-
-    def quit_when_done(self, session: Session, now: float) -> None:
-        session.quitting = True
-        self._touched.add(session)
-        self._finish_quit_if_due(session, now)
-
-    def _finish_quit_if_due(self, session: Session, now: float) -> None:
-        """Quit takes effect once the downloads asked for before it are sent."""
-        if session.quitting and session.is_open and not session.transfers:
-            self.send_event(session, protocol.Bye(self.name, self.say("bye", name=session.name)), now)
-            self._begin_closing(session, now, "quit")
-
-    def _on_console(self, _mask: int) -> None:
-        now = time.monotonic()
-        for line in self.console.read_lines():
-            self._handlers.on_console_line(line.strip(), now)
-        if self.console.at_eof:
-            log.info("console input closed; serving without it")
-            if not self._console_polled:
-                self._selector.unregister(self.console.fileno())
-
-    # --- sending ------------------------------------------------------------------
-
-    def show(self, text: str) -> None:
-        if self.console is not None:
-            self.console.show(text)
-
-    def _send(self, session: Session, data: bytes, now: float) -> None:
-        if not session.queue(data, now):
-            self._drop(session, "too slow: output queue full")
-            return
-        self._touched.add(session)
-
-    def send_event(self, session: Session, event, now: float) -> None:
-        self._send(session, protocol.encode(event), now)
-
-    def send_message(self, session: Session, sender: str, text: str, now: float) -> None:
-        self._send(session, protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text))), now)
-
-    def reply(self, session: Session, text: str, now: float) -> None:
-        self.send_message(session, self.name, text, now)
-
-    def send_error(self, session: Session, code: str, key: str, now: float, **values) -> None:
-        text = protocol.fit_text(self.name, self.say(key, **values), reserve=len(code) + 6)
-        self._send(session, protocol.encode(protocol.Error(self.name, code, text)), now)
-
-    def broadcast(self, sender: str, text: str, now: float, exclude: Session | None = None) -> None:
-        data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))
-        for session in [s for s in self._by_name.values() if s is not exclude]:
-            self._send(session, data, now)
-
-    def announce(self, text: str, now: float, exclude: Session | None = None) -> None:
-        self.show(f"{self.name}> {text}")
-        self.broadcast(self.name, text, now, exclude)
+            self._selector.modify(session.sock, events, session)
+        session.interest = events
 
     # --- closing ------------------------------------------------------------------
 
-    def refuse(self, session: Session, code: str, text: str, now: float) -> None:
-        """Send a last error and close once the client has read it."""
-        session.queue(
-            protocol.encode(protocol.Error(self.name, code, protocol.fit_text(self.name, text))), now
-        )
-        self._begin_closing(session, now, code)
-
-    def _begin_closing(self, session: Session, now: float, reason: str) -> None:
-        if session.outbox.has_file_slice:
-            # A slice still points at a file we are about to close; its fd number
-            # could be reused for another file. No clean goodbye is possible here.
+    def _drop_doomed(self) -> None:
+        while self._doomed:
+            session, reason = self._doomed.popitem()
             self._drop(session, reason)
-            return
-        self._forget_name(session, reason)
-        session.close_transfers()
-        self._hashing.discard(session)
-        session.state = State.CLOSING
-        session.deadline = now + CLOSE_GRACE_SECONDS
-        self._touched.add(session)
-
-    def _start_lingering(self, session: Session, now: float) -> None:
-        """Shut our side only: closing with unread input would send a reset
-        that can destroy the last message before the peer reads it."""
-        try:
-            session.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            self._drop(session, "closed")
-            return
-        session.state = State.LINGERING
-        session.deadline = now + CLOSE_GRACE_SECONDS
-
-    def _forget_name(self, session: Session, reason: str) -> None:
-        if session.name is None or self._by_name.get(protocol.name_key(session.name)) is not session:
-            return
-        del self._by_name[protocol.name_key(session.name)]
-        log.info(
-            "disconnect %s (%s) after %.1f s", session.label, reason, time.monotonic() - session.connected_at
-        )
-        if not self._stop_requested:
-            self.announce(self.say("left", name=session.name), time.monotonic())
 
     def _drop(self, session: Session, reason: str) -> None:
         """Close a connection now, whatever it was doing."""
         if session.state is State.CLOSED:
             return
-        if session.name is None and session.is_open:
-            log.info("disconnect %s (%s)", session.label, reason)
-        self._forget_name(session, reason)
-        if session.events:
+        self._leave_open(session, reason)
+        if session.interest:
             self._selector.unregister(session.sock)
-            session.events = 0
-        self._sessions.discard(session)
-        self._hashing.discard(session)
+            session.interest = 0
+        self._connections.discard(session)
         self._touched.discard(session)
+        self._doomed.pop(session, None)
         session.close()
 
-    def _housekeeping(self, now: float) -> None:
+    def _housekeeping(self) -> None:
         """Idle clients, connections that never give a name, stalled readers, overdue closings."""
+        now = self.now
         self._next_housekeeping = now + HOUSEKEEPING_SECONDS
+        if self._accept_resume_at is not None and now >= self._accept_resume_at and not self.stopping:
+            self._resume_accepting()
+        self._release_held(self._held_for_rate)  # their allowances have refilled a little
         idle_limit, data_limit = self.config.idle_timeout, self.config.data_timeout
         join_limit = self.config.join_timeout
-        for session in list(self._sessions):
+        for session in list(self._connections):
             if not session.is_open:
                 if now >= session.deadline:
+                    if self.stopping:
+                        session.reset_on_close()
                     self._drop(session, "closed")
             elif data_limit and session.stalled_for(now) > data_limit:
                 self._drop(session, f"no data taken for {data_limit:g} s")
             elif session.name is None and join_limit and session.idle_for(now) > join_limit:
-                self.refuse(session, "idle", self.say("idle", seconds=f"{join_limit:g}"), now)
-            elif idle_limit and not session.transfers and session.idle_for(now) > idle_limit:
-                self.refuse(session, "idle", self.say("idle", seconds=f"{idle_limit:g}"), now)
+                self.room.refuse(session, ErrorCode.IDLE, "idle", seconds=f"{join_limit:g}")
+            elif idle_limit and not session.busy_sending and session.idle_for(now) > idle_limit:
+                self.room.refuse(session, ErrorCode.IDLE, "idle", seconds=f"{idle_limit:g}")
 
-    def _shutdown(self) -> None:
-        """Tell every client the server is closing and wait (briefly) for each to
-        read it and close; reset the connections of those that did not."""
-        log.info("shutting down: telling %d client(s)", self._open_count())
-        goodbye = protocol.encode(protocol.Error(self.name, "closing", self.say("server_closing")))
-        for session in self._sessions:
-            if session.is_open:
-                session.outbox.discard_unstarted()
-                session.outbox.add(goodbye)
-                session.state = State.CLOSING
-        waiting = [s for s in self._sessions if s.state in (State.CLOSING, State.LINGERING)]
-        self._wait_for_goodbyes(waiting, time.monotonic() + SHUTDOWN_FLUSH_SECONDS)
-        for session in waiting:
-            if session.state is not State.CLOSED:
-                _reset_on_close(session.sock)
-        for session in list(self._sessions):
+    # --- stopping -------------------------------------------------------------------
+
+    def _begin_stopping(self) -> None:
+        """Tell every client the server is closing; the loop then runs until each
+        has read it and closed, or SHUTDOWN_FLUSH_SECONDS pass."""
+        self.stopping = True
+        log.info("shutting down: telling %d client(s)", len(self._open))
+        if self._accept_resume_at is None and self._listener is not None:
+            self._selector.unregister(self._listener)
+        self._accept_resume_at = None
+        self._watch_console(False)
+        goodbye = protocol.encode(self.room.error_event(ErrorCode.CLOSING, "server_closing"))
+        self._stop_deadline = self.now + SHUTDOWN_FLUSH_SECONDS
+        for session in list(self._open):
+            session.outbox.discard_unstarted()
+            session.outbox.add(goodbye)
+            self._leave_open(session, "server shutdown")
+            session.begin_closing(self.now)  # its transfers stay open while a slice may still read them
+            self._touched.add(session)
+        for session in self._connections:
+            session.deadline = min(session.deadline, self._stop_deadline)
+
+    def _close_everything(self) -> None:
+        for session in list(self._connections):
+            if session.state in (State.CLOSING, State.LINGERING):
+                session.reset_on_close()
             self._drop(session, "server shutdown")
         self._selector.close()
         for sock in (self._listener, self._wakeup_reader, self._wakeup_writer):
             if sock is not None:
                 sock.close()
+        if self._spare_fd is not None:
+            os.close(self._spare_fd)
+            self._spare_fd = None
         log.info("stopped")
 
-    def _wait_for_goodbyes(self, sessions: list[Session], deadline: float) -> None:
-        """Flush each last message, shut our side, and wait for the peers' EOF."""
-        while True:
-            for session in sessions:
-                self._goodbye_step(session)
-            sessions = [s for s in sessions if s.state is not State.CLOSED]
-            remaining = deadline - time.monotonic()
-            if not sessions or remaining <= 0:
-                return
-            with selectors.DefaultSelector() as waiter:
-                for session in sessions:
-                    waiter.register(
-                        session.sock, selectors.EVENT_WRITE if session.outbox else selectors.EVENT_READ
-                    )
-                waiter.select(remaining)
 
-    def _goodbye_step(self, session: Session) -> None:
-        if session.state is State.CLOSING:
-            self._flush(session, time.monotonic())
-            if session.state is State.CLOSING and not session.outbox:
-                self._start_lingering(session, time.monotonic())
-        if session.state is State.LINGERING and _peer_closed(session):
-            self._drop(session, "server shutdown")
-
-
-def _peer_closed(session: Session) -> bool:
-    """Read and forget what the peer still sends; True once it has closed."""
+def _backlog() -> int:
+    """The kernel's own limit (somaxconn), so a crowd connecting at once waits in the queue."""
     try:
-        while session.sock.recv(RECV_BYTES):
-            pass
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _reset_on_close(sock: socket.socket) -> None:
-    """Close with a reset, not a FIN queued behind unsent data: a peer on a slow
-    link learns at once that the server is gone."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-
-# --- the command ------------------------------------------------------------------
-
-
-class _ConsoleLogHandler(logging.Handler):
-    """Log lines on the console's terminal go through it, so they do not
-    break the line the teacher is typing."""
-
-    def __init__(self, console: PlainConsole):
-        super().__init__()
-        self._console = console
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._console.show(self.format(record))
-        except Exception:
-            self.handleError(record)
-
-
-def _configure_logging(config: ServerConfig, console: PlainConsole) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if console.interactive and sys.stderr.isatty():
-        handler = _ConsoleLogHandler(console)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=config.log_level, handlers=[handler])
-
-
-def _install_signal_handlers(server: Server) -> None:
-    def stop(signum, _frame):
-        log.info("received %s", signal.Signals(signum).name)
-        server.request_stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    signal.set_wakeup_fd(server.wakeup_fd, warn_on_full_buffer=False)
+        with open("/proc/sys/net/core/somaxconn") as limit:
+            return max(int(limit.read()), 128)
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_server_args(argv)
-    say = Messages(config.lang)
-    console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ")
-    _configure_logging(config, console)
-    try:
-        if not config.name:
-            config = config.with_name(console.ask(say("ask_name")) if console.interactive else "")
-        problem = protocol.name_problem(config.name)
-        if problem is not None:
-            print(
-                say("console_no_name") if not config.name else say("bad_name", name=config.name),
-                file=sys.stderr,
-            )
-            return 2
-        try:
-            storage = Storage(config.root)
-        except OSError as error:
-            print(f"ftplab-server: --root {config.root}: {error.strerror or error}", file=sys.stderr)
-            return 2
-        server = Server(config, storage, console)
-        try:
-            host, port = server.bind()
-        except OSError as error:
-            print(
-                f"ftplab-server: cannot listen on {config.host}:{config.port}: {error.strerror}",
-                file=sys.stderr,
-            )
-            return 1
-        _install_signal_handlers(server)
-        if console.interactive:
-            console.start()
-        console.show(
-            say(
-                "console_listening",
-                name=config.name,
-                host=host,
-                port=port,
-                root=storage.root,
-                limit=config.max_clients,
-            )
-        )
-        log.info(
-            "listening on %s:%d as %s, root %s, pid %d", host, port, config.name, storage.root, os.getpid()
-        )
-        server.serve_forever()
-        return 0
-    finally:
-        console.close()
+    """`python -m ftplab.server`: the same as `ftplab-server`."""
+    from .cli import server_main
+
+    return server_main(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,28 +1,26 @@
-"""One client connection on the server: its socket, its parser, its queue, its downloads."""
+"""A lab client's connection on the server: its parser, its name, its queued
+downloads and replies, and the allowances that throttle it."""
 
 from __future__ import annotations
 
-import enum
-import socket
 from collections import deque
+from collections.abc import Iterator
 
 from . import protocol
-from .outbox import Outbox
+from .connection import HIGH_WATER_BYTES, Connection, State
 from .transfer import Transfer
-
-MAX_QUEUED_BYTES = 1024 * 1024
-"""Bytes (not file slices) a client may have waiting; past this it is too slow and dropped."""
-
-LOW_WATER_BYTES = 64 * 1024
-"""A download's next frame is queued only while less than this is waiting."""
-
-HIGH_WATER_BYTES = 256 * 1024
-"""Past this much waiting output the server stops reading the client's commands."""
-
 
 CHAT_LINES_PER_SECOND = 5.0
 CHAT_BURST_LINES = 20
 """A client may send 20 chat lines at once (a paste) and 5 a second after that."""
+
+ADDRESS_CHAT_LINES_PER_SECOND = 10.0
+ADDRESS_CHAT_BURST_LINES = 40
+"""All the connections from one address together: so many connections cannot multiply the chat limit."""
+
+COMMANDS_PER_SECOND = 20.0
+COMMAND_BURST = 100
+"""Commands are never dropped; past this rate the client's next line waits its turn."""
 
 
 class Allowance:
@@ -36,13 +34,21 @@ class Allowance:
         self._warned = False
 
     def take(self, now: float) -> bool:
-        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
+        self._refill(now)
         if self._tokens >= 1:
             self._tokens -= 1
             self._warned = False
             return True
         return False
+
+    def available(self, now: float) -> bool:
+        """A token could be taken now (none is spent)."""
+        self._refill(now)
+        return self._tokens >= 1
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self._burst, self._tokens + max(now - self._updated, 0.0) * self._rate)
+        self._updated = now
 
     def should_warn(self) -> bool:
         """True once per run of refused takes, so the warning is not a flood itself."""
@@ -50,33 +56,31 @@ class Allowance:
         return warn
 
 
-class State(enum.Enum):
-    OPEN = "open"
-    CLOSING = "closing"  # a last message is being flushed
-    LINGERING = "lingering"  # our side is shut; waiting for the peer's EOF so it reads everything
-    CLOSED = "closed"
+class Session(Connection):
+    """A connection that speaks the lab protocol: lines in, replies and downloads out."""
 
-
-class Session:
-    def __init__(self, sock: socket.socket, address: tuple, now: float):
-        self.sock = sock
-        self.address = address
+    def __init__(
+        self, sock, address: tuple, now: float, address_chat: Allowance | None = None, address_key: str = ""
+    ):
+        super().__init__(sock, address, now)
+        self.address_key = address_key or address[0]
+        """The address as limits count it (an IPv4-mapped address as IPv4)."""
         self.receiver = protocol.Receiver(from_server=False)
-        self.outbox = Outbox()
         self.name: str | None = None
         self.transfers: deque[Transfer] = deque()
-        self.state = State.OPEN
+        self.replies: Iterator[bytes] | None = None
+        """A long answer (a listing) still being queued, a line at a time, as output drains."""
+        self.held: protocol.Line | None = None
+        """A line that could not be handled yet (the room is busy, or the client is over its rate)."""
+        self.waiting = False
+        """The held line waits for the loop to offer it again."""
         self.quitting = False
         self.last_activity = now
-        self.last_progress = now
-        self.deadline: float | None = None
-        self.events = 0
-        self.connected_at = now
         self.chat_allowance = Allowance(CHAT_LINES_PER_SECOND, CHAT_BURST_LINES, now)
-
-    @property
-    def ip(self) -> str:
-        return self.address[0]
+        self.address_chat = address_chat or Allowance(
+            ADDRESS_CHAT_LINES_PER_SECOND, ADDRESS_CHAT_BURST_LINES, now
+        )
+        self.command_allowance = Allowance(COMMANDS_PER_SECOND, COMMAND_BURST, now)
 
     @property
     def label(self) -> str:
@@ -85,35 +89,41 @@ class Session:
         return f"{who}@{self.address[0]}:{self.address[1]}"
 
     @property
-    def is_open(self) -> bool:
-        return self.state is State.OPEN
-
-    @property
     def has_lines_to_handle(self) -> bool:
         """Lines are waiting and the client is taking its replies: a client that
-        floods commands without reading the answers waits for its output to drain."""
+        floods commands without reading the answers waits for its output to drain,
+        and so does one whose long answer (a listing) is still going out."""
         return (
             self.is_open
             and not self.quitting
-            and self.receiver.has_events
+            and self.replies is None
+            and not self.waiting
+            and (self.held is not None or self.receiver.has_events)
             and self.outbox.buffered_bytes < HIGH_WATER_BYTES
         )
+
+    def next_line(self):
+        """The held line, else the parser's next event (None when it needs more bytes)."""
+        if self.held is not None:
+            line, self.held = self.held, None
+            return line
+        return self.receiver.next_event()
 
     @property
     def wants_to_read(self) -> bool:
         """Read more only while earlier lines are handled and output is draining."""
         if self.state is not State.OPEN:
             return True
-        return not self.receiver.has_events and self.outbox.buffered_bytes < HIGH_WATER_BYTES
+        return (
+            self.held is None
+            and not self.receiver.has_events
+            and self.outbox.buffered_bytes < HIGH_WATER_BYTES
+        )
 
-    def queue(self, data: bytes, now: float) -> bool:
-        """Queue bytes for the client; False when it already has too much waiting."""
-        if self.outbox.buffered_bytes + len(data) > MAX_QUEUED_BYTES:
-            return False
-        if not self.outbox:
-            self.last_progress = now
-        self.outbox.add(data)
-        return True
+    @property
+    def busy_sending(self) -> bool:
+        """Downloads or a long answer still going out: quit waits for them."""
+        return bool(self.transfers) or self.replies is not None
 
     def close_transfers(self) -> None:
         while self.transfers:
@@ -123,11 +133,7 @@ class Session:
         """Seconds since the client's last line or finished download."""
         return now - self.last_activity
 
-    def stalled_for(self, now: float) -> float:
-        """Seconds the client has had output waiting without taking any of it."""
-        return now - self.last_progress if self.outbox else 0.0
-
     def close(self) -> None:
         self.close_transfers()
-        self.sock.close()
-        self.state = State.CLOSED
+        self.replies = None
+        super().close()

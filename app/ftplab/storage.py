@@ -17,17 +17,21 @@ import stat
 import unicodedata
 from dataclasses import dataclass
 
+from .protocol import ErrorCode
+
 MAX_NAME_BYTES = 255
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _SYMLINK_ERRNOS = frozenset({errno.ELOOP, errno.EMLINK})  # what O_NOFOLLOW says of a link (EMLINK on FreeBSD)
 _DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 
 
 class FileProblem(Exception):
-    """A file cannot be served. `message_key` names its text in the catalogue."""
+    """A file cannot be served. `code` is the wire error; `message_key` names its text in the catalogue."""
 
+    code = ErrorCode.NO_FILE
     message_key = "no_such_file_named"
 
     def __init__(self, name: str):
@@ -40,11 +44,28 @@ class NoSuchFile(FileProblem):
 
 
 class NotAFile(FileProblem):
+    """A directory, FIFO, device or socket: only regular files are served."""
+
+    code = ErrorCode.NOT_FILE
     message_key = "not_a_file"
 
 
 class Unreadable(FileProblem):
+    """The server may not read it (permissions)."""
+
+    code = ErrorCode.DENIED
     message_key = "unreadable_file"
+
+
+class OutOfResources(FileProblem):
+    """The server cannot open a file right now (no descriptors or memory): not the file's fault."""
+
+    code = ErrorCode.RESOURCES
+    message_key = "server_out_of_resources"
+
+
+class FileChanged(Exception):
+    """A file got shorter while it was being read: what was announced cannot be sent."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,8 @@ def has_control_characters(name: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in name)
 
 
-def _identity(info: os.stat_result) -> tuple:
+def file_identity(info: os.stat_result) -> tuple:
+    """What changes whenever a file's content may have changed."""
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
@@ -139,7 +161,7 @@ class Storage:
         except BaseException:
             os.close(fd)
             raise
-        return OpenFile(fd, name, info.st_size, _identity(info))
+        return OpenFile(fd, name, info.st_size, file_identity(info))
 
     def _open_no_follow(self, path: str, name: str) -> int:
         try:
@@ -177,6 +199,8 @@ class Storage:
     def _problem(error: OSError, name: str) -> FileProblem:
         if error.errno in _DENIED_ERRNOS:
             return Unreadable(name)
+        if error.errno in _RESOURCE_ERRNOS:
+            return OutOfResources(name)
         if error.errno in (errno.ENXIO, errno.ENODEV):
             return NotAFile(name)
         return NoSuchFile(name)

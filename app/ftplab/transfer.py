@@ -1,6 +1,8 @@
 """One file on its way to one client, in steps small enough never to stall the loop.
 
-A transfer first hashes the file (the SHA-256 goes in the `!FILE` header, so
+A transfer is queued by name and opens its file only when it reaches the
+front of its client's queue, so queued downloads hold no descriptors. It
+first hashes the file (the SHA-256 goes in the `!FILE` header, so
 the client can verify what it saved), a bounded number of bytes per loop turn,
 and remembers the digest by the file's identity so the next download of an
 unchanged file starts at once. Then it hands out `!DATA` frames one at a time:
@@ -15,15 +17,11 @@ import time
 from collections import OrderedDict
 
 from . import protocol
-from .storage import OpenFile
+from .storage import FileChanged, OpenFile, Storage, file_identity
 
 HASH_STEP_BYTES = 1024 * 1024
 FRAME_BYTES = 128 * 1024
 HASH_CACHE_ENTRIES = 256
-
-
-class FileChanged(Exception):
-    """The file shrank while it was being hashed."""
 
 
 class HashCache:
@@ -47,15 +45,27 @@ class HashCache:
 
 
 class Transfer:
-    def __init__(self, opened: OpenFile, cache: HashCache):
-        self.file = opened
+    """One queued download: opened when it starts, hashed, then cut into `!DATA` frames."""
+
+    def __init__(self, name: str, cache: HashCache):
+        self.name = name
+        self.file: OpenFile | None = None
         self._cache = cache
         self._hasher = hashlib.sha256()
         self._hashed = 0
-        self.sha256 = cache.get(opened.identity)
+        self.sha256: str | None = None
         self.offset = 0
         self.header_sent = False
         self.started = time.monotonic()
+
+    @property
+    def opened(self) -> bool:
+        return self.file is not None
+
+    def open(self, storage: Storage) -> None:
+        """Open the file now (raises a storage.FileProblem); its digest may be cached."""
+        self.file = storage.open(self.name)
+        self.sha256 = self._cache.get(self.file.identity)
 
     @property
     def hashing(self) -> bool:
@@ -89,8 +99,17 @@ class Transfer:
         self.offset += count
         return protocol.encode_data_header(sender, count), offset, count
 
+    def changed_since_opened(self) -> bool:
+        """The file on disk is no longer what was announced (rewritten, grown or truncated)."""
+        try:
+            return file_identity(os.fstat(self.file.fd)) != self.file.identity
+        except OSError:
+            return True
+
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
     def summary(self) -> tuple[int, float, float]:
         """(bytes, seconds, bytes per second) for the log."""

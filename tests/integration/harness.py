@@ -406,8 +406,10 @@ class RawConnection:
     (a download may be far larger than the test wants to hold in memory).
     """
 
-    def __init__(self, port: int, name: str, *, source: str | None = None):
-        """`source`: the local address to connect from (any 127.x.y.z works on Linux)."""
+    def __init__(self, port: int, name: str, *, source: str | None = None, receive_buffer: int | None = None):
+        """`source`: the local address to connect from (any 127.x.y.z works on Linux);
+        `receive_buffer`: a small SO_RCVBUF, set before connecting so the window stays small
+        (a slow link that cannot hide megabytes in the kernel)."""
         self.name = name
         self.receiver = protocol.Receiver(from_server=True)
         self.arrivals: list[Arrival] = []
@@ -415,9 +417,19 @@ class RawConnection:
         self.file_bytes = 0
         self.file_digest = hashlib.sha256()
         self.eof = False
+        self.received_bytes = 0
         self._expected_upto = 0
-        source_address = None if source is None else (source, 0)
-        self.sock = socket.create_connection((HOST, port), timeout=TIMEOUT, source_address=source_address)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(TIMEOUT)
+        try:
+            if source is not None:
+                self.sock.bind((source, 0))
+            self.sock.connect((HOST, port))
+        except OSError:
+            self.sock.close()
+            raise
 
     def __enter__(self) -> RawConnection:
         return self
@@ -450,6 +462,7 @@ class RawConnection:
         if not data:
             self.eof = True
             return
+        self.received_bytes += len(data)
         self.receiver.feed(data)
         while (event := self.receiver.next_event()) is not None:
             if isinstance(event, protocol.FileData):

@@ -230,4 +230,4 @@ def test_server_exits_1_when_its_port_is_taken(tmp_path):
         )
 
     assert result.returncode == 1, result
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr, result
+    assert f"No se puede escuchar en 127.0.0.1:{port}" in result.stderr, result

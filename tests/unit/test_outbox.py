@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from ftplab.outbox import READ_FALLBACK_BYTES, FileShrank, Outbox
+from ftplab.outbox import READ_FALLBACK_BYTES, Outbox
+from ftplab.storage import FileChanged
 
 BIG = 8 * 1024 * 1024
 
@@ -125,7 +126,7 @@ def test_file_truncated_before_its_slice(outbox, socket_pair, data_file, deadlin
     outbox.add_file_slice(fd, 0, 100_000)
     outbox.add(b"profe> !ABORT\n")
     os.truncate(path, 0)
-    with pytest.raises(FileShrank):
+    with pytest.raises(FileChanged):
         outbox.flush(sender)
     assert outbox.has_file_slice  # kept for replace_head_with_zeros
     assert outbox.replace_head_with_zeros() == 100_000
@@ -146,7 +147,7 @@ def test_file_truncated_under_a_slice_being_sent(outbox, socket_pair, data_file,
     assert 0 < sent < BIG
     received = receive_available(receiver)
     os.truncate(path, sent)
-    with pytest.raises(FileShrank):
+    with pytest.raises(FileChanged):
         outbox.flush(sender)
     assert outbox.replace_head_with_zeros() == BIG - sent
     received += pump(outbox, sender, receiver)

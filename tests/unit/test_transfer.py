@@ -8,8 +8,8 @@ import os
 import pytest
 
 from ftplab import protocol, transfer
-from ftplab.storage import Storage
-from ftplab.transfer import FileChanged, HashCache, Transfer
+from ftplab.storage import FileChanged, Storage
+from ftplab.transfer import HashCache, Transfer
 
 
 @pytest.fixture
@@ -18,9 +18,16 @@ def small_steps(monkeypatch):
     monkeypatch.setattr(transfer, "FRAME_BYTES", 4096)
 
 
-def served(tmp_path, content: bytes, name: str = "f.bin"):
+def served(tmp_path, content: bytes, name: str = "f.bin", cache: HashCache | None = None) -> Transfer:
+    """A transfer of a new file `name` holding `content`, opened as the scheduler opens it."""
     (tmp_path / name).write_bytes(content)
-    return Storage(str(tmp_path)).open(name)
+    return reopened(tmp_path, name, cache or HashCache())
+
+
+def reopened(tmp_path, name: str, cache: HashCache) -> Transfer:
+    current = Transfer(name, cache)
+    current.open(Storage(str(tmp_path)))
+    return current
 
 
 def hash_fully(current: Transfer) -> int:
@@ -35,7 +42,7 @@ CONTENT = os.urandom(10_500)
 
 
 def test_hashing_in_steps_gives_hashlibs_digest(tmp_path, small_steps):
-    current = Transfer(served(tmp_path, CONTENT), HashCache())
+    current = served(tmp_path, CONTENT)
     assert current.hashing and not current.done
     assert hash_fully(current) == 11
     assert current.sha256 == hashlib.sha256(CONTENT).hexdigest()
@@ -44,14 +51,14 @@ def test_hashing_in_steps_gives_hashlibs_digest(tmp_path, small_steps):
 
 def test_hashing_with_real_step_size(tmp_path):
     content = os.urandom(transfer.HASH_STEP_BYTES * 2 + 17)
-    current = Transfer(served(tmp_path, content), HashCache())
+    current = served(tmp_path, content)
     assert hash_fully(current) == 3
     assert current.sha256 == hashlib.sha256(content).hexdigest()
     current.close()
 
 
 def test_empty_file(tmp_path):
-    current = Transfer(served(tmp_path, b""), HashCache())
+    current = served(tmp_path, b"")
     hash_fully(current)
     assert current.sha256 == hashlib.sha256(b"").hexdigest()
     assert current.done
@@ -59,7 +66,7 @@ def test_empty_file(tmp_path):
 
 
 def test_file_shrinking_while_hashed(tmp_path, small_steps):
-    current = Transfer(served(tmp_path, CONTENT), HashCache())
+    current = served(tmp_path, CONTENT)
     current.hash_step()
     os.truncate(tmp_path / "f.bin", 500)
     with pytest.raises(FileChanged):
@@ -69,10 +76,10 @@ def test_file_shrinking_while_hashed(tmp_path, small_steps):
 
 def test_unchanged_file_is_not_hashed_again(tmp_path, small_steps):
     cache = HashCache()
-    first = Transfer(served(tmp_path, CONTENT), cache)
+    first = served(tmp_path, CONTENT, cache=cache)
     hash_fully(first)
     first.close()
-    again = Transfer(Storage(str(tmp_path)).open("f.bin"), cache)
+    again = reopened(tmp_path, "f.bin", cache)
     assert not again.hashing
     assert again.sha256 == hashlib.sha256(CONTENT).hexdigest()
     again.close()
@@ -80,12 +87,12 @@ def test_unchanged_file_is_not_hashed_again(tmp_path, small_steps):
 
 def test_changed_file_is_hashed_again(tmp_path, small_steps):
     cache = HashCache()
-    first = Transfer(served(tmp_path, CONTENT), cache)
+    first = served(tmp_path, CONTENT, cache=cache)
     hash_fully(first)
     first.close()
     changed = CONTENT + b"more"
     (tmp_path / "f.bin").write_bytes(changed)
-    again = Transfer(Storage(str(tmp_path)).open("f.bin"), cache)
+    again = reopened(tmp_path, "f.bin", cache)
     assert again.hashing
     hash_fully(again)
     assert again.sha256 == hashlib.sha256(changed).hexdigest()
@@ -116,7 +123,7 @@ def test_cache_evicts_least_recently_used():
 @pytest.mark.parametrize("size", [1, 4095, 4096, 4097, 10_500, 3 * 4096])
 def test_frames_cover_the_file_exactly(tmp_path, small_steps, size):
     content = os.urandom(size)
-    current = Transfer(served(tmp_path, content), HashCache())
+    current = served(tmp_path, content)
     hash_fully(current)
     rebuilt = b""
     receiver = protocol.Receiver(from_server=True)
@@ -136,11 +143,32 @@ def test_frames_cover_the_file_exactly(tmp_path, small_steps, size):
 
 
 def test_header_announces_size_digest_and_name(tmp_path):
-    current = Transfer(served(tmp_path, CONTENT, "canción.bin"), HashCache())
+    current = served(tmp_path, CONTENT, "canción.bin")
     hash_fully(current)
     receiver = protocol.Receiver(from_server=True)
     receiver.feed(current.header("profe"))
     assert receiver.next_event() == protocol.FileStart(
         "profe", len(CONTENT), hashlib.sha256(CONTENT).hexdigest(), "canción.bin"
     )
+    current.close()
+
+
+def test_a_queued_transfer_holds_no_descriptor_until_opened(tmp_path):
+    (tmp_path / "f.bin").write_bytes(CONTENT)
+    queued = Transfer("f.bin", HashCache())
+    assert not queued.opened and queued.file is None
+    queued.close()  # nothing to close: no error
+    queued.open(Storage(str(tmp_path)))
+    assert queued.opened and os.fstat(queued.file.fd).st_size == len(CONTENT)
+    queued.close()
+    assert not queued.opened
+
+
+def test_a_file_rewritten_while_sent_is_noticed(tmp_path):
+    current = served(tmp_path, CONTENT)
+    hash_fully(current)
+    assert not current.changed_since_opened()
+    with open(tmp_path / "f.bin", "ab") as grown:
+        grown.write(b"more")
+    assert current.changed_since_opened()
     current.close()

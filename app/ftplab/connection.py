@@ -1,0 +1,163 @@
+"""One socket on the server, whatever protocol it speaks: its output queue,
+what the loop should watch it for, and its closing steps.
+
+Output waits in an `Outbox` and goes as the socket takes it. A connection is
+closed in steps, so a last message (a refusal, a goodbye) is read before the
+socket goes away:
+
+    OPEN ──begin_closing──▶ CLOSING ──outbox empty──▶ LINGERING ──peer's EOF──▶ CLOSED
+      (our last words queued)   (flushing them)   (our side shut; input thrown away)
+
+Closing at once with unread input would make the kernel send a reset, which
+can destroy the last message before the peer reads it: hence LINGERING, which
+shuts only our side and waits (until a deadline) for the peer to close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import selectors
+import socket
+import struct
+
+from .outbox import Outbox
+
+MAX_QUEUED_BYTES = 1024 * 1024
+"""Bytes (not file slices) one connection may have waiting: the last resort
+against a reader that takes nothing, past which it is dropped. Readers that
+make progress never get near it: producers pause first (see room.py)."""
+
+LOW_WATER_BYTES = 64 * 1024
+"""Below this much waiting output, producers (downloads, listings, a paused room) go on."""
+
+HIGH_WATER_BYTES = 256 * 1024
+"""Above this much waiting output, the producers that feed a connection pause."""
+
+CLOSE_GRACE_SECONDS = 2.0
+"""How long a closing connection may take to read its last message and close."""
+
+DISCARD_BYTES = 64 * 1024
+
+
+class State(enum.Enum):
+    """Where a connection is in its life; see the module's docstring."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    LINGERING = "lingering"
+    CLOSED = "closed"
+
+
+class Connection:
+    """A non-blocking socket with an outbox and the closing steps; protocols subclass it."""
+
+    def __init__(self, sock: socket.socket, address: tuple, now: float):
+        self.sock = sock
+        self.address = address
+        self.outbox = Outbox()
+        self.state = State.OPEN
+        self.deadline: float | None = None
+        self.interest = 0
+        """The selector events this socket is registered for (0: not registered)."""
+        self.connected_at = now
+        self.last_progress = now
+
+    @property
+    def ip(self) -> str:
+        return self.address[0]
+
+    @property
+    def label(self) -> str:
+        """How the logs name this connection: '?@172.28.0.3:51234'."""
+        return f"?@{self.address[0]}:{self.address[1]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is State.OPEN
+
+    @property
+    def wants_to_read(self) -> bool:
+        """Subclasses pause reading while their input waits to be handled;
+        a closing connection always reads, to see the peer's EOF."""
+        return True
+
+    def wanted_interest(self) -> int:
+        """The selector events this connection needs watched now."""
+        events = selectors.EVENT_READ if self.wants_to_read or not self.is_open else 0
+        if self.outbox:
+            events |= selectors.EVENT_WRITE
+        return events
+
+    # --- output -------------------------------------------------------------------
+
+    def queue(self, data: bytes, now: float) -> bool:
+        """Queue bytes; False when that would pass MAX_QUEUED_BYTES (nothing is queued then)."""
+        if self.outbox.buffered_bytes + len(data) > MAX_QUEUED_BYTES:
+            return False
+        if not self.outbox:
+            self.last_progress = now
+        self.outbox.add(data)
+        return True
+
+    @property
+    def above_high_water(self) -> bool:
+        return self.outbox.buffered_bytes > HIGH_WATER_BYTES
+
+    @property
+    def below_low_water(self) -> bool:
+        return self.outbox.buffered_bytes < LOW_WATER_BYTES
+
+    def flush(self, now: float) -> int:
+        """Send what the socket takes now. Raises OSError (connection broken)
+        or storage.FileChanged (a file being sent shrank)."""
+        sent = self.outbox.flush(self.sock)
+        if sent:
+            self.last_progress = now
+        return sent
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds this connection has had output waiting without taking any of it."""
+        return now - self.last_progress if self.outbox else 0.0
+
+    def is_progressing(self, now: float, window: float) -> bool:
+        """Took some of its output within the last `window` seconds (or has none waiting)."""
+        return self.stalled_for(now) <= window
+
+    # --- closing ------------------------------------------------------------------
+
+    def begin_closing(self, now: float) -> None:
+        """Stop taking input; what is queued still goes, then `start_lingering`."""
+        self.state = State.CLOSING
+        self.deadline = now + CLOSE_GRACE_SECONDS
+
+    def start_lingering(self, now: float) -> bool:
+        """Shut our side only, then wait for the peer's EOF; False if the socket is already gone."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        self.state = State.LINGERING
+        self.deadline = now + CLOSE_GRACE_SECONDS
+        return True
+
+    def discard_input(self) -> bool:
+        """Read and forget what the peer sends while we linger; True once it has closed."""
+        try:
+            while self.sock.recv(DISCARD_BYTES):
+                pass
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        return True
+
+    def reset_on_close(self) -> None:
+        """Make `close` send a reset, not a FIN queued behind unsent data: a
+        peer on a slow link learns at once that the server is gone."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self) -> None:
+        self.sock.close()
+        self.state = State.CLOSED

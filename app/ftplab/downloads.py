@@ -1,0 +1,165 @@
+"""Every session's downloads: queued by name, opened one at a time, hashed in
+bounded steps (with a digest cache), and cut into `!DATA` frames only while
+the session's output is below the low-water mark, so a download never costs
+more memory than a frame header, however slowly its client reads."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from . import protocol
+from .messages import Messages, human_size
+from .protocol import ErrorCode
+from .room import Loop
+from .session import Session
+from .storage import FileChanged, FileProblem, Storage
+from .text import visible
+from .transfer import HashCache, Transfer
+
+log = logging.getLogger("ftplab.server")
+
+MAX_QUEUED_DOWNLOADS = 32
+"""Downloads one client may have asked for and not yet received; more are refused."""
+
+
+class QueueFull(FileProblem):
+    """The client already has MAX_QUEUED_DOWNLOADS downloads waiting."""
+
+    code = ErrorCode.QUEUE_FULL
+    message_key = "download_queue_full"
+
+
+class Room(Protocol):
+    """What downloads need from the room."""
+
+    name: str
+    say: Messages
+
+    def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
+
+
+class Downloads:
+    """The downloads scheduler: hashing in steps, the digest cache, frames under back-pressure."""
+
+    def __init__(self, storage: Storage, room: Room, loop: Loop):
+        self._storage = storage
+        self._room = room
+        self._name = room.name
+        self._say = room.say
+        self._loop = loop
+        self._cache = HashCache()
+        self._hashing: set[Session] = set()
+
+    @property
+    def hashing(self) -> bool:
+        """Some download is being hashed: the loop should not sleep."""
+        return bool(self._hashing)
+
+    def request(self, session: Session, name: str) -> FileProblem | None:
+        """Queue `name` for `session`, or say why not. The file is checked now,
+        and opened when its turn comes."""
+        if len(session.transfers) >= MAX_QUEUED_DOWNLOADS:
+            return QueueFull(name)
+        try:
+            self._storage.open(name).close()
+        except FileProblem as problem:
+            return problem
+        session.transfers.append(Transfer(name, self._cache))
+        self._loop.touch(session)
+        return None
+
+    def forget(self, session: Session) -> None:
+        self._hashing.discard(session)
+
+    # --- frames -------------------------------------------------------------------
+
+    def pump(self, session: Session) -> None:
+        """Queue the next frames of the current download while the session's output is low."""
+        outbox = session.outbox
+        while session.transfers:
+            transfer = session.transfers[0]
+            if not transfer.opened and not self._open(session, transfer):
+                continue
+            if transfer.hashing:
+                self._hashing.add(session)
+                return
+            if not transfer.header_sent:
+                session.queue(transfer.header(self._name), self._loop.now)
+            while not transfer.done and session.below_low_water and not outbox.has_file_slice:
+                header, offset, count = transfer.next_frame(self._name)
+                session.queue(header, self._loop.now)
+                outbox.add_file_slice(transfer.file.fd, offset, count)
+            if not transfer.done or outbox.has_file_slice:
+                return
+            self._finish(session, transfer)
+
+    def _open(self, session: Session, transfer: Transfer) -> bool:
+        try:
+            transfer.open(self._storage)
+        except FileProblem as problem:
+            session.transfers.popleft()
+            log.info(
+                "%s: get %s failed when its turn came: %s",
+                session.label,
+                visible(transfer.name),
+                problem.code,
+            )
+            self._room.send_error(session, problem.code, problem.message_key, name=visible(transfer.name))
+            return False
+        return True
+
+    def _finish(self, session: Session, transfer: Transfer) -> None:
+        size, seconds, rate = transfer.summary()
+        name = visible(transfer.name)
+        if transfer.changed_since_opened():
+            log.warning(
+                "%s changed while being sent to %s: the client will find it corrupt", name, session.label
+            )
+        else:
+            log.info(
+                "sent %s to %s: %d bytes in %.3f s (%s/s)",
+                name,
+                session.label,
+                size,
+                seconds,
+                human_size(int(rate)),
+            )
+        session.transfers.popleft().close()
+        session.last_activity = self._loop.now
+
+    def file_changed(self, session: Session) -> None:
+        """The file being sent shrank: finish the frame with zeros so the stream
+        stays readable, then tell the client the download failed."""
+        session.outbox.replace_head_with_zeros()
+        transfer = session.transfers.popleft()
+        name = visible(transfer.name)
+        log.warning("%s shrank while being sent to %s", name, session.label)
+        transfer.close()
+        abort = protocol.FileAbort(self._name, self._say("transfer_aborted", name=name))
+        session.queue(protocol.encode(abort), self._loop.now)
+        self._loop.touch(session)
+
+    # --- hashing ------------------------------------------------------------------
+
+    def hash_step(self, guard) -> None:
+        """One bounded step of hashing for each session waiting on a digest; `guard` runs it safely."""
+        for session in list(self._hashing):
+            self._hashing.discard(session)
+            if session.is_open and session.transfers:
+                guard(session, self._hash_some)
+
+    def _hash_some(self, session: Session) -> None:
+        transfer = session.transfers[0]
+        try:
+            transfer.hash_step()
+        except (FileChanged, OSError) as error:
+            name = visible(transfer.name)
+            log.warning("could not read %s for %s: %s", name, session.label, error or type(error).__name__)
+            session.transfers.popleft().close()
+            self._room.send_error(session, ErrorCode.DENIED, "unreadable_file", name=name)
+            return
+        if transfer.hashing:
+            self._hashing.add(session)
+        else:
+            self._loop.touch(session)

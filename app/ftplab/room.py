@@ -1,0 +1,178 @@
+"""The people connected: their names, and every message the server sends them.
+
+Handlers talk to the room, never to sockets: `reply`, `send_error`,
+`broadcast`, `announce`... queue bytes on sessions and ask the loop to flush
+them. Sending never closes a connection on the spot (a session that passed
+its hard output cap is handed to the loop to drop after the current step), so
+a broadcast cannot re-enter itself halfway through its list of members.
+
+Back-pressure: a member that makes progress but has more than the high-water
+mark waiting makes the room *congested*. While it is, the loop stops reading
+the console and holds chat lines, until every such member is below the
+low-water mark. A member that takes nothing for PROGRESS_WINDOW_SECONDS no
+longer holds the room back: it is dropped by the data timeout, or by the hard
+cap if output arrives faster.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
+from . import protocol
+from .messages import Messages
+from .protocol import ErrorCode
+from .session import Session
+
+log = logging.getLogger("ftplab.server")
+
+PROGRESS_WINDOW_SECONDS = 5.0
+"""A member that took some output within this long is a reader that keeps up, however slowly."""
+
+
+class Loop(Protocol):
+    """What the room needs from the loop that owns the sockets."""
+
+    @property
+    def now(self) -> float: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def touch(self, session: Session) -> None:
+        """`session` has new output (or input to handle): service it this turn."""
+
+    def drop_soon(self, session: Session, reason: str) -> None:
+        """Close `session` at once, after the current step."""
+
+    def close_after_output(self, session: Session, reason: str) -> None:
+        """Close `session` once its queued output (a last message) has been read."""
+
+
+class Room:
+    """Names, membership, broadcast, and the send API handlers answer through."""
+
+    def __init__(
+        self, name: str, say: Messages, loop: Loop, show: Callable[[str], None], progress_window: float
+    ):
+        self.name = name
+        self.say = say
+        self._loop = loop
+        self._show = show
+        self._progress_window = progress_window
+        self._members: dict[str, Session] = {}
+        self._full: set[Session] = set()
+        """Sessions above the high-water mark, until they drain below the low-water mark."""
+
+    # --- membership -----------------------------------------------------------------
+
+    def member(self, name: str) -> Session | None:
+        return self._members.get(protocol.name_key(name))
+
+    def member_names(self) -> list[str]:
+        return [session.name for session in self._members.values()]
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add_member(self, session: Session, name: str) -> bool:
+        """Give `session` its name; False if it is taken (or is the server's)."""
+        key = protocol.name_key(name)
+        if key in self._members or key == protocol.name_key(self.name):
+            return False
+        session.name = name
+        self._members[key] = session
+        return True
+
+    def remove_member(self, session: Session, reason: str) -> None:
+        """Forget `session`'s name and tell the others it left (not while the server stops)."""
+        self._full.discard(session)
+        if session.name is None or self._members.get(protocol.name_key(session.name)) is not session:
+            return
+        del self._members[protocol.name_key(session.name)]
+        log.info(
+            "disconnect %s (%s) after %.1f s",
+            session.label,
+            reason,
+            self._loop.now - session.connected_at,
+        )
+        if not self._loop.stopping:
+            self.announce(self.say("left", name=session.name))
+
+    # --- back-pressure ----------------------------------------------------------------
+
+    @property
+    def congested(self) -> bool:
+        """A member that keeps reading has too much waiting: producers must pause."""
+        now = self._loop.now
+        return any(session.is_progressing(now, self._progress_window) for session in self._full)
+
+    def output_drained(self, session: Session) -> None:
+        """Called by the loop after a flush: a member below the low-water mark is no longer full."""
+        if session.below_low_water:
+            self._full.discard(session)
+
+    # --- sending ----------------------------------------------------------------------
+
+    def show(self, text: str) -> None:
+        """A line for the server's console."""
+        self._show(text)
+
+    def _send(self, session: Session, data: bytes) -> None:
+        if not session.queue(data, self._loop.now):
+            self._loop.drop_soon(session, "too slow: output queue full")
+            return
+        if session.above_high_water and session.name is not None:
+            self._full.add(session)
+        self._loop.touch(session)
+
+    def send_event(self, session: Session, event) -> None:
+        self._send(session, protocol.encode(event))
+
+    def send_message(self, session: Session, sender: str, text: str) -> None:
+        self._send(session, protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text))))
+
+    def reply(self, session: Session, text: str) -> None:
+        self.send_message(session, self.name, text)
+
+    def reply_in_pieces(self, session: Session, texts: Iterable[str]) -> None:
+        """A long answer (a listing): queued a line at a time as the session's output drains."""
+        session.replies = self._encoded_replies(texts)
+        self._loop.touch(session)
+
+    def _encoded_replies(self, texts: Iterable[str]) -> Iterator[bytes]:
+        for text in texts:
+            yield protocol.encode(protocol.Message(self.name, protocol.fit_text(self.name, text)))
+
+    def error_event(self, code: ErrorCode, key: str, **values) -> protocol.Error:
+        text = protocol.fit_text(self.name, self.say(key, **values), reserve=len(code.value) + 6)
+        return protocol.Error(self.name, code, text)
+
+    def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None:
+        self.send_event(session, self.error_event(code, key, **values))
+
+    def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None:
+        data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))
+        for session in list(self._members.values()):
+            if session is not exclude:
+                self._send(session, data)
+
+    def announce(self, text: str, exclude: Session | None = None) -> None:
+        """The server's own news, to the console and every member."""
+        self.show(f"{self.name}> {text}")
+        self.broadcast(self.name, text, exclude)
+
+    # --- ending -------------------------------------------------------------------------
+
+    def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None:
+        """A last error, then the connection closes once the client has read it."""
+        session.queue(protocol.encode(self.error_event(code, key, **values)), self._loop.now)
+        self._loop.close_after_output(session, code.value)
+
+    def say_goodbye(self, session: Session) -> None:
+        """Quit takes effect once the downloads and answers asked for before it are sent."""
+        session.queue(
+            protocol.encode(protocol.Bye(self.name, self.say("bye", name=session.name))), self._loop.now
+        )
+        self._loop.close_after_output(session, "quit")

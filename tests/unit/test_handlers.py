@@ -1,0 +1,304 @@
+"""handlers: what each line means, checked against a fake room that records every call."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ftplab import protocol
+from ftplab.handlers import Handlers
+from ftplab.messages import HELP_KEYS, Messages
+from ftplab.protocol import ErrorCode
+from ftplab.session import CHAT_BURST_LINES, COMMAND_BURST, Session
+from ftplab.storage import NoSuchFile, Storage
+
+SERVER = "profe"
+
+
+class FakeRoom:
+    """Records what the handlers asked of the room, as (method, arguments) pairs."""
+
+    def __init__(self):
+        self.name = SERVER
+        self.say = Messages("es")
+        self.congested = False
+        self.calls: list[tuple] = []
+        self.members: dict[str, Session] = {}
+
+    def member(self, name):
+        return self.members.get(protocol.name_key(name))
+
+    def member_names(self):
+        return [session.name for session in self.members.values()]
+
+    def add_member(self, session, name):
+        if protocol.name_key(name) in self.members or protocol.name_key(name) == SERVER:
+            return False
+        session.name = name
+        self.members[protocol.name_key(name)] = session
+        return True
+
+    def __getattr__(self, method):
+        def record(*args, **values):
+            self.calls.append((method, args, values))
+
+        return record
+
+    def called(self, method: str) -> list[tuple]:
+        return [(args, values) for name, args, values in self.calls if name == method]
+
+
+class FakeDownloads:
+    """Queues every request, except the names in `missing`."""
+
+    def __init__(self):
+        self.requests: list[tuple[Session, str]] = []
+        self.missing: set[str] = set()
+
+    def request(self, session, name):
+        if name in self.missing:
+            return NoSuchFile(name)
+        self.requests.append((session, name))
+        return None
+
+
+@pytest.fixture
+def sockets():
+    pairs = []
+
+    def make():
+        pair = socket.socketpair()
+        pairs.append(pair)
+        return pair[0]
+
+    yield make
+    for pair in pairs:
+        for sock in pair:
+            sock.close()
+
+
+@pytest.fixture
+def room():
+    return FakeRoom()
+
+
+@pytest.fixture
+def downloads():
+    return FakeDownloads()
+
+
+@pytest.fixture
+def handlers(room, downloads, tmp_path):
+    (tmp_path / "notas.txt").write_text("hola")
+    return Handlers(room, downloads, Storage(str(tmp_path)))
+
+
+@pytest.fixture
+def joined(sockets, room):
+    def make(name: str) -> Session:
+        session = Session(sockets(), ("127.0.0.1", 40000 + len(room.members)), now=0.0)
+        room.add_member(session, name)
+        return session
+
+    return make
+
+
+def line(session: Session, text: str) -> protocol.Line:
+    return protocol.Line(session.name, text)
+
+
+def test_the_first_line_joins_with_its_name_and_is_welcomed(handlers, room, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    assert handlers.on_line(session, protocol.Line("ana", ""), 0.0)
+    assert session.name == "ana"
+    (to, hello), _ = room.called("send_event")[0]
+    assert to is session
+    assert isinstance(hello, protocol.Hello) and "ana" in hello.text
+    assert room.called("announce") == [((room.say("joined", name="ana"),), {"exclude": session})]
+
+
+def test_text_on_the_joining_line_is_kept_for_the_loop_to_handle_next(handlers, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", "  list "), 0.0)
+    assert session.held == protocol.Line("ana", "list")
+
+
+def test_a_taken_name_is_refused_with_a_fatal_code(handlers, room, joined, sockets):
+    joined("ana")
+    newcomer = Session(sockets(), ("127.0.0.1", 2), now=0.0)
+    handlers.on_line(newcomer, protocol.Line("ANA", ""), 0.0)
+    assert newcomer.name is None
+    assert room.called("refuse") == [((newcomer, ErrorCode.NAME_TAKEN, "name_taken"), {"name": "ANA"})]
+    assert ErrorCode.NAME_TAKEN.fatal
+
+
+def test_writing_as_someone_else_is_an_error_and_nothing_is_sent(handlers, room, joined):
+    ana = joined("ana")
+    joined("bob")
+    handlers.on_line(ana, protocol.Line("bob", "hola"), 0.0)
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.IMPERSONATION, "impersonation"), {"name": "ana", "other": "bob"})
+    ]
+    assert not room.called("broadcast")
+
+
+@pytest.mark.parametrize(
+    ("error", "named", "expected"),
+    [
+        (protocol.BadName("a b"), False, ("refuse", ErrorCode.BAD_NAME)),
+        (protocol.MissingPrefix("x"), False, ("refuse", ErrorCode.NO_NAME)),
+        (protocol.LineTooLong("x"), True, ("send_error", ErrorCode.TOO_LONG)),
+        (protocol.BadEncoding("x"), True, ("send_error", ErrorCode.ENCODING)),
+        (protocol.MissingPrefix("x"), True, ("send_error", ErrorCode.NO_PREFIX)),
+    ],
+)
+def test_bad_lines_get_the_error_of_their_kind(handlers, room, joined, sockets, error, named, expected):
+    session = joined("ana") if named else Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_bad_line(session, error)
+    method, code = expected
+    ((_, sent_code, *_), _) = room.called(method)[0]
+    assert sent_code is code
+
+
+def test_list_streams_a_header_and_one_line_per_file(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, "list"), 0.0)
+    ((session, texts), _) = room.called("reply_in_pieces")[0]
+    texts = list(texts)
+    assert session is ana
+    assert texts[0] == room.say("list_header", count=1)
+    assert texts[1].endswith("  notas.txt") and texts[1].split()[0] == "4"
+
+
+def test_list_of_an_unreadable_directory_is_an_error_not_an_empty_list(handlers, room, joined, tmp_path):
+    ana = joined("ana")
+    tmp_path.joinpath("notas.txt").unlink()
+    tmp_path.rmdir()
+    handlers.on_line(ana, line(ana, "list"), 0.0)
+    assert room.called("send_error") == [((ana, ErrorCode.RESOURCES, "list_failed"), {})]
+    assert not room.called("reply")
+
+
+def test_get_queues_the_download_and_a_missing_file_answers_with_its_code(handlers, room, downloads, joined):
+    ana = joined("ana")
+    downloads.missing.add("nada.txt")
+    handlers.on_line(ana, line(ana, "get notas.txt"), 0.0)
+    handlers.on_line(ana, line(ana, "GET nada.txt"), 0.0)
+    assert downloads.requests == [(ana, "notas.txt")]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "nada.txt"})
+    ]
+
+
+@pytest.mark.parametrize(("text", "key"), [("get", "usage_get"), ("who now", "usage_no_arguments")])
+def test_usage_errors(handlers, room, joined, text, key):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, text), 0.0)
+    ((_, code, sent_key), _) = room.called("send_error")[0]
+    assert (code, sent_key) == (ErrorCode.USAGE, key)
+
+
+def test_who_lists_the_members_sorted(handlers, room, joined):
+    joined("zoe")
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, "who"), 0.0)
+    assert room.called("reply") == [((ana, room.say("who", count=2, names="ana, zoe")), {})]
+
+
+def test_help_replies_every_help_line(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, "help"), 0.0)
+    assert [args[1] for args, _ in room.called("reply")] == [room.say(key) for key in HELP_KEYS]
+
+
+def test_quit_marks_the_session_for_the_loop_to_say_goodbye(handlers, joined):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, "quit"), 0.0)
+    assert ana.quitting
+
+
+def test_chat_goes_to_the_console_and_everyone_else(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, "hola a todos"), 0.0)
+    assert room.called("show") == [(("ana> hola a todos",), {})]
+    assert room.called("broadcast") == [(("ana", "hola a todos"), {"exclude": ana})]
+
+
+def test_chat_waits_while_the_room_is_congested_and_goes_out_after(handlers, room, joined):
+    ana = joined("ana")
+    room.congested = True
+    assert handlers.on_line(ana, line(ana, "hola"), 0.0) is False
+    assert not room.called("broadcast")
+    room.congested = False
+    assert handlers.on_line(ana, line(ana, "hola"), 0.0) is True
+    assert room.called("broadcast")
+
+
+def test_commands_do_not_wait_for_a_congested_room(handlers, room, joined):
+    ana = joined("ana")
+    room.congested = True
+    assert handlers.on_line(ana, line(ana, "who"), 0.0)
+    assert room.called("reply")
+
+
+def test_a_chat_flood_is_dropped_past_the_burst_with_one_warning(handlers, room, joined):
+    ana = joined("ana")
+    for _ in range(CHAT_BURST_LINES + 5):
+        handlers.on_line(ana, line(ana, "spam"), 0.0)
+    assert len(room.called("broadcast")) == CHAT_BURST_LINES
+    assert room.called("send_error") == [((ana, ErrorCode.FLOOD, "chat_flood"), {})]
+
+
+def test_many_connections_from_one_address_share_a_chat_limit(handlers, room, sockets):
+    sessions = []
+    for number in range(10):
+        session = Session(sockets(), ("127.0.0.1", 1000 + number), now=0.0, address_chat=None)
+        room.add_member(session, f"user{number}")
+        sessions.append(session)
+    shared = sessions[0].address_chat
+    for session in sessions:
+        session.address_chat = shared
+        for _ in range(10):
+            handlers.on_line(session, line(session, "spam"), 0.0)
+    assert len(room.called("broadcast")) == 40, "ten connections from one address get one address's burst"
+
+
+def test_a_command_flood_waits_its_turn_instead_of_being_dropped(handlers, downloads, joined):
+    ana = joined("ana")
+    handled = [handlers.on_line(ana, line(ana, "get notas.txt"), 0.0) for _ in range(COMMAND_BURST + 3)]
+    assert handled == [True] * COMMAND_BURST + [False] * 3
+    assert handlers.on_line(ana, line(ana, "get notas.txt"), 1.0), "the allowance refills with time"
+
+
+def test_a_private_message_reaches_only_its_recipient(handlers, room, joined):
+    ana = joined("ana")
+    bob = joined("bob")
+    handlers.on_line(ana, line(ana, "@BOB  secreto "), 0.0)
+    assert room.called("send_message") == [((bob, "ana", room.say("private", text="secreto")), {})]
+    assert not room.called("broadcast")
+
+
+def test_a_private_message_to_the_server_shows_on_the_console(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, "@profe hola"), 0.0)
+    assert room.called("show") == [((room.say("console_private_to_you", sender="ana", text="hola"),), {})]
+
+
+@pytest.mark.parametrize(("text", "code"), [("@", ErrorCode.USAGE), ("@nadie hola", ErrorCode.NO_USER)])
+def test_private_message_errors(handlers, room, joined, text, code):
+    ana = joined("ana")
+    handlers.on_line(ana, line(ana, text), 0.0)
+    ((_, sent_code, _), _) = room.called("send_error")[0]
+    assert sent_code is code
+
+
+def test_the_console_broadcasts_or_writes_privately(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_console_line("hola clase")
+    handlers.on_console_line("@ana solo para ti")
+    handlers.on_console_line("@nadie hola")
+    handlers.on_console_line("")
+    assert room.called("broadcast") == [(("profe", "hola clase"), {})]
+    assert room.called("send_message") == [((ana, "profe", room.say("private", text="solo para ti")), {})]
+    assert room.called("show") == [((room.say("no_such_user", name="nadie"),), {})]

@@ -1,0 +1,145 @@
+"""room: membership, sending without re-entry, and the congestion that pauses producers."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ftplab import protocol
+from ftplab.connection import HIGH_WATER_BYTES, MAX_QUEUED_BYTES
+from ftplab.messages import Messages
+from ftplab.protocol import ErrorCode
+from ftplab.room import Room
+from ftplab.session import Session
+
+
+class FakeLoop:
+    """Records what the room asks of the loop."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.stopping = False
+        self.touched: list[Session] = []
+        self.doomed: list[tuple[Session, str]] = []
+        self.closing: list[tuple[Session, str]] = []
+
+    def touch(self, session):
+        self.touched.append(session)
+
+    def drop_soon(self, session, reason):
+        self.doomed.append((session, reason))
+
+    def close_after_output(self, session, reason):
+        self.closing.append((session, reason))
+
+
+@pytest.fixture
+def loop():
+    return FakeLoop()
+
+
+@pytest.fixture
+def shown():
+    return []
+
+
+@pytest.fixture
+def room(loop, shown):
+    return Room("profe", Messages("es"), loop, shown.append, progress_window=5.0)
+
+
+@pytest.fixture
+def member(room):
+    pairs = []
+
+    def make(name: str) -> Session:
+        ours, peer = socket.socketpair()
+        pairs.append((ours, peer))
+        session = Session(ours, ("127.0.0.1", len(pairs)), now=0.0)
+        assert room.add_member(session, name)
+        return session
+
+    yield make
+    for pair in pairs:
+        for sock in pair:
+            sock.close()
+
+
+def events_of(session: Session) -> list:
+    receiver = protocol.Receiver(from_server=True)
+    for segment in session.outbox._segments:
+        receiver.feed(bytes(segment))
+    events = []
+    while (event := receiver.next_event()) is not None:
+        events.append(event)
+    return events
+
+
+def test_names_are_unique_without_regard_to_case_and_the_servers_is_taken(room, member):
+    member("Ana")
+    assert room.member("ana").name == "Ana"
+    assert not room.add_member(object.__new__(Session), "ANA")
+    assert not room.add_member(object.__new__(Session), "Profe")
+
+
+def test_leaving_is_announced_to_the_others_and_the_console(room, member, shown):
+    ana, bob = member("ana"), member("bob")
+    room.remove_member(ana, "quit")
+    assert room.member("ana") is None
+    assert events_of(bob)[-1] == protocol.Message("profe", "ana se ha ido")
+    assert shown == ["profe> ana se ha ido"]
+
+
+def test_no_departures_are_announced_while_the_server_stops(room, loop, member):
+    ana, bob = member("ana"), member("bob")
+    loop.stopping = True
+    room.remove_member(ana, "server shutdown")
+    assert events_of(bob) == []
+
+
+def test_a_member_past_the_hard_cap_is_dropped_after_the_broadcast_not_during_it(room, loop, member):
+    first, stuck, last = member("first"), member("stuck"), member("last")
+    stuck.queue(b"x" * MAX_QUEUED_BYTES, 0.0)
+    room.broadcast("profe", "hola")
+    assert loop.doomed == [(stuck, "too slow: output queue full")]
+    assert room.member("stuck") is stuck, "nobody is removed in the middle of a broadcast"
+    for session in (first, last):
+        assert events_of(session) == [protocol.Message("profe", "hola")]
+
+
+def test_a_member_that_keeps_reading_but_is_behind_congests_the_room_until_it_drains(room, loop, member):
+    ana = member("ana")
+    room.broadcast("profe", "x" * 3000)
+    assert not room.congested
+    for _ in range(HIGH_WATER_BYTES // 3000 + 1):
+        room.broadcast("profe", "x" * 3000)
+    assert ana.above_high_water and room.congested
+    ana.outbox = type(ana.outbox)()  # as if it had read everything
+    room.output_drained(ana)
+    assert not room.congested
+
+
+def test_a_member_that_takes_nothing_stops_holding_the_room_after_the_progress_window(room, loop, member):
+    member("ana")
+    for _ in range(HIGH_WATER_BYTES // 3000 + 2):
+        room.broadcast("profe", "x" * 3000)
+    assert room.congested
+    loop.now = 4.9
+    assert room.congested
+    loop.now = 5.1
+    assert not room.congested, "a reader making no progress is left to the data timeout and the cap"
+
+
+def test_errors_carry_their_code_and_refusals_close_after_the_message(room, loop, member):
+    ana = member("ana")
+    room.refuse(ana, ErrorCode.IDLE, "idle", seconds="5")
+    assert events_of(ana) == [protocol.Error("profe", "idle", "Desconectado tras 5 s sin actividad")]
+    assert loop.closing == [(ana, "idle")]
+
+
+def test_a_long_answer_is_encoded_a_line_at_a_time(room, loop, member):
+    ana = member("ana")
+    room.reply_in_pieces(ana, iter(["uno", "dos"]))
+    assert loop.touched == [ana]
+    assert list(ana.replies) == [b"profe> uno\n", b"profe> dos\n"]
