@@ -34,6 +34,7 @@ class ServerConfig:
     join_timeout: float
     lang: str
     log_level: str
+    selector: str = "best"
 
     def with_name(self, name: str) -> ServerConfig:
         return dataclasses.replace(self, name=name)
@@ -128,6 +129,13 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="[FTPLAB_LOG_LEVEL]",
     )
+    parser.add_argument(
+        "--selector",
+        default=_env("SELECTOR", "best"),
+        choices=("best", "select", "poll", "epoll"),
+        help="how the loop waits: best (the system's best: epoll on Linux), or select (at most "
+        "1024 descriptors), poll, epoll [FTPLAB_SELECTOR]",
+    )
     args = parser.parse_args(argv)
     return ServerConfig(
         host=args.host,
@@ -141,6 +149,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         join_timeout=args.join_timeout,
         lang=args.lang,
         log_level=args.log_level,
+        selector=args.selector,
     )
 
 
@@ -182,6 +191,37 @@ def _install_signal_handlers(server) -> None:
     signal.set_wakeup_fd(server.wakeup_fd, warn_on_full_buffer=False)
 
 
+DESCRIPTORS_PER_CLIENT = 2
+SPARE_DESCRIPTORS = 64
+"""Besides one socket per client: a file per download, the listener, the console, logs..."""
+
+
+def _raise_descriptor_limit(config: ServerConfig) -> None:
+    """Raise our soft limit on open files to the hard limit (a desktop's soft
+    limit is often 1024), and say so if even that is too low for --max-clients."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            log.info("raised the open-files limit from %d to %d", soft, hard)
+            soft = hard
+        except (ValueError, OSError) as error:
+            log.warning("could not raise the open-files limit from %d: %s", soft, error)
+    needed = config.max_clients * DESCRIPTORS_PER_CLIENT + SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "the open-files limit (%d) is too low for --max-clients %d (about %d needed): "
+            "clients past it will be told the server is busy; raise it with ulimit -n",
+            soft,
+            config.max_clients,
+            needed,
+        )
+
+
 def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
     if protocol.name_problem(config.name) is not None:
         return say("console_no_name") if not config.name else say("bad_name", name=config.name)
@@ -212,6 +252,7 @@ def server_main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        _raise_descriptor_limit(config)
         server = Server(config, storage, console)
         try:
             host, port = server.bind()

@@ -44,6 +44,8 @@ class Room(Protocol):
 
     def add_member(self, session: Session, name: str) -> bool: ...
 
+    def welcome(self, session: Session) -> None: ...
+
     def show(self, text: str) -> None: ...
 
     def reply(self, session: Session, text: str) -> None: ...
@@ -131,9 +133,7 @@ class Handlers:
             room.refuse(session, ErrorCode.NAME_TAKEN, "name_taken", name=line.sender)
             return
         log.info("joined %s", session.label)
-        welcome = self._say("welcome", name=session.name, count=len(room.member_names()))
-        room.send_event(session, protocol.Hello(room.name, welcome))
-        room.announce(self._say("joined", name=session.name), exclude=session)
+        room.welcome(session)
         text = line.text.strip()
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line

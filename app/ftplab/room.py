@@ -30,6 +30,11 @@ log = logging.getLogger("ftplab.server")
 PROGRESS_WINDOW_SECONDS = 5.0
 """A member that took some output within this long is a reader that keeps up, however slowly."""
 
+NEWS_NAMED_ONE_BY_ONE = 4
+"""Up to this many joins (or departures) at once are announced one by one; more
+become one line ("ana, bob, carla and 37 more joined"): a crowd joining at once
+costs one broadcast, not one per newcomer to every member."""
+
 
 class Loop(Protocol):
     """What the room needs from the loop that owns the sockets."""
@@ -64,6 +69,8 @@ class Room:
         self._members: dict[str, Session] = {}
         self._full: set[Session] = set()
         """Sessions above the high-water mark, until they drain below the low-water mark."""
+        self._news: dict[str, list[Session]] = {"left": [], "joined": []}
+        """Departures and arrivals not announced yet: see `flush_news`."""
 
     # --- membership -----------------------------------------------------------------
 
@@ -98,7 +105,31 @@ class Room:
             self._loop.now - session.connected_at,
         )
         if not self._loop.stopping:
-            self.announce(self.say("left", name=session.name))
+            self._news["left"].append(session)
+
+    def welcome(self, session: Session) -> None:
+        """`session` has joined: greet it now, tell the others with the next news."""
+        welcome = self.say("welcome", name=session.name, count=len(self._members))
+        self.send_event(session, protocol.Hello(self.name, welcome))
+        self._news["joined"].append(session)
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self._news["left"] or self._news["joined"])
+
+    def flush_news(self) -> None:
+        """Announce the departures, then the arrivals, noted since the last time.
+        Called before every broadcast (so news keeps its place among the chat)
+        and at the end of every turn of the loop."""
+        for kind in ("left", "joined"):
+            sessions, self._news[kind] = self._news[kind], []
+            if len(sessions) <= NEWS_NAMED_ONE_BY_ONE:
+                for session in sessions:
+                    self._announce_now(self.say(kind, name=session.name), {session})
+            else:
+                names = ", ".join(session.name for session in sessions[:3])
+                text = self.say(f"{kind}_many", names=names, count=len(sessions) - 3)
+                self._announce_now(text, set(sessions))
 
     # --- back-pressure ----------------------------------------------------------------
 
@@ -153,15 +184,23 @@ class Room:
         self.send_event(session, self.error_event(code, key, **values))
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None:
+        self.flush_news()
+        self._broadcast_now(sender, text, {exclude})
+
+    def _broadcast_now(self, sender: str, text: str, exclude: set) -> None:
         data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))
         for session in list(self._members.values()):
-            if session is not exclude:
+            if session not in exclude:
                 self._send(session, data)
 
     def announce(self, text: str, exclude: Session | None = None) -> None:
         """The server's own news, to the console and every member."""
+        self.flush_news()
+        self._announce_now(text, {exclude})
+
+    def _announce_now(self, text: str, exclude: set) -> None:
         self.show(f"{self.name}> {text}")
-        self.broadcast(self.name, text, exclude)
+        self._broadcast_now(self.name, text, exclude)
 
     # --- ending -------------------------------------------------------------------------
 

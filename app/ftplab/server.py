@@ -16,6 +16,7 @@ Run it as `ftplab-server` or `python -m ftplab.server` (see cli.py).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -53,6 +54,19 @@ MAX_CLOSING = 64
 HOUSEKEEPING_SECONDS = 0.25
 SHUTDOWN_FLUSH_SECONDS = 1.0
 ACCEPT_PAUSE_SECONDS = 0.5
+FD_SETSIZE = 1024
+"""The highest descriptor select() can watch, plus one (glibc's fixed size)."""
+
+SELECTORS = {
+    "select": selectors.SelectSelector,
+    "poll": getattr(selectors, "PollSelector", selectors.SelectSelector),
+    "epoll": getattr(
+        selectors, "EpollSelector", getattr(selectors, "KqueueSelector", selectors.DefaultSelector)
+    ),
+    "best": selectors.DefaultSelector,
+}
+"""`--selector`: select() is the lab's lesson (and its FD_SETSIZE limit); epoll scales."""
+
 LONGEST_EXPECTED_TURN = 2.0
 """A turn longer than this means the process was stopped (SIGSTOP, Ctrl-Z): see LoopClock."""
 
@@ -95,7 +109,9 @@ class Server:
         self.storage = storage
         self.console = console
         self.say = Messages(config.lang)
-        self._selector = selectors.DefaultSelector()
+        self._selector = SELECTORS[config.selector]()
+        self._highest_fd = FD_SETSIZE - 1 if isinstance(self._selector, selectors.SelectSelector) else None
+        """select() cannot watch a descriptor past FD_SETSIZE; the others have no such limit."""
         self._clock = LoopClock()
         self.now = self._clock.tick()
         self._connections: set[Session] = set()
@@ -210,6 +226,8 @@ class Server:
         self._handle_pending_lines()
         self._feed_console_backlog()
         self.downloads.hash_step(self._guard)
+        self._drop_doomed()
+        self.room.flush_news()
         self._service_touched()
         self._drop_doomed()
         if self.now >= self._next_housekeeping:
@@ -217,7 +235,7 @@ class Server:
         self._update_console_interest()
 
     def _select_timeout(self) -> float:
-        if self.downloads.hashing or self._touched or self._doomed:
+        if self.downloads.hashing or self._touched or self._doomed or self.room.has_news:
             return 0.0
         return HOUSEKEEPING_SECONDS
 
@@ -264,13 +282,10 @@ class Server:
             return
         os.close(self._spare_fd)
         self._spare_fd = None
-        busy = protocol.encode(self.room.error_event(ErrorCode.BUSY, "server_busy"))
         try:
             for _ in range(ACCEPTS_PER_TURN):
                 sock, _address = self._listener.accept()
-                with sock:
-                    sock.setblocking(False)
-                    sock.send(busy)
+                self._turn_away(sock)
         except OSError:
             pass
         finally:
@@ -279,11 +294,28 @@ class Server:
             except OSError:
                 self._spare_fd = None
 
+    def _turn_away(self, sock: socket.socket) -> None:
+        """Tell a connection we cannot take that the server is busy (one send, no waiting), and close it."""
+        with sock:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.send(protocol.encode(self.room.error_event(ErrorCode.BUSY, "server_busy")))
+
     def _resume_accepting(self) -> None:
         self._accept_resume_at = None
         self._selector.register(self._listener, selectors.EVENT_READ, self._on_listener)
 
     def _admit(self, sock: socket.socket, address: tuple) -> None:
+        if self._highest_fd is not None and sock.fileno() > self._highest_fd:
+            log.warning(
+                "refused %s:%s: select() cannot watch descriptor %d (FD_SETSIZE %d); use --selector epoll",
+                address[0],
+                address[1],
+                sock.fileno(),
+                FD_SETSIZE,
+            )
+            self._turn_away(sock)
+            return
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         watch_for_dead_peer(sock, user_timeout_ms=int(self.config.data_timeout * 1000))

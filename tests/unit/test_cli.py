@@ -111,3 +111,14 @@ def test_client_defaults_and_variables(monkeypatch):
         "/downloads",
         "en",
     )
+
+
+@pytest.mark.parametrize("name", ["best", "select", "poll", "epoll"])
+def test_the_selector_can_be_chosen(name, monkeypatch):
+    assert parse_server_args(["--selector", name]).selector == name
+    monkeypatch.setenv("FTPLAB_SELECTOR", name)
+    assert parse_server_args([]).selector == name
+
+
+def test_the_default_selector_is_the_systems_best():
+    assert parse_server_args([]).selector == "best"

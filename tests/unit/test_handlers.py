@@ -112,10 +112,7 @@ def test_the_first_line_joins_with_its_name_and_is_welcomed(handlers, room, sock
     session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
     assert handlers.on_line(session, protocol.Line("ana", ""), 0.0)
     assert session.name == "ana"
-    (to, hello), _ = room.called("send_event")[0]
-    assert to is session
-    assert isinstance(hello, protocol.Hello) and "ana" in hello.text
-    assert room.called("announce") == [((room.say("joined", name="ana"),), {"exclude": session})]
+    assert room.called("welcome") == [((session,), {})]
 
 
 def test_text_on_the_joining_line_is_kept_for_the_loop_to_handle_next(handlers, sockets):

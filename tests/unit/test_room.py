@@ -87,8 +87,50 @@ def test_leaving_is_announced_to_the_others_and_the_console(room, member, shown)
     ana, bob = member("ana"), member("bob")
     room.remove_member(ana, "quit")
     assert room.member("ana") is None
+    room.flush_news()
     assert events_of(bob)[-1] == protocol.Message("profe", "ana se ha ido")
     assert shown == ["profe> ana se ha ido"]
+
+
+def test_a_newcomer_is_welcomed_at_once_and_announced_to_the_others_but_not_to_itself(room, member, shown):
+    bob = member("bob")
+    ana = member("ana")
+    room.welcome(ana)
+    assert events_of(ana) == [
+        protocol.Hello("profe", "Hola, ana. Conectados: 2. Escribe help para ver los comandos.")
+    ]
+    assert events_of(bob) == []
+    room.flush_news()
+    assert events_of(bob) == [protocol.Message("profe", "ana se ha unido")]
+    assert len(events_of(ana)) == 1
+
+
+def test_news_keeps_its_place_before_the_next_chat_line(room, member):
+    bob, ana = member("bob"), member("ana")
+    room.welcome(ana)
+    room.broadcast("ana", "hola", exclude=ana)
+    assert events_of(bob) == [protocol.Message("profe", "ana se ha unido"), protocol.Message("ana", "hola")]
+
+
+def test_a_crowd_joining_at_once_is_one_line(room, member, shown):
+    old = member("old")
+    crowd = [member(f"user{number}") for number in range(40)]
+    for session in crowd:
+        room.welcome(session)
+    room.flush_news()
+    assert events_of(old) == [protocol.Message("profe", "user0, user1, user2 y 37 más se han unido")]
+    assert all(len(events_of(session)) == 1 for session in crowd), "newcomers get only their welcome"
+
+
+def test_a_few_joining_at_once_are_each_named(room, member):
+    old = member("old")
+    for name in ("ana", "bob"):
+        room.welcome(member(name))
+    room.flush_news()
+    assert events_of(old) == [
+        protocol.Message("profe", "ana se ha unido"),
+        protocol.Message("profe", "bob se ha unido"),
+    ]
 
 
 def test_no_departures_are_announced_while_the_server_stops(room, loop, member):
