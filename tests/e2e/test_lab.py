@@ -58,6 +58,9 @@ def test_three_client_machines_list_get_chat_and_quit(lab):
         for other in names:
             if other != name:
                 client.wait_for(f"{other}> hola desde {other} {token}")  # in any order
+    for name, client in clients.items():
+        client.send("who")  # a round trip after its own line: an echo would have come before the answer
+        client.wait_for(f"Conectados ({len(clients)}): ")
         assert not client.has(f"{name}> hola desde {name} {token}"), "no echo of one's own chat"
 
     for name, client in clients.items():
@@ -177,4 +180,6 @@ def test_a_client_that_loses_its_server_says_so_and_exits_1(lab):
     server.kill()  # no goodbye: the connection just ends
     assert alice.wait() == 1, alice.transcript()
     assert CONNECTION_LOST in alice.stderr.text, alice.stderr.text
-    wait_until(lambda: server.status == "exited", message="the killed server's container to end")
+    wait_until(
+        lambda: server.status == "exited", message="the killed server's container to end", timeout=TIMEOUT
+    )
