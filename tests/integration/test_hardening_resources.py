@@ -204,12 +204,10 @@ def test_a_byte_trickler_is_idle_while_a_client_sending_lines_is_not(start_serve
         while time.monotonic() - started < 2.0:  # twice the idle timeout, sending lines all along
             active.fence()
             time.sleep(0.2)  # the active client's own pacing
-        active.fence()
-        survived = not active.eof
+        active.fence()  # answered after twice the idle timeout: the client sending lines was kept
 
     errors = [e for e in trickler.events if isinstance(e, protocol.Error)]
     assert [e.code for e in errors] == ["idle"]
-    assert survived, "the client sending lines outlived the idle timeout"
     server.wait_for_log(re.compile(r"disconnect goteo@\S+ \(idle\)"))
 
 
