@@ -168,7 +168,8 @@ def test_a_person_attached_to_a_tty_client_types_who_and_reads_the_answer(lab):
             screen += chunk
     finally:
         sock.close()
-    assert machine.wait_for_status("exited") == "exited"
+    assert b"Adi\xc3\xb3s, alice" in screen, f"the stream ended with no goodbye: {screen!r}"
+    machine.wait_for_status("exited")
     assert machine.exit_code() == 0, machine.logs()
     server.wait_for_log("disconnect alice@")
 

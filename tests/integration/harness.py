@@ -186,12 +186,13 @@ class ServerProcess(_Process):
         return self.stderr.wait_for(pattern, timeout, start)[1]
 
     def sync(self, timeout: float = TIMEOUT) -> None:
-        """A fence on the console: a private line to nobody typed at it, whose error the server
-        prints after everything it printed before. Fence a client's line first (its own
-        `sync`) to know the server handled it; this then proves the console output is all read."""
+        """A fence on the console (support/fence.py): a private line to nobody typed at it,
+        whose error the server prints after everything it printed before. Fence a client's
+        line first (its own `sync`) to know the server handled it; this then proves the
+        console output is all read."""
         fence = Fence()
         mark = len(self.stdout)
-        self.console(fence.line)
+        self.console(fence.console_line)
         self.stdout.wait_for(fence.answer, timeout, mark)
 
     def stop(self, timeout: float = 5.0) -> int:
@@ -236,7 +237,7 @@ class ClientProcess(_Process):
         before the fence's answer."""
         fence = Fence()
         mark = len(self.stdout)
-        self.send(fence.line)
+        self.send(fence.command)
         index, _ = self.stdout.wait_for(fence.answer, timeout, mark)
         self.stdout.skip_to(index)
 
@@ -452,15 +453,15 @@ class RawConnection:
         Returns the index in `arrivals` of the fence's answer: what came before it is
         everything the server said to those lines."""
         fence = Fence()
-        self.send_line(fence.line)
+        self.send_line(fence.command)
         self.expect(
             lambda event: (
                 isinstance(event, protocol.Error)
-                and event.code == "no-user"
+                and event.code == "nofile"
                 and fence.answer.search(event.text)
             ),
             timeout,
-            what=f"the answer to the fence {fence.line!r}",
+            what=f"the answer to the fence {fence.command!r}",
         )
         return self._expected_upto - 1
 
