@@ -16,8 +16,7 @@ import time
 import pytest
 
 from ftplab import protocol
-from ftplab.session import CHAT_BURST_LINES, CHAT_LINES_PER_SECOND
-from support.constants import MIB, RSS_GROWTH_LIMIT_KIB
+from support.constants import CHAT_BURST_LINES, CHAT_LINES_PER_SECOND, MIB, RSS_GROWTH_LIMIT_KIB
 from support.waiting import join_thread
 
 from .harness import (

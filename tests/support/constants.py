@@ -14,3 +14,7 @@ RSS_GROWTH_LIMIT_KIB = 20 * 1024
 below the size of what the test sends."""
 WHO_REPLY = re.compile(r"(Conectados|Connected) \(\d+\): ")
 """The server's answer to `who`, in Spanish or English."""
+CHAT_BURST_LINES = 20
+CHAT_LINES_PER_SECOND = 5.0
+"""The documented chat limit (docs/security.md): a burst of 20 lines, then 5 a second. Tests
+read it here, not from the server's modules, so they check the server as a user sees it."""
