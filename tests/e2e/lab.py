@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import docker
@@ -43,20 +43,20 @@ from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from support.waiting import LineStream, Pattern, matcher, poll_until
+from support.constants import SERVER_NAME, SPANISH_FILE_NAME
+from support.waiting import LineStream, Pattern, matcher, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_TAG = os.environ.get("FTPLAB_E2E_TAG", "e2e")
 """Tag of the images the e2e tests build and run: set it to test two checkouts at once."""
 SERVER_IMAGE = f"ftplab/server:{E2E_TAG}"
 CLIENT_IMAGE = f"ftplab/client:{E2E_TAG}"
-SERVER_NAME = "profe"
 TIMEOUT = 30.0
 """Default deadline for anything a test waits for: generous, it is only reached on failure."""
 
 BIG_FILE = "archivo-grande.bin"  # 4 MiB, made while building the server image
 SMALL_FILE = "bienvenida.txt"
-SPANISH_FILE = "canción de prueba.txt"
+SPANISH_FILE = SPANISH_FILE_NAME
 SERVED_DIR = "/srv/files"
 DOWNLOAD_DIR = "/downloads"
 
@@ -77,11 +77,6 @@ HARDENED = {
     "init": True,
 }
 TMPFS_OPTIONS = "size=16m,mode=1777"  # tmpfs options, as `docker run --tmpfs /tmp:OPTIONS`
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = TIMEOUT, message: str = "") -> object:
-    """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
-    return poll_until(predicate, timeout, message)
 
 
 class InteractiveClient:
@@ -240,13 +235,15 @@ class Machine:
             return next((line for line in read().splitlines() if matcher(pattern)(line)), None)
 
         try:
-            return wait_until(find, timeout, f"{pattern!r} in {self.name}'s log")
+            return wait_until(find, message=f"{pattern!r} in {self.name}'s log", timeout=timeout)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{self.name}'s log:\n{read()[-4000:]}") from None
 
     def wait_for_status(self, *wanted: str, timeout: float = TIMEOUT) -> str:
         return wait_until(
-            lambda: (status := self.status) in wanted and status, timeout, f"{self.name} {wanted}"
+            lambda: (status := self.status) in wanted and status,
+            message=f"{self.name} to be {' or '.join(wanted)}",
+            timeout=timeout,
         )
 
     def stop(self, timeout: int = 10) -> float:

@@ -37,6 +37,7 @@ from .lab import (
     SERVER_CLOSING,
     SMALL_FILE,
     SPANISH_FILE,
+    TIMEOUT,
     assert_least_privileged,
     can_shape_links,
     drop_incoming,
@@ -126,7 +127,11 @@ def test_stopped_client_machine_mid_download_removes_its_partial_file(lab):
     alice.send(f"get {BIG_FILE}")
     alice.wait_for_output(DOWNLOADING)
     downloads = alice.volume_of(DOWNLOAD_DIR)
-    wait_until(lambda: _writing_in(alice, DOWNLOAD_DIR), message="the download's temporary file open")
+    wait_until(
+        lambda: _writing_in(alice, DOWNLOAD_DIR),
+        message="the download's temporary file open",
+        timeout=TIMEOUT,
+    )
 
     took = alice.stop(timeout=10)
     assert took < 5, f"docker stop of a client took {took:.1f} s"
@@ -164,7 +169,7 @@ def test_killed_client_machine_leaves_no_partial_file(lab):
     # The same machine started again: a new client session in the same download directory.
     alice.container.start()
     alice.wait_for_output(re.compile(r"Hola, alice\..*"))
-    wait_until(lambda: server.stderr_log().count("joined alice@") == 2, message="alice back")
+    wait_until(lambda: server.stderr_log().count("joined alice@") == 2, message="alice back", timeout=TIMEOUT)
     assert lab.volume_listing(downloads) == []
 
 
@@ -283,8 +288,13 @@ def test_crashed_server_is_restarted_by_its_policy_and_serves_new_clients(lab):
     wait_until(
         lambda: server.inspect()["RestartCount"] >= 1 and server.status == "running",
         message="the restart policy to start the server again",
+        timeout=TIMEOUT,
     )
-    wait_until(lambda: len(re.findall(r"listening on ", server.stderr_log())) == 2, message="listening again")
+    wait_until(
+        lambda: len(re.findall(r"listening on ", server.stderr_log())) == 2,
+        message="listening again",
+        timeout=TIMEOUT,
+    )
     code, out, err = alice_host.session("alice", ["who", f"get {SMALL_FILE}"])
     assert code == 0, (out, err)
     assert "Conectados (1): alice" in out and "Guardado" in out, out
@@ -405,7 +415,11 @@ def test_high_latency_link_downloads_arrive_byte_identical_and_chat_flows(lab, r
     assert alice_host.files() == sorted([BIG_FILE, SPANISH_FILE]) and bob_host.files() == [BIG_FILE]
     assert alice.quit() == 0 and bob.quit() == 0, (alice.transcript(), bob.transcript())
     # Each end of a connection crossed the relay in order: both pairs closed, none reset.
-    wait_until(lambda: relay.logs().count("delay-relay: closed ") == 2, message="the relay to close both")
+    wait_until(
+        lambda: relay.logs().count("delay-relay: closed ") == 2,
+        message="the relay to close both",
+        timeout=TIMEOUT,
+    )
     assert "aborted" not in relay.logs(), relay.logs()
 
 

@@ -58,6 +58,9 @@ def test_three_client_machines_list_get_chat_and_quit(lab):
         for other in names:
             if other != name:
                 client.wait_for(f"{other}> hola desde {other} {token}")  # in any order
+    for name, client in clients.items():
+        client.send("who")  # a round trip after its own line: an echo would have come before the answer
+        client.wait_for(f"Conectados ({len(clients)}): ")
         assert not client.has(f"{name}> hola desde {name} {token}"), "no echo of one's own chat"
 
     for name, client in clients.items():
@@ -165,7 +168,8 @@ def test_a_person_attached_to_a_tty_client_types_who_and_reads_the_answer(lab):
             screen += chunk
     finally:
         sock.close()
-    assert machine.wait_for_status("exited") == "exited"
+    assert b"Adi\xc3\xb3s, alice" in screen, f"the stream ended with no goodbye: {screen!r}"
+    machine.wait_for_status("exited")
     assert machine.exit_code() == 0, machine.logs()
     server.wait_for_log("disconnect alice@")
 
@@ -177,4 +181,6 @@ def test_a_client_that_loses_its_server_says_so_and_exits_1(lab):
     server.kill()  # no goodbye: the connection just ends
     assert alice.wait() == 1, alice.transcript()
     assert CONNECTION_LOST in alice.stderr.text, alice.stderr.text
-    wait_until(lambda: server.status == "exited", message="the killed server's container to end")
+    wait_until(
+        lambda: server.status == "exited", message="the killed server's container to end", timeout=TIMEOUT
+    )

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from support.constants import SPANISH_FILE_NAME
+
 from .harness import ClientProcess, ServerProcess, make_file, started_processes
 
 
@@ -102,9 +104,6 @@ class ServedRoot:
     """A secret file next to the root, which no name may reach."""
 
 
-SPANISH_NAME = "canción de prueba.txt"
-
-
 @pytest.fixture(scope="module")
 def served_root(tmp_path_factory) -> ServedRoot:
     """root/ with files of every interesting shape, and traps around it:
@@ -117,7 +116,7 @@ def served_root(tmp_path_factory) -> ServedRoot:
         "empty.bin": b"",
         "one.bin": b"\x00",
         "random.bin": os.urandom(3 * 1024 * 1024 + 12345),
-        SPANISH_NAME: "¿Qué tal? Ñandú, pingüino y acción.\n".encode() * 100,
+        SPANISH_FILE_NAME: "¿Qué tal? Ñandú, pingüino y acción.\n".encode() * 100,
         "notes.txt": b"line one\nline two\n",
     }
     for name, content in contents.items():

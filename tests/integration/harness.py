@@ -39,12 +39,12 @@ if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
 from ftplab import protocol  # noqa: E402  (this checkout's package, found through APP_DIR)
-from support.waiting import LineStream, Pattern, matcher, poll_until  # noqa: E402
+from support.constants import SERVER_NAME, WHO_REPLY  # noqa: E402
+from support.fence import Fence  # noqa: E402
+from support.waiting import DEFAULT_TIMEOUT as TIMEOUT  # noqa: E402
+from support.waiting import LineStream, Pattern, join_thread, matcher, wait_until  # noqa: E402
 
 HOST = "127.0.0.1"
-SERVER_NAME = "profe"
-TIMEOUT = 10.0
-"""Default deadline for anything a test waits for; generous, as it is only hit on failure."""
 
 
 _started: list[subprocess.Popen] = []
@@ -73,11 +73,6 @@ def child_env(**extra: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = TIMEOUT, message: str = "") -> object:
-    """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
-    return poll_until(predicate, timeout, message)
 
 
 class _Process:
@@ -190,6 +185,16 @@ class ServerProcess(_Process):
         """A line of the server's stderr (the log)."""
         return self.stderr.wait_for(pattern, timeout, start)[1]
 
+    def sync(self, timeout: float = TIMEOUT) -> None:
+        """A fence on the console (support/fence.py): a private line to nobody typed at it,
+        whose error the server prints after everything it printed before. Fence a client's
+        line first (its own `sync`) to know the server handled it; this then proves the
+        console output is all read."""
+        fence = Fence()
+        mark = len(self.stdout)
+        self.console(fence.console_line)
+        self.stdout.wait_for(fence.answer, timeout, mark)
+
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then the exit status, which must be 0."""
         if self.process.poll() is None:
@@ -227,11 +232,13 @@ class ClientProcess(_Process):
         return self.stdout.expect(pattern, timeout)
 
     def sync(self, timeout: float = TIMEOUT) -> None:
-        """A round trip through the server: everything the server queued for this
-        client before it handled our `who` has been printed once this returns."""
+        """A fence (support/fence.py): once this returns, the server has handled every line
+        this client sent before, and the client has printed everything the server sent it
+        before the fence's answer."""
+        fence = Fence()
         mark = len(self.stdout)
-        self.send("who")
-        index, _ = self.stdout.wait_for(re.compile(r"> (Conectados|Connected) \(\d+\): "), timeout, mark)
+        self.send(fence.command)
+        index, _ = self.stdout.wait_for(fence.answer, timeout, mark)
         self.stdout.skip_to(index)
 
     def quit(self, timeout: float = TIMEOUT) -> int:
@@ -314,15 +321,17 @@ class TerminalClient:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"terminal client still running; screen: {self.screen[-2000:]!r}") from None
-        self._thread.join(TIMEOUT)
+        join_thread(self._thread, TIMEOUT, "reading the terminal client's screen")
         return code
 
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self._thread.join(TIMEOUT)
-        os.close(self._master)
+        try:
+            join_thread(self._thread, TIMEOUT, "reading the terminal client's screen")
+        finally:
+            os.close(self._master)
 
     def __enter__(self) -> TerminalClient:
         return self
@@ -451,6 +460,32 @@ class RawConnection:
         self.send_line("")
         return self.expect(protocol.Hello)
 
+    def fence(self, timeout: float = TIMEOUT) -> int:
+        """A fence (support/fence.py): the server has handled every line sent before this.
+        Returns the index in `arrivals` of the fence's answer: what came before it is
+        everything the server said to those lines."""
+        fence = Fence()
+        self.send_line(fence.command)
+        self.expect(
+            lambda event: (
+                isinstance(event, protocol.Error)
+                and event.code == "nofile"
+                and fence.answer.search(event.text)
+            ),
+            timeout,
+            what=f"the answer to the fence {fence.command!r}",
+        )
+        return self._expected_upto - 1
+
+    def who(self, timeout: float = TIMEOUT) -> protocol.Message:
+        """The server's answer to `who`."""
+        self.send_line("who")
+        return self.expect(
+            lambda event: isinstance(event, protocol.Message) and WHO_REPLY.match(event.text),
+            timeout,
+            what="the answer to who",
+        )
+
     def receive(self, max_bytes: int = 256 * 1024, timeout: float = TIMEOUT) -> None:
         """One recv of at most `max_bytes`, parsed. A ProtocolError propagates: the
         stream the server sent is not well formed."""
@@ -490,11 +525,17 @@ class RawConnection:
         return result
 
     def expect(
-        self, wanted: type | Callable[[object], bool], timeout: float = TIMEOUT, max_bytes: int = 256 * 1024
+        self,
+        wanted: type | Callable[[object], bool],
+        timeout: float = TIMEOUT,
+        max_bytes: int = 256 * 1024,
+        what: str | None = None,
     ) -> Arrival:
         """Read until an event of type `wanted`, or one `wanted(event)` accepts, arrives after
-        the ones already seen by `expect`; returns the event."""
+        the ones already seen by `expect`; returns the event. `what` names it in a failure
+        (default: the type's name, or the callable's `description`)."""
         accepts = (lambda event: isinstance(event, wanted)) if isinstance(wanted, type) else wanted
+        what = what or getattr(wanted, "description", None) or getattr(wanted, "__name__", repr(wanted))
 
         def find():
             for index in range(self._expected_upto, len(self.arrivals)):
@@ -503,7 +544,7 @@ class RawConnection:
                     return self.arrivals[index]
             return None
 
-        return self._read_until(find, str(wanted), timeout, max_bytes).event
+        return self._read_until(find, what, timeout, max_bytes).event
 
     def read_file_bytes(self, count: int, timeout: float = TIMEOUT, max_bytes: int = 64 * 1024) -> None:
         """Read until at least `count` bytes of the current download have arrived."""
@@ -522,7 +563,12 @@ class RawConnection:
 
 def message_containing(text: str) -> Callable[[object], bool]:
     """For RawConnection.expect: a Message (chat or a server reply) containing `text`."""
-    return lambda event: isinstance(event, protocol.Message) and text in event.text
+
+    def accepts(event: object) -> bool:
+        return isinstance(event, protocol.Message) and text in event.text
+
+    accepts.description = f"a message containing {text!r}"
+    return accepts
 
 
 def make_file(path: Path, size: int, *, seed: int = 0) -> bytes:
@@ -683,8 +729,10 @@ class FakeServer:
             self.received += data
 
     def join(self) -> None:
-        self._thread.join(TIMEOUT)
-        self._listener.close()
+        try:
+            join_thread(self._thread, TIMEOUT, "the fake server's conversation")
+        finally:
+            self._listener.close()
 
     def __enter__(self) -> FakeServer:
         return self

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from ftplab import protocol
-
-from .harness import RawConnection, run_client
+from .harness import open_fds, run_client, wait_until
 
 
 @pytest.fixture
@@ -27,9 +25,9 @@ def test_chat_reaches_every_other_client_and_the_server_console(trio):
 
     alice.send("hola a todos")
 
-    assert bob.expect(re.compile(r"^alice> hola a todos$"))
-    assert carol.expect(re.compile(r"^alice> hola a todos$"))
-    assert server.wait_for_output(re.compile(r"^alice> hola a todos$"))
+    bob.expect(re.compile(r"^alice> hola a todos$"))
+    carol.expect(re.compile(r"^alice> hola a todos$"))
+    server.wait_for_output(re.compile(r"^alice> hola a todos$"))
     alice.sync()
     assert not alice.stdout.has("alice> hola a todos"), "the sender gets no echo of its own line"
 
@@ -74,6 +72,7 @@ def test_private_message_reaches_only_its_addressee(trio):
     for other in (alice, carol):
         other.sync()
         assert not other.stdout.has("nos vemos"), f"{other.name} saw a private message"
+    server.sync()  # after alice's fence: the server handled her line; this reads its console to here
     assert not server.stdout.has("nos vemos"), "the console is not a party to it either"
 
 
@@ -167,10 +166,14 @@ def test_a_name_in_use_is_refused(start_server, start_client, client_dir, taken)
     server = start_server()
     ana = start_client(server, "ana")
 
+    ana.sync()
+    baseline = open_fds(server.pid)
+
     result = run_client(server.port, ["hola"], name=taken, download_dir=client_dir("dup"))
 
     assert result.returncode == 1, result
     assert f"El nombre {taken} ya está en uso" in result.stderr, result
+    wait_until(lambda: open_fds(server.pid) == baseline, message="the server to close the refused connection")
     ana.send("who")
     ana.expect("profe> Conectados (1): ana")
     assert not ana.stdout.has("hola"), "nothing the refused client wrote got through"
@@ -186,32 +189,3 @@ def test_a_name_is_free_again_once_its_owner_leaves(start_server, start_client, 
 
     assert result.returncode == 0, result
     assert result.has("profe> Conectados (1): ana"), result
-
-
-def test_writing_under_another_name_is_refused_and_the_connection_survives(start_server, start_client):
-    server = start_server()
-    bob = start_client(server, "bob")
-
-    with RawConnection(server.port, "ana") as raw:
-        raw.join()
-        raw.send_line("hola de parte de bob", sender="bob")
-        error = raw.expect(protocol.Error)
-        raw.send_line("who")
-        who = raw.expect(lambda e: isinstance(e, protocol.Message) and e.text.startswith("Conectados"))
-        raw.send_line("soy ana")
-        bob.expect("ana> soy ana")
-
-    assert error.code == "impersonation"
-    assert error.text == "Eres ana: no puedes escribir como bob"
-    assert who.text == "Conectados (2): ana, bob"
-    assert not bob.stdout.has("hola de parte de bob")
-    assert not server.stdout.has("hola de parte de bob")
-    assert bob.quit() == 0
-
-
-def test_a_raw_connection_that_sends_no_name_is_refused(shared_server):
-    with RawConnection(shared_server.port, "x") as raw:
-        raw.sock.sendall(b"hello there\n")
-        error = raw.expect(protocol.Error)
-        raw.wait_closed()
-    assert error.code == "no-name"

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from .conftest import SPANISH_NAME
+from support.constants import SPANISH_FILE_NAME
+
 from .harness import RawConnection, message_containing, partial_downloads, run_client
 
 LIST_ENTRY = re.compile(r"^profe> +(\d+)  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)$")
@@ -22,7 +23,7 @@ def test_list_shows_every_file_with_its_size(shared_server, served_root, client_
     assert listed == expected, "no directories, no symlinks leading out of the root"
 
 
-@pytest.mark.parametrize("name", ["empty.bin", "one.bin", "random.bin", SPANISH_NAME, "alias.txt"])
+@pytest.mark.parametrize("name", ["empty.bin", "one.bin", "random.bin", SPANISH_FILE_NAME, "alias.txt"])
 def test_get_saves_a_byte_identical_copy(shared_server, served_root, client_dir, name):
     downloads = client_dir("getter")
 
@@ -36,7 +37,7 @@ def test_get_saves_a_byte_identical_copy(shared_server, served_root, client_dir,
 
 def test_several_gets_in_one_session_are_all_saved_before_quit(shared_server, served_root, client_dir):
     downloads = client_dir("batch")
-    names = ["random.bin", "empty.bin", SPANISH_NAME, "notes.txt"]
+    names = ["random.bin", "empty.bin", SPANISH_FILE_NAME, "notes.txt"]
 
     result = run_client(shared_server.port, [f"get {n}" for n in names], name="batch", download_dir=downloads)
 

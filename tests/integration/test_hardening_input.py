@@ -2,8 +2,8 @@
 with one), memory stays bounded, and the connection (unless the error is fatal) goes on.
 
 Raw sockets only: nothing here goes through the real client, which would refuse to send
-most of it. The basic cases (one 5000-byte line, bad UTF-8, no prefix, a bad first line,
-CRLF) are in test_raw_protocol.py; these are the harder spellings and the sizes."""
+most of it. The basic cases (one 5000-byte line, bad UTF-8, no prefix, CRLF) are in
+test_raw_protocol.py; these are the harder spellings, the sizes, and every bad first line."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ import time
 import pytest
 
 from ftplab import protocol
+from support.constants import MIB, RSS_GROWTH_LIMIT_KIB
 
-from .harness import RawConnection, message_containing, rss_kib
+from .harness import RawConnection, rss_kib
 
-MIB = 1024 * 1024
-RSS_GROWTH_LIMIT_KIB = 20 * 1024
-_fences = itertools.count()
 _names = itertools.count()
 
 
@@ -31,18 +29,6 @@ def _unique(stem: str) -> str:
 
 def _is_error(code: str):
     return lambda event: isinstance(event, protocol.Error) and event.code == code
-
-
-def _fence(raw: RawConnection) -> int:
-    """A round trip that proves everything sent before it was handled: a private
-    message to nobody, answered with its own `no-user` error. Returns how many events
-    had arrived before that answer."""
-    tag = f"nadie{next(_fences)}"
-    raw.send_line(f"@{tag} ?")
-    raw.expect(
-        lambda event: isinstance(event, protocol.Error) and event.code == "no-user" and tag in event.text
-    )
-    return len(raw.arrivals) - 1
 
 
 def _errors(raw: RawConnection, code: str, upto: int | None = None) -> list:
@@ -69,9 +55,8 @@ def test_a_line_of_many_mib_is_one_too_long_and_memory_stays_bounded(start_serve
         raw.sock.sendall(b"largo> ")
         _stream(raw.sock, size_mib * MIB, b"x" * 65536)
         raw.sock.sendall(b"\n")
-        handled = _fence(raw)
-        raw.send_line("who")
-        raw.expect(message_containing("Conectados (1): largo"))
+        handled = raw.fence()
+        assert raw.who().text == "Conectados (1): largo"
 
         growth = rss_kib(server.pid, peak=True) - before
     assert len(_errors(raw, "too-long", handled)) == 1, raw.events
@@ -90,7 +75,7 @@ def test_a_line_with_no_end_is_refused_before_its_end_and_only_once(start_server
         _stream(raw.sock, 8 * MIB, b"y" * 65536)
         growth = rss_kib(server.pid, peak=True) - before
         raw.sock.sendall(b"\n")
-        handled = _fence(raw)
+        handled = raw.fence()
 
     assert len(_errors(raw, "too-long", handled)) == 1
     assert growth < RSS_GROWTH_LIMIT_KIB, f"server memory grew {growth} KiB"
@@ -101,7 +86,7 @@ def test_each_over_long_line_gets_its_own_error_and_the_lines_between_work(share
         raw.join()
         line = b"varios> " + b"z" * protocol.MAX_LINE_BYTES + b"\n"
         raw.sock.sendall(line + b"varios> who\n" + line + line)
-        handled = _fence(raw)
+        handled = raw.fence()
 
     events = raw.events[:handled]
     kinds = [
@@ -119,7 +104,7 @@ def test_a_line_of_exactly_the_limit_is_accepted(shared_server, start_client):
     with RawConnection(shared_server.port, "limite") as raw:
         raw.join()
         raw.sock.sendall(prefix + text + b"\n")
-        handled = _fence(raw)
+        handled = raw.fence()
         bob.expect("limite> kkkk")
     assert _errors(raw, "too-long", handled) == []
     assert bob.quit() == 0
@@ -135,7 +120,7 @@ def test_one_byte_at_a_time_still_makes_exactly_one_command(shared_server):
         for byte in b"goteo> who\n":
             raw.sock.send(bytes([byte]))
             time.sleep(0.002)  # the trickler's own pacing, so each byte travels alone
-        handled = _fence(raw)
+        handled = raw.fence()
 
     answers = [e for e in raw.events[:handled] if isinstance(e, protocol.Message) and "Conectados" in e.text]
     assert len(answers) == 1
@@ -147,10 +132,9 @@ def test_pipelined_commands_in_one_send_run_in_order(shared_server):
     with RawConnection(shared_server.port, "tuberia") as raw:
         raw.join()
         raw.sock.sendall(b"".join(f"tuberia> get p{i}\n".encode() for i in range(count)))
-        raw.send_line("who")
-        raw.expect(message_containing("Conectados ("))
+        handled = raw.fence()
 
-    targets = [e.text.rsplit(" ", 1)[1] for e in raw.events if isinstance(e, protocol.Error)]
+    targets = [e.text.rsplit(" ", 1)[1] for e in raw.events[:handled] if isinstance(e, protocol.Error)]
     assert targets == [f"p{i}" for i in range(count)]
 
 
@@ -159,7 +143,7 @@ def test_lf_crlf_and_a_stray_cr(shared_server, start_client):
     with RawConnection(shared_server.port, "finales") as raw:
         raw.join()
         raw.sock.sendall(b"finales> uno\nfinales> dos\r\nfinales> tres\rcuatro\nfinales> cinco\r\r\n")
-        _fence(raw)
+        raw.fence()
 
     bob.expect("finales> uno")
     bob.expect("finales> dos")
@@ -187,8 +171,7 @@ def test_invalid_utf8_is_an_encoding_error_and_the_connection_survives(shared_se
         raw.join()
         raw.sock.sendall(name.encode() + b"> hola " + payload + b"\n")
         error = raw.expect(protocol.Error)
-        raw.send_line("who")
-        raw.expect(message_containing("Conectados ("))
+        raw.fence()
     assert error.code == "encoding"
 
 
@@ -207,7 +190,7 @@ def test_nul_bytes_are_text_shown_escaped_and_never_reach_a_file_name(shared_ser
         raw.sock.sendall(b"nul> hola\x00mundo\n")
         raw.sock.sendall(b"nul> get notes.txt\x00.jpg\n")
         error = raw.expect(protocol.Error)
-        _fence(raw)
+        raw.fence()
 
     assert error.code == "nofile"
     assert error.text == "El archivo no existe: notes.txt\\x00.jpg"
@@ -231,7 +214,7 @@ def test_unknown_commands_are_chat(shared_server, start_client):
         raw.join()
         for text in ("borrar todo", "DELETE *", "rm -rf /", "getx nada", "!HELLO falso"):
             raw.send_line(text)
-        handled = _fence(raw)
+        handled = raw.fence()
 
     for text in ("borrar todo", "DELETE *", "rm -rf /", "getx nada", "!HELLO falso"):
         bob.expect(f"desconocido> {text}")
@@ -248,8 +231,7 @@ def test_a_missing_or_extra_argument_is_usage_and_the_connection_survives(shared
         raw.join()
         raw.send_line(text)
         error = raw.expect(protocol.Error)
-        raw.send_line("who")
-        raw.expect(message_containing("Conectados ("))
+        raw.fence()
     assert error.code == "usage"
 
 
@@ -258,7 +240,7 @@ def test_empty_lines_get_no_answer(shared_server):
         raw.join()
         start = len(raw.arrivals)
         raw.sock.sendall(b"vacio> \nvacio>\nvacio>    \nvacio> \t\r\n")
-        handled = _fence(raw)
+        handled = raw.fence()
     assert raw.events[start:handled] == []
 
 
@@ -277,8 +259,24 @@ def test_empty_lines_get_no_answer(shared_server):
         (b"a\x1b[2J> hola\n", "bad-name"),
         ("a\u202eb> hola\n".encode(), "bad-name"),
         (b"x" * 6000 + b"\n", "no-name"),
+        (b"hola sin nombre\n", "no-name"),
+        (b"a b> hola\n", "bad-name"),
+        (b"x" * 40 + b"> hola\n", "bad-name"),
     ],
-    ids=["empty", "crlf-only", "no-space", "empty-name", "at", "bang", "esc", "bidi", "too-long"],
+    ids=[
+        "empty",
+        "crlf-only",
+        "no-space",
+        "empty-name",
+        "at",
+        "bang",
+        "esc",
+        "bidi",
+        "too-long",
+        "no-prefix",
+        "space",
+        "too-long-name",
+    ],
 )
 def test_a_first_line_without_a_valid_name_is_fatal(shared_server, first_line, code):
     with RawConnection(shared_server.port, "x") as raw:
@@ -289,11 +287,12 @@ def test_a_first_line_without_a_valid_name_is_fatal(shared_server, first_line, c
     assert "\x1b" not in error.text and "\u202e" not in error.text
 
 
-@pytest.mark.parametrize("forged", ["profe", "PROFE", "otro", "FORJA"])
+@pytest.mark.parametrize("forged", ["a connected user", "profe", "PROFE", "otro", "FORJA"])
 def test_a_forged_prefix_after_joining_is_impersonation_and_nothing_is_relayed(
     shared_server, start_client, forged
 ):
     bob = start_client(shared_server, _unique("forja-bob"))
+    forged = bob.name if forged == "a connected user" else forged
     name = _unique("forja")
     with RawConnection(shared_server.port, name) as raw:
         raw.join()
@@ -303,9 +302,12 @@ def test_a_forged_prefix_after_joining_is_impersonation_and_nothing_is_relayed(
         second = raw.expect(protocol.Error)
         raw.send_line("sigo aqui")
         bob.expect(f"{name}> sigo aqui")
+        shared_server.sync()
 
     assert (first.code, second.code) == ("impersonation", "impersonation")
+    assert first.text == f"Eres {name}: no puedes escribir como {forged}"
     assert not bob.stdout.has("soy el servidor")
+    assert not shared_server.stdout.has("soy el servidor"), "the console is not shown it either"
     assert raw.file is None, "the forged get was not served"
     assert bob.quit() == 0
 
@@ -315,6 +317,7 @@ def test_the_servers_own_name_in_any_case_is_taken_and_the_connection_closed(sha
     with RawConnection(shared_server.port, name) as raw:
         raw.send_line("hola")
         error = raw.expect(protocol.Error)
-        raw.wait_closed()
+        raw.wait_closed()  # the server is done with this connection
+    shared_server.sync()
     assert error.code == "name-taken"
     assert not shared_server.stdout.has(f"{name}> hola")

@@ -47,15 +47,14 @@ def trap_server(trap_root):
 
 
 def _get(port: int, name: str, argument: str) -> list:
-    """The events after `get argument`, up to the answer of a `who` sent after it."""
+    """The events answering `get argument`: those before a fence sent after it."""
     with RawConnection(port, name) as raw:
         raw.join()
         raw.send_line(f"get {argument}")
-        raw.send_line("who")
-        raw.expect(message_containing("Conectados ("))
+        handled = raw.fence()
         if raw.file is not None:
             raw.read_whole_file()
-        return raw.events[1:]
+        return raw.events[1:handled]
 
 
 @pytest.mark.parametrize(

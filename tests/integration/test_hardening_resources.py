@@ -16,7 +16,8 @@ import time
 import pytest
 
 from ftplab import protocol
-from ftplab.session import CHAT_BURST_LINES, CHAT_LINES_PER_SECOND
+from support.constants import CHAT_BURST_LINES, CHAT_LINES_PER_SECOND, MIB, RSS_GROWTH_LIMIT_KIB
+from support.waiting import join_thread
 
 from .harness import (
     HOST,
@@ -30,21 +31,15 @@ from .harness import (
     wait_until,
 )
 
-MIB = 1024 * 1024
-RSS_GROWTH_LIMIT_KIB = 20 * 1024
 PROMPT_SECONDS = 1.0
 """How long another client's answer may take while someone misbehaves: far more than it
 needs (milliseconds), far less than a stalled loop would take."""
 
 
-def _who(raw: RawConnection) -> protocol.Message:
-    raw.send_line("who")
-    return raw.expect(message_containing("Conectados ("))
-
-
-def _timed_who(raw: RawConnection) -> float:
+def _answer_seconds(raw: RawConnection) -> float:
+    """How long one round trip (a fence) through the server takes for `raw`."""
     started = time.monotonic()
-    _who(raw)
+    raw.fence()
     return time.monotonic() - started
 
 
@@ -103,10 +98,10 @@ def test_a_flood_past_max_clients_evicts_the_oldest_silent_ones_while_a_joined_c
 
         flood = Flood(server.port, 3 * limit)
         try:
-            assert _timed_who(legit) < PROMPT_SECONDS
+            assert _answer_seconds(legit) < PROMPT_SECONDS
             extra = 3 * limit - (limit - 1)
             wait_until(lambda: flood.poll() >= extra, message=f"{extra} refused connections closed")
-            assert _timed_who(legit) < PROMPT_SECONDS
+            assert _answer_seconds(legit) < PROMPT_SECONDS
             refused = [s for s in flood.socks if s in flood.closed]
             admitted = [s for s in flood.socks if s not in flood.closed]
             assert len(refused) == extra and len(admitted) == limit - 1
@@ -119,7 +114,7 @@ def test_a_flood_past_max_clients_evicts_the_oldest_silent_ones_while_a_joined_c
         wait_until(lambda: open_fds(server.pid) == baseline, message="descriptors back to the baseline")
         with RawConnection(server.port, "despues") as later:
             later.join()
-            assert _who(later).text == "Conectados (2): despues, legit"
+            assert later.who().text == "Conectados (2): despues, legit"
 
 
 def test_an_eviction_flood_holds_at_most_max_closing_descriptors(start_server):
@@ -135,7 +130,7 @@ def test_an_eviction_flood_holds_at_most_max_closing_descriptors(start_server):
             wait_until(lambda: flood.poll() >= 199, message="every refused connection closed by the server")
             held = open_fds(server.pid) - baseline
             told = sum(1 for s in flood.closed if flood.errors(s) == [b"busy"])
-            assert _timed_who(legit) < PROMPT_SECONDS
+            assert _answer_seconds(legit) < PROMPT_SECONDS
         finally:
             flood.close()
         wait_until(lambda: open_fds(server.pid) == baseline, message="descriptors back to the baseline")
@@ -157,7 +152,7 @@ def test_a_named_user_gets_in_while_silent_connections_keep_the_server_full(star
             try:
                 with RawConnection(server.port, f"real{attempt}") as real:
                     real.join()
-                    assert _who(real).text.startswith("Conectados (1): ")
+                    assert real.who().text.startswith("Conectados (1): ")
             finally:
                 more.close()
     finally:
@@ -177,7 +172,8 @@ def test_max_per_ip_counts_each_address_apart(start_server):
                 error = refused.expect(protocol.Error)
                 refused.wait_closed()
             assert error.code == "too-many"
-        assert _who(first[0]).text == "Conectados (4): dos0, dos1, uno0, uno1"
+            assert error.text == "Demasiadas conexiones desde tu dirección (máximo 2)"
+        assert first[0].who().text == "Conectados (4): dos0, dos1, uno0, uno1"
 
         first[0].close()
         server.wait_for_log(re.compile(r"disconnect uno0@127\.0\.0\.1:\d+ \(closed by peer\)"))
@@ -207,7 +203,7 @@ def test_connections_that_never_send_a_name_are_closed_by_the_join_timeout(start
             assert all(flood.errors(s) == [b"idle"] for s in flood.socks)
             assert any(isinstance(e, protocol.Error) and e.code == "idle" for e in half_named.events)
             assert b"Desconectado tras 1 s sin actividad" in flood.received[flood.socks[0]]
-            assert _timed_who(legit) < PROMPT_SECONDS, "the joined client is not idle-limited"
+            assert _answer_seconds(legit) < PROMPT_SECONDS, "the joined client is not idle-limited"
         finally:
             flood.close()
             half_named.close()
@@ -222,21 +218,20 @@ def test_a_byte_trickler_is_idle_while_a_client_sending_lines_is_not(start_serve
         trickler.join()
         active.join()
         started = time.monotonic()
-        while not trickler.eof or time.monotonic() - started < 2.0:
+        while not trickler.eof:
             assert time.monotonic() - started < TIMEOUT, "the trickler was never disconnected"
-            if not trickler.eof:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    trickler.sock.sendall(b"x")  # never a whole line
-                with contextlib.suppress(TimeoutError):
-                    trickler.receive(timeout=0.2)  # also the trickler's pacing
-            else:
-                time.sleep(0.2)
-            _who(active)  # a whole line: activity
-        closed_after = time.monotonic() - started
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                trickler.sock.sendall(b"x")  # never a whole line
+            with contextlib.suppress(TimeoutError):
+                trickler.receive(timeout=0.2)  # also the trickler's pacing
+            active.fence()  # a whole line: activity
+        while time.monotonic() - started < 2.0:  # twice the idle timeout, sending lines all along
+            active.fence()
+            time.sleep(0.2)  # the active client's own pacing
+        active.fence()  # answered after twice the idle timeout: the client sending lines was kept
 
     errors = [e for e in trickler.events if isinstance(e, protocol.Error)]
     assert [e.code for e in errors] == ["idle"]
-    assert closed_after >= 2.0 and not active.eof, "the client sending lines outlived the idle timeout"
     server.wait_for_log(re.compile(r"disconnect goteo@\S+ \(idle\)"))
 
 
@@ -272,7 +267,7 @@ def test_a_reader_that_reads_nothing_costs_no_file_sized_memory(start_server, bi
 
         wait_until(settled, message="the staller's socket full")
         for _ in range(5):
-            assert _timed_who(other) < PROMPT_SECONDS
+            assert _answer_seconds(other) < PROMPT_SECONDS
         growth = rss_kib(server.pid, peak=True) - before
 
     assert growth < RSS_GROWTH_LIMIT_KIB, f"server memory grew {growth} KiB for a stalled 64 MiB download"
@@ -320,10 +315,10 @@ def test_a_chat_flood_is_throttled_at_its_source_and_the_others_are_spared(start
             flooder.send_line("who")
             flooder.expect(message_containing("Conectados ("), timeout=30)
             elapsed = time.monotonic() - started
-            assert _timed_who(patient) < PROMPT_SECONDS
+            assert _answer_seconds(patient) < PROMPT_SECONDS
         finally:
             listener.stop.set()
-            listener.join(TIMEOUT)
+            join_thread(listener, TIMEOUT, "the listener")
         warnings = [a.event for a in flooder.arrivals if isinstance(a.event, protocol.Error)]
 
     relayed = [text for _, text in listener.arrivals if text.startswith("aaa")]
@@ -391,9 +386,9 @@ def test_a_slow_reader_gets_every_line_of_a_console_paste_bigger_than_any_queue(
         finally:
             for reader in (slow, fast):
                 reader.stop.set()
-                reader.join(TIMEOUT)
-            paster.join(TIMEOUT)
-        who = _who(fast_raw)  # a fence: the server has handled everything before it
+                join_thread(reader, TIMEOUT, f"the reader {reader.raw.name}")
+            join_thread(paster, TIMEOUT, "the paster")
+        who = fast_raw.who()  # a fence: the server has handled everything before it
         dropped = server.stderr.has(re.compile(r"disconnect lento@"))
 
     for reader in (slow, fast):
@@ -427,8 +422,8 @@ def test_a_reader_that_reads_nothing_is_dropped_after_the_data_timeout_and_other
             )
         finally:
             listener.stop.set()
-            listener.join(TIMEOUT)
-            paster.join(TIMEOUT)
+            join_thread(listener, TIMEOUT, "the listener")
+            join_thread(paster, TIMEOUT, "the paster")
         staller.wait_closed(timeout=30)
 
     chat = [text for _, text in listener.arrivals if text.startswith("aaa")]
@@ -468,7 +463,7 @@ def test_a_command_flood_without_reading_does_not_starve_another_client(start_se
             growth = rss_kib(server.pid, peak=True) - before
         finally:
             stop.set()
-            thread.join(TIMEOUT)
+            join_thread(thread, TIMEOUT, "the flooding thread")
 
     assert unread > 0, "the server had handled the whole flood before the other client was measured"
     assert max(waits) < PROMPT_SECONDS, f"list took up to {max(waits):.2f} s during the flood"

@@ -33,11 +33,6 @@ from .harness import (
 MIB = 1024 * 1024
 
 
-def _who(raw: RawConnection) -> protocol.Message:
-    raw.send_line("who")
-    return raw.expect(message_containing("Conectados ("))
-
-
 def _is_error(code: str):
     return lambda event: isinstance(event, protocol.Error) and event.code == code
 
@@ -79,7 +74,7 @@ def test_the_server_keeps_serving_when_its_terminal_is_closed(tmp_path):
             bob.expect(message_containing("hola"))
         with RawConnection(port, "carla") as carla:
             carla.join()  # ana and bob left: announced on the console, EIO again
-            assert _who(carla).text == "Conectados (1): carla"
+            assert carla.who().text == "Conectados (1): carla"
         assert process.poll() is None, "the server died"
     finally:
         if master is not None:
@@ -135,7 +130,7 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
                     answers.append(late.expect(protocol.Error).code)
             cpu = _cpu_seconds(server.pid) - started_cpu
             wall = time.monotonic() - started
-            assert _who(inside).text.startswith("Conectados ("), "the joined client is still served"
+            assert inside.who().text.startswith("Conectados ("), "the joined client is still served"
     finally:
         for raw in held:
             raw.close()
@@ -159,7 +154,7 @@ def test_a_listing_far_bigger_than_the_output_cap_reaches_a_reader(start_server,
         reader.send_line("list")
         reader.expect(message_containing(f"archivo-con-un-nombre-largo-{count - 1:05d}.txt"), timeout=60)
         listed = [e for e in reader.events if isinstance(e, protocol.Message) and "archivo-con" in e.text]
-        assert _who(reader).text == "Conectados (1): lectora", "still connected after the listing"
+        assert reader.who().text == "Conectados (1): lectora", "still connected after the listing"
     assert len(listed) == count
 
 
@@ -187,7 +182,7 @@ def test_a_server_paused_longer_than_the_data_timeout_drops_nobody(start_server,
         finally:
             server.signal(signal.SIGCONT)
         reader.read_whole_file()
-        assert _who(reader).text == "Conectados (1): paciente"
+        assert reader.who().text == "Conectados (1): paciente"
     assert not server.stderr.has(re.compile(r"no data taken"))
 
 
@@ -202,7 +197,7 @@ def test_a_command_flood_is_slowed_and_its_log_lines_are_limited(start_server):
         heavy.sock.sendall(b"pesado> who\n" * commands)
         for _ in range(commands):
             heavy.expect(message_containing("Conectados ("), timeout=60)
-        fence = _who(heavy)
+        fence = heavy.who()
         assert fence.text.startswith("Conectados (")
     logged = [line for line in server.stderr.lines if re.search(r"pesado@\S+: who$", line)]
     assert len(logged) <= 2 * LINES_PER_WINDOW, f"{len(logged)} log lines for one client's flood"

@@ -10,10 +10,14 @@ import time
 from collections.abc import Callable
 
 Pattern = str | re.Pattern
+DEFAULT_TIMEOUT = 10.0
+"""Default deadline for anything a test on this machine waits for; generous, as it is only
+reached on failure."""
 
 
-def poll_until(predicate: Callable[[], object], timeout: float, message: str = "") -> object:
-    """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
+def wait_until(predicate: Callable[[], object], *, message: str, timeout: float = DEFAULT_TIMEOUT) -> object:
+    """Poll `predicate` until it returns something truthy and return that; fail at the deadline,
+    saying what was awaited (`message`)."""
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:
@@ -21,9 +25,16 @@ def poll_until(predicate: Callable[[], object], timeout: float, message: str = "
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {message or predicate}")
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
+
+
+def join_thread(thread: threading.Thread, timeout: float, what: str) -> None:
+    """Wait for `thread` to end; fail, saying what it was doing, if it is still running at the deadline."""
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"{what} still running after {timeout:g} s")
 
 
 def matcher(pattern: Pattern) -> Callable[[str], re.Match | bool | None]:
@@ -122,4 +133,5 @@ class LineStream:
         return any(matches(line) for line in self.lines)
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(self.timeout if timeout is None else timeout)
+        """Wait until the pipe has been read to its end."""
+        join_thread(self._thread, self.timeout if timeout is None else timeout, f"reading {self.label}")
