@@ -562,9 +562,10 @@ class Upload:
             os.link(self._temp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd, follow_symlinks=False)
 
     def _replace(self) -> None:
-        if self._temp is None:
-            self._temp = f"{UPLOAD_TEMP_PREFIX}{os.urandom(8).hex()}"
-            self._link(self._temp)
+        if self._temp is None:  # an unnamed file gets a hidden name first: rename needs one
+            temp = f"{UPLOAD_TEMP_PREFIX}{os.urandom(8).hex()}"
+            self._link(temp)
+            self._temp = temp
         os.replace(self._temp, self._final, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
         self._temp = None
 
