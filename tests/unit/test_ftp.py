@@ -545,8 +545,9 @@ def test_list_of_a_subdirectory_and_of_a_file(root):
 
 def test_nlst_and_mlsd(root):
     assert listing(root, b"NLST") == ["a.txt", "sub"]
+    deeper = root / "sub" / "deeper"
     assert listing(root, b"MLSD sub") == [
-        f"type=dir;size={(root / 'sub/deeper').stat().st_size};modify={_mtime(root / 'sub/deeper')};perm=el; deeper",
+        f"type=dir;size={deeper.stat().st_size};modify={_mtime(deeper)};perm=el; deeper",
         "type=file;size=5;modify=20270103181320;perm=r; inner.txt",
     ]
 
