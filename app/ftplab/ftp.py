@@ -243,8 +243,15 @@ def mlsd_lines(entries: list[TreeEntry], *, writable: bool) -> list[str]:
 
 
 def _fetchable(entry: TreeEntry) -> bool:
-    """Machine-read listings (NLST, MLSD) leave out names nobody can ask for."""
-    return not has_control_characters(entry.name)
+    """Machine-read listings (NLST, MLSD) leave out names nobody can ask for:
+    control characters, or bytes that are not UTF-8 (held as surrogates)."""
+    if has_control_characters(entry.name):
+        return False
+    try:
+        entry.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- the command table -------------------------------------------------------------
@@ -481,6 +488,13 @@ class FtpSession:
             self._end_transfer()
             self._emit(SendReply(reply(421, self.messages(key, **values))))
             self._close()
+
+    def connection_lost(self) -> None:
+        """The control connection is gone: drop any transfer (an upload in
+        progress is discarded), say nothing more."""
+        self._end_transfer()
+        self._actions.clear()
+        self.closed = True
 
     @property
     def busy(self) -> bool:

@@ -736,3 +736,21 @@ def test_fuzz_commands_with_any_argument(tmp_path_factory, verbs, argument):
             break
         assert replies or loop.session.busy, (verb, argument)
     assert os.listdir(root) == ["a.txt"]  # uploads are off: nothing was written
+
+
+def test_names_that_are_not_utf8_are_escaped_in_list_and_left_out_of_nlst(root):
+    os.close(os.open(os.fsencode(root) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY))
+    assert listing(root, b"NLST") == ["a.txt", "sub"]
+    assert any(line.endswith("caf\\udce9.txt") for line in listing(root, b"LIST"))
+
+
+def test_connection_lost_mid_upload_leaves_nothing(root):
+    loop = logged_in(root, allow_upload=True)
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"STOR gone.txt\r\n")
+    loop.running.upload.write(b"partial")
+    loop.session.connection_lost()
+    assert loop.session.next_action() is None
+    assert codes(loop.event(ftp.TransferDone())) == []
+    assert not (root / "gone.txt").exists() and leftovers(root) == []
