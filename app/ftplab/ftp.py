@@ -160,6 +160,8 @@ class JoinRefused:
 
 @dataclass(frozen=True)
 class PassiveOpened:
+    """The passive listener is open on `port`."""
+
     port: int
 
 

@@ -203,22 +203,32 @@ _WRITE_FLAGS = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
 
 
 class NotADirectory(FileProblem):
+    """A path that should name a directory names something else."""
+
     message_key = "not_a_directory"
 
 
 class AlreadyExists(FileProblem):
+    """The name is taken, and replacing is not allowed."""
+
     message_key = "already_exists"
 
 
 class UploadTooBig(FileProblem):
+    """The upload went over the size limit."""
+
     message_key = "upload_too_big"
 
 
 class DiskFull(FileProblem):
+    """Not enough free space for the upload."""
+
     message_key = "disk_full"
 
 
 class UploadFailed(FileProblem):
+    """The upload could not be written (an I/O error)."""
+
     message_key = "upload_failed"
 
 
