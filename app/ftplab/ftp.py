@@ -43,6 +43,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from .messages import Messages
 from .protocol import name_problem
@@ -462,7 +463,6 @@ class FtpSession:
         self._type = "A"
         self._rest = 0
         self._transfer = None  # the running transfer action
-        self._upload_append = False
         self._say(220, "ftp_ready")
 
     # -- the loop's side --
@@ -500,6 +500,7 @@ class FtpSession:
 
     @property
     def busy(self) -> bool:
+        """Waiting for the Room, a passive port or a transfer: commands queue."""
         return self._waiting is not None or self._transfer is not None
 
     # -- plumbing --
@@ -516,29 +517,36 @@ class FtpSession:
         self.closed = True
 
     def _take_line(self, line) -> None:
+        """Answer the line now, or queue it while busy: replies keep the order
+        of the lines, so nothing is said between a transfer's 150 and 226
+        except to ABOR and STAT."""
         if line is TOO_LONG:
-            self._say(500, "ftp_line_too_long", limit=MAX_COMMAND_BYTES)
-            return
-        try:
-            verb, argument = parse_command(line)
-        except UnicodeDecodeError:
-            self._say(501, "ftp_bad_encoding")
-            return
-        command = COMMANDS.get(verb)
-        if self.busy and not (command and command.during_transfer and self._transfer is not None):
-            self._queue(verb, argument)
-            return
-        self._run(verb, argument)
+            step = partial(self._say, 500, "ftp_line_too_long", limit=MAX_COMMAND_BYTES)
+        else:
+            try:
+                verb, argument = parse_command(line)
+            except UnicodeDecodeError:
+                step = partial(self._say, 501, "ftp_bad_encoding")
+            else:
+                step = partial(self._run, verb, argument)
+                command = COMMANDS.get(verb)
+                if command and command.during_transfer and self._transfer is not None:
+                    step()
+                    return
+        if self.busy:
+            self._queue(step)
+        else:
+            step()
 
-    def _queue(self, verb: str, argument: str) -> None:
+    def _queue(self, step: Callable[[], None]) -> None:
         if len(self._queued) >= MAX_QUEUED_COMMANDS:
             self.shut_down("ftp_too_many_queued")
         else:
-            self._queued.append((verb, argument))
+            self._queued.append(step)
 
     def _run_queued(self) -> None:
         while self._queued and not self.busy and not self.closed:
-            self._run(*self._queued.popleft())
+            self._queued.popleft()()
 
     def _run(self, verb: str, argument: str) -> None:
         """The one place where a command's needs are checked."""

@@ -103,12 +103,18 @@ def test_line_at_the_limit_is_accepted(root):
 
 def test_invalid_utf8_gets_501(root):
     loop = logged_in(root)
-    assert codes(loop.feed(b"CWD \xff\xfe\r\nNOOP\r\n")) == [501, 200]
+    replies = loop.feed(b"CWD caf\xe9\r\nNOOP\r\n")
+    assert replies[0] == "501 Syntax error in parameters or arguments: the line is not valid UTF-8.\r\n"
+    assert codes(replies) == [501, 200]
 
 
 def test_telnet_interrupt_before_abor_is_dropped(root):
     loop = logged_in(root)
     assert codes(loop.feed(b"\xff\xf4\xff\xf2ABOR\r\n")) == [226]
+
+
+def test_telnet_escaped_iac_is_a_literal_byte():
+    assert ftp.LineBuffer().feed(b"RETR \xff\xffx\xff\xf4\r\n") == [b"RETR \xffx"]
 
 
 def test_unknown_command_502_and_before_login_530(root):
@@ -486,6 +492,15 @@ def test_commands_during_a_transfer_wait_their_turn(root):
     assert codes(loop.feed(b"RETR a.txt\r\nNOOP\r\nPWD\r\n")) == [150]
     assert "A transfer is in progress" in only(loop.feed(b"STAT\r\n"))
     assert codes(loop.event(ftp.TransferDone())) == [226, 200, 257]
+
+
+def test_errors_during_a_transfer_keep_the_reply_order(root):
+    loop = logged_in(root)
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"RETR a.txt\r\n")
+    assert loop.feed(b"X" * (ftp.MAX_COMMAND_BYTES + 1) + b"\r\n\xc3\x28\r\n") == []
+    assert codes(loop.event(ftp.TransferDone())) == [226, 500, 501]
 
 
 def test_too_many_queued_commands_421(root):
