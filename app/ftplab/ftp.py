@@ -199,14 +199,15 @@ TRANSFER_ACTIONS = (SendFile, SendListing, ReceiveUpload)
 # --- replies ---------------------------------------------------------------------
 
 
-def reply(code: int, text: str) -> bytes:
-    """One reply; text with several lines becomes an RFC 959 multi-line reply
-    ("123-first", the middle lines indented by one space, "123 last")."""
-    lines = [visible(line) for line in text.split("\n")]
-    if len(lines) == 1:
-        return f"{code} {lines[0]}\r\n".encode()
-    middle = "".join(f" {line}\r\n" for line in lines[1:-1])
-    return f"{code}-{lines[0]}\r\n{middle}{code} {lines[-1]}\r\n".encode()
+def reply(code: int, *lines: str) -> bytes:
+    """One reply; several lines make an RFC 959 multi-line reply ("123-first",
+    the middle lines indented by one space, "123 last"). Control characters
+    in the text are escaped, so no text can forge a line."""
+    shown = [visible(line) for line in lines]
+    if len(shown) == 1:
+        return f"{code} {shown[0]}\r\n".encode()
+    middle = "".join(f" {line}\r\n" for line in shown[1:-1])
+    return f"{code}-{shown[0]}\r\n{middle}{code} {shown[-1]}\r\n".encode()
 
 
 def quote_path(path: str) -> str:
@@ -632,7 +633,7 @@ class FtpSession:
 
     def _cmd_feat(self, _argument: str) -> None:
         lines = [self.messages("ftp_features"), *FEATURES, self.messages("ftp_end")]
-        self._emit(SendReply(reply(211, "\n".join(lines))))
+        self._emit(SendReply(reply(211, *lines)))
 
     def _cmd_opts(self, argument: str) -> None:
         if argument.upper().split() == ["UTF8", "ON"]:
@@ -644,7 +645,7 @@ class FtpSession:
         if not argument:
             names = " ".join(sorted(COMMANDS))
             lines = [self.messages("ftp_help_title"), names, self.messages("ftp_help_end")]
-            self._emit(SendReply(reply(214, "\n".join(lines))))
+            self._emit(SendReply(reply(214, *lines)))
         elif argument.upper() in COMMANDS:
             self._say(214, "ftp_syntax_help", syntax=COMMANDS[argument.upper()].syntax)
         else:
@@ -750,7 +751,7 @@ class FtpSession:
         path = display_path(parts)
         facts = mlsx_facts(entry, writable=self.settings.allow_upload)
         lines = [self.messages("ftp_listing", path=path), f"{facts} {path}", self.messages("ftp_end")]
-        self._emit(SendReply(reply(250, "\n".join(lines))))
+        self._emit(SendReply(reply(250, *lines)))
 
     def _cmd_stat(self, argument: str) -> None:
         if argument:
@@ -764,7 +765,7 @@ class FtpSession:
             transfer,
             self.messages("ftp_stat_end"),
         ]
-        self._emit(SendReply(reply(211, "\n".join(lines))))
+        self._emit(SendReply(reply(211, *lines)))
 
     def _stat_path(self, argument: str) -> None:
         try:
@@ -774,7 +775,7 @@ class FtpSession:
             return
         now = self._clock()
         lines = [self.messages("ftp_stat_of", path=argument), *(ls_line(e, now) for e in entries)]
-        self._emit(SendReply(reply(213, "\n".join([*lines, self.messages("ftp_stat_end")]))))
+        self._emit(SendReply(reply(213, *lines, self.messages("ftp_stat_end"))))
 
     # -- data connections --
 

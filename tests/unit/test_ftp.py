@@ -54,12 +54,12 @@ def test_greeting_is_220_and_crlf(root):
 
 
 def test_multi_line_reply_format():
-    data = ftp.reply(211, "Features:\nEPSV\nEnd")
+    data = ftp.reply(211, "Features:", "EPSV", "End")
     assert data == b"211-Features:\r\n EPSV\r\n211 End\r\n"
 
 
 def test_reply_text_cannot_forge_a_line():
-    data = ftp.reply(550, "No such file: a\rb\x1b[2J")
+    data = ftp.reply(550, "No such file: a\rb\n211 End\x1b[2J")
     assert data.count(b"\r\n") == 1 and b"\x1b" not in data and data.startswith(b"550 ")
 
 
