@@ -852,7 +852,7 @@ class FtpSession:
             self._say(501, "ftp_bounce")
             return
         self._drop_data_channel()
-        self._data = ("active", host, port)
+        self._data = ("active", str(_ip(host)), port)
         self._say(200, "ftp_port_ok")
 
     def _start_transfer(self, action, key: str, **values) -> None:

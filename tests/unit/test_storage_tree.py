@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ftplab import storage
 from ftplab.storage import (
@@ -333,3 +335,31 @@ def test_upload_through_a_directory_link_out_of_the_root(tree, base, no_fd_leaks
 def test_upload_to_a_temporary_name_is_refused(tree, no_fd_leaks):
     with pytest.raises(NoSuchFile):
         tree.start_upload((f"{UPLOAD_TEMP_PREFIX}x",), overwrite=True, max_bytes=10, min_free_bytes=0)
+
+
+_COMPONENTS = st.sampled_from(
+    ["..", ".", "", "sub", "deep", "a.txt", "up", "sib", "leak.txt", "x", "inner.txt"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_COMPONENTS, max_size=8), st.booleans())
+def test_fuzz_no_path_reaches_outside(base, path, absolute):
+    """Whatever the path, what opens is inside the root (links out included)."""
+    root = base / "files"
+    for name, target in (("up", base), ("sib", base / "files2"), ("leak.txt", base / "secret.txt")):
+        if not (root / "sub" / name).is_symlink():
+            (root / "sub" / name).symlink_to(target)
+    tree = Tree(Storage(str(root)))
+    text = ("/" if absolute else "") + "/".join(path)
+    parts = split_path(("sub",), text)
+    assert all(part not in ("", ".", "..") for part in parts)
+    try:
+        opened = tree.open(parts)
+    except (NoSuchFile, NotAFile, NotADirectory):
+        return
+    try:
+        where = os.readlink(f"/proc/self/fd/{opened.fd}")
+    finally:
+        opened.close()
+    assert where.startswith(tree.storage.root + os.sep)
