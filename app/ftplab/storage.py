@@ -200,6 +200,7 @@ MIN_FREE_BYTES = 16 * 1024 * 1024
 _SPACE_CHECK_BYTES = 1024 * 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _WRITE_FLAGS = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV})
 
 
 class NotADirectory(FileProblem):
@@ -535,7 +536,8 @@ class Upload:
             ) from None
 
     def copy_from(self, source: OpenFile) -> None:
-        """Start with `source`'s bytes (APPE), counted against the limit."""
+        """Start with `source`'s bytes (APPE), counted against the limit.
+        The copy is made at once, so appending to a big file takes a moment."""
         try:
             offset = 0
             while offset < source.size:
@@ -544,6 +546,9 @@ class Upload:
                     break
                 self.write(chunk)
                 offset += len(chunk)
+        except OSError:
+            self.abort()
+            raise UploadFailed(self.name) from None
         finally:
             source.close()
 
@@ -566,10 +571,24 @@ class Upload:
         return self.received
 
     def _link(self, name: str) -> None:
+        """A new name for the file; FileExistsError if `name` is taken."""
         if self._temp is None:
             os.link(f"/proc/self/fd/{self._fd}", name, dst_dir_fd=self._dir_fd, follow_symlinks=True)
-        else:
+            return
+        try:
             os.link(self._temp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd, follow_symlinks=False)
+        except OSError as error:
+            if error.errno not in _NO_HARD_LINKS:
+                raise
+            self._claim_then_replace(name)
+
+    def _claim_then_replace(self, name: str) -> None:
+        """For file systems without hard links: create the name empty (which
+        fails if it exists), then replace our own claim with the file."""
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+        os.close(os.open(name, flags, 0o644, dir_fd=self._dir_fd))
+        os.replace(self._temp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        self._temp = None
 
     def _replace(self) -> None:
         if self._temp is None:  # an unnamed file gets a hidden name first: rename needs one

@@ -363,3 +363,31 @@ def test_fuzz_no_path_reaches_outside(base, path, absolute):
     finally:
         opened.close()
     assert where.startswith(tree.storage.root + os.sep)
+
+
+def test_file_systems_without_hard_links(tree, base, monkeypatch, no_fd_leaks):
+    monkeypatch.delattr(storage.os, "O_TMPFILE", raising=False)
+    real_link = os.link
+
+    def no_links(source, target, **options):
+        if not str(source).startswith("/proc/"):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        real_link(source, target, **options)
+
+    monkeypatch.setattr(storage.os, "link", no_links)
+    assert upload(tree, ("sub", "fat.txt"), [b"vfat"]) == 4
+    assert (base / "files" / "sub" / "fat.txt").read_bytes() == b"vfat"
+    with pytest.raises(AlreadyExists):
+        upload(tree, ("sub", "fat.txt"), [b"again"])
+    assert (base / "files" / "sub" / "fat.txt").read_bytes() == b"vfat"
+    assert temporaries(base / "files" / "sub") == []
+
+
+def test_append_read_error_leaves_nothing(tree, base, monkeypatch, no_fd_leaks):
+    def broken(fd, size, offset):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(storage.os, "pread", broken)
+    with pytest.raises(UploadFailed):
+        tree.start_upload(("a.txt",), overwrite=True, max_bytes=100, min_free_bytes=0, append=True)
+    assert (base / "files" / "a.txt").read_bytes() == b"a" and temporaries(base / "files") == []
