@@ -192,3 +192,40 @@ def test_wget_downloads(root, tmp_path):
         )
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "d.txt").read_bytes() == b"deep"
+
+
+LFTP_SETTINGS = (
+    "set cmd:fail-exit yes; set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; "
+    "set net:reconnect-interval-base 1; "
+)
+
+
+def lftp(port: int, commands: str, cwd: Path) -> subprocess.CompletedProcess:
+    script = f"{LFTP_SETTINGS}{commands}; quit"
+    return run(tool("lftp"), "-u", "ana,x", "-p", str(port), "-e", script, HOST, cwd=cwd)
+
+
+def tree_of(directory: Path) -> dict[str, bytes | None]:
+    return {
+        str(path.relative_to(directory)): (path.read_bytes() if path.is_file() else None)
+        for path in sorted(directory.rglob("*"))
+    }
+
+
+def test_lftp_mirrors_the_whole_tree(root, tmp_path):
+    copy = tmp_path / "copy"
+    with ftp_adapter(root) as adapter:
+        done = lftp(adapter.port, f"mirror / {copy}", tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert tree_of(copy) == tree_of(root)
+
+
+def test_lftp_mirror_reverse_uploads(root, tmp_path):
+    local = tmp_path / "local"
+    (local / "nested" / "dir").mkdir(parents=True)
+    (local / "top.txt").write_bytes(b"top")
+    (local / "nested" / "dir" / "n.bin").write_bytes(os.urandom(70_000))
+    with ftp_adapter(root, allow_upload=True) as adapter:
+        done = lftp(adapter.port, f"mirror -R {local} /incoming", tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert tree_of(root / "incoming") == tree_of(local)
