@@ -48,6 +48,7 @@ from functools import partial
 from .messages import Messages
 from .protocol import name_problem
 from .storage import (
+    MIN_FREE_BYTES,
     AlreadyExists,
     DiskFull,
     FileProblem,
@@ -322,7 +323,7 @@ class FtpSettings:
     allow_overwrite: bool = False
     max_upload_bytes: int = 1024**3
     masquerade_address: str | None = None
-    min_free_bytes: int = 16 * 1024 * 1024
+    min_free_bytes: int = MIN_FREE_BYTES
 
 
 # --- the command line buffer -------------------------------------------------------
