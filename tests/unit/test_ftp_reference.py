@@ -8,15 +8,18 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-
 from support.ftp_adapter import HOST, ftp_adapter
+
+with warnings.catch_warnings():  # pyftpdlib still imports asyncore and asynchat
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.servers import FTPServer
 
 TIMEOUT = 10
 
