@@ -276,37 +276,35 @@ class Tree:
 
     def _open_dir(self, parts: tuple[str, ...]) -> int:
         """An fd of the directory at `parts`; NotADirectory or NoSuchFile."""
-        fd = os.open(self.storage.root, _DIR_FLAGS)
+        return self._walk(parts)[0]
+
+    def _walk(self, parts: tuple[str, ...]) -> tuple[int, str]:
+        """The directory at `parts`: its fd and its real path (known from the
+        walk itself: no /proc needed)."""
+        fd, path = os.open(self.storage.root, _DIR_FLAGS), self.storage.root
         try:
             for index, name in enumerate(parts):
-                child = self._open_child_dir(fd, name, display_path(parts[: index + 1]))
+                child, path = self._open_child_dir(fd, path, name, display_path(parts[: index + 1]))
                 os.close(fd)
                 fd = child
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, path
 
-    def _open_child_dir(self, parent_fd: int, name: str, shown: str) -> int:
+    def _open_child_dir(self, parent_fd: int, parent_path: str, name: str, shown: str) -> tuple[int, str]:
         try:
-            return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+            return os.open(name, _DIR_FLAGS, dir_fd=parent_fd), os.path.join(parent_path, name)
         except OSError as error:
             if error.errno in _SYMLINK_ERRNOS or error.errno == errno.ENOTDIR:
-                return self._follow_link(parent_fd, name, shown, _DIR_FLAGS)
+                return self._follow_link(parent_path, name, shown, _DIR_FLAGS)
             raise self.storage._problem(error, shown) from None
 
-    def _real_path(self, fd: int, name: str = "") -> str:
-        """Where `fd` (or `name` in the directory `fd`) really is."""
-        try:
-            base = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            base = self.storage.root  # no /proc: the single resolution below has to do
-        return os.path.realpath(os.path.join(base, name)) if name else base
-
-    def _follow_link(self, parent_fd: int, name: str, shown: str, flags: int) -> int:
-        """A symlink (or something else O_NOFOLLOW refused): open what it leads
-        to only when that is inside the root, then check the open file again."""
-        target = self._real_path(parent_fd, name)
+    def _follow_link(self, parent_path: str, name: str, shown: str, flags: int) -> tuple[int, str]:
+        """A symlink (or something else O_NOFOLLOW refused): resolve it once,
+        open that path only when it is inside the root, then check where the
+        open file really is, so a link swapped in meanwhile cannot lead out."""
+        target = os.path.realpath(os.path.join(parent_path, name))
         if not self.storage._holds(target):
             raise NoSuchFile(shown)
         try:
@@ -319,7 +317,7 @@ class Tree:
         if not self.storage._opened_inside(fd):
             os.close(fd)
             raise NoSuchFile(shown)
-        return fd
+        return fd, target
 
     def is_dir(self, parts: tuple[str, ...]) -> bool:
         try:
@@ -333,9 +331,8 @@ class Tree:
     def list(self, parts: tuple[str, ...]) -> list[TreeEntry]:
         """Regular files and directories in the directory `parts`, sorted by
         name; links only when they lead inside the root; no upload temporaries."""
-        fd = self._open_dir(parts)
+        fd, base = self._walk(parts)
         try:
-            base = self._real_path(fd)
             with os.scandir(fd) as scan:
                 entries = [entry for item in scan if (entry := self._tree_entry(base, item)) is not None]
         finally:
@@ -375,9 +372,9 @@ class Tree:
         shown = display_path(parts)
         if not parts or parts[-1].startswith(UPLOAD_TEMP_PREFIX):
             raise NoSuchFile(shown)
-        parent = self._open_dir(parts[:-1])
+        parent, parent_path = self._walk(parts[:-1])
         try:
-            fd = self._open_file_in(parent, parts[-1], shown)
+            fd = self._open_file_in(parent, parent_path, parts[-1], shown)
         finally:
             os.close(parent)
         try:
@@ -389,12 +386,12 @@ class Tree:
             raise
         return OpenFile(fd, shown, info.st_size, _identity(info))
 
-    def _open_file_in(self, parent_fd: int, name: str, shown: str) -> int:
+    def _open_file_in(self, parent_fd: int, parent_path: str, name: str, shown: str) -> int:
         try:
             fd = os.open(name, _OPEN_FLAGS, dir_fd=parent_fd)
         except OSError as error:
             if error.errno in _SYMLINK_ERRNOS:
-                return self._follow_link(parent_fd, name, shown, _OPEN_FLAGS)
+                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0]
             raise self.storage._problem(error, shown) from None
         if not self.storage._opened_inside(fd):
             os.close(fd)

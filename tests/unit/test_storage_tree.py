@@ -160,6 +160,20 @@ def test_a_link_swapped_between_resolving_and_opening_is_caught(tree, base, monk
         tree.open(("x.txt",))
 
 
+def test_without_proc_the_single_resolution_still_refuses_links_out(tree, base, monkeypatch):
+    """Where there is no /proc to ask, the resolved path alone decides."""
+    (base / "files" / "sub" / "up").symlink_to(base)
+    (base / "files" / "sub" / "leak.txt").symlink_to(base / "secret.txt")
+    (base / "files" / "sub" / "ok.txt").symlink_to("deep/d.txt")
+
+    monkeypatch.setattr(Storage, "_opened_inside", lambda self, fd: True)  # what it says without /proc
+    with pytest.raises(NoSuchFile):
+        tree.open(("sub", "up", "secret.txt"))
+    with pytest.raises(NoSuchFile):
+        tree.open(("sub", "leak.txt"))
+    assert read(tree, ("sub", "ok.txt")) == b"ddd"
+
+
 def test_fifo_below_is_not_a_file_and_does_not_block(tree, base, deadline):
     os.mkfifo(base / "files" / "sub" / "pipe")
     with pytest.raises(NotAFile):
