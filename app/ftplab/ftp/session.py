@@ -1,39 +1,4 @@
-"""The FTP door's control connection (RFC 959, 2428, 3659), with no networking code at all.
-
-`FtpSession` is one control connection's state machine. The loop feeds it the
-bytes it reads (`receive_data`) and what happened on the data side (`handle`
-with an event below), and carries out, in order, the actions it takes from
-`next_action()`: send reply bytes, open a passive listener, connect to an
-active address, run a transfer over the data connection, close. Storage is
-reached only through `storage.Tree`; every reply text comes from `messages`.
-
-Actions (what the loop must do) and the events it feeds back:
-
-    SendReply(data)        write the bytes to the control connection
-    Join(name)             add the user to the Room  -> Joined() | JoinRefused(text)
-    OpenPassive()          listen on a --passive-ports port, accept only the control
-                           peer's address, time out  -> PassiveOpened(port) | PassiveFailed()
-    ConnectActive(host, port)  connect the data connection (already checked: the peer's
-                           own address, port >= 1024) before the transfer that follows
-    SendFile(file, offset) send file.fd from offset to file.size (os.sendfile)
-    SendListing(data)      send these bytes
-    ReceiveUpload(upload)  read to EOF, passing each chunk to upload.write (which
-                           raises a FileProblem: feed TransferFailed(problem))
-                           -> then, for every transfer: TransferDone() on a clean end,
-                           TransferBroken() when the peer reset, DataConnectFailed()
-                           when no data connection came, TransferFailed(problem) on a
-                           local error
-    UploadFinished(path, size)  tell the room that a file arrived
-    CloseData()            drop the data connection or listener, if any
-    Close()                close the control connection (after sending what is queued)
-
-The session owns every open file and upload: it closes or aborts them itself
-when a transfer ends, so the loop only moves bytes. Events for a transfer that
-has already ended (after ABOR) are ignored. While a join, a passive listener or
-a transfer is pending, later commands wait in a short queue (ABOR and STAT are
-answered at once); a client that queues more than MAX_QUEUED_COMMANDS is cut off
-with 421. docs/protocol.md ("The FTP door") has the command table with replies.
-"""
+"""FtpSession: one control connection's state machine (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -42,276 +7,51 @@ import ipaddress
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
-from .messages import Messages
-from .protocol import name_problem
-from .storage import (
+from ..messages import Messages
+from ..protocol import name_problem
+from ..storage import (
     MIN_FREE_BYTES,
     AlreadyExists,
     DiskFull,
     FileProblem,
-    OpenFile,
     Tree,
     TreeEntry,
-    Upload,
     UploadFailed,
     UploadTooBig,
     display_path,
-    has_control_characters,
     split_path,
 )
-from .text import visible
-
-MAX_COMMAND_BYTES = 4096
-"""The longest command line accepted, CRLF included; a longer one gets 500."""
+from .commands import COMMANDS, FEATURES, NO_ARGUMENT, REQUIRED
+from .events import (
+    Close,
+    CloseData,
+    ConnectActive,
+    DataConnectFailed,
+    Join,
+    Joined,
+    JoinRefused,
+    OpenPassive,
+    PassiveFailed,
+    PassiveOpened,
+    ReceiveUpload,
+    SendFile,
+    SendListing,
+    SendReply,
+    TransferBroken,
+    TransferDone,
+    TransferFailed,
+    UploadFinished,
+)
+from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, ip_address, parse_command, parse_eprt, parse_port
+from .replies import fetchable, ls_line, mlsd_lines, mlsx_facts, mlsx_time, quote_path, reply
 
 MAX_QUEUED_COMMANDS = 16
 MAX_LOGIN_FAILURES = 3
 ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
 LOWEST_ACTIVE_PORT = 1024
-RECENT_SECONDS = 180 * 24 * 3600
-"""`ls -l` shows the time of day for files younger than this, else the year."""
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_TELNET_IAC = 0xFF
-
-
-# --- actions and events ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendReply:
-    """Bytes for the control connection."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Join:
-    """Ask the Room to admit `name`."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class OpenPassive:
-    """Open a passive listener for the control connection's peer only."""
-
-
-@dataclass(frozen=True)
-class ConnectActive:
-    """Connect the data connection to the peer's own (host, port)."""
-
-    host: str
-    port: int
-
-
-@dataclass(frozen=True)
-class SendFile:
-    """Send `file` from `offset` to its end over the data connection."""
-
-    file: OpenFile
-    offset: int
-
-
-@dataclass(frozen=True)
-class SendListing:
-    """Send these bytes over the data connection."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class ReceiveUpload:
-    """Read the data connection to its end into `upload`."""
-
-    upload: Upload
-
-
-@dataclass(frozen=True)
-class UploadFinished:
-    """A file arrived: tell the others."""
-
-    path: str
-    size: int
-
-
-@dataclass(frozen=True)
-class CloseData:
-    """Drop the data connection or passive listener, if any."""
-
-
-@dataclass(frozen=True)
-class Close:
-    """Close the control connection once the queued replies are sent."""
-
-
-@dataclass(frozen=True)
-class Joined:
-    """The Room admitted the user."""
-
-
-@dataclass(frozen=True)
-class JoinRefused:
-    """The Room refused the user; `text` says why."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class PassiveOpened:
-    """The passive listener is open on `port`."""
-
-    port: int
-
-
-@dataclass(frozen=True)
-class PassiveFailed:
-    """No passive port could be opened."""
-
-
-@dataclass(frozen=True)
-class DataConnectFailed:
-    """The data connection never came (timeout, refused, foreign address)."""
-
-
-@dataclass(frozen=True)
-class TransferDone:
-    """The data connection ended cleanly (all sent, or EOF on an upload)."""
-
-
-@dataclass(frozen=True)
-class TransferBroken:
-    """The peer broke the data connection mid-transfer."""
-
-
-@dataclass(frozen=True)
-class TransferFailed:
-    """A local error ended the transfer (a FileProblem from an upload, or None)."""
-
-    problem: FileProblem | None = None
-
-
-TRANSFER_ACTIONS = (SendFile, SendListing, ReceiveUpload)
-
-
-# --- replies ---------------------------------------------------------------------
-
-
-def reply(code: int, *lines: str) -> bytes:
-    """One reply; several lines make an RFC 959 multi-line reply ("123-first",
-    the middle lines indented by one space, "123 last"). Control characters
-    in the text are escaped, so no text can forge a line."""
-    shown = [visible(line) for line in lines]
-    if len(shown) == 1:
-        return f"{code} {shown[0]}\r\n".encode()
-    middle = "".join(f" {line}\r\n" for line in shown[1:-1])
-    return f"{code}-{shown[0]}\r\n{middle}{code} {shown[-1]}\r\n".encode()
-
-
-def quote_path(path: str) -> str:
-    """A path in a 257 reply: in double quotes, its own quotes doubled (RFC 959)."""
-    return '"' + path.replace('"', '""') + '"'
-
-
-def _month_day(moment: time.struct_time) -> str:
-    return f"{_MONTHS[moment.tm_mon - 1]} {moment.tm_mday:2d}"
-
-
-def ls_line(entry: TreeEntry, now: float) -> str:
-    """`ls -l` style: fixed modes and owner, size, date, the name with every
-    control character escaped so that no name can forge a line."""
-    moment = time.gmtime(entry.mtime)
-    if 0 <= now - entry.mtime < RECENT_SECONDS:
-        when = f"{_month_day(moment)} {moment.tm_hour:02d}:{moment.tm_min:02d}"
-    else:
-        when = f"{_month_day(moment)}  {moment.tm_year}"
-    mode = "drwxr-xr-x" if entry.is_dir else "-rw-r--r--"
-    return f"{mode} 1 ftp ftp {entry.size:>12} {when} {visible(entry.name)}"
-
-
-def mlsx_time(mtime: float) -> str:
-    """YYYYMMDDHHMMSS in UTC (RFC 3659 time-val, MDTM and the modify fact)."""
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
-
-
-def mlsx_facts(entry: TreeEntry, *, writable: bool) -> str:
-    kind = "dir" if entry.is_dir else "file"
-    perm = ("elcm" if writable else "el") if entry.is_dir else "r"
-    return f"type={kind};size={entry.size};modify={mlsx_time(entry.mtime)};perm={perm};"
-
-
-def mlsd_lines(entries: list[TreeEntry], *, writable: bool) -> list[str]:
-    return [f"{mlsx_facts(e, writable=writable)} {e.name}" for e in entries if _fetchable(e)]
-
-
-def _fetchable(entry: TreeEntry) -> bool:
-    """Machine-read listings (NLST, MLSD) leave out names nobody can ask for:
-    control characters, or bytes that are not UTF-8 (held as surrogates)."""
-    if has_control_characters(entry.name):
-        return False
-    try:
-        entry.name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-# --- the command table -------------------------------------------------------------
-
-NO_ARGUMENT, OPTIONAL, REQUIRED = "none", "optional", "required"
-
-
-@dataclass(frozen=True)
-class Command:
-    """What a command needs before its `_cmd_` method runs."""
-
-    argument: str
-    syntax: str
-    login: bool = True
-    upload: bool = False
-    during_transfer: bool = False
-    """Answered at once even while a transfer is under way (ABOR, STAT)."""
-
-
-COMMANDS = {
-    "USER": Command(REQUIRED, "USER <SP> username", login=False),
-    "PASS": Command(OPTIONAL, "PASS <SP> password", login=False),
-    "QUIT": Command(NO_ARGUMENT, "QUIT", login=False),
-    "NOOP": Command(NO_ARGUMENT, "NOOP", login=False),
-    "SYST": Command(NO_ARGUMENT, "SYST", login=False),
-    "FEAT": Command(NO_ARGUMENT, "FEAT", login=False),
-    "HELP": Command(OPTIONAL, "HELP [<SP> command]", login=False),
-    "OPTS": Command(REQUIRED, "OPTS <SP> UTF8 ON", login=False),
-    "PWD": Command(NO_ARGUMENT, "PWD"),
-    "CWD": Command(REQUIRED, "CWD <SP> pathname"),
-    "CDUP": Command(NO_ARGUMENT, "CDUP"),
-    "TYPE": Command(REQUIRED, "TYPE <SP> A | I"),
-    "MODE": Command(REQUIRED, "MODE <SP> S"),
-    "STRU": Command(REQUIRED, "STRU <SP> F"),
-    "PASV": Command(NO_ARGUMENT, "PASV"),
-    "EPSV": Command(OPTIONAL, "EPSV [<SP> 1 | 2 | ALL]"),
-    "PORT": Command(REQUIRED, "PORT <SP> h1,h2,h3,h4,p1,p2"),
-    "EPRT": Command(REQUIRED, "EPRT <SP> |proto|address|port|"),
-    "LIST": Command(OPTIONAL, "LIST [<SP> pathname]"),
-    "NLST": Command(OPTIONAL, "NLST [<SP> pathname]"),
-    "MLSD": Command(OPTIONAL, "MLSD [<SP> pathname]"),
-    "MLST": Command(OPTIONAL, "MLST [<SP> pathname]"),
-    "SIZE": Command(REQUIRED, "SIZE <SP> pathname"),
-    "MDTM": Command(REQUIRED, "MDTM <SP> pathname"),
-    "REST": Command(REQUIRED, "REST <SP> offset"),
-    "RETR": Command(REQUIRED, "RETR <SP> pathname"),
-    "ABOR": Command(NO_ARGUMENT, "ABOR", during_transfer=True),
-    "STAT": Command(OPTIONAL, "STAT [<SP> pathname]", during_transfer=True),
-    "STOR": Command(REQUIRED, "STOR <SP> pathname", upload=True),
-    "APPE": Command(REQUIRED, "APPE <SP> pathname", upload=True),
-    "DELE": Command(REQUIRED, "DELE <SP> pathname", upload=True),
-    "MKD": Command(REQUIRED, "MKD <SP> pathname", upload=True),
-}
-
-FEATURES = ("EPRT", "EPSV", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM", "SIZE", "UTF8")
 
 
 @dataclass(frozen=True)
@@ -324,110 +64,6 @@ class FtpSettings:
     max_upload_bytes: int = 1024**3
     masquerade_address: str | None = None
     min_free_bytes: int = MIN_FREE_BYTES
-
-
-# --- the command line buffer -------------------------------------------------------
-
-
-class TooLong:
-    """Marks a command line that went over MAX_COMMAND_BYTES (and was dropped)."""
-
-
-TOO_LONG = TooLong()
-
-
-def _strip_telnet(raw: bytes) -> bytes:
-    """Drop Telnet commands (IAC x; IAC IAC is a literal 0xFF): clients send
-    IAC IP, IAC DM before ABOR (RFC 959 4.1.3)."""
-    if _TELNET_IAC not in raw:
-        return raw
-    out = bytearray()
-    index = 0
-    while index < len(raw):
-        if raw[index] == _TELNET_IAC:
-            if index + 1 < len(raw) and raw[index + 1] == _TELNET_IAC:
-                out.append(_TELNET_IAC)
-            index += 2
-            continue
-        out.append(raw[index])
-        index += 1
-    return bytes(out)
-
-
-@dataclass
-class LineBuffer:
-    """Splits bytes into command lines; keeps at most MAX_COMMAND_BYTES.
-
-    A line over the limit is dropped as it arrives and yields TOO_LONG once."""
-
-    partial: bytearray = field(default_factory=bytearray)
-    discarding: bool = False
-
-    def feed(self, data: bytes) -> list:
-        lines: list = []
-        position = 0
-        while position < len(data):
-            newline = data.find(b"\n", position)
-            end = len(data) if newline < 0 else newline
-            if self.discarding:
-                self.discarding = newline < 0
-            elif len(self.partial) + end - position >= MAX_COMMAND_BYTES:
-                self.partial.clear()
-                self.discarding = newline < 0
-                lines.append(TOO_LONG)
-            else:
-                self.partial += data[position:end]
-                if newline >= 0:
-                    lines.append(_strip_telnet(bytes(self.partial)).removesuffix(b"\r"))
-                    self.partial.clear()
-            position = len(data) if newline < 0 else newline + 1
-        return lines
-
-
-def parse_command(raw: bytes) -> tuple[str, str]:
-    """("RETR", "a b.txt") from b"retr a b.txt"; UnicodeDecodeError for bad UTF-8."""
-    verb, _, argument = raw.decode("utf-8").partition(" ")
-    return verb.upper(), argument
-
-
-# --- addresses -------------------------------------------------------------------
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
-def parse_port(argument: str) -> tuple[str, int] | None:
-    """("10,0,0,1,4,1" -> ("10.0.0.1", 1025)); None when malformed."""
-    fields = argument.split(",")
-    if len(fields) != 6 or not all(f.isascii() and f.isdigit() and len(f) <= 3 for f in fields):
-        return None
-    numbers = [int(f) for f in fields]
-    if any(n > 255 for n in numbers):
-        return None
-    return ".".join(fields[:4]), numbers[4] * 256 + numbers[5]
-
-
-def parse_eprt(argument: str) -> tuple[str, str, int] | None:
-    """("|2|::1|5282|" -> ("2", "::1", 5282)); None when malformed (RFC 2428)."""
-    if len(argument) < 2 or not 33 <= ord(argument[0]) <= 126:
-        return None
-    fields = argument.split(argument[0])
-    if len(fields) != 5 or fields[0] or fields[4]:
-        return None
-    protocol, host, port = fields[1:4]
-    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
-        return None
-    return protocol, host, int(port)
-
-
-# --- the session -------------------------------------------------------------------
 
 
 class FtpSession:
@@ -783,10 +419,14 @@ class FtpSession:
     def _cmd_pasv(self, _argument: str) -> None:
         if self._epsv_all:
             self._say(503, "ftp_epsv_all")
-        elif not isinstance(_ip(self.settings.masquerade_address or self.local_host), ipaddress.IPv4Address):
+        elif not isinstance(self._advertised_address(), ipaddress.IPv4Address):
             self._say(425, "ftp_use_epsv")
         else:
             self._open_passive(extended=False)
+
+    def _advertised_address(self):
+        """The address a 227 reply gives: --masquerade-address, else ours."""
+        return ip_address(self.settings.masquerade_address or self.local_host)
 
     def _cmd_epsv(self, argument: str) -> None:
         if argument.upper() == "ALL":
@@ -798,7 +438,7 @@ class FtpSession:
             self._open_passive(extended=True)
 
     def _family(self) -> str:
-        return "1" if isinstance(_ip(self.local_host), ipaddress.IPv4Address) else "2"
+        return "1" if isinstance(ip_address(self.local_host), ipaddress.IPv4Address) else "2"
 
     def _open_passive(self, *, extended: bool) -> None:
         self._drop_data_channel()
@@ -819,7 +459,7 @@ class FtpSession:
         if self._passive_extended:
             self._say(229, "ftp_extended_passive", port=f"(|||{event.port}|)")
             return
-        host = str(_ip(self.settings.masquerade_address or self.local_host)).replace(".", ",")
+        host = str(self._advertised_address()).replace(".", ",")
         self._say(227, "ftp_passive", address=f"({host},{event.port // 256},{event.port % 256})")
 
     def _on_passive_failed(self, _event: PassiveFailed) -> None:
@@ -849,11 +489,12 @@ class FtpSession:
         if self._epsv_all:
             self._say(503, "ftp_epsv_all")
             return
-        if _ip(host) is None or _ip(host) != _ip(self.peer_host) or port < LOWEST_ACTIVE_PORT:
+        address = ip_address(host)
+        if address is None or address != ip_address(self.peer_host) or port < LOWEST_ACTIVE_PORT:
             self._say(501, "ftp_bounce")
             return
         self._drop_data_channel()
-        self._data = ("active", str(_ip(host)), port)
+        self._data = ("active", str(address), port)
         self._say(200, "ftp_port_ok")
 
     def _start_transfer(self, action, key: str, **values) -> None:
@@ -900,7 +541,7 @@ class FtpSession:
         self._send_listing(argument, lambda entries: [ls_line(e, now) for e in entries])
 
     def _cmd_nlst(self, argument: str) -> None:
-        self._send_listing(argument, lambda entries: [e.name for e in entries if _fetchable(e)])
+        self._send_listing(argument, lambda entries: [e.name for e in entries if fetchable(e)])
 
     def _cmd_mlsd(self, argument: str) -> None:
         try:
