@@ -512,6 +512,8 @@ class Upload:
     def write(self, data: bytes) -> None:
         """Append `data`; UploadTooBig, DiskFull or UploadFailed (then the
         upload is already aborted)."""
+        if self.done:
+            raise UploadFailed(self.name)  # aborted meanwhile (ABOR): nothing more is written
         try:
             if self.received + len(data) > self._max_bytes:
                 raise UploadTooBig(self.name)

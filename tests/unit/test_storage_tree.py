@@ -269,6 +269,14 @@ def test_aborted_upload_leaves_nothing(tree, base, temp_kind, no_fd_leaks):
     assert not (base / "files" / "gone.txt").exists() and temporaries(base / "files") == []
 
 
+def test_no_write_after_abort(tree, base, no_fd_leaks):
+    receiving = tree.start_upload(("late.txt",), overwrite=False, max_bytes=100, min_free_bytes=0)
+    receiving.abort()
+    with pytest.raises(UploadFailed):
+        receiving.write(b"late")
+    assert not (base / "files" / "late.txt").exists()
+
+
 def test_upload_never_overwrites_unless_allowed(tree, base, temp_kind, no_fd_leaks):
     with pytest.raises(AlreadyExists):
         upload(tree, ("a.txt",), [b"new"])
