@@ -769,3 +769,17 @@ def test_connection_lost_mid_upload_leaves_nothing(root):
     assert loop.session.next_action() is None
     assert codes(loop.event(ftp.TransferDone())) == []
     assert not (root / "gone.txt").exists() and leftovers(root) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3 * ftp.MAX_COMMAND_BYTES), st.lists(st.integers(1, 5000), max_size=20))
+def test_fuzz_line_buffer_gives_the_same_lines_whatever_the_chunking(data, cuts):
+    whole = ftp.LineBuffer().feed(data)
+    chunked_buffer = ftp.LineBuffer()
+    chunked, position = [], 0
+    for cut in [*cuts, len(data)]:
+        chunked += chunked_buffer.feed(data[position : position + cut])
+        position += cut
+    chunked += chunked_buffer.feed(data[position:])
+    assert chunked == whole
+    assert all(line is ftp.TOO_LONG or len(line) < ftp.MAX_COMMAND_BYTES for line in whole)

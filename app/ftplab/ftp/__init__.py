@@ -60,7 +60,7 @@ from .events import (
     TransferFailed,
     UploadFinished,
 )
-from .lines import MAX_COMMAND_BYTES, LineBuffer, parse_command, parse_eprt, parse_port
+from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, parse_command, parse_eprt, parse_port
 from .replies import ls_line, mlsx_facts, mlsx_time, quote_path, reply
 from .session import MAX_QUEUED_COMMANDS, FtpSession, FtpSettings
 
@@ -69,6 +69,7 @@ __all__ = [
     "FEATURES",
     "MAX_COMMAND_BYTES",
     "MAX_QUEUED_COMMANDS",
+    "TOO_LONG",
     "Close",
     "CloseData",
     "Command",
