@@ -193,7 +193,9 @@ class Storage:
 # gets its final name only in `Upload.finish`, with a link that fails rather
 # than replace a file unless overwriting is allowed.
 
-UPLOAD_TEMP_PREFIX = ".ftplab-upload-"
+UPLOAD_TEMP_PREFIX = ".ftplab-upload\\"
+"""Where O_TMPFILE is missing, an upload's hidden temporary is named with this:
+the backslash makes it no plain name, so neither door ever lists or opens one."""
 MIN_FREE_BYTES = 16 * 1024 * 1024
 """Uploads stop before the file system's free space falls below this."""
 
@@ -251,6 +253,13 @@ def split_path(cwd: tuple[str, ...], text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def _require_plain(parts: tuple[str, ...]) -> None:
+    """NoSuchFile unless every component is a plain visible name (what
+    split_path makes): Tree checks its input itself."""
+    if not all(is_plain_name(part) and not has_control_characters(part) for part in parts):
+        raise NoSuchFile(display_path(parts))
+
+
 def display_path(parts: tuple[str, ...]) -> str:
     """ "/sub/dir" for ("sub", "dir"); "/" for the root."""
     return "/" + "/".join(parts)
@@ -281,6 +290,7 @@ class Tree:
     def _walk(self, parts: tuple[str, ...]) -> tuple[int, str]:
         """The directory at `parts`: its fd and its real path (known from the
         walk itself: no /proc needed)."""
+        _require_plain(parts)
         fd, path = os.open(self.storage.root, _DIR_FLAGS), self.storage.root
         try:
             for index, name in enumerate(parts):
@@ -340,7 +350,7 @@ class Tree:
         return sorted(entries, key=lambda entry: entry.name)
 
     def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
-        if not is_plain_name(item.name) or item.name.startswith(UPLOAD_TEMP_PREFIX):
+        if not is_plain_name(item.name):
             return None
         try:
             if item.is_symlink() and not self.storage.contains(os.path.join(base, item.name)):
@@ -370,7 +380,8 @@ class Tree:
     def open(self, parts: tuple[str, ...]) -> OpenFile:
         """Open the regular file at `parts` for reading, or a FileProblem."""
         shown = display_path(parts)
-        if not parts or parts[-1].startswith(UPLOAD_TEMP_PREFIX):
+        _require_plain(parts)
+        if not parts:
             raise NoSuchFile(shown)
         parent, parent_path = self._walk(parts[:-1])
         try:
@@ -402,6 +413,7 @@ class Tree:
 
     def make_dir(self, parts: tuple[str, ...]) -> None:
         shown = display_path(parts)
+        _require_plain(parts)
         if not parts:
             raise AlreadyExists(shown)
         parent = self._open_dir(parts[:-1])
@@ -417,6 +429,7 @@ class Tree:
     def delete(self, parts: tuple[str, ...]) -> None:
         """Remove the regular file at `parts` (never a directory or a link)."""
         shown = display_path(parts)
+        _require_plain(parts)
         if not parts:
             raise NotAFile(shown)
         parent = self._open_dir(parts[:-1])
@@ -442,7 +455,8 @@ class Tree:
         """An Upload to `parts`; AlreadyExists when the name is taken and
         `overwrite` is off. `append` starts from the existing file's content."""
         shown = display_path(parts)
-        if not parts or parts[-1].startswith(UPLOAD_TEMP_PREFIX):
+        _require_plain(parts)
+        if not parts:
             raise NoSuchFile(shown)
         parent = self._open_dir(parts[:-1])
         try:

@@ -185,7 +185,7 @@ def test_list_a_subdirectory(tree, base, no_fd_leaks):
     os.mkfifo(sub / "pipe")
     (sub / "out.txt").symlink_to(base / "secret.txt")
     (sub / "ok.txt").symlink_to("inner.txt")
-    (sub / f"{UPLOAD_TEMP_PREFIX}1234").write_bytes(b"partial")
+    (sub / f"{UPLOAD_TEMP_PREFIX}1234").write_bytes(b"partial")  # a named temporary of an upload
     entries = tree.list(("sub",))
     assert [(e.name, e.is_dir, e.size) for e in entries if not e.is_dir] == [
         ("inner.txt", False, 5),
@@ -357,6 +357,28 @@ def test_upload_through_a_directory_link_out_of_the_root(tree, base, no_fd_leaks
 def test_upload_to_a_temporary_name_is_refused(tree, no_fd_leaks):
     with pytest.raises(NoSuchFile):
         tree.start_upload((f"{UPLOAD_TEMP_PREFIX}x",), overwrite=True, max_bytes=10, min_free_bytes=0)
+
+
+def test_a_named_temporary_is_invisible_to_the_lab_door_too(tree, base, monkeypatch):
+    monkeypatch.delattr(storage.os, "O_TMPFILE", raising=False)
+    receiving = tree.start_upload(("a-coming.txt",), overwrite=False, max_bytes=100, min_free_bytes=0)
+    receiving.write(b"partial")
+    try:
+        (temp,) = temporaries(base / "files")
+        lab = Storage(str(base / "files"))
+        assert temp not in [entry.name for entry in lab.list()]
+        with pytest.raises(NoSuchFile):
+            lab.open(temp)
+    finally:
+        receiving.abort()
+
+
+@pytest.mark.parametrize("parts", [("sub/deep",), ("..",), ("sub", "."), ("a\x1bb",), ("",)])
+def test_tree_checks_its_own_input(tree, parts, no_fd_leaks):
+    for call in (tree.open, tree.list, tree.make_dir, tree.delete):
+        with pytest.raises(NoSuchFile):
+            call(parts)
+    assert not tree.is_dir(parts)
 
 
 _COMPONENTS = st.sampled_from(
