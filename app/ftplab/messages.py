@@ -99,6 +99,7 @@ SPANISH = {
     "ftp_structure_set": "Comando correcto: estructura {value}.",
     "ftp_current_directory": "{path} es el directorio actual.",
     "ftp_directory_changed": "Acción completada: directorio actual {path}.",
+    "ftp_directory_up": "Comando correcto: directorio actual {path}.",
     "ftp_directory_created": "{path} creado.",
     "ftp_overwrite_off": (
         "Acción no realizada: borrar y reemplazar archivos está desactivado en este servidor."
@@ -223,6 +224,7 @@ ENGLISH = {
     "ftp_structure_set": "Command okay: structure set to {value}.",
     "ftp_current_directory": "{path} is the current directory.",
     "ftp_directory_changed": "Requested file action okay, completed: directory changed to {path}.",
+    "ftp_directory_up": "Command okay: directory changed to {path}.",
     "ftp_directory_created": "{path} created.",
     "ftp_overwrite_off": (
         "Requested action not taken: deleting and replacing files is disabled on this server."

@@ -783,3 +783,58 @@ def test_fuzz_line_buffer_gives_the_same_lines_whatever_the_chunking(data, cuts)
     chunked += chunked_buffer.feed(data[position:])
     assert chunked == whole
     assert all(line is ftp.TOO_LONG or len(line) < ftp.MAX_COMMAND_BYTES for line in whole)
+
+
+RFC_959_TEXT = {
+    150: "File status okay; about to open data connection",
+    200: "Command okay",
+    220: "Service ready for new user",
+    221: "Service closing control connection",
+    226: "Closing data connection",
+    230: "User logged in, proceed",
+    250: "Requested file action okay, completed",
+    331: "User name okay, need password",
+    350: "Restarting at",  # RFC 3659 5.3
+    425: "Can't open data connection",
+    426: "Connection closed; transfer aborted",
+    451: "Requested action aborted: local error in processing",
+    452: "Insufficient storage space",
+    500: "Syntax error, command unrecognized",
+    501: "Syntax error in parameters or arguments",
+    502: "Command not implemented",
+    503: "Bad sequence of commands",
+    504: "Command not implemented for that parameter",
+    522: "Network protocol not supported",  # RFC 2428
+    530: "Not logged in",
+    552: "Exceeded storage allocation",
+    554: "Requested action not taken: invalid REST parameter",  # RFC 3659 5.4
+}
+
+
+def test_reply_texts_start_with_the_rfc_wording(root):
+    loop = FakeLoop(make_session(root, allow_upload=True, max_upload_bytes=3))
+    loop.run()
+    loop.upload_data = b"too big"
+    script = [
+        b"PWD", b"USER ana", b"PASS x", b"USER b", b"NOOP", b"XYZ", b"CWD", b"TYPE E", b"CWD sub", b"CDUP",
+        b"EPSV 2", b"PORT 127,0,0,2,4,1", b"RETR a.txt", b"PASV", b"RETR a.txt", b"REST 99", b"EPSV",
+        b"RETR a.txt", b"EPSV", b"STOR big.txt", b"X" * ftp.MAX_COMMAND_BYTES, b"QUIT",
+    ]  # fmt: skip
+    for line in script:
+        loop.feed(line + b"\r\n")
+    seen = {int(text[:3]) for text in loop.replies}
+    assert seen >= set(RFC_959_TEXT) - {426, 451, 452}
+    for text in loop.replies:
+        code = int(text[:3])
+        if code in RFC_959_TEXT:
+            assert text[4:].startswith(RFC_959_TEXT[code]), text
+    loop = logged_in(root)
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"RETR a.txt\r\n")
+    loop.event(ftp.TransferBroken())
+    passive(loop)
+    loop.feed(b"RETR a.txt\r\n")
+    loop.event(ftp.TransferFailed())
+    for text in loop.replies[-2:] + upload(root, b"STOR x", b"x", allow_upload=True, min_free_bytes=2**62)[1]:
+        assert text[4:].startswith(RFC_959_TEXT[int(text[:3])]), text

@@ -314,12 +314,12 @@ class FtpSession:
         self._say(257, "ftp_current_directory", path=quote_path(display_path(self.cwd)))
 
     def _cmd_cwd(self, argument: str) -> None:
-        self._change_directory(argument, 250)
+        self._change_directory(argument, 250, "ftp_directory_changed")
 
     def _cmd_cdup(self, _argument: str) -> None:
-        self._change_directory("..", 200)
+        self._change_directory("..", 200, "ftp_directory_up")
 
-    def _change_directory(self, argument: str, code: int) -> None:
+    def _change_directory(self, argument: str, code: int, key: str) -> None:
         try:
             parts = self._path(argument)
         except FileProblem as problem:
@@ -329,7 +329,7 @@ class FtpSession:
             self._say(550, "not_a_directory", name=display_path(parts))
             return
         self.cwd = parts
-        self._say(code, "ftp_directory_changed", path=display_path(parts))
+        self._say(code, key, path=display_path(parts))
 
     def _cmd_mkd(self, argument: str) -> None:
         try:
