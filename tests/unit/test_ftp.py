@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ftplab import ftp
-from ftplab.messages import ENGLISH, SPANISH
-from ftplab.storage import UPLOAD_TEMP_PREFIX
+from ftplab.messages import ENGLISH, SPANISH, Messages
+from ftplab.storage import UPLOAD_TEMP_PREFIX, Storage, Tree
 from support.ftp_loop import PASSIVE_PORT, FakeLoop, logged_in, make_session
 
 MTIME = 1_799_000_000  # 2027-01-03 18:13:20 UTC, some days before the sessions' clock
@@ -838,3 +838,35 @@ def test_reply_texts_start_with_the_rfc_wording(root):
     loop.event(ftp.TransferFailed())
     for text in loop.replies[-2:] + upload(root, b"STOR x", b"x", allow_upload=True, min_free_bytes=2**62)[1]:
         assert text[4:].startswith(RFC_959_TEXT[int(text[:3])]), text
+
+
+def session_over(root, peer: tuple[str, int], local: tuple[str, int]) -> FakeLoop:
+    session = ftp.FtpSession(
+        tree=Tree(Storage(str(root))),
+        settings=ftp.FtpSettings(),
+        messages=Messages("en"),
+        peer=peer,
+        local=local,
+        anonymous_number=lambda: 1,
+    )
+    loop = FakeLoop(session)
+    loop.run()
+    loop.feed(b"USER ana\r\nPASS x\r\n")
+    return loop
+
+
+def test_ipv6_control_connection(root):
+    loop = session_over(root, ("::1", 40000), ("::1", 2100))
+    assert codes(loop.feed(b"PASV\r\n")) == [425]
+    assert codes(loop.feed(b"EPSV 1\r\nEPSV 2\r\n")) == [522, 229]
+    assert codes(loop.feed(b"PORT 127,0,0,1,4,1\r\nEPRT |1|127.0.0.1|5000|\r\n")) == [501, 522]
+    assert codes(loop.feed(b"EPRT |2|::2|5000|\r\nEPRT |2|::1|5000|\r\n")) == [501, 200]
+    loop.feed(b"NLST\r\n")
+    assert ftp.ConnectActive("::1", 5000) in loop.actions
+
+
+def test_ipv4_mapped_addresses_of_a_dual_stack_socket(root):
+    loop = session_over(root, ("::ffff:127.0.0.1", 40000), ("::ffff:127.0.0.1", 2100))
+    assert only(loop.feed(b"PASV\r\n")).startswith("227 Entering Passive Mode (127,0,0,1,")
+    assert codes(loop.feed(b"PORT 127,0,0,1,4,1\r\n")) == [200]
+    assert codes(loop.feed(b"PORT 127,0,0,2,4,1\r\n")) == [501]
