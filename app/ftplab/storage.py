@@ -11,6 +11,7 @@ Only regular files are served: a FIFO or device is refused without blocking.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -204,3 +205,443 @@ class Storage:
         if error.errno in (errno.ENXIO, errno.ENODEV):
             return NotAFile(name)
         return NoSuchFile(name)
+
+
+# --- subdirectories and uploads (the FTP door) --------------------------------
+#
+# A path from the network is a list of plain names under the root, walked one
+# directory at a time with O_NOFOLLOW relative to the directory before it; a
+# symlink is followed only when it resolves inside the root, and whatever was
+# opened is checked again where the kernel says it is. An upload is written to
+# a file with no name (O_TMPFILE; else a hidden temporary) in its directory and
+# gets its final name only in `Upload.finish`, with a link that fails rather
+# than replace a file unless overwriting is allowed.
+
+UPLOAD_TEMP_PREFIX = ".ftplab-upload\\"
+"""Where O_TMPFILE is missing, an upload's hidden temporary is named with this:
+the backslash makes it no plain name, so neither door ever lists or opens one."""
+MIN_FREE_BYTES = 16 * 1024 * 1024
+"""Uploads stop before the file system's free space falls below this."""
+
+_SPACE_CHECK_BYTES = 1024 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV})
+
+
+class NotADirectory(FileProblem):
+    """A path that should name a directory names something else."""
+
+    message_key = "not_a_directory"
+
+
+class AlreadyExists(FileProblem):
+    """The name is taken, and replacing is not allowed."""
+
+    message_key = "already_exists"
+
+
+class UploadTooBig(FileProblem):
+    """The upload went over the size limit."""
+
+    message_key = "upload_too_big"
+
+
+class DiskFull(FileProblem):
+    """Not enough free space for the upload."""
+
+    message_key = "disk_full"
+
+
+class UploadFailed(FileProblem):
+    """The upload could not be written (an I/O error)."""
+
+    message_key = "upload_failed"
+
+
+def split_path(cwd: tuple[str, ...], text: str) -> tuple[str, ...]:
+    """The components of `text` (absolute, or relative to `cwd`), with "." and
+    ".." applied and never above the root; NoSuchFile for a component that is
+    not a plain visible name."""
+    parts = [] if text.startswith("/") else list(cwd)
+    for component in text.split("/"):
+        if component in ("", "."):
+            continue
+        if component == "..":
+            if parts:
+                parts.pop()
+            continue
+        if not is_plain_name(component) or has_control_characters(component):
+            raise NoSuchFile(text)
+        parts.append(component)
+    return tuple(parts)
+
+
+def _require_plain(parts: tuple[str, ...]) -> None:
+    """NoSuchFile unless every component is a plain visible name (what
+    split_path makes): Tree checks its input itself."""
+    if not all(is_plain_name(part) and not has_control_characters(part) for part in parts):
+        raise NoSuchFile(display_path(parts))
+
+
+def display_path(parts: tuple[str, ...]) -> str:
+    """ "/sub/dir" for ("sub", "dir"); "/" for the root."""
+    return "/" + "/".join(parts)
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A file or directory inside the tree, as a listing shows it."""
+
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+
+
+class Tree:
+    """The served directory with its subdirectories: walk, list, open, upload."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    # -- walking --
+
+    def _open_dir(self, parts: tuple[str, ...]) -> int:
+        """An fd of the directory at `parts`; NotADirectory or NoSuchFile."""
+        return self._walk(parts)[0]
+
+    def _walk(self, parts: tuple[str, ...]) -> tuple[int, str]:
+        """The directory at `parts`: its fd and its real path (known from the
+        walk itself: no /proc needed)."""
+        _require_plain(parts)
+        fd, path = os.open(self.storage.root, _DIR_FLAGS), self.storage.root
+        try:
+            for index, name in enumerate(parts):
+                child, path = self._open_child_dir(fd, path, name, display_path(parts[: index + 1]))
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, path
+
+    def _open_child_dir(self, parent_fd: int, parent_path: str, name: str, shown: str) -> tuple[int, str]:
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent_fd), os.path.join(parent_path, name)
+        except OSError as error:
+            if error.errno in _SYMLINK_ERRNOS or error.errno == errno.ENOTDIR:
+                return self._follow_link(parent_path, name, shown, _DIR_FLAGS)
+            raise self.storage._problem(error, shown) from None
+
+    def _follow_link(self, parent_path: str, name: str, shown: str, flags: int) -> tuple[int, str]:
+        """A symlink (or something else O_NOFOLLOW refused): resolve it once,
+        open that path only when it is inside the root, then check where the
+        open file really is, so a link swapped in meanwhile cannot lead out."""
+        target = os.path.realpath(os.path.join(parent_path, name))
+        if not self.storage._holds(target):
+            raise NoSuchFile(shown)
+        try:
+            fd = os.open(target, flags)
+        except OSError as error:
+            problem = (
+                NotADirectory(shown) if error.errno == errno.ENOTDIR else self.storage._problem(error, shown)
+            )
+            raise problem from None
+        if not self.storage._opened_inside(fd):
+            os.close(fd)
+            raise NoSuchFile(shown)
+        return fd, target
+
+    def is_dir(self, parts: tuple[str, ...]) -> bool:
+        try:
+            os.close(self._open_dir(parts))
+        except FileProblem:
+            return False
+        return True
+
+    # -- reading --
+
+    def list(self, parts: tuple[str, ...]) -> list[TreeEntry]:
+        """Regular files and directories in the directory `parts`, sorted by
+        name; links only when they lead inside the root; no upload temporaries."""
+        fd, base = self._walk(parts)
+        try:
+            with os.scandir(fd) as scan:
+                entries = [entry for item in scan if (entry := self._tree_entry(base, item)) is not None]
+        finally:
+            os.close(fd)
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
+        if not is_plain_name(item.name):
+            return None
+        try:
+            if item.is_symlink() and not self.storage.contains(os.path.join(base, item.name)):
+                return None
+            info = item.stat()
+        except OSError:
+            return None
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            return None
+        return TreeEntry(item.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
+
+    def entry(self, parts: tuple[str, ...]) -> TreeEntry:
+        """The file or directory at `parts` (the root too)."""
+        if not parts or self.is_dir(parts):
+            fd = self._open_dir(parts)
+            try:
+                info = os.fstat(fd)
+            finally:
+                os.close(fd)
+            return TreeEntry(parts[-1] if parts else "/", True, info.st_size, info.st_mtime)
+        opened = self.open(parts)
+        try:
+            return TreeEntry(parts[-1], False, opened.size, os.fstat(opened.fd).st_mtime)
+        finally:
+            opened.close()
+
+    def open(self, parts: tuple[str, ...]) -> OpenFile:
+        """Open the regular file at `parts` for reading, or a FileProblem."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NoSuchFile(shown)
+        parent, parent_path = self._walk(parts[:-1])
+        try:
+            fd = self._open_file_in(parent, parent_path, parts[-1], shown)
+        finally:
+            os.close(parent)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotAFile(shown)
+        except BaseException:
+            os.close(fd)
+            raise
+        return OpenFile(fd, shown, info.st_size, file_identity(info))
+
+    def _open_file_in(self, parent_fd: int, parent_path: str, name: str, shown: str) -> int:
+        try:
+            fd = os.open(name, _OPEN_FLAGS, dir_fd=parent_fd)
+        except OSError as error:
+            if error.errno in _SYMLINK_ERRNOS:
+                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0]
+            raise self.storage._problem(error, shown) from None
+        if not self.storage._opened_inside(fd):
+            os.close(fd)
+            raise NoSuchFile(shown)
+        return fd
+
+    # -- changing --
+
+    def make_dir(self, parts: tuple[str, ...]) -> None:
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise AlreadyExists(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            os.mkdir(parts[-1], 0o777, dir_fd=parent)
+        except FileExistsError:
+            raise AlreadyExists(shown) from None
+        except OSError as error:
+            raise self.storage._problem(error, shown) from None
+        finally:
+            os.close(parent)
+
+    def delete(self, parts: tuple[str, ...]) -> None:
+        """Remove the regular file at `parts` (never a directory or a link)."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NotAFile(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            info = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotAFile(shown)
+            os.unlink(parts[-1], dir_fd=parent)
+        except OSError as error:
+            raise self.storage._problem(error, shown) from None
+        finally:
+            os.close(parent)
+
+    def start_upload(
+        self,
+        parts: tuple[str, ...],
+        *,
+        overwrite: bool,
+        max_bytes: int,
+        append: bool = False,
+        min_free_bytes: int = MIN_FREE_BYTES,
+    ) -> Upload:
+        """An Upload to `parts`; AlreadyExists when the name is taken and
+        `overwrite` is off. `append` starts from the existing file's content."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NoSuchFile(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            existing = self._existing(parent, parts[-1], shown)
+            if existing is not None and not overwrite:
+                raise AlreadyExists(shown)
+            upload = Upload(parent, parts[-1], shown, max_bytes=max_bytes, min_free_bytes=min_free_bytes)
+        except BaseException:
+            os.close(parent)
+            raise
+        if append and existing is not None:
+            upload.copy_from(self.open(parts))
+        return upload
+
+    @staticmethod
+    def _existing(parent_fd: int, name: str, shown: str) -> os.stat_result | None:
+        try:
+            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(shown)  # a directory, a link, a device: never replaced by an upload
+        return info
+
+
+class Upload:
+    """A file being received: nameless (or hidden) in its directory until
+    `finish` gives it its name; `abort` leaves nothing behind. Owns `dir_fd`."""
+
+    def __init__(self, dir_fd: int, name: str, shown: str, *, max_bytes: int, min_free_bytes: int):
+        self.name = shown
+        self.received = 0
+        self._dir_fd = dir_fd
+        self._final = name
+        self._max_bytes = max_bytes
+        self._min_free = min_free_bytes
+        self._next_space_check = 0
+        self._check_space(0)
+        self._fd, self._temp = self._open_temp()
+        self.done = False  # finished or aborted: the descriptors are closed
+
+    def _open_temp(self) -> tuple[int, str | None]:
+        unnamed = getattr(os, "O_TMPFILE", 0)
+        if unnamed:
+            try:
+                return os.open(".", unnamed | _WRITE_FLAGS, 0o644, dir_fd=self._dir_fd), None
+            except OSError as error:
+                if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    raise UploadFailed(self.name) from None
+        temp = f"{UPLOAD_TEMP_PREFIX}{os.urandom(8).hex()}"
+        flags = _WRITE_FLAGS | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            return os.open(temp, flags, 0o644, dir_fd=self._dir_fd), temp
+        except OSError:
+            raise UploadFailed(self.name) from None
+
+    def _check_space(self, coming: int) -> None:
+        """DiskFull when the next `coming` bytes would leave less than the reserve."""
+        if self.received + coming < self._next_space_check:
+            return
+        info = os.fstatvfs(self._dir_fd)
+        free = info.f_bavail * info.f_frsize
+        if free - coming < self._min_free:
+            raise DiskFull(self.name)
+        self._next_space_check = self.received + coming + _SPACE_CHECK_BYTES
+
+    def write(self, data: bytes) -> None:
+        """Append `data`; UploadTooBig, DiskFull or UploadFailed (then the
+        upload is already aborted)."""
+        if self.done:
+            raise UploadFailed(self.name)  # aborted meanwhile (ABOR): nothing more is written
+        try:
+            if self.received + len(data) > self._max_bytes:
+                raise UploadTooBig(self.name)
+            self._check_space(len(data))
+            self._write_all(data)
+        except BaseException:
+            self.abort()
+            raise
+        self.received += len(data)
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as error:
+            raise (DiskFull if error.errno in (errno.ENOSPC, errno.EDQUOT) else UploadFailed)(
+                self.name
+            ) from None
+
+    def copy_from(self, source: OpenFile) -> None:
+        """Start with `source`'s bytes (APPE), counted against the limit.
+        The copy is made at once, so appending to a big file takes a moment."""
+        try:
+            offset = 0
+            while offset < source.size:
+                chunk = os.pread(source.fd, min(_SPACE_CHECK_BYTES, source.size - offset), offset)
+                if not chunk:
+                    break
+                self.write(chunk)
+                offset += len(chunk)
+        except OSError:
+            self.abort()
+            raise UploadFailed(self.name) from None
+        finally:
+            source.close()
+
+    def finish(self, *, overwrite: bool) -> int:
+        """Give the file its final name; returns its size. AlreadyExists when
+        the name was taken meanwhile and `overwrite` is off."""
+        try:
+            os.fsync(self._fd)
+            if overwrite:
+                self._replace()
+            else:
+                self._link(self._final)
+        except FileExistsError:
+            raise AlreadyExists(self.name) from None
+        except OSError as error:
+            kind = DiskFull if error.errno in (errno.ENOSPC, errno.EDQUOT) else UploadFailed
+            raise kind(self.name) from None
+        finally:
+            self.abort()
+        return self.received
+
+    def _link(self, name: str) -> None:
+        """A new name for the file; FileExistsError if `name` is taken."""
+        if self._temp is None:
+            os.link(f"/proc/self/fd/{self._fd}", name, dst_dir_fd=self._dir_fd, follow_symlinks=True)
+            return
+        try:
+            os.link(self._temp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd, follow_symlinks=False)
+        except OSError as error:
+            if error.errno not in _NO_HARD_LINKS:
+                raise
+            self._claim_then_replace(name)
+
+    def _claim_then_replace(self, name: str) -> None:
+        """For file systems without hard links: create the name empty (which
+        fails if it exists), then replace our own claim with the file."""
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+        os.close(os.open(name, flags, 0o644, dir_fd=self._dir_fd))
+        os.replace(self._temp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        self._temp = None
+
+    def _replace(self) -> None:
+        if self._temp is None:  # an unnamed file gets a hidden name first: rename needs one
+            temp = f"{UPLOAD_TEMP_PREFIX}{os.urandom(8).hex()}"
+            self._link(temp)
+            self._temp = temp
+        os.replace(self._temp, self._final, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        self._temp = None
+
+    def abort(self) -> None:
+        """Drop the temporary and close everything; safe to call twice."""
+        if self.done:
+            return
+        self.done = True
+        os.close(self._fd)
+        if self._temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp, dir_fd=self._dir_fd)
+        os.close(self._dir_fd)

@@ -1,0 +1,59 @@
+"""The command table: for each verb, its argument, whether it needs a login or
+uploads, and its syntax for HELP. FtpSession checks it in one place (`_run`)
+and dispatches to its `_cmd_<verb>` method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NO_ARGUMENT, OPTIONAL, REQUIRED = "none", "optional", "required"
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a command needs before its `_cmd_` method runs."""
+
+    argument: str
+    syntax: str
+    login: bool = True
+    upload: bool = False
+    during_transfer: bool = False
+    """Answered at once even while a transfer is under way (ABOR, STAT)."""
+
+
+COMMANDS = {
+    "USER": Command(REQUIRED, "USER <SP> username", login=False),
+    "PASS": Command(OPTIONAL, "PASS <SP> password", login=False),
+    "QUIT": Command(NO_ARGUMENT, "QUIT", login=False),
+    "NOOP": Command(NO_ARGUMENT, "NOOP", login=False),
+    "SYST": Command(NO_ARGUMENT, "SYST", login=False),
+    "FEAT": Command(NO_ARGUMENT, "FEAT", login=False),
+    "HELP": Command(OPTIONAL, "HELP [<SP> command]", login=False),
+    "OPTS": Command(REQUIRED, "OPTS <SP> UTF8 ON", login=False),
+    "PWD": Command(NO_ARGUMENT, "PWD"),
+    "CWD": Command(REQUIRED, "CWD <SP> pathname"),
+    "CDUP": Command(NO_ARGUMENT, "CDUP"),
+    "TYPE": Command(REQUIRED, "TYPE <SP> A | I"),
+    "MODE": Command(REQUIRED, "MODE <SP> S"),
+    "STRU": Command(REQUIRED, "STRU <SP> F"),
+    "PASV": Command(NO_ARGUMENT, "PASV"),
+    "EPSV": Command(OPTIONAL, "EPSV [<SP> 1 | 2 | ALL]"),
+    "PORT": Command(REQUIRED, "PORT <SP> h1,h2,h3,h4,p1,p2"),
+    "EPRT": Command(REQUIRED, "EPRT <SP> |proto|address|port|"),
+    "LIST": Command(OPTIONAL, "LIST [<SP> pathname]"),
+    "NLST": Command(OPTIONAL, "NLST [<SP> pathname]"),
+    "MLSD": Command(OPTIONAL, "MLSD [<SP> pathname]"),
+    "MLST": Command(OPTIONAL, "MLST [<SP> pathname]"),
+    "SIZE": Command(REQUIRED, "SIZE <SP> pathname"),
+    "MDTM": Command(REQUIRED, "MDTM <SP> pathname"),
+    "REST": Command(REQUIRED, "REST <SP> offset"),
+    "RETR": Command(REQUIRED, "RETR <SP> pathname"),
+    "ABOR": Command(NO_ARGUMENT, "ABOR", during_transfer=True),
+    "STAT": Command(OPTIONAL, "STAT [<SP> pathname]", during_transfer=True),
+    "STOR": Command(REQUIRED, "STOR <SP> pathname", upload=True),
+    "APPE": Command(REQUIRED, "APPE <SP> pathname", upload=True),
+    "DELE": Command(REQUIRED, "DELE <SP> pathname", upload=True),
+    "MKD": Command(REQUIRED, "MKD <SP> pathname", upload=True),
+}
+
+FEATURES = ("EPRT", "EPSV", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM", "SIZE", "UTF8")

@@ -1,0 +1,680 @@
+"""FtpSession: one control connection's state machine (see the package docstring)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from ..messages import Messages
+from ..protocol import name_problem
+from ..storage import (
+    MIN_FREE_BYTES,
+    AlreadyExists,
+    DiskFull,
+    FileProblem,
+    Tree,
+    TreeEntry,
+    UploadFailed,
+    UploadTooBig,
+    display_path,
+    split_path,
+)
+from .commands import COMMANDS, FEATURES, NO_ARGUMENT, REQUIRED
+from .events import (
+    Close,
+    CloseData,
+    ConnectActive,
+    DataConnectFailed,
+    Join,
+    Joined,
+    JoinRefused,
+    OpenPassive,
+    PassiveFailed,
+    PassiveOpened,
+    ReceiveUpload,
+    SendFile,
+    SendListing,
+    SendReply,
+    TransferBroken,
+    TransferDone,
+    TransferFailed,
+    UploadFinished,
+)
+from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, ip_address, parse_command, parse_eprt, parse_port
+from .replies import fetchable, ls_line, mlsd_lines, mlsx_facts, mlsx_time, quote_path, reply
+
+MAX_QUEUED_COMMANDS = 16
+MAX_LOGIN_FAILURES = 3
+ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
+LOWEST_ACTIVE_PORT = 1024
+
+
+@dataclass(frozen=True)
+class FtpSettings:
+    """The door's options (--ftp-password, --allow-upload, ...)."""
+
+    password: str | None = None
+    allow_upload: bool = False
+    allow_overwrite: bool = False
+    max_upload_bytes: int = 1024**3
+    masquerade_address: str | None = None
+    min_free_bytes: int = MIN_FREE_BYTES
+
+
+class FtpSession:
+    """One FTP control connection: bytes and events in, replies and actions out."""
+
+    def __init__(
+        self,
+        *,
+        tree: Tree,
+        settings: FtpSettings,
+        messages: Messages,
+        peer: tuple[str, int],
+        local: tuple[str, int],
+        anonymous_number: Callable[[], int],
+        clock: Callable[[], float] = time.time,
+    ):
+        self.tree = tree
+        self.settings = settings
+        self.messages = messages
+        self.peer_host, self.local_host = peer[0], local[0]
+        self._anonymous_number = anonymous_number
+        self._clock = clock
+        self.name: str | None = None
+        self.closed = False
+        self.cwd: tuple[str, ...] = ()
+        self._buffer = LineBuffer()
+        self._actions: deque = deque()
+        self._queued: deque = deque()
+        self._user: str | None = None
+        self._login_failures = 0
+        self._waiting: type | None = None  # Joined or PassiveOpened, while we wait for it
+        self._passive_extended = False
+        self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
+        self._epsv_all = False
+        self._type = "A"
+        self._rest = 0
+        self._transfer = None  # the running transfer action
+        self._say(220, "ftp_ready")
+
+    # -- the loop's side --
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes read from the control connection."""
+        for line in self._buffer.feed(data):
+            if self.closed:
+                return
+            self._take_line(line)
+
+    def handle(self, event) -> None:
+        """An event from the loop (see the module docstring)."""
+        if not self.closed:
+            self._EVENT_HANDLERS[type(event)](self, event)
+            self._run_queued()
+
+    def next_action(self):
+        """The next action for the loop, or None."""
+        return self._actions.popleft() if self._actions else None
+
+    def shut_down(self, key: str, **values) -> None:
+        """Say 421 (idle, server closing, ...) and close; ends any transfer."""
+        if not self.closed:
+            self._end_transfer()
+            self._emit(SendReply(reply(421, self.messages(key, **values))))
+            self._close()
+
+    def connection_lost(self) -> None:
+        """The control connection is gone: drop any transfer (an upload in
+        progress is discarded), say nothing more."""
+        self._end_transfer()
+        self._actions.clear()
+        self.closed = True
+
+    @property
+    def busy(self) -> bool:
+        """Waiting for the Room, a passive port or a transfer: commands queue."""
+        return self._waiting is not None or self._transfer is not None
+
+    # -- plumbing --
+
+    def _emit(self, action) -> None:
+        self._actions.append(action)
+
+    def _say(self, code: int, key: str, **values) -> None:
+        self._emit(SendReply(reply(code, self.messages(key, **values))))
+
+    def _close(self) -> None:
+        self._emit(CloseData())
+        self._emit(Close())
+        self.closed = True
+
+    def _take_line(self, line) -> None:
+        """Answer the line now, or queue it while busy: replies keep the order
+        of the lines, so nothing is said between a transfer's 150 and 226
+        except to ABOR and STAT."""
+        if line is TOO_LONG:
+            step = partial(self._say, 500, "ftp_line_too_long", limit=MAX_COMMAND_BYTES)
+        else:
+            try:
+                verb, argument = parse_command(line)
+            except UnicodeDecodeError:
+                step = partial(self._say, 501, "ftp_bad_encoding")
+            else:
+                step = partial(self._run, verb, argument)
+                command = COMMANDS.get(verb)
+                if command and command.during_transfer and self._transfer is not None:
+                    step()
+                    return
+        if self.busy:
+            self._queue(step)
+        else:
+            step()
+
+    def _queue(self, step: Callable[[], None]) -> None:
+        if len(self._queued) >= MAX_QUEUED_COMMANDS:
+            self.shut_down("ftp_too_many_queued")
+        else:
+            self._queued.append(step)
+
+    def _run_queued(self) -> None:
+        while self._queued and not self.busy and not self.closed:
+            self._queued.popleft()()
+
+    def _run(self, verb: str, argument: str) -> None:
+        """The one place where a command's needs are checked."""
+        command = COMMANDS.get(verb)
+        if command is None:
+            self._say(502, "ftp_not_implemented")
+        elif command.login and self.name is None:
+            self._say(530, "ftp_login_first")
+        elif (command.argument == REQUIRED and not argument) or (
+            command.argument == NO_ARGUMENT and argument
+        ):
+            self._say(501, "ftp_syntax", syntax=command.syntax)
+        elif command.upload and not self.settings.allow_upload:
+            self._say(550, "ftp_uploads_off")
+        else:
+            getattr(self, f"_cmd_{verb.lower()}")(argument)
+
+    def _path(self, argument: str) -> tuple[str, ...]:
+        return split_path(self.cwd, argument)
+
+    def _refuse(self, problem: FileProblem, code: int = 550) -> None:
+        self._say(code, problem.message_key, name=problem.name)
+
+    # -- login --
+
+    def _cmd_user(self, argument: str) -> None:
+        if self.name is not None:
+            self._say(503, "ftp_already_logged_in")
+            return
+        name = argument
+        if name.lower() in ANONYMOUS_NAMES:
+            name = f"anon-{self._anonymous_number()}"
+        if name_problem(name) is not None:
+            self._user = None
+            self._say(530, "bad_name", name=name)
+            return
+        self._user = name
+        self._say(331, "ftp_need_password")
+
+    def _cmd_pass(self, argument: str) -> None:
+        if self.name is not None:
+            self._say(503, "ftp_already_logged_in")
+        elif self._user is None:
+            self._say(503, "ftp_user_first")
+        elif self.settings.password is not None and not hmac.compare_digest(
+            argument.encode(), self.settings.password.encode()
+        ):
+            self._login_failed(self.messages("ftp_login_incorrect"))
+        else:
+            self._waiting = Joined
+            self._emit(Join(self._user))
+
+    def _login_failed(self, text: str) -> None:
+        self._user = None
+        self._login_failures += 1
+        if self._login_failures >= MAX_LOGIN_FAILURES:
+            self.shut_down("ftp_too_many_failures")
+        else:
+            self._emit(SendReply(reply(530, text)))
+
+    def _on_joined(self, _event: Joined) -> None:
+        if self._waiting is Joined:
+            self._waiting = None
+            self.name = self._user
+            self._say(230, "ftp_logged_in", name=self.name)
+
+    def _on_join_refused(self, event: JoinRefused) -> None:
+        if self._waiting is Joined:
+            self._waiting = None
+            self._login_failed(event.text)
+
+    # -- simple commands --
+
+    def _cmd_quit(self, _argument: str) -> None:
+        self._say(221, "ftp_goodbye")
+        self._close()
+
+    def _cmd_noop(self, _argument: str) -> None:
+        self._say(200, "ftp_noop")
+
+    def _cmd_syst(self, _argument: str) -> None:
+        self._emit(SendReply(reply(215, "UNIX Type: L8")))
+
+    def _cmd_feat(self, _argument: str) -> None:
+        lines = [self.messages("ftp_features"), *FEATURES, self.messages("ftp_end")]
+        self._emit(SendReply(reply(211, *lines)))
+
+    def _cmd_opts(self, argument: str) -> None:
+        if argument.upper().split() == ["UTF8", "ON"]:
+            self._say(200, "ftp_utf8")
+        else:
+            self._say(501, "ftp_syntax", syntax=COMMANDS["OPTS"].syntax)
+
+    def _cmd_help(self, argument: str) -> None:
+        if not argument:
+            names = " ".join(sorted(COMMANDS))
+            lines = [self.messages("ftp_help_title"), names, self.messages("ftp_help_end")]
+            self._emit(SendReply(reply(214, *lines)))
+        elif argument.upper() in COMMANDS:
+            self._say(214, "ftp_syntax_help", syntax=COMMANDS[argument.upper()].syntax)
+        else:
+            self._say(502, "ftp_not_implemented")
+
+    def _cmd_type(self, argument: str) -> None:
+        kind = {"A": "A", "A N": "A", "I": "I", "L 8": "I"}.get(argument.upper())
+        if kind is None:
+            self._say(504, "ftp_parameter_not_implemented")
+            return
+        self._type = kind
+        self._say(200, "ftp_type_set", type=kind)
+
+    def _cmd_mode(self, argument: str) -> None:
+        self._only_parameter(argument, "S", "ftp_mode_set")
+
+    def _cmd_stru(self, argument: str) -> None:
+        self._only_parameter(argument, "F", "ftp_structure_set")
+
+    def _only_parameter(self, argument: str, accepted: str, key: str) -> None:
+        if argument.upper() == accepted:
+            self._say(200, key, value=accepted)
+        else:
+            self._say(504, "ftp_parameter_not_implemented")
+
+    # -- directories --
+
+    def _cmd_pwd(self, _argument: str) -> None:
+        self._say(257, "ftp_current_directory", path=quote_path(display_path(self.cwd)))
+
+    def _cmd_cwd(self, argument: str) -> None:
+        self._change_directory(argument, 250, "ftp_directory_changed")
+
+    def _cmd_cdup(self, _argument: str) -> None:
+        self._change_directory("..", 200, "ftp_directory_up")
+
+    def _change_directory(self, argument: str, code: int, key: str) -> None:
+        try:
+            parts = self._path(argument)
+        except FileProblem as problem:
+            self._say(550, "not_a_directory", name=problem.name)
+            return
+        if not self.tree.is_dir(parts):
+            self._say(550, "not_a_directory", name=display_path(parts))
+            return
+        self.cwd = parts
+        self._say(code, key, path=display_path(parts))
+
+    def _cmd_mkd(self, argument: str) -> None:
+        try:
+            parts = self._path(argument)
+            self.tree.make_dir(parts)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        self._say(257, "ftp_directory_created", path=quote_path(display_path(parts)))
+
+    def _cmd_dele(self, argument: str) -> None:
+        if not self.settings.allow_overwrite:
+            self._say(550, "ftp_overwrite_off")
+            return
+        try:
+            self.tree.delete(self._path(argument))
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        self._say(250, "ftp_deleted")
+
+    # -- facts over the control connection --
+
+    def _entry(self, argument: str) -> TreeEntry:
+        return self.tree.entry(self._path(argument))
+
+    def _cmd_size(self, argument: str) -> None:
+        try:
+            entry = self._entry(argument)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        if entry.is_dir:
+            self._say(550, "not_a_file", name=argument)
+        else:
+            self._emit(SendReply(reply(213, str(entry.size))))
+
+    def _cmd_mdtm(self, argument: str) -> None:
+        try:
+            entry = self._entry(argument)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        if entry.is_dir:
+            self._say(550, "not_a_file", name=argument)
+        else:
+            self._emit(SendReply(reply(213, mlsx_time(entry.mtime))))
+
+    def _cmd_mlst(self, argument: str) -> None:
+        try:
+            parts = self._path(argument)
+            entry = self.tree.entry(parts)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        path = display_path(parts)
+        facts = mlsx_facts(entry, writable=self.settings.allow_upload)
+        lines = [self.messages("ftp_listing", path=path), f"{facts} {path}", self.messages("ftp_end")]
+        self._emit(SendReply(reply(250, *lines)))
+
+    def _cmd_stat(self, argument: str) -> None:
+        if argument:
+            self._stat_path(argument)
+            return
+        transfer = self.messages("ftp_stat_transfer" if self._transfer else "ftp_stat_idle")
+        lines = [
+            self.messages("ftp_stat_title"),
+            self.messages("ftp_stat_user", name=self.name, path=display_path(self.cwd)),
+            self.messages("ftp_stat_type", type=self._type),
+            transfer,
+            self.messages("ftp_stat_end"),
+        ]
+        self._emit(SendReply(reply(211, *lines)))
+
+    def _stat_path(self, argument: str) -> None:
+        try:
+            entries = self._listing_entries(argument)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        now = self._clock()
+        lines = [self.messages("ftp_stat_of", path=argument), *(ls_line(e, now) for e in entries)]
+        self._emit(SendReply(reply(213, *lines, self.messages("ftp_stat_end"))))
+
+    # -- data connections --
+
+    def _cmd_pasv(self, _argument: str) -> None:
+        if self._epsv_all:
+            self._say(503, "ftp_epsv_all")
+        elif not isinstance(self._advertised_address(), ipaddress.IPv4Address):
+            self._say(425, "ftp_use_epsv")
+        else:
+            self._open_passive(extended=False)
+
+    def _advertised_address(self):
+        """The address a 227 reply gives: --masquerade-address, else ours."""
+        return ip_address(self.settings.masquerade_address or self.local_host)
+
+    def _cmd_epsv(self, argument: str) -> None:
+        if argument.upper() == "ALL":
+            self._epsv_all = True
+            self._say(200, "ftp_epsv_all_ok")
+        elif argument and argument != self._family():
+            self._say(522, "ftp_network_protocol", family=self._family())
+        else:
+            self._open_passive(extended=True)
+
+    def _family(self) -> str:
+        return "1" if isinstance(ip_address(self.local_host), ipaddress.IPv4Address) else "2"
+
+    def _open_passive(self, *, extended: bool) -> None:
+        self._drop_data_channel()
+        self._passive_extended = extended
+        self._waiting = PassiveOpened
+        self._emit(OpenPassive())
+
+    def _drop_data_channel(self) -> None:
+        if self._data is not None:
+            self._emit(CloseData())
+            self._data = None
+
+    def _on_passive_opened(self, event: PassiveOpened) -> None:
+        if self._waiting is not PassiveOpened:
+            return
+        self._waiting = None
+        self._data = ("passive", event.port)
+        if self._passive_extended:
+            self._say(229, "ftp_extended_passive", port=f"(|||{event.port}|)")
+            return
+        host = str(self._advertised_address()).replace(".", ",")
+        self._say(227, "ftp_passive", address=f"({host},{event.port // 256},{event.port % 256})")
+
+    def _on_passive_failed(self, _event: PassiveFailed) -> None:
+        if self._waiting is PassiveOpened:
+            self._waiting = None
+            self._say(425, "ftp_no_data_connection")
+
+    def _cmd_port(self, argument: str) -> None:
+        target = parse_port(argument)
+        if target is None:
+            self._say(501, "ftp_syntax", syntax=COMMANDS["PORT"].syntax)
+        else:
+            self._set_active(*target)
+
+    def _cmd_eprt(self, argument: str) -> None:
+        target = parse_eprt(argument)
+        if target is None:
+            self._say(501, "ftp_syntax", syntax=COMMANDS["EPRT"].syntax)
+        elif target[0] != self._family():
+            self._say(522, "ftp_network_protocol", family=self._family())
+        else:
+            self._set_active(target[1], target[2])
+
+    def _set_active(self, host: str, port: int) -> None:
+        """PORT and EPRT lead back only to the peer itself, above the
+        privileged ports (RFC 2577: no bounce attacks)."""
+        if self._epsv_all:
+            self._say(503, "ftp_epsv_all")
+            return
+        address = ip_address(host)
+        if address is None or address != ip_address(self.peer_host) or port < LOWEST_ACTIVE_PORT:
+            self._say(501, "ftp_bounce")
+            return
+        self._drop_data_channel()
+        self._data = ("active", str(address), port)
+        self._say(200, "ftp_port_ok")
+
+    def _start_transfer(self, action, key: str, **values) -> None:
+        """150 now, then the data connection and the transfer (the loop's part)."""
+        mode, *where = self._data
+        self._data = None
+        self._rest = 0
+        self._say(150, key, **values)
+        if mode == "active":
+            self._emit(ConnectActive(*where))
+        self._transfer = action
+        self._emit(action)
+
+    def _have_data_channel(self) -> bool:
+        if self._data is None:
+            self._say(425, "ftp_use_pasv")
+            return False
+        return True
+
+    # -- listings --
+
+    def _listing_entries(self, argument: str) -> list[TreeEntry]:
+        """The entries of a directory, or the one entry of a file."""
+        words = argument.split(" ")
+        while words and words[0].startswith("-"):  # "LIST -la": options ls would take
+            words.pop(0)
+        parts = self._path(" ".join(words))
+        entry = self.tree.entry(parts)
+        return self.tree.list(parts) if entry.is_dir else [entry]
+
+    def _send_listing(self, argument: str, render: Callable[[list[TreeEntry]], list[str]]) -> None:
+        if not self._have_data_channel():
+            return
+        try:
+            entries = self._listing_entries(argument)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        data = "".join(line + "\r\n" for line in render(entries)).encode("utf-8", "surrogateescape")
+        self._start_transfer(SendListing(data), "ftp_listing_opening")
+
+    def _cmd_list(self, argument: str) -> None:
+        now = self._clock()
+        self._send_listing(argument, lambda entries: [ls_line(e, now) for e in entries])
+
+    def _cmd_nlst(self, argument: str) -> None:
+        self._send_listing(argument, lambda entries: [e.name for e in entries if fetchable(e)])
+
+    def _cmd_mlsd(self, argument: str) -> None:
+        try:
+            if argument and not self.tree.entry(self._path(argument)).is_dir:
+                self._say(501, "not_a_directory", name=argument)
+                return
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        writable = self.settings.allow_upload
+        self._send_listing(argument, lambda entries: mlsd_lines(entries, writable=writable))
+
+    # -- files --
+
+    def _cmd_rest(self, argument: str) -> None:
+        if not (argument.isascii() and argument.isdigit() and len(argument) <= 19):
+            self._say(501, "ftp_syntax", syntax=COMMANDS["REST"].syntax)
+            return
+        self._rest = int(argument)
+        self._say(350, "ftp_restarting", offset=self._rest)
+
+    def _cmd_retr(self, argument: str) -> None:
+        if not self._have_data_channel():
+            return
+        try:
+            opened = self.tree.open(self._path(argument))
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        if self._rest > opened.size:
+            opened.close()
+            self._rest = 0
+            self._say(554, "ftp_bad_restart", size=opened.size)
+            return
+        kind = "BINARY" if self._type == "I" else "ASCII"
+        action = SendFile(opened, self._rest)
+        self._start_transfer(action, "ftp_opening", kind=kind, name=opened.name, size=opened.size)
+
+    def _cmd_stor(self, argument: str) -> None:
+        self._receive(argument, append=False)
+
+    def _cmd_appe(self, argument: str) -> None:
+        self._receive(argument, append=True)
+
+    def _receive(self, argument: str, *, append: bool) -> None:
+        if not self._have_data_channel():
+            return
+        if self._rest:
+            self._rest = 0
+            self._say(554, "ftp_no_upload_restart")
+            return
+        try:
+            upload = self.tree.start_upload(
+                self._path(argument),
+                overwrite=self.settings.allow_overwrite,
+                max_bytes=self.settings.max_upload_bytes,
+                append=append,
+                min_free_bytes=self.settings.min_free_bytes,
+            )
+        except FileProblem as problem:
+            self._refuse(problem, _upload_code(problem))
+            return
+        self._start_transfer(ReceiveUpload(upload), "ftp_receiving", name=upload.name)
+
+    def _cmd_abor(self, _argument: str) -> None:
+        if self._transfer is not None:
+            self._end_transfer()
+            self._emit(CloseData())
+            self._say(426, "ftp_transfer_aborted")
+        else:
+            self._drop_data_channel()
+        self._say(226, "ftp_abort_ok")
+
+    # -- transfer outcomes --
+
+    def _end_transfer(self):
+        """Forget the running transfer, closing its file or dropping its upload."""
+        action, self._transfer = self._transfer, None
+        if isinstance(action, SendFile):
+            action.file.close()
+        elif isinstance(action, ReceiveUpload):
+            action.upload.abort()
+        return action
+
+    def _on_transfer_done(self, _event: TransferDone) -> None:
+        if not isinstance(self._transfer, ReceiveUpload):
+            if self._end_transfer() is not None:
+                self._say(226, "ftp_transfer_complete")
+            return
+        upload = self._transfer.upload
+        self._transfer = None
+        try:
+            size = upload.finish(overwrite=self.settings.allow_overwrite)
+        except FileProblem as problem:
+            self._refuse(problem, _upload_code(problem))
+            return
+        self._emit(UploadFinished(upload.name, size))
+        self._say(226, "ftp_transfer_complete")
+
+    def _on_transfer_broken(self, _event: TransferBroken) -> None:
+        if self._end_transfer() is not None:
+            self._say(426, "ftp_transfer_aborted")
+
+    def _on_transfer_failed(self, event: TransferFailed) -> None:
+        if self._end_transfer() is None:
+            return
+        if event.problem is None:
+            self._say(451, "ftp_local_error")
+        else:
+            self._refuse(event.problem, _upload_code(event.problem))
+
+    def _on_data_connect_failed(self, _event: DataConnectFailed) -> None:
+        if self._end_transfer() is not None:
+            self._say(425, "ftp_no_data_connection")
+
+    _EVENT_HANDLERS = {
+        Joined: _on_joined,
+        JoinRefused: _on_join_refused,
+        PassiveOpened: _on_passive_opened,
+        PassiveFailed: _on_passive_failed,
+        TransferDone: _on_transfer_done,
+        TransferBroken: _on_transfer_broken,
+        TransferFailed: _on_transfer_failed,
+        DataConnectFailed: _on_data_connect_failed,
+    }
+
+
+def _upload_code(problem: FileProblem) -> int:
+    """552 over the size limit, 452 without space, 553 for a name taken, else 550/451."""
+    if isinstance(problem, UploadTooBig):
+        return 552
+    if isinstance(problem, DiskFull):
+        return 452
+    if isinstance(problem, AlreadyExists):
+        return 553
+    return 451 if isinstance(problem, UploadFailed) else 550
