@@ -17,6 +17,10 @@ SPANISH = {
     "no_such_file_named": "El archivo no existe: {name}",
     "not_a_file": "No es un archivo que se pueda descargar: {name}",
     "unreadable_file": "No se puede leer el archivo: {name}",
+    "ambiguous_file_name": (
+        "Hay varios archivos que se escriben {name}, con distinta forma Unicode: "
+        "ninguno se llama exactamente así"
+    ),
     "transfer_aborted": "Transferencia interrumpida: {name}",
     "list_header": "Archivos en el servidor ({count}):",
     "list_empty": "No hay archivos en el servidor",
@@ -75,6 +79,9 @@ ENGLISH = {
     "no_such_file_named": "No such file: {name}",
     "not_a_file": "Not a file that can be downloaded: {name}",
     "unreadable_file": "Cannot read the file: {name}",
+    "ambiguous_file_name": (
+        "Several files are spelt {name} in different Unicode forms, and none is exactly that name"
+    ),
     "transfer_aborted": "Transfer interrupted: {name}",
     "list_header": "Files on the server ({count}):",
     "list_empty": "There are no files on the server",
