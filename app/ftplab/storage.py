@@ -84,7 +84,9 @@ class OpenFile:
 
 
 def _identity(info: os.stat_result) -> tuple:
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    """Changes whenever the content may have: ctime too, since a rewrite in
+    place can keep the size and put the mtime back (`touch -d`, `cp -p`)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _typed_twins(names) -> set[str]:

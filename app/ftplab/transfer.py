@@ -27,7 +27,7 @@ class FileChanged(Exception):
 
 
 class HashCache:
-    """Digests of recently served files, keyed by (device, inode, size, mtime)."""
+    """Digests of recently served files, keyed by (device, inode, size, mtime, ctime)."""
 
     def __init__(self, capacity: int = HASH_CACHE_ENTRIES):
         self._capacity = capacity
