@@ -19,7 +19,7 @@ import hashlib
 import os
 import tempfile
 
-from .filenames import is_servable
+from .filenames import MAX_NAME_BYTES, is_servable
 from .text import visible
 
 MAX_NUMBERED_COPIES = 1000
@@ -74,6 +74,21 @@ def safe_name(name: str) -> str:
     return name
 
 
+def numbered_name(name: str, copy: int) -> str:
+    """`name` for copy 0, else "stem (copy).ext", the stem shortened (whole
+    characters) so the name still fits in MAX_NAME_BYTES; a name whose
+    "extension" is most of it gets its number at the end instead."""
+    if copy == 0:
+        return name
+    stem, extension = os.path.splitext(name)
+    if len(os.fsencode(extension)) > MAX_NAME_BYTES // 2:
+        stem, extension = name, ""
+    suffix = f" ({copy}){extension}"
+    while len(os.fsencode(stem + suffix)) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
+
+
 class Download:
     def __init__(self, directory: str, name: str, size: int, sha256: str):
         self.name = safe_name(name)
@@ -124,9 +139,8 @@ class Download:
             self.discard()
 
     def _link_to_free_name(self) -> str:
-        stem, extension = os.path.splitext(self.name)
         for copy in range(MAX_NUMBERED_COPIES):
-            candidate = self.name if copy == 0 else f"{stem} ({copy}){extension}"
+            candidate = numbered_name(self.name, copy)
             path = os.path.join(self.directory, candidate)
             try:
                 self._link(path)
