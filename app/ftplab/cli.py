@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from . import __version__
+from .messages import Messages
 
 DEFAULT_PORT = 2121
 
@@ -87,7 +88,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         "--max-clients",
         type=_count,
         default=_env("MAX_CLIENTS", 100),
-        help="clients at once [FTPLAB_MAX_CLIENTS]",
+        help="clients at once, at least 1 [FTPLAB_MAX_CLIENTS]",
     )
     parser.add_argument(
         "--max-per-ip",
@@ -120,6 +121,8 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         help="[FTPLAB_LOG_LEVEL]",
     )
     args = parser.parse_args(argv)
+    if args.max_clients < 1:
+        parser.error(Messages(args.lang)("max_clients_zero"))
     return ServerConfig(
         host=args.host,
         port=args.port,

@@ -69,6 +69,10 @@ SPANISH = {
     ),
     "console_private_to_you": "{sender} (privado)> {text}",
     "console_no_name": "Hace falta un nombre para el servidor: usa --name o FTPLAB_NAME",
+    "max_clients_zero": (
+        "--max-clients debe ser al menos 1: con 0 no entraría nadie "
+        "(en --max-per-ip, 0 sí significa sin límite)"
+    ),
 }
 
 ENGLISH = {
@@ -126,6 +130,9 @@ ENGLISH = {
     "console_listening": "Server {name} listening on {host}:{port}, serving {root} (at most {limit} clients)",
     "console_private_to_you": "{sender} (private)> {text}",
     "console_no_name": "The server needs a name: use --name or FTPLAB_NAME",
+    "max_clients_zero": (
+        "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
+    ),
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}
