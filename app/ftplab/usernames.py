@@ -93,6 +93,13 @@ def is_valid_name(name: str) -> bool:
 
 def name_key(name: str) -> str:
     """What the server compares: equal for names that differ only in case,
-    in Unicode normal form, or by a Greek or Cyrillic look-alike letter."""
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold())
+    in Unicode normal form, or by a Greek or Cyrillic look-alike letter.
+
+    Unicode's compatibility caseless match (NFKD, fold, NFKD, fold, NFD
+    first: folding can undo a normal form), then the look-alike table."""
+    folded = _nfkd(_nfkd(unicodedata.normalize("NFD", name).casefold()).casefold())
     return unicodedata.normalize("NFC", folded.translate(_TRANSLATION))
+
+
+def _nfkd(text: str) -> str:
+    return unicodedata.normalize("NFKD", text)
