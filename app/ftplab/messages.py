@@ -32,8 +32,10 @@ SPANISH = {
     "usage_private": "Uso: @NOMBRE texto",
     "server_full": "Servidor lleno ({limit} clientes): inténtalo más tarde",
     "too_many_from_address": "Demasiadas conexiones desde tu dirección (máximo {limit})",
-    "name_taken": "El nombre {name} ya está en uso",
-    "bad_name": "Nombre no válido: {name} (de 1 a 32 caracteres, sin espacios ni > @ !)",
+    "name_taken": "El nombre {name} ya está en uso (o se parece demasiado a uno que lo está)",
+    "bad_name": (
+        "Nombre no válido: {name} (de 1 a 32 caracteres, sin espacios, caracteres invisibles ni > @ !)"
+    ),
     "no_name": "La primera línea debe empezar por tu nombre y '> ' (por ejemplo: ana> hola)",
     "impersonation": "Eres {name}: no puedes escribir como {other}",
     "no_prefix": "Cada línea debe empezar por tu nombre y '> ' (por ejemplo: {name}> list)",
@@ -97,8 +99,8 @@ ENGLISH = {
     "usage_private": "Usage: @NAME text",
     "server_full": "Server full ({limit} clients): try again later",
     "too_many_from_address": "Too many connections from your address (at most {limit})",
-    "name_taken": "The name {name} is already in use",
-    "bad_name": "Invalid name: {name} (1 to 32 characters, no spaces, no > @ !)",
+    "name_taken": "The name {name} is already in use (or looks too much like one that is)",
+    "bad_name": "Invalid name: {name} (1 to 32 characters, no spaces, no invisible characters, no > @ !)",
     "no_name": "The first line must start with your name and '> ' (for example: ana> hello)",
     "impersonation": "You are {name}: you cannot write as {other}",
     "no_prefix": "Every line must start with your name and '> ' (for example: {name}> list)",
