@@ -57,7 +57,6 @@ class AmbiguousName(FileProblem):
     Unicode form: which one was meant cannot be known."""
 
     message_key = "ambiguous_file_name"
-    code = "ambiguous"
 
 
 @dataclass(frozen=True)
@@ -154,10 +153,13 @@ class Storage:
 
     def _only_other_form(self, name: str) -> str:
         wanted = typed_form(name)
-        with os.scandir(self.root) as scan:
-            matches = [
-                item.name for item in scan if is_servable(item.name) and typed_form(item.name) == wanted
-            ]
+        try:
+            with os.scandir(self.root) as scan:
+                matches = [
+                    item.name for item in scan if is_servable(item.name) and typed_form(item.name) == wanted
+                ]
+        except OSError as error:
+            raise self._problem(error, name) from None
         if not matches:
             raise NoSuchFile(name)
         if len(matches) > 1:
