@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import __version__, protocol
 from .console import PlainConsole, open_console
+from .ftpdoor import parse_port_range
 from .logs import ConsoleLogHandler, RepeatLimiter
 from .messages import Messages
 
@@ -35,6 +36,13 @@ class ServerConfig:
     lang: str
     log_level: str
     selector: str = "best"
+    ftp_port: int | None = None
+    ftp_password: str = ""
+    passive_ports: str = ""
+    masquerade_address: str = ""
+    allow_upload: bool = False
+    allow_overwrite: bool = False
+    max_upload_bytes: int = 1024**3
 
     def with_name(self, name: str) -> ServerConfig:
         return dataclasses.replace(self, name=name)
@@ -97,7 +105,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         "--max-clients",
         type=_count,
         default=_env("MAX_CLIENTS", 100),
-        help="clients at once [FTPLAB_MAX_CLIENTS]",
+        help="clients at once, at least 1 [FTPLAB_MAX_CLIENTS]",
     )
     parser.add_argument(
         "--max-per-ip",
@@ -136,7 +144,15 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         help="how the loop waits: best (the system's best: epoll on Linux), or select (at most "
         "1024 descriptors), poll, epoll [FTPLAB_SELECTOR]",
     )
+    _add_ftp_options(parser)
     args = parser.parse_args(argv)
+    if args.passive_ports:
+        try:
+            parse_port_range(args.passive_ports)
+        except ValueError as error:
+            parser.error(f"--passive-ports {error}")
+    if args.max_clients < 1:
+        parser.error(Messages(args.lang)("max_clients_zero"))
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -150,6 +166,70 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         lang=args.lang,
         log_level=args.log_level,
         selector=args.selector,
+        ftp_port=args.ftp_port,
+        ftp_password=args.ftp_password,
+        passive_ports=args.passive_ports,
+        masquerade_address=args.masquerade_address,
+        allow_upload=args.allow_upload,
+        allow_overwrite=args.allow_overwrite,
+        max_upload_bytes=args.max_upload_bytes,
+    )
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{value} is not yes or no")
+
+
+def _add_ftp_options(parser: argparse.ArgumentParser) -> None:
+    door = parser.add_argument_group("the FTP door (RFC 959) and uploads")
+    door.add_argument(
+        "--ftp-port",
+        type=_port,
+        default=_env("FTP_PORT", None),
+        help="also speak FTP on this port, in the same loop (off when unset) [FTPLAB_FTP_PORT]",
+    )
+    door.add_argument(
+        "--ftp-password",
+        default=_env("FTP_PASSWORD", ""),
+        help="one password every FTP user must give [FTPLAB_FTP_PASSWORD]",
+    )
+    door.add_argument(
+        "--passive-ports",
+        default=_env("PASSIVE_PORTS", ""),
+        help="ports for passive data connections, e.g. 30000-30009 (any free port when unset) "
+        "[FTPLAB_PASSIVE_PORTS]",
+    )
+    door.add_argument(
+        "--masquerade-address",
+        default=_env("MASQUERADE_ADDRESS", ""),
+        help="the IPv4 address to give in PASV replies, behind NAT or a published port "
+        "[FTPLAB_MASQUERADE_ADDRESS]",
+    )
+    door.add_argument(
+        "--allow-upload",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=_env("ALLOW_UPLOAD", "no"),
+        help="accept uploads (FTP STOR, APPE, MKD) [FTPLAB_ALLOW_UPLOAD]",
+    )
+    door.add_argument(
+        "--allow-overwrite",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=_env("ALLOW_OVERWRITE", "no"),
+        help="let uploads replace and DELE delete existing files [FTPLAB_ALLOW_OVERWRITE]",
+    )
+    door.add_argument(
+        "--max-upload-bytes",
+        type=_count,
+        default=_env("MAX_UPLOAD_BYTES", 1024**3),
+        help="the largest upload accepted, in bytes (1 GiB) [FTPLAB_MAX_UPLOAD_BYTES]",
     )
 
 
@@ -279,6 +359,8 @@ def server_main(argv: list[str] | None = None) -> int:
         log.info(
             "listening on %s:%d as %s, root %s, pid %d", host, port, config.name, storage.root, os.getpid()
         )
+        if server.ftp_address is not None:
+            log.info("FTP door listening on %s:%d", *server.ftp_address)
         server.serve_forever()
         return 0
     finally:

@@ -52,6 +52,9 @@ class State(enum.Enum):
 class Connection:
     """A non-blocking socket with an outbox and the closing steps; protocols subclass it."""
 
+    has_lines_to_handle = False
+    """Lab sessions have lines the loop hands to the handlers; other kinds handle their input themselves."""
+
     def __init__(self, sock: socket.socket, address: tuple, now: float):
         self.sock = sock
         self.address = address

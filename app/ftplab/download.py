@@ -7,7 +7,8 @@ size and the SHA-256 announced by the server match is the file given its final
 name, with a hard link that fails rather than replace an existing file (the
 next free "name (1).ext" is used instead). A download that fails for any
 reason removes its temporary file, so no partial file ever has a final name.
-The name comes from the server, so it is checked to be a plain file name.
+The name comes from the server, so it is checked with the rule the server
+follows (filenames.py): a plain, visible name that is not hidden.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import hashlib
 import os
 import tempfile
 
-from .storage import is_plain_name
+from .filenames import MAX_NAME_BYTES, is_servable
 from .text import visible
 
 MAX_NUMBERED_COPIES = 1000
@@ -66,10 +67,26 @@ def _open_temp(directory: str) -> tuple[int, str | None]:
 
 
 def safe_name(name: str) -> str:
-    """The server's file name if it is a plain, visible file name; else UnsafeName."""
-    if visible(name) != name or not is_plain_name(name) or name.startswith("."):
+    """The server's file name if the server may serve it (filenames.py's rule:
+    plain, not hidden, shown as it is); else UnsafeName."""
+    if not is_servable(name):
         raise UnsafeName(visible(name))
     return name
+
+
+def numbered_name(name: str, copy: int) -> str:
+    """`name` for copy 0, else "stem (copy).ext", the stem shortened (whole
+    characters) so the name still fits in MAX_NAME_BYTES; a name whose
+    "extension" is most of it gets its number at the end instead."""
+    if copy == 0:
+        return name
+    stem, extension = os.path.splitext(name)
+    if len(os.fsencode(extension)) > MAX_NAME_BYTES // 2:
+        stem, extension = name, ""
+    suffix = f" ({copy}){extension}"
+    while len(os.fsencode(stem + suffix)) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
 
 
 class Download:
@@ -122,9 +139,8 @@ class Download:
             self.discard()
 
     def _link_to_free_name(self) -> str:
-        stem, extension = os.path.splitext(self.name)
         for copy in range(MAX_NUMBERED_COPIES):
-            candidate = self.name if copy == 0 else f"{stem} ({copy}){extension}"
+            candidate = numbered_name(self.name, copy)
             path = os.path.join(self.directory, candidate)
             try:
                 self._link(path)

@@ -175,7 +175,7 @@ class Handlers:
         yield self._say("list_header", count=len(entries))
         for entry in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            yield f"{entry.size:>12}  {stamp}  {visible(entry.name)}"
+            yield f"{entry.size:>12}  {stamp}  {entry.shown}"
 
     def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:
@@ -238,8 +238,10 @@ class Handlers:
         recipient = room.member(target)
         if recipient is None:
             room.send_error(session, ErrorCode.NO_USER, "no_such_user", name=visible(target))
-            return
-        room.send_message(recipient, session.name, self._say("private", text=body))
+        elif not recipient.hears_chat:
+            room.send_error(session, ErrorCode.NO_USER, "not_in_chat", name=recipient.name)
+        else:
+            room.send_message(recipient, session.name, self._say("private", text=body))
 
     # --- the console ------------------------------------------------------------
 
@@ -257,5 +259,7 @@ class Handlers:
             room.show(self._say("usage_private"))
         elif recipient is None:
             room.show(self._say("no_such_user", name=visible(target)))
+        elif not recipient.hears_chat:
+            room.show(self._say("not_in_chat", name=recipient.name))
         else:
             room.send_message(recipient, room.name, self._say("private", text=visible(body.strip())))

@@ -14,11 +14,17 @@ SPANISH = {
     "joined": "{name} se ha unido",
     "left": "{name} se ha ido",
     "joined_many": "{names} y {count} más se han unido",
+    "uploaded": "{name} subió {path} ({size})",
+    "not_in_chat": "{name} está conectado por FTP y no recibe mensajes",
     "left_many": "{names} y {count} más se han ido",
     "no_such_file": "El archivo no existe",
     "no_such_file_named": "El archivo no existe: {name}",
     "not_a_file": "No es un archivo que se pueda descargar: {name}",
     "unreadable_file": "No se puede leer el archivo: {name}",
+    "ambiguous_file_name": (
+        "Hay varios archivos que se escriben {name}, con distinta forma Unicode: "
+        "ninguno se llama exactamente así"
+    ),
     "transfer_aborted": "Transferencia interrumpida: {name}",
     "download_queue_full": (
         "Ya tienes demasiadas descargas en cola: espera a que terminen ({name} no se ha añadido)"
@@ -39,8 +45,10 @@ SPANISH = {
     "usage_private": "Uso: @NOMBRE texto",
     "server_full": "Servidor lleno ({limit} clientes): inténtalo más tarde",
     "too_many_from_address": "Demasiadas conexiones desde tu dirección (máximo {limit})",
-    "name_taken": "El nombre {name} ya está en uso",
-    "bad_name": "Nombre no válido: {name} (de 1 a 32 caracteres, sin espacios ni > @ !)",
+    "name_taken": "El nombre {name} ya está en uso (o se parece demasiado a uno que lo está)",
+    "bad_name": (
+        "Nombre no válido: {name} (de 1 a 32 caracteres, sin espacios, caracteres invisibles ni > @ !)"
+    ),
     "no_name": "La primera línea debe empezar por tu nombre y '> ' (por ejemplo: ana> hola)",
     "impersonation": "Eres {name}: no puedes escribir como {other}",
     "no_prefix": "Cada línea debe empezar por tu nombre y '> ' (por ejemplo: {name}> list)",
@@ -150,6 +158,10 @@ SPANISH = {
     "ftp_abort_ok": "Cerrando la conexión de datos: interrupción correcta.",
     "ftp_transfer_complete": "Cerrando la conexión de datos. Acción completada.",
     "ftp_local_error": "Acción interrumpida: error local al procesarla.",
+    "max_clients_zero": (
+        "--max-clients debe ser al menos 1: con 0 no entraría nadie "
+        "(en --max-per-ip, 0 sí significa sin límite)"
+    ),
 }
 
 ENGLISH = {
@@ -157,11 +169,16 @@ ENGLISH = {
     "joined": "{name} joined",
     "left": "{name} left",
     "joined_many": "{names} and {count} more joined",
+    "uploaded": "{name} uploaded {path} ({size})",
+    "not_in_chat": "{name} is connected through FTP and gets no messages",
     "left_many": "{names} and {count} more left",
     "no_such_file": "No such file",
     "no_such_file_named": "No such file: {name}",
     "not_a_file": "Not a file that can be downloaded: {name}",
     "unreadable_file": "Cannot read the file: {name}",
+    "ambiguous_file_name": (
+        "Several files are spelt {name} in different Unicode forms, and none is exactly that name"
+    ),
     "transfer_aborted": "Transfer interrupted: {name}",
     "download_queue_full": "You already have too many downloads queued: wait for them ({name} was not added)",
     "server_out_of_resources": "The server cannot open files right now: try again later ({name})",
@@ -178,8 +195,8 @@ ENGLISH = {
     "usage_private": "Usage: @NAME text",
     "server_full": "Server full ({limit} clients): try again later",
     "too_many_from_address": "Too many connections from your address (at most {limit})",
-    "name_taken": "The name {name} is already in use",
-    "bad_name": "Invalid name: {name} (1 to 32 characters, no spaces, no > @ !)",
+    "name_taken": "The name {name} is already in use (or looks too much like one that is)",
+    "bad_name": "Invalid name: {name} (1 to 32 characters, no spaces, no invisible characters, no > @ !)",
     "no_name": "The first line must start with your name and '> ' (for example: ana> hello)",
     "impersonation": "You are {name}: you cannot write as {other}",
     "no_prefix": "Every line must start with your name and '> ' (for example: {name}> list)",
@@ -284,6 +301,9 @@ ENGLISH = {
     "ftp_abort_ok": "Closing data connection: abort successful.",
     "ftp_transfer_complete": "Closing data connection. Requested file action successful.",
     "ftp_local_error": "Requested action aborted: local error in processing.",
+    "max_clients_zero": (
+        "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
+    ),
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}

@@ -1,4 +1,5 @@
-"""Socket options for noticing a peer that vanished without closing.
+"""Socket options for noticing a peer that vanished without closing, and which
+addresses count as one client machine.
 
 A cable pulled, a laptop closed or a container cut off its network sends no
 FIN: without these, an idle client would wait for the server forever, and a
@@ -14,7 +15,12 @@ end a connection whose keepalive probes go unanswered (tcp(7)).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
+
+IPV6_HOST_PREFIX = 64
+"""An IPv6 host usually picks any address in its /64 (privacy addresses change
+often), so a per-address limit counts the whole /64 as one machine."""
 
 KEEPALIVE_IDLE_SECONDS = 5
 KEEPALIVE_INTERVAL_SECONDS = 2
@@ -46,5 +52,17 @@ def watch_for_dead_peer(sock: socket.socket, *, user_timeout_ms: int = 0) -> Non
 
 
 def address_key(ip: str) -> str:
-    """The address as per-address limits count it: an IPv4-mapped IPv6 address is its IPv4."""
-    return ip.removeprefix("::ffff:") if ip.startswith("::ffff:") and "." in ip else ip
+    """What a per-address limit counts as one machine: an IPv4 address as it
+    is, also when it arrives IPv4-mapped on a dual-stack socket
+    (`::ffff:127.0.0.1` is 127.0.0.1), and an IPv6 address by its /64
+    (`2001:db8::5` is `2001:db8::/64`). Anything else (no address at all,
+    a Unix socket's name) is its own key."""
+    try:
+        address = ipaddress.ip_address(ip.partition("%")[0])  # without a scope (`fe80::1%eth0`)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/{IPV6_HOST_PREFIX}", strict=False))

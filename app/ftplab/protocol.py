@@ -19,10 +19,11 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from .usernames import MAX_NAME_CHARS, is_valid_name, name_key, name_problem  # noqa: F401 (the protocol's names)
+
 MAX_LINE_BYTES = 4096
 """The longest line either side accepts, LF included."""
 
-MAX_NAME_CHARS = 32
 MAX_DATA_BYTES = 256 * 1024
 """The largest payload one `!DATA` frame may carry."""
 
@@ -66,6 +67,7 @@ class ErrorCode(str, enum.Enum):
     NO_FILE = "nofile"
     NOT_FILE = "not-file"
     DENIED = "denied"
+    AMBIGUOUS = "ambiguous"
     QUEUE_FULL = "queue-full"
     RESOURCES = "resources"
 
@@ -199,28 +201,8 @@ class Bye:
 
 
 # --- names -------------------------------------------------------------------
-
-FORBIDDEN_NAME_CHARS = frozenset(">@!")
-
-
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot be a user name, or None when it can."""
-    if not 1 <= len(name) <= MAX_NAME_CHARS:
-        return "length"
-    if any(ch.isspace() or not ch.isprintable() for ch in name):
-        return "characters"
-    if FORBIDDEN_NAME_CHARS.intersection(name):
-        return "characters"
-    return None
-
-
-def is_valid_name(name: str) -> bool:
-    return name_problem(name) is None
-
-
-def name_key(name: str) -> str:
-    """Names that differ only in case are the same person."""
-    return name.casefold()
+# The rules live in usernames.py; they are part of the protocol, so they are
+# named here too: name_problem, is_valid_name, name_key, MAX_NAME_CHARS.
 
 
 # --- encoding ----------------------------------------------------------------

@@ -78,13 +78,14 @@ class Room:
         return self._members.get(protocol.name_key(name))
 
     def member_names(self) -> list[str]:
-        return [session.name for session in self._members.values()]
+        """Every member as `who` shows it: FTP users as `name (ftp)`."""
+        return [member.who_name for member in self._members.values()]
 
     def __len__(self) -> int:
         return len(self._members)
 
     def add_member(self, session: Session, name: str) -> bool:
-        """Give `session` its name; False if it is taken (or is the server's)."""
+        """Give `session` (of either door) its name; False if it is taken (or is the server's)."""
         key = protocol.name_key(name)
         if key in self._members or key == protocol.name_key(self.name):
             return False
@@ -116,6 +117,10 @@ class Room:
     @property
     def has_news(self) -> bool:
         return bool(self._news["left"] or self._news["joined"])
+
+    def note_arrival(self, member) -> None:
+        """An FTP user joined: the others hear of it with the next news (it gets no Hello)."""
+        self._news["joined"].append(member)
 
     def flush_news(self) -> None:
         """Announce the departures, then the arrivals, noted since the last time.
@@ -190,7 +195,7 @@ class Room:
     def _broadcast_now(self, sender: str, text: str, exclude: set) -> None:
         data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))
         for session in list(self._members.values()):
-            if session not in exclude:
+            if session not in exclude and session.hears_chat:
                 self._send(session, data)
 
     def announce(self, text: str, exclude: Session | None = None) -> None:

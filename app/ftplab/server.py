@@ -30,6 +30,8 @@ from .cli import ServerConfig
 from .connection import Connection, State
 from .console import PlainConsole
 from .downloads import Downloads
+from .ftp import FtpSettings
+from .ftpdoor import FtpControl, FtpData, FtpDoor, parse_port_range
 from .handlers import Handlers
 from .messages import Messages
 from .net import address_key, watch_for_dead_peer
@@ -114,9 +116,11 @@ class Server:
         """select() cannot watch a descriptor past FD_SETSIZE; the others have no such limit."""
         self._clock = LoopClock()
         self.now = self._clock.tick()
-        self._connections: set[Session] = set()
-        self._open: set[Session] = set()
-        self._unnamed: dict[Session, None] = {}
+        self._connections: set[Connection] = set()
+        """Every connection, closing ones and FTP data connections included."""
+        self._open: set[Connection] = set()
+        """Clients of either door that count against the limits."""
+        self._unnamed: dict[Connection, None] = {}
         """Open connections that have not given a name yet, oldest first."""
         self._addresses: dict[str, _AddressState] = {}
         self._touched: set[Session] = set()
@@ -132,32 +136,47 @@ class Server:
         self._console_backlog: list[str] = []
         self._next_housekeeping = 0.0
         self._listener: socket.socket | None = None
+        self._ftp_listener: socket.socket | None = None
         self._spare_fd: int | None = None
         self._wakeup_reader, self._wakeup_writer = socket.socketpair()
         window = min(PROGRESS_WINDOW_SECONDS, config.data_timeout or PROGRESS_WINDOW_SECONDS)
         self.room = Room(self.name, self.say, self, self.show, window)
         self.downloads = Downloads(storage, self.room, self)
         self._handlers = Handlers(self.room, self.downloads, storage)
+        self.ftp_door = self._make_ftp_door(config, storage) if config.ftp_port is not None else None
+
+    def _make_ftp_door(self, config: ServerConfig, storage: Storage) -> FtpDoor:
+        settings = FtpSettings(
+            password=config.ftp_password or None,
+            allow_upload=config.allow_upload,
+            allow_overwrite=config.allow_overwrite,
+            max_upload_bytes=config.max_upload_bytes,
+            masquerade_address=config.masquerade_address or None,
+        )
+        ports = parse_port_range(config.passive_ports) if config.passive_ports else None
+        return FtpDoor(self, self.room, storage, settings, self.say, ports)
 
     # --- the caller's interface ------------------------------------------------
 
     def bind(self) -> tuple:
-        """Listen on the configured address; returns the bound (host, port)."""
-        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.config.host, self.config.port))
-        listener.listen(_backlog())
-        listener.setblocking(False)
-        self._listener = listener
-        self._selector.register(listener, selectors.EVENT_READ, self._on_listener)
+        """Listen on the configured address (and the FTP port); returns the lab's bound (host, port)."""
+        self._listener = _listen(self.config.host, self.config.port)
+        self._selector.register(self._listener, selectors.EVENT_READ, self._on_listener)
+        if self.ftp_door is not None:
+            self._ftp_listener = _listen(self.config.host, self.config.ftp_port)
+            self._selector.register(self._ftp_listener, selectors.EVENT_READ, self._on_ftp_listener)
         for sock in (self._wakeup_reader, self._wakeup_writer):
             sock.setblocking(False)
         self._selector.register(self._wakeup_reader, selectors.EVENT_READ, self._on_wakeup)
         self._spare_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         if self.console is not None and not self.console.at_eof:
             self._watch_console(True)
-        return listener.getsockname()[:2]
+        return self._listener.getsockname()[:2]
+
+    @property
+    def ftp_address(self) -> tuple | None:
+        """The FTP door's bound (host, port), if it is open."""
+        return None if self._ftp_listener is None else self._ftp_listener.getsockname()[:2]
 
     @property
     def wakeup_fd(self) -> int:
@@ -189,8 +208,22 @@ class Server:
         if self.console is not None:
             self.console.show(text)
 
-    def touch(self, session: Session) -> None:
+    def touch(self, session: Connection) -> None:
         self._touched.add(session)
+
+    def register(self, sock: socket.socket, events: int, data) -> None:
+        self._selector.register(sock, events, data)
+
+    def unregister(self, sock: socket.socket) -> None:
+        self._selector.unregister(sock)
+
+    def add_data_connection(self, connection: Connection) -> None:
+        self._connections.add(connection)
+        self._touched.add(connection)
+
+    def joined(self, connection: Connection) -> None:
+        """`connection` has a name now: it no longer counts as a silent one."""
+        self._unnamed.pop(connection, None)
 
     def drop_soon(self, session: Session, reason: str) -> None:
         self._doomed.setdefault(session, reason)
@@ -205,9 +238,16 @@ class Server:
             self.drop_soon(session, reason)
             return
         self._leave_open(session, reason)
-        session.close_transfers()
+        self._release(session)
         session.begin_closing(self.now)
         self._touched.add(session)
+
+    def _release(self, connection: Connection) -> None:
+        """What a closing connection holds besides its socket: open files, a data connection."""
+        if isinstance(connection, Session):
+            connection.close_transfers()
+        elif isinstance(connection, FtpControl):
+            self.ftp_door.release(connection)
 
     # --- the loop ---------------------------------------------------------------
 
@@ -257,35 +297,52 @@ class Server:
     # --- accepting ----------------------------------------------------------------
 
     def _on_listener(self, _mask: int) -> None:
+        self._accept_from(self._listener, self._new_session)
+
+    def _on_ftp_listener(self, _mask: int) -> None:
+        self._accept_from(self._ftp_listener, self._new_ftp_control)
+
+    def _accept_from(self, listener: socket.socket, make: Callable) -> None:
         for _ in range(ACCEPTS_PER_TURN):
             try:
-                sock, address = self._listener.accept()
+                sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:
-                self._accept_failed(error)
+                self._accept_failed(listener, error)
                 return
-            self._admit(sock, address)
+            self._admit(sock, address, make)
 
-    def _accept_failed(self, error: OSError) -> None:
+    def _new_session(self, sock: socket.socket, address: tuple, place: _AddressState, key: str) -> Session:
+        return Session(sock, address, self.now, place.chat, key)
+
+    def _new_ftp_control(self, sock: socket.socket, address: tuple, _place, key: str) -> FtpControl:
+        return self.ftp_door.new_control(sock, address, self.now, key)
+
+    def _listeners(self) -> list[socket.socket]:
+        return [sock for sock in (self._listener, self._ftp_listener) if sock is not None]
+
+    def _accept_failed(self, listener: socket.socket, error: OSError) -> None:
         """Out of descriptors (or kernel memory): tell the waiting clients the
         server is busy, using the descriptor kept spare for this, and stop
         watching the listener for a moment (it would stay readable and spin)."""
         log.error("accept failed: %s; pausing accepts for %.1f s", error, ACCEPT_PAUSE_SECONDS)
         if error.errno in (errno.EMFILE, errno.ENFILE):
-            self._refuse_waiting_as_busy()
-        self._selector.unregister(self._listener)
+            self._refuse_waiting_as_busy(listener)
+        if self._accept_resume_at is None:
+            for sock in self._listeners():
+                self._selector.unregister(sock)
         self._accept_resume_at = self.now + ACCEPT_PAUSE_SECONDS
 
-    def _refuse_waiting_as_busy(self) -> None:
+    def _refuse_waiting_as_busy(self, listener: socket.socket) -> None:
         if self._spare_fd is None:
             return
         os.close(self._spare_fd)
         self._spare_fd = None
         try:
             for _ in range(ACCEPTS_PER_TURN):
-                sock, _address = self._listener.accept()
-                self._turn_away(sock)
+                sock, _address = listener.accept()
+                self._turn_away(sock, ftp=listener is self._ftp_listener)
         except OSError:
             pass
         finally:
@@ -294,18 +351,24 @@ class Server:
             except OSError:
                 self._spare_fd = None
 
-    def _turn_away(self, sock: socket.socket) -> None:
+    def _turn_away(self, sock: socket.socket, ftp: bool = False) -> None:
         """Tell a connection we cannot take that the server is busy (one send, no waiting), and close it."""
+        if ftp:
+            message = f"421 {self.say('server_busy')}\r\n".encode()
+        else:
+            message = protocol.encode(self.room.error_event(ErrorCode.BUSY, "server_busy"))
         with sock:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
-                sock.send(protocol.encode(self.room.error_event(ErrorCode.BUSY, "server_busy")))
+                sock.send(message)
 
     def _resume_accepting(self) -> None:
         self._accept_resume_at = None
         self._selector.register(self._listener, selectors.EVENT_READ, self._on_listener)
+        if self._ftp_listener is not None:
+            self._selector.register(self._ftp_listener, selectors.EVENT_READ, self._on_ftp_listener)
 
-    def _admit(self, sock: socket.socket, address: tuple) -> None:
+    def _admit(self, sock: socket.socket, address: tuple, make: Callable) -> None:
         if self._highest_fd is not None and sock.fileno() > self._highest_fd:
             log.warning(
                 "refused %s:%s: select() cannot watch descriptor %d (FD_SETSIZE %d); use --selector epoll",
@@ -314,14 +377,14 @@ class Server:
                 sock.fileno(),
                 FD_SETSIZE,
             )
-            self._turn_away(sock)
+            self._turn_away(sock, ftp=make == self._new_ftp_control)
             return
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         watch_for_dead_peer(sock, user_timeout_ms=int(self.config.data_timeout * 1000))
         key = address_key(address[0])
         place = self._addresses.get(key) or self._addresses.setdefault(key, _AddressState(self.now))
-        session = Session(sock, address, self.now, place.chat, key)
+        session = make(sock, address, place, key)
         refusal = self._admission_problem(place)
         if refusal is not None and self._closing_count() >= MAX_CLOSING:
             log.warning(
@@ -335,12 +398,21 @@ class Server:
         self._unnamed[session] = None
         place.open += 1
         self._touched.add(session)
+        if isinstance(session, FtpControl):
+            self.ftp_door.greet(session)
         if refusal is None:
             log.info("connect %s (%d open)", session.label, len(self._open))
             return
         code, message_key, limit = refusal
         log.warning("refused %s: %s", session.label, code)
-        self.room.refuse(session, code, message_key, limit=limit)
+        self._refuse(session, code, message_key, limit=limit)
+
+    def _refuse(self, connection: Connection, code: ErrorCode, key: str, **values) -> None:
+        """A last message in the connection's own protocol (`!ERR` or FTP's 421), then close."""
+        if isinstance(connection, FtpControl):
+            self.ftp_door.refuse(connection, key, **values)
+        else:
+            self.room.refuse(connection, code, key, **values)
 
     def _admission_problem(self, place: _AddressState) -> tuple | None:
         if len(self._open) >= self.config.max_clients and not self._evict_oldest_unnamed():
@@ -363,7 +435,7 @@ class Server:
         if self._closing_count() >= MAX_CLOSING:
             self._drop(oldest, "evicted")
         else:
-            self.room.refuse(oldest, ErrorCode.BUSY, "evicted_no_name")
+            self._refuse(oldest, ErrorCode.BUSY, "evicted_no_name")
         return True
 
     def _closing_count(self) -> int:
@@ -393,17 +465,23 @@ class Server:
 
     # --- reading and handling lines ----------------------------------------------
 
-    def _on_ready(self, session: Session, mask: int) -> None:
+    def _on_ready(self, connection: Connection, mask: int) -> None:
+        if mask & selectors.EVENT_READ and connection.state is State.LINGERING:
+            if connection.discard_input():
+                self._drop(connection, "closed")
+            return
+        if isinstance(connection, FtpData):
+            self.ftp_door.on_data_ready(connection, mask)
+            return
         if mask & selectors.EVENT_READ:
-            self._read(session)
-        if mask & selectors.EVENT_WRITE and session.state is not State.CLOSED:
-            self._touched.add(session)
+            if isinstance(connection, FtpControl):
+                self.ftp_door.read_control(connection)
+            else:
+                self._read(connection)
+        if mask & selectors.EVENT_WRITE and connection.state is not State.CLOSED:
+            self._touched.add(connection)
 
     def _read(self, session: Session) -> None:
-        if session.state is State.LINGERING:
-            if session.discard_input():
-                self._drop(session, "closed")
-            return
         try:
             data = session.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -508,17 +586,18 @@ class Server:
                 self._guard(session, self._service)
         self._touched.update(s for s in touched if s.has_lines_to_handle)
 
-    def _service(self, session: Session) -> None:
-        """Move a session forward: produce output, send, and watch the right events."""
+    def _service(self, session: Connection) -> None:
+        """Move a connection forward: produce output, send, and watch the right events."""
+        producing = isinstance(session, Session)
         for _ in range(FLUSHES_PER_TURN):
-            if session.is_open:
+            if session.is_open and producing:
                 self._produce(session)
             if not session.outbox:
                 break
             self._flush(session)
             if session.outbox or session.state is State.CLOSED:
                 break
-        if session.is_open:
+        if session.is_open and producing:
             self._produce(session)  # the next frame, so the socket is watched for it
         lingering_failed = (
             session.state is State.CLOSING and not session.outbox and not session.start_lingering(self.now)
@@ -541,7 +620,10 @@ class Server:
         if session.quitting and session.is_open and not session.busy_sending:
             self.room.say_goodbye(session)
 
-    def _flush(self, session: Session) -> None:
+    def _flush(self, session: Connection) -> None:
+        if isinstance(session, FtpData):
+            self._flush_data(session)
+            return
         try:
             session.flush(self.now)
         except FileChanged:
@@ -550,7 +632,16 @@ class Server:
         except OSError as error:
             self._drop(session, f"send failed: {error}")
             return
-        self.room.output_drained(session)
+        if isinstance(session, Session):
+            self.room.output_drained(session)
+
+    def _flush_data(self, data: FtpData) -> None:
+        try:
+            data.flush(self.now)
+        except (FileChanged, OSError) as error:
+            self.ftp_door.send_failed(data, error)
+            return
+        self.ftp_door.after_flush(data)
 
     def _watch(self, session: Session) -> None:
         events = session.wanted_interest()
@@ -576,6 +667,8 @@ class Server:
         if session.state is State.CLOSED:
             return
         self._leave_open(session, reason)
+        if isinstance(session, FtpControl):
+            self.ftp_door.release(session)
         if session.interest:
             self._selector.unregister(session.sock)
             session.interest = 0
@@ -593,18 +686,23 @@ class Server:
         self._release_held(self._held_for_rate)  # their allowances have refilled a little
         idle_limit, data_limit = self.config.idle_timeout, self.config.data_timeout
         join_limit = self.config.join_timeout
+        if self.ftp_door is not None:
+            self.ftp_door.housekeeping(now)
         for session in list(self._connections):
             if not session.is_open:
                 if now >= session.deadline:
                     if self.stopping:
                         session.reset_on_close()
                     self._drop(session, "closed")
+            elif isinstance(session, FtpData):
+                if self.ftp_door.data_stalled(session, now, data_limit):
+                    self.ftp_door.data_timed_out(session)
             elif data_limit and session.stalled_for(now) > data_limit:
                 self._drop(session, f"no data taken for {data_limit:g} s")
             elif session.name is None and join_limit and session.idle_for(now) > join_limit:
-                self.room.refuse(session, ErrorCode.IDLE, "idle", seconds=f"{join_limit:g}")
+                self._refuse(session, ErrorCode.IDLE, "idle", seconds=f"{join_limit:g}")
             elif idle_limit and not session.busy_sending and session.idle_for(now) > idle_limit:
-                self.room.refuse(session, ErrorCode.IDLE, "idle", seconds=f"{idle_limit:g}")
+                self._refuse(session, ErrorCode.IDLE, "idle", seconds=f"{idle_limit:g}")
 
     # --- stopping -------------------------------------------------------------------
 
@@ -613,34 +711,51 @@ class Server:
         has read it and closed, or SHUTDOWN_FLUSH_SECONDS pass."""
         self.stopping = True
         log.info("shutting down: telling %d client(s)", len(self._open))
-        if self._accept_resume_at is None and self._listener is not None:
-            self._selector.unregister(self._listener)
+        if self._accept_resume_at is None:
+            for sock in self._listeners():
+                self._selector.unregister(sock)
         self._accept_resume_at = None
         self._watch_console(False)
         goodbye = protocol.encode(self.room.error_event(ErrorCode.CLOSING, "server_closing"))
         self._stop_deadline = self.now + SHUTDOWN_FLUSH_SECONDS
         for session in list(self._open):
+            if isinstance(session, FtpControl):
+                self.ftp_door.refuse(session, "server_closing")
+                continue
             session.outbox.discard_unstarted()
             session.outbox.add(goodbye)
             self._leave_open(session, "server shutdown")
             session.begin_closing(self.now)  # its transfers stay open while a slice may still read them
             self._touched.add(session)
         for session in self._connections:
-            session.deadline = min(session.deadline, self._stop_deadline)
+            if session.deadline is not None:
+                session.deadline = min(session.deadline, self._stop_deadline)
 
     def _close_everything(self) -> None:
         for session in list(self._connections):
             if session.state in (State.CLOSING, State.LINGERING):
                 session.reset_on_close()
             self._drop(session, "server shutdown")
+        if self.ftp_door is not None:
+            self.ftp_door.close_listeners()
         self._selector.close()
-        for sock in (self._listener, self._wakeup_reader, self._wakeup_writer):
+        for sock in (self._listener, self._ftp_listener, self._wakeup_reader, self._wakeup_writer):
             if sock is not None:
                 sock.close()
         if self._spare_fd is not None:
             os.close(self._spare_fd)
             self._spare_fd = None
         log.info("stopped")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(_backlog())
+    listener.setblocking(False)
+    return listener
 
 
 def _backlog() -> int:

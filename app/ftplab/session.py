@@ -59,6 +59,9 @@ class Allowance:
 class Session(Connection):
     """A connection that speaks the lab protocol: lines in, replies and downloads out."""
 
+    hears_chat = True
+    """It can be sent chat (an FTP user, also a member of the room, cannot)."""
+
     def __init__(
         self, sock, address: tuple, now: float, address_chat: Allowance | None = None, address_key: str = ""
     ):
@@ -87,6 +90,11 @@ class Session(Connection):
         """How the logs name this connection: 'alice@172.28.0.3:51234'."""
         who = self.name or "?"
         return f"{who}@{self.address[0]}:{self.address[1]}"
+
+    @property
+    def who_name(self) -> str:
+        """How `who` shows this member."""
+        return self.name
 
     @property
     def has_lines_to_handle(self) -> bool:

@@ -1,6 +1,9 @@
 """The served directory: the only code that lists or opens files in it.
 
-A file name from the network is a single path component. It is opened with
+Which names exist is filenames.py's rule, shared with the client: `list` shows
+the plain names that are not hidden, and `open` serves only names shown as they
+are, matched in Unicode normal form C when no file has exactly the name asked
+for. A file name from the network is a single path component. It is opened with
 O_NOFOLLOW relative to the resolved root, so `..`, absolute paths, separators
 and NUL bytes never reach the file system, and a symlink is served only when it
 resolves to a regular file inside the root (resolved once, that path checked
@@ -15,12 +18,13 @@ import contextlib
 import errno
 import os
 import stat
-import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
 
+from .filenames import is_listed, is_servable, shown_apart, typed_form
 from .protocol import ErrorCode
+from .text import visible
 
-MAX_NAME_BYTES = 255
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
@@ -69,11 +73,22 @@ class FileChanged(Exception):
     """A file got shorter while it was being read: what was announced cannot be sent."""
 
 
+class AmbiguousName(FileProblem):
+    """No file has exactly the name asked for, and several have it in another
+    Unicode form: which one was meant cannot be known."""
+
+    code = ErrorCode.AMBIGUOUS
+    message_key = "ambiguous_file_name"
+
+
 @dataclass(frozen=True)
 class Entry:
+    """A file in a listing; `shown` is its name made safe, and told apart from its twins."""
+
     name: str
     size: int
     mtime: float
+    shown: str
 
 
 @dataclass(frozen=True)
@@ -89,24 +104,18 @@ class OpenFile:
         os.close(self.fd)
 
 
-def is_plain_name(name: str) -> bool:
-    """True for a single, ordinary path component."""
-    return (
-        bool(name)
-        and name not in (".", "..")
-        and not any(ch in name for ch in "/\\\0")
-        and len(os.fsencode(name)) <= MAX_NAME_BYTES
-    )
-
-
-def has_control_characters(name: str) -> bool:
-    """A name with CR, LF, ESC and the like cannot travel in a protocol line."""
-    return any(unicodedata.category(ch) == "Cc" for ch in name)
-
-
 def file_identity(info: os.stat_result) -> tuple:
-    """What changes whenever a file's content may have changed."""
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    """Changes whenever the content may have: ctime too, since a rewrite in
+    place can keep the size and put the mtime back (`touch -d`, `cp -p`)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _typed_twins(names) -> set[str]:
+    """The names that share their typed form with another name."""
+    by_form = defaultdict(list)
+    for name in names:
+        by_form[typed_form(name)].append(name)
+    return {name for group in by_form.values() if len(group) > 1 for name in group}
 
 
 class Storage:
@@ -127,19 +136,24 @@ class Storage:
         return resolved != self.root and os.path.commonpath([self.root, resolved]) == self.root
 
     def list(self) -> list[Entry]:
-        """The regular files in the root, sorted by name: those that `open`
-        serves, and those whose names hold control characters (shown escaped
-        by the caller; nobody can ask for them in a line)."""
-        entries = []
+        """The listed regular files in the root, sorted by name: those that
+        `open` serves, and those shown escaped (nobody can ask for them).
+        Names that are one name when typed are shown apart."""
+        found = []
         with os.scandir(self.root) as scan:
             for item in scan:
-                info = self._servable_stat(item)
+                info = self._listed_stat(item)
                 if info is not None:
-                    entries.append(Entry(item.name, info.st_size, info.st_mtime))
+                    found.append((item.name, info))
+        twins = _typed_twins(name for name, _info in found)
+        entries = [
+            Entry(name, info.st_size, info.st_mtime, shown_apart(name) if name in twins else visible(name))
+            for name, info in found
+        ]
         return sorted(entries, key=lambda entry: entry.name)
 
-    def _servable_stat(self, item: os.DirEntry) -> os.stat_result | None:
-        if not is_plain_name(item.name):
+    def _listed_stat(self, item: os.DirEntry) -> os.stat_result | None:
+        if not is_listed(item.name):
             return None
         try:
             if item.is_symlink() and not self.contains(item.path):
@@ -150,9 +164,31 @@ class Storage:
         return info if stat.S_ISREG(info.st_mode) else None
 
     def open(self, name: str) -> OpenFile:
-        """Open `name` for reading, or raise a FileProblem saying why not."""
-        if not is_plain_name(name) or has_control_characters(name):
+        """Open `name` for reading, or raise a FileProblem saying why not: the
+        file of exactly that name, else the one file whose name is `name` in
+        another Unicode form (AmbiguousName if several are)."""
+        if not is_servable(name):
             raise NoSuchFile(name)
+        if not os.path.lexists(os.path.join(self.root, name)):
+            name = self._only_other_form(name)
+        return self._open_exact(name)
+
+    def _only_other_form(self, name: str) -> str:
+        wanted = typed_form(name)
+        try:
+            with os.scandir(self.root) as scan:
+                matches = [
+                    item.name for item in scan if is_servable(item.name) and typed_form(item.name) == wanted
+                ]
+        except OSError as error:
+            raise self._problem(error, name) from None
+        if not matches:
+            raise NoSuchFile(name)
+        if len(matches) > 1:
+            raise AmbiguousName(name)
+        return matches[0]
+
+    def _open_exact(self, name: str) -> OpenFile:
         path = os.path.join(self.root, name)
         fd = self._open_no_follow(path, name)
         try:
@@ -262,7 +298,7 @@ class UploadFailed(FileProblem):
 def split_path(cwd: tuple[str, ...], text: str) -> tuple[str, ...]:
     """The components of `text` (absolute, or relative to `cwd`), with "." and
     ".." applied and never above the root; NoSuchFile for a component that is
-    not a plain visible name."""
+    not a name that can be served (filenames.is_servable)."""
     parts = [] if text.startswith("/") else list(cwd)
     for component in text.split("/"):
         if component in ("", "."):
@@ -271,16 +307,16 @@ def split_path(cwd: tuple[str, ...], text: str) -> tuple[str, ...]:
             if parts:
                 parts.pop()
             continue
-        if not is_plain_name(component) or has_control_characters(component):
+        if not is_servable(component):
             raise NoSuchFile(text)
         parts.append(component)
     return tuple(parts)
 
 
 def _require_plain(parts: tuple[str, ...]) -> None:
-    """NoSuchFile unless every component is a plain visible name (what
+    """NoSuchFile unless every component can be served (what
     split_path makes): Tree checks its input itself."""
-    if not all(is_plain_name(part) and not has_control_characters(part) for part in parts):
+    if not all(is_servable(part) for part in parts):
         raise NoSuchFile(display_path(parts))
 
 
@@ -374,7 +410,7 @@ class Tree:
         return sorted(entries, key=lambda entry: entry.name)
 
     def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
-        if not is_plain_name(item.name):
+        if not is_listed(item.name):
             return None
         try:
             if item.is_symlink() and not self.storage.contains(os.path.join(base, item.name)):

@@ -25,7 +25,7 @@ HASH_CACHE_ENTRIES = 256
 
 
 class HashCache:
-    """Digests of recently served files, keyed by (device, inode, size, mtime)."""
+    """Digests of recently served files, keyed by (device, inode, size, mtime, ctime)."""
 
     def __init__(self, capacity: int = HASH_CACHE_ENTRIES):
         self._capacity = capacity

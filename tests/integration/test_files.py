@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 
+from ftplab import protocol
 from support.constants import SPANISH_FILE_NAME
 
 from .harness import RawConnection, message_containing, partial_downloads, run_client
@@ -118,7 +120,11 @@ def test_two_gets_of_one_file_keep_both_copies(shared_server, served_root, clien
     assert (downloads / "notes (1).txt").read_bytes() == served_root.contents["notes.txt"]
 
 
-def test_client_refuses_a_file_name_it_cannot_save_safely_and_goes_on(start_server, client_dir, tmp_path):
+def test_a_hidden_file_is_neither_listed_nor_served_and_the_client_goes_on(
+    start_server, client_dir, tmp_path
+):
+    """Server and client follow one rule (filenames.py): the client never saves a
+    hidden name, so the server neither lists nor sends one."""
     root = tmp_path / "hidden-root"
     root.mkdir()
     (root / ".oculto").write_bytes(b"x" * 300_000)
@@ -127,13 +133,41 @@ def test_client_refuses_a_file_name_it_cannot_save_safely_and_goes_on(start_serv
     downloads = client_dir("prudente")
 
     result = run_client(
-        server.port, ["get .oculto", "get visible.txt"], name="prudente", download_dir=downloads
+        server.port, ["list", "get .oculto", "get visible.txt"], name="prudente", download_dir=downloads
     )
 
     assert result.returncode == 0, result
-    assert result.has("Descarga rechazada: nombre de archivo no válido .oculto"), result
-    assert sorted(p.name for p in downloads.iterdir()) == ["visible.txt"], "its bytes were skipped"
+    assert result.has("profe> Archivos en el servidor (1):"), result
+    listed = [m.group(2) for line in result.stdout if (m := LIST_ENTRY.match(line))]
+    assert listed == ["visible.txt"], result
+    assert result.has("profe> El archivo no existe: .oculto"), result
+    assert not result.has("Descarga rechazada"), "the server did not send what the client refuses"
+    assert sorted(p.name for p in downloads.iterdir()) == ["visible.txt"]
     assert (downloads / "visible.txt").read_bytes() == b"ok\n"
+    server.wait_for_log("get .oculto refused: nofile")
+
+
+NFC_CAFE = unicodedata.normalize("NFC", "Café.txt")
+NFD_CAFE = unicodedata.normalize("NFD", "Café.txt")
+
+
+@pytest.mark.parametrize(
+    ("on_disk", "typed"), [(NFD_CAFE, NFC_CAFE), (NFC_CAFE, NFD_CAFE)], ids=["nfd", "nfc"]
+)
+def test_a_file_name_typed_in_another_unicode_form_is_downloaded(
+    start_server, client_dir, tmp_path, on_disk, typed
+):
+    root = tmp_path / "unicode-root"
+    root.mkdir()
+    (root / on_disk).write_bytes(b"un cafe\n")
+    server = start_server(root=root)
+    downloads = client_dir("cafetera")
+
+    result = run_client(server.port, [f"get {typed}"], name="cafetera", download_dir=downloads)
+
+    assert result.returncode == 0, result
+    assert [p.name for p in downloads.iterdir()] == [on_disk], "saved under the server's own spelling"
+    assert (downloads / on_disk).read_bytes() == b"un cafe\n"
 
 
 def test_a_file_name_the_protocol_cannot_carry_does_not_crash_the_server(start_server, tmp_path):
@@ -166,3 +200,37 @@ def test_english_server_says_no_such_file(start_server, client_dir):
     assert result.returncode == 0, result
     assert result.has("profe> No such file: nope.txt"), result
     assert result.has("profe> Hello, ann."), result
+
+
+def test_nfc_and_nfd_twins_are_listed_apart(start_server, tmp_path):
+    root = tmp_path / "twins-root"
+    root.mkdir()
+    (root / NFC_CAFE).write_bytes(b"composed")
+    (root / NFD_CAFE).write_bytes(b"decomposed")
+    server = start_server(root=root)
+
+    with RawConnection(server.port, "gemelos") as raw:
+        raw.join()
+        raw.send_line("list")
+        raw.send_line("who")
+        raw.expect(message_containing("Conectados (1)"))
+    shown = [e.text.split("  ")[-1] for e in raw.events if e.text.endswith(".txt")]
+
+    assert sorted(shown) == ["Cafe\\u0301.txt", "Café.txt"]
+
+
+def test_a_name_matching_several_files_only_in_another_form_is_refused_as_ambiguous(start_server, tmp_path):
+    root = tmp_path / "ambiguous-root"
+    root.mkdir()
+    (root / "K\u0301.txt").write_bytes(b"acute")
+    (root / "K\u0341.txt").write_bytes(b"acute tone mark, the same after NFC")
+    server = start_server(root=root)
+
+    with RawConnection(server.port, "dudosa") as raw:
+        raw.join()
+        raw.send_line("get \u1e30.txt")
+        error = raw.expect(lambda event: isinstance(event, protocol.Error))
+
+    assert error.code == "ambiguous"
+    assert "varios archivos" in error.text
+    assert raw.file is None

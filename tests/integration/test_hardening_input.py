@@ -312,6 +312,47 @@ def test_a_forged_prefix_after_joining_is_impersonation_and_nothing_is_relayed(
     assert bob.quit() == 0
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["pr\u03bffe", "prof\u0435", "\u03a1rofe", "pr0fe", "\uff50rofe"],
+    ids=["greek-omicron", "cyrillic-ie", "greek-rho", "digit-zero", "full-width-p"],
+)
+def test_a_look_alike_of_the_servers_name_is_taken_and_the_connection_closed(shared_server, name):
+    with RawConnection(shared_server.port, name) as raw:
+        raw.send_line("hola")
+        error = raw.expect(protocol.Error)
+        raw.wait_closed()
+    assert error.code == "name-taken"
+    assert not shared_server.stdout.has(f"{name}> hola")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["\u034f", "\ufe0f", "\u180b", "\u3164", "\u2800"],
+    ids=["grapheme-joiner", "variation-selector", "mongolian-fvs", "hangul-filler", "braille-blank"],
+)
+def test_the_servers_name_with_an_invisible_tail_is_a_bad_name(shared_server, tail):
+    with RawConnection(shared_server.port, "profe" + tail) as raw:
+        raw.send_line("hola")
+        error = raw.expect(protocol.Error)
+        raw.wait_closed()
+    assert error.code == "bad-name"
+
+
+def test_a_look_alike_or_another_spelling_of_a_connected_name_is_taken(shared_server):
+    nfc = _unique("Jos\u00e9")
+    with RawConnection(shared_server.port, nfc) as jose:
+        jose.join()
+        for other in (nfc.replace("\u00e9", "e\u0301"), nfc.replace("o", "\u043e").upper()):
+            with RawConnection(shared_server.port, other) as impostor:
+                impostor.send_line("hola")
+                error = impostor.expect(protocol.Error)
+                impostor.wait_closed()
+            assert error.code == "name-taken", other
+        who = jose.who()
+        assert nfc in who.text, "the first Jos\u00e9 is still connected"
+
+
 @pytest.mark.parametrize("name", ["profe", "Profe", "pRoFe"])
 def test_the_servers_own_name_in_any_case_is_taken_and_the_connection_closed(shared_server, name):
     with RawConnection(shared_server.port, name) as raw:

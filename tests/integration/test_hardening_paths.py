@@ -335,9 +335,10 @@ def test_odd_file_names_are_listed_one_per_line_escaped(start_server, tmp_path, 
     assert not any(ch in "\n".join(result.stdout) for ch in RAW_CONTROLS)
 
 
-def test_a_name_the_client_could_be_fooled_by_is_refused_by_the_client(start_server, tmp_path, client_dir):
-    """The server serves a bidi override (not a control character), but the client will
-    not save a file whose name would show differently from what it is."""
+def test_a_name_the_client_could_be_fooled_by_is_not_served(start_server, tmp_path, client_dir):
+    """The client will not save a file whose name would show differently from what it
+    is (a bidi override, not a control character), so the server, following the same
+    rule, does not send it: the bytes never travel."""
     root = tmp_path / "root"
     root.mkdir()
     (root / "bidi\u202etxt.exe").write_bytes(b"MZ")
@@ -349,5 +350,6 @@ def test_a_name_the_client_could_be_fooled_by_is_refused_by_the_client(start_ser
     )
 
     assert result.returncode == 0, result
-    assert result.has("Descarga rechazada: nombre de archivo no válido bidi\\u202etxt.exe"), result
+    assert result.has("profe> El archivo no existe: bidi\\u202etxt.exe"), result
+    assert not result.has("Descarga rechazada"), result
     assert list(downloads.iterdir()) == []

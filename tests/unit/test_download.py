@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from ftplab.download import TEMP_PREFIX, TEMP_SUFFIX, Corrupt, Download, UnsafeName, safe_name
+from ftplab.download import (
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    Corrupt,
+    Download,
+    UnsafeName,
+    numbered_name,
+    safe_name,
+)
+from ftplab.filenames import MAX_NAME_BYTES
 
 CONTENT = b"linea uno\nlinea dos\n" * 1000
 
@@ -150,6 +159,23 @@ def test_taken_name_gets_a_number_and_original_is_untouched(tmp_path):
 def test_taken_name_without_extension(tmp_path):
     (tmp_path / "README").write_bytes(b"mine")
     assert receive(tmp_path, "README", CONTENT).finish() == str(tmp_path / "README (1)")
+
+
+@pytest.mark.parametrize("name", ["a" * 251 + ".txt", "é" * 125 + "a.txt", "ñ" * 127 + "a", "a." + "b" * 253])
+def test_a_second_copy_of_a_255_byte_name_gets_a_shortened_name(tmp_path, name):
+    assert len(os.fsencode(name)) == MAX_NAME_BYTES
+    assert receive(tmp_path, name, CONTENT).finish() == str(tmp_path / name)
+    second = Path(receive(tmp_path, name, CONTENT).finish())
+    assert second.read_bytes() == CONTENT
+    assert second.name.endswith(" (1).txt" if name.endswith(".txt") else " (1)")
+    assert len(os.fsencode(second.name)) <= MAX_NAME_BYTES
+    assert name.startswith(second.name.rsplit(" (1)", 1)[0]), "a shortened stem, cut at a whole character"
+
+
+def test_numbered_names_keep_short_names_whole():
+    assert numbered_name("notas.txt", 0) == "notas.txt"
+    assert numbered_name("notas.txt", 12) == "notas (12).txt"
+    assert numbered_name("archive.tar.gz", 1) == "archive.tar (1).gz"
 
 
 def test_symlink_at_the_final_name_is_not_followed(tmp_path):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
 
-from ftplab.storage import FileProblem, NoSuchFile, NotAFile, Storage, Unreadable, is_plain_name
+from ftplab.download import UnsafeName, safe_name
+from ftplab.filenames import is_plain_name
+from ftplab.storage import AmbiguousName, FileProblem, NoSuchFile, NotAFile, Storage, Unreadable
 
 
 @pytest.fixture
@@ -307,3 +310,73 @@ def test_names_with_control_characters_are_listed_but_never_served(tree):
     for name in ("a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"):
         with pytest.raises(NoSuchFile):
             storage.open(name)
+
+
+# --- one rule for names, shared with the client ---------------------------------------
+
+
+def test_hidden_files_are_neither_listed_nor_served(tree):
+    root = tree / "files"
+    (root / ".oculto").write_bytes(b"secret\n")
+    (root / ".git").mkdir()
+    storage = Storage(str(root))
+    assert not any(entry.name.startswith(".") for entry in storage.list())
+    with pytest.raises(NoSuchFile):
+        storage.open(".oculto")
+
+
+def test_every_served_name_is_one_the_client_saves(tree):
+    root = tree / "files"
+    for name in (".oculto", "bidi\u202etxt.exe", "esc\x1b.txt", "zw\u200bsp.txt", "ok.txt", "Café.txt"):
+        (root / name).write_bytes(b"x")
+    storage = Storage(str(root))
+    for entry in storage.list():
+        try:
+            storage.open(entry.name).close()
+        except NoSuchFile:
+            with pytest.raises(UnsafeName):
+                safe_name(entry.name)
+        else:
+            assert safe_name(entry.name) == entry.name
+
+
+# --- names typed in another Unicode form ----------------------------------------------
+
+NFC_CAFE = unicodedata.normalize("NFC", "Café.txt")
+NFD_CAFE = unicodedata.normalize("NFD", "Café.txt")
+
+
+@pytest.mark.parametrize(("on_disk", "typed"), [(NFD_CAFE, NFC_CAFE), (NFC_CAFE, NFD_CAFE)])
+def test_a_name_typed_in_another_unicode_form_finds_the_file(tmp_path, on_disk, typed):
+    (tmp_path / on_disk).write_bytes(b"cafe")
+    opened = Storage(str(tmp_path)).open(typed)
+    assert opened.name == on_disk, "the file keeps its own name"
+    assert read_all(opened) == b"cafe"
+
+
+def test_the_exact_name_wins_over_its_twin(tmp_path):
+    (tmp_path / NFC_CAFE).write_bytes(b"composed")
+    (tmp_path / NFD_CAFE).write_bytes(b"decomposed")
+    storage = Storage(str(tmp_path))
+    assert read_all(storage.open(NFC_CAFE)) == b"composed"
+    assert read_all(storage.open(NFD_CAFE)) == b"decomposed"
+
+
+def test_several_other_forms_and_no_exact_name_is_ambiguous(tmp_path):
+    (tmp_path / "\u212a.txt").write_bytes(b"kelvin sign")  # NFC turns it into K
+    (tmp_path / "K\u0301.txt").write_bytes(b"K and an accent")  # ...and this into a single character
+    storage = Storage(str(tmp_path))
+    assert read_all(storage.open("K.txt")) == b"kelvin sign"
+    (tmp_path / "K\u0341.txt").write_bytes(b"K and a tone mark")  # U+0341 is U+0301 after NFC
+    with pytest.raises(AmbiguousName):
+        storage.open("\u1e30.txt")
+
+
+def test_twins_are_listed_apart_and_other_names_as_they_are(tmp_path):
+    for name in (NFC_CAFE, NFD_CAFE, "té.txt", "esc\x1b.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    shown = {entry.name: entry.shown for entry in Storage(str(tmp_path)).list()}
+    assert shown[NFC_CAFE] == "Café.txt"
+    assert shown[NFD_CAFE] == "Cafe\\u0301.txt"
+    assert shown["té.txt"] == "té.txt"
+    assert shown["esc\x1b.txt"] == "esc\\x1b.txt"

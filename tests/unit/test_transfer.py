@@ -10,6 +10,7 @@ import pytest
 from ftplab import protocol, transfer
 from ftplab.storage import FileChanged, Storage
 from ftplab.transfer import HashCache, Transfer
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -97,6 +98,40 @@ def test_changed_file_is_hashed_again(tmp_path, small_steps):
     hash_fully(again)
     assert again.sha256 == hashlib.sha256(changed).hexdigest()
     again.close()
+
+
+def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_is_hashed_again(tmp_path, small_steps):
+    """`cp -p`, `rsync -t` or `touch -d` after an in-place rewrite keep size and mtime;
+    the ctime (which no user call can set back) still tells the content changed."""
+    cache = HashCache()
+    first = served(tmp_path, CONTENT, cache=cache)
+    hash_fully(first)
+    first.close()
+    path = tmp_path / "f.bin"
+    before = os.stat(path)
+    wait_until(
+        lambda: _clock_moved_past(tmp_path, before.st_ctime_ns),
+        timeout=2,
+        message="the file system's clock to tick",
+    )
+    rewritten = bytes(reversed(CONTENT))
+    with open(path, "r+b") as rewrite:
+        rewrite.write(rewritten)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = reopened(tmp_path, "f.bin", cache)
+    assert again.hashing, "the cached digest of the old content is not used"
+    hash_fully(again)
+    assert again.sha256 == hashlib.sha256(rewritten).hexdigest()
+    again.close()
+
+
+def _clock_moved_past(directory, ctime_ns: int) -> bool:
+    """True once a file changed now gets a later ctime than `ctime_ns`: the file
+    system's clock ticks coarser than a nanosecond."""
+    probe = directory / "clock-probe"
+    probe.touch()
+    return os.stat(probe).st_ctime_ns > ctime_ns
 
 
 def test_cache_is_bounded_and_keeps_recently_used():

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from ..storage import TreeEntry, has_control_characters
+from ..filenames import is_servable
+from ..storage import TreeEntry
 from ..text import visible
 
 RECENT_SECONDS = 180 * 24 * 3600
@@ -62,9 +63,9 @@ def mlsd_lines(entries: list[TreeEntry], *, writable: bool) -> list[str]:
 
 
 def fetchable(entry: TreeEntry) -> bool:
-    """Machine-read listings (NLST, MLSD) leave out names nobody can ask for:
-    control characters, or bytes that are not UTF-8 (held as surrogates)."""
-    if has_control_characters(entry.name):
+    """Machine-read listings (NLST, MLSD) leave out names nobody can fetch
+    (filenames.is_servable), or bytes that are not UTF-8 (held as surrogates)."""
+    if not is_servable(entry.name):
         return False
     try:
         entry.name.encode("utf-8")
