@@ -66,8 +66,9 @@ def _open_temp(directory: str) -> tuple[int, str | None]:
 
 
 def safe_name(name: str) -> str:
-    """The server's file name if it is a plain, visible file name; else UnsafeName."""
-    if visible(name) != name or not is_plain_name(name) or name.startswith("."):
+    """The server's file name if it is a plain, visible file name; else UnsafeName. A name
+    starting with "-" is refused too: a later `rm *` in that directory would read it as an option."""
+    if visible(name) != name or not is_plain_name(name) or name.startswith((".", "-")):
         raise UnsafeName(visible(name))
     return name
 

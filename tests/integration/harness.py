@@ -629,10 +629,15 @@ class FakeServer:
 
     Then, unless `hang_up` is set, it answers the client's `quit` with `!BYE` (so a client
     that survived the script exits 0); with `hang_up` it closes the connection right after
-    the script, as a server that dies mid-stream. Everything the client sent is in `received`."""
+    the script, as a server that dies mid-stream. Everything the client sent is in `received`.
+    `after`: the script waits until the client has sent this (by default its join line), e.g.
+    the `get` lines that ask for the files the script sends."""
 
-    def __init__(self, script: bytes, *, hang_up: bool = False, name: str = SERVER_NAME):
+    def __init__(
+        self, script: bytes, *, hang_up: bool = False, name: str = SERVER_NAME, after: bytes = b"\n"
+    ):
         self.script = script
+        self.after = after
         self.hang_up = hang_up
         self.name = name
         self.received = b""
@@ -651,7 +656,7 @@ class FakeServer:
         with conn:
             conn.settimeout(TIMEOUT)
             try:
-                self._read_until(conn, b"\n")
+                self._read_until(conn, self.after)
                 conn.sendall(self.script)
                 if self.hang_up:
                     return

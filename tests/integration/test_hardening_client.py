@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -18,6 +20,7 @@ from .harness import FakeServer, file_frames, make_file, partial_downloads, run_
 
 HELLO = b"profe> !HELLO hola\n"
 GOOD = file_frames("ok.txt", b"good content\n")
+EXIT_GET_FAILED = 4
 
 
 @pytest.fixture
@@ -29,9 +32,13 @@ def nest(tmp_path) -> tuple[Path, Path]:
     return parent, downloads
 
 
-def _run(script: bytes, downloads: Path, *, hang_up: bool = False, commands=()):
-    with FakeServer(HELLO + script, hang_up=hang_up) as server:
-        return run_client(server.port, list(commands), name="ana", download_dir=downloads)
+def _run(script: bytes, downloads: Path, *, hang_up: bool = False, asked=()):
+    """The client asks for the files in `asked` (the script starts once it has), then the
+    script plays."""
+    commands = [f"get {shlex.quote(name)}" for name in asked]
+    after = f"ana> {commands[-1]}\n".encode() if commands else b"\n"
+    with FakeServer(HELLO + script, hang_up=hang_up, after=after) as server:
+        return run_client(server.port, commands, name="ana", download_dir=downloads)
 
 
 def _assert_broken(result, downloads: Path) -> None:
@@ -61,9 +68,9 @@ def test_unsafe_file_names_are_refused_and_nothing_is_written_anywhere(nest):
     parent, downloads = nest
     script = b"".join(file_frames(name, b"evil content\n") for name in UNSAFE_NAMES) + GOOD
 
-    result = _run(script, downloads)
+    result = _run(script, downloads, asked=[*UNSAFE_NAMES, "ok.txt"])
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     refusals = [line for line in result.stdout if line.startswith("Descarga rechazada")]
     assert len(refusals) == len(UNSAFE_NAMES), result
     assert sorted(p.name for p in downloads.iterdir()) == ["ok.txt"], "the stream went on past the refusals"
@@ -78,7 +85,9 @@ def test_a_file_already_there_or_a_link_at_the_name_is_never_written_through(nes
     (parent / "outside.txt").write_bytes(b"outside\n")
     (downloads / "link.txt").symlink_to(parent / "outside.txt")
 
-    result = _run(GOOD + file_frames("link.txt", b"through the link?\n"), downloads)
+    result = _run(
+        GOOD + file_frames("link.txt", b"through the link?\n"), downloads, asked=["ok.txt", "link.txt"]
+    )
 
     assert result.returncode == 0, result
     assert (downloads / "ok.txt").read_bytes() == b"mine\n"
@@ -92,9 +101,9 @@ def test_a_wrong_sha256_keeps_no_file_and_the_session_goes_on(nest):
     _, downloads = nest
     script = file_frames("bad.bin", os.urandom(300_000), sha256="0" * 64) + GOOD
 
-    result = _run(script, downloads)
+    result = _run(script, downloads, asked=["bad.bin", "ok.txt"])
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("Descarga de bad.bin descartada"), result
     assert sorted(p.name for p in downloads.iterdir()) == ["ok.txt"], "no bad.bin, no .ftplab-*.part"
 
@@ -140,7 +149,7 @@ PARTIAL = b"profe> !FILE 100 " + b"0" * 64 + b" partial.bin\nprofe> !DATA 10\n" 
 def test_a_broken_stream_mid_download_ends_the_client_with_status_1_and_no_file(nest, garbage):
     _, downloads = nest
 
-    result = _run(PARTIAL + garbage, downloads)
+    result = _run(PARTIAL + garbage, downloads, asked=["partial.bin"])
 
     _assert_broken(result, downloads)
 
@@ -162,10 +171,11 @@ def test_data_without_a_file_is_a_broken_stream(nest, script):
 def test_a_connection_dropped_mid_file_leaves_no_file(nest):
     _, downloads = nest
 
-    result = _run(PARTIAL, downloads, hang_up=True)
+    result = _run(PARTIAL, downloads, hang_up=True, asked=["partial.bin"])
 
     _assert_broken(result, downloads)
     assert "Se ha perdido la conexión con el servidor" in result.stderr, result
+    assert result.has("partial.bin: descarga interrumpida al 10 %, no se guardó nada"), result
 
 
 @pytest.fixture
@@ -198,8 +208,67 @@ def test_a_full_disk_is_a_clean_error_and_the_client_goes_on(start_server, tmp_p
         server.port, ["get big.bin", "get small.txt", "who"], name="lleno", download_dir=tiny_disk
     )
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("No se puede guardar big.bin: "), result
     assert result.has("profe> Conectados (1): lleno"), result
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["small.txt"], "no big.bin, no .part"
     assert (tiny_disk / "small.txt").read_bytes() == small
+
+
+# --- the server sends only what was asked for, and says when it stops -------------------
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent", "refused"),
+    [
+        ([], ["conftest.py"], "conftest.py"),  # right after !HELLO, with no get at all
+        (["ok.txt"], ["conftest.py", "ok.txt"], "conftest.py"),  # another file before the one asked for
+        (["ok.txt"], ["ok.txt", "ok.txt"], "ok.txt"),  # the same file twice for one get
+        (["a.txt", "ok.txt"], ["ok.txt", "a.txt"], "a.txt"),  # out of order: a.txt was passed over
+    ],
+    ids=["no-get", "other-name", "twice", "out-of-order"],
+)
+def test_a_file_that_was_not_asked_for_is_refused(nest, asked, sent, refused):
+    parent, downloads = nest
+    script = b"".join(
+        file_frames(name, b"good content\n" if name == "ok.txt" else b"planted\n") for name in sent
+    )
+
+    result = _run(script, downloads, asked=asked)
+
+    refusals = [line for line in result.stdout if line.startswith("Descarga rechazada: ")]
+    assert refusals == [f"Descarga rechazada: {refused} no se ha pedido"], result
+    expected = {"ok.txt": b"good content\n"} if "ok.txt" in asked else {}
+    assert {p.name: p.read_bytes() for p in downloads.iterdir()} == expected, result
+    assert sorted(p.name for p in parent.iterdir()) == ["downloads"]
+
+
+def test_a_name_starting_with_a_dash_is_refused(nest):
+    _, downloads = nest
+
+    result = _run(file_frames("-rf", b"option?\n") + GOOD, downloads, asked=["-rf", "ok.txt"])
+
+    assert result.has("Descarga rechazada: nombre de archivo no válido -rf"), result
+    assert sorted(p.name for p in downloads.iterdir()) == ["ok.txt"], result
+
+
+def test_a_goodbye_in_the_middle_of_a_download_is_reported_and_exits_non_zero(nest):
+    _, downloads = nest
+
+    result = _run(PARTIAL + b"profe> !BYE adios\n", downloads, hang_up=True, asked=["partial.bin"])
+
+    assert result.returncode == EXIT_GET_FAILED, result
+    assert result.has("partial.bin: descarga interrumpida al 10 %, no se guardó nada"), result
+    assert "Descargas fallidas: 1" in result.stderr, result
+    assert list(downloads.iterdir()) == [], "no file and no temporary file"
+
+
+def test_a_server_that_never_welcomes_the_client_times_out(client_dir):
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts (the kernel does), never answers
+        port = listener.getsockname()[1]
+        result = run_client(
+            port, ["who"], name="ana", download_dir=client_dir("ana"), extra_args=["--timeout", "1"]
+        )
+
+    assert result.returncode == 1, result
+    assert result.stderr == "ftplab-client: El servidor no ha respondido en 1 s\n", result
