@@ -169,7 +169,7 @@ class TerminalConsole(PlainConsole):
         if self._saved_mode is None:
             return
         self._write("\r\x1b[K")
-        with contextlib.suppress(OSError):  # a terminal that is gone (EIO) has no mode to restore
+        with contextlib.suppress(OSError, termios.error):  # a terminal that is gone (EIO): no mode to restore
             termios.tcsetattr(self._fd, termios.TCSAFLUSH, self._saved_mode)
         self._saved_mode = None
 
