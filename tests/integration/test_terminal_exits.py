@@ -35,36 +35,39 @@ SHELL_AFTER = '"$@"; echo "status=$?"; IFS= read -r line; echo "shell read: [$li
 def test_typing_after_quit_during_a_download_never_reaches_the_shell(client_dir):
     downloads = client_dir("ana")
     release = threading.Event()
-    script = HELLO
-    with FakeServer(script, after=b"\n", before_bye=FIRST_PART + REST, bye_gate=release) as server:
-        with TerminalClient(server.port, "ana", downloads, shell=SHELL_AFTER) as ana:
-            ana.wait_for("Hola, ana.")
-            ana.type("get grande.bin\r")
-            ana.type("quit\r")
-            said = ana.wait_for("Saldré cuando terminen las descargas pedidas")
-            ana.type("echo LEAKED\r")
-            ana.wait_for("Saldré cuando terminen las descargas pedidas", start=said + 1)  # read, and answered
-            release.set()
-            ana.wait_for("Guardado ")
-            ana.wait_for("status=0")
-            ana.type("fin\r")
-            ana.wait_for("shell read: [fin]")
-            assert "LEAKED]" not in ana.screen
-            assert ana.wait() == 0
+    with (
+        FakeServer(HELLO + FIRST_PART, after=GET_LINE, before_bye=REST, bye_gate=release) as server,
+        TerminalClient(server.port, "ana", downloads, shell=SHELL_AFTER) as ana,
+    ):
+        ana.type("get grande.bin\r")
+        ana.wait_for("[grande.bin 31 %")
+        ana.type("quit\r")
+        said = ana.wait_for("Saldré cuando terminen las descargas pedidas")
+        ana.type("echo LEAKED\r")
+        ana.wait_for("Saldré cuando terminen las descargas pedidas", start=said + 1)  # read, and answered
+        release.set()
+        ana.wait_for("Guardado ")
+        ana.wait_for("status=0")
+        ana.type("fin\r")
+        ana.wait_for("shell read: [fin]")
+        assert "LEAKED]" not in ana.screen
+        assert ana.wait() == 0
     assert (downloads / "grande.bin").read_bytes() == CONTENT
 
 
 def test_a_fatal_error_is_said_once_on_its_own_line(client_dir):
     go = threading.Event()
     script = f"{SERVER_NAME}> !ERR idle Desconectado tras 1 s sin actividad\n".encode()
-    with FakeServer(HELLO + script, after=b"\n", script_gate=go, hang_up=True) as server:
-        with TerminalClient(server.port, "ana", client_dir("ana")) as ana:
-            ana.wait_for("ana> ")
-            ana.type("a medias")
-            ana.wait_for("ana> a medias")
-            go.set()
-            assert ana.wait() == 1
-            screen = ana.screen
+    with (
+        FakeServer(HELLO + script, after=b"\n", script_gate=go, hang_up=True) as server,
+        TerminalClient(server.port, "ana", client_dir("ana")) as ana,
+    ):
+        ana.wait_for("ana> ")
+        ana.type("a medias")
+        ana.wait_for("ana> a medias")
+        go.set()
+        assert ana.wait() == 1
+        screen = ana.screen
     assert screen.count("Desconectado tras 1 s sin actividad") == 1, screen
     said = screen.index("ftplab-client: El servidor ha cerrado la conexión: Desconectado tras 1 s")
     assert screen[:said].endswith("\r\x1b[K"), f"not on a line of its own: {screen[-300:]!r}"
@@ -72,33 +75,37 @@ def test_a_fatal_error_is_said_once_on_its_own_line(client_dir):
 
 def test_ctrl_c_twice_during_a_download_leaves_and_reports_it(client_dir):
     downloads = client_dir("ana")
-    with FakeServer(HELLO + FIRST_PART, after=GET_LINE) as server:
-        with TerminalClient(server.port, "ana", downloads) as ana:
-            ana.type("get grande.bin\r")
-            ana.wait_for("[grande.bin 31 %")
-            ana.type("\x03")
-            ana.wait_for("Descarga en curso: Ctrl-C otra vez para salir ya")
-            ana.type("\x03")
-            assert ana.wait() == 128 + signal.SIGINT
-            ana.wait_for("grande.bin: descarga interrumpida al 31 %, no se guardó nada")
-            assert ana.is_cooked()
+    with (
+        FakeServer(HELLO + FIRST_PART, after=GET_LINE) as server,
+        TerminalClient(server.port, "ana", downloads) as ana,
+    ):
+        ana.type("get grande.bin\r")
+        ana.wait_for("[grande.bin 31 %")
+        ana.type("\x03")
+        ana.wait_for("Descarga en curso: Ctrl-C otra vez para salir ya")
+        ana.type("\x03")
+        assert ana.wait() == 128 + signal.SIGINT
+        ana.wait_for("grande.bin: descarga interrumpida al 31 %, no se guardó nada")
+        assert ana.is_cooked()
     assert list(downloads.iterdir()) == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGINT])
 def test_a_signal_gives_the_terminal_back_and_says_why_in_one_line(client_dir, signum):
-    with FakeServer(HELLO + FIRST_PART, after=GET_LINE) as server:
-        with TerminalClient(server.port, "ana", client_dir("ana"), stderr_to_pipe=True) as ana:
-            ana.type("get grande.bin\r")
-            ana.wait_for("Descargando grande.bin")
-            assert not ana.is_cooked(), "the client edits the line itself"
+    with (
+        FakeServer(HELLO + FIRST_PART, after=GET_LINE) as server,
+        TerminalClient(server.port, "ana", client_dir("ana"), stderr_to_pipe=True) as ana,
+    ):
+        ana.type("get grande.bin\r")
+        ana.wait_for("Descargando grande.bin")
+        assert not ana.is_cooked(), "the client edits the line itself"
 
-            ana.signal(signum)
+        ana.signal(signum)
 
-            assert ana.wait() == 128 + signum
-            assert ana.is_cooked(), "echo and line editing restored"
-            ana.wait_for("grande.bin: descarga interrumpida al ")
-            assert ana.stderr.lines == [f"ftplab-client: Terminado por {signal.Signals(signum).name}"]
+        assert ana.wait() == 128 + signum
+        assert ana.is_cooked(), "echo and line editing restored"
+        ana.wait_for("grande.bin: descarga interrumpida al ")
+        assert ana.stderr.lines == [f"ftplab-client: Terminado por {signal.Signals(signum).name}"]
 
 
 def test_a_closed_terminal_with_sighup_ignored_ends_the_client_cleanly(start_server, client_dir):
