@@ -7,16 +7,29 @@ The server here is a FakeServer speaking raw bytes; the client is the real progr
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import select
 import shlex
 import socket
+import struct
 import subprocess
+import termios
 import uuid
 from pathlib import Path
 
 import pytest
 
-from .harness import FakeServer, file_frames, make_file, partial_downloads, run_client
+from .harness import (
+    ClientProcess,
+    FakeServer,
+    file_frames,
+    make_file,
+    partial_downloads,
+    rss_kib,
+    run_client,
+    wait_until,
+)
 
 HELLO = b"profe> !HELLO hola\n"
 GOOD = file_frames("ok.txt", b"good content\n")
@@ -272,3 +285,51 @@ def test_a_server_that_never_welcomes_the_client_times_out(client_dir):
 
     assert result.returncode == 1, result
     assert result.stderr == "ftplab-client: El servidor no ha respondido en 1 s\n", result
+
+
+# --- back-pressure: piped input waits while the server does not read -------------------
+
+STDIN_LIMIT = 32 * 1024 * 1024
+"""Far more than the client may hold: its own queue (64 KiB) plus one read, plus the
+socket buffers the kernel keeps, which a server that reads nothing fills in a few MiB."""
+
+
+def _process_state(pid: int) -> str:
+    """R (running), S (sleeping), ... from /proc/PID/stat."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _unread_bytes(pipe_fd: int) -> int:
+    """Bytes waiting in a pipe (FIONREAD works on either end)."""
+    return struct.unpack("i", fcntl.ioctl(pipe_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_piped_input_is_not_read_while_the_server_reads_nothing(client_dir):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = ClientProcess(listener.getsockname()[1], "ana", client_dir("ana"), joined=False)
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(HELLO)  # and then it never reads
+            client.expect("profe> hola")
+            stdin = client.process.stdin.fileno()
+            os.set_blocking(stdin, False)
+            chunk = (b"x" * 1000 + b"\n") * 64
+            written = 0
+
+            def stdin_stalled() -> bool:
+                """The pipe stays full and the client sleeps: it is not reading its input."""
+                nonlocal written
+                while written <= STDIN_LIMIT:
+                    if not select.select([], [stdin], [], 0.1)[1]:
+                        before = _unread_bytes(stdin)
+                        asleep = _process_state(client.pid) == "S"
+                        return asleep and _unread_bytes(stdin) == before
+                    with contextlib.suppress(BlockingIOError):
+                        written += os.write(stdin, chunk)
+                return True
+
+            wait_until(stdin_stalled, timeout=60, message="the client to stop reading its input")
+            peak = rss_kib(client.pid, peak=True)
+            assert written <= STDIN_LIMIT, f"the client read {written >> 20} MiB the server never took"
+            assert peak < 64 * 1024, f"peak RSS {peak} KiB"
+        assert client.wait() == 1, "the server hung up: a lost connection"
