@@ -277,7 +277,7 @@ class Client:
         """Tab: command names for the first word, file names of the last `list` after `get `."""
         word, space, rest = before.partition(" ")
         if not space:
-            return [command for command in COMMANDS if command.startswith(word.lower())]
+            return [f"{command} " for command in COMMANDS if command.startswith(word.lower())]
         if word.lower() != "get":
             return []
         typed = _file_name_argument(rest) if rest.strip() else ""
@@ -581,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         status = client.run()
         reason = client.exit_reason
         return status
+    except KeyboardInterrupt:  # Ctrl-C at the name prompt; the console has ended its line
+        return 128 + signal.SIGINT
     except LeaveNow as leave:
         console.show("")  # off the prompt's line
         return 128 + leave.signum

@@ -148,6 +148,7 @@ class TerminalConsole(PlainConsole):
         self._status = ""
         self._in_escape = ""
         self._saved_mode = None
+        self._asking = False
 
     # --- the terminal's mode --------------------------------------------------
 
@@ -180,12 +181,22 @@ class TerminalConsole(PlainConsole):
         self.start()
 
     def ask(self, prompt: str) -> str:
-        self._write(prompt)  # input() would prompt on stderr
+        """One line typed after `prompt`, edited like any other and kept out of the history;
+        "" at Ctrl-D. Ctrl-C (as a key) raises KeyboardInterrupt, leaving a clean line."""
+        owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
+        self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
+        self._asking = True
+        self.start()
         try:
-            return input().strip()
-        except EOFError:
-            self._write("\n")
-            return ""
+            while not self._pending and not self.at_eof:
+                self._pending = self.read_lines()
+            return self._pending.pop(0).strip() if self._pending else ""
+        finally:
+            self._prompt, self.on_interrupt, self._asking = owner_prompt, owner_interrupt, False
+
+    def _interrupt_question(self) -> None:
+        self._write("^C\r\n")
+        raise KeyboardInterrupt
 
     # --- keys -------------------------------------------------------------------
 
@@ -244,6 +255,9 @@ class TerminalConsole(PlainConsole):
     def _submit(self, lines: list[str]) -> None:
         self._write(f"\r\x1b[K{self._prompt()}{self._line}\r\n")
         lines.append(self._line)
+        if self._asking:
+            self._set_line("", 0)
+            return
         if self._line.strip() and (not self._history or self._history[-1] != self._line):
             self._history = [*self._history, self._line][-MAX_HISTORY:]
         self._history_index = len(self._history)
@@ -308,7 +322,7 @@ class TerminalConsole(PlainConsole):
         if len(common) > len(before):
             self._set_line(common + after, len(common))
         elif len(choices) > 1:
-            self.show("  ".join(choice[len(before) - _word_start(before) :] for choice in choices))
+            self.show("  ".join(choice[_word_start(before) :] for choice in choices))
 
     # --- the screen -------------------------------------------------------------
 
