@@ -280,7 +280,7 @@ class Client:
             return [f"{command} " for command in COMMANDS if command.startswith(word.lower())]
         if word.lower() != "get":
             return []
-        typed = _file_name_argument(rest) if rest.strip() else ""
+        typed = _partial_name(rest)
         return [f"{word} {_quoted(name)}" for name in self._listing if name.startswith(typed)]
 
     # --- socket -------------------------------------------------------------------
@@ -490,6 +490,17 @@ def _file_name_argument(argument: str) -> str:
     except ValueError:
         words = []
     return words[0] if len(words) == 1 else argument.strip()
+
+
+def _partial_name(text: str) -> str:
+    """The start of a name being typed, perhaps inside a quote not yet closed."""
+    for closing in ("", "'", '"'):
+        try:
+            words = shlex.split(text + closing)
+        except ValueError:
+            continue
+        return words[0] if len(words) == 1 else text.strip()
+    return text.strip()
 
 
 def _quoted(name: str) -> str:
