@@ -268,7 +268,7 @@ class Client:
         during a download, which is then reported as interrupted)."""
         busy = self.download is not None or bool(self._requests)
         if self._interrupt_armed:
-            self._leave(signal.SIGINT) if busy else self._quit()
+            self._leave(signal.SIGINT) if busy or self._quitting else self._quit()
             return
         self._interrupt_armed = True
         self.console.show(self.say("interrupt_during_download" if busy else "interrupt_idle"))
