@@ -246,10 +246,10 @@ class Client:
         if not name:
             self._send_typed("get")  # the server explains the usage
             return
-        ahead = len(self._requests) + (self.download is not None)
+        ahead = len(self._requests) + 1
         if self._send_typed(f"get {name}"):
             self._requests.append(_same_name(name))
-            if ahead:
+            if self.download is not None:  # a download runs: this one waits its turn
                 self.console.show(self.say("download_queued", name=visible(name), ahead=ahead))
 
     def _quit(self) -> None:

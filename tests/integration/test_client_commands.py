@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import make_file, run_client
+from .harness import ClientProcess, FakeServer, make_file, run_client
 
 EXIT_USAGE, EXIT_SERVER_CLOSED, EXIT_GET_FAILED = 2, 3, 4
 
@@ -55,16 +55,15 @@ def test_get_takes_a_name_quoted_or_escaped_as_in_a_shell(files_server, client_d
     ).read_bytes()
 
 
-def test_a_download_asked_for_behind_another_says_it_is_queued(files_server, client_dir):
-    downloads = client_dir("ana")
-
-    result = run_client(
-        files_server.port, ["get grande.bin", "get notas.txt"], name="ana", download_dir=downloads
-    )
-
-    assert result.returncode == 0, result
-    assert result.has("notas.txt: en cola (1 por delante)"), result
-    assert sorted(p.name for p in downloads.iterdir()) == ["grande.bin", "notas.txt"]
+def test_a_download_asked_for_during_another_says_it_is_queued(client_dir):
+    running = b"profe> !FILE 1000 " + b"0" * 64 + b" grande.bin\nprofe> !DATA 10\n" + b"x" * 10
+    with FakeServer(b"profe> !HELLO Hola, ana.\n" + running, after=b"ana> get grande.bin\n") as server:
+        ana = ClientProcess(server.port, "ana", client_dir("ana"), joined=False)
+        ana.send("get grande.bin")
+        ana.expect("Descargando grande.bin")
+        ana.send("get notas.txt")
+        ana.expect("notas.txt: en cola (1 por delante)")
+        assert ana.quit() == EXIT_GET_FAILED, "the server said goodbye before the end of grande.bin"
 
 
 def test_a_failed_get_makes_a_script_fail_with_status_4(files_server, client_dir):
