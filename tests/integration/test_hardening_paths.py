@@ -349,6 +349,6 @@ def test_a_name_the_client_could_be_fooled_by_is_refused_by_the_client(start_ser
         server.port, ["get bidi\u202etxt.exe", "who"], name="prudente", download_dir=downloads
     )
 
-    assert result.returncode == 0, result
+    assert result.returncode == 4, result  # a get failed
     assert result.has("Descarga rechazada: nombre de archivo no válido bidi\\u202etxt.exe"), result
     assert list(downloads.iterdir()) == []
