@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import signal
+import unicodedata
 from collections.abc import Callable
 
 try:
@@ -345,11 +346,23 @@ class TerminalConsole(PlainConsole):
         if self._saved_mode is None:
             return
         head = f"{self._status} {self._prompt()}" if self._status else self._prompt()
-        room = max(shutil.get_terminal_size().columns - len(head) - 1, 10)
-        start = max(0, self._cursor - room)
-        shown = self._line[start : start + room]
-        back = len(shown) - (self._cursor - start)
-        self._write(f"\r\x1b[K{head}{shown}" + (f"\x1b[{back}D" if back > 0 else ""))
+        room = max(shutil.get_terminal_size().columns - _cells(head) - 1, 10)
+        start, end, back = self._window(room)
+        self._write(f"\r\x1b[K{head}{self._line[start:end]}" + (f"\x1b[{back}D" if back > 0 else ""))
+
+    def _window(self, room: int) -> tuple[int, int, int]:
+        """The part of the line that fits in `room` columns around the cursor (wide characters
+        take two), and how many columns the cursor sits before its end."""
+        widths = [_cells(ch) for ch in self._line]
+        start = end = self._cursor
+        used = 0
+        while start > 0 and used + widths[start - 1] <= room:
+            start -= 1
+            used += widths[start]
+        while end < len(widths) and used + widths[end] <= room:
+            used += widths[end]
+            end += 1
+        return start, end, sum(widths[self._cursor : end])
 
     def _write(self, text: str) -> None:
         try:
@@ -357,6 +370,14 @@ class TerminalConsole(PlainConsole):
             self._out.flush()
         except (OSError, ValueError):
             pass
+
+
+def _cells(text: str) -> int:
+    """Terminal columns `text` takes: East Asian wide characters two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
 
 
 def _word_start(text: str) -> int:

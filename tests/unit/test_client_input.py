@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ftplab.client import _file_name_argument, _listed_name, _partial_name, _quoted
-from ftplab.console import _word_start
+from ftplab.console import _cells, _word_start
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,9 @@ def test_the_word_being_completed_starts_after_the_last_unquoted_space(text, sta
 )
 def test_a_name_being_typed_may_be_inside_an_open_quote(typed, start):
     assert _partial_name(typed) == start
+
+
+def test_wide_characters_take_two_columns_and_combining_marks_none():
+    assert _cells("abc") == 3
+    assert _cells("日本") == 4
+    assert _cells("e\u0301") == 1
