@@ -1,0 +1,72 @@
+"""The terminal line editor fed keys through a pipe (no terminal needed): editing, history,
+completion, Ctrl-C and the window of a long line."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from ftplab.console import TerminalConsole, _cells
+
+
+@pytest.fixture
+def editor():
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb", buffering=0) as stdin:
+        console = TerminalConsole(stdin, io.StringIO(), prompt=lambda: "ana> ", signal_keys_as_keys=True)
+
+        def keys(text: str) -> list[str]:
+            os.write(write_end, text.encode())
+            return console.read_lines()
+
+        yield console, keys
+    os.close(write_end)
+
+
+def test_keys_edit_anywhere_in_the_line(editor):
+    _, keys = editor
+    assert keys("hla\x1b[D\x1b[Do\x1b[F!\x01¡\x05\x08?\r") == ["¡hola?"]
+
+
+def test_history_goes_back_and_forward_and_keeps_the_draft(editor):
+    _, keys = editor
+    keys("uno\rdos\r")
+    assert keys("tres\x1b[A\x1b[A\x1b[B\x1b[B\r") == ["tres"]
+    assert keys("\x1b[A\x1b[A\r") == ["dos"]
+
+
+def test_ctrl_c_cancels_the_line_and_calls_the_owner_on_an_empty_one(editor):
+    console, keys = editor
+    interrupts = []
+    console.on_interrupt = lambda: interrupts.append(True)
+    assert keys("borrador\x03hola\r") == ["hola"]
+    assert interrupts == []
+    keys("\x03")
+    assert interrupts == [True]
+
+
+def test_tab_completes_the_common_prefix(editor):
+    console, keys = editor
+    console.completer = lambda before: [
+        c for c in ("get 'con espacios.txt'", "get notas.txt") if c.startswith(before)
+    ]
+    assert keys("get n\t\r") == ["get notas.txt"]
+
+
+def test_ctrl_d_ends_input_only_on_an_empty_line(editor):
+    console, keys = editor
+    assert keys("ab\x01\x04\r") == ["b"]
+    assert not console.at_eof
+    keys("\x04")
+    assert console.at_eof and not console.input_gone
+
+
+def test_the_window_of_a_long_line_fits_and_holds_the_cursor(editor):
+    console, keys = editor
+    keys("日本語" * 20 + "\x1b[D" * 7)
+    start, end, back = console._window(room=21)
+    assert _cells(console._line[start:end]) <= 21
+    assert start <= console._cursor <= end
+    assert back == _cells(console._line[console._cursor : end])
