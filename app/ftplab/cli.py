@@ -55,6 +55,7 @@ class ClientConfig:
     name: str
     download_dir: str
     lang: str
+    timeout: float
 
 
 def _env(name: str, default):
@@ -81,6 +82,13 @@ def _seconds(value: str) -> float:
     number = float(value)
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
     return number
 
 
@@ -243,9 +251,20 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         default=_env("DOWNLOAD_DIR", "."),
         help="where downloads are saved [FTPLAB_DOWNLOAD_DIR]",
     )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=_env("TIMEOUT", 10),
+        help="seconds to connect and to be welcomed by the server [FTPLAB_TIMEOUT] (10)",
+    )
     args = parser.parse_args(argv)
     return ClientConfig(
-        host=args.host, port=args.port, name=args.name, download_dir=args.download_dir, lang=args.lang
+        host=args.host,
+        port=args.port,
+        name=args.name,
+        download_dir=args.download_dir,
+        lang=args.lang,
+        timeout=args.timeout,
     )
 
 

@@ -1,21 +1,28 @@
 """The ftplab client: keyboard and socket in one selectors loop.
 
 Messages from the server are shown as they arrive, while the user types;
-downloads are saved by `download.Download`; everything from the network is
-shown through `text.visible`, so no peer can drive this terminal.
+downloads are saved by `download.Download`, and only files the user asked for
+with `get`, in the order asked; everything from the network is shown through
+`text.visible`, so no peer can drive this terminal.
 
-Run it as `ftplab-client` or `python -m ftplab.client`. Exit status: 0 after
-quit or end of input, 1 when the connection fails, is lost or is refused,
-2 for a usage error.
+Run it as `ftplab-client` or `python -m ftplab.client`. Exit status (README):
+0 after quit or end of input with every download saved; 1 when the connection
+fails, is lost or is refused; 2 for a usage error; 3 when the server shut down;
+4 when a `get` failed; 128+N after signal N.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import selectors
+import shlex
 import signal
 import socket
 import sys
+import time
+import unicodedata
 
 from . import protocol
 from .cli import ClientConfig, parse_client_args
@@ -25,12 +32,47 @@ from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
 
-CONNECT_TIMEOUT_SECONDS = 10
 RECV_BYTES = 256 * 1024
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+OUTPUT_HIGH_WATER = 64 * 1024
+"""Above this much output waiting for the server, stdin is not read (a pipe) or typed
+lines are refused (a terminal): memory stays bounded when the server does not read."""
+PROGRESS_INTERVAL_SECONDS = 0.25
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SERVER_CLOSED, EXIT_GET_FAILED = 0, 1, 2, 3, 4
+SERVER_CLOSING_CODE = "closing"
+GET_REFUSAL_CODES = frozenset({"nofile", "not-file", "denied"})
+COMMANDS = ("list", "get", "who", "help", "quit")
+ALIASES = {"ls": "list", "dir": "list"}
+LEAVING_WORDS = frozenset({"quit", "exit", "bye"})
+LISTING_LINE = re.compile(r" *\d\S*(?: \S+)?  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)")
+"""A line of `list`: SIZE (bytes, or 1.2 MiB)  DATE TIME  NAME; its names feed Tab completion."""
+HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_upload", "mget": "hint_one_file"}
+
+
+def ends_session(code: str) -> bool:
+    """After this error code the server closes the connection."""
+    return code in protocol.FATAL_ERROR_CODES
+
+
+class LeaveNow(BaseException):
+    """A signal ends the client at once (terminal restored, the download reported)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _leave_on_signal(signum, _frame) -> None:
+    raise LeaveNow(signum)
+
+
+def _same_name(name: str) -> str:
+    """File names compare after NFC normalisation: a typed name matches its decomposed twin."""
+    return unicodedata.normalize("NFC", name)
 
 
 class Client:
+    """One session with a server: the keyboard, the socket and at most one download at a time."""
+
     def __init__(self, sock: socket.socket, config: ClientConfig, name: str, console: PlainConsole):
         self.sock = sock
         self.config = config
@@ -39,78 +81,130 @@ class Client:
         self.say = Messages(config.lang)
         self.receiver = protocol.Receiver(from_server=True)
         self.download: Download | None = None
+        self.exit_reason: str | None = None
+        self._requests: list[str] = []
+        self._listing: list[str] = []
         self._skip_bytes = 0
         self._pending_output = bytearray()
+        self._joined = False
+        self._server_name: str | None = None
         self._quitting = False
         self._said_bye = False
-        self._fatal_text: str | None = None
+        self._fatal: protocol.Error | None = None
         self._failure: str | None = None
+        self._left_on: int | None = None
+        self._failed_gets = 0
+        self._interrupt_armed = False
+        self._progress_at = 0.0
+        self._download_started_at = 0.0
         self._finished = False
         self._console_polled = False
         self._console_watched = False
         self._selector = selectors.DefaultSelector()
         self._handlers = {
             protocol.Message: self._on_message,
-            protocol.Hello: self._on_message,
+            protocol.Hello: self._on_hello,
             protocol.Error: self._on_error,
             protocol.FileStart: self._on_file_start,
             protocol.FileData: self._on_file_data,
             protocol.FileAbort: self._on_file_abort,
             protocol.Bye: self._on_bye,
         }
+        console.on_interrupt = self._on_interrupt_key
+        console.on_quit_now = lambda: self._leave(signal.SIGQUIT)
+        console.completer = self._complete
 
     # --- the loop -----------------------------------------------------------------
 
     def run(self) -> int:
-        """Join, then serve keyboard and socket until the connection ends; the exit status."""
+        """Join, then serve keyboard and socket until the connection ends; the exit
+        status (and `exit_reason`, for the caller to print once the terminal is restored)."""
         self.sock.setblocking(False)
         self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
+        hello_deadline = time.monotonic() + self.config.timeout
         try:
             self._send("")  # the join line, which names us
-            self._watch_console()
+            self._sync_console_watch()
             self._handle_input_lines([])
             while not self._finished:
-                self._turn()
+                self._turn(None if self._joined else hello_deadline - time.monotonic())
+        except LeaveNow as leave:
+            self._left_on = leave.signum
         finally:
             self._close()
         return self._exit_status()
 
-    def _watch_console(self) -> None:
-        if self.console.at_eof:
-            self._quit()
+    def _turn(self, timeout: float | None) -> None:
+        if timeout is not None and timeout <= 0:
+            self._failure = self.say("no_hello", seconds=f"{self.config.timeout:g}")
+            self._finished = True
             return
-        try:
-            self._selector.register(self.console.fileno(), selectors.EVENT_READ, self._on_console)
-            self._console_watched = True
-        except PermissionError:  # a regular file: epoll refuses it, and it never blocks
-            self._console_polled = True
-
-    def _turn(self) -> None:
-        polling = self._console_polled and not self.console.at_eof
-        for key, mask in self._selector.select(0 if polling else None):
+        polling = self._console_polled and self._console_wanted()
+        for key, mask in self._selector.select(0 if polling else timeout):
             key.data(mask)
         if polling:
             self._on_console(selectors.EVENT_READ)
 
+    def _leave(self, signum: int) -> None:
+        self._left_on = signum
+        self._finished = True
+
     def _exit_status(self) -> int:
-        if self._said_bye and self._failure is None:
-            return EXIT_OK
-        reason = self._failure or (
-            self.say("server_said", text=visible(self._fatal_text))
-            if self._fatal_text is not None
-            else self.say("connection_lost")
-        )
-        print(f"ftplab-client: {reason}", file=sys.stderr)
-        return EXIT_FAILURE
+        status, self.exit_reason = self._outcome()
+        return status
+
+    def _outcome(self) -> tuple[int, str | None]:
+        if self._left_on is not None:
+            name = signal.Signals(self._left_on).name
+            return 128 + self._left_on, self.say("left_on_signal", signal=name)
+        if self._failure is not None:
+            return EXIT_FAILURE, self._failure
+        if self._fatal is not None:
+            status = EXIT_SERVER_CLOSED if self._fatal.code == SERVER_CLOSING_CODE else EXIT_FAILURE
+            return status, self.say("server_said", text=visible(self._fatal.text))
+        if not self._said_bye:
+            return EXIT_FAILURE, self.say("connection_lost")
+        if self._failed_gets:
+            return EXIT_GET_FAILED, self.say("gets_failed", count=self._failed_gets)
+        return EXIT_OK, None
 
     def _close(self) -> None:
         if self.download is not None:
+            self.console.set_status("")
+            self.console.show(
+                self.say("download_interrupted", name=self.download.name, percent=self.download.percent)
+            )
+            self._failed_gets += 1
             self.download.discard()
             self.download = None
         self._selector.close()
         self.sock.close()
 
     # --- keyboard -----------------------------------------------------------------
+
+    def _console_wanted(self) -> bool:
+        """Read the keyboard or stdin now? Not once it is gone; a pipe not after quit, nor
+        while output waits for a server that does not read (the back-pressure)."""
+        if self.console.input_gone:
+            return False
+        if self.console.interactive:
+            return True
+        return not self._quitting and len(self._pending_output) < OUTPUT_HIGH_WATER
+
+    def _sync_console_watch(self) -> None:
+        wanted = self._console_wanted()
+        if wanted == (self._console_watched or self._console_polled):
+            return
+        if not wanted:
+            if self._console_watched:
+                self._selector.unregister(self.console.fileno())
+            self._console_watched = self._console_polled = False
+            return
+        try:
+            self._selector.register(self.console.fileno(), selectors.EVENT_READ, self._on_console)
+            self._console_watched = True
+        except PermissionError:  # a regular file: epoll refuses it, and it never blocks
+            self._console_polled = True
 
     def _on_console(self, _mask: int) -> None:
         self._handle_input_lines(self.console.read_lines())
@@ -119,37 +213,93 @@ class Client:
         if self.console.has_pending:
             lines = self.console.read_buffered() + lines
         for line in lines:
-            if not self._quitting:
-                self._on_input(line.strip())
+            self._on_input(line.strip())
         if self.console.at_eof and not self._quitting:
             self._quit()
+        self._sync_console_watch()
 
     def _on_input(self, text: str) -> None:
         if not text:
             return
-        if text.lower() == "quit":
+        self._interrupt_armed = False
+        if self._quitting:
+            self._say_when_leaving()
+            return
+        word, _, argument = text.partition(" ")
+        word = word.lower()
+        if word in LEAVING_WORDS and not argument:
             self._quit()
+        elif word == "get":
+            self._get(argument.strip())
+        elif word in ALIASES or word == "list":
+            self._listing = []
+            self._send_typed(ALIASES.get(word, text))
+        elif word in HINTS:
+            self.console.show(self.say(HINTS[word]))
+        elif word == "clear" and not argument:
+            self.console.clear_screen()
         else:
-            self._send(text)
+            self._send_typed(text)
+
+    def _get(self, argument: str) -> None:
+        name = _file_name_argument(argument)
+        if not name:
+            self._send_typed("get")  # the server explains the usage
+            return
+        ahead = len(self._requests) + 1
+        if self._send_typed(f"get {name}"):
+            self._requests.append(_same_name(name))
+            if self.download is not None:  # a download runs: this one waits its turn
+                self.console.show(self.say("download_queued", name=visible(name), ahead=ahead))
 
     def _quit(self) -> None:
         """The server answers quit once the downloads asked for before it are sent."""
         self._quitting = True
-        if self._console_watched:
-            self._selector.unregister(self.console.fileno())
-            self._console_watched = False
-        self._console_polled = False
         self._send("quit")
+        self._say_when_leaving()
+        self._sync_console_watch()
+
+    def _say_when_leaving(self) -> None:
+        if self.console.interactive and (self.download is not None or self._requests):
+            self.console.show(self.say("leaving_after_downloads"))
+
+    def _on_interrupt_key(self) -> None:
+        """Ctrl-C on an empty line: say how to leave; a second Ctrl-C leaves (at once
+        during a download, which is then reported as interrupted)."""
+        busy = self.download is not None or bool(self._requests)
+        if self._interrupt_armed:
+            self._leave(signal.SIGINT) if busy or self._quitting else self._quit()
+            return
+        self._interrupt_armed = True
+        self.console.show(self.say("interrupt_during_download" if busy else "interrupt_idle"))
+
+    def _complete(self, before: str) -> list[str]:
+        """Tab: command names for the first word, file names of the last `list` after `get `."""
+        word, space, rest = before.partition(" ")
+        if not space:
+            return [f"{command} " for command in COMMANDS if command.startswith(word.lower())]
+        if word.lower() != "get":
+            return []
+        typed = _partial_name(rest)
+        return [f"{word} {_quoted(name)}" for name in self._listing if name.startswith(typed)]
 
     # --- socket -------------------------------------------------------------------
 
-    def _send(self, text: str) -> None:
+    def _send_typed(self, text: str) -> bool:
+        """A line the user typed; refused while the server is not reading what we send."""
+        if len(self._pending_output) >= OUTPUT_HIGH_WATER and self.console.interactive:
+            self.console.show(self.say("server_not_reading"))
+            return False
+        return self._send(text)
+
+    def _send(self, text: str) -> bool:
         try:
             self._pending_output += protocol.encode_command(self.name, text)
         except protocol.LocalProtocolError:
             self.console.show(self.say("line_too_long", limit=protocol.MAX_LINE_BYTES))
-            return
+            return False
         self._flush()
+        return True
 
     def _flush(self) -> None:
         try:
@@ -165,6 +315,7 @@ class Client:
     def _on_socket(self, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:
             self._flush()
+            self._sync_console_watch()
         if mask & selectors.EVENT_READ:
             self._receive()
 
@@ -195,13 +346,30 @@ class Client:
     def _show(self, sender: str, text: str) -> None:
         self.console.show(f"{visible(sender)}> {visible(text)}")
 
-    def _on_message(self, event) -> None:
+    def _on_hello(self, event: protocol.Hello) -> None:
+        self._joined = True
+        self._server_name = event.sender
         self._show(event.sender, event.text)
 
-    def _on_error(self, event: protocol.Error) -> None:
+    def _on_message(self, event: protocol.Message) -> None:
         self._show(event.sender, event.text)
-        if event.code in protocol.FATAL_ERROR_CODES:
-            self._fatal_text = event.text
+        if event.sender == self._server_name and (name := _listed_name(event.text)) is not None:
+            self._listing.append(name)
+
+    def _on_error(self, event: protocol.Error) -> None:
+        if ends_session(event.code):
+            self._fatal = event  # said once, on its own line, when the client ends
+            return
+        self._show(event.sender, event.text)
+        if event.code in GET_REFUSAL_CODES and self._requests:
+            self._failed_gets += 1
+            self._forget_request_named_in(event.text)
+
+    def _forget_request_named_in(self, text: str) -> None:
+        """The refused request is the one the server's reply ends with (else the oldest)."""
+        text = _same_name(text)
+        named = [index for index, name in enumerate(self._requests) if text.endswith(visible(name))]
+        del self._requests[named[0] if named else 0]
 
     def _on_bye(self, event: protocol.Bye) -> None:
         self._show(event.sender, event.text)
@@ -210,16 +378,31 @@ class Client:
     def _on_file_start(self, event: protocol.FileStart) -> None:
         if self.download is not None or self._skip_bytes:
             raise protocol.BadFrame("a new file before the last one ended")
+        if not self._take_request(event.name):
+            self.console.show(self.say("download_not_asked", name=visible(event.name)))
+            self._skip_bytes = event.size
+            return
         try:
             self.download = Download(self.config.download_dir, event.name, event.size, event.sha256)
         except DownloadError as error:
             key = "download_unsafe_name" if error.reason == visible(event.name) else "download_failed"
             self.console.show(self.say(key, name=visible(event.name), reason=error.reason))
+            self._failed_gets += 1
             self._skip_bytes = event.size
             return
+        self._download_started_at = time.monotonic()
         self.console.show(self.say("download_started", name=self.download.name, size=human_size(event.size)))
         if self.download.complete:
             self._finish_download()
+
+    def _take_request(self, name: str) -> bool:
+        """Files come in the order asked for: this one, and any asked before it (which the
+        server refused), leave the list of requests. A file never asked for is refused."""
+        name = _same_name(name)
+        if name not in self._requests:
+            return False
+        del self._requests[: self._requests.index(name) + 1]
+        return True
 
     def _on_file_data(self, event: protocol.FileData) -> None:
         if self._skip_bytes:
@@ -233,15 +416,36 @@ class Client:
             raise protocol.BadFrame(error.reason) from None
         except DownloadError as error:
             self.console.show(self.say("download_failed", name=self.download.name, reason=error.reason))
+            self._failed_gets += 1
             self._skip_bytes = self.download.size - self.download.received - len(event.data)
             self.download = None
             self.console.set_status("")
             return
-        self.console.set_status(
-            self.say("download_progress", name=self.download.name, percent=self.download.percent)
-        )
         if self.download.complete:
             self._finish_download()
+        else:
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        """The progress line, at most a few times a second."""
+        now = time.monotonic()
+        if now - self._progress_at < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._progress_at = now
+        download, elapsed = self.download, now - self._download_started_at
+        rate = download.received / elapsed if elapsed > 0 else 0.0
+        eta = f"{(download.size - download.received) / rate:.0f} s" if rate else "?"
+        self.console.set_status(
+            self.say(
+                "download_progress",
+                name=download.name,
+                percent=download.percent,
+                received=human_size(download.received),
+                size=human_size(download.size),
+                rate=human_size(int(rate)),
+                eta=eta,
+            )
+        )
 
     def _finish_download(self) -> None:
         download, self.download = self.download, None
@@ -250,72 +454,153 @@ class Client:
             path = download.finish()
         except Corrupt:
             self.console.show(self.say("download_corrupt", name=download.name))
+            self._failed_gets += 1
             return
         except DownloadError as error:
             self.console.show(self.say("download_failed", name=download.name, reason=error.reason))
+            self._failed_gets += 1
             return
-        self.console.show(self.say("download_saved", path=visible(path), size=human_size(download.size)))
+        elapsed = max(time.monotonic() - self._download_started_at, 1e-6)
+        self.console.show(
+            self.say(
+                "download_saved",
+                path=visible(path),
+                size=human_size(download.size),
+                seconds=f"{elapsed:.1f}",
+                rate=human_size(int(download.size / elapsed)),
+            )
+        )
 
     def _on_file_abort(self, event: protocol.FileAbort) -> None:
         self._show(event.sender, event.text)
         self._skip_bytes = 0
         if self.download is not None:
+            self._failed_gets += 1
             self.download.discard()
             self.download = None
             self.console.set_status("")
 
 
+def _file_name_argument(argument: str) -> str:
+    """The file name in what follows `get`: quoted and escaped as in a shell
+    (`"name with spaces"`), or, when that does not give one word, the text as typed
+    (a name with spaces, or an apostrophe, needs no quotes)."""
+    try:
+        words = shlex.split(argument)
+    except ValueError:
+        words = []
+    return words[0] if len(words) == 1 else argument.strip()
+
+
+def _partial_name(text: str) -> str:
+    """The start of a name being typed, perhaps inside a quote not yet closed."""
+    for closing in ("", "'", '"'):
+        try:
+            words = shlex.split(text + closing)
+        except ValueError:
+            continue
+        return words[0] if len(words) == 1 else text.strip()
+    return text.strip()
+
+
+def _quoted(name: str) -> str:
+    return shlex.quote(name) if any(ch in name for ch in " \"'\\") else name
+
+
+def _listed_name(text: str) -> str | None:
+    """The file name in a line of the server's `list` reply, if it is one."""
+    match = LISTING_LINE.match(text)
+    return match.group(1) if match else None
+
+
 # --- the command --------------------------------------------------------------------
 
 
-def _exit_on_sigterm(_signum, _frame) -> None:
-    raise SystemExit(128 + signal.SIGTERM)
+def _complain(text: str) -> None:
+    """One line on stderr, if there is still a stderr to write to."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"ftplab-client: {text}", file=sys.stderr, flush=True)
 
 
 def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
     try:
-        sock = socket.create_connection((config.host, config.port), timeout=CONNECT_TIMEOUT_SECONDS)
+        sock = socket.create_connection((config.host, config.port), timeout=config.timeout)
         watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
         return sock
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
-        print(
-            f"ftplab-client: {say('cannot_connect', host=config.host, port=config.port, reason=reason)}",
-            file=sys.stderr,
-        )
+        _complain(say("cannot_connect", host=config.host, port=config.port, reason=reason))
         return None
+
+
+def _install_signal_handlers() -> None:
+    """SIGINT, SIGTERM, SIGHUP and SIGQUIT end the client through its cleanup (the terminal is
+    restored); a signal that was ignored when we started (nohup) stays ignored."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _leave_on_signal)
+
+
+def _ask_name(console: PlainConsole, say: Messages) -> str:
+    """The name typed at the prompt; on a terminal, asked again until it is valid."""
+    while True:
+        name = console.ask(say("ask_name"))
+        if not console.interactive or console.at_eof or protocol.name_problem(name) is None:
+            return name
+        console.show(say("bad_name", name=visible(name)) if name else say("name_rule"))
+
+
+def _prepare_download_dir(config: ClientConfig, say: Messages) -> bool:
+    directory = config.download_dir
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        _complain(f"--download-dir {directory}: {say('download_dir_not_a_directory')}")
+        return False
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        _complain(f"--download-dir {directory}: {error.strerror}")
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_client_args(argv)
     say = Messages(config.lang)
+    if sys.stdout is None:
+        _complain(say("stdout_closed"))
+        return EXIT_USAGE
     prompt_name = [config.name]
-    console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{prompt_name[0]}> ")
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    console = open_console(
+        sys.stdin, sys.stdout, prompt=lambda: f"{prompt_name[0]}> ", signal_keys_as_keys=True
+    )
+    _install_signal_handlers()
+    reason = None
     try:
-        name = config.name or console.ask(say("ask_name"))
+        name = config.name or _ask_name(console, say)
         if protocol.name_problem(name) is not None:
-            print(
-                f"ftplab-client: {say('bad_name', name=visible(name)) if name else say('name_required')}",
-                file=sys.stderr,
-            )
+            reason = say("bad_name", name=visible(name)) if name else say("name_required")
             return EXIT_USAGE
         prompt_name[0] = name
-        try:
-            os.makedirs(config.download_dir, exist_ok=True)
-        except OSError as error:
-            print(f"ftplab-client: --download-dir {config.download_dir}: {error.strerror}", file=sys.stderr)
+        if not _prepare_download_dir(config, say):
             return EXIT_USAGE
         sock = _connect(config, say)
         if sock is None:
             return EXIT_FAILURE
         if console.interactive:
             console.start()
-        return Client(sock, config, name, console).run()
-    except KeyboardInterrupt:
+        client = Client(sock, config, name, console)
+        status = client.run()
+        reason = client.exit_reason
+        return status
+    except KeyboardInterrupt:  # Ctrl-C at the name prompt; the console has ended its line
         return 128 + signal.SIGINT
+    except LeaveNow as leave:
+        console.show("")  # off the prompt's line
+        return 128 + leave.signum
     finally:
         console.close()
+        if reason is not None:
+            _complain(reason)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ shown exactly as it is: nothing in it a terminal would show as an escape
 shown escaped by `list`, and `get` answers that it does not exist, since the
 client would refuse to save it anyway.
 
-Hidden names (starting with `.`, as `ls` and ftp hide them) are neither listed
-nor served: a served directory's `.git` or `.DS_Store` is not what a class came
+Hidden names (starting with `.`, as `ls` and ftp hide them, or with `-`, which
+a later `rm *` would take for an option) are neither listed nor served: a
+served directory's `.git` or `.DS_Store` is not what a class came
 for, and a client must never be made to save a `.bashrc` or `.profile`.
 
 Names typed by people are compared in Unicode normal form C, so `Café.txt`
@@ -25,7 +26,9 @@ import unicodedata
 from .text import visible
 
 MAX_NAME_BYTES = 255
-HIDDEN_PREFIX = "."
+HIDDEN_PREFIXES = (".", "-")
+"""Hidden as `ls` hides dotfiles; and a name starting with "-" would be read as an
+option by a later `rm *` or `ls *` in the directory it is saved to."""
 
 
 def is_plain_name(name: str) -> bool:
@@ -39,7 +42,7 @@ def is_plain_name(name: str) -> bool:
 
 
 def is_hidden(name: str) -> bool:
-    return name.startswith(HIDDEN_PREFIX)
+    return name.startswith(HIDDEN_PREFIXES)
 
 
 def is_listed(name: str) -> bool:

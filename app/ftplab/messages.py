@@ -73,11 +73,31 @@ SPANISH = {
     "server_said": "El servidor ha cerrado la conexión: {text}",
     "broken_stream": "El servidor envió datos no válidos ({detail}); conexión cerrada",
     "download_started": "Descargando {name} ({size})",
-    "download_saved": "Guardado {path} ({size}, SHA-256 verificado)",
+    "download_saved": "Guardado {path} ({size} en {seconds} s, {rate}/s, SHA-256 verificado)",
     "download_corrupt": "Descarga de {name} descartada: el contenido no coincide con el SHA-256 del servidor",
     "download_failed": "No se puede guardar {name}: {reason}",
     "download_unsafe_name": "Descarga rechazada: nombre de archivo no válido {name}",
-    "download_progress": "[{name} {percent}%]",
+    "download_progress": "[{name} {percent} %  {received}/{size}  {rate}/s  {eta}]",
+    "download_queued": "{name}: en cola ({ahead} por delante)",
+    "download_interrupted": "{name}: descarga interrumpida al {percent} %, no se guardó nada",
+    "download_not_asked": "Descarga rechazada: {name} no se ha pedido",
+    "gets_failed": "Descargas fallidas: {count}",
+    "no_hello": "El servidor no ha respondido en {seconds} s",
+    "left_on_signal": "Terminado por {signal}",
+    "leaving_after_downloads": (
+        "Saldré cuando terminen las descargas pedidas; para salir ya, pulsa Ctrl-C dos veces"
+    ),
+    "interrupt_during_download": (
+        "Descarga en curso: Ctrl-C otra vez para salir ya (no se guardará), o quit para salir al acabar"
+    ),
+    "interrupt_idle": "Para salir: Ctrl-C otra vez, Ctrl-D o quit",
+    "server_not_reading": "El servidor no está leyendo lo que envías: línea no enviada",
+    "hint_no_folders": "No hay carpetas: list muestra los archivos y get ARCHIVO descarga uno",
+    "hint_no_upload": "No se pueden subir archivos: el servidor solo los ofrece (get ARCHIVO)",
+    "hint_one_file": "Un archivo cada vez: get ARCHIVO (varios get seguidos esperan en cola)",
+    "name_rule": "Escribe un nombre: de 1 a 32 caracteres, sin espacios ni > @ !",
+    "download_dir_not_a_directory": "no es un directorio",
+    "stdout_closed": "la salida estándar está cerrada (para descartarla, usa >/dev/null)",
     # the server console
     "console_listening": (
         "Servidor {name} escuchando en {host}:{port}, sirviendo {root} (máximo {limit} clientes)"
@@ -220,11 +240,31 @@ ENGLISH = {
     "server_said": "The server closed the connection: {text}",
     "broken_stream": "The server sent invalid data ({detail}); connection closed",
     "download_started": "Downloading {name} ({size})",
-    "download_saved": "Saved {path} ({size}, SHA-256 verified)",
+    "download_saved": "Saved {path} ({size} in {seconds} s, {rate}/s, SHA-256 verified)",
     "download_corrupt": "Download of {name} discarded: the content does not match the server's SHA-256",
     "download_failed": "Cannot save {name}: {reason}",
     "download_unsafe_name": "Download refused: invalid file name {name}",
-    "download_progress": "[{name} {percent}%]",
+    "download_progress": "[{name} {percent} %  {received}/{size}  {rate}/s  {eta}]",
+    "download_queued": "{name}: queued ({ahead} ahead)",
+    "download_interrupted": "{name}: download interrupted at {percent} %, nothing was saved",
+    "download_not_asked": "Download refused: {name} was not asked for",
+    "gets_failed": "Failed downloads: {count}",
+    "no_hello": "The server did not answer within {seconds} s",
+    "left_on_signal": "Ended by {signal}",
+    "leaving_after_downloads": (
+        "I will leave when the downloads asked for are done; to leave now, press Ctrl-C twice"
+    ),
+    "interrupt_during_download": (
+        "Download in progress: Ctrl-C again to leave now (it will not be saved), or quit to leave when done"
+    ),
+    "interrupt_idle": "To leave: Ctrl-C again, Ctrl-D or quit",
+    "server_not_reading": "The server is not reading what you send: line not sent",
+    "hint_no_folders": "There are no folders: list shows the files and get FILE downloads one",
+    "hint_no_upload": "Files cannot be uploaded: the server only offers them (get FILE)",
+    "hint_one_file": "One file at a time: get FILE (several gets in a row wait in a queue)",
+    "name_rule": "Type a name: 1 to 32 characters, no spaces, no > @ !",
+    "download_dir_not_a_directory": "not a directory",
+    "stdout_closed": "standard output is closed (to discard it, use >/dev/null)",
     "console_listening": "Server {name} listening on {host}:{port}, serving {root} (at most {limit} clients)",
     "console_private_to_you": "{sender} (private)> {text}",
     "console_no_name": "The server needs a name: use --name or FTPLAB_NAME",

@@ -229,7 +229,7 @@ def test_server_stopped_before_a_download_clients_get_its_goodbye(lab):
 
     took = server.stop(timeout=10)
     assert took < 5 and server.exit_code() == 0, (took, server.logs())
-    assert alice.wait() == 1, alice.transcript()
+    assert alice.wait() == 3, alice.transcript()  # a planned shutdown
     assert SERVER_CLOSING in alice.stderr.text, alice.stderr.text
     assert alice_host.files() == []
 
@@ -241,7 +241,7 @@ def test_server_stopped_mid_download_clients_get_its_goodbye_and_no_file(lab):
 
     took = server.stop(timeout=10)
     assert took < 5 and server.exit_code() == 0, (took, server.logs())
-    assert alice.wait(LOST_PEER_BOUND) == 1, alice.transcript()
+    assert alice.wait(LOST_PEER_BOUND) in (1, 3), alice.transcript()  # lost, or a planned shutdown
     # The goodbye cannot overtake the file data already queued on a slow link; the
     # client learns it from the goodbye, the reset or its keepalive: clearly, either way.
     stderr = alice.stderr.text

@@ -19,6 +19,7 @@ import hashlib
 import os
 import pty
 import re
+import select
 import signal
 import socket
 import struct
@@ -195,6 +196,12 @@ class ServerProcess(_Process):
         self.console(fence.console_line)
         self.stdout.wait_for(fence.answer, timeout, mark)
 
+    FTP_LISTENING = re.compile(r"FTP door listening on 127\.0\.0\.1:(\d+)")
+
+    def ftp_port(self) -> int:
+        """The FTP door's port, from the log (start the server with `--ftp-port 0`)."""
+        return int(self.FTP_LISTENING.search(self.wait_for_log(self.FTP_LISTENING)).group(1))
+
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then the exit status, which must be 0."""
         if self.process.poll() is None:
@@ -265,20 +272,40 @@ class TerminalClient:
     `type` sends keystrokes; `screen` is everything written to the terminal,
     escape sequences included, exactly as a terminal would receive it."""
 
-    def __init__(self, port: int, name: str | None, download_dir: Path, columns: int = 100):
+    def __init__(
+        self,
+        port: int,
+        name: str | None,
+        download_dir: Path,
+        columns: int = 100,
+        *,
+        extra_args: Iterable[str] = (),
+        shell: str | None = None,
+        stderr_to_pipe: bool = False,
+    ):
+        """`shell`: a `sh -c` script that runs the client as "$@" (e.g. to read what is left on
+        the terminal after it, as the user's shell would). `stderr_to_pipe`: the client's
+        stderr is collected in `self.stderr` instead of going to the terminal."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        args = client_args(port, name, download_dir, extra_args=extra_args)
+        if shell is not None:
+            args = ["sh", "-c", shell, "sh", *args]
         self.process = _popen(
-            client_args(port, name, download_dir),
+            args,
             stdin=slave,
             stdout=slave,
-            stderr=slave,
+            stderr=subprocess.PIPE if stderr_to_pipe else slave,
             start_new_session=True,  # no controlling terminal: our own terminal's signals stay out
         )
         os.close(slave)
+        self.stderr = (
+            LineStream(self.process.stderr, "terminal client stderr", TIMEOUT) if stderr_to_pipe else None
+        )
         self._master = master
         self._screen = ""
         self._closed = False
+        self._hanging_up = threading.Event()
         self._condition = threading.Condition()
         self._thread = threading.Thread(target=self._pump, name=f"pty client {name}", daemon=True)
         self._thread.start()
@@ -286,10 +313,16 @@ class TerminalClient:
     def _pump(self) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         while True:
-            try:
-                data = os.read(self._master, 4096)
-            except OSError:  # EIO: the other side of the terminal is closed
-                data = b""
+            if not select.select([self._master], [], [], 0.05)[0]:
+                if self._hanging_up.is_set():
+                    data = b""
+                else:
+                    continue
+            else:
+                try:
+                    data = os.read(self._master, 4096)
+                except OSError:  # EIO: the other side of the terminal is closed
+                    data = b""
             with self._condition:
                 self._screen += decoder.decode(data, final=not data)
                 self._closed = not data
@@ -304,6 +337,21 @@ class TerminalClient:
 
     def type(self, keys: str) -> None:
         os.write(self._master, keys.encode())
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def is_cooked(self) -> bool:
+        """The terminal is back in its normal mode: echo and line editing (ICANON) on."""
+        lflags = termios.tcgetattr(self._master)[3]
+        return bool(lflags & termios.ECHO and lflags & termios.ICANON)
+
+    def hang_up(self) -> None:
+        """Close the terminal, as when its window is closed (what was shown stays in `screen`)."""
+        self._hanging_up.set()
+        self._thread.join(TIMEOUT)
+        os.close(self._master)
+        self._master = -1
 
     def wait_for(self, text: str, start: int = 0, timeout: float = TIMEOUT) -> int:
         """The position of `text` in the screen output at or after `start`, once it is there."""
@@ -330,8 +378,11 @@ class TerminalClient:
             self.process.wait()
         try:
             join_thread(self._thread, TIMEOUT, "reading the terminal client's screen")
+            if self.stderr is not None:
+                self.stderr.join()
         finally:
-            os.close(self._master)
+            if self._master >= 0:
+                os.close(self._master)
 
     def __enter__(self) -> TerminalClient:
         return self
@@ -688,10 +739,28 @@ class FakeServer:
 
     Then, unless `hang_up` is set, it answers the client's `quit` with `!BYE` (so a client
     that survived the script exits 0); with `hang_up` it closes the connection right after
-    the script, as a server that dies mid-stream. Everything the client sent is in `received`."""
+    the script, as a server that dies mid-stream. Everything the client sent is in `received`.
+    `after`: the script waits until the client has sent this (by default its join line), e.g.
+    the `get` lines that ask for the files the script sends."""
 
-    def __init__(self, script: bytes, *, hang_up: bool = False, name: str = SERVER_NAME):
+    def __init__(
+        self,
+        script: bytes,
+        *,
+        hang_up: bool = False,
+        name: str = SERVER_NAME,
+        after: bytes = b"\n",
+        script_gate: threading.Event | None = None,
+        before_bye: bytes = b"",
+        bye_gate: threading.Event | None = None,
+    ):
+        """`script_gate`, `bye_gate`: the script, and what follows the client's quit
+        (`before_bye`, then `!BYE`), wait for the test to set these events."""
         self.script = script
+        self.after = after
+        self.script_gate = script_gate
+        self.before_bye = before_bye
+        self.bye_gate = bye_gate
         self.hang_up = hang_up
         self.name = name
         self.received = b""
@@ -710,12 +779,14 @@ class FakeServer:
         with conn:
             conn.settimeout(TIMEOUT)
             try:
-                self._read_until(conn, b"\n")
+                self._read_until(conn, self.after)
+                _wait_for_gate(self.script_gate)
                 conn.sendall(self.script)
                 if self.hang_up:
                     return
                 self._read_until(conn, b"> quit\n")
-                conn.sendall(f"{self.name}> !BYE adios\n".encode())
+                _wait_for_gate(self.bye_gate)
+                conn.sendall(self.before_bye + f"{self.name}> !BYE adios\n".encode())
                 conn.shutdown(socket.SHUT_WR)
                 self._read_until(conn, None)
             except OSError:
@@ -739,6 +810,11 @@ class FakeServer:
 
     def __exit__(self, *_exc) -> None:
         self.join()
+
+
+def _wait_for_gate(gate: threading.Event | None) -> None:
+    if gate is not None and not gate.wait(TIMEOUT):
+        raise TimeoutError("the test never opened the fake server's gate")
 
 
 def file_frames(name: str, content: bytes, *, sha256: str | None = None, sender: str = SERVER_NAME) -> bytes:

@@ -10,6 +10,8 @@ import time
 
 from .harness import TIMEOUT, client_args, free_port, run_client, run_program, server_args
 
+EXIT_SERVER_CLOSED = 3
+
 
 def test_quit_leaves_the_server_serving_the_others_and_accepting_new_ones(
     start_server, start_client, client_dir
@@ -71,8 +73,10 @@ def test_an_idle_client_is_disconnected_while_an_active_one_stays(start_server, 
 
     assert code == 1
     assert time.monotonic() - started >= 1.0
-    assert idle.stdout.has("profe> Desconectado tras 1 s sin actividad"), idle.stdout.lines
-    assert "Desconectado tras 1 s sin actividad" in idle.stderr.text
+    assert idle.stderr.lines == [
+        "ftplab-client: El servidor ha cerrado la conexión: Desconectado tras 1 s sin actividad"
+    ], "said once, on stderr"
+    assert not idle.stdout.has("Desconectado tras"), idle.stdout.lines
     server.wait_for_log(re.compile(r"disconnect dormilon@\S+ \(idle\)"))
     ana.expect("profe> dormilon se ha ido")
     ana.sync()
@@ -89,9 +93,10 @@ def test_sigterm_tells_every_client_and_the_server_exits_0_at_once(start_server,
 
     assert time.monotonic() - started < 3.0, "an idle server stops well within its flush grace"
     for client in clients:
-        assert client.wait() == 1
-        client.expect("profe> El servidor se cierra. ¡Hasta pronto!")
-        assert "El servidor ha cerrado la conexión: El servidor se cierra" in client.stderr.text
+        assert client.wait() == EXIT_SERVER_CLOSED, "a planned shutdown, told apart from a lost connection"
+        assert client.stderr.lines == [
+            "ftplab-client: El servidor ha cerrado la conexión: El servidor se cierra. ¡Hasta pronto!"
+        ]
     server.wait_for_log("INFO stopped")
 
 
@@ -102,8 +107,8 @@ def test_sigint_stops_the_server_like_sigterm(start_server, start_client):
     server.signal(signal.SIGINT)
 
     assert server.wait() == 0
-    assert ana.wait() == 1
-    ana.expect("El servidor se cierra")
+    assert ana.wait() == EXIT_SERVER_CLOSED
+    assert "El servidor se cierra" in ana.stderr.text
 
 
 def test_server_keeps_serving_after_its_console_input_ends(start_server, start_client, client_dir):

@@ -12,6 +12,8 @@ from support.constants import SPANISH_FILE_NAME
 
 from .harness import RawConnection, message_containing, partial_downloads, run_client
 
+EXIT_GET_FAILED = 4
+"""The client's exit status when a `get` failed."""
 LIST_ENTRY = re.compile(r"^profe> +(\d+)  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)$")
 
 
@@ -66,7 +68,7 @@ def test_get_of_a_missing_file_says_so_and_writes_nothing(shared_server, client_
 
     result = run_client(shared_server.port, ["get nope.txt"], name="missing", download_dir=downloads)
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("profe> El archivo no existe: nope.txt"), result
     assert list(downloads.iterdir()) == []
 
@@ -91,7 +93,7 @@ def test_names_leading_out_of_the_root_are_missing_files(shared_server, client_d
 
     result = run_client(shared_server.port, [f"get {name}"], name="intruder", download_dir=downloads)
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     answers = [line for line in result.stdout if line.startswith("profe> ") and "unido" not in line]
     assert any("El archivo no existe" in line for line in answers), result
     assert not result.has("Descargando"), result
@@ -104,7 +106,7 @@ def test_directories_and_fifos_are_not_downloadable(shared_server, client_dir, n
 
     result = run_client(shared_server.port, [f"get {name}", "who"], name="dirs", download_dir=downloads)
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has(f"profe> No es un archivo que se pueda descargar: {name}"), result
     assert result.has("profe> Conectados ("), "the server did not block on it"
     assert list(downloads.iterdir()) == []
@@ -136,7 +138,7 @@ def test_a_hidden_file_is_neither_listed_nor_served_and_the_client_goes_on(
         server.port, ["list", "get .oculto", "get visible.txt"], name="prudente", download_dir=downloads
     )
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("profe> Archivos en el servidor (1):"), result
     listed = [m.group(2) for line in result.stdout if (m := LIST_ENTRY.match(line))]
     assert listed == ["visible.txt"], result
@@ -197,7 +199,7 @@ def test_english_server_says_no_such_file(start_server, client_dir):
 
     result = run_client(server.port, ["get nope.txt"], name="ann", download_dir=client_dir("ann"), lang="en")
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("profe> No such file: nope.txt"), result
     assert result.has("profe> Hello, ann."), result
 

@@ -33,15 +33,12 @@ def root(tmp_path: Path) -> Path:
     return files
 
 
-FTP_LISTENING = re.compile(r"FTP door listening on 127\.0\.0\.1:(\d+)")
-
-
 class FtpServer:
     """A real ftplab server with its FTP door open on a free port."""
 
     def __init__(self, server: ServerProcess):
         self.server = server
-        self.port = int(FTP_LISTENING.search(server.wait_for_log(FTP_LISTENING)).group(1))
+        self.port = server.ftp_port()
 
 
 @pytest.fixture

@@ -7,17 +7,33 @@ The server here is a FakeServer speaking raw bytes; the client is the real progr
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import select
+import shlex
+import socket
+import struct
 import subprocess
+import termios
 import uuid
 from pathlib import Path
 
 import pytest
 
-from .harness import FakeServer, file_frames, make_file, partial_downloads, run_client
+from .harness import (
+    ClientProcess,
+    FakeServer,
+    file_frames,
+    make_file,
+    partial_downloads,
+    rss_kib,
+    run_client,
+    wait_until,
+)
 
 HELLO = b"profe> !HELLO hola\n"
 GOOD = file_frames("ok.txt", b"good content\n")
+EXIT_GET_FAILED = 4
 
 
 @pytest.fixture
@@ -29,9 +45,13 @@ def nest(tmp_path) -> tuple[Path, Path]:
     return parent, downloads
 
 
-def _run(script: bytes, downloads: Path, *, hang_up: bool = False, commands=()):
-    with FakeServer(HELLO + script, hang_up=hang_up) as server:
-        return run_client(server.port, list(commands), name="ana", download_dir=downloads)
+def _run(script: bytes, downloads: Path, *, hang_up: bool = False, asked=()):
+    """The client asks for the files in `asked` (the script starts once it has), then the
+    script plays."""
+    commands = [f"get {shlex.quote(name)}" for name in asked]
+    after = f"ana> {commands[-1]}\n".encode() if commands else b"\n"
+    with FakeServer(HELLO + script, hang_up=hang_up, after=after) as server:
+        return run_client(server.port, commands, name="ana", download_dir=downloads)
 
 
 def _assert_broken(result, downloads: Path) -> None:
@@ -61,9 +81,9 @@ def test_unsafe_file_names_are_refused_and_nothing_is_written_anywhere(nest):
     parent, downloads = nest
     script = b"".join(file_frames(name, b"evil content\n") for name in UNSAFE_NAMES) + GOOD
 
-    result = _run(script, downloads)
+    result = _run(script, downloads, asked=[*UNSAFE_NAMES, "ok.txt"])
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     refusals = [line for line in result.stdout if line.startswith("Descarga rechazada")]
     assert len(refusals) == len(UNSAFE_NAMES), result
     assert sorted(p.name for p in downloads.iterdir()) == ["ok.txt"], "the stream went on past the refusals"
@@ -78,7 +98,9 @@ def test_a_file_already_there_or_a_link_at_the_name_is_never_written_through(nes
     (parent / "outside.txt").write_bytes(b"outside\n")
     (downloads / "link.txt").symlink_to(parent / "outside.txt")
 
-    result = _run(GOOD + file_frames("link.txt", b"through the link?\n"), downloads)
+    result = _run(
+        GOOD + file_frames("link.txt", b"through the link?\n"), downloads, asked=["ok.txt", "link.txt"]
+    )
 
     assert result.returncode == 0, result
     assert (downloads / "ok.txt").read_bytes() == b"mine\n"
@@ -92,9 +114,9 @@ def test_a_wrong_sha256_keeps_no_file_and_the_session_goes_on(nest):
     _, downloads = nest
     script = file_frames("bad.bin", os.urandom(300_000), sha256="0" * 64) + GOOD
 
-    result = _run(script, downloads)
+    result = _run(script, downloads, asked=["bad.bin", "ok.txt"])
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("Descarga de bad.bin descartada"), result
     assert sorted(p.name for p in downloads.iterdir()) == ["ok.txt"], "no bad.bin, no .ftplab-*.part"
 
@@ -140,7 +162,7 @@ PARTIAL = b"profe> !FILE 100 " + b"0" * 64 + b" partial.bin\nprofe> !DATA 10\n" 
 def test_a_broken_stream_mid_download_ends_the_client_with_status_1_and_no_file(nest, garbage):
     _, downloads = nest
 
-    result = _run(PARTIAL + garbage, downloads)
+    result = _run(PARTIAL + garbage, downloads, asked=["partial.bin"])
 
     _assert_broken(result, downloads)
 
@@ -162,10 +184,11 @@ def test_data_without_a_file_is_a_broken_stream(nest, script):
 def test_a_connection_dropped_mid_file_leaves_no_file(nest):
     _, downloads = nest
 
-    result = _run(PARTIAL, downloads, hang_up=True)
+    result = _run(PARTIAL, downloads, hang_up=True, asked=["partial.bin"])
 
     _assert_broken(result, downloads)
     assert "Se ha perdido la conexión con el servidor" in result.stderr, result
+    assert result.has("partial.bin: descarga interrumpida al 10 %, no se guardó nada"), result
 
 
 @pytest.fixture
@@ -198,8 +221,115 @@ def test_a_full_disk_is_a_clean_error_and_the_client_goes_on(start_server, tmp_p
         server.port, ["get big.bin", "get small.txt", "who"], name="lleno", download_dir=tiny_disk
     )
 
-    assert result.returncode == 0, result
+    assert result.returncode == EXIT_GET_FAILED, result
     assert result.has("No se puede guardar big.bin: "), result
     assert result.has("profe> Conectados (1): lleno"), result
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["small.txt"], "no big.bin, no .part"
     assert (tiny_disk / "small.txt").read_bytes() == small
+
+
+# --- the server sends only what was asked for, and says when it stops -------------------
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent", "refused"),
+    [
+        ([], ["conftest.py"], "conftest.py"),  # right after !HELLO, with no get at all
+        (["ok.txt"], ["conftest.py", "ok.txt"], "conftest.py"),  # another file before the one asked for
+        (["ok.txt"], ["ok.txt", "ok.txt"], "ok.txt"),  # the same file twice for one get
+        (["a.txt", "ok.txt"], ["ok.txt", "a.txt"], "a.txt"),  # out of order: a.txt was passed over
+    ],
+    ids=["no-get", "other-name", "twice", "out-of-order"],
+)
+def test_a_file_that_was_not_asked_for_is_refused(nest, asked, sent, refused):
+    parent, downloads = nest
+    script = b"".join(
+        file_frames(name, b"good content\n" if name == "ok.txt" else b"planted\n") for name in sent
+    )
+
+    result = _run(script, downloads, asked=asked)
+
+    refusals = [line for line in result.stdout if line.startswith("Descarga rechazada: ")]
+    assert refusals == [f"Descarga rechazada: {refused} no se ha pedido"], result
+    expected = {"ok.txt": b"good content\n"} if "ok.txt" in asked else {}
+    assert {p.name: p.read_bytes() for p in downloads.iterdir()} == expected, result
+    assert sorted(p.name for p in parent.iterdir()) == ["downloads"]
+
+
+def test_a_name_starting_with_a_dash_is_refused(nest):
+    _, downloads = nest
+
+    result = _run(file_frames("-rf", b"option?\n") + GOOD, downloads, asked=["-rf", "ok.txt"])
+
+    assert result.has("Descarga rechazada: nombre de archivo no válido -rf"), result
+    assert sorted(p.name for p in downloads.iterdir()) == ["ok.txt"], result
+
+
+def test_a_goodbye_in_the_middle_of_a_download_is_reported_and_exits_non_zero(nest):
+    _, downloads = nest
+
+    result = _run(PARTIAL + b"profe> !BYE adios\n", downloads, hang_up=True, asked=["partial.bin"])
+
+    assert result.returncode == EXIT_GET_FAILED, result
+    assert result.has("partial.bin: descarga interrumpida al 10 %, no se guardó nada"), result
+    assert "Descargas fallidas: 1" in result.stderr, result
+    assert list(downloads.iterdir()) == [], "no file and no temporary file"
+
+
+def test_a_server_that_never_welcomes_the_client_times_out(client_dir):
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts (the kernel does), never answers
+        port = listener.getsockname()[1]
+        result = run_client(
+            port, ["who"], name="ana", download_dir=client_dir("ana"), extra_args=["--timeout", "1"]
+        )
+
+    assert result.returncode == 1, result
+    assert result.stderr == "ftplab-client: El servidor no ha respondido en 1 s\n", result
+
+
+# --- back-pressure: piped input waits while the server does not read -------------------
+
+STDIN_LIMIT = 32 * 1024 * 1024
+"""Far more than the client may hold: its own queue (64 KiB) plus one read, plus the
+socket buffers the kernel keeps, which a server that reads nothing fills in a few MiB."""
+
+
+def _process_state(pid: int) -> str:
+    """R (running), S (sleeping), ... from /proc/PID/stat."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _unread_bytes(pipe_fd: int) -> int:
+    """Bytes waiting in a pipe (FIONREAD works on either end)."""
+    return struct.unpack("i", fcntl.ioctl(pipe_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_piped_input_is_not_read_while_the_server_reads_nothing(client_dir):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = ClientProcess(listener.getsockname()[1], "ana", client_dir("ana"), joined=False)
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(HELLO)  # and then it never reads
+            client.expect("profe> hola")
+            stdin = client.process.stdin.fileno()
+            os.set_blocking(stdin, False)
+            chunk = (b"x" * 1000 + b"\n") * 64
+            written = 0
+
+            def stdin_stalled() -> bool:
+                """The pipe stays full and the client sleeps: it is not reading its input."""
+                nonlocal written
+                while written <= STDIN_LIMIT:
+                    if not select.select([], [stdin], [], 0.1)[1]:
+                        before = _unread_bytes(stdin)
+                        asleep = _process_state(client.pid) == "S"
+                        return asleep and _unread_bytes(stdin) == before
+                    with contextlib.suppress(BlockingIOError):
+                        written += os.write(stdin, chunk)
+                return True
+
+            wait_until(stdin_stalled, timeout=60, message="the client to stop reading its input")
+            peak = rss_kib(client.pid, peak=True)
+            assert written <= STDIN_LIMIT, f"the client read {written >> 20} MiB the server never took"
+            assert peak < 64 * 1024, f"peak RSS {peak} KiB"
+        assert client.wait() == 1, "the server hung up: a lost connection"

@@ -1,84 +1,72 @@
-"""console: lines from a pipe, and a screen that may go away at any moment."""
+"""The terminal line editor fed keys through a pipe (no terminal needed): editing, history,
+completion, Ctrl-C and the window of a long line."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import io
 import os
 
 import pytest
 
-from ftplab.console import PlainConsole, open_console
-
-
-class VanishedTerminal(io.StringIO):
-    """A stdout whose terminal was closed: every write fails with EIO."""
-
-    writes = 0
-
-    def write(self, text):
-        type(self).writes += 1
-        raise OSError(errno.EIO, "Input/output error")
-
-
-class Stream:
-    """What the console needs of stdin: a descriptor."""
-
-    def __init__(self, fd: int):
-        self._fd = fd
-
-    def fileno(self) -> int:
-        return self._fd
+from ftplab.console import TerminalConsole, _cells
 
 
 @pytest.fixture
-def pipe():
-    reader, writer = os.pipe()
-    yield reader, writer
-    for fd in (reader, writer):
-        with contextlib.suppress(OSError):
-            os.close(fd)
+def editor():
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb", buffering=0) as stdin:
+        console = TerminalConsole(stdin, io.StringIO(), prompt=lambda: "ana> ", signal_keys_as_keys=True)
+
+        def keys(text: str) -> list[str]:
+            os.write(write_end, text.encode())
+            return console.read_lines()
+
+        yield console, keys
+    os.close(write_end)
 
 
-def test_lines_from_a_pipe_come_whole_and_the_end_is_noticed(pipe):
-    reader, writer = pipe
-    console = PlainConsole(Stream(reader), io.StringIO())
-    os.write(writer, b"hola\r\nmedia")
-    assert console.read_lines() == ["hola"]
-    os.write(writer, " línea\nfin".encode())
-    os.close(writer)
-    lines = console.read_lines()
-    while not console.at_eof:
-        lines += console.read_lines()
-    assert lines == ["media línea", "fin"]
+def test_keys_edit_anywhere_in_the_line(editor):
+    _, keys = editor
+    assert keys("hla\x1b[D\x1b[Do\x1b[F!\x01¡\x05\x08?\r") == ["¡hola?"]
 
 
-def test_a_screen_that_went_away_is_not_written_again_and_never_raises():
-    VanishedTerminal.writes = 0
-    console = PlainConsole(None, VanishedTerminal())
-    console.show("primera")
-    console.show("segunda")
-    assert VanishedTerminal.writes == 1, "after the first failure the console stops writing"
+def test_history_goes_back_and_forward_and_keeps_the_draft(editor):
+    _, keys = editor
+    keys("uno\rdos\r")
+    assert keys("tres\x1b[A\x1b[A\x1b[B\x1b[B\r") == ["tres"]
+    assert keys("\x1b[A\x1b[A\r") == ["dos"]
 
 
-def test_a_closed_stdout_is_not_an_error():
-    out = io.StringIO()
-    out.close()
-    PlainConsole(None, out).show("nadie lo verá")
+def test_ctrl_c_cancels_the_line_and_calls_the_owner_on_an_empty_one(editor):
+    console, keys = editor
+    interrupts = []
+    console.on_interrupt = lambda: interrupts.append(True)
+    assert keys("borrador\x03hola\r") == ["hola"]
+    assert interrupts == []
+    keys("\x03")
+    assert interrupts == [True]
 
 
-def test_no_stdin_is_at_end_of_input_from_the_start():
-    console = open_console(None, io.StringIO(), prompt=lambda: "> ")
-    assert console.at_eof and not console.interactive
-    assert console.ask("¿nombre? ") == ""
+def test_tab_completes_the_common_prefix(editor):
+    console, keys = editor
+    console.completer = lambda before: [
+        c for c in ("get 'con espacios.txt'", "get notas.txt") if c.startswith(before)
+    ]
+    assert keys("get n\t\r") == ["get notas.txt"]
 
 
-def test_ask_reads_a_line_and_keeps_the_rest_for_the_loop(pipe):
-    reader, writer = pipe
-    os.write(writer, b"ana\nlist\nwho\n")
-    os.close(writer)
-    console = PlainConsole(Stream(reader), io.StringIO())
-    assert console.ask("") == "ana"
-    assert console.has_pending
-    assert console.read_buffered() == ["list", "who"]
+def test_ctrl_d_ends_input_only_on_an_empty_line(editor):
+    console, keys = editor
+    assert keys("ab\x01\x04\r") == ["b"]
+    assert not console.at_eof
+    keys("\x04")
+    assert console.at_eof and not console.input_gone
+
+
+def test_the_window_of_a_long_line_fits_and_holds_the_cursor(editor):
+    console, keys = editor
+    keys("日本語" * 20 + "\x1b[D" * 7)
+    start, end, back = console._window(room=21)
+    assert _cells(console._line[start:end]) <= 21
+    assert start <= console._cursor <= end
+    assert back == _cells(console._line[console._cursor : end])

@@ -64,6 +64,8 @@ def receive(directory: Path, name: str, content: bytes, *, chunk: int = 4096) ->
         "a\x07",
         "factura\u202efdp.exe",
         "x" * 256,
+        "-rf",
+        "--help",
     ],
 )
 def test_safe_name_refuses(name):

@@ -1,4 +1,4 @@
-"""The FTP session's reply codes next to pyftpdlib's, a mature server, for the same
+"""The FTP door's reply codes next to pyftpdlib's, a mature server, for the same
 command lines on the control connection (a read-only user on the same files).
 
 Where the two differ on purpose, DELIBERATE says why."""
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from support.ftp_adapter import HOST, ftp_adapter
+from .harness import HOST
 
 with warnings.catch_warnings():  # pyftpdlib still imports asyncore and asynchat
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -122,13 +122,13 @@ def reference_server(root: Path) -> Iterator[int]:
         assert not thread.is_alive(), "pyftpdlib did not stop"
 
 
-def test_reply_codes_match_pyftpdlib(tmp_path):
+def test_reply_codes_match_pyftpdlib(tmp_path, start_server):
     root = tmp_path / "files"
     (root / "sub").mkdir(parents=True)
     (root / "a.txt").write_bytes(b"hello")
     with reference_server(root) as port:
         reference = codes_for(port)
-    with ftp_adapter(root) as adapter:
-        ours = codes_for(adapter.port)
+    server = start_server(root=root, extra_args=["--ftp-port", "0"])
+    ours = codes_for(server.ftp_port())
     differences = {line: (ours[line], reference[line]) for line in SCRIPT if ours[line] != reference[line]}
     assert differences == {line: (mine, theirs) for line, (mine, theirs, _why) in DELIBERATE.items()}
