@@ -14,9 +14,10 @@ CHAT_LINES_PER_SECOND = 5.0
 CHAT_BURST_LINES = 20
 """A client may send 20 chat lines at once (a paste) and 5 a second after that."""
 
-ADDRESS_CHAT_LINES_PER_SECOND = 10.0
-ADDRESS_CHAT_BURST_LINES = 40
-"""All the connections from one address together: so many connections cannot multiply the chat limit."""
+ADDRESS_CHAT_LINES_PER_SECOND = 15.0
+ADDRESS_CHAT_BURST_LINES = 60
+"""All the connections from one address together, so many connections cannot multiply the
+chat limit; generous enough for a class chatting from behind one NAT address."""
 
 COMMANDS_PER_SECOND = 20.0
 COMMAND_BURST = 100

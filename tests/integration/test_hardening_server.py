@@ -18,6 +18,7 @@ import pytest
 from ftplab import protocol
 from ftplab.downloads import MAX_QUEUED_DOWNLOADS
 from ftplab.logs import LINES_PER_WINDOW
+from ftplab.session import ADDRESS_CHAT_BURST_LINES, ADDRESS_CHAT_LINES_PER_SECOND
 
 from .harness import (
     HOST,
@@ -121,10 +122,13 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
             for number in range(limit):  # more than the server has descriptors left
                 raw = RawConnection(server.port, f"u{number}")
                 held.append(raw)
-            server.wait_for_log(re.compile(r"accept failed: .*Too many open files"))
+            failed = re.compile(r"accept failed: .*Too many open files")
+            server.wait_for_log(failed)
             started_cpu, started = _cpu_seconds(server.pid), time.monotonic()
             answers = []
-            for number in range(3):
+            for number in range(20):  # each failure pauses accepting for 0.5 s: three take over 1 s
+                if sum(1 for line in server.stderr.lines if failed.search(line)) >= 4:
+                    break
                 with RawConnection(server.port, f"tarde{number}") as late:
                     late.send_line("")
                     answers.append(late.expect(protocol.Error).code)
@@ -135,7 +139,8 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
         for raw in held:
             raw.close()
 
-    assert answers == ["busy"] * 3
+    assert answers and set(answers) == {"busy"}
+    assert wall >= 1.0, f"three pauses of 0.5 s took {wall:.2f} s"
     assert cpu < 0.5 * wall, f"the server used {cpu:.2f} s of CPU in {wall:.2f} s at the limit: it spins"
 
 
@@ -212,6 +217,7 @@ def test_many_connections_from_one_address_share_one_chat_limit(start_server):
         try:
             for spammer in spammers:
                 spammer.join()
+            started = time.monotonic()
             for spammer in spammers:
                 spammer.sock.sendall(f"{spammer.name}> compra ya\n".encode() * 20)
             for spammer in spammers:
@@ -223,4 +229,5 @@ def test_many_connections_from_one_address_share_one_chat_limit(start_server):
             for spammer in spammers:
                 spammer.close()
     relayed = [e for e in listener.events if isinstance(e, protocol.Message) and e.text == "compra ya"]
-    assert 0 < len(relayed) <= 60, f"{len(relayed)} of 600 spam lines from one address were relayed"
+    allowed = ADDRESS_CHAT_BURST_LINES + ADDRESS_CHAT_LINES_PER_SECOND * (time.monotonic() - started) + 1
+    assert 0 < len(relayed) <= allowed, f"{len(relayed)} of 600 spam lines from one address were relayed"

@@ -3,10 +3,11 @@ connection sent before it.
 
 A check that something did *not* happen ("this line must not appear") means nothing until
 the server is known to have got past the point where it would have happened; a fence is that
-proof. A client's fence is `get` of a file that does not exist, named anew for every fence,
-so its answer (the `nofile` error naming it) cannot be confused with an earlier one. A
-command, not chat: chat may be dropped by flood limits, a command is only ever delayed.
-The console has no commands: its fence is a private line to that same nobody."""
+proof. A fence is a private message to a name nobody has, named anew for every fence, so
+its answer (the `no-user` error naming it) cannot be confused with an earlier one. Not a
+`get` of a missing file: with piped input a failed `get` makes the client's exit status
+non-zero. The chat limits (20 lines at once per connection) are far above what a test
+fences; the console's fence is the same line."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ class Fence:
 
     @property
     def command(self) -> str:
-        """What a client sends: a request for a file no test serves."""
-        return f"get {self.name}"
+        """What a client sends: a private message to a name nobody has."""
+        return f"@{self.name} ?"
 
     @property
     def console_line(self) -> str:

@@ -10,7 +10,7 @@ from ftplab import protocol
 from ftplab.handlers import Handlers
 from ftplab.messages import HELP_KEYS, Messages
 from ftplab.protocol import ErrorCode
-from ftplab.session import CHAT_BURST_LINES, COMMAND_BURST, Session
+from ftplab.session import ADDRESS_CHAT_BURST_LINES, CHAT_BURST_LINES, COMMAND_BURST, Session
 from ftplab.storage import NoSuchFile, Storage
 
 SERVER = "profe"
@@ -250,7 +250,7 @@ def test_a_chat_flood_is_dropped_past_the_burst_with_one_warning(handlers, room,
 def test_many_connections_from_one_address_share_a_chat_limit(handlers, room, sockets):
     sessions = []
     for number in range(10):
-        session = Session(sockets(), ("127.0.0.1", 1000 + number), now=0.0, address_chat=None)
+        session = Session(sockets(), ("127.0.0.1", 1000 + number), now=0.0)
         room.add_member(session, f"user{number}")
         sessions.append(session)
     shared = sessions[0].address_chat
@@ -258,7 +258,7 @@ def test_many_connections_from_one_address_share_a_chat_limit(handlers, room, so
         session.address_chat = shared
         for _ in range(10):
             handlers.on_line(session, line(session, "spam"), 0.0)
-    assert len(room.called("broadcast")) == 40, "ten connections from one address get one address's burst"
+    assert len(room.called("broadcast")) == ADDRESS_CHAT_BURST_LINES, "ten connections get one address's burst"
 
 
 def test_a_command_flood_waits_its_turn_instead_of_being_dropped(handlers, downloads, joined):
