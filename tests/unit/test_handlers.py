@@ -258,7 +258,7 @@ def test_many_connections_from_one_address_share_a_chat_limit(handlers, room, so
         session.address_chat = shared
         for _ in range(10):
             handlers.on_line(session, line(session, "spam"), 0.0)
-    assert len(room.called("broadcast")) == ADDRESS_CHAT_BURST_LINES, "ten connections get one address's burst"
+    assert len(room.called("broadcast")) == ADDRESS_CHAT_BURST_LINES, "one address's burst for all ten"
 
 
 def test_a_command_flood_waits_its_turn_instead_of_being_dropped(handlers, downloads, joined):
