@@ -62,6 +62,7 @@ class FtpControl(Connection):
         self.data: FtpData | None = None
         self.pending = None
         """The transfer action waiting for its data connection."""
+        self.greeted = False
 
     @property
     def label(self) -> str:
@@ -195,10 +196,16 @@ class FtpDoor:
 
     def greet(self, control: FtpControl) -> None:
         """Carry out the session's first actions (its 220 greeting)."""
+        control.greeted = True
         self.act(control)
 
     def refuse(self, control: FtpControl, key: str, **values) -> None:
-        """421 with the lab's reason (full, busy, idle, closing), then close."""
+        """421 with the lab's reason (full, busy, idle, closing), then close; a
+        connection refused as it arrives gets the 421 instead of the greeting."""
+        if not control.greeted:
+            while control.ftp.next_action() is not None:
+                pass
+            control.greeted = True
         control.ftp.shut_down(key, **values)
         self.act(control)
 

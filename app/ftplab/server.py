@@ -398,7 +398,7 @@ class Server:
         self._unnamed[session] = None
         place.open += 1
         self._touched.add(session)
-        if isinstance(session, FtpControl):
+        if isinstance(session, FtpControl) and refusal is None:
             self.ftp_door.greet(session)
         if refusal is None:
             log.info("connect %s (%d open)", session.label, len(self._open))

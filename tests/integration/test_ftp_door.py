@@ -9,6 +9,9 @@ import io
 import os
 import re
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 from pathlib import Path
 
@@ -246,3 +249,103 @@ def test_lftp_mirror_reverse_uploads(ftp_server, root, tmp_path):
     done = lftp(door.port, f"mirror -R {local} /incoming", tmp_path)
     assert done.returncode == 0, done.stderr
     assert tree_of(root / "incoming") == tree_of(local)
+
+
+# --- the door in the lab: one room, one set of limits, one loop -----------------------
+
+
+def test_ftp_users_are_in_the_room_and_announced_to_the_lab(ftp_server, start_client, tmp_path):
+    door = ftp_server("--allow-upload")
+    ana = start_client(door.server, "ana")
+    client = connect(door, "alice")
+    ana.expect("profe> alice se ha unido")
+    ana.send("who")
+    ana.expect("profe> Conectados (2): alice (ftp), ana")
+    client.storbinary("STOR nuevo.txt", io.BytesIO(b"hola\n" * 100))
+    ana.expect("profe> alice subió /nuevo.txt (500 B)")
+    ana.send("@alice hola")
+    ana.expect("alice está conectado por FTP y no recibe mensajes")
+    client.quit()
+    ana.expect("profe> alice se ha ido")
+    door.server.wait_for_output("profe> alice se ha ido")
+    assert ana.quit() == 0
+
+
+def test_both_doors_count_against_max_clients_and_a_refusal_is_a_421(ftp_server, start_client):
+    door = ftp_server(max_clients=2)
+    ana = start_client(door.server, "ana")
+    first = connect(door, "alice")
+    refused = ftplib.FTP()
+    with pytest.raises(ftplib.error_temp, match="^421"):
+        refused.connect(HOST, door.port, timeout=CLIENT_TIMEOUT)
+    refused.close()
+    first.quit()
+    assert ana.quit() == 0
+
+
+def test_a_name_is_one_person_in_both_doors(ftp_server, start_client):
+    door = ftp_server()
+    ana = start_client(door.server, "ana")
+    client = ftplib.FTP()
+    client.connect(HOST, door.port, timeout=CLIENT_TIMEOUT)
+    with pytest.raises(ftplib.error_perm, match="^530 .*ANA"):
+        client.login("ANA", "x")
+    client.close()
+    assert ana.quit() == 0
+
+
+def test_a_data_connection_from_another_address_is_refused_and_the_real_one_works(ftp_server, root):
+    door = ftp_server()
+    client = connect(door)
+    host, port = ftplib.parse227(client.sendcmd("PASV"))
+    thief = socket.create_connection((host, port), timeout=CLIENT_TIMEOUT, source_address=("127.0.0.2", 0))
+    try:
+        thief.settimeout(CLIENT_TIMEOUT)
+        assert thief.recv(100) == b"", "a connection from another address is closed at once"
+        door.server.wait_for_log(re.compile(r"refused a data connection from 127\.0\.0\.2"))
+        data = socket.create_connection((host, port), timeout=CLIENT_TIMEOUT)
+        with data:
+            client.sendcmd("TYPE I")
+            client.putcmd("RETR one.bin")
+            assert client.getresp().startswith("150")
+            assert data.recv(100) == b"1"
+        assert client.voidresp().startswith("226")
+    finally:
+        thief.close()
+    client.quit()
+
+
+def test_a_line_over_the_limit_is_500_and_the_connection_goes_on(ftp_server):
+    door = ftp_server()
+    client = connect(door)
+    client.sock.sendall(b"NOOP " + b"x" * 5000 + b"\r\n")
+    with pytest.raises(ftplib.error_perm, match="^500"):
+        client.getresp()
+    assert client.voidcmd("NOOP").startswith("200")
+    client.quit()
+
+
+def test_an_upload_cut_off_midway_leaves_nothing_and_the_door_goes_on(ftp_server, root):
+    door = ftp_server("--allow-upload")
+    client = connect(door)
+    client.sendcmd("TYPE I")
+    data, _size = client.ntransfercmd("STOR cortado.bin")
+    data.sendall(os.urandom(100_000))
+    data.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    data.close()  # a reset: the client died mid-upload
+    with pytest.raises(ftplib.error_temp, match="^426"):
+        client.voidresp()
+    assert not (root / "cortado.bin").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["big.bin", "empty.bin", "one.bin", "sub"]
+    assert fetch(client, "one.bin") == b"1", "the session goes on"
+    client.quit()
+
+
+def test_the_server_stopping_tells_ftp_users_421(ftp_server):
+    door = ftp_server()
+    client = connect(door)
+    door.server.signal(signal.SIGTERM)
+    with pytest.raises(ftplib.error_temp, match="^421"):
+        client.getresp()
+    client.close()
+    assert door.server.wait() == 0
