@@ -24,6 +24,8 @@ DEFAULT_PORT = 2121
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """The server's settings, from its options and FTPLAB_* variables."""
+
     host: str
     port: int
     root: str
@@ -50,6 +52,8 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class ClientConfig:
+    """The client's settings, from its options and FTPLAB_* variables."""
+
     host: str
     port: int
     name: str

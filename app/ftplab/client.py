@@ -27,7 +27,7 @@ import unicodedata
 from . import protocol
 from .cli import ClientConfig, parse_client_args
 from .console import PlainConsole, open_console
-from .download import Corrupt, Download, DownloadError
+from .download import Corrupt, Download, DownloadError, UnsafeName
 from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
@@ -38,8 +38,19 @@ OUTPUT_HIGH_WATER = 64 * 1024
 lines are refused (a terminal): memory stays bounded when the server does not read."""
 PROGRESS_INTERVAL_SECONDS = 0.25
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SERVER_CLOSED, EXIT_GET_FAILED = 0, 1, 2, 3, 4
-SERVER_CLOSING_CODE = "closing"
-GET_REFUSAL_CODES = frozenset({"nofile", "not-file", "denied"})
+SERVER_CLOSING_CODE = protocol.ErrorCode.CLOSING.value
+GET_REFUSAL_CODES = frozenset(
+    code.value
+    for code in (
+        protocol.ErrorCode.NO_FILE,
+        protocol.ErrorCode.NOT_FILE,
+        protocol.ErrorCode.DENIED,
+        protocol.ErrorCode.AMBIGUOUS,
+        protocol.ErrorCode.QUEUE_FULL,
+        protocol.ErrorCode.RESOURCES,
+    )
+)
+"""The answers to a `get` that mean it failed (exit status 4 with piped input)."""
 COMMANDS = ("list", "get", "who", "help", "quit")
 ALIASES = {"ls": "list", "dir": "list"}
 LEAVING_WORDS = frozenset({"quit", "exit", "bye"})
@@ -50,7 +61,7 @@ HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_uplo
 
 def ends_session(code: str) -> bool:
     """After this error code the server closes the connection."""
-    return code in protocol.FATAL_ERROR_CODES
+    return protocol.is_fatal(code)
 
 
 class LeaveNow(BaseException):
@@ -385,7 +396,7 @@ class Client:
         try:
             self.download = Download(self.config.download_dir, event.name, event.size, event.sha256)
         except DownloadError as error:
-            key = "download_unsafe_name" if error.reason == visible(event.name) else "download_failed"
+            key = "download_unsafe_name" if isinstance(error, UnsafeName) else "download_failed"
             self.console.show(self.say(key, name=visible(event.name), reason=error.reason))
             self._failed_gets += 1
             self._skip_bytes = event.size

@@ -37,11 +37,11 @@ class DownloadError(Exception):
 
 
 class UnsafeName(DownloadError):
-    pass
+    """The server's file name is not one this client saves (filenames.is_servable)."""
 
 
 class Corrupt(DownloadError):
-    pass
+    """What arrived is not what the server announced (size or SHA-256)."""
 
 
 def _current_umask() -> int:
@@ -90,6 +90,8 @@ def numbered_name(name: str, copy: int) -> str:
 
 
 class Download:
+    """One file being received: a temporary file, checked, then given its final name."""
+
     def __init__(self, directory: str, name: str, size: int, sha256: str):
         self.name = safe_name(name)
         self.directory = directory

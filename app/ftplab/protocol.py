@@ -78,10 +78,6 @@ def is_fatal(code: str) -> bool:
     return known is not None and known.fatal
 
 
-FATAL_ERROR_CODES = frozenset(code.value for code in ErrorCode if code.fatal)
-"""Error codes after which the server closes the connection."""
-
-
 class ProtocolError(Exception):
     """The peer sent something this protocol does not allow.
 
@@ -172,6 +168,8 @@ class Error:
 
 @dataclass(frozen=True)
 class FileStart:
+    """A download begins: its size, SHA-256 and name."""
+
     sender: str
     size: int
     sha256: str
@@ -180,6 +178,8 @@ class FileStart:
 
 @dataclass(frozen=True)
 class FileData:
+    """A piece of the download in progress."""
+
     sender: str
     data: bytes
 

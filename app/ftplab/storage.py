@@ -119,6 +119,8 @@ def _typed_twins(names) -> set[str]:
 
 
 class Storage:
+    """The served directory: listing and opening its files, safely."""
+
     def __init__(self, root: str):
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):

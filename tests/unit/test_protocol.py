@@ -668,3 +668,26 @@ def test_garbage_only_raises_protocol_errors(pieces, from_server, data):
     if fatal is not None:
         with pytest.raises(BadFrame):
             receiver.next_event()
+
+
+def test_every_error_code_knows_whether_it_ends_the_connection():
+    fatal = {code.value for code in protocol.ErrorCode if code.fatal}
+    assert fatal == {"full", "too-many", "busy", "name-taken", "bad-name", "no-name", "idle", "closing"}
+    assert all(protocol.is_fatal(code) for code in fatal)
+    assert not protocol.is_fatal("nofile") and not protocol.is_fatal("a-code-from-a-newer-server")
+
+
+def test_encoding_something_that_is_not_an_event_is_our_own_error():
+    with pytest.raises(protocol.LocalProtocolError):
+        protocol.encode("profe> hola")
+
+
+def test_every_file_problem_carries_its_wire_code():
+    from ftplab import storage
+
+    problems = [
+        cls
+        for cls in vars(storage).values()
+        if isinstance(cls, type) and issubclass(cls, storage.FileProblem)
+    ]
+    assert all(isinstance(problem.code, protocol.ErrorCode) for problem in problems)
