@@ -43,6 +43,11 @@ RECV_BYTES = 64 * 1024
 DATA_CONNECT_SECONDS = 30.0
 """How long a passive listener waits for its data connection, or an active one tries."""
 
+UPLOAD_SETTLE_SECONDS = 0.2
+"""In stream mode the end of an upload is the data connection's EOF, and a client that was
+killed mid-upload closes it the same way. Before an upload gets its name, its control
+connection must still be there this long after that EOF: a killed client's is gone too."""
+
 
 class FtpControl(Connection):
     """An FTP control connection: its sans-IO session and the data side carried out for it."""
@@ -94,6 +99,8 @@ class FtpData(Connection):
         self.sending = False
         self.upload: Upload | None = None
         self.deadline_to_connect = now + DATA_CONNECT_SECONDS
+        self.interest_paused = False
+        """Its EOF was seen: nothing more to watch while the upload settles."""
 
     @property
     def label(self) -> str:
@@ -101,11 +108,13 @@ class FtpData(Connection):
 
     @property
     def wants_to_read(self) -> bool:
-        return self.upload is not None
+        return self.upload is not None and not self.interest_paused
 
     def wanted_interest(self) -> int:
         if self.connecting:
             return selectors.EVENT_WRITE
+        if self.interest_paused:
+            return 0
         return super().wanted_interest()
 
 
@@ -167,6 +176,8 @@ class FtpDoor:
         self._passive_ports = passive_ports
         self._anonymous = itertools.count(1)
         self._listeners: set[PassiveListener] = set()
+        self._settling: dict[FtpData, float] = {}
+        """Uploads whose data connection ended, waiting to see that their client is still there."""
         self._actions = {
             ftp.SendReply: self._send_reply,
             ftp.Join: self._join,
@@ -415,12 +426,36 @@ class FtpDoor:
             return
         data.last_progress = self._loop.now
         if not chunk:
-            self._transfer_ended(data, ftp.TransferDone())
+            self._upload_ended(data)
             return
         try:
             data.upload.write(chunk)
         except FileProblem as problem:
             self._transfer_ended(data, ftp.TransferFailed(problem))
+
+    def _upload_ended(self, data: FtpData) -> None:
+        """EOF on an upload: a clean end, or a client that died. Decide after UPLOAD_SETTLE_SECONDS."""
+        if data in self._settling:
+            return
+        data.interest_paused = True
+        self._settling[data] = self._loop.now + UPLOAD_SETTLE_SECONDS
+        self._loop.touch(data)
+
+    def settle_uploads(self, now: float) -> None:
+        """Give each ended upload its outcome once its time is up (or its client is gone)."""
+        for data, due in list(self._settling.items()):
+            if now < due and _peer_alive(data.control.sock):
+                continue
+            del self._settling[data]
+            if data.control.data is not data:
+                continue  # aborted meanwhile
+            alive = data.control.is_open and _peer_alive(data.control.sock)
+            self._transfer_ended(data, ftp.TransferDone() if alive else ftp.TransferBroken())
+
+    @property
+    def settling(self) -> bool:
+        """Uploads wait to be settled: the loop should come back soon."""
+        return bool(self._settling)
 
     def after_flush(self, data: FtpData) -> None:
         """A sending data connection whose outbox is empty has sent everything: the transfer is done."""
@@ -451,6 +486,7 @@ class FtpDoor:
             self._drop_data(data, "data connection closed")
 
     def _drop_data(self, data: FtpData, reason: str) -> None:
+        self._settling.pop(data, None)
         if data.control.data is data:
             data.control.data = None
         data.upload = None  # the session aborts or finishes it
@@ -480,6 +516,16 @@ class FtpDoor:
     def close_listeners(self) -> None:
         for listener in list(self._listeners):
             self._close_listener(listener.control)
+
+
+def _peer_alive(sock: socket.socket) -> bool:
+    """The peer has not closed its side (nothing is read: only peeked)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except (BlockingIOError, InterruptedError):
+        return True
+    except OSError:
+        return False
 
 
 def parse_port_range(text: str) -> range:

@@ -56,6 +56,9 @@ MAX_CLOSING = 64
 HOUSEKEEPING_SECONDS = 0.25
 SHUTDOWN_FLUSH_SECONDS = 1.0
 ACCEPT_PAUSE_SECONDS = 0.5
+UPLOAD_SETTLE_POLL_SECONDS = 0.05
+"""How often the loop looks at uploads settling (see ftpdoor.UPLOAD_SETTLE_SECONDS)."""
+
 FD_SETSIZE = 1024
 """The highest descriptor select() can watch, plus one (glibc's fixed size)."""
 
@@ -266,6 +269,8 @@ class Server:
         self._handle_pending_lines()
         self._feed_console_backlog()
         self.downloads.hash_step(self._guard)
+        if self.ftp_door is not None and self.ftp_door.settling:
+            self.ftp_door.settle_uploads(self.now)
         self._drop_doomed()
         self.room.flush_news()
         self._service_touched()
@@ -277,6 +282,8 @@ class Server:
     def _select_timeout(self) -> float:
         if self.downloads.hashing or self._touched or self._doomed or self.room.has_news:
             return 0.0
+        if self.ftp_door is not None and self.ftp_door.settling:
+            return UPLOAD_SETTLE_POLL_SECONDS
         return HOUSEKEEPING_SECONDS
 
     def _guard(self, session: Session, work: Callable, *args) -> None:

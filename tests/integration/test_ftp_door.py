@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,36 @@ def test_the_server_stopping_tells_ftp_users_421(ftp_server):
         client.getresp()
     client.close()
     assert door.server.wait() == 0
+
+
+UPLOADER = """
+import ftplib, sys, time
+client = ftplib.FTP()
+client.connect("127.0.0.1", int(sys.argv[1]), timeout=20)
+client.login("muere", "x")
+client.sendcmd("TYPE I")
+data, _ = client.ntransfercmd("STOR a-medias.bin")
+data.sendall(b"x" * 100_000)
+print("sent", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_client_killed_mid_upload_leaves_nothing_under_the_name(ftp_server, root):
+    """Stream mode ends an upload with the data connection's EOF, and a killed client's
+    kernel closes it the same way; its control connection closes too, so nothing is kept."""
+    door = ftp_server("--allow-upload")
+    uploader = subprocess.Popen(
+        [sys.executable, "-c", UPLOADER, str(door.port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert uploader.stdout.readline() == "sent\n"
+        uploader.kill()
+    finally:
+        uploader.wait(CLIENT_TIMEOUT)
+        uploader.stdout.close()
+    door.server.wait_for_log(re.compile(r"disconnect muere@\S+ \(ftp\)"))
+    client = connect(door)
+    assert "a-medias.bin" not in client.nlst()
+    client.quit()
+    assert not (root / "a-medias.bin").exists()
