@@ -431,18 +431,22 @@ class Server:
 
     def _evict_oldest_unnamed(self) -> bool:
         """The server is full: make room by closing the connection that has
-        gone longest without giving a name, so silent connections cannot keep
-        a real user out. False if every connection has a name."""
-        oldest = next(iter(self._unnamed), None)
-        if oldest is None:
+        gone longest without saying anything, so silent connections cannot
+        keep a real user out. One whose first line is on its way (bytes
+        waiting) is passed over: it is a user about to be named. False if no
+        connection can be evicted."""
+        silent = next((c for c in self._unnamed if not _has_spoken(c)), None)
+        if silent is None:
             return False
         log.warning(
-            "full: evicting %s, which has sent no name for %.1f s", oldest.label, oldest.idle_for(self.now)
+            "full: evicting %s, which has sent nothing for %.1f s",
+            silent.label,
+            self.now - silent.connected_at,
         )
         if self._closing_count() >= MAX_CLOSING:
-            self._drop(oldest, "evicted")
+            self._drop(silent, "evicted")
         else:
-            self._refuse(oldest, ErrorCode.BUSY, "evicted_no_name")
+            self._refuse(silent, ErrorCode.BUSY, "evicted_no_name")
         return True
 
     def _closing_count(self) -> int:
@@ -753,6 +757,19 @@ class Server:
             os.close(self._spare_fd)
             self._spare_fd = None
         log.info("stopped")
+
+
+def _has_spoken(connection: Connection) -> bool:
+    """Bytes from the peer are waiting: in our parser, or still in the kernel (peeked, not read)."""
+    receiver = getattr(connection, "receiver", None)
+    if receiver is not None and (receiver.buffered or receiver.has_events):
+        return True
+    try:
+        return bool(connection.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return False
 
 
 def _listen(host: str, port: int) -> socket.socket:
