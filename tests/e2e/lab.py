@@ -365,17 +365,24 @@ class Lab:
         idle_timeout: float = 0,
         join_timeout: float = 30,
         wait: bool = True,
+        settings: dict[str, str] | None = None,
+        published: dict[str, tuple[str, int]] | None = None,
         **kwargs,
     ) -> ServerMachine:
-        """An ftplab server machine; returns once it listens."""
+        """An ftplab server machine; returns once it listens. `settings`: more FTPLAB_*
+        variables; `published`: container port ("2100/tcp") to the host's (address, port)."""
         env = {
             "FTPLAB_NAME": SERVER_NAME,
             "FTPLAB_MAX_CLIENTS": str(max_clients),
             "FTPLAB_DATA_TIMEOUT": f"{data_timeout:g}",
             "FTPLAB_IDLE_TIMEOUT": f"{idle_timeout:g}",
             "FTPLAB_JOIN_TIMEOUT": f"{join_timeout:g}",
+            **(settings or {}),
         }
-        server = ServerMachine(self, name, self._container(SERVER_IMAGE, name, env, **kwargs))
+        container = self._container(SERVER_IMAGE, name, env, **kwargs)
+        for container_port, host in (published or {}).items():
+            container.ports[container_port] = host  # (address, port): with_bind_ports takes no address
+        server = ServerMachine(self, name, container)
         self._start(server)
         if wait:
             server.wait_for_log(LISTENING)
