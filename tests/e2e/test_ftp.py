@@ -77,10 +77,14 @@ def test_the_published_door_works_from_the_host_with_a_masquerade_address(lab, t
     url = f"ftp://127.0.0.1:{control}"
     out = tmp_path / BIG_FILE
     listing = subprocess.run(
-        [curl, "-sS", "--disable-epsv", "-u", "casa:x", f"{url}/"], capture_output=True, timeout=60
+        [curl, "-sS", "-v", "--disable-epsv", "-u", "casa:x", f"{url}/"], capture_output=True, timeout=60
     )
     assert listing.returncode == 0, listing.stderr
     assert SMALL_FILE in listing.stdout.decode(), listing.stdout
+    advertised = re.search(rb"< 227 .*\((\d+,\d+,\d+,\d+),(\d+),(\d+)\)", listing.stderr)
+    assert advertised, listing.stderr
+    assert advertised.group(1) == b"127,0,0,1", "PASV gives the masquerade address, not the container's"
+    assert int(advertised.group(2)) * 256 + int(advertised.group(3)) in passive
     fetched = subprocess.run(
         [curl, "-sS", "--disable-epsv", "-u", "casa:x", "-o", str(out), f"{url}/{BIG_FILE}"],
         capture_output=True,
