@@ -8,6 +8,12 @@ name, with a hard link that fails rather than replace an existing file (the
 next free "name (1).ext" is used instead). A download that fails for any
 reason removes its temporary file, so no partial file ever has a final name.
 The name comes from the server, so it is checked to be a plain file name.
+
+The write path copies nothing it need not: chunks (memoryviews of the
+client's receive buffers) go to the file with `os.write`, and to SHA-256 in a
+helper thread (`BackgroundHasher`: hashlib releases the GIL), so hashing one
+chunk overlaps receiving and writing the next. `ReceiveBuffers` lends the
+client a buffer only once the hasher is done with what it last held.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import contextlib
 import errno
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 
 from .storage import is_plain_name
 from .text import visible
@@ -25,6 +33,8 @@ MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
 TEMP_SUFFIX = ".part"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
+RECEIVE_BUFFERS = 4
+RECEIVE_BUFFER_BYTES = 1024 * 1024
 
 
 class DownloadError(Exception):
@@ -72,19 +82,77 @@ def safe_name(name: str) -> str:
     return name
 
 
+class BackgroundHasher:
+    """SHA-256 of chunks, in the order given, computed by a helper thread.
+
+    A chunk must stay unchanged until it is hashed: `mark` counts the chunks
+    given so far, and `wait(mark)` returns once those are hashed. `hexdigest`
+    and `close` stop the thread (close drops what is still queued)."""
+
+    def __init__(self):
+        self._sha256 = hashlib.sha256()
+        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        self._given = 0
+        self._hashed = 0
+        self._dropping = False
+        self._progress = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="ftplab-sha256", daemon=True)
+        self._thread.start()
+
+    @property
+    def mark(self) -> int:
+        return self._given
+
+    def update(self, chunk) -> None:
+        self._given += 1
+        self._chunks.put(chunk)
+
+    def wait(self, mark: int) -> None:
+        with self._progress:
+            self._progress.wait_for(lambda: self._hashed >= mark)
+
+    def hexdigest(self) -> str:
+        self._stop()
+        return self._sha256.hexdigest()
+
+    def close(self) -> None:
+        self._dropping = True
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if not self._dropping:
+                self._sha256.update(chunk)
+            with self._progress:
+                self._hashed += 1
+                self._progress.notify_all()
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class Download:
+    """One file being received: written to a temporary file, hashed alongside, named once verified."""
+
     def __init__(self, directory: str, name: str, size: int, sha256: str):
         self.name = safe_name(name)
         self.directory = directory
         self.size = size
         self.received = 0
         self._expected = sha256
-        self._hasher = hashlib.sha256()
         try:
-            fd, self._temp_path = _open_temp(directory)
+            self._fd, self._temp_path = _open_temp(directory)
         except OSError as error:
             raise DownloadError(error.strerror or str(error)) from None
-        self._file = os.fdopen(fd, "wb")
+        self._hasher = BackgroundHasher()
 
     @property
     def complete(self) -> bool:
@@ -94,12 +162,22 @@ class Download:
     def percent(self) -> int:
         return 100 if not self.size else self.received * 100 // self.size
 
-    def write(self, data: bytes) -> None:
+    @property
+    def hash_mark(self) -> int:
+        """A mark for `wait_hashed`: the chunks written so far."""
+        return self._hasher.mark
+
+    def wait_hashed(self, mark: int) -> None:
+        """Return once the chunks written before `mark` was taken are hashed (and may be reused)."""
+        self._hasher.wait(mark)
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Write a chunk and queue it for hashing: it must stay unchanged until hashed (see `hash_mark`)."""
         if self.received + len(data) > self.size:
             self.discard()
             raise Corrupt(f"more than the {self.size} bytes announced")
         try:
-            self._file.write(data)
+            _write_all(self._fd, data)
         except OSError as error:
             self.discard()
             raise DownloadError(error.strerror or str(error)) from None
@@ -108,11 +186,6 @@ class Download:
 
     def finish(self) -> str:
         """Verify and give the file its final name; returns the path it got."""
-        try:
-            self._file.flush()
-        except OSError as error:
-            self.discard()
-            raise DownloadError(error.strerror or str(error)) from None
         if self.received != self.size or self._hasher.hexdigest() != self._expected:
             self.discard()
             raise Corrupt("SHA-256")
@@ -147,7 +220,7 @@ class Download:
             return
         directory_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
         try:
-            source = f"/proc/self/fd/{self._file.fileno()}"
+            source = f"/proc/self/fd/{self._fd}"
             os.link(source, os.path.basename(path), dst_dir_fd=directory_fd, follow_symlinks=True)
         finally:
             os.close(directory_fd)
@@ -162,10 +235,39 @@ class Download:
         return path
 
     def discard(self) -> None:
-        """Remove the temporary file; safe to call more than once."""
-        if not self._file.closed:
+        """Stop hashing and remove the temporary file; safe to call more than once."""
+        self._hasher.close()
+        if self._fd is not None:
             with contextlib.suppress(OSError):
-                self._file.close()
+                os.close(self._fd)
+            self._fd = None
         if self._temp_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._temp_path)
+
+
+class ReceiveBuffers:
+    """A few preallocated receive buffers, lent in turn.
+
+    What arrives in a buffer may be handed to a download as memoryviews, to be
+    hashed in the background; `hold` notes how far the download's hashing must
+    get before the buffer last lent may be overwritten, and `next` waits for
+    that (rarely long: the buffer was lent RECEIVE_BUFFERS turns ago)."""
+
+    def __init__(self, count: int = RECEIVE_BUFFERS, size: int = RECEIVE_BUFFER_BYTES):
+        self._buffers = [bytearray(size) for _ in range(count)]
+        self._holds: list[tuple[Download, int] | None] = [None] * count
+        self._current = count - 1
+
+    def next(self) -> bytearray:
+        self._current = (self._current + 1) % len(self._buffers)
+        hold, self._holds[self._current] = self._holds[self._current], None
+        if hold is not None:
+            download, mark = hold
+            download.wait_hashed(mark)
+        return self._buffers[self._current]
+
+    def hold(self, download: Download | None) -> None:
+        """The buffer last lent may hold chunks `download` still hashes."""
+        if download is not None:
+            self._holds[self._current] = (download, download.hash_mark)
