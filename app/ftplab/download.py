@@ -10,10 +10,10 @@ reason removes its temporary file, so no partial file ever has a final name.
 The name comes from the server, so it is checked to be a plain file name.
 
 The write path copies nothing it need not: chunks (memoryviews of the
-client's receive buffers) go to the file with `os.write`, and to SHA-256 in a
-helper thread (`BackgroundHasher`: hashlib releases the GIL), so hashing one
-chunk overlaps receiving and writing the next. `ReceiveBuffers` lends the
-client a buffer only once the hasher is done with what it last held.
+client's receive buffers) go to the file with `os.write` and to SHA-256 in a
+helper thread (`BackgroundWriter`: both release the GIL), so writing and
+hashing one chunk overlap receiving the next. `ReceiveBuffers` lends the
+client a buffer again only once the writer is done with what it last held.
 """
 
 from __future__ import annotations
@@ -82,34 +82,39 @@ def safe_name(name: str) -> str:
     return name
 
 
-class BackgroundHasher:
-    """SHA-256 of chunks, in the order given, computed by a helper thread.
+class BackgroundWriter:
+    """Writes chunks to a file (if given one) and hashes them with SHA-256, in order, in a helper thread.
 
-    A chunk must stay unchanged until it is hashed: `mark` counts the chunks
-    given so far, and `wait(mark)` returns once those are hashed. `hexdigest`
-    and `close` stop the thread (close drops what is still queued)."""
+    os.write and hashlib both release the GIL, so this overlaps the receiving
+    of the next chunk. A chunk must stay unchanged until done: `mark` counts
+    the chunks given so far, and `wait(mark)` returns once those are done.
+    The first write error is kept in `error` and the chunks after it are
+    dropped. `hexdigest` stops the thread when all is done; `close` stops it
+    dropping what is still queued."""
 
-    def __init__(self):
+    def __init__(self, fd: int | None = None):
+        self.error: OSError | None = None
+        self._fd = fd
         self._sha256 = hashlib.sha256()
         self._chunks: queue.SimpleQueue = queue.SimpleQueue()
         self._given = 0
-        self._hashed = 0
+        self._done = 0
         self._dropping = False
         self._progress = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="ftplab-sha256", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ftplab-writer", daemon=True)
         self._thread.start()
 
     @property
     def mark(self) -> int:
         return self._given
 
-    def update(self, chunk) -> None:
+    def put(self, chunk) -> None:
         self._given += 1
         self._chunks.put(chunk)
 
     def wait(self, mark: int) -> None:
         with self._progress:
-            self._progress.wait_for(lambda: self._hashed >= mark)
+            self._progress.wait_for(lambda: self._done >= mark)
 
     def hexdigest(self) -> str:
         self._stop()
@@ -126,11 +131,20 @@ class BackgroundHasher:
 
     def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:
-            if not self._dropping:
-                self._sha256.update(chunk)
+            if not (self._dropping or self.error):
+                self._take(chunk)
             with self._progress:
-                self._hashed += 1
+                self._done += 1
                 self._progress.notify_all()
+
+    def _take(self, chunk) -> None:
+        try:
+            if self._fd is not None:
+                _write_all(self._fd, chunk)
+        except OSError as error:
+            self.error = error
+            return
+        self._sha256.update(chunk)
 
 
 def _write_all(fd: int, data) -> None:
@@ -152,7 +166,7 @@ class Download:
             self._fd, self._temp_path = _open_temp(directory)
         except OSError as error:
             raise DownloadError(error.strerror or str(error)) from None
-        self._hasher = BackgroundHasher()
+        self._writer = BackgroundWriter(self._fd)
 
     @property
     def complete(self) -> bool:
@@ -163,30 +177,34 @@ class Download:
         return 100 if not self.size else self.received * 100 // self.size
 
     @property
-    def hash_mark(self) -> int:
-        """A mark for `wait_hashed`: the chunks written so far."""
-        return self._hasher.mark
+    def mark(self) -> int:
+        """A mark for `wait_written`: the chunks given so far."""
+        return self._writer.mark
 
-    def wait_hashed(self, mark: int) -> None:
-        """Return once the chunks written before `mark` was taken are hashed (and may be reused)."""
-        self._hasher.wait(mark)
+    def wait_written(self, mark: int) -> None:
+        """Return once the chunks given before `mark` was taken are written and hashed (and may change)."""
+        self._writer.wait(mark)
 
     def write(self, data: bytes | memoryview) -> None:
-        """Write a chunk and queue it for hashing: it must stay unchanged until hashed (see `hash_mark`)."""
+        """Queue a chunk to be written and hashed: it must stay unchanged until then (see `mark`)."""
         if self.received + len(data) > self.size:
             self.discard()
             raise Corrupt(f"more than the {self.size} bytes announced")
-        try:
-            _write_all(self._fd, data)
-        except OSError as error:
-            self.discard()
-            raise DownloadError(error.strerror or str(error)) from None
-        self._hasher.update(data)
+        self._raise_write_error()
+        self._writer.put(data)
         self.received += len(data)
+
+    def _raise_write_error(self) -> None:
+        if self._writer.error is not None:
+            error = self._writer.error
+            self.discard()
+            raise DownloadError(error.strerror or str(error))
 
     def finish(self) -> str:
         """Verify and give the file its final name; returns the path it got."""
-        if self.received != self.size or self._hasher.hexdigest() != self._expected:
+        digest = self._writer.hexdigest()
+        self._raise_write_error()
+        if self.received != self.size or digest != self._expected:
             self.discard()
             raise Corrupt("SHA-256")
         try:
@@ -235,8 +253,8 @@ class Download:
         return path
 
     def discard(self) -> None:
-        """Stop hashing and remove the temporary file; safe to call more than once."""
-        self._hasher.close()
+        """Stop writing and remove the temporary file; safe to call more than once."""
+        self._writer.close()
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -250,9 +268,9 @@ class ReceiveBuffers:
     """A few preallocated receive buffers, lent in turn.
 
     What arrives in a buffer may be handed to a download as memoryviews, to be
-    hashed in the background; `hold` notes how far the download's hashing must
-    get before the buffer last lent may be overwritten, and `next` waits for
-    that (rarely long: the buffer was lent RECEIVE_BUFFERS turns ago)."""
+    written and hashed in the background; `hold` notes how far the download's
+    writer must get before the buffer last lent may be overwritten, and `next`
+    waits for that (rarely long: the buffer was lent RECEIVE_BUFFERS turns ago)."""
 
     def __init__(self, count: int = RECEIVE_BUFFERS, size: int = RECEIVE_BUFFER_BYTES):
         self._buffers = [bytearray(size) for _ in range(count)]
@@ -264,10 +282,10 @@ class ReceiveBuffers:
         hold, self._holds[self._current] = self._holds[self._current], None
         if hold is not None:
             download, mark = hold
-            download.wait_hashed(mark)
+            download.wait_written(mark)
         return self._buffers[self._current]
 
     def hold(self, download: Download | None) -> None:
-        """The buffer last lent may hold chunks `download` still hashes."""
+        """The buffer last lent may hold chunks `download` has yet to write and hash."""
         if download is not None:
-            self._holds[self._current] = (download, download.hash_mark)
+            self._holds[self._current] = (download, download.mark)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
@@ -17,9 +18,10 @@ from ftplab import download as download_module
 from ftplab.download import (
     TEMP_PREFIX,
     TEMP_SUFFIX,
-    BackgroundHasher,
+    BackgroundWriter,
     Corrupt,
     Download,
+    DownloadError,
     ReceiveBuffers,
     UnsafeName,
     safe_name,
@@ -245,8 +247,8 @@ def test_discard_removes_the_temporary_file_and_can_be_repeated(tmp_path, named_
 # --- the write and hash path: views of reused buffers, hashing in a thread -------------------
 
 
-def hasher_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "ftplab-sha256"]
+def writer_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "ftplab-writer"]
 
 
 def cuts(data: bytes, sizes: list[int]) -> list[bytes]:
@@ -259,42 +261,44 @@ def cuts(data: bytes, sizes: list[int]) -> list[bytes]:
 
 @settings(deadline=None, max_examples=60)
 @given(data=st.binary(max_size=20000), sizes=st.lists(st.integers(0, 5000), max_size=12))
-def test_background_hasher_equals_hashlib_for_any_chunking(data, sizes):
-    hasher = BackgroundHasher()
+def test_background_hash_equals_hashlib_for_any_chunking(data, sizes):
+    writer = BackgroundWriter()
     for chunk in cuts(data, sizes):
-        hasher.update(memoryview(chunk))
-    assert hasher.hexdigest() == sha(data)
+        writer.put(memoryview(chunk))
+    assert writer.hexdigest() == sha(data)
 
 
-def test_background_hasher_on_large_random_chunks():
+def test_background_writer_on_large_random_chunks(tmp_path):
     rng = random.Random(9)
     data = rng.randbytes(8 * 1024 * 1024)
-    hasher = BackgroundHasher()
-    position = 0
-    while position < len(data):
-        size = rng.randint(1, 1024 * 1024)
-        hasher.update(memoryview(data)[position : position + size])
-        position += size
-    assert hasher.hexdigest() == sha(data)
+    with open(tmp_path / "out", "wb") as out:
+        writer = BackgroundWriter(out.fileno())
+        position = 0
+        while position < len(data):
+            size = rng.randint(1, 1024 * 1024)
+            writer.put(memoryview(data)[position : position + size])
+            position += size
+        assert writer.hexdigest() == sha(data)
+    assert (tmp_path / "out").read_bytes() == data
 
 
 def test_a_buffer_may_be_reused_once_waited_for():
     buffer = bytearray(b"a" * 100_000)
-    hasher = BackgroundHasher()
-    hasher.update(memoryview(buffer))
-    hasher.wait(hasher.mark)
+    writer = BackgroundWriter()
+    writer.put(memoryview(buffer))
+    writer.wait(writer.mark)
     buffer[:] = b"b" * len(buffer)  # what the receive loop does next with this buffer
-    assert hasher.hexdigest() == sha(b"a" * 100_000)
+    assert writer.hexdigest() == sha(b"a" * 100_000)
 
 
-def test_closing_the_hasher_stops_its_thread():
-    before = len(hasher_threads())
-    hasher = BackgroundHasher()
+def test_closing_the_writer_stops_its_thread():
+    before = len(writer_threads())
+    writer = BackgroundWriter()
     for _ in range(50):
-        hasher.update(b"x" * 100_000)
-    hasher.close()
-    hasher.wait(hasher.mark)  # returns at once: nothing is left to hash
-    assert len(hasher_threads()) == before
+        writer.put(b"x" * 100_000)
+    writer.close()
+    writer.wait(writer.mark)  # returns at once: nothing is left to do
+    assert len(writer_threads()) == before
 
 
 def receive_through_buffers(
@@ -331,10 +335,10 @@ def test_corrupt_download_through_reused_buffers_fails_and_leaves_no_file(tmp_pa
 
 
 def test_finish_and_discard_leave_no_hasher_thread(tmp_path):
-    before = len(hasher_threads())
+    before = len(writer_threads())
     receive(tmp_path, "a.txt", CONTENT).finish()
     receive(tmp_path, "b.txt", CONTENT[:-1]).discard()
-    assert len(hasher_threads()) == before
+    assert len(writer_threads()) == before
 
 
 def test_short_writes_are_completed(tmp_path, monkeypatch):
@@ -342,3 +346,19 @@ def test_short_writes_are_completed(tmp_path, monkeypatch):
     monkeypatch.setattr(download_module.os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))
     path = receive(tmp_path, "notas.txt", CONTENT).finish()
     assert Path(path).read_bytes() == CONTENT
+
+
+def test_a_write_error_fails_the_download_and_leaves_nothing(tmp_path, monkeypatch):
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(download_module.os, "write", disk_full)
+    before = len(writer_threads())
+    download = Download(str(tmp_path), "notas.txt", len(CONTENT), sha(CONTENT))
+    with pytest.raises(DownloadError) as raised:
+        for start in range(0, len(CONTENT), 4096):  # the error shows at a later write, or at finish
+            download.write(CONTENT[start : start + 4096])
+        download.finish()
+    assert raised.value.reason == os.strerror(errno.ENOSPC)
+    assert listing(tmp_path) == []
+    assert len(writer_threads()) == before
