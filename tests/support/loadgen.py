@@ -19,6 +19,7 @@ import re
 import selectors
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from ftplab import protocol
@@ -40,9 +41,13 @@ class Loop:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            for key, mask in self.selector.select(min(left, 0.5)):
-                key.data.on_ready(mask)
+            self.turn(min(left, 0.5))
         return True
+
+    def turn(self, timeout: float = 0) -> None:
+        """Serve the channels that are ready, waiting at most `timeout` seconds for one."""
+        for key, mask in self.selector.select(timeout):
+            key.data.on_ready(mask)
 
     def close(self) -> None:
         for key in list(self.selector.get_map().values()):
@@ -234,13 +239,23 @@ class LabSession(Conversation):
         self.channel.close()
 
 
+class Tally:
+    """Counts kept by many listeners together, so waiting for all of them costs nothing per loop turn."""
+
+    def __init__(self):
+        self.hellos = 0
+        self.ended = 0
+        self.marks: Counter[str] = Counter()
+
+
 class LabListener(Conversation):
     """Joins and stays; notes when it got !HELLO and when each line starting with `marker` arrived."""
 
-    def __init__(self, loop: Loop, address, name: str, marker: str):
+    def __init__(self, loop: Loop, address, name: str, marker: str, tally: Tally):
         super().__init__()
         self.name = name
         self.marker = marker
+        self.tally = tally
         self.hello_at: float | None = None
         self.marks: dict[str, float] = {}
         self.receiver = protocol.Receiver(from_server=True)
@@ -259,10 +274,18 @@ class LabListener(Conversation):
     def _on_event(self, event, now: float) -> None:
         if isinstance(event, protocol.Hello):
             self.hello_at = now
+            self.tally.hellos += 1
         elif isinstance(event, protocol.Message) and event.text.startswith(self.marker):
-            self.marks.setdefault(event.text, now)
+            if event.text not in self.marks:
+                self.marks[event.text] = now
+                self.tally.marks[event.text] += 1
         elif isinstance(event, protocol.Error) and event.code in protocol.FATAL_ERROR_CODES:
             self.fail(f"join: {event.code}")
+
+    def finish(self, failure: str | None = None) -> None:
+        if not self.done:
+            self.tally.ended += 1
+        super().finish(failure)
 
     def _on_closed(self, problem: str | None) -> None:
         self.fail(problem or "closed by the server")
