@@ -21,6 +21,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ftplab import protocol
 
@@ -187,7 +188,7 @@ class LabSession(Conversation):
         self.channel.send(protocol.encode_command(self.name, text))
 
     def _on_data(self, data: memoryview) -> None:
-        self.receiver.feed(bytes(data))
+        self.receiver.feed(data)  # a view: payloads are counted, never kept
         try:
             while not self.done and (event := self.receiver.next_event()) is not None:
                 self.step(event)
@@ -264,7 +265,7 @@ class LabListener(Conversation):
 
     def _on_data(self, data: memoryview) -> None:
         now = time.monotonic()
-        self.receiver.feed(bytes(data))
+        self.receiver.feed(data)  # a view: payloads are counted, never kept
         try:
             while (event := self.receiver.next_event()) is not None:
                 self._on_event(event, now)
@@ -407,31 +408,49 @@ class FtpSession(Conversation):
 # --- running many ----------------------------------------------------------------------------------------
 
 
-def keep_running(
-    loop: Loop, start: Callable[[int], Conversation], concurrency: int, seconds: float
-) -> tuple[int, list[str], float]:
-    """Keep `concurrency` conversations going for `seconds`; (completed, failures, elapsed seconds).
+@dataclass
+class SteadyRun:
+    """What `keep_running` saw: (completed, seconds) per measured window, and every failure."""
 
-    Conversations still open at the end are closed and not counted."""
+    warmed_up: bool
+    windows: list[tuple[int, float]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def keep_running(
+    loop: Loop,
+    start: Callable[[int], Conversation],
+    concurrency: int,
+    *,
+    window_seconds: float,
+    windows: int = 1,
+    warmup: int = 0,
+    warmup_timeout: float = 60.0,
+    at_window_edge: Callable[[], None] | None = None,
+) -> SteadyRun:
+    """Keep `concurrency` conversations going: first until `warmup` have ended (or `warmup_timeout`
+    passed), then for `windows` windows of `window_seconds`, counting the completed ones in each.
+
+    Without a warm-up, N conversations started together end together, in waves: a window shorter
+    than a wave could count none. `at_window_edge` is called as each window starts and ends (to
+    sample CPU use, say). Conversations still open at the end are closed, uncounted."""
     live: set[Conversation] = set()
     ended: list[Conversation] = []
-    serial = 0
-    completed = 0
+    counts = {"serial": 0, "completed": 0}
     failures: list[str] = []
 
     def refill() -> bool:
-        nonlocal serial, completed
         for conversation in ended:
             live.discard(conversation)
             if conversation.failure is None:
-                completed += 1
+                counts["completed"] += 1
             else:
                 failures.append(conversation.failure)
         ended.clear()
         while len(live) < concurrency:
-            serial += 1
+            counts["serial"] += 1
             try:
-                conversation = start(serial)
+                conversation = start(counts["serial"])
             except OSError as error:
                 failures.append(f"connect: {error.strerror}")
                 break
@@ -440,8 +459,18 @@ def keep_running(
         return False
 
     began = time.monotonic()
-    loop.run(refill, began + seconds)
-    elapsed = time.monotonic() - began
+    warmed_up = loop.run(
+        lambda: refill() or counts["completed"] + len(failures) >= warmup, began + warmup_timeout
+    )
+    run = SteadyRun(warmed_up, failures=failures)
+    for _ in range(windows):
+        if at_window_edge is not None:
+            at_window_edge()
+        window_start, completed_before = time.monotonic(), counts["completed"]
+        loop.run(refill, window_start + window_seconds)
+        run.windows.append((counts["completed"] - completed_before, time.monotonic() - window_start))
+    if at_window_edge is not None:
+        at_window_edge()
     for conversation in list(live):
         conversation.close()
-    return completed, failures, elapsed
+    return run
