@@ -77,3 +77,17 @@ def test_keep_running_replaces_each_finished_session(start_server, tmp_path):
         loop.close()
     assert run.warmed_up and run.failures == []  # 12 ended without failing: four times as many as ran at once
     assert len(run.windows) == 2 and all(seconds >= 0.1 for _completed, seconds in run.windows)
+
+
+def test_a_listener_refused_as_full_ends_with_the_reason(start_server):
+    server = start_server(max_clients=1, lang="en")
+    loop = loadgen.Loop()
+    tally = loadgen.Tally()
+    try:
+        first = loadgen.LabListener(loop, (HOST, server.port), "j1", "mark", tally)
+        assert loop.run(lambda: tally.hellos == 1, time.monotonic() + TIMEOUT)
+        second = loadgen.LabListener(loop, (HOST, server.port), "j2", "mark", tally)
+        assert loop.run(lambda: tally.ended == 1, time.monotonic() + TIMEOUT)
+    finally:
+        loop.close()
+    assert first.failure is None and second.failure == "join: full"
