@@ -10,9 +10,9 @@ reason removes its temporary file, so no partial file ever has a final name.
 The name comes from the server, so it is checked to be a plain file name.
 
 The write path copies nothing it need not: chunks (memoryviews of the
-client's receive buffers) go to the file with `os.write` and to SHA-256 in a
-helper thread (`BackgroundWriter`: both release the GIL), so writing and
-hashing one chunk overlap receiving the next. `ReceiveBuffers` lends the
+client's receive buffers) go to the file with `os.write` and to SHA-256, each
+in a helper thread (`BackgroundWriter`: both release the GIL), so writing and
+hashing overlap each other and the receiving of the next chunk. `ReceiveBuffers` lends the
 client a buffer again only once the writer is done with what it last held.
 """
 
@@ -82,27 +82,59 @@ def safe_name(name: str) -> str:
     return name
 
 
-class BackgroundWriter:
-    """Writes chunks to a file (if given one) and hashes them with SHA-256, in order, in a helper thread.
+class _Worker:
+    """One helper thread doing `work` to each chunk, in order; `done` counts the chunks it finished."""
 
-    os.write and hashlib both release the GIL, so this overlaps the receiving
-    of the next chunk. A chunk must stay unchanged until done: `mark` counts
-    the chunks given so far, and `wait(mark)` returns once those are done.
-    The first write error is kept in `error` and the chunks after it are
-    dropped. `hexdigest` stops the thread when all is done; `close` stops it
-    dropping what is still queued."""
+    def __init__(self, work, name: str):
+        self.done = 0
+        self._work = work
+        self._dropping = False
+        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        self._progress = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, chunk) -> None:
+        self._chunks.put(chunk)
+
+    def wait(self, count: int) -> None:
+        with self._progress:
+            self._progress.wait_for(lambda: self.done >= count)
+
+    def stop(self, *, drop: bool) -> None:
+        """Finish the queued chunks (or, with `drop`, skip them) and end the thread."""
+        self._dropping = self._dropping or drop
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if not self._dropping:
+                self._work(chunk)
+            with self._progress:
+                self.done += 1
+                self._progress.notify_all()
+
+
+class BackgroundWriter:
+    """Writes chunks to a file (if given one) and hashes them with SHA-256, in two helper threads.
+
+    os.write and hashlib both release the GIL, so writing, hashing and the
+    receiving of the next chunk all run at once. A chunk must stay unchanged
+    until done: `mark` counts the chunks given so far, and `wait(mark)`
+    returns once those are written and hashed. The first write error is kept
+    in `error` and later chunks are not written. `hexdigest` stops the threads
+    when all is done; `close` stops them, dropping what is still queued."""
 
     def __init__(self, fd: int | None = None):
         self.error: OSError | None = None
         self._fd = fd
-        self._sha256 = hashlib.sha256()
-        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
         self._given = 0
-        self._done = 0
-        self._dropping = False
-        self._progress = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="ftplab-writer", daemon=True)
-        self._thread.start()
+        self._sha256 = hashlib.sha256()
+        self._workers = [_Worker(self._sha256.update, "ftplab-sha256")]
+        if fd is not None:
+            self._workers.append(_Worker(self._write, "ftplab-writer"))
 
     @property
     def mark(self) -> int:
@@ -110,41 +142,29 @@ class BackgroundWriter:
 
     def put(self, chunk) -> None:
         self._given += 1
-        self._chunks.put(chunk)
+        for worker in self._workers:
+            worker.put(chunk)
 
     def wait(self, mark: int) -> None:
-        with self._progress:
-            self._progress.wait_for(lambda: self._done >= mark)
+        for worker in self._workers:
+            worker.wait(mark)
 
     def hexdigest(self) -> str:
-        self._stop()
+        for worker in self._workers:
+            worker.stop(drop=False)
         return self._sha256.hexdigest()
 
     def close(self) -> None:
-        self._dropping = True
-        self._stop()
+        for worker in self._workers:
+            worker.stop(drop=True)
 
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._chunks.put(None)
-            self._thread.join()
-
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if not (self._dropping or self.error):
-                self._take(chunk)
-            with self._progress:
-                self._done += 1
-                self._progress.notify_all()
-
-    def _take(self, chunk) -> None:
+    def _write(self, chunk) -> None:
+        if self.error is not None:
+            return
         try:
-            if self._fd is not None:
-                _write_all(self._fd, chunk)
+            _write_all(self._fd, chunk)
         except OSError as error:
             self.error = error
-            return
-        self._sha256.update(chunk)
 
 
 def _write_all(fd: int, data) -> None:

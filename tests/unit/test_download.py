@@ -248,7 +248,7 @@ def test_discard_removes_the_temporary_file_and_can_be_repeated(tmp_path, named_
 
 
 def writer_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "ftplab-writer"]
+    return [thread for thread in threading.enumerate() if thread.name in ("ftplab-writer", "ftplab-sha256")]
 
 
 def cuts(data: bytes, sizes: list[int]) -> list[bytes]:
