@@ -12,8 +12,9 @@ The name comes from the server, so it is checked to be a plain file name.
 The write path copies nothing it need not: chunks (memoryviews of the
 client's receive buffers) go to the file with `os.write` and to SHA-256, each
 in a helper thread (`BackgroundWriter`: both release the GIL), so writing and
-hashing overlap each other and the receiving of the next chunk. `ReceiveBuffers` lends the
-client a buffer again only once the writer is done with what it last held.
+hashing overlap each other and the receiving of the next chunk.
+`ReceiveBuffers` lends the client a buffer again only once the writer is done
+with what it last held.
 """
 
 from __future__ import annotations
