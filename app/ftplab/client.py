@@ -27,12 +27,11 @@ import unicodedata
 from . import protocol
 from .cli import ClientConfig, parse_client_args
 from .console import PlainConsole, open_console
-from .download import Corrupt, Download, DownloadError, UnsafeName
+from .download import Corrupt, Download, DownloadError, ReceiveBuffers, UnsafeName
 from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
 
-RECV_BYTES = 256 * 1024
 OUTPUT_HIGH_WATER = 64 * 1024
 """Above this much output waiting for the server, stdin is not read (a pipe) or typed
 lines are refused (a terminal): memory stays bounded when the server does not read."""
@@ -91,6 +90,7 @@ class Client:
         self.console = console
         self.say = Messages(config.lang)
         self.receiver = protocol.Receiver(from_server=True)
+        self._buffers = ReceiveBuffers()
         self.download: Download | None = None
         self.exit_reason: str | None = None
         self._requests: list[str] = []
@@ -331,21 +331,25 @@ class Client:
             self._receive()
 
     def _receive(self) -> None:
+        """Receive into a preallocated buffer; file data reaches the download as views of it, uncopied."""
+        buffer = self._buffers.next()
         try:
-            data = self.sock.recv(RECV_BYTES)
+            count = self.sock.recv_into(buffer)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
+            count = 0
+        if not count:
             self._finished = True
             return
-        self.receiver.feed(data)
+        self.receiver.feed(memoryview(buffer)[:count])
         try:
             while (event := self.receiver.next_event()) is not None:
                 self._handlers[type(event)](event)
         except protocol.ProtocolError as error:
             self._broken(error.detail or error.code)
+        finally:
+            self._buffers.hold(self.download)
 
     def _broken(self, detail: str) -> None:
         """The server sent what no correct server sends: stop trusting the stream."""

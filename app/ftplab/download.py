@@ -9,6 +9,13 @@ next free "name (1).ext" is used instead). A download that fails for any
 reason removes its temporary file, so no partial file ever has a final name.
 The name comes from the server, so it is checked with the rule the server
 follows (filenames.py): a plain, visible name that is not hidden.
+
+The write path copies nothing it need not: chunks (memoryviews of the
+client's receive buffers) go to the file with `os.write` and to SHA-256, each
+in a helper thread (`BackgroundWriter`: both release the GIL), so writing and
+hashing overlap each other and the receiving of the next chunk.
+`ReceiveBuffers` lends the client a buffer again only once the writer is done
+with what it last held.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import contextlib
 import errno
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 
 from .filenames import MAX_NAME_BYTES, is_servable
 from .text import visible
@@ -26,6 +35,8 @@ MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
 TEMP_SUFFIX = ".part"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
+RECEIVE_BUFFERS = 4
+RECEIVE_BUFFER_BYTES = 1024 * 1024
 
 
 class DownloadError(Exception):
@@ -74,6 +85,97 @@ def safe_name(name: str) -> str:
     return name
 
 
+class _Worker:
+    """One helper thread doing `work` to each chunk, in order; `done` counts the chunks it finished."""
+
+    def __init__(self, work, name: str):
+        self.done = 0
+        self._work = work
+        self._dropping = False
+        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        self._progress = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, chunk) -> None:
+        self._chunks.put(chunk)
+
+    def wait(self, count: int) -> None:
+        with self._progress:
+            self._progress.wait_for(lambda: self.done >= count)
+
+    def stop(self, *, drop: bool) -> None:
+        """Finish the queued chunks (or, with `drop`, skip them) and end the thread."""
+        self._dropping = self._dropping or drop
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if not self._dropping:
+                self._work(chunk)
+            with self._progress:
+                self.done += 1
+                self._progress.notify_all()
+
+
+class BackgroundWriter:
+    """Writes chunks to a file (if given one) and hashes them with SHA-256, in two helper threads.
+
+    os.write and hashlib both release the GIL, so writing, hashing and the
+    receiving of the next chunk all run at once. A chunk must stay unchanged
+    until done: `mark` counts the chunks given so far, and `wait(mark)`
+    returns once those are written and hashed. The first write error is kept
+    in `error` and later chunks are not written. `hexdigest` stops the threads
+    when all is done; `close` stops them, dropping what is still queued."""
+
+    def __init__(self, fd: int | None = None):
+        self.error: OSError | None = None
+        self._fd = fd
+        self._given = 0
+        self._sha256 = hashlib.sha256()
+        self._workers = [_Worker(self._sha256.update, "ftplab-sha256")]
+        if fd is not None:
+            self._workers.append(_Worker(self._write, "ftplab-writer"))
+
+    @property
+    def mark(self) -> int:
+        return self._given
+
+    def put(self, chunk) -> None:
+        self._given += 1
+        for worker in self._workers:
+            worker.put(chunk)
+
+    def wait(self, mark: int) -> None:
+        for worker in self._workers:
+            worker.wait(mark)
+
+    def hexdigest(self) -> str:
+        for worker in self._workers:
+            worker.stop(drop=False)
+        return self._sha256.hexdigest()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop(drop=True)
+
+    def _write(self, chunk) -> None:
+        if self.error is not None:
+            return
+        try:
+            _write_all(self._fd, chunk)
+        except OSError as error:
+            self.error = error
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def numbered_name(name: str, copy: int) -> str:
     """`name` for copy 0, else "stem (copy).ext", the stem shortened (whole
     characters) so the name still fits in MAX_NAME_BYTES; a name whose
@@ -90,7 +192,7 @@ def numbered_name(name: str, copy: int) -> str:
 
 
 class Download:
-    """One file being received: a temporary file, checked, then given its final name."""
+    """One file being received: written to a temporary file, hashed alongside, named once verified."""
 
     def __init__(self, directory: str, name: str, size: int, sha256: str):
         self.name = safe_name(name)
@@ -98,12 +200,11 @@ class Download:
         self.size = size
         self.received = 0
         self._expected = sha256
-        self._hasher = hashlib.sha256()
         try:
-            fd, self._temp_path = _open_temp(directory)
+            self._fd, self._temp_path = _open_temp(directory)
         except OSError as error:
             raise DownloadError(error.strerror or str(error)) from None
-        self._file = os.fdopen(fd, "wb")
+        self._writer = BackgroundWriter(self._fd)
 
     @property
     def complete(self) -> bool:
@@ -113,26 +214,35 @@ class Download:
     def percent(self) -> int:
         return 100 if not self.size else self.received * 100 // self.size
 
-    def write(self, data: bytes) -> None:
+    @property
+    def mark(self) -> int:
+        """A mark for `wait_written`: the chunks given so far."""
+        return self._writer.mark
+
+    def wait_written(self, mark: int) -> None:
+        """Return once the chunks given before `mark` was taken are written and hashed (and may change)."""
+        self._writer.wait(mark)
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Queue a chunk to be written and hashed: it must stay unchanged until then (see `mark`)."""
         if self.received + len(data) > self.size:
             self.discard()
             raise Corrupt(f"more than the {self.size} bytes announced")
-        try:
-            self._file.write(data)
-        except OSError as error:
-            self.discard()
-            raise DownloadError(error.strerror or str(error)) from None
-        self._hasher.update(data)
+        self._raise_write_error()
+        self._writer.put(data)
         self.received += len(data)
+
+    def _raise_write_error(self) -> None:
+        if self._writer.error is not None:
+            error = self._writer.error
+            self.discard()
+            raise DownloadError(error.strerror or str(error))
 
     def finish(self) -> str:
         """Verify and give the file its final name; returns the path it got."""
-        try:
-            self._file.flush()
-        except OSError as error:
-            self.discard()
-            raise DownloadError(error.strerror or str(error)) from None
-        if self.received != self.size or self._hasher.hexdigest() != self._expected:
+        digest = self._writer.hexdigest()
+        self._raise_write_error()
+        if self.received != self.size or digest != self._expected:
             self.discard()
             raise Corrupt("SHA-256")
         try:
@@ -165,7 +275,7 @@ class Download:
             return
         directory_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
         try:
-            source = f"/proc/self/fd/{self._file.fileno()}"
+            source = f"/proc/self/fd/{self._fd}"
             os.link(source, os.path.basename(path), dst_dir_fd=directory_fd, follow_symlinks=True)
         finally:
             os.close(directory_fd)
@@ -180,10 +290,39 @@ class Download:
         return path
 
     def discard(self) -> None:
-        """Remove the temporary file; safe to call more than once."""
-        if not self._file.closed:
+        """Stop writing and remove the temporary file; safe to call more than once."""
+        self._writer.close()
+        if self._fd is not None:
             with contextlib.suppress(OSError):
-                self._file.close()
+                os.close(self._fd)
+            self._fd = None
         if self._temp_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._temp_path)
+
+
+class ReceiveBuffers:
+    """A few preallocated receive buffers, lent in turn.
+
+    What arrives in a buffer may be handed to a download as memoryviews, to be
+    written and hashed in the background; `hold` notes how far the download's
+    writer must get before the buffer last lent may be overwritten, and `next`
+    waits for that (rarely long: the buffer was lent RECEIVE_BUFFERS turns ago)."""
+
+    def __init__(self, count: int = RECEIVE_BUFFERS, size: int = RECEIVE_BUFFER_BYTES):
+        self._buffers = [bytearray(size) for _ in range(count)]
+        self._holds: list[tuple[Download, int] | None] = [None] * count
+        self._current = count - 1
+
+    def next(self) -> bytearray:
+        self._current = (self._current + 1) % len(self._buffers)
+        hold, self._holds[self._current] = self._holds[self._current], None
+        if hold is not None:
+            download, mark = hold
+            download.wait_written(mark)
+        return self._buffers[self._current]
+
+    def hold(self, download: Download | None) -> None:
+        """The buffer last lent may hold chunks `download` has yet to write and hash."""
+        if download is not None:
+            self._holds[self._current] = (download, download.mark)

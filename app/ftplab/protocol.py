@@ -24,8 +24,8 @@ from .usernames import MAX_NAME_CHARS, is_valid_name, name_key, name_problem  # 
 MAX_LINE_BYTES = 4096
 """The longest line either side accepts, LF included."""
 
-MAX_DATA_BYTES = 256 * 1024
-"""The largest payload one `!DATA` frame may carry."""
+MAX_DATA_BYTES = 4 * 1024 * 1024
+"""The largest payload one `!DATA` frame may carry (the server sends `transfer.FRAME_BYTES`)."""
 
 PREFIX_SEPARATOR = "> "
 CONTROL = "!"
@@ -178,10 +178,10 @@ class FileStart:
 
 @dataclass(frozen=True)
 class FileData:
-    """A piece of the download in progress."""
+    """A piece of the current download: bytes, or (see `Receiver.feed`) a memoryview of the fed buffer."""
 
     sender: str
-    data: bytes
+    data: bytes | memoryview
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,21 @@ def parse_server_line(sender: str, text: str):
     return parser(sender, args)
 
 
+_SEARCH_WINDOW = MAX_LINE_BYTES
+
+
+def _find_lf(data, start: int, end: int) -> int:
+    """Index of the first LF in data[start:end], or -1. A memoryview has no `find`, so it is searched
+    through small copied windows: a line is short, and the payload after it is never copied."""
+    if not isinstance(data, memoryview):
+        return data.find(b"\n", start, end)
+    for window in range(start, end, _SEARCH_WINDOW):
+        found = bytes(data[window : min(end, window + _SEARCH_WINDOW)]).find(b"\n")
+        if found >= 0:
+            return window + found
+    return -1
+
+
 class Receiver:
     """Turns the bytes of one direction of one connection into events.
 
@@ -344,10 +359,15 @@ class Receiver:
 
     `feed` parses at once, so the only bytes kept are one partial line, never
     more than MAX_LINE_BYTES: a longer line is dropped as it arrives, however
-    long it grows, and reported once. `next_event` returns the next event, None
-    when it needs more data, or raises the ProtocolError of a bad line; after a
-    non-fatal error the next call goes on with the following line. After a
-    fatal one (BadFrame) the stream cannot be trusted and every call raises it.
+    long it grows, and reported once. Fed a memoryview, it hands file data out
+    without copying: each FileData's `data` is a slice of that view, valid
+    until the caller reuses the memory under it (the client receives into a
+    few preallocated buffers this way). Fed bytes, FileData carries bytes.
+
+    `next_event` returns the next event, None when it needs more data, or
+    raises the ProtocolError of a bad line; after a non-fatal error the next
+    call goes on with the following line. After a fatal one (BadFrame) the
+    stream cannot be trusted and every call raises it.
     """
 
     def __init__(self, *, from_server: bool):
@@ -369,7 +389,7 @@ class Receiver:
         """Events (or errors) parsed and not yet taken by `next_event`."""
         return bool(self._ready)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         position = 0
         while position < len(data) and self._broken is None:
             if self._payload_left:
@@ -393,18 +413,17 @@ class Receiver:
         self._payload_left -= end - position
         return end
 
-    def _take_line(self, data: bytes, position: int) -> int:
-        newline = data.find(b"\n", position)
+    def _take_line(self, data, position: int) -> int:
         if self._discarding:
-            self._discarding = newline < 0
-            return len(data) if newline < 0 else newline + 1
-        end = len(data) if newline < 0 else newline
-        if len(self._partial) + (end - position) >= MAX_LINE_BYTES:
+            return self._skip_rest_of_line(data, position)
+        room = MAX_LINE_BYTES - len(self._partial)
+        room_end = min(len(data), position + room)
+        newline = _find_lf(data, position, room_end)
+        if newline < 0 and room_end == position + room:
             self._partial.clear()
-            self._discarding = newline < 0
             self._ready.append(LineTooLong(f"over {MAX_LINE_BYTES} bytes"))
-            return len(data) if newline < 0 else newline + 1
-        self._partial += data[position:end]
+            return self._skip_rest_of_line(data, room_end)
+        self._partial += data[position : room_end if newline < 0 else newline]
         if newline < 0:
             return len(data)
         raw = bytes(self._partial)
@@ -413,6 +432,12 @@ class Receiver:
         if event is not None:
             self._ready.append(event)
         return newline + 1
+
+    def _skip_rest_of_line(self, data, position: int) -> int:
+        """Drop the bytes of an over-long line up to and including its LF."""
+        newline = _find_lf(data, position, len(data))
+        self._discarding = newline < 0
+        return len(data) if newline < 0 else newline + 1
 
     def _decode_or_error(self, raw: bytes):
         try:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import random
 import stat
+import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ftplab import download as download_module
 from ftplab.download import (
     TEMP_PREFIX,
     TEMP_SUFFIX,
+    BackgroundWriter,
     Corrupt,
     Download,
+    DownloadError,
+    ReceiveBuffers,
     UnsafeName,
     numbered_name,
     safe_name,
@@ -254,3 +263,123 @@ def test_discard_removes_the_temporary_file_and_can_be_repeated(tmp_path, named_
     download.discard()
     download.discard()
     assert listing(tmp_path) == []
+
+
+# --- the write and hash path: views of reused buffers, hashing in a thread -------------------
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name in ("ftplab-writer", "ftplab-sha256")]
+
+
+def cuts(data: bytes, sizes: list[int]) -> list[bytes]:
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(data[start : start + size])
+        start += size
+    return [*chunks, data[start:]]
+
+
+@settings(deadline=None, max_examples=60)
+@given(data=st.binary(max_size=20000), sizes=st.lists(st.integers(0, 5000), max_size=12))
+def test_background_hash_equals_hashlib_for_any_chunking(data, sizes):
+    writer = BackgroundWriter()
+    for chunk in cuts(data, sizes):
+        writer.put(memoryview(chunk))
+    assert writer.hexdigest() == sha(data)
+
+
+def test_background_writer_on_large_random_chunks(tmp_path):
+    rng = random.Random(9)
+    data = rng.randbytes(8 * 1024 * 1024)
+    with open(tmp_path / "out", "wb") as out:
+        writer = BackgroundWriter(out.fileno())
+        position = 0
+        while position < len(data):
+            size = rng.randint(1, 1024 * 1024)
+            writer.put(memoryview(data)[position : position + size])
+            position += size
+        assert writer.hexdigest() == sha(data)
+    assert (tmp_path / "out").read_bytes() == data
+
+
+def test_a_buffer_may_be_reused_once_waited_for():
+    buffer = bytearray(b"a" * 100_000)
+    writer = BackgroundWriter()
+    writer.put(memoryview(buffer))
+    writer.wait(writer.mark)
+    buffer[:] = b"b" * len(buffer)  # what the receive loop does next with this buffer
+    assert writer.hexdigest() == sha(b"a" * 100_000)
+
+
+def test_closing_the_writer_stops_its_thread():
+    before = len(writer_threads())
+    writer = BackgroundWriter()
+    for _ in range(50):
+        writer.put(b"x" * 100_000)
+    writer.close()
+    writer.wait(writer.mark)  # returns at once: nothing is left to do
+    assert len(writer_threads()) == before
+
+
+def receive_through_buffers(
+    directory: Path, content: bytes, expected_sha: str, rng: random.Random
+) -> Download:
+    """As the client does: each piece lands in the next of a few reused buffers and is written as a view."""
+    buffers = ReceiveBuffers(count=2, size=3000)
+    download = Download(str(directory), "notas.txt", len(content), expected_sha)
+    position = 0
+    while position < len(content):
+        buffer = buffers.next()
+        size = min(rng.randint(1, len(buffer)), len(content) - position)
+        buffer[:size] = content[position : position + size]
+        download.write(memoryview(buffer)[:size])
+        buffers.hold(download)
+        position += size
+    return download
+
+
+def test_download_through_reused_buffers_is_verified_and_saved(tmp_path):
+    download = receive_through_buffers(tmp_path, CONTENT, sha(CONTENT), random.Random(1))
+    assert "notas.txt" not in listing(tmp_path)  # no final name before it is verified
+    path = download.finish()
+    assert Path(path).read_bytes() == CONTENT
+    assert listing(tmp_path) == ["notas.txt"]
+
+
+def test_corrupt_download_through_reused_buffers_fails_and_leaves_no_file(tmp_path):
+    corrupted = CONTENT[:5000] + b"X" + CONTENT[5001:]
+    download = receive_through_buffers(tmp_path, corrupted, sha(CONTENT), random.Random(2))
+    with pytest.raises(Corrupt):
+        download.finish()
+    assert listing(tmp_path) == []
+
+
+def test_finish_and_discard_leave_no_hasher_thread(tmp_path):
+    before = len(writer_threads())
+    receive(tmp_path, "a.txt", CONTENT).finish()
+    receive(tmp_path, "b.txt", CONTENT[:-1]).discard()
+    assert len(writer_threads()) == before
+
+
+def test_short_writes_are_completed(tmp_path, monkeypatch):
+    real_write = os.write
+    monkeypatch.setattr(download_module.os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))
+    path = receive(tmp_path, "notas.txt", CONTENT).finish()
+    assert Path(path).read_bytes() == CONTENT
+
+
+def test_a_write_error_fails_the_download_and_leaves_nothing(tmp_path, monkeypatch):
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(download_module.os, "write", disk_full)
+    before = len(writer_threads())
+    download = Download(str(tmp_path), "notas.txt", len(CONTENT), sha(CONTENT))
+    with pytest.raises(DownloadError) as raised:
+        for start in range(0, len(CONTENT), 4096):  # the error shows at a later write, or at finish
+            download.write(CONTENT[start : start + 4096])
+        download.finish()
+    assert raised.value.reason == os.strerror(errno.ENOSPC)
+    assert listing(tmp_path) == []
+    assert len(writer_threads()) == before

@@ -691,3 +691,64 @@ def test_every_file_problem_carries_its_wire_code():
         if isinstance(cls, type) and issubclass(cls, storage.FileProblem)
     ]
     assert all(isinstance(problem.code, protocol.ErrorCode) for problem in problems)
+
+
+# --- feeding memoryviews: file data without copies --------------------------------------------------
+
+
+def feed_views(receiver: Receiver, chunks: list[bytes]) -> list:
+    """Feed each chunk as a memoryview of one reused buffer, as the client does; payloads are
+    copied out before the buffer is overwritten, and checked to be views of it."""
+    buffer = bytearray(max((len(chunk) for chunk in chunks), default=0))
+    items = []
+    for chunk in chunks:
+        buffer[: len(chunk)] = chunk
+        receiver.feed(memoryview(buffer)[: len(chunk)])
+        assert receiver.buffered <= MAX_LINE_BYTES
+        for item in drain(receiver):
+            if isinstance(item, FileData):
+                assert isinstance(item.data, memoryview) and item.data.obj is buffer
+                item = FileData(item.sender, bytes(item.data))
+            items.append(item)
+    return items
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(server_events, max_size=12), data=st.data())
+def test_memoryviews_give_the_same_events_as_bytes(events, data):
+    wire = b"".join(encode(event) for event in events)
+    chunks = data.draw(chunked(wire))
+    from_views = feed_views(Receiver(from_server=True), chunks)
+    assert merged(from_views) == merged(events)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.lists(garbage_piece, max_size=40), data=st.data())
+def test_memoryviews_and_bytes_agree_on_garbage(pieces, data):
+    chunks = data.draw(chunked(b"".join(pieces)))
+    from_bytes = Receiver(from_server=True)
+    expected = []
+    for chunk in chunks:
+        from_bytes.feed(chunk)
+        expected += drain(from_bytes)
+    got = feed_views(Receiver(from_server=True), chunks)
+    assert [repr(item) for item in merged(got)] == [repr(item) for item in merged(expected)]
+
+
+def test_long_line_in_a_memoryview_is_dropped_once_and_the_next_line_read():
+    wire = b"profe> " + b"z" * (3 * MAX_LINE_BYTES) + b"\n" + encode(Message("profe", "sigue"))
+    for size in (100, MAX_LINE_BYTES, len(wire)):
+        chunks = [wire[start : start + size] for start in range(0, len(wire), size)]
+        items = feed_views(Receiver(from_server=True), chunks)
+        assert [type(item) for item in items] == [LineTooLong, Message]
+        assert items[1] == Message("profe", "sigue")
+
+
+def test_a_large_frame_in_one_view_is_one_uncopied_payload():
+    payload = bytes(range(256)) * (MAX_DATA_BYTES // 256)
+    buffer = bytearray(encode(FileData("profe", payload)) + encode(Message("profe", "fin")))
+    receiver = Receiver(from_server=True)
+    receiver.feed(memoryview(buffer))
+    data_event, message = drain(receiver)
+    assert data_event.data.obj is buffer and data_event.data == payload
+    assert message == Message("profe", "fin")

@@ -1,0 +1,93 @@
+"""The benchmark's load generator (tests/support/loadgen.py) against a real server: its sessions do
+what they claim, so scripts/bench counts real work."""
+
+from __future__ import annotations
+
+import time
+
+from support import loadgen
+
+from .harness import HOST, TIMEOUT
+
+
+def test_lab_sessions_join_list_get_and_quit(start_server, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "small.bin").write_bytes(b"x" * 65536)
+    (root / "other.txt").write_text("hola\n")
+    server = start_server(root, lang="en")
+    loop = loadgen.Loop()
+    try:
+        sessions = [loadgen.LabSession(loop, (HOST, server.port), f"s{n}", "small.bin") for n in range(5)]
+        assert loop.run(lambda: all(session.done for session in sessions), time.monotonic() + TIMEOUT)
+    finally:
+        loop.close()
+    assert [session.failure for session in sessions] == [None] * 5
+    assert all(session.file_left == 0 and session.list_lines_left == 0 for session in sessions)
+
+
+def test_a_session_asking_for_a_missing_file_fails(start_server, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "small.bin").write_bytes(b"x")
+    server = start_server(root, lang="en")
+    loop = loadgen.Loop()
+    try:
+        session = loadgen.LabSession(loop, (HOST, server.port), "s1", "nothing.bin")
+        assert loop.run(lambda: session.done, time.monotonic() + TIMEOUT)
+    finally:
+        loop.close()
+    assert session.failure is not None and session.failure.startswith("get:")
+
+
+def test_listeners_count_joins_and_console_lines(start_server):
+    server = start_server(lang="en")
+    loop = loadgen.Loop()
+    tally = loadgen.Tally()
+    try:
+        listeners = [
+            loadgen.LabListener(loop, (HOST, server.port), f"j{n}", "mark", tally) for n in range(20)
+        ]
+        assert loop.run(lambda: tally.hellos == 20, time.monotonic() + TIMEOUT)
+        server.console("mark-1")
+        assert loop.run(lambda: tally.marks["mark-1"] == 20, time.monotonic() + TIMEOUT)
+    finally:
+        loop.close()
+    assert all(listener.hello_at <= listener.marks["mark-1"] for listener in listeners)
+    assert tally.ended == 0
+
+
+def test_keep_running_replaces_each_finished_session(start_server, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "small.bin").write_bytes(b"y" * 1000)
+    server = start_server(root, lang="en")
+    loop = loadgen.Loop()
+    try:
+        run = loadgen.keep_running(
+            loop,
+            lambda serial: loadgen.LabSession(loop, (HOST, server.port), f"k{serial}", "small.bin"),
+            3,
+            window_seconds=0.1,
+            windows=2,
+            warmup=12,
+            warmup_timeout=TIMEOUT,
+        )
+    finally:
+        loop.close()
+    assert run.warmed_up and run.failures == []  # 12 ended without failing: four times as many as ran at once
+    assert len(run.windows) == 2 and all(seconds >= 0.1 for _completed, seconds in run.windows)
+
+
+def test_a_listener_refused_as_full_ends_with_the_reason(start_server):
+    server = start_server(max_clients=1, lang="en")
+    loop = loadgen.Loop()
+    tally = loadgen.Tally()
+    try:
+        first = loadgen.LabListener(loop, (HOST, server.port), "j1", "mark", tally)
+        assert loop.run(lambda: tally.hellos == 1, time.monotonic() + TIMEOUT)
+        second = loadgen.LabListener(loop, (HOST, server.port), "j2", "mark", tally)
+        assert loop.run(lambda: tally.ended == 1, time.monotonic() + TIMEOUT)
+    finally:
+        loop.close()
+    assert first.failure is None and second.failure == "join: full"

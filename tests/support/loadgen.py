@@ -1,0 +1,489 @@
+"""A many-client load generator: thousands of non-blocking sockets in one selectors loop.
+
+`Loop` owns the selector; a `Channel` is one socket in it (non-blocking
+connect, output queued and flushed as the socket takes it, input handed to a
+callback). Conversations are small state machines on top of channels:
+`LabSession` (join, list, get, quit on the ftplab protocol), `FtpSession`
+(login, LIST, RETR, QUIT with passive data connections) and `LabListener` (joins,
+then stays, noting when each line arrives). `keep_running` keeps a fixed
+number of conversations going, starting a new one as each ends.
+
+All addresses are the caller's; scripts/bench uses 127.0.0.1 only. Every wait
+has a deadline, so a stalled server ends the run instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import selectors
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ftplab import protocol
+
+RECV_BYTES = 256 * 1024
+_RECV_BUFFER = bytearray(RECV_BYTES)
+"""One buffer for every channel: the loop reads one socket at a time."""
+
+
+class Loop:
+    """One selector for every channel of a run."""
+
+    def __init__(self):
+        self.selector = selectors.DefaultSelector()
+
+    def run(self, until: Callable[[], bool], deadline: float) -> bool:
+        """Serve channels until `until()` is true (True) or the monotonic `deadline` passes (False)."""
+        while not until():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.turn(min(left, 0.5))
+        return True
+
+    def turn(self, timeout: float = 0) -> None:
+        """Serve the channels that are ready, waiting at most `timeout` seconds for one."""
+        for key, mask in self.selector.select(timeout):
+            key.data.on_ready(mask)
+
+    def close(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            key.data.close()
+        self.selector.close()
+
+
+class Channel:
+    """One non-blocking TCP connection in a Loop; write interest only while output is queued."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        address: tuple[str, int],
+        on_data: Callable[[memoryview], None],
+        on_closed: Callable[[str | None], None],
+    ):
+        self.loop = loop
+        self.on_data = on_data
+        self.on_closed = on_closed
+        self.out = bytearray()
+        self.connected = False
+        self.closed = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        code = self.sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS):
+            self.sock.close()
+            raise OSError(code, errno.errorcode.get(code, str(code)))
+        loop.selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self)
+
+    def send(self, data: bytes) -> None:
+        self.out += data
+        if self.connected:
+            self._flush()
+
+    def on_ready(self, mask: int) -> None:
+        if not self.connected and mask & selectors.EVENT_WRITE:
+            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self._end(f"connect: {errno.errorcode.get(code, code)}")
+                return
+            self.connected = True
+        if mask & selectors.EVENT_WRITE and not self.closed:
+            self._flush()
+        if mask & selectors.EVENT_READ and not self.closed:
+            self._receive()
+
+    def _flush(self) -> None:
+        try:
+            del self.out[: self.sock.send(self.out)]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as error:
+            self._end(f"send: {error.strerror}")
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        self.loop.selector.modify(self.sock, events, self)
+
+    def _receive(self) -> None:
+        try:
+            count = self.sock.recv_into(_RECV_BUFFER)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            self._end(f"recv: {error.strerror}")
+            return
+        if count == 0:
+            self._end(None)
+            return
+        self.on_data(memoryview(_RECV_BUFFER)[:count])
+
+    def _end(self, problem: str | None) -> None:
+        self.close()
+        self.on_closed(problem)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.loop.selector.unregister(self.sock)
+            self.sock.close()
+
+
+class Conversation:
+    """One client's script; `done` once it ended, `failure` says why if it went wrong.
+
+    `on_end`, if set, is called once with the conversation when it ends."""
+
+    on_end: Callable[[Conversation], None] | None = None
+
+    def __init__(self):
+        self.done = False
+        self.failure: str | None = None
+
+    def finish(self, failure: str | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.failure = failure
+        self.close()
+        if self.on_end is not None:
+            self.on_end(self)
+
+    def fail(self, reason: str) -> None:
+        self.finish(reason)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+# --- ftplab -----------------------------------------------------------------------------------------------
+
+
+_LIST_HEADER = re.compile(r"\((\d+)\):$")
+"""The end of the listing's header line, "Files on the server (2):", with the count."""
+_ANNOUNCEMENT = re.compile(r" (joined|left)$")
+"""Others joining and leaving, between the lines of a listing (the server runs with --lang en)."""
+
+
+class LabSession(Conversation):
+    """connect, join, list (reads the whole listing), get FILE (counts its bytes), quit, wait for !BYE.
+
+    Each step waits for the answer to the last, as a person's client would."""
+
+    def __init__(self, loop: Loop, address, name: str, file_name: str):
+        super().__init__()
+        self.name = name
+        self.file_name = file_name
+        self.list_lines_left: int | None = None
+        self.file_left = -1
+        self.receiver = protocol.Receiver(from_server=True)
+        self.step = self._joining
+        self.channel = Channel(loop, address, self._on_data, self._on_closed)
+        self._say("")
+
+    def _say(self, text: str) -> None:
+        self.channel.send(protocol.encode_command(self.name, text))
+
+    def _on_data(self, data: memoryview) -> None:
+        self.receiver.feed(data)  # a view: payloads are counted, never kept
+        try:
+            while not self.done and (event := self.receiver.next_event()) is not None:
+                self.step(event)
+        except protocol.ProtocolError as error:
+            self.fail(f"protocol: {error.code}")
+
+    def _joining(self, event) -> None:
+        if isinstance(event, protocol.Hello):
+            self.step = self._listing
+            self._say("list")
+        elif isinstance(event, protocol.Error):
+            self.fail(f"join: {event.code}")
+
+    def _listing(self, event) -> None:
+        if not isinstance(event, protocol.Message) or _ANNOUNCEMENT.search(event.text):
+            return
+        if self.list_lines_left is None:
+            header = _LIST_HEADER.search(event.text)
+            if header is None:
+                self.fail(f"list: unexpected {event.text[:40]!r}")
+                return
+            self.list_lines_left = int(header[1])
+        else:
+            self.list_lines_left -= 1
+        if self.list_lines_left == 0:
+            self.step = self._getting
+            self._say(f"get {self.file_name}")
+
+    def _getting(self, event) -> None:
+        if isinstance(event, protocol.FileStart):
+            self.file_left = event.size
+        elif isinstance(event, protocol.FileData):
+            self.file_left -= len(event.data)
+            if self.file_left == 0:
+                self.step = self._quitting
+                self._say("quit")
+        elif isinstance(event, (protocol.Error, protocol.FileAbort)):
+            self.fail(f"get: {event.text}")
+
+    def _quitting(self, event) -> None:
+        if isinstance(event, protocol.Bye):
+            self.finish()
+
+    def _on_closed(self, problem: str | None) -> None:
+        if not self.done:
+            self.fail(problem or "closed by the server before !BYE")
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class Tally:
+    """Counts kept by many listeners together, so waiting for all of them costs nothing per loop turn."""
+
+    def __init__(self):
+        self.hellos = 0
+        self.ended = 0
+        self.marks: Counter[str] = Counter()
+
+
+_HELLO_LINE = re.compile(rb"^[^\n>]+> !HELLO ", re.M)
+_ERROR_CODE = re.compile(rb"^[^\n>]+> !ERR (\S+)", re.M)
+
+
+class LabListener(Conversation):
+    """Joins and stays; notes when it got !HELLO and when each line starting with `marker` arrived.
+
+    It reads whole lines by scanning bytes with regular expressions, not event by event: with N
+    clients every join is announced to all, so a crowd receives O(N²) lines, and parsing each in
+    Python would make the load generator, not the server, the limit. It never asks for a file."""
+
+    def __init__(self, loop: Loop, address, name: str, marker: str, tally: Tally):
+        super().__init__()
+        self.name = name
+        self.tally = tally
+        self.hello_at: float | None = None
+        self.marks: dict[str, float] = {}
+        self._marker_line = re.compile(rb"^[^\n>]+> (" + re.escape(marker.encode()) + rb"[^\r\n]*)", re.M)
+        self._pending = bytearray()
+        self.channel = Channel(loop, address, self._on_data, self._on_closed)
+        self.channel.send(protocol.encode_command(name, ""))
+
+    def _on_data(self, data: memoryview) -> None:
+        now = time.monotonic()
+        self._pending += data
+        end = self._pending.rfind(b"\n") + 1
+        if end == 0:
+            if len(self._pending) > protocol.MAX_LINE_BYTES:
+                self.fail("a line longer than the protocol allows")
+            return
+        lines = bytes(self._pending[:end])
+        del self._pending[:end]
+        self._scan(lines, now)
+
+    def _scan(self, lines: bytes, now: float) -> None:
+        if self.hello_at is None and _HELLO_LINE.search(lines):
+            self.hello_at = now
+            self.tally.hellos += 1
+        for match in self._marker_line.finditer(lines):
+            text = match[1].decode()
+            if text not in self.marks:
+                self.marks[text] = now
+                self.tally.marks[text] += 1
+        for match in _ERROR_CODE.finditer(lines):
+            if protocol.is_fatal(match[1].decode()):
+                self.fail(f"join: {match[1].decode()}")
+
+    def finish(self, failure: str | None = None) -> None:
+        if not self.done:
+            self.tally.ended += 1
+        super().finish(failure)
+
+    def _on_closed(self, problem: str | None) -> None:
+        self.fail(problem or "closed by the server")
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+# --- FTP --------------------------------------------------------------------------------------------------
+
+_PASV_ADDRESS = re.compile(rb"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
+
+
+class FtpSession(Conversation):
+    """USER/PASS, TYPE I, then LIST and RETR FILE over passive data connections, then QUIT.
+
+    Each transfer is complete when its data connection has ended and the
+    control connection has said 226; RETR also checks the byte count.
+    """
+
+    def __init__(self, loop: Loop, address, user: str, password: str, file_name: str, file_size: int):
+        super().__init__()
+        self.loop = loop
+        self.host = address[0]
+        self.file_size = file_size
+        self.lines = bytearray()
+        self.data: Channel | None = None
+        self.data_bytes = 0
+        self.data_ended = False
+        self.transfer_replied = False
+        self.script = [
+            (None, 220),
+            (f"USER {user}", 331),
+            (f"PASS {password}", 230),
+            ("TYPE I", 200),
+            ("PASV", 227),
+            ("LIST", "transfer"),
+            ("PASV", 227),
+            (f"RETR {file_name}", "transfer"),
+            ("QUIT", 221),
+        ]
+        self.channel = Channel(loop, address, self._on_control, self._on_closed)
+
+    def _on_control(self, data: memoryview) -> None:
+        self.lines += data
+        while not self.done and (end := self.lines.find(b"\n")) >= 0:
+            line = bytes(self.lines[: end + 1])
+            del self.lines[: end + 1]
+            if len(line) >= 4 and line[:3].isdigit() and line[3:4] == b" ":
+                self._on_reply(int(line[:3]), line)
+
+    def _on_reply(self, code: int, line: bytes) -> None:
+        _command, expected = self.script[0]
+        if expected == "transfer":
+            self._on_transfer_reply(code)
+            return
+        if code != expected:
+            self.fail(f"expected {expected}, got {line.decode(errors='replace').strip()}")
+            return
+        if code == 227:
+            self._open_data(line)
+        self._next()
+
+    def _next(self) -> None:
+        self.script.pop(0)
+        if not self.script:
+            self.finish()
+            return
+        command, _expected = self.script[0]
+        self.data_bytes, self.data_ended, self.transfer_replied = 0, False, False
+        self.channel.send(f"{command}\r\n".encode())
+
+    def _open_data(self, line: bytes) -> None:
+        match = _PASV_ADDRESS.search(line)
+        if match is None:
+            self.fail("PASV reply without an address")
+            return
+        port = int(match[5]) * 256 + int(match[6])
+        self.data = Channel(self.loop, (self.host, port), self._on_data, self._on_data_closed)
+
+    def _on_data(self, data: memoryview) -> None:
+        self.data_bytes += len(data)
+
+    def _on_data_closed(self, problem: str | None) -> None:
+        if problem:
+            self.fail(f"data connection: {problem}")
+            return
+        self.data_ended = True
+        self._maybe_transfer_done()
+
+    def _on_transfer_reply(self, code: int) -> None:
+        if code in (125, 150):
+            return
+        if code != 226:
+            self.fail(f"transfer ended with {code}")
+            return
+        self.transfer_replied = True
+        self._maybe_transfer_done()
+
+    def _maybe_transfer_done(self) -> None:
+        if not (self.data_ended and self.transfer_replied):
+            return
+        command, _expected = self.script[0]
+        if command.startswith("RETR") and self.data_bytes != self.file_size:
+            self.fail(f"RETR gave {self.data_bytes} bytes, not {self.file_size}")
+            return
+        self._next()
+
+    def _on_closed(self, problem: str | None) -> None:
+        if not self.done:
+            self.fail(problem or "control connection closed early")
+
+    def close(self) -> None:
+        self.channel.close()
+        if self.data is not None:
+            self.data.close()
+
+
+# --- running many ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SteadyRun:
+    """What `keep_running` saw: (completed, seconds) per measured window, and every failure."""
+
+    warmed_up: bool
+    windows: list[tuple[int, float]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def keep_running(
+    loop: Loop,
+    start: Callable[[int], Conversation],
+    concurrency: int,
+    *,
+    window_seconds: float,
+    windows: int = 1,
+    warmup: int = 0,
+    warmup_timeout: float = 60.0,
+    at_window_edge: Callable[[], None] | None = None,
+) -> SteadyRun:
+    """Keep `concurrency` conversations going: first until `warmup` have ended (or `warmup_timeout`
+    passed), then for `windows` windows of `window_seconds`, counting the completed ones in each.
+
+    Without a warm-up, N conversations started together end together, in waves: a window shorter
+    than a wave could count none. `at_window_edge` is called as each window starts and ends (to
+    sample CPU use, say). Conversations still open at the end are closed, uncounted."""
+    live: set[Conversation] = set()
+    ended: list[Conversation] = []
+    counts = {"serial": 0, "completed": 0}
+    failures: list[str] = []
+
+    def refill() -> bool:
+        for conversation in ended:
+            live.discard(conversation)
+            if conversation.failure is None:
+                counts["completed"] += 1
+            else:
+                failures.append(conversation.failure)
+        ended.clear()
+        while len(live) < concurrency:
+            counts["serial"] += 1
+            try:
+                conversation = start(counts["serial"])
+            except OSError as error:
+                failures.append(f"connect: {error.strerror}")
+                break
+            conversation.on_end = ended.append
+            live.add(conversation)
+        return False
+
+    began = time.monotonic()
+    warmed_up = loop.run(
+        lambda: refill() or counts["completed"] + len(failures) >= warmup, began + warmup_timeout
+    )
+    run = SteadyRun(warmed_up, failures=failures)
+    for _ in range(windows):
+        if at_window_edge is not None:
+            at_window_edge()
+        window_start, completed_before = time.monotonic(), counts["completed"]
+        loop.run(refill, window_start + window_seconds)
+        run.windows.append((counts["completed"] - completed_before, time.monotonic() - window_start))
+    if at_window_edge is not None:
+        at_window_edge()
+    for conversation in list(live):
+        conversation.close()
+    return run
