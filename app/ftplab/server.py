@@ -743,9 +743,12 @@ class Server:
                 session.deadline = min(session.deadline, self._stop_deadline)
 
     def _close_everything(self) -> None:
+        unread = [s for s in self._connections if s.state in (State.CLOSING, State.LINGERING)]
+        if unread and self.stopping:
+            log.info("reset %d connection(s) that had not read the goodbye and closed in time", len(unread))
+        for session in unread:
+            session.reset_on_close()
         for session in list(self._connections):
-            if session.state in (State.CLOSING, State.LINGERING):
-                session.reset_on_close()
             self._drop(session, "server shutdown")
         if self.ftp_door is not None:
             self.ftp_door.close_listeners()
