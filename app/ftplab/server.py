@@ -46,7 +46,9 @@ RECV_BYTES = 64 * 1024
 LINES_PER_TURN = 32
 """Lines handled for one client before the loop turns to the others."""
 
-ACCEPTS_PER_TURN = 64
+ACCEPTS_PER_TURN = 1024
+"""Connections taken from the backlog per turn: a crowd connecting at once must not
+overflow the kernel's accept queue (each overflow costs a client a SYN retransmit, 1 s or more)."""
 FLUSHES_PER_TURN = 8
 """Download frames one client may send per loop turn while its socket keeps up."""
 
