@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from ftplab.console import PlainConsole, open_console  # noqa: E402
 
 READ_BYTES = 64 * 1024
+DETACH_GRACE = 1.0
+"""Seconds `docker attach` gets to pass on what was typed last, once the teacher leaves."""
 
 
 class AttachedServer:
@@ -55,13 +57,17 @@ class AttachedServer:
         self.process.stdin.write(line.encode() + b"\n")
         self.process.stdin.flush()
 
-    def close(self) -> int:
-        """Detach (the container's own input stays open) and return docker's exit status."""
+    def close(self) -> None:
+        """Detach: end `docker attach` (it ignores SIGTERM while attached). The container's
+        own input stays open for the next console (compose.yaml: stdin_open, not stdin_once)."""
         with contextlib.suppress(OSError):
             self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(DETACH_GRACE)  # time to pass on the last lines typed
         if self.process.poll() is None:
-            self.process.terminate()
-        return self.process.wait()
+            self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
 
 
 def run(console: PlainConsole, server: AttachedServer) -> int:

@@ -2,8 +2,9 @@
 
 `decode(pcap)` runs Debian's tshark on a capture with the dissector loaded and
 returns every value of each ftplab field in capture order (senders, texts,
-commands, control lines, error codes, payload lengths, download names). `require_tshark()` skips when tshark is missing,
-and fails under CI=true (scripts/test installs it)."""
+commands, control lines, error codes, payload lengths, download names).
+`require_tshark()` skips when tshark is missing, and fails under CI=true
+(scripts/test installs it)."""
 
 from __future__ import annotations
 

@@ -34,11 +34,22 @@ class Capture:
         src, dst = (CLIENT, SERVER) if to_server else (SERVER, CLIENT)
         sport, dport = (CLIENT_PORT, SERVER_PORT) if to_server else (SERVER_PORT, CLIENT_PORT)
         tcp = struct.pack(
-            "!HHIIBBHHH", sport, dport, self.seq[to_server], self.seq[not to_server], 5 << 4, 0x18, 65535, 0, 0
+            "!HHIIBBHHH",
+            sport,
+            dport,
+            self.seq[to_server],
+            self.seq[not to_server],
+            5 << 4,
+            0x18,
+            65535,
+            0,
+            0,
         )
-        ip = struct.pack("!BBHHHBBH4B4B", 0x45, 0, 20 + len(tcp) + len(payload), 1, 0x4000, 64, 6, 0, *src, *dst)
+        ip = struct.pack(
+            "!BBHHHBBH4B4B", 0x45, 0, 20 + len(tcp) + len(payload), 1, 0x4000, 64, 6, 0, *src, *dst
+        )
         ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
-        ethernet = bytes.fromhex("020000000001" "020000000002" "0800")
+        ethernet = bytes.fromhex("0200000000010200000000020800")
         return ethernet + ip + tcp + payload
 
     def write(self, path: Path) -> Path:
@@ -69,7 +80,7 @@ def session_capture(tmp_path: Path) -> Path:
     big = bytes(i % 251 for i in range(BIG_FRAME))
     capture = Capture()
     capture.send(True, b"ana> \n")
-    capture.send(False, "profe> !HELLO Hola, ana.\n".encode())
+    capture.send(False, b"profe> !HELLO Hola, ana.\n")
     capture.send(True, b"ana> li", b"st\nana> get notas.bin\n")  # a line split in two segments
     capture.send(False, b"profe> Archivos en el servidor (2):\n")
     header = f"profe> !FILE {len(small)} {'ab' * 32} notas.bin\nprofe> !DA".encode()
@@ -79,7 +90,7 @@ def session_capture(tmp_path: Path) -> Path:
     capture.send(False, f"profe> !FILE {len(big)} {'cd' * 32} grande.bin\nprofe> !DATA {len(big)}\n".encode())
     capture.send(False, *_pieces(big))
     capture.send(True, b"ana> get nada.txt\n")
-    capture.send(False, "profe> !ERR nofile El archivo no existe: nada.txt\n".encode())
+    capture.send(False, b"profe> !ERR nofile El archivo no existe: nada.txt\n")
     capture.send(True, b"ana> @bob hola\n", b"ana> quit\n")
     capture.send(False, "profe> !BYE Adiós, ana\n".encode())
     return capture.write(tmp_path / "session.pcap")
