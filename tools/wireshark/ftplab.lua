@@ -210,7 +210,13 @@ function ftplab.dissector(tvb, pinfo, tree)
         summaries[#summaries + 1] = more
         offset = offset + length
     end
-    if #summaries > 0 then pinfo.cols.info:set(table.concat(summaries, " | ")) end
+    if #summaries > 0 then
+        -- A second call for the same frame (after a reassembled PDU) writes after
+        -- TCP's fence: keep the first summary and separate them.
+        local before = tostring(pinfo.cols.info)
+        local separator = before:find("> ", 1, true) and " | " or ""
+        pinfo.cols.info:set(separator .. table.concat(summaries, " | "))
+    end
     return tvb:len()
 end
 
