@@ -9,7 +9,6 @@ when the lab built it."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -22,13 +21,6 @@ LAB = REPO_ROOT / "scripts" / "lab"
 SCRIPT_TIMEOUT = 300
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on now, on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class LabScript:
     """One project of scripts/lab; every command returns (exit status, stdout, stderr)."""
 
@@ -37,7 +29,6 @@ class LabScript:
         self.project = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
         self.subnet = subnet
         self.prefix = ".".join(subnet.split("/")[0].split(".")[:3])
-        self.publish_port = free_port()
         self.env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
@@ -46,7 +37,7 @@ class LabScript:
             "BASE_IMAGE": base_image,
             "LABNET_SUBNET": subnet,
             "LAB_PUBLISH_ADDRESS": "127.0.0.1",
-            "LAB_PUBLISH_PORT": str(self.publish_port),
+            "LAB_PUBLISH_PORT": "0",  # Docker picks a free one: no race with other programs
             "FTPLAB_LANG": "es",
         }
         for inherited in ("LABNET_PREFIX", "LAB_STUDENTS", "FTPLAB_MAX_CLIENTS"):
@@ -98,6 +89,11 @@ class LabScript:
         )
         assert found, f"no container for {service} in {self.project}"
         return found[0]
+
+    def published_port(self) -> int:
+        """The port of this computer that `up --publish` opened to the server."""
+        ports = self.container("server").attrs["NetworkSettings"]["Ports"]["2121/tcp"]
+        return int(ports[0]["HostPort"])
 
     def network_name(self) -> str:
         return f"{self.project}_labnet"
