@@ -80,8 +80,7 @@ def run(console: PlainConsole, server: AttachedServer) -> int:
         for key, _ in selector.select():
             if key.data == "server":
                 lines = server.read_lines()
-                if lines is None:
-                    console.show("(the server's console has ended)")
+                if lines is None:  # the server stopped: scripts/lab status tells why
                     return 1
                 for line in lines:
                     console.show(line)

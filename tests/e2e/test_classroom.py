@@ -211,6 +211,15 @@ def test_a_captured_session_decodes_in_the_wireshark_dissector(classroom, tmp_pa
     )
 
 
+def test_a_capture_stops_by_itself_after_its_seconds(classroom, tmp_path):
+    started = time.monotonic()
+    output = classroom.check("capture", "bob", "--seconds", "2", "-w", "bob.pcap", cwd=tmp_path)
+    assert time.monotonic() - started < TIMEOUT, output
+    magic = (tmp_path / "bob.pcap").read_bytes()[:4]
+    assert magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"), "a pcap file, written where the command ran"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bob.pcap"], "nothing else left behind"
+
+
 def _read_stream_until(stream, wanted: bytes) -> bytes:
     seen = b""
     deadline = time.monotonic() + TIMEOUT
