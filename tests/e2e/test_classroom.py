@@ -121,9 +121,10 @@ def test_server_logs_are_clean_text_and_the_teachers_console_redraws(classroom):
         code, out, err = client_session(classroom.container("alice"), "alice5", [f"pregunta {token}", "quit"])
         assert code == 0, (out, err)
         # The chat is printed above, then the half-typed line is drawn again under it.
-        screen = _read_until(
-            terminal, f"alice5> pregunta {token}\r\n\r\x1b[Kprofe> hola clase".encode(), screen
-        )
+        chat = f"alice5> pregunta {token}".encode()
+        screen = _read_until(terminal, chat, screen)
+        chat_at = screen.index(chat)
+        screen = screen[:chat_at] + _read_until(terminal, b"\x1b[Kprofe> hola clase", screen[chat_at:])
         os.write(terminal, f" {token}\r".encode())
         wait_until(
             lambda: (
