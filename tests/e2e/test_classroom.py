@@ -19,6 +19,7 @@ import subprocess
 import time
 import uuid
 
+import docker
 import pytest
 
 from support.tshark import decode, require_tshark
@@ -51,6 +52,8 @@ def classroom(docker_client, e2e_images):
         yield lab
     finally:
         lab.down()
+        with contextlib.suppress(docker.errors.ImageNotFound):  # if `up` failed to remove it
+            docker_client.images.remove(old_image)
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +83,6 @@ def test_up_gives_each_student_a_name_an_address_and_a_seat_at_the_server(classr
 
 
 def test_up_leaves_no_untagged_image_behind(classroom, docker_client):
-    import docker
-
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get(classroom.old_image)
 
