@@ -10,19 +10,22 @@ node it runs. A node is reached through the Docker context named like it
 
 from __future__ import annotations
 
-import hashlib
 import os
+import pty
 import re
 import subprocess
 from dataclasses import dataclass
 
-from .lab import REPO_ROOT, TIMEOUT, wait_until
+from support.waiting import LineStream
+
+from .lab import REPO_ROOT, TIMEOUT, InteractiveClient, wait_until
 
 SCRIPT = str(REPO_ROOT / "scripts" / "lab")
 UP_TIMEOUT = 240
 """`scripts/lab swarm up` waits up to SWARM_TIMEOUT (below) itself; this bounds the process."""
 SWARM_TIMEOUT = "180"
 DOCKER_TIMEOUT = 120
+TASK_FORMAT = "{{.Slot}} {{.Status.State}} {{.NodeID}} {{.Status.ContainerStatus.ContainerID}}"
 
 
 def in_ci() -> bool:
@@ -36,7 +39,8 @@ def docker(*argv: str, env: dict[str, str] | None = None, stdin: bytes | None = 
     )
     out = result.stdout.decode("utf-8", "replace")
     if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(argv)} failed ({result.returncode}):\n{result.stderr.decode()}")
+        problem = result.stderr.decode("utf-8", "replace")
+        raise AssertionError(f"docker {' '.join(argv)} failed ({result.returncode}):\n{problem}")
     return out
 
 
@@ -73,8 +77,9 @@ class SwarmLab:
         result = subprocess.run(
             [SCRIPT, "swarm", *args], capture_output=True, text=True, env=self.env, timeout=timeout
         )
+        command = f"scripts/lab swarm {' '.join(args)}"
         assert result.returncode == 0 or not check, (
-            f"scripts/lab swarm {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            f"{command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
         return result
 
@@ -98,18 +103,22 @@ class SwarmLab:
 
     # --- docker, on any node ------------------------------------------------------
 
+    def docker_argv(self, node: str | None = None) -> list[str]:
+        """`docker` for `node`'s engine: the manager's (when None), or the context named like it."""
+        return ["docker"] if node in (None, getattr(self, "manager", None)) else ["docker", "--context", node]
+
     def docker(self, *argv: str, node: str | None = None, **kwargs) -> str:
         """`docker ARGV` on `node`'s engine (the manager's when None)."""
-        where = [] if node in (None, getattr(self, "manager", None)) else ["--context", node]
-        return docker(*where, *argv, env=self.env, **kwargs)
+        return docker(*self.docker_argv(node)[1:], *argv, env=self.env, **kwargs)
 
     def container_of(self, name: str) -> tuple[str, str]:
         """(node, container id) of machine `name`'s running task."""
-        service, slot = (f"{self.stack}_server", "1") if name == "server" else (f"{self.stack}_student", name[7:])
+        if name == "server":
+            service, slot = f"{self.stack}_server", "1"
+        else:
+            service, slot = f"{self.stack}_student", name.removeprefix("student")
         for task in self.docker("service", "ps", "-q", "--filter", "desired-state=running", service).split():
-            found = self.docker(
-                "inspect", "-f", "{{.Slot}} {{.Status.State}} {{.NodeID}} {{.Status.ContainerStatus.ContainerID}}", task
-            ).split()
+            found = self.docker("inspect", "-f", TASK_FORMAT, task).split()
             if found[:2] == [slot, "running"]:
                 node = self.docker("node", "inspect", "-f", "{{.Description.Hostname}}", found[2]).strip()
                 return node, found[3]
@@ -124,7 +133,8 @@ class SwarmLab:
         """In machine `name`'s container, `printf COMMANDS | ftplab-client --name CLIENT_NAME`,
         as a student scripts it (bounded by `timeout`); its output."""
         keys = "".join(f"{command}\n" for command in commands).encode()
-        return self.exec(name, "timeout", "-k", "5", str(timeout), "ftplab-client", "--name", client_name, stdin=keys)
+        client = ["ftplab-client", "--name", client_name]
+        return self.exec(name, "timeout", "-k", "5", str(timeout), *client, stdin=keys)
 
     def sha256(self, name: str, path: str) -> str:
         digest = self.exec(name, "sha256sum", path).split()[0]
@@ -145,5 +155,74 @@ class SwarmLab:
         return "\n".join(parts)
 
 
-def file_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+class TaskClient(InteractiveClient):
+    """`ftplab-client` in a task's container on whichever node runs it (`docker --context NODE
+    exec -i`): a student typing, read on our side as it arrives."""
+
+    def __init__(self, lab: SwarmLab, machine: str, name: str):
+        node, container = lab.container_of(machine)
+        self.where = f"{machine}@{node}"
+        self.name = name
+        command = [*lab.docker_argv(node), "exec", "-i", container, "ftplab-client", "--name", name]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=lab.env
+        )
+        self.stdout = LineStream(self.process.stdout, f"{name}@{self.where} stdout", TIMEOUT)
+        self.stderr = LineStream(self.process.stderr, f"{name}@{self.where} stderr", TIMEOUT)
+        self.expect(f"Hola, {name}.")
+
+
+class _TerminalReader:
+    """The master side of a pseudo-terminal as a pipe for LineStream: EIO (the other side
+    closed) is the end of input."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = b""
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.buffer:
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+
+class Terminal:
+    """A command on a pseudo-terminal, as a person at a keyboard runs it (`docker attach`
+    wants a terminal): `type` keys, `output` is what it printed, line by line."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        master, child = pty.openpty()
+        self.master = master
+        self.process = subprocess.Popen(
+            argv, stdin=child, stdout=child, stderr=child, env=env, start_new_session=True
+        )
+        os.close(child)
+        self.output = LineStream(_TerminalReader(os.dup(master)), " ".join(argv[-2:]), TIMEOUT)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            os.close(self.master)
+
+    def end(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)

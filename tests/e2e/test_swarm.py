@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 
 STUDENTS = 3
 GWBRIDGE = "docker_gwbridge"
+VOLUMES_FORMAT = '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}'
 
 
 def network_exists(name: str) -> bool:
@@ -61,7 +62,7 @@ def swarm_lab(request, single_node_swarm):
 def stack_volumes(lab: SwarmLab) -> set[str]:
     """Every volume mounted by any of the stack's containers, running or ended."""
     containers = docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={lab.stack}").split()
-    names = docker("inspect", "-f", '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}', *containers)
+    names = docker("inspect", "-f", VOLUMES_FORMAT, *containers)
     return set(names.split())
 
 
@@ -69,7 +70,9 @@ def assert_least_privileged(lab: SwarmLab, name: str, writable_dir: str) -> None
     """deploy/stack.yaml's least privilege, on the running task: no capability (so a setuid
     program gains none either), a non-root user, a read-only root, writable volume and /tmp."""
     _, container = lab.container_of(name)
-    host_config = docker("inspect", "-f", "{{json .HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}}", container)
+    host_config = docker(
+        "inspect", "-f", "{{json .HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}}", container
+    )
     assert host_config.split() == ['["ALL"]', "true"], (name, host_config)
     assert lab.exec(name, "id", "-u") == "10001\n", name
     caps = lab.exec(name, "grep", "-E", "^Cap(Inh|Prm|Eff|Bnd|Amb):", "/proc/1/status", "/proc/self/status")
@@ -87,9 +90,10 @@ def test_stack_on_one_node_serves_every_student_over_the_overlay(swarm_lab):
     assert {task.node for task in tasks.values()} == {lab.manager}
 
     # Every machine has its own address on labnet; every student joined from its own.
-    subnet = ipaddress.ip_network(
-        docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", f"{lab.stack}_labnet").strip()
+    labnet = docker(
+        "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", f"{lab.stack}_labnet"
     )
+    subnet = ipaddress.ip_network(labnet.strip())
     addresses = [task.address for task in tasks.values()]
     assert len(set(addresses)) == STUDENTS + 1, tasks
     assert all(ipaddress.ip_address(address) in subnet for address in addresses), (subnet, tasks)
@@ -102,7 +106,8 @@ def test_stack_on_one_node_serves_every_student_over_the_overlay(swarm_lab):
     assert re.search(r"Conectados \(\d+\): .*student1, student2, student3", out), out
     assert "Archivos en el servidor (" in out and re.search(rf"\s{re.escape(SMALL_FILE)}$", out, re.M), out
     assert f"Guardado {DOWNLOAD_DIR}/{SMALL_FILE}" in out, out
-    assert lab.sha256("student2", f"{DOWNLOAD_DIR}/{SMALL_FILE}") == lab.sha256("server", f"{SERVED_DIR}/{SMALL_FILE}")
+    served = lab.sha256("server", f"{SERVED_DIR}/{SMALL_FILE}")
+    assert lab.sha256("student2", f"{DOWNLOAD_DIR}/{SMALL_FILE}") == served
 
     # labnet is attachable: a teacher's extra client joins from a plain `docker run`.
     extra = docker(
