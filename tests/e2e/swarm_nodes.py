@@ -174,6 +174,11 @@ class NodeCluster:
         """Stop a node the way a host goes away: its engine and every task on it end."""
         docker("stop", "--time", "20", node.name)
 
+    def start_again(self, node: Node) -> None:
+        """Bring a stopped node back: its engine starts and rejoins the swarm by itself."""
+        docker("start", node.name)
+        wait_until(lambda: node.name in self.ready_nodes(), SWARM_FORM_TIMEOUT, f"{node.name} Ready again")
+
     def remove(self) -> None:
         """Every node container (with its /var/lib/docker volume) and the network."""
         for node in self.started:
