@@ -68,6 +68,8 @@ class SwarmLab:
             "SWARM_TIMEOUT": SWARM_TIMEOUT,
             **env,
         }
+        # The hostname of the engine `scripts/lab swarm` talks to (a manager of the swarm).
+        self.manager: str | None = None
         self.manager = self.docker("info", "-f", "{{.Name}}").strip()
 
     # --- the script ---------------------------------------------------------------
@@ -105,7 +107,7 @@ class SwarmLab:
 
     def docker_argv(self, node: str | None = None) -> list[str]:
         """`docker` for `node`'s engine: the manager's (when None), or the context named like it."""
-        return ["docker"] if node in (None, getattr(self, "manager", None)) else ["docker", "--context", node]
+        return ["docker"] if node in (None, self.manager) else ["docker", "--context", node]
 
     def docker(self, *argv: str, node: str | None = None, **kwargs) -> str:
         """`docker ARGV` on `node`'s engine (the manager's when None)."""
