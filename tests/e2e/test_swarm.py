@@ -102,12 +102,13 @@ def test_stack_on_one_node_serves_every_student_over_the_overlay(swarm_lab):
         assert joined.get(f"student{n}") == tasks[f"student{n}"].address, (joined, tasks)
 
     # A student scripts a session in its task's container: list, then a byte-identical download.
+    # (Into student2's own folder on the host's downloads volume.)
     out = lab.session("student2", "ana", ["who", "list", f"get {SMALL_FILE}", "quit"])
     assert re.search(r"Conectados \(\d+\): .*student1, student2, student3", out), out
     assert "Archivos en el servidor (" in out and re.search(rf"\s{re.escape(SMALL_FILE)}$", out, re.M), out
-    assert f"Guardado {DOWNLOAD_DIR}/{SMALL_FILE}" in out, out
-    served = lab.sha256("server", f"{SERVED_DIR}/{SMALL_FILE}")
-    assert lab.sha256("student2", f"{DOWNLOAD_DIR}/{SMALL_FILE}") == served
+    saved = f"{DOWNLOAD_DIR}/student2/{SMALL_FILE}"
+    assert f"Guardado {saved}" in out, out
+    assert lab.sha256("student2", saved) == lab.sha256("server", f"{SERVED_DIR}/{SMALL_FILE}")
 
     # labnet is attachable: a teacher's extra client joins from a plain `docker run`.
     extra = docker(
@@ -122,7 +123,7 @@ def test_stack_on_one_node_serves_every_student_over_the_overlay(swarm_lab):
 
     # Down: the services, their containers, the network and every volume are gone.
     volumes = stack_volumes(lab)
-    assert f"{lab.stack}_files" in volumes, volumes
+    assert {f"{lab.stack}_files", f"{lab.stack}_downloads"} <= volumes, volumes
     lab.script("down")
     assert lab.stack not in docker("stack", "ls", "--format", "{{.Name}}").split()
     assert not docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={lab.stack}").split()

@@ -103,8 +103,8 @@ def test_lab_across_three_nodes_keeps_serving_when_a_node_stops(cluster, swarm_l
     served = lab.sha256("server", f"{SERVED_DIR}/{BIG_FILE}")
     remote = students_on(tasks, far)[0]
     out = lab.session(remote, "eva", [f"get {BIG_FILE}", "quit"])
-    assert f"Guardado {DOWNLOAD_DIR}/{BIG_FILE}" in out, out
-    assert lab.sha256(remote, f"{DOWNLOAD_DIR}/{BIG_FILE}") == served
+    assert f"Guardado {DOWNLOAD_DIR}/{remote}/{BIG_FILE}" in out, out
+    assert lab.sha256(remote, f"{DOWNLOAD_DIR}/{remote}/{BIG_FILE}") == served
 
     # ana is in a session on one worker when the other worker stops.
     local = students_on(tasks, near)[0]
@@ -121,11 +121,11 @@ def test_lab_across_three_nodes_keeps_serving_when_a_node_stops(cluster, swarm_l
                 f"the server to see {name} (on the stopped node) leave",
             )
         ana.send(f"get {BIG_FILE}")
-        ana.expect(f"Guardado {DOWNLOAD_DIR}/{BIG_FILE}")
+        ana.expect(f"Guardado {DOWNLOAD_DIR}/{local}/{BIG_FILE}")
         ana.send("who")
         ana.expect("Conectados (")
         assert not ana.has(CONNECTION_LOST), ana.transcript()
-        assert lab.sha256(local, f"{DOWNLOAD_DIR}/{BIG_FILE}") == served
+        assert lab.sha256(local, f"{DOWNLOAD_DIR}/{local}/{BIG_FILE}") == served
         assert ana.quit() == 0, ana.transcript()
     finally:
         ana.end()
