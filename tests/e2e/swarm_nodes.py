@@ -18,6 +18,7 @@ and its cgroups read-write itself (tests/e2e/dind/node-entrypoint.sh).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -164,6 +165,17 @@ class NodeCluster:
         """`docker save IMAGES | docker load` into `node` (there is no registry to pull from)."""
         saved = subprocess.run(["docker", "save", *images], capture_output=True, check=True, timeout=300)
         self.on(node, "load", "-q", stdin=saved.stdout)
+
+    def vxlan_bytes_sent(self, node: Node, network: str) -> int:
+        """Bytes `node` has sent into `network`'s VXLAN tunnel, i.e. to tasks on other nodes.
+        Read in the overlay's namespace on that node, which Docker names 1-<first ten
+        characters of the network's id>."""
+        network_id = self.on(node, "network", "inspect", "-f", "{{.Id}}", network).strip()
+        namespace = f"--net=/var/run/docker/netns/1-{network_id[:10]}"
+        links = docker(
+            "exec", node.name, "nsenter", namespace, "ip", "-s", "-j", "link", "show", "type", "vxlan"
+        )
+        return sum(link["stats64"]["tx"]["bytes"] for link in json.loads(links))
 
     def link_mtu(self) -> int:
         return int(docker("exec", self.manager.name, "cat", "/sys/class/net/eth0/mtu").strip())

@@ -36,6 +36,7 @@ STUDENTS = 4
 VXLAN_OVERHEAD = 50
 DETACH_KEYS = b"\x10\x11"  # Ctrl-P Ctrl-Q
 NODE_DOWN_TIMEOUT = 60.0
+BIG_FILE_BYTES = 4 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +100,14 @@ def test_lab_across_three_nodes_keeps_serving_when_a_node_stops(cluster, swarm_l
     joined = lab.joined()
     assert all(joined.get(name) == task.address for name, task in tasks.items() if name != "server"), joined
 
-    # A download across nodes (worker -> VXLAN -> manager), byte-identical.
+    # A download across nodes, byte-identical, and its bytes left the manager through VXLAN.
     served = lab.sha256("server", f"{SERVED_DIR}/{BIG_FILE}")
     remote = students_on(tasks, far)[0]
+    tunnelled = cluster.vxlan_bytes_sent(cluster.manager, "ftplab_labnet")
     out = lab.session(remote, "eva", [f"get {BIG_FILE}", "quit"])
     assert f"Guardado {DOWNLOAD_DIR}/{remote}/{BIG_FILE}" in out, out
     assert lab.sha256(remote, f"{DOWNLOAD_DIR}/{remote}/{BIG_FILE}") == served
+    assert cluster.vxlan_bytes_sent(cluster.manager, "ftplab_labnet") - tunnelled >= BIG_FILE_BYTES
 
     # ana is in a session on one worker when the other worker stops.
     local = students_on(tasks, near)[0]
