@@ -100,6 +100,9 @@ class Client:
         self._finished = False
         self._console_polled = False
         self._console_watched = False
+        self._keep_alive_seconds: float | None = None
+        """Asked by the server (`!KEEPALIVE`): send a line at least this often, even to only read."""
+        self._sent_at = time.monotonic()
         self._selector = selectors.DefaultSelector()
         self._handlers = {
             protocol.Message: self._on_message,
@@ -109,6 +112,7 @@ class Client:
             protocol.FileData: self._on_file_data,
             protocol.FileAbort: self._on_file_abort,
             protocol.Bye: self._on_bye,
+            protocol.KeepAlive: self._on_keep_alive,
         }
         console.on_interrupt = self._on_interrupt_key
         console.on_quit_now = lambda: self._leave(signal.SIGQUIT)
@@ -123,7 +127,7 @@ class Client:
         self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
         hello_deadline = time.monotonic() + self.config.timeout
         try:
-            self._send("")  # the join line, which names us
+            self._send(protocol.join_text({"lang": self.say.language}))  # names us, and our language
             self._sync_console_watch()
             self._handle_input_lines([])
             while not self._finished:
@@ -140,10 +144,24 @@ class Client:
             self._finished = True
             return
         polling = self._console_polled and self._console_wanted()
+        if timeout is None:
+            timeout = self._keep_alive_wait()
         for key, mask in self._selector.select(0 if polling else timeout):
             key.data(mask)
         if polling:
             self._on_console(selectors.EVENT_READ)
+        self._keep_alive_if_due()
+
+    def _keep_alive_wait(self) -> float | None:
+        """Seconds until a keep-alive is due (None: the server asked for none)."""
+        if self._keep_alive_seconds is None:
+            return None
+        return max(self._sent_at + self._keep_alive_seconds - time.monotonic(), 0.0)
+
+    def _keep_alive_if_due(self) -> None:
+        """An empty line, which the server counts as activity and otherwise ignores."""
+        if self._keep_alive_wait() == 0.0 and not self._quitting and not self._finished:
+            self._send("")
 
     def _leave(self, signum: int) -> None:
         self._left_on = signum
@@ -298,6 +316,7 @@ class Client:
         except protocol.LocalProtocolError:
             self.console.show(self.say("line_too_long", limit=protocol.MAX_LINE_BYTES))
             return False
+        self._sent_at = time.monotonic()
         self._flush()
         return True
 
@@ -370,6 +389,9 @@ class Client:
         text = _same_name(text)
         named = [index for index, name in enumerate(self._requests) if text.endswith(visible(name))]
         del self._requests[named[0] if named else 0]
+
+    def _on_keep_alive(self, event: protocol.KeepAlive) -> None:
+        self._keep_alive_seconds = event.seconds
 
     def _on_bye(self, event: protocol.Bye) -> None:
         self._show(event.sender, event.text)

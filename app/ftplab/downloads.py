@@ -38,6 +38,8 @@ class Room(Protocol):
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
+    def say_to(self, member) -> Messages: ...
+
 
 class Downloads:
     """The downloads scheduler: hashing in steps, the digest cache, frames under back-pressure."""
@@ -46,7 +48,6 @@ class Downloads:
         self._storage = storage
         self._room = room
         self._name = room.name
-        self._say = room.say
         self._loop = loop
         self._cache = HashCache()
         self._hashing: set[Session] = set()
@@ -136,7 +137,7 @@ class Downloads:
         name = visible(transfer.name)
         log.warning("%s shrank while being sent to %s", name, session.label)
         transfer.close()
-        abort = protocol.FileAbort(self._name, self._say("transfer_aborted", name=name))
+        abort = protocol.FileAbort(self._name, self._room.say_to(session)("transfer_aborted", name=name))
         session.queue(protocol.encode(abort), self._loop.now)
         self._loop.touch(session)
 

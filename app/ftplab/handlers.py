@@ -20,13 +20,16 @@ from datetime import datetime
 from typing import Protocol
 
 from . import protocol
-from .messages import HELP_KEYS, Messages
+from .logs import CHATTER_LOGGER
+from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from .protocol import ErrorCode
 from .session import Session
 from .storage import Entry, FileProblem, Storage
 from .text import visible
 
 log = logging.getLogger("ftplab.server")
+chatter = logging.getLogger(CHATTER_LOGGER)
+"""Each client's commands and chat: kept off an interactive console (see logs.py), not out of the log."""
 
 
 class Room(Protocol):
@@ -41,6 +44,8 @@ class Room(Protocol):
     def member(self, name: str) -> Session | None: ...
 
     def member_names(self) -> list[str]: ...
+
+    def say_to(self, member) -> Messages: ...
 
     def add_member(self, session: Session, name: str) -> bool: ...
 
@@ -60,7 +65,7 @@ class Room(Protocol):
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None: ...
 
-    def announce(self, text: str, exclude: Session | None = None) -> None: ...
+    def announce(self, key: str, exclude: Session | None = None, **values) -> None: ...
 
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
@@ -82,8 +87,19 @@ class Command:
 class Handlers:
     """The lab protocol's meaning: one method per command, chat, joining, the console."""
 
-    def __init__(self, room: Room, downloads: Downloads, storage: Storage):
+    def __init__(
+        self,
+        room: Room,
+        downloads: Downloads,
+        storage: Storage,
+        *,
+        keep_alive_seconds: float = 0.0,
+        stop: Callable[[], None] = lambda: None,
+    ):
         self._room = room
+        self._keep_alive_seconds = keep_alive_seconds
+        """Asked of clients that announce themselves with `!JOIN` (0: no idle timeout, none asked)."""
+        self._stop = stop
         self._downloads = downloads
         self._storage = storage
         self._say = room.say
@@ -93,6 +109,12 @@ class Handlers:
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
+        }
+        self._console_commands = {
+            "/who": self._console_who,
+            "/kick": self._console_kick,
+            "/help": self._console_help,
+            "/quit": self._console_quit,
         }
 
     # --- lines from clients -----------------------------------------------------
@@ -128,15 +150,26 @@ class Handlers:
 
     def _join(self, session: Session, line: protocol.Line, now: float) -> None:
         room = self._room
+        text = line.text.strip()
+        options = protocol.parse_join(text)
+        if options is not None:
+            self._take_join_options(session, options)  # first: a refusal speaks its language too
+            text = ""
         if not room.add_member(session, line.sender):
             log.info("refused name %s for %s: in use", visible(line.sender), session.label)
             room.refuse(session, ErrorCode.NAME_TAKEN, "name_taken", name=line.sender)
             return
         log.info("joined %s", session.label)
         room.welcome(session)
-        text = line.text.strip()
+        if options is not None and self._keep_alive_seconds:
+            room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line
+
+    def _take_join_options(self, session: Session, options: dict[str, str]) -> None:
+        """What a client announced in its `!JOIN` line: its language, if the server has it."""
+        if options.get("lang") in CATALOGUES:
+            session.language = options["lang"]
 
     def _on_text(self, session: Session, text: str, now: float) -> bool:
         if not text:
@@ -150,7 +183,7 @@ class Handlers:
             return False
         session.last_activity = now  # only whole lines count: a byte-trickler stays idle
         argument = argument.strip()
-        log.info("%s: %s", session.label, visible(text))
+        chatter.info("%s: %s", session.label, visible(text))
         if argument and not command.takes_argument:
             self._room.send_error(session, ErrorCode.USAGE, "usage_no_arguments", command=word.lower())
             return True
@@ -167,12 +200,12 @@ class Handlers:
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
         if not entries:
-            self._room.reply(session, self._say("list_empty"))
+            self._room.reply(session, self._room.say_to(session)("list_empty"))
             return
-        self._room.reply_in_pieces(session, self._listing(entries))
+        self._room.reply_in_pieces(session, self._listing(entries, self._room.say_to(session)))
 
-    def _listing(self, entries: list[Entry]) -> Iterator[str]:
-        yield self._say("list_header", count=len(entries))
+    def _listing(self, entries: list[Entry], say: Messages) -> Iterator[str]:
+        yield say("list_header", count=len(entries))
         for entry in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
             yield f"{entry.size:>12}  {stamp}  {entry.shown}"
@@ -187,12 +220,17 @@ class Handlers:
             self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
 
     def _who(self, session: Session, _argument: str, _now: float) -> None:
-        names = sorted(self._room.member_names())
-        self._room.reply(session, self._say("who", count=len(names), names=", ".join(names)))
+        self._room.reply(session, self._who_text(self._room.say_to(session)))
+
+    def _who_text(self, say: Messages) -> str:
+        """Everyone in the chat: the server's name first (marked), then the members."""
+        names = [say("who_server", name=self._room.name), *sorted(self._room.member_names())]
+        return say("who", count=len(names), names=", ".join(names))
 
     def _help(self, session: Session, _argument: str, _now: float) -> None:
+        say = self._room.say_to(session)
         for key in HELP_KEYS:
-            self._room.reply(session, self._say(key))
+            self._room.reply(session, say(key))
 
     def _quit(self, session: Session, _argument: str, _now: float) -> None:
         session.quitting = True  # the loop says goodbye once the downloads asked for are sent
@@ -209,7 +247,7 @@ class Handlers:
             self._private(session, text)
             return True
         text = visible(text)
-        log.info("chat %s: %s", session.label, text)
+        chatter.info("chat %s: %s", session.label, text)
         self._room.show(f"{session.name}> {text}")
         self._room.broadcast(session.name, text, exclude=session)
         return True
@@ -231,9 +269,9 @@ class Handlers:
         if not target or not body:
             room.send_error(session, ErrorCode.USAGE, "usage_private")
             return
-        log.info("private %s -> %s", session.label, visible(target))
+        chatter.info("private %s -> %s", session.label, visible(target))
         if protocol.name_key(target) == protocol.name_key(room.name):
-            room.show(self._say("console_private_to_you", sender=session.name, text=body))
+            room.show(f"{session.name}> {self._say('private', text=body)}")  # as a client shows it
             return
         recipient = room.member(target)
         if recipient is None:
@@ -241,14 +279,19 @@ class Handlers:
         elif not recipient.hears_chat:
             room.send_error(session, ErrorCode.NO_USER, "not_in_chat", name=recipient.name)
         else:
-            room.send_message(recipient, session.name, self._say("private", text=body))
+            room.send_message(recipient, session.name, room.say_to(recipient)("private", text=body))
 
     # --- the console ------------------------------------------------------------
 
     def on_console_line(self, text: str) -> None:
-        """The teacher's line: to everyone, or `@name text` to one."""
+        """The teacher's line: a `/command`, `@name text` to one, or to everyone."""
         room = self._room
         if not text:
+            return
+        word, _, argument = text.partition(" ")
+        command = self._console_commands.get(word.lower())
+        if command is not None:
+            command(argument.strip())
             return
         if not text.startswith("@"):
             room.broadcast(room.name, visible(text))
@@ -262,4 +305,33 @@ class Handlers:
         elif not recipient.hears_chat:
             room.show(self._say("not_in_chat", name=recipient.name))
         else:
-            room.send_message(recipient, room.name, self._say("private", text=visible(body.strip())))
+            room.send_message(
+                recipient, room.name, room.say_to(recipient)("private", text=visible(body.strip()))
+            )
+
+    def _console_who(self, _argument: str) -> None:
+        self._room.show(self._who_text(self._say))
+
+    def _console_help(self, _argument: str) -> None:
+        for key in CONSOLE_HELP_KEYS:
+            self._room.show(self._say(key))
+
+    def _console_quit(self, _argument: str) -> None:
+        self._stop()  # the loop tells every client the server is closing
+
+    def _console_kick(self, argument: str) -> None:
+        """`/kick NAME [reason]`: NAME is told why (in its language) and disconnected."""
+        room = self._room
+        target, _, reason = argument.partition(" ")
+        member = room.member(target) if target else None
+        if not target:
+            room.show(self._say("usage_kick"))
+        elif member is None:
+            room.show(self._say("no_such_user", name=visible(target)))
+        elif not member.hears_chat:  # an FTP user: its door has no way to say why
+            room.show(self._say("not_in_chat", name=member.name))
+        else:
+            log.info("kicked %s from the console: %s", member.label, visible(reason.strip()) or "-")
+            key, reason = ("kicked_because", visible(reason.strip())) if reason.strip() else ("kicked", "")
+            room.refuse(member, ErrorCode.KICKED, key, name=room.name, reason=reason)
+            room.show(self._say("console_kicked", name=member.name))

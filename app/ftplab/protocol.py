@@ -30,6 +30,9 @@ MAX_DATA_BYTES = 256 * 1024
 PREFIX_SEPARATOR = "> "
 CONTROL = "!"
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+JOIN = "JOIN"
+"""A client's first line may be `name> !JOIN key=value ...`: options, not a command."""
+MAX_KEEP_ALIVE_SECONDS = 1_000_000.0
 
 
 class ErrorCode(str, enum.Enum):
@@ -53,6 +56,7 @@ class ErrorCode(str, enum.Enum):
     NO_NAME = ("no-name", True)
     IDLE = ("idle", True)
     CLOSING = ("closing", True)
+    KICKED = ("kicked", True)
     # a line the server could not take: the connection goes on
     PROTOCOL = "protocol"
     TOO_LONG = "too-long"
@@ -193,6 +197,15 @@ class FileAbort:
 
 
 @dataclass(frozen=True)
+class KeepAlive:
+    """The server asks for a line (an empty one will do) at least every `seconds`,
+    so that a client whose user only reads is not taken for a dead one."""
+
+    sender: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Bye:
     """The server ends this connection at the client's request."""
 
@@ -266,6 +279,7 @@ _ENCODERS = {
     FileData: lambda e: encode_data_header(e.sender, len(e.data)) + e.data,
     FileAbort: lambda e: _line(e.sender, f"{CONTROL}ABORT {e.text}"),
     Bye: lambda e: _line(e.sender, f"{CONTROL}BYE {e.text}"),
+    KeepAlive: lambda e: _encode_keep_alive(e),
 }
 
 
@@ -275,6 +289,31 @@ def encode(event) -> bytes:
     if encoder is None:
         raise LocalProtocolError(f"not a protocol event: {type(event).__name__}")
     return encoder(event)
+
+
+def _encode_keep_alive(event: KeepAlive) -> bytes:
+    if not 0 < event.seconds <= MAX_KEEP_ALIVE_SECONDS:
+        raise LocalProtocolError(f"keep-alive of {event.seconds} s")
+    return _line(event.sender, f"{CONTROL}KEEPALIVE {event.seconds:.3f}")
+
+
+# --- joining: the options a client announces ---------------------------------
+
+
+def join_text(options: dict[str, str]) -> str:
+    """The text of a client's first line announcing `options`: `!JOIN lang=en`."""
+    words = [f"{key}={value}" for key, value in options.items()]
+    return " ".join([f"{CONTROL}{JOIN}", *words])
+
+
+def parse_join(text: str) -> dict[str, str] | None:
+    """The options of a `!JOIN` first line, None if `text` is not one. Words that
+    are not `key=value` are ignored, so later clients can announce more."""
+    keyword, _, rest = text.partition(" ")
+    if keyword != f"{CONTROL}{JOIN}":
+        return None
+    pairs = (word.partition("=") for word in rest.split())
+    return {key: value for key, equals, value in pairs if key and equals}
 
 
 # --- decoding ----------------------------------------------------------------
@@ -306,6 +345,12 @@ def _parse_file(sender: str, args: str) -> FileStart:
     return FileStart(sender, _int_field(size, 2**63), sha256, name)
 
 
+def _parse_keep_alive(sender: str, args: str) -> KeepAlive:
+    if not re.fullmatch(r"\d{1,7}(\.\d{1,3})?", args) or not 0 < float(args) <= MAX_KEEP_ALIVE_SECONDS:
+        raise BadFrame("bad !KEEPALIVE line")
+    return KeepAlive(sender, float(args))
+
+
 def _parse_error(sender: str, args: str) -> Error:
     code, _, text = args.partition(" ")
     if not code:
@@ -319,6 +364,7 @@ _CONTROL_PARSERS = {
     "FILE": _parse_file,
     "ABORT": lambda sender, args: FileAbort(sender, args),
     "BYE": lambda sender, args: Bye(sender, args),
+    "KEEPALIVE": lambda sender, args: _parse_keep_alive(sender, args),
 }
 
 

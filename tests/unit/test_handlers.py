@@ -8,7 +8,7 @@ import pytest
 
 from ftplab import protocol
 from ftplab.handlers import Handlers
-from ftplab.messages import HELP_KEYS, Messages
+from ftplab.messages import CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from ftplab.protocol import ErrorCode
 from ftplab.session import ADDRESS_CHAT_BURST_LINES, CHAT_BURST_LINES, COMMAND_BURST, Session
 from ftplab.storage import NoSuchFile, Storage
@@ -28,6 +28,9 @@ class FakeRoom:
 
     def member(self, name):
         return self.members.get(protocol.name_key(name))
+
+    def say_to(self, member):
+        return Messages(getattr(member, "language", None) or "es")
 
     def member_names(self):
         return [session.name for session in self.members.values()]
@@ -200,7 +203,7 @@ def test_who_lists_the_members_sorted(handlers, room, joined):
     joined("zoe")
     ana = joined("ana")
     handlers.on_line(ana, line(ana, "who"), 0.0)
-    assert room.called("reply") == [((ana, room.say("who", count=2, names="ana, zoe")), {})]
+    assert room.called("reply") == [((ana, room.say("who", count=3, names="profe (servidor), ana, zoe")), {})]
 
 
 def test_help_replies_every_help_line(handlers, room, joined):
@@ -279,7 +282,7 @@ def test_a_private_message_reaches_only_its_recipient(handlers, room, joined):
 def test_a_private_message_to_the_server_shows_on_the_console(handlers, room, joined):
     ana = joined("ana")
     handlers.on_line(ana, line(ana, "@profe hola"), 0.0)
-    assert room.called("show") == [((room.say("console_private_to_you", sender="ana", text="hola"),), {})]
+    assert room.called("show") == [(("ana> (privado) hola",), {})]
 
 
 @pytest.mark.parametrize(("text", "code"), [("@", ErrorCode.USAGE), ("@nadie hola", ErrorCode.NO_USER)])
@@ -299,3 +302,68 @@ def test_the_console_broadcasts_or_writes_privately(handlers, room, joined):
     assert room.called("broadcast") == [(("profe", "hola clase"), {})]
     assert room.called("send_message") == [((ana, "profe", room.say("private", text="solo para ti")), {})]
     assert room.called("show") == [((room.say("no_such_user", name="nadie"),), {})]
+
+
+def test_a_join_line_announces_the_language_and_is_not_a_command(room, downloads, tmp_path, sockets):
+    handlers = Handlers(room, downloads, Storage(str(tmp_path)), keep_alive_seconds=200.0)
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", "!JOIN lang=en future=yes"), 0.0)
+    assert (session.name, session.language, session.held) == ("ana", "en", None)
+    assert room.called("send_event") == [((session, protocol.KeepAlive(SERVER, 200.0)), {})]
+
+
+def test_a_client_that_announces_nothing_gets_no_keep_alive_and_the_servers_language(handlers, room, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", ""), 0.0)
+    assert session.language is None
+    assert room.called("send_event") == []
+
+
+def test_an_unknown_language_is_the_servers(handlers, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", "!JOIN lang=xx"), 0.0)
+    assert session.language is None
+
+
+def test_help_and_private_messages_speak_the_recipients_language(handlers, room, joined):
+    ana, bob = joined("ana"), joined("bob")
+    ana.language = "en"
+    handlers.on_line(ana, line(ana, "help"), 0.0)
+    handlers.on_line(bob, line(bob, "@ana hola"), 0.0)
+    english = Messages("en")
+    assert [text for (_, text), _ in room.called("reply")] == [english(key) for key in HELP_KEYS]
+    assert room.called("send_message") == [((ana, "bob", "(private) hola"), {})]
+
+
+def test_console_who_and_help(handlers, room, joined):
+    joined("ana")
+    handlers.on_console_line("/who")
+    handlers.on_console_line("/HELP")
+    shown = [text for (text,), _ in room.called("show")]
+    assert shown[0] == room.say("who", count=2, names="profe (servidor), ana")
+    assert shown[1:] == [room.say(key) for key in CONSOLE_HELP_KEYS]
+    assert not room.called("broadcast")
+
+
+def test_console_kick_tells_the_member_why_and_closes(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_console_line("/kick ana  deja de hacer spam ")
+    handlers.on_console_line("/kick nadie")
+    handlers.on_console_line("/kick")
+    assert room.called("refuse") == [
+        ((ana, ErrorCode.KICKED, "kicked_because"), {"name": SERVER, "reason": "deja de hacer spam"})
+    ]
+    assert ErrorCode.KICKED.fatal
+    assert [text for (text,), _ in room.called("show")] == [
+        room.say("console_kicked", name="ana"),
+        room.say("no_such_user", name="nadie"),
+        room.say("usage_kick"),
+    ]
+
+
+def test_console_quit_stops_the_server(room, downloads, tmp_path):
+    stops = []
+    handlers = Handlers(room, downloads, Storage(str(tmp_path)), stop=lambda: stops.append(True))
+    handlers.on_console_line("/quit")
+    assert stops == [True]
+    assert not room.called("broadcast")

@@ -668,3 +668,23 @@ def test_garbage_only_raises_protocol_errors(pieces, from_server, data):
     if fatal is not None:
         with pytest.raises(BadFrame):
             receiver.next_event()
+
+
+def test_a_join_line_carries_options_and_ignores_words_it_does_not_know():
+    text = protocol.join_text({"lang": "en"})
+    assert text == "!JOIN lang=en"
+    assert protocol.parse_join(text + " extra later=1") == {"lang": "en", "later": "1"}
+    assert protocol.parse_join("") is None
+    assert protocol.parse_join("!JOINED lang=en") is None
+    assert protocol.parse_join("list") is None
+
+
+def test_keep_alive_round_trip_and_bad_values():
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(protocol.encode(protocol.KeepAlive("profe", 200.0)))
+    assert receiver.next_event() == protocol.KeepAlive("profe", 200.0)
+    for bad in ("0", "-1", "abc", "1e9", ""):
+        receiver = protocol.Receiver(from_server=True)
+        receiver.feed(f"profe> !KEEPALIVE {bad}\n".encode())
+        with pytest.raises(protocol.BadFrame):
+            receiver.next_event()
