@@ -70,6 +70,16 @@ class Downloads:
         self._loop.touch(session)
         return None
 
+    def request_resume(
+        self, session: Session, name: str, offset: int, prefix_sha256: str
+    ) -> FileProblem | None:
+        """Queue the rest of `name` for a client holding its first `offset` bytes (hashed
+        `prefix_sha256`); checked and counted as a `get` (see docs/protocol.md, Resuming)."""
+        problem = self.request(session, name)
+        if problem is None:
+            session.transfers[-1].resume_from = (offset, prefix_sha256)
+        return problem
+
     def forget(self, session: Session) -> None:
         self._hashing.discard(session)
 

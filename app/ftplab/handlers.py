@@ -75,6 +75,10 @@ class Downloads(Protocol):
 
     def request(self, session: Session, name: str) -> FileProblem | None: ...
 
+    def request_resume(
+        self, session: Session, name: str, offset: int, prefix_sha256: str
+    ) -> FileProblem | None: ...
+
 
 @dataclass(frozen=True)
 class Command:
@@ -106,6 +110,7 @@ class Handlers:
         self._commands = {
             "list": Command(self._list, False),
             "get": Command(self._get, True),
+            "resume": Command(self._resume, True),
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
@@ -219,13 +224,27 @@ class Handlers:
             log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
             self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
 
+    def _resume(self, session: Session, argument: str, _now: float) -> None:
+        """`resume OFFSET SHA256 NAME`: the rest of a download the client kept in part."""
+        parsed = protocol.parse_resume_argument(argument)
+        if parsed is None:
+            self._room.send_error(session, ErrorCode.USAGE, "usage_resume")
+            return
+        offset, prefix_sha256, name = parsed
+        problem = self._downloads.request_resume(session, name, offset, prefix_sha256)
+        if problem is not None:
+            log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
+            self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+
     def _who(self, session: Session, _argument: str, _now: float) -> None:
         self._room.reply(session, self._who_text(self._room.say_to(session)))
 
     def _who_text(self, say: Messages) -> str:
-        """Everyone in the chat: the server's name first (marked), then the members."""
-        names = [say("who_server", name=self._room.name), *sorted(self._room.member_names())]
-        return say("who", count=len(names), names=", ".join(names))
+        """Everyone in the chat: the members (counted), then the server's name."""
+        names = sorted(self._room.member_names())
+        if not names:
+            return say("who_nobody", server=self._room.name)
+        return say("who", count=len(names), names=", ".join(names), server=self._room.name)
 
     def _help(self, session: Session, _argument: str, _now: float) -> None:
         say = self._room.say_to(session)

@@ -183,6 +183,17 @@ class FileStart:
 
 
 @dataclass(frozen=True)
+class FileResume:
+    """A resumed download: the `!DATA` frames that follow carry bytes `offset` to `size`."""
+
+    sender: str
+    offset: int
+    size: int
+    sha256: str
+    name: str
+
+
+@dataclass(frozen=True)
 class FileData:
     sender: str
     data: bytes
@@ -280,6 +291,7 @@ _ENCODERS = {
     FileAbort: lambda e: _line(e.sender, f"{CONTROL}ABORT {e.text}"),
     Bye: lambda e: _line(e.sender, f"{CONTROL}BYE {e.text}"),
     KeepAlive: lambda e: _encode_keep_alive(e),
+    FileResume: lambda e: _encode_file_resume(e),
 }
 
 
@@ -295,6 +307,28 @@ def _encode_keep_alive(event: KeepAlive) -> bytes:
     if not 0 < event.seconds <= MAX_KEEP_ALIVE_SECONDS:
         raise LocalProtocolError(f"keep-alive of {event.seconds} s")
     return _line(event.sender, f"{CONTROL}KEEPALIVE {event.seconds:.3f}")
+
+
+def _encode_file_resume(event: FileResume) -> bytes:
+    if not SHA256_PATTERN.fullmatch(event.sha256) or not 0 < event.offset < event.size or not event.name:
+        raise LocalProtocolError("bad resume header")
+    return _line(event.sender, f"{CONTROL}RESUME {event.offset} {event.size} {event.sha256} {event.name}")
+
+
+def resume_command(offset: int, prefix_sha256: str, name: str) -> str:
+    """A client's `resume` line text: it holds the first `offset` bytes of `name`."""
+    return f"resume {offset} {prefix_sha256} {name}"
+
+
+def parse_resume_argument(argument: str) -> tuple[int, str, str] | None:
+    """(offset, prefix SHA-256, name) from what follows `resume`; None if malformed."""
+    offset, _, rest = argument.partition(" ")
+    sha256, _, name = rest.partition(" ")
+    if not (offset.isascii() and offset.isdigit()) or len(offset) > 20 or int(offset) < 1:
+        return None
+    if not SHA256_PATTERN.fullmatch(sha256) or not name.strip():
+        return None
+    return int(offset), sha256, name.strip()
 
 
 # --- joining: the options a client announces ---------------------------------
@@ -351,6 +385,15 @@ def _parse_keep_alive(sender: str, args: str) -> KeepAlive:
     return KeepAlive(sender, float(args))
 
 
+def _parse_file_resume(sender: str, args: str) -> FileResume:
+    offset, _, rest = args.partition(" ")
+    start = _parse_file(sender, rest)
+    resumed = FileResume(sender, _int_field(offset, 2**63), start.size, start.sha256, start.name)
+    if not 0 < resumed.offset < resumed.size:
+        raise BadFrame("bad !RESUME offset")
+    return resumed
+
+
 def _parse_error(sender: str, args: str) -> Error:
     code, _, text = args.partition(" ")
     if not code:
@@ -365,6 +408,7 @@ _CONTROL_PARSERS = {
     "ABORT": lambda sender, args: FileAbort(sender, args),
     "BYE": lambda sender, args: Bye(sender, args),
     "KEEPALIVE": lambda sender, args: _parse_keep_alive(sender, args),
+    "RESUME": lambda sender, args: _parse_file_resume(sender, args),
 }
 
 

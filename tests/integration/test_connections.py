@@ -27,10 +27,10 @@ def test_quit_leaves_the_server_serving_the_others_and_accepting_new_ones(
     assert leaving.has("profe> Adiós, bob"), leaving
     ana.expect("profe> bob se ha ido")
     ana.send("who")
-    ana.expect("profe> Conectados (2): profe (servidor), ana")
+    ana.expect("profe> Conectados (1): ana; servidor: profe")
     newcomer = run_client(server.port, ["who"], name="carol", download_dir=client_dir("carol"))
     assert newcomer.returncode == 0, newcomer
-    assert newcomer.has("profe> Conectados (3): profe (servidor), ana, carol"), newcomer
+    assert newcomer.has("profe> Conectados (2): ana, carol; servidor: profe"), newcomer
     assert ana.quit() == 0
 
 
@@ -59,7 +59,7 @@ def test_a_full_server_refuses_the_next_client_then_takes_it_when_someone_leaves
     ana.expect("profe> bob se ha ido")
     admitted = run_client(server.port, ["who"], name="carol", download_dir=client_dir("carol"))
     assert admitted.returncode == 0, admitted
-    assert admitted.has("profe> Conectados (3): profe (servidor), ana, carol"), admitted
+    assert admitted.has("profe> Conectados (2): ana, carol; servidor: profe"), admitted
     assert ana.quit() == 0
 
 
@@ -124,7 +124,7 @@ def test_server_keeps_serving_after_its_console_input_ends(start_server, start_c
     server.wait_for_output("ana> hola")
     result = run_client(server.port, ["who"], name="bob", download_dir=client_dir("bob"))
     assert result.returncode == 0, result
-    assert result.has("profe> Conectados (3): profe (servidor), ana, bob"), result
+    assert result.has("profe> Conectados (2): ana, bob; servidor: profe"), result
     assert ana.quit() == 0
     assert server.returncode is None
 

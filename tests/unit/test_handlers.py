@@ -65,6 +65,12 @@ class FakeDownloads:
         self.requests.append((session, name))
         return None
 
+    def request_resume(self, session, name, offset, prefix_sha256):
+        problem = self.request(session, name)
+        if problem is None:
+            self.requests[-1] = (session, name, offset, prefix_sha256)
+        return problem
+
 
 @pytest.fixture
 def sockets():
@@ -203,7 +209,7 @@ def test_who_lists_the_members_sorted(handlers, room, joined):
     joined("zoe")
     ana = joined("ana")
     handlers.on_line(ana, line(ana, "who"), 0.0)
-    assert room.called("reply") == [((ana, room.say("who", count=3, names="profe (servidor), ana, zoe")), {})]
+    assert room.called("reply") == [((ana, "Conectados (2): ana, zoe; servidor: profe"), {})]
 
 
 def test_help_replies_every_help_line(handlers, room, joined):
@@ -335,12 +341,17 @@ def test_help_and_private_messages_speak_the_recipients_language(handlers, room,
     assert room.called("send_message") == [((ana, "bob", "(private) hola"), {})]
 
 
+def test_who_with_nobody_connected_still_names_the_server(handlers, room):
+    handlers.on_console_line("/who")
+    assert room.called("show") == [(("Conectados (0); servidor: profe",), {})]
+
+
 def test_console_who_and_help(handlers, room, joined):
     joined("ana")
     handlers.on_console_line("/who")
     handlers.on_console_line("/HELP")
     shown = [text for (text,), _ in room.called("show")]
-    assert shown[0] == room.say("who", count=2, names="profe (servidor), ana")
+    assert shown[0] == "Conectados (1): ana; servidor: profe"
     assert shown[1:] == [room.say(key) for key in CONSOLE_HELP_KEYS]
     assert not room.called("broadcast")
 
@@ -367,3 +378,17 @@ def test_console_quit_stops_the_server(room, downloads, tmp_path):
     handlers.on_console_line("/quit")
     assert stops == [True]
     assert not room.called("broadcast")
+
+
+def test_resume_queues_the_rest_of_a_file_and_a_malformed_one_is_usage(handlers, room, downloads, joined):
+    ana = joined("ana")
+    digest = "c" * 64
+    downloads.missing.add("nada.txt")
+    handlers.on_line(ana, line(ana, f"resume 100 {digest} con espacio.txt"), 0.0)
+    handlers.on_line(ana, line(ana, f"resume 100 {digest} nada.txt"), 0.0)
+    handlers.on_line(ana, line(ana, "resume 100 nada.txt"), 0.0)
+    assert downloads.requests == [(ana, "con espacio.txt", 100, digest)]
+    assert [(code, key) for (_, code, key), _ in room.called("send_error")] == [
+        (ErrorCode.NO_FILE, "no_such_file_named"),
+        (ErrorCode.USAGE, "usage_resume"),
+    ]

@@ -688,3 +688,34 @@ def test_keep_alive_round_trip_and_bad_values():
         receiver.feed(f"profe> !KEEPALIVE {bad}\n".encode())
         with pytest.raises(protocol.BadFrame):
             receiver.next_event()
+
+
+def test_a_resume_header_round_trip_and_its_limits():
+    digest = "a" * 64
+    event = protocol.FileResume("profe", 10, 300, digest, "con espacio.txt")
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(protocol.encode(event))
+    assert receiver.next_event() == event
+    for offset in (0, 300, 301):
+        with pytest.raises(protocol.LocalProtocolError):
+            protocol.encode(protocol.FileResume("profe", offset, 300, digest, "x"))
+        receiver = protocol.Receiver(from_server=True)
+        receiver.feed(f"profe> !RESUME {offset} 300 {digest} x\n".encode())
+        with pytest.raises(protocol.BadFrame):
+            receiver.next_event()
+
+
+def test_the_resume_command_names_offset_prefix_digest_and_file():
+    digest = "b" * 64
+    text = protocol.resume_command(5, digest, "con espacio.txt")
+    assert protocol.parse_resume_argument(text.partition(" ")[2]) == (5, digest, "con espacio.txt")
+    for bad in (
+        "",
+        "5",
+        f"0 {digest} x",
+        f"-1 {digest} x",
+        f"5 {'g' * 64} x",
+        f"5 {digest}",
+        f"5 {digest}  ",
+    ):
+        assert protocol.parse_resume_argument(bad) is None
