@@ -57,6 +57,7 @@ class ClientConfig:
     download_dir: str
     lang: str
     timeout: float
+    keep_partial: bool = False
 
 
 def _env(name: str, default):
@@ -238,6 +239,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--name", "NAME", "", "opt_client_name")
     add("--download-dir", "DOWNLOAD_DIR", ".", "opt_download_dir")
     add("--timeout", "TIMEOUT", 10, "opt_timeout", type=_positive_seconds)
+    add("--keep-partial", "KEEP_PARTIAL", "no", "opt_keep_partial", type=_flag, nargs="?", const=True)
     args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
@@ -246,6 +248,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         download_dir=args.download_dir,
         lang=args.lang,
         timeout=args.timeout,
+        keep_partial=args.keep_partial,
     )
 
 

@@ -27,7 +27,8 @@ import unicodedata
 from . import protocol
 from .cli import ClientConfig, parse_client_args
 from .console import PlainConsole, open_console
-from .download import Corrupt, Download, DownloadError
+from .download import Corrupt, Download, DownloadError, held_prefix, partial_path
+from .filenames import is_servable
 from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
@@ -113,6 +114,7 @@ class Client:
             protocol.FileAbort: self._on_file_abort,
             protocol.Bye: self._on_bye,
             protocol.KeepAlive: self._on_keep_alive,
+            protocol.FileResume: self._on_file_resume,
         }
         console.on_interrupt = self._on_interrupt_key
         console.on_quit_now = lambda: self._leave(signal.SIGQUIT)
@@ -189,11 +191,8 @@ class Client:
     def _close(self) -> None:
         if self.download is not None:
             self.console.set_status("")
-            self.console.show(
-                self.say("download_interrupted", name=self.download.name, percent=self.download.percent)
-            )
+            self._report_interrupted(self.download)
             self._failed_gets += 1
-            self.download.discard()
             self.download = None
         self._selector.close()
         self.sock.close()
@@ -265,7 +264,7 @@ class Client:
             self._send_typed("get")  # the server explains the usage
             return
         ahead = len(self._requests) + 1
-        if self._send_typed(f"get {name}"):
+        if self._send_typed(self._get_or_resume(name)):
             self._requests.append(_same_name(name))
             if self.download is not None:  # a download runs: this one waits its turn
                 self.console.show(self.say("download_queued", name=visible(name), ahead=ahead))
@@ -414,8 +413,51 @@ class Client:
             return
         self._download_started_at = time.monotonic()
         self.console.show(self.say("download_started", name=self.download.name, size=human_size(event.size)))
+        if self.config.keep_partial:  # asked to resume, the server sent it all: the kept part is stale
+            with contextlib.suppress(OSError):
+                os.unlink(partial_path(self.config.download_dir, self.download.name))
         if self.download.complete:
             self._finish_download()
+
+    # --- resuming (--keep-partial) ------------------------------------------------
+
+    def _get_or_resume(self, name: str) -> str:
+        """`get NAME`, or `resume OFFSET SHA256 NAME` when part of NAME was kept."""
+        held = held_prefix(self.config.download_dir, name) if self._may_keep(name) else None
+        return f"get {name}" if held is None else protocol.resume_command(*held, name)
+
+    def _may_keep(self, name: str) -> bool:
+        return self.config.keep_partial and is_servable(name)
+
+    def _report_interrupted(self, download: Download) -> None:
+        """Said once; with --keep-partial what arrived is kept for `get` to continue."""
+        kept = self._may_keep(download.name) and download.received > 0 and download.keep_partial()
+        if not kept:
+            download.discard()
+        key = "download_interrupted_kept" if kept else "download_interrupted"
+        self.console.show(self.say(key, name=download.name, percent=download.percent))
+
+    def _on_file_resume(self, event: protocol.FileResume) -> None:
+        if self.download is not None or self._skip_bytes:
+            raise protocol.BadFrame("a new file before the last one ended")
+        remaining = event.size - event.offset
+        if not self._take_request(event.name):
+            self.console.show(self.say("download_not_asked", name=visible(event.name)))
+            self._skip_bytes = remaining
+            return
+        directory = self.config.download_dir
+        try:
+            self.download = Download.resuming(directory, event.name, event.offset, event.size, event.sha256)
+        except DownloadError as error:
+            self.console.show(self.say("download_failed", name=visible(event.name), reason=error.reason))
+            self._failed_gets += 1
+            self._skip_bytes = remaining
+            return
+        self._download_started_at = time.monotonic()
+        size = human_size(event.size)
+        self.console.show(
+            self.say("download_resumed", name=self.download.name, offset=event.offset, size=size)
+        )
 
     def _take_request(self, name: str) -> bool:
         """Files come in the order asked for: this one, and any asked before it (which the
@@ -455,7 +497,7 @@ class Client:
             return
         self._progress_at = now
         download, elapsed = self.download, now - self._download_started_at
-        rate = download.received / elapsed if elapsed > 0 else 0.0
+        rate = (download.received - download.started_from) / elapsed if elapsed > 0 else 0.0
         eta = f"{(download.size - download.received) / rate:.0f} s" if rate else "?"
         self.console.set_status(
             self.say(
@@ -489,7 +531,7 @@ class Client:
                 path=visible(path),
                 size=human_size(download.size),
                 seconds=f"{elapsed:.1f}",
-                rate=human_size(int(download.size / elapsed)),
+                rate=human_size(int((download.size - download.started_from) / elapsed)),
             )
         )
 

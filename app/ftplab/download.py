@@ -9,6 +9,10 @@ next free "name (1).ext" is used instead). A download that fails for any
 reason removes its temporary file, so no partial file ever has a final name.
 The name comes from the server, so it is checked with the rule the server
 follows (filenames.py): a plain, visible name that is not hidden.
+
+With --keep-partial, an interrupted download (not a corrupt one) is kept under
+a hidden name, `.NAME.ftplab-partial`, never its final name; `resuming` takes
+it up again, and the SHA-256 checked at the end is the whole file's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .text import visible
 MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
 TEMP_SUFFIX = ".part"
+PARTIAL_SUFFIX = ".ftplab-partial"
+HASH_CHUNK_BYTES = 1024 * 1024
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 
 
@@ -89,12 +95,34 @@ def numbered_name(name: str, copy: int) -> str:
     return stem + suffix
 
 
+def partial_path(directory: str, name: str) -> str:
+    """Where an interrupted download of `name` is kept: hidden, so never taken for the file."""
+    return os.path.join(directory, f".{name}{PARTIAL_SUFFIX}")
+
+
+def held_prefix(directory: str, name: str) -> tuple[int, str] | None:
+    """(bytes, their SHA-256) of a kept partial download of `name`, if there is one."""
+    hasher, size = hashlib.sha256(), 0
+    try:
+        with open(partial_path(directory, name), "rb") as partial:
+            while chunk := partial.read(HASH_CHUNK_BYTES):
+                hasher.update(chunk)
+                size += len(chunk)
+    except OSError:
+        return None
+    return (size, hasher.hexdigest()) if size else None
+
+
 class Download:
+    """One file being received: into a temporary file, verified, then given its name."""
+
     def __init__(self, directory: str, name: str, size: int, sha256: str):
         self.name = safe_name(name)
         self.directory = directory
         self.size = size
         self.received = 0
+        self.started_from = 0
+        """Bytes already held when this download started (a resumed one)."""
         self._expected = sha256
         self._hasher = hashlib.sha256()
         try:
@@ -176,6 +204,45 @@ class Download:
         except OSError as error:
             raise DownloadError(error.strerror or str(error)) from None
         return path
+
+    @classmethod
+    def resuming(cls, directory: str, name: str, offset: int, size: int, sha256: str) -> Download:
+        """Go on with the kept partial download of `name`, which must hold `offset` bytes."""
+        download = cls.__new__(cls)
+        download.name = safe_name(name)
+        download.directory, download.size, download._expected = directory, size, sha256
+        download._temp_path = partial_path(directory, download.name)
+        held = held_prefix(directory, download.name)
+        if held is None or held[0] != offset:
+            raise DownloadError(f"the kept part of {visible(name)} is gone or changed")
+        download.received, download.started_from, download._hasher = offset, offset, hashlib.sha256()
+        try:
+            download._file = open(download._temp_path, "ab")  # noqa: SIM115 (closed by finish/discard/keep)
+            with open(download._temp_path, "rb") as partial:
+                while chunk := partial.read(HASH_CHUNK_BYTES):
+                    download._hasher.update(chunk)
+        except OSError as error:
+            raise DownloadError(error.strerror or str(error)) from None
+        return download
+
+    def keep_partial(self) -> bool:
+        """Keep what arrived under the hidden partial name (for a later resume); False if it
+        could not be kept (then it is removed, as by `discard`)."""
+        path = partial_path(self.directory, self.name)
+        try:
+            self._file.flush()
+            if self._temp_path != path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                self._link(path)
+        except OSError:
+            self.discard()
+            return False
+        self._file.close()
+        if self._temp_path not in (None, path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp_path)
+        return True
 
     def discard(self) -> None:
         """Remove the temporary file; safe to call more than once."""

@@ -93,6 +93,10 @@ SPANISH = {
     "download_progress": "[{name} {percent} %  {received}/{size}  {rate}/s  {eta}]",
     "download_queued": "{name}: en cola ({ahead} por delante)",
     "download_interrupted": "{name}: descarga interrumpida al {percent} %, no se guardó nada",
+    "download_interrupted_kept": (
+        "{name}: descarga interrumpida al {percent} %; se guardó lo recibido: get {name} la continúa"
+    ),
+    "download_resumed": "Continuando {name} desde {offset} ({size} en total)",
     "download_not_asked": "Descarga rechazada: {name} no se ha pedido",
     "gets_failed": "Descargas fallidas: {count}",
     "no_hello": "El servidor no ha respondido en {seconds} s",
@@ -239,6 +243,9 @@ SPANISH = {
     "opt_max_upload_bytes": "la subida más grande aceptada, en bytes",
     "opt_download_dir": "dónde se guardan las descargas",
     "opt_timeout": "segundos para conectar y recibir la bienvenida del servidor",
+    "opt_keep_partial": (
+        "guarda lo recibido de una descarga interrumpida (con un nombre oculto) y get la continúa"
+    ),
     "max_clients_zero": (
         "--max-clients debe ser al menos 1: con 0 no entraría nadie "
         "(en --max-per-ip, 0 sí significa sin límite)"
@@ -320,6 +327,10 @@ ENGLISH = {
     "download_progress": "[{name} {percent} %  {received}/{size}  {rate}/s  {eta}]",
     "download_queued": "{name}: queued ({ahead} ahead)",
     "download_interrupted": "{name}: download interrupted at {percent} %, nothing was saved",
+    "download_interrupted_kept": (
+        "{name}: download interrupted at {percent} %; what arrived is kept: get {name} continues it"
+    ),
+    "download_resumed": "Continuing {name} from {offset} ({size} in all)",
     "download_not_asked": "Download refused: {name} was not asked for",
     "gets_failed": "Failed downloads: {count}",
     "no_hello": "The server did not answer within {seconds} s",
@@ -459,6 +470,9 @@ ENGLISH = {
     "opt_max_upload_bytes": "the largest upload accepted, in bytes",
     "opt_download_dir": "where downloads are saved",
     "opt_timeout": "seconds to connect and to be welcomed by the server",
+    "opt_keep_partial": (
+        "keep what arrived of an interrupted download (under a hidden name); get continues it"
+    ),
     "max_clients_zero": (
         "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
     ),
