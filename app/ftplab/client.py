@@ -41,12 +41,15 @@ PROGRESS_INTERVAL_SECONDS = 0.25
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SERVER_CLOSED, EXIT_GET_FAILED = 0, 1, 2, 3, 4
 SERVER_CLOSING_CODE = "closing"
 GET_REFUSAL_CODES = frozenset({"nofile", "not-file", "denied"})
-COMMANDS = ("list", "get", "who", "help", "quit")
+NOT_QUEUED_CODES = frozenset({"no-match", "queue-full"})
+"""Files asked for that will not come (a pattern matching nothing, the queue full): a failed get."""
+COMMANDS = ("list", "get", "mget", "who", "help", "quit")
+WILDCARDS = frozenset("*?[")
 ALIASES = {"ls": "list", "dir": "list"}
 LEAVING_WORDS = frozenset({"quit", "exit", "bye"})
 LISTING_LINE = re.compile(r" *\d\S*(?: \S+)?  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)")
 """A line of `list`: SIZE (bytes, or 1.2 MiB)  DATE TIME  NAME; its names feed Tab completion."""
-HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_upload", "mget": "hint_one_file"}
+HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_upload"}
 
 
 def ends_session(code: str) -> bool:
@@ -115,6 +118,7 @@ class Client:
             protocol.Bye: self._on_bye,
             protocol.KeepAlive: self._on_keep_alive,
             protocol.FileResume: self._on_file_resume,
+            protocol.Queued: self._on_queued,
         }
         console.on_interrupt = self._on_interrupt_key
         console.on_quit_now = lambda: self._leave(signal.SIGQUIT)
@@ -247,7 +251,9 @@ class Client:
         if word in LEAVING_WORDS and not argument:
             self._quit()
         elif word == "get":
-            self._get(argument.strip())
+            self._get_several(argument.strip())
+        elif word == "mget":
+            self._mget_each(argument.strip())
         elif word in ALIASES or word == "list":
             self._listing = []
             self._send_typed(ALIASES.get(word, text))
@@ -257,6 +263,33 @@ class Client:
             self.console.clear_screen()
         else:
             self._send_typed(text)
+
+    # --- several files ------------------------------------------------------------
+
+    def _get_several(self, argument: str) -> None:
+        """`get a.txt b.txt` goes as typed: the server takes it as one name if a file has it,
+        else as several (`!QUEUED` for each). With a wildcard (`get *.txt`, not a listed
+        name), each word goes on its own, a pattern as `mget`."""
+        words = _words(argument)
+        if argument in self._listing or not any(self._is_pattern(word) for word in words):
+            self._get(argument)
+        else:
+            self._mget_each(argument)
+
+    def _mget_each(self, argument: str) -> None:
+        """`mget PATTERN...`: each word a pattern the server expands, a plain name a `get`."""
+        words = _words(argument)
+        if not words:
+            self._send_typed("mget")  # the server explains the usage
+        for word in words:
+            self._send_typed(f"mget {word}") if self._is_pattern(word) else self._get(_quoted(word))
+
+    def _is_pattern(self, word: str) -> bool:
+        return any(ch in WILDCARDS for ch in word) and word not in self._listing
+
+    def _on_queued(self, event: protocol.Queued) -> None:
+        self._requests.append(_same_name(event.name))
+        self.console.show(self.say("download_queued_by_server", name=visible(event.name)))
 
     def _get(self, argument: str) -> None:
         name = _file_name_argument(argument)
@@ -382,6 +415,8 @@ class Client:
         if event.code in GET_REFUSAL_CODES and self._requests:
             self._failed_gets += 1
             self._forget_request_named_in(event.text)
+        elif event.code in NOT_QUEUED_CODES:
+            self._failed_gets += 1
 
     def _forget_request_named_in(self, text: str) -> None:
         """The refused request is the one the server's reply ends with (else the oldest)."""
@@ -554,6 +589,15 @@ def _file_name_argument(argument: str) -> str:
     except ValueError:
         words = []
     return words[0] if len(words) == 1 else argument.strip()
+
+
+def _words(argument: str) -> list[str]:
+    """The words of `argument` split as a shell would (quotes, backslashes); one word, the
+    text as typed, when it cannot be split (an unclosed quote)."""
+    try:
+        return shlex.split(argument)
+    except ValueError:
+        return [argument]
 
 
 def _partial_name(text: str) -> str:

@@ -13,7 +13,10 @@ meanwhile. That is how a sender feels back-pressure; nothing is dropped.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import shlex
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +73,17 @@ class Room(Protocol):
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
 
+def matching_names(entries: list[Entry], pattern: str) -> list[str]:
+    """The served names (not those shown escaped) that match the shell pattern, compared
+    in normal form C as `get` compares them."""
+    wanted = unicodedata.normalize("NFC", pattern)
+    return [
+        entry.name
+        for entry in entries
+        if entry.shown == entry.name and fnmatch.fnmatchcase(unicodedata.normalize("NFC", entry.name), wanted)
+    ]
+
+
 class Downloads(Protocol):
     """Queueing a download, as handlers see it."""
 
@@ -111,6 +125,7 @@ class Handlers:
             "list": Command(self._list, False),
             "get": Command(self._get, True),
             "resume": Command(self._resume, True),
+            "mget": Command(self._mget, True),
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
@@ -220,6 +235,12 @@ class Handlers:
             self._room.send_error(session, ErrorCode.USAGE, "usage_get")
             return
         problem = self._downloads.request(session, argument)
+        if (
+            problem is not None
+            and problem.code is ErrorCode.NO_FILE
+            and self._get_each_word(session, argument)
+        ):
+            return
         if problem is not None:
             log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
             self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
@@ -235,6 +256,50 @@ class Handlers:
         if problem is not None:
             log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
             self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+
+    def _get_each_word(self, session: Session, argument: str) -> bool:
+        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell)
+        is queued, if every one names a served file; False (and nothing queued) otherwise."""
+        try:
+            words = shlex.split(argument)
+            served = {entry.name for entry in self._storage.list() if entry.shown == entry.name}
+        except (ValueError, OSError):
+            return False
+        if len(words) < 2 or not set(words) <= served:
+            return False
+        self._queue_each(session, words)
+        return True
+
+    def _queue_each(self, session: Session, names: list[str]) -> None:
+        """Queue `names` in order, each confirmed with `!QUEUED`; past the queue's cap, one
+        `queue-full` says how many were left out, and the rest are not tried."""
+        for index, name in enumerate(names):
+            problem = self._downloads.request(session, name)
+            if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
+                left = len(names) - index
+                self._room.send_error(
+                    session, problem.code, "mget_queue_full", count=left, name=visible(name)
+                )
+                return
+            if problem is None:
+                self._room.send_event(session, protocol.Queued(self._room.name, name))
+            else:
+                self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+
+    def _mget(self, session: Session, pattern: str, _now: float) -> None:
+        """`mget PATTERN`: every served file whose name matches (shell wildcards), queued in
+        name order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full`
+        says how many were left out."""
+        try:
+            names = matching_names(self._storage.list(), pattern)
+        except OSError as error:
+            log.error("cannot list %s: %s", self._storage.root, error)
+            self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+            return
+        if not names:
+            self._room.send_error(session, ErrorCode.NO_MATCH, "no_match", pattern=visible(pattern))
+            return
+        self._queue_each(session, names)
 
     def _who(self, session: Session, _argument: str, _now: float) -> None:
         self._room.reply(session, self._who_text(self._room.say_to(session)))

@@ -53,6 +53,12 @@ SPANISH = {
     "console_help_chat": "  cualquier otra cosa es un mensaje para todos",
     "no_such_user": "No hay nadie conectado con el nombre {name}",
     "usage_get": "Uso: get NOMBRE_DE_ARCHIVO",
+    "no_match": "Ningún archivo coincide con {pattern}",
+    "mget_queue_full": (
+        "Ya tienes demasiadas descargas en cola: {count} archivos no se han añadido, desde {name} "
+        "(pídelos cuando terminen las otras)"
+    ),
+    "download_queued_by_server": "{name}: en cola",
     "usage_resume": "Uso: resume BYTES SHA256_DE_ESOS_BYTES NOMBRE_DE_ARCHIVO",
     "usage_no_arguments": "El comando {command} no lleva argumentos",
     "usage_private": "Uso: @NOMBRE texto",
@@ -290,6 +296,12 @@ ENGLISH = {
     "console_help_chat": "  anything else is a message to everyone",
     "no_such_user": "Nobody called {name} is connected",
     "usage_get": "Usage: get FILENAME",
+    "no_match": "No file matches {pattern}",
+    "mget_queue_full": (
+        "You already have too many downloads queued: {count} files were not added, from {name} on "
+        "(ask for them when the others are done)"
+    ),
+    "download_queued_by_server": "{name}: queued",
     "usage_resume": "Usage: resume BYTES SHA256_OF_THOSE_BYTES FILENAME",
     "usage_no_arguments": "The {command} command takes no arguments",
     "usage_private": "Usage: @NAME text",

@@ -73,6 +73,7 @@ class ErrorCode(str, enum.Enum):
     DENIED = "denied"
     AMBIGUOUS = "ambiguous"
     QUEUE_FULL = "queue-full"
+    NO_MATCH = "no-match"
     RESOURCES = "resources"
 
 
@@ -194,6 +195,14 @@ class FileResume:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A file an `mget` pattern matched was queued for this client: its `!FILE` will follow."""
+
+    sender: str
+    name: str
+
+
+@dataclass(frozen=True)
 class FileData:
     sender: str
     data: bytes
@@ -292,6 +301,7 @@ _ENCODERS = {
     Bye: lambda e: _line(e.sender, f"{CONTROL}BYE {e.text}"),
     KeepAlive: lambda e: _encode_keep_alive(e),
     FileResume: lambda e: _encode_file_resume(e),
+    Queued: lambda e: _line(e.sender, f"{CONTROL}QUEUED {e.name}"),
 }
 
 
@@ -394,6 +404,12 @@ def _parse_file_resume(sender: str, args: str) -> FileResume:
     return resumed
 
 
+def _parse_queued(sender: str, args: str) -> Queued:
+    if not args:
+        raise BadFrame("bad !QUEUED line")
+    return Queued(sender, args)
+
+
 def _parse_error(sender: str, args: str) -> Error:
     code, _, text = args.partition(" ")
     if not code:
@@ -409,6 +425,7 @@ _CONTROL_PARSERS = {
     "BYE": lambda sender, args: Bye(sender, args),
     "KEEPALIVE": lambda sender, args: _parse_keep_alive(sender, args),
     "RESUME": lambda sender, args: _parse_file_resume(sender, args),
+    "QUEUED": lambda sender, args: _parse_queued(sender, args),
 }
 
 

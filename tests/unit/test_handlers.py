@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from ftplab import protocol
+from ftplab.downloads import QueueFull
 from ftplab.handlers import Handlers
 from ftplab.messages import CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from ftplab.protocol import ErrorCode
@@ -58,10 +59,13 @@ class FakeDownloads:
     def __init__(self):
         self.requests: list[tuple[Session, str]] = []
         self.missing: set[str] = set()
+        self.limit = 1000
 
     def request(self, session, name):
         if name in self.missing:
             return NoSuchFile(name)
+        if len(self.requests) >= self.limit:
+            return QueueFull(name)
         self.requests.append((session, name))
         return None
 
@@ -392,3 +396,48 @@ def test_resume_queues_the_rest_of_a_file_and_a_malformed_one_is_usage(handlers,
         (ErrorCode.NO_FILE, "no_such_file_named"),
         (ErrorCode.USAGE, "usage_resume"),
     ]
+
+
+@pytest.fixture
+def several(room, downloads, tmp_path):
+    for name in ("a.txt", "b.txt", "c.md", "con espacio.txt", ".oculto.txt", "esc\x1b.txt"):
+        (tmp_path / name).write_text("x")
+    downloads.missing.update({"a.txt b.txt", "a.txt nada.txt"})  # no file has the whole name
+    return Handlers(room, downloads, Storage(str(tmp_path)))
+
+
+def queued_names(room) -> list[str]:
+    return [event.name for (_, event), _ in room.called("send_event") if isinstance(event, protocol.Queued)]
+
+
+def test_mget_queues_every_served_match_in_name_order(several, room, downloads, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "mget *.txt"), 0.0)
+    assert queued_names(room) == ["a.txt", "b.txt", "con espacio.txt"], "no hidden or escaped name"
+    assert [name for _, name in downloads.requests] == ["a.txt", "b.txt", "con espacio.txt"]
+
+
+def test_mget_matching_nothing_is_no_match(several, room, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "mget *.pdf"), 0.0)
+    assert room.called("send_error") == [((ana, ErrorCode.NO_MATCH, "no_match"), {"pattern": "*.pdf"})]
+
+
+def test_mget_past_the_queue_cap_says_how_many_were_left_out(several, room, downloads, joined):
+    ana = joined("ana")
+    downloads.limit = 2
+    several.on_line(ana, line(ana, "mget *"), 0.0)
+    assert queued_names(room) == ["a.txt", "b.txt"]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.QUEUE_FULL, "mget_queue_full"), {"count": 2, "name": "c.md"})
+    ]
+
+
+def test_get_of_several_names_queues_each_when_no_file_has_the_whole_name(several, room, downloads, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "get a.txt b.txt"), 0.0)
+    several.on_line(ana, line(ana, "get a.txt nada.txt"), 0.0)
+    assert queued_names(room) == ["a.txt", "b.txt"]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "a.txt nada.txt"})
+    ], "not every word is a file: the line was one name, which does not exist"
