@@ -14,6 +14,7 @@ fails, is lost or is refused; 2 for a usage error; 3 when the server shut down;
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import re
 import selectors
@@ -45,6 +46,8 @@ NOT_QUEUED_CODES = frozenset({"no-match", "queue-full"})
 """Files asked for that will not come (a pattern matching nothing, the queue full): a failed get."""
 COMMANDS = ("list", "get", "mget", "who", "help", "quit")
 WILDCARDS = frozenset("*?[")
+MAX_PATTERNS = 32
+"""The latest `mget` patterns remembered to check `!QUEUED` names against."""
 ALIASES = {"ls": "list", "dir": "list"}
 LEAVING_WORDS = frozenset({"quit", "exit", "bye"})
 LISTING_LINE = re.compile(r" *\d\S*(?: \S+)?  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)")
@@ -87,6 +90,9 @@ class Client:
         self.download: Download | None = None
         self.exit_reason: str | None = None
         self._requests: list[str] = []
+        self._patterns: list[str] = []
+        """The `mget` patterns asked for (NFC): a `!QUEUED` name must match one, or be a word of
+        a `get` of several names, or it is refused like any file not asked for."""
         self._listing: list[str] = []
         self._skip_bytes = 0
         self._pending_output = bytearray()
@@ -282,12 +288,25 @@ class Client:
         if not words:
             self._send_typed("mget")  # the server explains the usage
         for word in words:
-            self._send_typed(f"mget {word}") if self._is_pattern(word) else self._get(_quoted(word))
+            if not self._is_pattern(word):
+                self._get(_quoted(word))
+            elif self._send_typed(f"mget {word}"):
+                self._patterns = [*self._patterns[-MAX_PATTERNS + 1 :], _same_name(word)]
+
+    def _asked_for_by_many(self, name: str) -> bool:
+        """`name` matches an `mget` pattern asked for, or is a word of a `get` still pending."""
+        name = _same_name(name)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns):
+            return True
+        return any(name in _words(request) for request in self._requests if " " in request)
 
     def _is_pattern(self, word: str) -> bool:
         return any(ch in WILDCARDS for ch in word) and word not in self._listing
 
     def _on_queued(self, event: protocol.Queued) -> None:
+        if not self._asked_for_by_many(event.name):
+            self.console.show(self.say("download_not_asked", name=visible(event.name)))
+            return
         self._requests.append(_same_name(event.name))
         self.console.show(self.say("download_queued_by_server", name=visible(event.name)))
 
