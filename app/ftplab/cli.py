@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from . import __version__, protocol
 from .console import PlainConsole, open_console
 from .ftpdoor import parse_port_range
-from .logs import ConsoleLogHandler, RepeatLimiter
-from .messages import Messages
+from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
+from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
 
 log = logging.getLogger("ftplab.server")
 
@@ -37,6 +37,7 @@ class ServerConfig:
     join_timeout: float
     lang: str
     log_level: str
+    log_file: str = ""
     selector: str = "best"
     ftp_port: int | None = None
     ftp_password: str = ""
@@ -60,6 +61,7 @@ class ClientConfig:
     download_dir: str
     lang: str
     timeout: float
+    keep_partial: bool = False
 
 
 def _env(name: str, default):
@@ -96,67 +98,89 @@ def _positive_seconds(value: str) -> float:
     return number
 
 
-def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--lang", choices=("es", "en"), default=_env("LANG", "es"), help="es (default) or en [FTPLAB_LANG]"
-    )
-    return parser
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+"""Where the locale's language is read, in POSIX order of precedence."""
+
+
+def locale_language() -> str:
+    """The locale's language when we speak it (`en_GB.UTF-8` -> en), else the default (es)."""
+    for variable in LOCALE_VARIABLES:
+        value = os.environ.get(variable, "")
+        if value:
+            language = value.split("_")[0].split(".")[0].lower()
+            return language if language in CATALOGUES else DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+def chosen_language(argv: list[str]) -> str:
+    """--lang, else FTPLAB_LANG, else the locale: known before the options are parsed,
+    so that --help and the usage errors speak it."""
+    for index, word in enumerate(argv):
+        value = word.partition("=")[2] if word.startswith("--lang=") else None
+        if word == "--lang" and index + 1 < len(argv):
+            value = argv[index + 1]
+        if value in CATALOGUES:
+            return value
+    language = _env("LANG", "")
+    return language if language in CATALOGUES else locale_language()
+
+
+class _Options:
+    """Builds a parser whose every text (help, defaults, section titles) is in one language."""
+
+    def __init__(self, prog: str, argv: list[str], description_key: str, commands: tuple[str, ...]):
+        self.say = Messages(chosen_language(argv))
+        epilog = "\n".join(self.say(key) for key in commands)
+        self.parser = argparse.ArgumentParser(
+            prog=prog,
+            description=self.say(description_key),
+            epilog=epilog,
+            add_help=False,
+            formatter_class=_formatter(self.say),
+        )
+        self.group = self.parser.add_argument_group(self.say("options_title"))
+        self.group.add_argument("-h", "--help", action="help", help=self.say("opt_help"))
+        self.group.add_argument(
+            "--version", action="version", version=f"%(prog)s {__version__}", help=self.say("opt_version")
+        )
+        self.add("--lang", "LANG", locale_language(), "opt_lang", choices=tuple(CATALOGUES))
+
+    def add(self, flag: str, variable: str, default, key: str, group=None, **kwargs) -> None:
+        """An option read from FTPLAB_<variable>; its help says the variable and the value it takes now."""
+        value = _env(variable, default)
+        shown = self.say("default_none") if value in ("", None) else value
+        text = self.say(key) + " " + self.say("option_default", variable=f"FTPLAB_{variable}", value=shown)
+        (group or self.group).add_argument(flag, default=value, help=text.replace("%", "%%"), **kwargs)
+
+
+def _formatter(say: Messages):
+    class LocalisedHelp(argparse.RawDescriptionHelpFormatter):
+        """argparse's layout, with its one English word ("usage") in our language."""
+
+        def add_usage(self, usage, actions, groups, prefix=None):
+            super().add_usage(usage, actions, groups, prefix or say("usage_prefix"))
+
+    return LocalisedHelp
 
 
 def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
-    parser = _parser("ftplab-server", "A select-based multi-user file server with chat.")
-    parser.add_argument("--host", default=_env("HOST", "0.0.0.0"), help="address to listen on [FTPLAB_HOST]")
-    parser.add_argument("--port", type=_port, default=_env("PORT", DEFAULT_PORT), help="[FTPLAB_PORT] (2121)")
-    parser.add_argument(
-        "--root", default=_env("ROOT", "."), help="directory whose files are served [FTPLAB_ROOT]"
-    )
-    parser.add_argument("--name", default=_env("NAME", ""), help="the server's name in chat [FTPLAB_NAME]")
-    parser.add_argument(
-        "--max-clients",
-        type=_count,
-        default=_env("MAX_CLIENTS", 100),
-        help="clients at once, at least 1 [FTPLAB_MAX_CLIENTS]",
-    )
-    parser.add_argument(
-        "--max-per-ip",
-        type=_count,
-        default=_env("MAX_PER_IP", 0),
-        help="clients at once from one address, 0 for no limit [FTPLAB_MAX_PER_IP]",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=_seconds,
-        default=_env("IDLE_TIMEOUT", 600),
-        help="seconds without a command before a client is disconnected, 0 disables [FTPLAB_IDLE_TIMEOUT]",
-    )
-    parser.add_argument(
-        "--data-timeout",
-        type=_seconds,
-        default=_env("DATA_TIMEOUT", 60),
-        help="seconds output may sit unread before the client is dropped, 0 disables [FTPLAB_DATA_TIMEOUT]",
-    )
-    parser.add_argument(
-        "--join-timeout",
-        type=_seconds,
-        default=_env("JOIN_TIMEOUT", 30),
-        help="seconds a new connection has to send its name, 0 disables [FTPLAB_JOIN_TIMEOUT]",
-    )
-    parser.add_argument(
-        "--log-level",
-        default=_env("LOG_LEVEL", "INFO"),
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="[FTPLAB_LOG_LEVEL]",
-    )
-    parser.add_argument(
-        "--selector",
-        default=_env("SELECTOR", "best"),
-        choices=("best", "select", "poll", "epoll"),
-        help="how the loop waits: best (the system's best: epoll on Linux), or select (at most "
-        "1024 descriptors), poll, epoll [FTPLAB_SELECTOR]",
-    )
-    _add_ftp_options(parser)
+    argv = sys.argv[1:] if argv is None else argv
+    options = _Options("ftplab-server", argv, "server_description", CONSOLE_HELP_KEYS)
+    add = options.add
+    add("--host", "HOST", "0.0.0.0", "opt_server_host")
+    add("--port", "PORT", DEFAULT_PORT, "opt_port", type=_port)
+    add("--root", "ROOT", ".", "opt_root")
+    add("--name", "NAME", "", "opt_server_name")
+    add("--max-clients", "MAX_CLIENTS", 100, "opt_max_clients", type=_count)
+    add("--max-per-ip", "MAX_PER_IP", 0, "opt_max_per_ip", type=_count)
+    add("--idle-timeout", "IDLE_TIMEOUT", 600, "opt_idle_timeout", type=_seconds)
+    add("--data-timeout", "DATA_TIMEOUT", 60, "opt_data_timeout", type=_seconds)
+    add("--join-timeout", "JOIN_TIMEOUT", 30, "opt_join_timeout", type=_seconds)
+    add("--log-level", "LOG_LEVEL", "INFO", "opt_log_level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add("--log-file", "LOG_FILE", "", "opt_log_file")
+    add("--selector", "SELECTOR", "best", "opt_selector", choices=("best", "select", "poll", "epoll"))
+    _add_ftp_options(options)
+    parser = options.parser
     args = parser.parse_args(argv)
     if args.passive_ports:
         try:
@@ -177,6 +201,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         join_timeout=args.join_timeout,
         lang=args.lang,
         log_level=args.log_level,
+        log_file=args.log_file,
         selector=args.selector,
         ftp_port=args.ftp_port,
         ftp_password=args.ftp_password,
@@ -196,72 +221,30 @@ def _flag(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"{value} is not yes or no")
 
 
-def _add_ftp_options(parser: argparse.ArgumentParser) -> None:
-    door = parser.add_argument_group("the FTP door (RFC 959) and uploads")
-    door.add_argument(
-        "--ftp-port",
-        type=_port,
-        default=_env("FTP_PORT", None),
-        help="also speak FTP on this port, in the same loop (off when unset) [FTPLAB_FTP_PORT]",
-    )
-    door.add_argument(
-        "--ftp-password",
-        default=_env("FTP_PASSWORD", ""),
-        help="one password every FTP user must give [FTPLAB_FTP_PASSWORD]",
-    )
-    door.add_argument(
-        "--passive-ports",
-        default=_env("PASSIVE_PORTS", ""),
-        help="ports for passive data connections, e.g. 30000-30009 (any free port when unset) "
-        "[FTPLAB_PASSIVE_PORTS]",
-    )
-    door.add_argument(
-        "--masquerade-address",
-        default=_env("MASQUERADE_ADDRESS", ""),
-        help="the IPv4 address to give in PASV replies, behind NAT or a published port "
-        "[FTPLAB_MASQUERADE_ADDRESS]",
-    )
-    door.add_argument(
-        "--allow-upload",
-        type=_flag,
-        nargs="?",
-        const=True,
-        default=_env("ALLOW_UPLOAD", "no"),
-        help="accept uploads (FTP STOR, APPE, MKD) [FTPLAB_ALLOW_UPLOAD]",
-    )
-    door.add_argument(
-        "--allow-overwrite",
-        type=_flag,
-        nargs="?",
-        const=True,
-        default=_env("ALLOW_OVERWRITE", "no"),
-        help="let uploads replace and DELE delete existing files [FTPLAB_ALLOW_OVERWRITE]",
-    )
-    door.add_argument(
-        "--max-upload-bytes",
-        type=_count,
-        default=_env("MAX_UPLOAD_BYTES", 1024**3),
-        help="the largest upload accepted, in bytes (1 GiB) [FTPLAB_MAX_UPLOAD_BYTES]",
-    )
+def _add_ftp_options(options: _Options) -> None:
+    door = options.parser.add_argument_group(options.say("ftp_options_title"))
+    add = options.add
+    add("--ftp-port", "FTP_PORT", None, "opt_ftp_port", door, type=_port)
+    add("--ftp-password", "FTP_PASSWORD", "", "opt_ftp_password", door)
+    add("--passive-ports", "PASSIVE_PORTS", "", "opt_passive_ports", door)
+    add("--masquerade-address", "MASQUERADE_ADDRESS", "", "opt_masquerade_address", door)
+    add("--allow-upload", "ALLOW_UPLOAD", "no", "opt_allow_upload", door, type=_flag, nargs="?", const=True)
+    overwrite = ("--allow-overwrite", "ALLOW_OVERWRITE", "no", "opt_allow_overwrite", door)
+    add(*overwrite, type=_flag, nargs="?", const=True)
+    add("--max-upload-bytes", "MAX_UPLOAD_BYTES", 1024**3, "opt_max_upload_bytes", door, type=_count)
 
 
 def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
-    parser = _parser("ftplab-client", "The ftplab client: files and chat from an ftplab server.")
-    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="the server [FTPLAB_HOST]")
-    parser.add_argument("--port", type=_port, default=_env("PORT", DEFAULT_PORT), help="[FTPLAB_PORT] (2121)")
-    parser.add_argument("--name", default=_env("NAME", ""), help="your name in chat [FTPLAB_NAME]")
-    parser.add_argument(
-        "--download-dir",
-        default=_env("DOWNLOAD_DIR", "."),
-        help="where downloads are saved [FTPLAB_DOWNLOAD_DIR]",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        default=_env("TIMEOUT", 10),
-        help="seconds to connect and to be welcomed by the server [FTPLAB_TIMEOUT] (10)",
-    )
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    options = _Options("ftplab-client", argv, "client_description", CLIENT_HELP_KEYS)
+    add = options.add
+    add("--host", "HOST", "127.0.0.1", "opt_client_host")
+    add("--port", "PORT", DEFAULT_PORT, "opt_port", type=_port)
+    add("--name", "NAME", "", "opt_client_name")
+    add("--download-dir", "DOWNLOAD_DIR", ".", "opt_download_dir")
+    add("--timeout", "TIMEOUT", 10, "opt_timeout", type=_positive_seconds)
+    add("--keep-partial", "KEEP_PARTIAL", "no", "opt_keep_partial", type=_flag, nargs="?", const=True)
+    args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
         port=args.port,
@@ -269,6 +252,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         download_dir=args.download_dir,
         lang=args.lang,
         timeout=args.timeout,
+        keep_partial=args.keep_partial,
     )
 
 
@@ -276,12 +260,19 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
 
 
 def _configure_logging(config: ServerConfig, console: PlainConsole) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """The full log on stderr; when stderr is the console's terminal, a quieter one there
+    (no line per client command: a class of 30 stays readable); the full log in --log-file too."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if console.interactive and sys.stderr.isatty():
-        handler = ConsoleLogHandler(console)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    handler.addFilter(RepeatLimiter())
-    logging.basicConfig(level=config.log_level, handlers=[handler])
+        handlers = [ConsoleLogHandler(console)]
+        handlers[0].addFilter(quiet_on_console)
+    if config.log_file:
+        handlers.append(logging.FileHandler(config.log_file, encoding="utf-8"))
+    limiter = RepeatLimiter()
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.addFilter(limiter)
+    logging.basicConfig(level=config.log_level, handlers=handlers)
 
 
 def _install_signal_handlers(server) -> None:

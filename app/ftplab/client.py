@@ -14,6 +14,7 @@ fails, is lost or is refused; 2 for a usage error; 3 when the server shut down;
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import re
 import selectors
@@ -27,7 +28,8 @@ import unicodedata
 from . import protocol
 from .cli import ClientConfig, parse_client_args
 from .console import PlainConsole, open_console
-from .download import Corrupt, Download, DownloadError, ReceiveBuffers, UnsafeName
+from .download import Corrupt, Download, DownloadError, ReceiveBuffers, UnsafeName, held_prefix, partial_path
+from .filenames import is_servable
 from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
@@ -45,17 +47,21 @@ GET_REFUSAL_CODES = frozenset(
         protocol.ErrorCode.NOT_FILE,
         protocol.ErrorCode.DENIED,
         protocol.ErrorCode.AMBIGUOUS,
-        protocol.ErrorCode.QUEUE_FULL,
         protocol.ErrorCode.RESOURCES,
     )
 )
-"""The answers to a `get` that mean it failed (exit status 4 with piped input)."""
-COMMANDS = ("list", "get", "who", "help", "quit")
+"""The answers to one `get` that mean it failed (exit status 4 with piped input)."""
+NOT_QUEUED_CODES = frozenset({protocol.ErrorCode.NO_MATCH.value, protocol.ErrorCode.QUEUE_FULL.value})
+"""Files asked for that will not come (a pattern matching nothing, the queue full): a failed get."""
+COMMANDS = ("list", "get", "mget", "who", "help", "quit")
+WILDCARDS = frozenset("*?[")
+MAX_PATTERNS = 32
+"""The latest `mget` patterns remembered to check `!QUEUED` names against."""
 ALIASES = {"ls": "list", "dir": "list"}
 LEAVING_WORDS = frozenset({"quit", "exit", "bye"})
 LISTING_LINE = re.compile(r" *\d\S*(?: \S+)?  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)")
 """A line of `list`: SIZE (bytes, or 1.2 MiB)  DATE TIME  NAME; its names feed Tab completion."""
-HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_upload", "mget": "hint_one_file"}
+HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_upload"}
 
 
 def ends_session(code: str) -> bool:
@@ -94,6 +100,9 @@ class Client:
         self.download: Download | None = None
         self.exit_reason: str | None = None
         self._requests: list[str] = []
+        self._patterns: list[str] = []
+        """The `mget` patterns asked for (NFC): a `!QUEUED` name must match one, or be a word of
+        a `get` of several names, or it is refused like any file not asked for."""
         self._listing: list[str] = []
         self._skip_bytes = 0
         self._pending_output = bytearray()
@@ -111,6 +120,9 @@ class Client:
         self._finished = False
         self._console_polled = False
         self._console_watched = False
+        self._keep_alive_seconds: float | None = None
+        """Asked by the server (`!KEEPALIVE`): send a line at least this often, even to only read."""
+        self._sent_at = time.monotonic()
         self._selector = selectors.DefaultSelector()
         self._handlers = {
             protocol.Message: self._on_message,
@@ -120,6 +132,9 @@ class Client:
             protocol.FileData: self._on_file_data,
             protocol.FileAbort: self._on_file_abort,
             protocol.Bye: self._on_bye,
+            protocol.KeepAlive: self._on_keep_alive,
+            protocol.FileResume: self._on_file_resume,
+            protocol.Queued: self._on_queued,
         }
         console.on_interrupt = self._on_interrupt_key
         console.on_quit_now = lambda: self._leave(signal.SIGQUIT)
@@ -134,7 +149,7 @@ class Client:
         self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
         hello_deadline = time.monotonic() + self.config.timeout
         try:
-            self._send("")  # the join line, which names us
+            self._send(protocol.join_text({"lang": self.say.language}))  # names us, and our language
             self._sync_console_watch()
             self._handle_input_lines([])
             while not self._finished:
@@ -151,10 +166,24 @@ class Client:
             self._finished = True
             return
         polling = self._console_polled and self._console_wanted()
+        if timeout is None:
+            timeout = self._keep_alive_wait()
         for key, mask in self._selector.select(0 if polling else timeout):
             key.data(mask)
         if polling:
             self._on_console(selectors.EVENT_READ)
+        self._keep_alive_if_due()
+
+    def _keep_alive_wait(self) -> float | None:
+        """Seconds until a keep-alive is due (None: the server asked for none)."""
+        if self._keep_alive_seconds is None:
+            return None
+        return max(self._sent_at + self._keep_alive_seconds - time.monotonic(), 0.0)
+
+    def _keep_alive_if_due(self) -> None:
+        """An empty line, which the server counts as activity and otherwise ignores."""
+        if self._keep_alive_wait() == 0.0 and not self._quitting and not self._finished:
+            self._send("")
 
     def _leave(self, signum: int) -> None:
         self._left_on = signum
@@ -182,11 +211,8 @@ class Client:
     def _close(self) -> None:
         if self.download is not None:
             self.console.set_status("")
-            self.console.show(
-                self.say("download_interrupted", name=self.download.name, percent=self.download.percent)
-            )
+            self._report_interrupted(self.download)
             self._failed_gets += 1
-            self.download.discard()
             self.download = None
         self._selector.close()
         self.sock.close()
@@ -241,7 +267,9 @@ class Client:
         if word in LEAVING_WORDS and not argument:
             self._quit()
         elif word == "get":
-            self._get(argument.strip())
+            self._get_several(argument.strip())
+        elif word == "mget":
+            self._mget_each(argument.strip())
         elif word in ALIASES or word == "list":
             self._listing = []
             self._send_typed(ALIASES.get(word, text))
@@ -252,13 +280,53 @@ class Client:
         else:
             self._send_typed(text)
 
+    # --- several files ------------------------------------------------------------
+
+    def _get_several(self, argument: str) -> None:
+        """`get a.txt b.txt` goes as typed: the server takes it as one name if a file has it,
+        else as several (`!QUEUED` for each). With a wildcard (`get *.txt`, not a listed
+        name), each word goes on its own, a pattern as `mget`."""
+        words = _words(argument)
+        if argument in self._listing or not any(self._is_pattern(word) for word in words):
+            self._get(argument)
+        else:
+            self._mget_each(argument)
+
+    def _mget_each(self, argument: str) -> None:
+        """`mget PATTERN...`: each word a pattern the server expands, a plain name a `get`."""
+        words = _words(argument)
+        if not words:
+            self._send_typed("mget")  # the server explains the usage
+        for word in words:
+            if not self._is_pattern(word):
+                self._get(_quoted(word))
+            elif self._send_typed(f"mget {word}"):
+                self._patterns = [*self._patterns[-MAX_PATTERNS + 1 :], _same_name(word)]
+
+    def _asked_for_by_many(self, name: str) -> bool:
+        """`name` matches an `mget` pattern asked for, or is a word of a `get` still pending."""
+        name = _same_name(name)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns):
+            return True
+        return any(name in _words(request) for request in self._requests if " " in request)
+
+    def _is_pattern(self, word: str) -> bool:
+        return any(ch in WILDCARDS for ch in word) and word not in self._listing
+
+    def _on_queued(self, event: protocol.Queued) -> None:
+        if not self._asked_for_by_many(event.name):
+            self.console.show(self.say("download_not_asked", name=visible(event.name)))
+            return
+        self._requests.append(_same_name(event.name))
+        self.console.show(self.say("download_queued_by_server", name=visible(event.name)))
+
     def _get(self, argument: str) -> None:
         name = _file_name_argument(argument)
         if not name:
             self._send_typed("get")  # the server explains the usage
             return
         ahead = len(self._requests) + 1
-        if self._send_typed(f"get {name}"):
+        if self._send_typed(self._get_or_resume(name)):
             self._requests.append(_same_name(name))
             if self.download is not None:  # a download runs: this one waits its turn
                 self.console.show(self.say("download_queued", name=visible(name), ahead=ahead))
@@ -309,6 +377,7 @@ class Client:
         except protocol.LocalProtocolError:
             self.console.show(self.say("line_too_long", limit=protocol.MAX_LINE_BYTES))
             return False
+        self._sent_at = time.monotonic()
         self._flush()
         return True
 
@@ -379,12 +448,17 @@ class Client:
         if event.code in GET_REFUSAL_CODES and self._requests:
             self._failed_gets += 1
             self._forget_request_named_in(event.text)
+        elif event.code in NOT_QUEUED_CODES:
+            self._failed_gets += 1
 
     def _forget_request_named_in(self, text: str) -> None:
         """The refused request is the one the server's reply ends with (else the oldest)."""
         text = _same_name(text)
         named = [index for index, name in enumerate(self._requests) if text.endswith(visible(name))]
         del self._requests[named[0] if named else 0]
+
+    def _on_keep_alive(self, event: protocol.KeepAlive) -> None:
+        self._keep_alive_seconds = event.seconds
 
     def _on_bye(self, event: protocol.Bye) -> None:
         self._show(event.sender, event.text)
@@ -407,8 +481,51 @@ class Client:
             return
         self._download_started_at = time.monotonic()
         self.console.show(self.say("download_started", name=self.download.name, size=human_size(event.size)))
+        if self.config.keep_partial:  # asked to resume, the server sent it all: the kept part is stale
+            with contextlib.suppress(OSError):
+                os.unlink(partial_path(self.config.download_dir, self.download.name))
         if self.download.complete:
             self._finish_download()
+
+    # --- resuming (--keep-partial) ------------------------------------------------
+
+    def _get_or_resume(self, name: str) -> str:
+        """`get NAME`, or `resume OFFSET SHA256 NAME` when part of NAME was kept."""
+        held = held_prefix(self.config.download_dir, name) if self._may_keep(name) else None
+        return f"get {name}" if held is None else protocol.resume_command(*held, name)
+
+    def _may_keep(self, name: str) -> bool:
+        return self.config.keep_partial and is_servable(name)
+
+    def _report_interrupted(self, download: Download) -> None:
+        """Said once; with --keep-partial what arrived is kept for `get` to continue."""
+        kept = self._may_keep(download.name) and download.received > 0 and download.keep_partial()
+        if not kept:
+            download.discard()
+        key = "download_interrupted_kept" if kept else "download_interrupted"
+        self.console.show(self.say(key, name=download.name, percent=download.percent))
+
+    def _on_file_resume(self, event: protocol.FileResume) -> None:
+        if self.download is not None or self._skip_bytes:
+            raise protocol.BadFrame("a new file before the last one ended")
+        remaining = event.size - event.offset
+        if not self._take_request(event.name):
+            self.console.show(self.say("download_not_asked", name=visible(event.name)))
+            self._skip_bytes = remaining
+            return
+        directory = self.config.download_dir
+        try:
+            self.download = Download.resuming(directory, event.name, event.offset, event.size, event.sha256)
+        except DownloadError as error:
+            self.console.show(self.say("download_failed", name=visible(event.name), reason=error.reason))
+            self._failed_gets += 1
+            self._skip_bytes = remaining
+            return
+        self._download_started_at = time.monotonic()
+        size = human_size(event.size)
+        self.console.show(
+            self.say("download_resumed", name=self.download.name, offset=event.offset, size=size)
+        )
 
     def _take_request(self, name: str) -> bool:
         """Files come in the order asked for: this one, and any asked before it (which the
@@ -448,7 +565,7 @@ class Client:
             return
         self._progress_at = now
         download, elapsed = self.download, now - self._download_started_at
-        rate = download.received / elapsed if elapsed > 0 else 0.0
+        rate = (download.received - download.started_from) / elapsed if elapsed > 0 else 0.0
         eta = f"{(download.size - download.received) / rate:.0f} s" if rate else "?"
         self.console.set_status(
             self.say(
@@ -482,7 +599,7 @@ class Client:
                 path=visible(path),
                 size=human_size(download.size),
                 seconds=f"{elapsed:.1f}",
-                rate=human_size(int(download.size / elapsed)),
+                rate=human_size(int((download.size - download.started_from) / elapsed)),
             )
         )
 
@@ -505,6 +622,15 @@ def _file_name_argument(argument: str) -> str:
     except ValueError:
         words = []
     return words[0] if len(words) == 1 else argument.strip()
+
+
+def _words(argument: str) -> list[str]:
+    """The words of `argument` split as a shell would (quotes, backslashes); one word, the
+    text as typed, when it cannot be split (an unclosed quote)."""
+    try:
+        return shlex.split(argument)
+    except ValueError:
+        return [argument]
 
 
 def _partial_name(text: str) -> str:

@@ -16,6 +16,10 @@ in a helper thread (`BackgroundWriter`: both release the GIL), so writing and
 hashing overlap each other and the receiving of the next chunk.
 `ReceiveBuffers` lends the client a buffer again only once the writer is done
 with what it last held.
+
+With --keep-partial, an interrupted download (not a corrupt one) is kept under
+a hidden name, `.NAME.ftplab-partial`, never its final name; `resuming` takes
+it up again, and the SHA-256 checked at the end is the whole file's.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from .text import visible
 MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
 TEMP_SUFFIX = ".part"
+PARTIAL_SUFFIX = ".ftplab-partial"
+HASH_CHUNK_BYTES = 1024 * 1024
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 RECEIVE_BUFFERS = 4
 RECEIVE_BUFFER_BYTES = 1024 * 1024
@@ -130,11 +136,12 @@ class BackgroundWriter:
     in `error` and later chunks are not written. `hexdigest` stops the threads
     when all is done; `close` stops them, dropping what is still queued."""
 
-    def __init__(self, fd: int | None = None):
+    def __init__(self, fd: int | None = None, sha256=None):
+        """`sha256`: a hash already fed with what the file holds (a resumed download)."""
         self.error: OSError | None = None
         self._fd = fd
         self._given = 0
-        self._sha256 = hashlib.sha256()
+        self._sha256 = sha256 or hashlib.sha256()
         self._workers = [_Worker(self._sha256.update, "ftplab-sha256")]
         if fd is not None:
             self._workers.append(_Worker(self._write, "ftplab-writer"))
@@ -191,6 +198,24 @@ def numbered_name(name: str, copy: int) -> str:
     return stem + suffix
 
 
+def partial_path(directory: str, name: str) -> str:
+    """Where an interrupted download of `name` is kept: hidden, so never taken for the file."""
+    return os.path.join(directory, f".{name}{PARTIAL_SUFFIX}")
+
+
+def held_prefix(directory: str, name: str) -> tuple[int, str] | None:
+    """(bytes, their SHA-256) of a kept partial download of `name`, if there is one."""
+    hasher, size = hashlib.sha256(), 0
+    try:
+        with open(partial_path(directory, name), "rb") as partial:
+            while chunk := partial.read(HASH_CHUNK_BYTES):
+                hasher.update(chunk)
+                size += len(chunk)
+    except OSError:
+        return None
+    return (size, hasher.hexdigest()) if size else None
+
+
 class Download:
     """One file being received: written to a temporary file, hashed alongside, named once verified."""
 
@@ -199,6 +224,8 @@ class Download:
         self.directory = directory
         self.size = size
         self.received = 0
+        self.started_from = 0
+        """Bytes already held when this download started (a resumed one)."""
         self._expected = sha256
         try:
             self._fd, self._temp_path = _open_temp(directory)
@@ -288,6 +315,51 @@ class Download:
         except OSError as error:
             raise DownloadError(error.strerror or str(error)) from None
         return path
+
+    @classmethod
+    def resuming(cls, directory: str, name: str, offset: int, size: int, sha256: str) -> Download:
+        """Go on with the kept partial download of `name`, which must hold `offset` bytes."""
+        download = cls.__new__(cls)
+        download.name = safe_name(name)
+        download.directory, download.size, download._expected = directory, size, sha256
+        download._temp_path = partial_path(directory, download.name)
+        held = held_prefix(directory, download.name)
+        if held is None or held[0] != offset:
+            raise DownloadError(f"the kept part of {visible(name)} is gone or changed")
+        download.received = download.started_from = offset
+        hasher = hashlib.sha256()
+        try:
+            with open(download._temp_path, "rb") as partial:
+                while chunk := partial.read(HASH_CHUNK_BYTES):
+                    hasher.update(chunk)
+            download._fd = os.open(download._temp_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        except OSError as error:
+            raise DownloadError(error.strerror or str(error)) from None
+        download._writer = BackgroundWriter(download._fd, hasher)
+        return download
+
+    def keep_partial(self) -> bool:
+        """Keep what arrived under the hidden partial name (for a later resume); False if it
+        could not be kept (then it is removed, as by `discard`)."""
+        path = partial_path(self.directory, self.name)
+        self._writer.wait(self._writer.mark)
+        try:
+            if self._writer.error is not None:
+                raise self._writer.error
+            if self._temp_path != path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                self._link(path)
+        except OSError:
+            self.discard()
+            return False
+        self._writer.close()
+        os.close(self._fd)
+        self._fd = None
+        if self._temp_path not in (None, path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp_path)
+        return True
 
     def discard(self) -> None:
         """Stop writing and remove the temporary file; safe to call more than once."""

@@ -38,6 +38,8 @@ class Room(Protocol):
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
+    def say_to(self, member) -> Messages: ...
+
 
 class Downloads:
     """The downloads scheduler: hashing in steps, the digest cache, frames under back-pressure."""
@@ -46,7 +48,6 @@ class Downloads:
         self._storage = storage
         self._room = room
         self._name = room.name
-        self._say = room.say
         self._loop = loop
         self._cache = HashCache()
         self._hashing: set[Session] = set()
@@ -68,6 +69,16 @@ class Downloads:
         session.transfers.append(Transfer(name, self._cache))
         self._loop.touch(session)
         return None
+
+    def request_resume(
+        self, session: Session, name: str, offset: int, prefix_sha256: str
+    ) -> FileProblem | None:
+        """Queue the rest of `name` for a client holding its first `offset` bytes (hashed
+        `prefix_sha256`); checked and counted as a `get` (see docs/protocol.md, Resuming)."""
+        problem = self.request(session, name)
+        if problem is None:
+            session.transfers[-1].resume_from = (offset, prefix_sha256)
+        return problem
 
     def forget(self, session: Session) -> None:
         self._hashing.discard(session)
@@ -136,7 +147,7 @@ class Downloads:
         name = visible(transfer.name)
         log.warning("%s shrank while being sent to %s", name, session.label)
         transfer.close()
-        abort = protocol.FileAbort(self._name, self._say("transfer_aborted", name=name))
+        abort = protocol.FileAbort(self._name, self._room.say_to(session)("transfer_aborted", name=name))
         session.queue(protocol.encode(abort), self._loop.now)
         self._loop.touch(session)
 

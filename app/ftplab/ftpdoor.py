@@ -153,7 +153,7 @@ class Room(Protocol):
 
     def note_arrival(self, member) -> None: ...
 
-    def announce(self, text: str, exclude=None) -> None: ...
+    def announce(self, key: str, exclude=None, **values) -> None: ...
 
 
 class FtpDoor:
@@ -265,7 +265,7 @@ class FtpDoor:
     def _upload_finished(self, control: FtpControl, action: ftp.UploadFinished) -> None:
         log.info("upload %s from %s: %d bytes", visible(action.path), control.label, action.size)
         self._room.announce(
-            self._say("uploaded", name=control.name, path=visible(action.path), size=human_size(action.size))
+            "uploaded", name=control.name, path=visible(action.path), size=human_size(action.size)
         )
 
     # --- passive listeners ---------------------------------------------------------

@@ -13,20 +13,26 @@ meanwhile. That is how a sender feels back-pressure; nothing is dropped.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import shlex
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from . import protocol
-from .messages import HELP_KEYS, Messages
+from .logs import CHATTER_LOGGER
+from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from .protocol import ErrorCode
 from .session import Session
 from .storage import Entry, FileProblem, Storage
 from .text import visible
 
 log = logging.getLogger("ftplab.server")
+chatter = logging.getLogger(CHATTER_LOGGER)
+"""Each client's commands and chat: kept off an interactive console (see logs.py), not out of the log."""
 
 
 class Room(Protocol):
@@ -41,6 +47,8 @@ class Room(Protocol):
     def member(self, name: str) -> Session | None: ...
 
     def member_names(self) -> list[str]: ...
+
+    def say_to(self, member) -> Messages: ...
 
     def add_member(self, session: Session, name: str) -> bool: ...
 
@@ -60,15 +68,30 @@ class Room(Protocol):
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None: ...
 
-    def announce(self, text: str, exclude: Session | None = None) -> None: ...
+    def announce(self, key: str, exclude: Session | None = None, **values) -> None: ...
 
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
+
+
+def matching_names(entries: list[Entry], pattern: str) -> list[str]:
+    """The served names (not those shown escaped) that match the shell pattern, compared
+    in normal form C as `get` compares them."""
+    wanted = unicodedata.normalize("NFC", pattern)
+    return [
+        entry.name
+        for entry in entries
+        if entry.shown == entry.name and fnmatch.fnmatchcase(unicodedata.normalize("NFC", entry.name), wanted)
+    ]
 
 
 class Downloads(Protocol):
     """Queueing a download, as handlers see it."""
 
     def request(self, session: Session, name: str) -> FileProblem | None: ...
+
+    def request_resume(
+        self, session: Session, name: str, offset: int, prefix_sha256: str
+    ) -> FileProblem | None: ...
 
 
 @dataclass(frozen=True)
@@ -82,17 +105,36 @@ class Command:
 class Handlers:
     """The lab protocol's meaning: one method per command, chat, joining, the console."""
 
-    def __init__(self, room: Room, downloads: Downloads, storage: Storage):
+    def __init__(
+        self,
+        room: Room,
+        downloads: Downloads,
+        storage: Storage,
+        *,
+        keep_alive_seconds: float = 0.0,
+        stop: Callable[[], None] = lambda: None,
+    ):
         self._room = room
+        self._keep_alive_seconds = keep_alive_seconds
+        """Asked of clients that announce themselves with `!JOIN` (0: no idle timeout, none asked)."""
+        self._stop = stop
         self._downloads = downloads
         self._storage = storage
         self._say = room.say
         self._commands = {
             "list": Command(self._list, False),
             "get": Command(self._get, True),
+            "resume": Command(self._resume, True),
+            "mget": Command(self._mget, True),
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
+        }
+        self._console_commands = {
+            "/who": self._console_who,
+            "/kick": self._console_kick,
+            "/help": self._console_help,
+            "/quit": self._console_quit,
         }
 
     # --- lines from clients -----------------------------------------------------
@@ -128,15 +170,26 @@ class Handlers:
 
     def _join(self, session: Session, line: protocol.Line, now: float) -> None:
         room = self._room
+        text = line.text.strip()
+        options = protocol.parse_join(text)
+        if options is not None:
+            self._take_join_options(session, options)  # first: a refusal speaks its language too
+            text = ""
         if not room.add_member(session, line.sender):
             log.info("refused name %s for %s: in use", visible(line.sender), session.label)
             room.refuse(session, ErrorCode.NAME_TAKEN, "name_taken", name=line.sender)
             return
         log.info("joined %s", session.label)
         room.welcome(session)
-        text = line.text.strip()
+        if options is not None and self._keep_alive_seconds:
+            room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line
+
+    def _take_join_options(self, session: Session, options: dict[str, str]) -> None:
+        """What a client announced in its `!JOIN` line: its language, if the server has it."""
+        if options.get("lang") in CATALOGUES:
+            session.language = options["lang"]
 
     def _on_text(self, session: Session, text: str, now: float) -> bool:
         if not text:
@@ -150,7 +203,7 @@ class Handlers:
             return False
         session.last_activity = now  # only whole lines count: a byte-trickler stays idle
         argument = argument.strip()
-        log.info("%s: %s", session.label, visible(text))
+        chatter.info("%s: %s", session.label, visible(text))
         if argument and not command.takes_argument:
             self._room.send_error(session, ErrorCode.USAGE, "usage_no_arguments", command=word.lower())
             return True
@@ -167,12 +220,12 @@ class Handlers:
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
         if not entries:
-            self._room.reply(session, self._say("list_empty"))
+            self._room.reply(session, self._room.say_to(session)("list_empty"))
             return
-        self._room.reply_in_pieces(session, self._listing(entries))
+        self._room.reply_in_pieces(session, self._listing(entries, self._room.say_to(session)))
 
-    def _listing(self, entries: list[Entry]) -> Iterator[str]:
-        yield self._say("list_header", count=len(entries))
+    def _listing(self, entries: list[Entry], say: Messages) -> Iterator[str]:
+        yield say("list_header", count=len(entries))
         for entry in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
             yield f"{entry.size:>12}  {stamp}  {entry.shown}"
@@ -182,17 +235,86 @@ class Handlers:
             self._room.send_error(session, ErrorCode.USAGE, "usage_get")
             return
         problem = self._downloads.request(session, argument)
+        if (
+            problem is not None
+            and problem.code is ErrorCode.NO_FILE
+            and self._get_each_word(session, argument)
+        ):
+            return
         if problem is not None:
             log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
             self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
 
+    def _resume(self, session: Session, argument: str, _now: float) -> None:
+        """`resume OFFSET SHA256 NAME`: the rest of a download the client kept in part."""
+        parsed = protocol.parse_resume_argument(argument)
+        if parsed is None:
+            self._room.send_error(session, ErrorCode.USAGE, "usage_resume")
+            return
+        offset, prefix_sha256, name = parsed
+        problem = self._downloads.request_resume(session, name, offset, prefix_sha256)
+        if problem is not None:
+            log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
+            self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+
+    def _get_each_word(self, session: Session, argument: str) -> bool:
+        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell)
+        is queued, if every one names a served file; False (and nothing queued) otherwise."""
+        try:
+            words = shlex.split(argument)
+            served = {entry.name for entry in self._storage.list() if entry.shown == entry.name}
+        except (ValueError, OSError):
+            return False
+        if len(words) < 2 or not set(words) <= served:
+            return False
+        self._queue_each(session, words)
+        return True
+
+    def _queue_each(self, session: Session, names: list[str]) -> None:
+        """Queue `names` in order, each confirmed with `!QUEUED`; past the queue's cap, one
+        `queue-full` says how many were left out, and the rest are not tried."""
+        for index, name in enumerate(names):
+            problem = self._downloads.request(session, name)
+            if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
+                left = len(names) - index
+                self._room.send_error(
+                    session, problem.code, "mget_queue_full", count=left, name=visible(name)
+                )
+                return
+            if problem is None:
+                self._room.send_event(session, protocol.Queued(self._room.name, name))
+            else:
+                self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+
+    def _mget(self, session: Session, pattern: str, _now: float) -> None:
+        """`mget PATTERN`: every served file whose name matches (shell wildcards), queued in
+        name order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full`
+        says how many were left out."""
+        try:
+            names = matching_names(self._storage.list(), pattern)
+        except OSError as error:
+            log.error("cannot list %s: %s", self._storage.root, error)
+            self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+            return
+        if not names:
+            self._room.send_error(session, ErrorCode.NO_MATCH, "no_match", pattern=visible(pattern))
+            return
+        self._queue_each(session, names)
+
     def _who(self, session: Session, _argument: str, _now: float) -> None:
+        self._room.reply(session, self._who_text(self._room.say_to(session)))
+
+    def _who_text(self, say: Messages) -> str:
+        """Everyone in the chat: the members (counted), then the server's name."""
         names = sorted(self._room.member_names())
-        self._room.reply(session, self._say("who", count=len(names), names=", ".join(names)))
+        if not names:
+            return say("who_nobody", server=self._room.name)
+        return say("who", count=len(names), names=", ".join(names), server=self._room.name)
 
     def _help(self, session: Session, _argument: str, _now: float) -> None:
+        say = self._room.say_to(session)
         for key in HELP_KEYS:
-            self._room.reply(session, self._say(key))
+            self._room.reply(session, say(key))
 
     def _quit(self, session: Session, _argument: str, _now: float) -> None:
         session.quitting = True  # the loop says goodbye once the downloads asked for are sent
@@ -209,7 +331,7 @@ class Handlers:
             self._private(session, text)
             return True
         text = visible(text)
-        log.info("chat %s: %s", session.label, text)
+        chatter.info("chat %s: %s", session.label, text)
         self._room.show(f"{session.name}> {text}")
         self._room.broadcast(session.name, text, exclude=session)
         return True
@@ -231,9 +353,9 @@ class Handlers:
         if not target or not body:
             room.send_error(session, ErrorCode.USAGE, "usage_private")
             return
-        log.info("private %s -> %s", session.label, visible(target))
+        chatter.info("private %s -> %s", session.label, visible(target))
         if protocol.name_key(target) == protocol.name_key(room.name):
-            room.show(self._say("console_private_to_you", sender=session.name, text=body))
+            room.show(f"{session.name}> {self._say('private', text=body)}")  # as a client shows it
             return
         recipient = room.member(target)
         if recipient is None:
@@ -241,14 +363,19 @@ class Handlers:
         elif not recipient.hears_chat:
             room.send_error(session, ErrorCode.NO_USER, "not_in_chat", name=recipient.name)
         else:
-            room.send_message(recipient, session.name, self._say("private", text=body))
+            room.send_message(recipient, session.name, room.say_to(recipient)("private", text=body))
 
     # --- the console ------------------------------------------------------------
 
     def on_console_line(self, text: str) -> None:
-        """The teacher's line: to everyone, or `@name text` to one."""
+        """The teacher's line: a `/command`, `@name text` to one, or to everyone."""
         room = self._room
         if not text:
+            return
+        word, _, argument = text.partition(" ")
+        command = self._console_commands.get(word.lower())
+        if command is not None:
+            command(argument.strip())
             return
         if not text.startswith("@"):
             room.broadcast(room.name, visible(text))
@@ -262,4 +389,33 @@ class Handlers:
         elif not recipient.hears_chat:
             room.show(self._say("not_in_chat", name=recipient.name))
         else:
-            room.send_message(recipient, room.name, self._say("private", text=visible(body.strip())))
+            room.send_message(
+                recipient, room.name, room.say_to(recipient)("private", text=visible(body.strip()))
+            )
+
+    def _console_who(self, _argument: str) -> None:
+        self._room.show(self._who_text(self._say))
+
+    def _console_help(self, _argument: str) -> None:
+        for key in CONSOLE_HELP_KEYS:
+            self._room.show(self._say(key))
+
+    def _console_quit(self, _argument: str) -> None:
+        self._stop()  # the loop tells every client the server is closing
+
+    def _console_kick(self, argument: str) -> None:
+        """`/kick NAME [reason]`: NAME is told why (in its language) and disconnected."""
+        room = self._room
+        target, _, reason = argument.partition(" ")
+        member = room.member(target) if target else None
+        if not target:
+            room.show(self._say("usage_kick"))
+        elif member is None:
+            room.show(self._say("no_such_user", name=visible(target)))
+        elif not member.hears_chat:  # an FTP user: its door has no way to say why
+            room.show(self._say("not_in_chat", name=member.name))
+        else:
+            log.info("kicked %s from the console: %s", member.label, visible(reason.strip()) or "-")
+            key, reason = ("kicked_because", visible(reason.strip())) if reason.strip() else ("kicked", "")
+            room.refuse(member, ErrorCode.KICKED, key, name=room.name, reason=reason)
+            room.show(self._say("console_kicked", name=member.name))

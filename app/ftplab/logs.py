@@ -64,3 +64,13 @@ class ConsoleLogHandler(logging.Handler):
             self._console.show(self.format(record))
         except Exception:
             self.handleError(record)
+
+
+CHATTER_LOGGER = "ftplab.server.commands"
+"""The logger of each client's commands and chat (handlers.py)."""
+
+
+def quiet_on_console(record: logging.LogRecord) -> bool:
+    """Keep the commands and chat of every client off the teacher's console (the chat is
+    shown there anyway); their warnings, and every other line, still pass."""
+    return record.name != CHATTER_LOGGER or record.levelno >= logging.WARNING

@@ -1,8 +1,9 @@
 """Every string a user reads, in Spanish (the lab's language, the default) and English.
 
-The server's replies travel in the server's language; what the client says by
-itself (prompts, progress, errors) is in the client's. Logs are for operators
-and stay in English.
+Each client announces its language when it joins, and the server's replies to
+it travel in that language (clients that announce none get the server's); what
+the client says by itself (prompts, progress, errors) is in the client's. Chat
+is never translated. Logs are for operators and stay in English.
 """
 
 from __future__ import annotations
@@ -37,10 +38,28 @@ SPANISH = {
     "evicted_no_name": "Servidor lleno: esta conexión no envió su nombre y deja sitio a otra",
     "list_header": "Archivos en el servidor ({count}):",
     "list_empty": "No hay archivos en el servidor",
-    "who": "Conectados ({count}): {names}",
+    "who": "Conectados ({count}): {names}; servidor: {server}",
     "private": "(privado) {text}",
+    "who_nobody": "Conectados (0); servidor: {server}",
+    "kicked": "{name} te ha desconectado",
+    "kicked_because": "{name} te ha desconectado: {reason}",
+    "usage_kick": "Uso: /kick NOMBRE [motivo]",
+    "console_kicked": "{name} desconectado",
+    "console_help_title": "Comandos de la consola:",
+    "console_help_who": "  /who                   quién está conectado",
+    "console_help_kick": "  /kick NOMBRE [motivo]  desconecta a NOMBRE y le dice el motivo",
+    "console_help_quit": "  /quit                  cierra el servidor (avisa a todos)",
+    "console_help_private": "  @NOMBRE texto          mensaje privado",
+    "console_help_chat": "  cualquier otra cosa es un mensaje para todos",
     "no_such_user": "No hay nadie conectado con el nombre {name}",
     "usage_get": "Uso: get NOMBRE_DE_ARCHIVO",
+    "no_match": "Ningún archivo coincide con {pattern}",
+    "mget_queue_full": (
+        "Ya tienes demasiadas descargas en cola: {count} archivos no se han añadido, desde {name} "
+        "(pídelos cuando terminen las otras)"
+    ),
+    "download_queued_by_server": "{name}: en cola",
+    "usage_resume": "Uso: resume BYTES SHA256_DE_ESOS_BYTES NOMBRE_DE_ARCHIVO",
     "usage_no_arguments": "El comando {command} no lleva argumentos",
     "usage_private": "Uso: @NOMBRE texto",
     "server_full": "Servidor lleno ({limit} clientes): inténtalo más tarde",
@@ -80,6 +99,10 @@ SPANISH = {
     "download_progress": "[{name} {percent} %  {received}/{size}  {rate}/s  {eta}]",
     "download_queued": "{name}: en cola ({ahead} por delante)",
     "download_interrupted": "{name}: descarga interrumpida al {percent} %, no se guardó nada",
+    "download_interrupted_kept": (
+        "{name}: descarga interrumpida al {percent} %; se guardó lo recibido: get {name} la continúa"
+    ),
+    "download_resumed": "Continuando {name} desde {offset} ({size} en total)",
     "download_not_asked": "Descarga rechazada: {name} no se ha pedido",
     "gets_failed": "Descargas fallidas: {count}",
     "no_hello": "El servidor no ha respondido en {seconds} s",
@@ -94,7 +117,6 @@ SPANISH = {
     "server_not_reading": "El servidor no está leyendo lo que envías: línea no enviada",
     "hint_no_folders": "No hay carpetas: list muestra los archivos y get ARCHIVO descarga uno",
     "hint_no_upload": "No se pueden subir archivos: el servidor solo los ofrece (get ARCHIVO)",
-    "hint_one_file": "Un archivo cada vez: get ARCHIVO (varios get seguidos esperan en cola)",
     "name_rule": "Escribe un nombre: de 1 a 32 caracteres, sin espacios ni > @ !",
     "download_dir_not_a_directory": "no es un directorio",
     "stdout_closed": "la salida estándar está cerrada (para descartarla, usa >/dev/null)",
@@ -102,7 +124,6 @@ SPANISH = {
     "console_listening": (
         "Servidor {name} escuchando en {host}:{port}, sirviendo {root} (máximo {limit} clientes)"
     ),
-    "console_private_to_you": "{sender} (privado)> {text}",
     "console_no_name": "Hace falta un nombre para el servidor: usa --name o FTPLAB_NAME",
     "bad_root": "--root {root}: {reason}",
     "cannot_listen": "No se puede escuchar en {host}:{port}: {reason}",
@@ -178,6 +199,58 @@ SPANISH = {
     "ftp_abort_ok": "Cerrando la conexión de datos: interrupción correcta.",
     "ftp_transfer_complete": "Cerrando la conexión de datos. Acción completada.",
     "ftp_local_error": "Acción interrumpida: error local al procesarla.",
+    # --help of both programs
+    "usage_prefix": "uso: ",
+    "options_title": "opciones",
+    "ftp_options_title": "la puerta FTP (RFC 959) y las subidas",
+    "option_default": "[{variable}; ahora: {value}]",
+    "default_none": "ninguno",
+    "server_description": (
+        "Servidor de archivos multiusuario con chat, basado en select. Lo que se escribe en su consola "
+        "va a todos los clientes."
+    ),
+    "client_description": "El cliente de ftplab: archivos y chat de un servidor ftplab.",
+    "session_commands_title": "Comandos dentro de la sesión:",
+    "help_clear": "  clear            borra la pantalla (también Ctrl-L)",
+    "opt_help": "muestra esta ayuda y termina",
+    "opt_version": "muestra la versión y termina",
+    "opt_lang": "idioma: es o en (por defecto, el de FTPLAB_LANG o el del sistema)",
+    "opt_server_host": "dirección en la que escuchar",
+    "opt_client_host": "el servidor",
+    "opt_port": "puerto",
+    "opt_root": "directorio cuyos archivos se sirven",
+    "opt_server_name": "el nombre del servidor en el chat (si falta, se pregunta)",
+    "opt_client_name": "tu nombre en el chat (si falta, se pregunta)",
+    "opt_max_clients": "clientes a la vez, al menos 1",
+    "opt_max_per_ip": "clientes a la vez desde una dirección, 0 sin límite",
+    "opt_idle_timeout": (
+        "segundos sin nada del cliente antes de desconectarlo, 0 lo desactiva (el cliente de ftplab "
+        "envía una señal de vida cada tercio de este tiempo)"
+    ),
+    "opt_data_timeout": (
+        "segundos que la salida puede esperar sin leerse antes de desconectar, 0 lo desactiva"
+    ),
+    "opt_join_timeout": "segundos que tiene una conexión nueva para enviar su nombre, 0 lo desactiva",
+    "opt_log_level": "nivel del registro",
+    "opt_log_file": (
+        "escribe el registro completo también en este archivo (en un terminal, la consola muestra "
+        "solo conexiones, avisos y errores)"
+    ),
+    "opt_selector": (
+        "cómo espera el bucle: best (epoll en Linux), select (hasta 1024 descriptores), poll, epoll"
+    ),
+    "opt_ftp_port": "habla también FTP en este puerto, en el mismo bucle",
+    "opt_ftp_password": "una contraseña que deben dar todos los usuarios FTP",
+    "opt_passive_ports": "puertos para las conexiones de datos pasivas, p. ej. 30000-30009",
+    "opt_masquerade_address": "la dirección IPv4 que dar en las respuestas PASV (detrás de NAT)",
+    "opt_allow_upload": "acepta subidas (FTP STOR, APPE, MKD)",
+    "opt_allow_overwrite": "deja que las subidas reemplacen y que DELE borre archivos",
+    "opt_max_upload_bytes": "la subida más grande aceptada, en bytes",
+    "opt_download_dir": "dónde se guardan las descargas",
+    "opt_timeout": "segundos para conectar y recibir la bienvenida del servidor",
+    "opt_keep_partial": (
+        "guarda lo recibido de una descarga interrumpida (con un nombre oculto) y get la continúa"
+    ),
     "max_clients_zero": (
         "--max-clients debe ser al menos 1: con 0 no entraría nadie "
         "(en --max-per-ip, 0 sí significa sin límite)"
@@ -207,10 +280,28 @@ ENGLISH = {
     "evicted_no_name": "Server full: this connection sent no name and makes room for another",
     "list_header": "Files on the server ({count}):",
     "list_empty": "There are no files on the server",
-    "who": "Connected ({count}): {names}",
+    "who": "Connected ({count}): {names}; server: {server}",
     "private": "(private) {text}",
+    "who_nobody": "Connected (0); server: {server}",
+    "kicked": "{name} disconnected you",
+    "kicked_because": "{name} disconnected you: {reason}",
+    "usage_kick": "Usage: /kick NAME [reason]",
+    "console_kicked": "{name} disconnected",
+    "console_help_title": "Console commands:",
+    "console_help_who": "  /who                 who is connected",
+    "console_help_kick": "  /kick NAME [reason]  disconnect NAME, telling them why",
+    "console_help_quit": "  /quit                stop the server (everyone is told)",
+    "console_help_private": "  @NAME text           private message",
+    "console_help_chat": "  anything else is a message to everyone",
     "no_such_user": "Nobody called {name} is connected",
     "usage_get": "Usage: get FILENAME",
+    "no_match": "No file matches {pattern}",
+    "mget_queue_full": (
+        "You already have too many downloads queued: {count} files were not added, from {name} on "
+        "(ask for them when the others are done)"
+    ),
+    "download_queued_by_server": "{name}: queued",
+    "usage_resume": "Usage: resume BYTES SHA256_OF_THOSE_BYTES FILENAME",
     "usage_no_arguments": "The {command} command takes no arguments",
     "usage_private": "Usage: @NAME text",
     "server_full": "Server full ({limit} clients): try again later",
@@ -247,6 +338,10 @@ ENGLISH = {
     "download_progress": "[{name} {percent} %  {received}/{size}  {rate}/s  {eta}]",
     "download_queued": "{name}: queued ({ahead} ahead)",
     "download_interrupted": "{name}: download interrupted at {percent} %, nothing was saved",
+    "download_interrupted_kept": (
+        "{name}: download interrupted at {percent} %; what arrived is kept: get {name} continues it"
+    ),
+    "download_resumed": "Continuing {name} from {offset} ({size} in all)",
     "download_not_asked": "Download refused: {name} was not asked for",
     "gets_failed": "Failed downloads: {count}",
     "no_hello": "The server did not answer within {seconds} s",
@@ -261,12 +356,10 @@ ENGLISH = {
     "server_not_reading": "The server is not reading what you send: line not sent",
     "hint_no_folders": "There are no folders: list shows the files and get FILE downloads one",
     "hint_no_upload": "Files cannot be uploaded: the server only offers them (get FILE)",
-    "hint_one_file": "One file at a time: get FILE (several gets in a row wait in a queue)",
     "name_rule": "Type a name: 1 to 32 characters, no spaces, no > @ !",
     "download_dir_not_a_directory": "not a directory",
     "stdout_closed": "standard output is closed (to discard it, use >/dev/null)",
     "console_listening": "Server {name} listening on {host}:{port}, serving {root} (at most {limit} clients)",
-    "console_private_to_you": "{sender} (private)> {text}",
     "console_no_name": "The server needs a name: use --name or FTPLAB_NAME",
     "bad_root": "--root {root}: {reason}",
     "cannot_listen": "Cannot listen on {host}:{port}: {reason}",
@@ -341,13 +434,71 @@ ENGLISH = {
     "ftp_abort_ok": "Closing data connection: abort successful.",
     "ftp_transfer_complete": "Closing data connection. Requested file action successful.",
     "ftp_local_error": "Requested action aborted: local error in processing.",
+    # --help of both programs
+    "usage_prefix": "usage: ",
+    "options_title": "options",
+    "ftp_options_title": "the FTP door (RFC 959) and uploads",
+    "option_default": "[{variable}; now: {value}]",
+    "default_none": "none",
+    "server_description": (
+        "A select-based multi-user file server with chat. What is typed at its console goes to every client."
+    ),
+    "client_description": "The ftplab client: files and chat from an ftplab server.",
+    "session_commands_title": "Commands in the session:",
+    "help_clear": "  clear            clear the screen (Ctrl-L too)",
+    "opt_help": "show this help and exit",
+    "opt_version": "show the version and exit",
+    "opt_lang": "language: es or en (by default FTPLAB_LANG's, else the system's)",
+    "opt_server_host": "address to listen on",
+    "opt_client_host": "the server",
+    "opt_port": "port",
+    "opt_root": "directory whose files are served",
+    "opt_server_name": "the server's name in the chat (asked when missing)",
+    "opt_client_name": "your name in the chat (asked when missing)",
+    "opt_max_clients": "clients at once, at least 1",
+    "opt_max_per_ip": "clients at once from one address, 0 for no limit",
+    "opt_idle_timeout": (
+        "seconds with nothing from a client before it is disconnected, 0 disables (the ftplab client "
+        "sends a keep-alive every third of this)"
+    ),
+    "opt_data_timeout": "seconds output may sit unread before the client is dropped, 0 disables",
+    "opt_join_timeout": "seconds a new connection has to send its name, 0 disables",
+    "opt_log_level": "log level",
+    "opt_log_file": (
+        "also write the full log to this file (on a terminal, the console shows only connections, "
+        "warnings and errors)"
+    ),
+    "opt_selector": (
+        "how the loop waits: best (epoll on Linux), select (at most 1024 descriptors), poll, epoll"
+    ),
+    "opt_ftp_port": "also speak FTP on this port, in the same loop",
+    "opt_ftp_password": "one password every FTP user must give",
+    "opt_passive_ports": "ports for passive data connections, e.g. 30000-30009",
+    "opt_masquerade_address": "the IPv4 address to give in PASV replies (behind NAT)",
+    "opt_allow_upload": "accept uploads (FTP STOR, APPE, MKD)",
+    "opt_allow_overwrite": "let uploads replace and DELE delete existing files",
+    "opt_max_upload_bytes": "the largest upload accepted, in bytes",
+    "opt_download_dir": "where downloads are saved",
+    "opt_timeout": "seconds to connect and to be welcomed by the server",
+    "opt_keep_partial": (
+        "keep what arrived of an interrupted download (under a hidden name); get continues it"
+    ),
     "max_clients_zero": (
         "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
     ),
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}
+CONSOLE_HELP_KEYS = (
+    "console_help_title",
+    "console_help_who",
+    "console_help_kick",
+    "console_help_quit",
+    "console_help_private",
+    "console_help_chat",
+)
 HELP_KEYS = ("help_title", "help_list", "help_get", "help_who", "help_quit", "help_private", "help_chat")
+CLIENT_HELP_KEYS = ("session_commands_title", *HELP_KEYS[1:], "help_clear")
 
 
 class Messages:

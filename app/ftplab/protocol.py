@@ -30,6 +30,9 @@ MAX_DATA_BYTES = 4 * 1024 * 1024
 PREFIX_SEPARATOR = "> "
 CONTROL = "!"
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+JOIN = "JOIN"
+"""A client's first line may be `name> !JOIN key=value ...`: options, not a command."""
+MAX_KEEP_ALIVE_SECONDS = 1_000_000.0
 
 
 class ErrorCode(str, enum.Enum):
@@ -53,6 +56,7 @@ class ErrorCode(str, enum.Enum):
     NO_NAME = ("no-name", True)
     IDLE = ("idle", True)
     CLOSING = ("closing", True)
+    KICKED = ("kicked", True)
     # a line the server could not take: the connection goes on
     PROTOCOL = "protocol"
     TOO_LONG = "too-long"
@@ -69,6 +73,7 @@ class ErrorCode(str, enum.Enum):
     DENIED = "denied"
     AMBIGUOUS = "ambiguous"
     QUEUE_FULL = "queue-full"
+    NO_MATCH = "no-match"
     RESOURCES = "resources"
 
 
@@ -177,6 +182,25 @@ class FileStart:
 
 
 @dataclass(frozen=True)
+class FileResume:
+    """A resumed download: the `!DATA` frames that follow carry bytes `offset` to `size`."""
+
+    sender: str
+    offset: int
+    size: int
+    sha256: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A file an `mget` pattern matched was queued for this client: its `!FILE` will follow."""
+
+    sender: str
+    name: str
+
+
+@dataclass(frozen=True)
 class FileData:
     """A piece of the current download: bytes, or (see `Receiver.feed`) a memoryview of the fed buffer."""
 
@@ -190,6 +214,15 @@ class FileAbort:
 
     sender: str
     text: str
+
+
+@dataclass(frozen=True)
+class KeepAlive:
+    """The server asks for a line (an empty one will do) at least every `seconds`,
+    so that a client whose user only reads is not taken for a dead one."""
+
+    sender: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -266,6 +299,9 @@ _ENCODERS = {
     FileData: lambda e: encode_data_header(e.sender, len(e.data)) + e.data,
     FileAbort: lambda e: _line(e.sender, f"{CONTROL}ABORT {e.text}"),
     Bye: lambda e: _line(e.sender, f"{CONTROL}BYE {e.text}"),
+    KeepAlive: lambda e: _encode_keep_alive(e),
+    FileResume: lambda e: _encode_file_resume(e),
+    Queued: lambda e: _line(e.sender, f"{CONTROL}QUEUED {e.name}"),
 }
 
 
@@ -275,6 +311,53 @@ def encode(event) -> bytes:
     if encoder is None:
         raise LocalProtocolError(f"not a protocol event: {type(event).__name__}")
     return encoder(event)
+
+
+def _encode_keep_alive(event: KeepAlive) -> bytes:
+    if not 0 < event.seconds <= MAX_KEEP_ALIVE_SECONDS:
+        raise LocalProtocolError(f"keep-alive of {event.seconds} s")
+    return _line(event.sender, f"{CONTROL}KEEPALIVE {event.seconds:.3f}")
+
+
+def _encode_file_resume(event: FileResume) -> bytes:
+    if not SHA256_PATTERN.fullmatch(event.sha256) or not 0 < event.offset < event.size or not event.name:
+        raise LocalProtocolError("bad resume header")
+    return _line(event.sender, f"{CONTROL}RESUME {event.offset} {event.size} {event.sha256} {event.name}")
+
+
+def resume_command(offset: int, prefix_sha256: str, name: str) -> str:
+    """A client's `resume` line text: it holds the first `offset` bytes of `name`."""
+    return f"resume {offset} {prefix_sha256} {name}"
+
+
+def parse_resume_argument(argument: str) -> tuple[int, str, str] | None:
+    """(offset, prefix SHA-256, name) from what follows `resume`; None if malformed."""
+    offset, _, rest = argument.partition(" ")
+    sha256, _, name = rest.partition(" ")
+    if not (offset.isascii() and offset.isdigit()) or len(offset) > 20 or int(offset) < 1:
+        return None
+    if not SHA256_PATTERN.fullmatch(sha256) or not name.strip():
+        return None
+    return int(offset), sha256, name.strip()
+
+
+# --- joining: the options a client announces ---------------------------------
+
+
+def join_text(options: dict[str, str]) -> str:
+    """The text of a client's first line announcing `options`: `!JOIN lang=en`."""
+    words = [f"{key}={value}" for key, value in options.items()]
+    return " ".join([f"{CONTROL}{JOIN}", *words])
+
+
+def parse_join(text: str) -> dict[str, str] | None:
+    """The options of a `!JOIN` first line, None if `text` is not one. Words that
+    are not `key=value` are ignored, so later clients can announce more."""
+    keyword, _, rest = text.partition(" ")
+    if keyword != f"{CONTROL}{JOIN}":
+        return None
+    pairs = (word.partition("=") for word in rest.split())
+    return {key: value for key, equals, value in pairs if key and equals}
 
 
 # --- decoding ----------------------------------------------------------------
@@ -306,6 +389,27 @@ def _parse_file(sender: str, args: str) -> FileStart:
     return FileStart(sender, _int_field(size, 2**63), sha256, name)
 
 
+def _parse_keep_alive(sender: str, args: str) -> KeepAlive:
+    if not re.fullmatch(r"\d{1,7}(\.\d{1,3})?", args) or not 0 < float(args) <= MAX_KEEP_ALIVE_SECONDS:
+        raise BadFrame("bad !KEEPALIVE line")
+    return KeepAlive(sender, float(args))
+
+
+def _parse_file_resume(sender: str, args: str) -> FileResume:
+    offset, _, rest = args.partition(" ")
+    start = _parse_file(sender, rest)
+    resumed = FileResume(sender, _int_field(offset, 2**63), start.size, start.sha256, start.name)
+    if not 0 < resumed.offset < resumed.size:
+        raise BadFrame("bad !RESUME offset")
+    return resumed
+
+
+def _parse_queued(sender: str, args: str) -> Queued:
+    if not args:
+        raise BadFrame("bad !QUEUED line")
+    return Queued(sender, args)
+
+
 def _parse_error(sender: str, args: str) -> Error:
     code, _, text = args.partition(" ")
     if not code:
@@ -319,6 +423,9 @@ _CONTROL_PARSERS = {
     "FILE": _parse_file,
     "ABORT": lambda sender, args: FileAbort(sender, args),
     "BYE": lambda sender, args: Bye(sender, args),
+    "KEEPALIVE": lambda sender, args: _parse_keep_alive(sender, args),
+    "RESUME": lambda sender, args: _parse_file_resume(sender, args),
+    "QUEUED": lambda sender, args: _parse_queued(sender, args),
 }
 
 

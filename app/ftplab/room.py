@@ -71,6 +71,16 @@ class Room:
         """Sessions above the high-water mark, until they drain below the low-water mark."""
         self._news: dict[str, list[Session]] = {"left": [], "joined": []}
         """Departures and arrivals not announced yet: see `flush_news`."""
+        self._catalogues: dict[str, Messages] = {say.language: say}
+
+    # --- languages ------------------------------------------------------------------
+
+    def say_to(self, member) -> Messages:
+        """The catalogue of `member`'s language: the one it announced, else the server's."""
+        language = getattr(member, "language", None) or self.say.language
+        if language not in self._catalogues:
+            self._catalogues[language] = Messages(language)
+        return self._catalogues[language]
 
     # --- membership -----------------------------------------------------------------
 
@@ -110,7 +120,7 @@ class Room:
 
     def welcome(self, session: Session) -> None:
         """`session` has joined: greet it now, tell the others with the next news."""
-        welcome = self.say("welcome", name=session.name, count=len(self._members))
+        welcome = self.say_to(session)("welcome", name=session.name, count=len(self._members))
         self.send_event(session, protocol.Hello(self.name, welcome))
         self._news["joined"].append(session)
 
@@ -130,11 +140,10 @@ class Room:
             sessions, self._news[kind] = self._news[kind], []
             if len(sessions) <= NEWS_NAMED_ONE_BY_ONE:
                 for session in sessions:
-                    self._announce_now(self.say(kind, name=session.name), {session})
+                    self._announce_now(kind, {session}, name=session.name)
             else:
                 names = ", ".join(session.name for session in sessions[:3])
-                text = self.say(f"{kind}_many", names=names, count=len(sessions) - 3)
-                self._announce_now(text, set(sessions))
+                self._announce_now(f"{kind}_many", set(sessions), names=names, count=len(sessions) - 3)
 
     # --- back-pressure ----------------------------------------------------------------
 
@@ -181,12 +190,15 @@ class Room:
         for text in texts:
             yield protocol.encode(protocol.Message(self.name, protocol.fit_text(self.name, text)))
 
-    def error_event(self, code: ErrorCode, key: str, **values) -> protocol.Error:
-        text = protocol.fit_text(self.name, self.say(key, **values), reserve=len(code.value) + 6)
-        return protocol.Error(self.name, code, text)
+    def error_event(self, code: ErrorCode, key: str, say: Messages | None = None, **values) -> protocol.Error:
+        """The `!ERR` line for `key`, in `say`'s language (the server's if none)."""
+        text = (say or self.say)(key, **values)
+        return protocol.Error(
+            self.name, code, protocol.fit_text(self.name, text, reserve=len(code.value) + 6)
+        )
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None:
-        self.send_event(session, self.error_event(code, key, **values))
+        self.send_event(session, self.error_event(code, key, self.say_to(session), **values))
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None:
         self.flush_news()
@@ -198,25 +210,36 @@ class Room:
             if session not in exclude and session.hears_chat:
                 self._send(session, data)
 
-    def announce(self, text: str, exclude: Session | None = None) -> None:
-        """The server's own news, to the console and every member."""
+    def announce(self, key: str, exclude: Session | None = None, **values) -> None:
+        """The server's own news (message `key`), to the console and every member, each in its language."""
         self.flush_news()
-        self._announce_now(text, {exclude})
+        self._announce_now(key, {exclude}, **values)
 
-    def _announce_now(self, text: str, exclude: set) -> None:
-        self.show(f"{self.name}> {text}")
-        self._broadcast_now(self.name, text, exclude)
+    def _announce_now(self, key: str, exclude: set, **values) -> None:
+        """Encoded once per language, not once per member: a class of 30 costs two encodings."""
+        self.show(f"{self.name}> {self.say(key, **values)}")
+        encoded: dict[str, bytes] = {}
+        for session in list(self._members.values()):
+            if session in exclude or not session.hears_chat:
+                continue
+            say = self.say_to(session)
+            if say.language not in encoded:
+                text = protocol.fit_text(self.name, say(key, **values))
+                encoded[say.language] = protocol.encode(protocol.Message(self.name, text))
+            self._send(session, encoded[say.language])
 
     # --- ending -------------------------------------------------------------------------
 
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None:
         """A last error, then the connection closes once the client has read it."""
-        session.queue(protocol.encode(self.error_event(code, key, **values)), self._loop.now)
+        event = self.error_event(code, key, self.say_to(session), **values)
+        session.queue(protocol.encode(event), self._loop.now)
         self._loop.close_after_output(session, code.value)
 
     def say_goodbye(self, session: Session) -> None:
         """Quit takes effect once the downloads and answers asked for before it are sent."""
         session.queue(
-            protocol.encode(protocol.Bye(self.name, self.say("bye", name=session.name))), self._loop.now
+            protocol.encode(protocol.Bye(self.name, self.say_to(session)("bye", name=session.name))),
+            self._loop.now,
         )
         self._loop.close_after_output(session, "quit")

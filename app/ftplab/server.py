@@ -74,6 +74,10 @@ SELECTORS = {
 }
 """`--selector`: select() is the lab's lesson (and its FD_SETSIZE limit); epoll scales."""
 
+KEEP_ALIVES_PER_IDLE_TIMEOUT = 3
+"""A client that announces itself is asked for a line every third of --idle-timeout:
+a student who only reads the chat sends those, and is never taken for idle."""
+
 LONGEST_EXPECTED_TURN = 2.0
 """A turn longer than this means the process was stopped (SIGSTOP, Ctrl-Z): see LoopClock."""
 
@@ -147,7 +151,13 @@ class Server:
         window = min(PROGRESS_WINDOW_SECONDS, config.data_timeout or PROGRESS_WINDOW_SECONDS)
         self.room = Room(self.name, self.say, self, self.show, window)
         self.downloads = Downloads(storage, self.room, self)
-        self._handlers = Handlers(self.room, self.downloads, storage)
+        self._handlers = Handlers(
+            self.room,
+            self.downloads,
+            storage,
+            keep_alive_seconds=config.idle_timeout / KEEP_ALIVES_PER_IDLE_TIMEOUT,
+            stop=self.request_stop,
+        )
         self.ftp_door = self._make_ftp_door(config, storage) if config.ftp_port is not None else None
 
     def _make_ftp_door(self, config: ServerConfig, storage: Storage) -> FtpDoor:
@@ -729,20 +739,33 @@ class Server:
                 self._selector.unregister(sock)
         self._accept_resume_at = None
         self._watch_console(False)
-        goodbye = protocol.encode(self.room.error_event(ErrorCode.CLOSING, "server_closing"))
+        goodbyes = self._closing_goodbyes()
         self._stop_deadline = self.now + SHUTDOWN_FLUSH_SECONDS
         for session in list(self._open):
             if isinstance(session, FtpControl):
                 self.ftp_door.refuse(session, "server_closing")
                 continue
             session.outbox.discard_unstarted()
-            session.outbox.add(goodbye)
+            session.outbox.add(goodbyes(session))
             self._leave_open(session, "server shutdown")
             session.begin_closing(self.now)  # its transfers stay open while a slice may still read them
             self._touched.add(session)
         for session in self._connections:
             if session.deadline is not None:
                 session.deadline = min(session.deadline, self._stop_deadline)
+
+    def _closing_goodbyes(self) -> Callable[[Session], bytes]:
+        """The `closing` goodbye in each client's language, encoded once per language."""
+        encoded: dict[str, bytes] = {}
+
+        def goodbye(session: Session) -> bytes:
+            say = self.room.say_to(session)
+            if say.language not in encoded:
+                event = self.room.error_event(ErrorCode.CLOSING, "server_closing", say)
+                encoded[say.language] = protocol.encode(event)
+            return encoded[say.language]
+
+        return goodbye
 
     def _close_everything(self) -> None:
         unread = [s for s in self._connections if s.state in (State.CLOSING, State.LINGERING)]

@@ -71,6 +71,8 @@ class Session(Connection):
         """The address as limits count it (an IPv4-mapped address as IPv4)."""
         self.receiver = protocol.Receiver(from_server=False)
         self.name: str | None = None
+        self.language: str | None = None
+        """The language the client announced when it joined (None: the server's)."""
         self.transfers: deque[Transfer] = deque()
         self.replies: Iterator[bytes] | None = None
         """A long answer (a listing) still being queued, a line at a time, as output drains."""

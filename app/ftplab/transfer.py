@@ -48,8 +48,11 @@ class HashCache:
 class Transfer:
     """One queued download: opened when it starts, hashed, then cut into `!DATA` frames."""
 
-    def __init__(self, name: str, cache: HashCache):
+    def __init__(self, name: str, cache: HashCache, resume_from: tuple[int, str] | None = None):
         self.name = name
+        self.resume_from = resume_from
+        """(offset, SHA-256 of the client's first `offset` bytes): a `resume` request."""
+        self._prefix_sha256: str | None = None
         self.file: OpenFile | None = None
         self._cache = cache
         self._hasher = hashlib.sha256()
@@ -66,7 +69,8 @@ class Transfer:
     def open(self, storage: Storage) -> None:
         """Open the file now (raises a storage.FileProblem); its digest may be cached."""
         self.file = storage.open(self.name)
-        self.sha256 = self._cache.get(self.file.identity)
+        if self.resume_from is None:  # a resume hashes anyway: it needs the prefix's digest
+            self.sha256 = self._cache.get(self.file.identity)
 
     @property
     def hashing(self) -> bool:
@@ -78,20 +82,44 @@ class Transfer:
 
     def hash_step(self) -> None:
         """Hash the next HASH_STEP_BYTES; sets `sha256` when the whole file is read."""
-        data = os.pread(self.file.fd, min(HASH_STEP_BYTES, self.file.size - self._hashed), self._hashed)
+        data = os.pread(self.file.fd, self._next_hash_step(), self._hashed)
         if not data and self._hashed < self.file.size:
             raise FileChanged(self.file.name)
         self._hasher.update(data)
         self._hashed += len(data)
+        if self.resume_from is not None and self._hashed == self.resume_from[0]:
+            self._prefix_sha256 = self._hasher.copy().hexdigest()
         if self._hashed >= self.file.size:
             self.sha256 = self._hasher.hexdigest()
             self._cache.put(self.file.identity, self.sha256)
 
+    def _next_hash_step(self) -> int:
+        """Up to HASH_STEP_BYTES, stopping at a resume's offset so its prefix digest can be taken."""
+        end = self.file.size
+        if self.resume_from is not None and self._hashed < self.resume_from[0]:
+            end = min(end, self.resume_from[0])
+        return min(HASH_STEP_BYTES, end - self._hashed)
+
+    @property
+    def resumes(self) -> bool:
+        """A resume whose prefix is the file's own: only the rest is sent."""
+        if self.resume_from is None or self._prefix_sha256 is None:
+            return False
+        offset, prefix_sha256 = self.resume_from
+        return offset < self.file.size and self._prefix_sha256 == prefix_sha256
+
     def header(self, sender: str) -> bytes:
-        """The `!FILE` line; the transfer's clock starts when it is sent."""
+        """The `!FILE` line (or `!RESUME`, sending from the client's offset on); the
+        transfer's clock starts when it is sent."""
         self.header_sent = True
         self.started = time.monotonic()
-        return protocol.encode(protocol.FileStart(sender, self.file.size, self.sha256, self.file.name))
+        file = self.file
+        if self.resumes:
+            self.offset = self.resume_from[0]
+            return protocol.encode(
+                protocol.FileResume(sender, self.offset, file.size, self.sha256, file.name)
+            )
+        return protocol.encode(protocol.FileStart(sender, file.size, self.sha256, file.name))
 
     def next_frame(self, sender: str) -> tuple[bytes, int, int]:
         """The next `!DATA` header line, and the (offset, count) of file it carries."""
@@ -115,4 +143,5 @@ class Transfer:
     def summary(self) -> tuple[int, float, float]:
         """(bytes, seconds, bytes per second) for the log."""
         seconds = max(time.monotonic() - self.started, 1e-6)
-        return self.offset, seconds, self.offset / seconds
+        sent = self.offset - (self.resume_from[0] if self.resumes else 0)
+        return sent, seconds, sent / seconds

@@ -69,6 +69,9 @@ def child_env(**extra: str) -> dict[str, str]:
     """The environment of every child: this checkout's package, UTF-8, no FTPLAB_* settings
     leaking in from the developer's shell."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("FTPLAB_")}
+    for variable in ("LC_ALL", "LC_MESSAGES"):  # the locale chooses the default language
+        env.pop(variable, None)
+    env["LANG"] = "C.UTF-8"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_DIR), os.environ.get("PYTHONPATH")]))
     env["PYTHONUTF8"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
@@ -282,13 +285,15 @@ class TerminalClient:
         extra_args: Iterable[str] = (),
         shell: str | None = None,
         stderr_to_pipe: bool = False,
+        command: list[str] | None = None,
     ):
         """`shell`: a `sh -c` script that runs the client as "$@" (e.g. to read what is left on
         the terminal after it, as the user's shell would). `stderr_to_pipe`: the client's
-        stderr is collected in `self.stderr` instead of going to the terminal."""
+        stderr is collected in `self.stderr` instead of going to the terminal. `command`: another
+        program to run on the terminal instead (the server, at the teacher's console)."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-        args = client_args(port, name, download_dir, extra_args=extra_args)
+        args = command or client_args(port, name, download_dir, extra_args=extra_args)
         if shell is not None:
             args = ["sh", "-c", shell, "sh", *args]
         self.process = _popen(

@@ -105,12 +105,12 @@ def test_private_name_is_case_insensitive(trio):
     bob.expect("alice> (privado) hola")
 
 
-def test_private_message_to_the_server_shows_on_its_console(trio):
+def test_private_message_to_the_server_shows_on_its_console_as_between_clients(trio):
     server, (alice, bob, _) = trio
 
     alice.send("@profe una duda")
 
-    server.wait_for_output("alice (privado)> una duda")
+    server.wait_for_output(re.compile(r"^alice> \(privado\) una duda$"))
     bob.sync()
     assert not bob.stdout.has("una duda")
 

@@ -23,7 +23,7 @@ def files_server(start_server, tmp_path):
 
 def test_ftp_and_shell_habits_are_aliases_or_hints_never_chat(files_server, start_client, client_dir):
     watcher = start_client(files_server, "bob")
-    habits = ["ls", "dir", "cd carpeta", "pwd", "put notas.txt", "mget *.txt", "clear"]
+    habits = ["ls", "dir", "cd carpeta", "pwd", "put notas.txt", "clear"]
 
     result = run_client(
         files_server.port, [*habits, "fin", "bye"], name="ana", download_dir=client_dir("ana")
@@ -33,7 +33,6 @@ def test_ftp_and_shell_habits_are_aliases_or_hints_never_chat(files_server, star
     assert sum(line.startswith("profe> Archivos en el servidor (3):") for line in result.stdout) == 2, result
     assert result.has("No hay carpetas: list muestra los archivos y get ARCHIVO descarga uno"), result
     assert result.has("No se pueden subir archivos: el servidor solo los ofrece (get ARCHIVO)"), result
-    assert result.has("Un archivo cada vez: get ARCHIVO (varios get seguidos esperan en cola)"), result
     watcher.expect("ana> fin")  # plain chat still goes to everyone...
     for habit in habits:
         assert not watcher.stdout.has(f"ana> {habit}"), f"{habit} was sent as chat"  # ...habits do not
@@ -96,3 +95,41 @@ def test_a_download_dir_that_is_a_file_is_a_clear_usage_error(tmp_path):
 
     assert result.returncode == EXIT_USAGE, result
     assert result.stderr == f"ftplab-client: --download-dir {not_a_dir}: no es un directorio\n", result
+
+
+def test_several_files_by_name_and_by_wildcard_are_queued_reported_and_saved(files_server, client_dir):
+    downloads = client_dir("ana")
+    typed = ["get notas.txt grande.bin", "get *.txt", "mget *.bin nada*"]
+
+    result = run_client(files_server.port, typed, name="ana", download_dir=downloads)
+
+    assert result.returncode == 4, "one pattern matched nothing: " + str(result)
+    queued = [line for line in result.stdout if line.endswith(": en cola")]
+    assert queued == [
+        "notas.txt: en cola",
+        "grande.bin: en cola",
+        "con espacios.txt: en cola",
+        "notas.txt: en cola",
+        "grande.bin: en cola",
+    ], result
+    assert result.has("profe> Ningún archivo coincide con nada*"), result
+    saved = sorted(path.name for path in downloads.iterdir())
+    assert saved == ["con espacios.txt", "grande (1).bin", "grande.bin", "notas (1).txt", "notas.txt"], saved
+
+
+def test_past_the_queue_cap_the_rest_are_not_added_and_the_client_says_so(start_server, client_dir, tmp_path):
+    root = tmp_path / "muchos"
+    root.mkdir()
+    for number in range(40):
+        make_file(root / f"f{number:02}.txt", 10, seed=number)
+    server = start_server(root=root)
+    downloads = client_dir("ana")
+
+    result = run_client(server.port, ["mget *.txt"], name="ana", download_dir=downloads)
+
+    assert result.returncode == 4, result
+    assert result.has(
+        "profe> Ya tienes demasiadas descargas en cola: 8 archivos no se han añadido, desde f32.txt "
+        "(pídelos cuando terminen las otras)"
+    ), result
+    assert sorted(path.name for path in downloads.iterdir()) == [f"f{number:02}.txt" for number in range(32)]

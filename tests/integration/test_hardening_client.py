@@ -333,3 +333,16 @@ def test_piped_input_is_not_read_while_the_server_reads_nothing(client_dir):
             assert written <= STDIN_LIMIT, f"the client read {written >> 20} MiB the server never took"
             assert peak < 64 * 1024, f"peak RSS {peak} KiB"
         assert client.wait() == 1, "the server hung up: a lost connection"
+
+
+def test_a_queued_name_that_no_mget_or_get_asked_for_is_refused(nest):
+    parent, downloads = nest
+    planted = b"profe> !QUEUED conftest.py\n" + file_frames("conftest.py", b"planted\n")
+    matching = b"profe> !QUEUED ok.txt\n" + GOOD
+    with FakeServer(HELLO + planted + matching, after=b"ana> mget *.txt\n") as server:
+        result = run_client(server.port, ["mget *.txt"], name="ana", download_dir=downloads)
+
+    refusals = [line for line in result.stdout if line.startswith("Descarga rechazada: ")]
+    assert refusals == ["Descarga rechazada: conftest.py no se ha pedido"] * 2, result
+    assert sorted(p.name for p in parent.iterdir()) == ["downloads"]
+    assert {p.name: p.read_bytes() for p in downloads.iterdir()} == {"ok.txt": b"good content\n"}, result

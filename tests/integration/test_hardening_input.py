@@ -56,7 +56,7 @@ def test_a_line_of_many_mib_is_one_too_long_and_memory_stays_bounded(start_serve
         _stream(raw.sock, size_mib * MIB, b"x" * 65536)
         raw.sock.sendall(b"\n")
         handled = raw.fence()
-        assert raw.who().text == "Conectados (1): largo"
+        assert raw.who().text == "Conectados (1): largo; servidor: profe"
 
         growth = rss_kib(server.pid, peak=True) - before
     assert len(_errors(raw, "too-long", handled)) == 1, raw.events

@@ -114,7 +114,7 @@ def test_a_flood_past_max_clients_evicts_the_oldest_silent_ones_while_a_joined_c
         wait_until(lambda: open_fds(server.pid) == baseline, message="descriptors back to the baseline")
         with RawConnection(server.port, "despues") as later:
             later.join()
-            assert later.who().text == "Conectados (2): despues, legit"
+            assert later.who().text == "Conectados (2): despues, legit; servidor: profe"
 
 
 def test_an_eviction_flood_holds_at_most_max_closing_descriptors(start_server):
@@ -173,7 +173,7 @@ def test_max_per_ip_counts_each_address_apart(start_server):
                 refused.wait_closed()
             assert error.code == "too-many"
             assert error.text == "Demasiadas conexiones desde tu dirección (máximo 2)"
-        assert first[0].who().text == "Conectados (4): dos0, dos1, uno0, uno1"
+        assert first[0].who().text == "Conectados (4): dos0, dos1, uno0, uno1; servidor: profe"
 
         first[0].close()
         server.wait_for_log(re.compile(r"disconnect uno0@127\.0\.0\.1:\d+ \(closed by peer\)"))

@@ -75,7 +75,7 @@ def test_the_server_keeps_serving_when_its_terminal_is_closed(tmp_path):
             bob.expect(message_containing("hola"))
         with RawConnection(port, "carla") as carla:
             carla.join()  # ana and bob left: announced on the console, EIO again
-            assert carla.who().text == "Conectados (1): carla"
+            assert carla.who().text == "Conectados (1): carla; servidor: profe"
         assert process.poll() is None, "the server died"
     finally:
         if master is not None:
@@ -159,7 +159,9 @@ def test_a_listing_far_bigger_than_the_output_cap_reaches_a_reader(start_server,
         reader.send_line("list")
         reader.expect(message_containing(f"archivo-con-un-nombre-largo-{count - 1:05d}.txt"), timeout=60)
         listed = [e for e in reader.events if isinstance(e, protocol.Message) and "archivo-con" in e.text]
-        assert reader.who().text == "Conectados (1): lectora", "still connected after the listing"
+        assert reader.who().text == "Conectados (1): lectora; servidor: profe", (
+            "still connected after the listing"
+        )
     assert len(listed) == count
 
 
@@ -187,7 +189,7 @@ def test_a_server_paused_longer_than_the_data_timeout_drops_nobody(start_server,
         finally:
             server.signal(signal.SIGCONT)
         reader.read_whole_file()
-        assert reader.who().text == "Conectados (1): paciente"
+        assert reader.who().text == "Conectados (1): paciente; servidor: profe"
     assert not server.stderr.has(re.compile(r"no data taken"))
 
 

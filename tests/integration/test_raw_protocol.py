@@ -3,11 +3,13 @@ the server (and that connection, unless the error is fatal) keeps going."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ftplab import protocol
 
-from .harness import RawConnection, message_containing
+from .harness import RawConnection, message_containing, random_bytes
 
 
 def test_a_first_line_can_carry_a_command(shared_server):
@@ -73,3 +75,30 @@ def test_many_connections_at_once_all_get_the_chat(start_server, start_client):
         for raw in listeners:
             raw.close()
     assert speaker.quit() == 0
+
+
+def test_resume_sends_only_the_rest_and_the_whole_files_digest_or_all_of_a_changed_file(start_server):
+    server = start_server()
+    content = random_bytes(700_000, seed=7)
+    (server.root / "grande.bin").write_bytes(content)
+    held = content[:300_000]
+    with RawConnection(server.port, "ana") as raw:
+        raw.join()
+        raw.send_line(protocol.resume_command(len(held), hashlib.sha256(held).hexdigest(), "grande.bin"))
+        header = raw.expect(protocol.FileResume)
+        raw.read_file_bytes(len(content) - len(held), max_bytes=1 << 20)
+
+        assert (header.offset, header.size, header.name) == (len(held), len(content), "grande.bin")
+        assert header.sha256 == hashlib.sha256(content).hexdigest()
+        assert raw.file_digest.hexdigest() == hashlib.sha256(content[len(held) :]).hexdigest()
+
+        changed = b"X" + held[1:]
+        raw.send_line(
+            protocol.resume_command(len(changed), hashlib.sha256(changed).hexdigest(), "grande.bin")
+        )
+        whole = raw.expect(protocol.FileStart)
+        raw.read_whole_file()
+        assert (whole.size, raw.file_digest.hexdigest()) == (
+            len(content),
+            hashlib.sha256(content).hexdigest(),
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftplab.cli import DEFAULT_PORT, parse_client_args, parse_server_args
+from ftplab.cli import DEFAULT_PORT, LOCALE_VARIABLES, chosen_language, parse_client_args, parse_server_args
 
 
 @pytest.fixture(autouse=True)
@@ -12,7 +12,7 @@ def clean_environment(monkeypatch):
     import os
 
     for key in list(os.environ):
-        if key.startswith("FTPLAB_"):
+        if key.startswith("FTPLAB_") or key in LOCALE_VARIABLES:
             monkeypatch.delenv(key)
 
 
@@ -122,3 +122,43 @@ def test_the_selector_can_be_chosen(name, monkeypatch):
 
 def test_the_default_selector_is_the_systems_best():
     assert parse_server_args([]).selector == "best"
+
+
+@pytest.mark.parametrize(
+    ("environment", "argv", "language"),
+    [
+        ({}, [], "es"),
+        ({"LANG": "en_GB.UTF-8"}, [], "en"),
+        ({"LANG": "fr_FR.UTF-8"}, [], "es"),
+        ({"LANG": "es_ES.UTF-8", "LC_ALL": "en_US.UTF-8"}, [], "en"),
+        ({"LANG": "en_GB.UTF-8", "FTPLAB_LANG": "es"}, [], "es"),
+        ({"FTPLAB_LANG": "es"}, ["--lang", "en"], "en"),
+        ({}, ["--lang=en", "--help"], "en"),
+    ],
+)
+def test_the_language_is_the_option_then_ftplab_lang_then_the_locale(
+    monkeypatch, environment, argv, language
+):
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    assert chosen_language(argv) == language
+
+
+def test_the_locale_is_the_default_language_of_both_programs(monkeypatch):
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert parse_server_args([]).lang == "en"
+    assert parse_client_args([]).lang == "en"
+
+
+@pytest.mark.parametrize("parse", [parse_server_args, parse_client_args])
+def test_help_speaks_the_chosen_language_with_the_commands_and_the_defaults(monkeypatch, capsys, parse):
+    monkeypatch.setenv("FTPLAB_LANG", "en")
+    monkeypatch.setenv("FTPLAB_PORT", "2300")
+    with pytest.raises(SystemExit) as leaving:
+        parse(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert leaving.value.code == 0
+    assert text.startswith("usage: ")
+    assert "show this help and exit" in text
+    assert "[FTPLAB_PORT; now: 2300]" in text
+    assert "/kick NAME [reason]" in text if parse is parse_server_args else "get FILE download a file" in text

@@ -24,6 +24,7 @@ from ftplab.download import (
     DownloadError,
     ReceiveBuffers,
     UnsafeName,
+    held_prefix,
     numbered_name,
     safe_name,
 )
@@ -383,3 +384,40 @@ def test_a_write_error_fails_the_download_and_leaves_nothing(tmp_path, monkeypat
     assert raised.value.reason == os.strerror(errno.ENOSPC)
     assert listing(tmp_path) == []
     assert len(writer_threads()) == before
+
+
+def test_a_kept_partial_is_hidden_and_resuming_it_verifies_the_whole_file(tmp_path):
+    content = os.urandom(5000)
+    first = Download(str(tmp_path), "f.bin", len(content), hashlib.sha256(content).hexdigest())
+    first.write(content[:1200])
+    assert first.keep_partial()
+    assert [path.name for path in tmp_path.iterdir()] == [".f.bin.ftplab-partial"]
+    assert held_prefix(str(tmp_path), "f.bin") == (1200, hashlib.sha256(content[:1200]).hexdigest())
+
+    second = Download.resuming(
+        str(tmp_path), "f.bin", 1200, len(content), hashlib.sha256(content).hexdigest()
+    )
+    second.write(content[1200:])
+    path = second.finish()
+    assert (tmp_path / "f.bin").read_bytes() == content and path == str(tmp_path / "f.bin")
+    assert [path.name for path in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_a_resumed_download_whose_kept_part_is_wrong_is_corrupt_and_removed(tmp_path):
+    content = os.urandom(3000)
+    (tmp_path / ".f.bin.ftplab-partial").write_bytes(b"x" * 1000)
+    resumed = Download.resuming(
+        str(tmp_path), "f.bin", 1000, len(content), hashlib.sha256(content).hexdigest()
+    )
+    resumed.write(content[1000:])
+    with pytest.raises(Corrupt):
+        resumed.finish()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_needs_the_kept_part_it_was_told_of(tmp_path):
+    with pytest.raises(DownloadError):
+        Download.resuming(str(tmp_path), "f.bin", 10, 100, "0" * 64)
+    (tmp_path / ".f.bin.ftplab-partial").write_bytes(b"x" * 9)
+    with pytest.raises(DownloadError):
+        Download.resuming(str(tmp_path), "f.bin", 10, 100, "0" * 64)

@@ -7,8 +7,9 @@ import socket
 import pytest
 
 from ftplab import protocol
+from ftplab.downloads import QueueFull
 from ftplab.handlers import Handlers
-from ftplab.messages import HELP_KEYS, Messages
+from ftplab.messages import CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from ftplab.protocol import ErrorCode
 from ftplab.session import ADDRESS_CHAT_BURST_LINES, CHAT_BURST_LINES, COMMAND_BURST, Session
 from ftplab.storage import NoSuchFile, Storage
@@ -28,6 +29,9 @@ class FakeRoom:
 
     def member(self, name):
         return self.members.get(protocol.name_key(name))
+
+    def say_to(self, member):
+        return Messages(getattr(member, "language", None) or "es")
 
     def member_names(self):
         return [session.name for session in self.members.values()]
@@ -55,12 +59,21 @@ class FakeDownloads:
     def __init__(self):
         self.requests: list[tuple[Session, str]] = []
         self.missing: set[str] = set()
+        self.limit = 1000
 
     def request(self, session, name):
         if name in self.missing:
             return NoSuchFile(name)
+        if len(self.requests) >= self.limit:
+            return QueueFull(name)
         self.requests.append((session, name))
         return None
+
+    def request_resume(self, session, name, offset, prefix_sha256):
+        problem = self.request(session, name)
+        if problem is None:
+            self.requests[-1] = (session, name, offset, prefix_sha256)
+        return problem
 
 
 @pytest.fixture
@@ -200,7 +213,7 @@ def test_who_lists_the_members_sorted(handlers, room, joined):
     joined("zoe")
     ana = joined("ana")
     handlers.on_line(ana, line(ana, "who"), 0.0)
-    assert room.called("reply") == [((ana, room.say("who", count=2, names="ana, zoe")), {})]
+    assert room.called("reply") == [((ana, "Conectados (2): ana, zoe; servidor: profe"), {})]
 
 
 def test_help_replies_every_help_line(handlers, room, joined):
@@ -279,7 +292,7 @@ def test_a_private_message_reaches_only_its_recipient(handlers, room, joined):
 def test_a_private_message_to_the_server_shows_on_the_console(handlers, room, joined):
     ana = joined("ana")
     handlers.on_line(ana, line(ana, "@profe hola"), 0.0)
-    assert room.called("show") == [((room.say("console_private_to_you", sender="ana", text="hola"),), {})]
+    assert room.called("show") == [(("ana> (privado) hola",), {})]
 
 
 @pytest.mark.parametrize(("text", "code"), [("@", ErrorCode.USAGE), ("@nadie hola", ErrorCode.NO_USER)])
@@ -299,3 +312,132 @@ def test_the_console_broadcasts_or_writes_privately(handlers, room, joined):
     assert room.called("broadcast") == [(("profe", "hola clase"), {})]
     assert room.called("send_message") == [((ana, "profe", room.say("private", text="solo para ti")), {})]
     assert room.called("show") == [((room.say("no_such_user", name="nadie"),), {})]
+
+
+def test_a_join_line_announces_the_language_and_is_not_a_command(room, downloads, tmp_path, sockets):
+    handlers = Handlers(room, downloads, Storage(str(tmp_path)), keep_alive_seconds=200.0)
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", "!JOIN lang=en future=yes"), 0.0)
+    assert (session.name, session.language, session.held) == ("ana", "en", None)
+    assert room.called("send_event") == [((session, protocol.KeepAlive(SERVER, 200.0)), {})]
+
+
+def test_a_client_that_announces_nothing_gets_no_keep_alive_and_the_servers_language(handlers, room, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", ""), 0.0)
+    assert session.language is None
+    assert room.called("send_event") == []
+
+
+def test_an_unknown_language_is_the_servers(handlers, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", "!JOIN lang=xx"), 0.0)
+    assert session.language is None
+
+
+def test_help_and_private_messages_speak_the_recipients_language(handlers, room, joined):
+    ana, bob = joined("ana"), joined("bob")
+    ana.language = "en"
+    handlers.on_line(ana, line(ana, "help"), 0.0)
+    handlers.on_line(bob, line(bob, "@ana hola"), 0.0)
+    english = Messages("en")
+    assert [text for (_, text), _ in room.called("reply")] == [english(key) for key in HELP_KEYS]
+    assert room.called("send_message") == [((ana, "bob", "(private) hola"), {})]
+
+
+def test_who_with_nobody_connected_still_names_the_server(handlers, room):
+    handlers.on_console_line("/who")
+    assert room.called("show") == [(("Conectados (0); servidor: profe",), {})]
+
+
+def test_console_who_and_help(handlers, room, joined):
+    joined("ana")
+    handlers.on_console_line("/who")
+    handlers.on_console_line("/HELP")
+    shown = [text for (text,), _ in room.called("show")]
+    assert shown[0] == "Conectados (1): ana; servidor: profe"
+    assert shown[1:] == [room.say(key) for key in CONSOLE_HELP_KEYS]
+    assert not room.called("broadcast")
+
+
+def test_console_kick_tells_the_member_why_and_closes(handlers, room, joined):
+    ana = joined("ana")
+    handlers.on_console_line("/kick ana  deja de hacer spam ")
+    handlers.on_console_line("/kick nadie")
+    handlers.on_console_line("/kick")
+    assert room.called("refuse") == [
+        ((ana, ErrorCode.KICKED, "kicked_because"), {"name": SERVER, "reason": "deja de hacer spam"})
+    ]
+    assert ErrorCode.KICKED.fatal
+    assert [text for (text,), _ in room.called("show")] == [
+        room.say("console_kicked", name="ana"),
+        room.say("no_such_user", name="nadie"),
+        room.say("usage_kick"),
+    ]
+
+
+def test_console_quit_stops_the_server(room, downloads, tmp_path):
+    stops = []
+    handlers = Handlers(room, downloads, Storage(str(tmp_path)), stop=lambda: stops.append(True))
+    handlers.on_console_line("/quit")
+    assert stops == [True]
+    assert not room.called("broadcast")
+
+
+def test_resume_queues_the_rest_of_a_file_and_a_malformed_one_is_usage(handlers, room, downloads, joined):
+    ana = joined("ana")
+    digest = "c" * 64
+    downloads.missing.add("nada.txt")
+    handlers.on_line(ana, line(ana, f"resume 100 {digest} con espacio.txt"), 0.0)
+    handlers.on_line(ana, line(ana, f"resume 100 {digest} nada.txt"), 0.0)
+    handlers.on_line(ana, line(ana, "resume 100 nada.txt"), 0.0)
+    assert downloads.requests == [(ana, "con espacio.txt", 100, digest)]
+    assert [(code, key) for (_, code, key), _ in room.called("send_error")] == [
+        (ErrorCode.NO_FILE, "no_such_file_named"),
+        (ErrorCode.USAGE, "usage_resume"),
+    ]
+
+
+@pytest.fixture
+def several(room, downloads, tmp_path):
+    for name in ("a.txt", "b.txt", "c.md", "con espacio.txt", ".oculto.txt", "esc\x1b.txt"):
+        (tmp_path / name).write_text("x")
+    downloads.missing.update({"a.txt b.txt", "a.txt nada.txt"})  # no file has the whole name
+    return Handlers(room, downloads, Storage(str(tmp_path)))
+
+
+def queued_names(room) -> list[str]:
+    return [event.name for (_, event), _ in room.called("send_event") if isinstance(event, protocol.Queued)]
+
+
+def test_mget_queues_every_served_match_in_name_order(several, room, downloads, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "mget *.txt"), 0.0)
+    assert queued_names(room) == ["a.txt", "b.txt", "con espacio.txt"], "no hidden or escaped name"
+    assert [name for _, name in downloads.requests] == ["a.txt", "b.txt", "con espacio.txt"]
+
+
+def test_mget_matching_nothing_is_no_match(several, room, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "mget *.pdf"), 0.0)
+    assert room.called("send_error") == [((ana, ErrorCode.NO_MATCH, "no_match"), {"pattern": "*.pdf"})]
+
+
+def test_mget_past_the_queue_cap_says_how_many_were_left_out(several, room, downloads, joined):
+    ana = joined("ana")
+    downloads.limit = 2
+    several.on_line(ana, line(ana, "mget *"), 0.0)
+    assert queued_names(room) == ["a.txt", "b.txt"]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.QUEUE_FULL, "mget_queue_full"), {"count": 2, "name": "c.md"})
+    ]
+
+
+def test_get_of_several_names_queues_each_when_no_file_has_the_whole_name(several, room, downloads, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "get a.txt b.txt"), 0.0)
+    several.on_line(ana, line(ana, "get a.txt nada.txt"), 0.0)
+    assert queued_names(room) == ["a.txt", "b.txt"]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "a.txt nada.txt"})
+    ], "not every word is a file: the line was one name, which does not exist"

@@ -672,7 +672,17 @@ def test_garbage_only_raises_protocol_errors(pieces, from_server, data):
 
 def test_every_error_code_knows_whether_it_ends_the_connection():
     fatal = {code.value for code in protocol.ErrorCode if code.fatal}
-    assert fatal == {"full", "too-many", "busy", "name-taken", "bad-name", "no-name", "idle", "closing"}
+    assert fatal == {
+        "full",
+        "too-many",
+        "busy",
+        "name-taken",
+        "bad-name",
+        "no-name",
+        "idle",
+        "closing",
+        "kicked",
+    }
     assert all(protocol.is_fatal(code) for code in fatal)
     assert not protocol.is_fatal("nofile") and not protocol.is_fatal("a-code-from-a-newer-server")
 
@@ -752,3 +762,54 @@ def test_a_large_frame_in_one_view_is_one_uncopied_payload():
     data_event, message = drain(receiver)
     assert data_event.data.obj is buffer and data_event.data == payload
     assert message == Message("profe", "fin")
+
+
+def test_a_join_line_carries_options_and_ignores_words_it_does_not_know():
+    text = protocol.join_text({"lang": "en"})
+    assert text == "!JOIN lang=en"
+    assert protocol.parse_join(text + " extra later=1") == {"lang": "en", "later": "1"}
+    assert protocol.parse_join("") is None
+    assert protocol.parse_join("!JOINED lang=en") is None
+    assert protocol.parse_join("list") is None
+
+
+def test_keep_alive_round_trip_and_bad_values():
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(protocol.encode(protocol.KeepAlive("profe", 200.0)))
+    assert receiver.next_event() == protocol.KeepAlive("profe", 200.0)
+    for bad in ("0", "-1", "abc", "1e9", ""):
+        receiver = protocol.Receiver(from_server=True)
+        receiver.feed(f"profe> !KEEPALIVE {bad}\n".encode())
+        with pytest.raises(protocol.BadFrame):
+            receiver.next_event()
+
+
+def test_a_resume_header_round_trip_and_its_limits():
+    digest = "a" * 64
+    event = protocol.FileResume("profe", 10, 300, digest, "con espacio.txt")
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(protocol.encode(event))
+    assert receiver.next_event() == event
+    for offset in (0, 300, 301):
+        with pytest.raises(protocol.LocalProtocolError):
+            protocol.encode(protocol.FileResume("profe", offset, 300, digest, "x"))
+        receiver = protocol.Receiver(from_server=True)
+        receiver.feed(f"profe> !RESUME {offset} 300 {digest} x\n".encode())
+        with pytest.raises(protocol.BadFrame):
+            receiver.next_event()
+
+
+def test_the_resume_command_names_offset_prefix_digest_and_file():
+    digest = "b" * 64
+    text = protocol.resume_command(5, digest, "con espacio.txt")
+    assert protocol.parse_resume_argument(text.partition(" ")[2]) == (5, digest, "con espacio.txt")
+    for bad in (
+        "",
+        "5",
+        f"0 {digest} x",
+        f"-1 {digest} x",
+        f"5 {'g' * 64} x",
+        f"5 {digest}",
+        f"5 {digest}  ",
+    ):
+        assert protocol.parse_resume_argument(bad) is None

@@ -185,3 +185,41 @@ def test_a_long_answer_is_encoded_a_line_at_a_time(room, loop, member):
     room.reply_in_pieces(ana, iter(["uno", "dos"]))
     assert loop.touched == [ana]
     assert list(ana.replies) == [b"profe> uno\n", b"profe> dos\n"]
+
+
+def test_each_member_is_answered_in_the_language_it_announced(room, member):
+    ana, bob = member("ana"), member("bob")
+    bob.language = "en"
+    room.send_error(ana, ErrorCode.NO_FILE, "no_such_file_named", name="x")
+    room.send_error(bob, ErrorCode.NO_FILE, "no_such_file_named", name="x")
+    room.welcome(bob)
+    room.say_goodbye(bob)
+    assert events_of(ana) == [protocol.Error("profe", "nofile", "El archivo no existe: x")]
+    assert events_of(bob) == [
+        protocol.Error("profe", "nofile", "No such file: x"),
+        protocol.Hello("profe", "Hello, bob. Connected: 2. Type help for the commands."),
+        protocol.Bye("profe", "Goodbye, bob"),
+    ]
+
+
+def test_news_goes_to_each_member_in_its_language_and_chat_is_not_translated(room, member, shown):
+    ana, bob, carla = member("ana"), member("bob"), member("carla")
+    bob.language = "en"
+    room.remove_member(carla, "quit")
+    room.broadcast("ana", "hola", exclude=ana)
+    assert events_of(ana) == [protocol.Message("profe", "carla se ha ido")]
+    assert events_of(bob) == [protocol.Message("profe", "carla left"), protocol.Message("ana", "hola")]
+    assert shown == ["profe> carla se ha ido"], "the console reads the server's language"
+
+
+def test_an_announcement_is_encoded_once_per_language_not_once_per_member(room, member, monkeypatch):
+    speakers = [member(f"s{number}") for number in range(6)]
+    for speaker in speakers[:3]:
+        speaker.language = "en"
+    encoded = []
+    real_encode = protocol.encode
+    monkeypatch.setattr(protocol, "encode", lambda event: encoded.append(event) or real_encode(event))
+    room.announce("uploaded", name="ana", path="notas.txt", size="1 KiB")
+    assert len(encoded) == 2
+    assert events_of(speakers[0]) == [protocol.Message("profe", "ana uploaded notas.txt (1 KiB)")]
+    assert events_of(speakers[5]) == [protocol.Message("profe", "ana subió notas.txt (1 KiB)")]

@@ -207,3 +207,44 @@ def test_a_file_rewritten_while_sent_is_noticed(tmp_path):
         grown.write(b"more")
     assert current.changed_since_opened()
     current.close()
+
+
+def resumed(tmp_path, content: bytes, held: bytes) -> Transfer:
+    (tmp_path / "f.bin").write_bytes(content)
+    current = Transfer("f.bin", HashCache(), resume_from=(len(held), hashlib.sha256(held).hexdigest()))
+    current.open(Storage(str(tmp_path)))
+    hash_fully(current)
+    return current
+
+
+def frames_from(current: Transfer) -> list[tuple[int, int]]:
+    slices = []
+    while not current.done:
+        _, offset, count = current.next_frame("profe")
+        slices.append((offset, count))
+    return slices
+
+
+def test_a_resume_whose_prefix_matches_sends_only_the_rest_and_the_whole_files_digest(tmp_path, small_steps):
+    current = resumed(tmp_path, CONTENT, CONTENT[:2500])  # not on a hashing step's boundary
+    header = current.header("profe")
+    whole = hashlib.sha256(CONTENT).hexdigest()
+    assert header == protocol.encode(protocol.FileResume("profe", 2500, len(CONTENT), whole, "f.bin"))
+    assert frames_from(current) == [(2500, 4096), (6596, 3904)]
+    assert current.summary()[0] == len(CONTENT) - 2500
+    current.close()
+
+
+@pytest.mark.parametrize(
+    "held",
+    [b"x" + CONTENT[1:2500], CONTENT, CONTENT + b"more"],
+    ids=["the file changed", "nothing left", "longer than the file"],
+)
+def test_a_resume_that_cannot_continue_sends_the_whole_file(tmp_path, small_steps, held):
+    current = resumed(tmp_path, CONTENT, held)
+    header = current.header("profe")
+    assert header == protocol.encode(
+        protocol.FileStart("profe", len(CONTENT), hashlib.sha256(CONTENT).hexdigest(), "f.bin")
+    )
+    assert frames_from(current)[0] == (0, 4096)
+    current.close()

@@ -1,0 +1,35 @@
+"""The teacher's console on a real (pseudo) terminal: a class's commands do not flood it."""
+
+from __future__ import annotations
+
+import re
+
+from support.waiting import wait_until
+
+from .harness import HOST, ClientProcess, TerminalClient, server_args
+
+EXIT_SERVER_CLOSED = 3
+
+
+def test_the_console_shows_no_line_per_client_command_and_the_log_file_has_every_one(tmp_path):
+    root, log_file = tmp_path / "root", tmp_path / "server.log"
+    root.mkdir()
+    command = server_args("--host", HOST, "--port", "0", "--root", str(root), "--name", "profe")
+    command += ["--log-file", str(log_file)]
+    with TerminalClient(0, None, tmp_path, command=command) as console:
+        console.wait_for("listening on")
+        port = int(re.search(rf"listening on {re.escape(HOST)}:(\d+)", console.screen).group(1))
+        ana = ClientProcess(port, "ana", tmp_path)
+        console.wait_for("joined ana@")
+        ana.send("list")
+        ana.send("hola")
+        shown = console.wait_for("ana> hola")  # handled after the list, so its log line came first
+
+        assert not re.search(r"ana@\S+: list", console.screen[:shown]), console.screen
+        wait_until(
+            lambda: re.search(r"INFO ana@\S+: list", log_file.read_text()),
+            message="the list command in the log file",
+        )
+        console.type("/quit\r")
+        assert console.wait() == 0
+        assert ana.wait() == EXIT_SERVER_CLOSED
