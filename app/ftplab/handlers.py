@@ -20,13 +20,17 @@ from datetime import datetime
 from typing import Protocol
 
 from . import protocol
-from .messages import HELP_KEYS, Messages
+from .messages import HELP_KEYS, Messages, human_size
 from .protocol import ErrorCode
 from .session import Session
-from .storage import Entry, FileProblem, Storage
+from .storage import FileProblem, NoSuchFile, Storage, Tree, TreeEntry, display_path, split_path
 from .text import visible
+from .uploads import Uploads, UploadSettings
 
 log = logging.getLogger("ftplab.server")
+
+DIRECTORY_MARK = "<dir>"
+"""What `list` shows in the size column of a subdirectory (whose name ends in "/")."""
 
 
 class Room(Protocol):
@@ -70,6 +74,8 @@ class Downloads(Protocol):
 
     def request(self, session: Session, name: str) -> FileProblem | None: ...
 
+    def request_path(self, session: Session, parts: tuple[str, ...]) -> FileProblem | None: ...
+
 
 @dataclass(frozen=True)
 class Command:
@@ -82,14 +88,19 @@ class Command:
 class Handlers:
     """The lab protocol's meaning: one method per command, chat, joining, the console."""
 
-    def __init__(self, room: Room, downloads: Downloads, storage: Storage):
+    def __init__(self, room: Room, downloads: Downloads, storage: Storage, uploads: Uploads | None = None):
         self._room = room
         self._downloads = downloads
         self._storage = storage
+        self._tree = Tree(storage)
+        self._uploads = uploads or Uploads(self._tree, room, UploadSettings())
         self._say = room.say
         self._commands = {
-            "list": Command(self._list, False),
+            "list": Command(self._list, True),
             "get": Command(self._get, True),
+            "put": Command(self._put, True),
+            "cd": Command(self._cd, True),
+            "pwd": Command(self._pwd, False),
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
@@ -99,6 +110,8 @@ class Handlers:
 
     def on_line(self, session: Session, line: protocol.Line, now: float) -> bool:
         """Handle one line; False when it must wait (see the module's docstring)."""
+        if not isinstance(line, protocol.Line):
+            return self._on_upload_frame(session, line, now)
         if session.name is None:
             session.last_activity = now
             self._join(session, line, now)
@@ -115,7 +128,9 @@ class Handlers:
     def on_bad_line(self, session: Session, error: protocol.ProtocolError) -> None:
         log.info("bad line from %s: %s (%s)", session.label, error.code, visible(error.detail))
         room = self._room
-        if session.name is None and isinstance(error, protocol.BadName):
+        if error.fatal:
+            room.refuse(session, error.code, "bad_frame")
+        elif session.name is None and isinstance(error, protocol.BadName):
             room.refuse(session, ErrorCode.BAD_NAME, "bad_name", name=visible(error.detail))
         elif session.name is None:
             room.refuse(session, ErrorCode.NO_NAME, "no_name")
@@ -159,32 +174,93 @@ class Handlers:
 
     # --- commands -----------------------------------------------------------------
 
-    def _list(self, session: Session, _argument: str, _now: float) -> None:
+    def _list(self, session: Session, argument: str, _now: float) -> None:
+        """The files and subdirectories of the current directory, or of the one named."""
         try:
-            entries = self._storage.list()
+            parts = split_path(session.cwd, argument) if argument else session.cwd
+            entries = self._tree.list_shown(parts)
+        except FileProblem as problem:
+            if problem.code is ErrorCode.RESOURCES:
+                self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+            else:
+                self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(argument))
+            return
         except OSError as error:
             log.error("cannot list %s: %s", self._storage.root, error)
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
         if not entries:
-            self._room.reply(session, self._say("list_empty"))
+            key = "list_empty_in" if parts else "list_empty"
+            self._room.reply(session, self._say(key, path=display_path(parts)))
             return
-        self._room.reply_in_pieces(session, self._listing(entries))
+        self._room.reply_in_pieces(session, self._listing(parts, entries))
 
-    def _listing(self, entries: list[Entry]) -> Iterator[str]:
-        yield self._say("list_header", count=len(entries))
-        for entry in entries:
+    def _listing(self, parts: tuple[str, ...], entries: list[tuple[TreeEntry, str]]) -> Iterator[str]:
+        if parts:
+            yield self._say("list_header_in", path=display_path(parts), count=len(entries))
+        else:
+            yield self._say("list_header", count=len(entries))
+        for entry, shown in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            yield f"{entry.size:>12}  {stamp}  {entry.shown}"
+            if entry.is_dir:
+                yield f"{DIRECTORY_MARK:>10}  {stamp}  {shown}/"
+            else:
+                yield f"{human_size(entry.size):>10}  {stamp}  {shown}"
 
     def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:
             self._room.send_error(session, ErrorCode.USAGE, "usage_get")
             return
-        problem = self._downloads.request(session, argument)
+        problem = self._request_download(session, argument)
         if problem is not None:
             log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
             self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
+
+    def _request_download(self, session: Session, argument: str) -> FileProblem | None:
+        """A file of the root by name (other Unicode forms found too), else by its path."""
+        try:
+            parts = split_path(session.cwd, argument)
+        except FileProblem as problem:
+            return problem
+        if not parts:
+            return NoSuchFile(argument)
+        if len(parts) == 1:
+            return self._downloads.request(session, parts[0])
+        return self._downloads.request_path(session, parts)
+
+    def _put(self, session: Session, argument: str, _now: float) -> None:
+        self._uploads.start(session, argument)
+
+    def _on_upload_frame(self, session: Session, frame, now: float) -> bool:
+        """A piece of an upload (`!DATA`) or its cancelling (`!ABORT`) from the client."""
+        if session.name is None:
+            self._room.refuse(session, ErrorCode.NO_NAME, "no_name")
+        elif frame.sender != session.name:
+            self._room.send_error(
+                session, ErrorCode.IMPERSONATION, "impersonation", name=session.name, other=frame.sender
+            )
+        elif isinstance(frame, protocol.FileData):
+            session.last_activity = now
+            self._uploads.on_data(session, frame.data)
+        else:
+            session.last_activity = now
+            self._uploads.on_abort(session, frame.text)
+        return True
+
+    def _cd(self, session: Session, argument: str, _now: float) -> None:
+        """`cd DIR` (relative, absolute, `..`); `cd` alone goes back to the root."""
+        try:
+            parts = split_path(session.cwd, argument) if argument else ()
+        except FileProblem:
+            parts = None
+        if parts is None or not self._tree.is_dir(parts):
+            self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(argument))
+            return
+        session.cwd = parts
+        self._room.reply(session, self._say("current_dir", path=display_path(parts)))
+
+    def _pwd(self, session: Session, _argument: str, _now: float) -> None:
+        self._room.reply(session, self._say("current_dir", path=display_path(session.cwd)))
 
     def _who(self, session: Session, _argument: str, _now: float) -> None:
         names = sorted(self._room.member_names())

@@ -422,6 +422,17 @@ class Tree:
             return None
         return TreeEntry(item.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
 
+    def list_shown(self, parts: tuple[str, ...]) -> list[tuple[TreeEntry, str]]:
+        """`list` with each entry's name as the lab's `list` shows it: escaped
+        when it cannot be served, and names that are one name when typed
+        shown apart (as Storage.list does for the root)."""
+        entries = self.list(parts)
+        twins = _typed_twins(entry.name for entry in entries)
+        return [
+            (entry, shown_apart(entry.name) if entry.name in twins else visible(entry.name))
+            for entry in entries
+        ]
+
     def entry(self, parts: tuple[str, ...]) -> TreeEntry:
         """The file or directory at `parts` (the root too)."""
         if not parts or self.is_dir(parts):
@@ -582,6 +593,16 @@ class Upload:
         if free - coming < self._min_free:
             raise DiskFull(self.name)
         self._next_space_check = self.received + coming + _SPACE_CHECK_BYTES
+
+    def expect(self, size: int) -> None:
+        """DiskFull (and the upload aborted) when `size` more bytes would not
+        fit above the reserve: an announced upload is refused before it starts."""
+        self._next_space_check = 0
+        try:
+            self._check_space(size)
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, data: bytes) -> None:
         """Append `data`; UploadTooBig, DiskFull or UploadFailed (then the

@@ -11,13 +11,14 @@ a header line and a slice of the file for the outbox.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
 from collections import OrderedDict
 
 from . import protocol
-from .storage import FileChanged, OpenFile, Storage, file_identity
+from .storage import FileChanged, OpenFile, Storage, Tree, file_identity
 
 HASH_STEP_BYTES = 1024 * 1024
 FRAME_BYTES = 128 * 1024
@@ -115,3 +116,17 @@ class Transfer:
         """(bytes, seconds, bytes per second) for the log."""
         seconds = max(time.monotonic() - self.started, 1e-6)
         return self.offset, seconds, self.offset / seconds
+
+
+class PathTransfer(Transfer):
+    """A download from a subdirectory (`get dir/file`): opened through storage.Tree, its
+    `!FILE` header naming only the file, as the client saves it."""
+
+    def __init__(self, parts: tuple[str, ...], cache: HashCache):
+        super().__init__("/".join(parts), cache)
+        self.parts = parts
+
+    def open(self, storage: Storage) -> None:
+        opened = Tree(storage).open(self.parts)
+        self.file = dataclasses.replace(opened, name=self.parts[-1])
+        self.sha256 = self._cache.get(self.file.identity)
