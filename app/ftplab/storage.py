@@ -603,6 +603,7 @@ class Upload:
         except BaseException:
             self.abort()
             raise
+        self._next_space_check = self.received + _SPACE_CHECK_BYTES  # then checked as it is written
 
     def write(self, data: bytes) -> None:
         """Append `data`; UploadTooBig, DiskFull or UploadFailed (then the
