@@ -245,6 +245,8 @@ class Client:
             self._get(argument.strip())
         elif word == "put":
             self._put(argument.strip())
+        elif word == "cd":
+            self._send_typed(f"cd {_file_name_argument(argument)}".strip())  # quoted as for get
         elif word in ALIASES or word == "list":
             self._listing = []
             self._send_typed(ALIASES.get(word, text))

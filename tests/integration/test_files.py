@@ -86,8 +86,9 @@ def test_get_of_a_missing_file_says_so_and_writes_nothing(shared_server, client_
         "link-out",
         "link-sibling",
         "link-up",
-        "carpeta/inside.txt",
         "link-up/secret.txt",
+        "carpeta/../../secret.txt",
+        "link-out/secret.txt",
     ],
 )
 def test_names_leading_out_of_the_root_are_missing_files(shared_server, client_dir, name):
