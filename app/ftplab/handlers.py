@@ -23,7 +23,7 @@ from . import protocol
 from .messages import HELP_KEYS, Messages, human_size
 from .protocol import ErrorCode
 from .session import Session
-from .storage import FileProblem, NoSuchFile, Storage, Tree, TreeEntry, display_path, split_path
+from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
 from .text import visible
 from .uploads import Uploads, UploadSettings
 
@@ -195,17 +195,17 @@ class Handlers:
             return
         self._room.reply_in_pieces(session, self._listing(parts, entries))
 
-    def _listing(self, parts: tuple[str, ...], entries: list[tuple[TreeEntry, str]]) -> Iterator[str]:
+    def _listing(self, parts: tuple[str, ...], entries: list[Entry]) -> Iterator[str]:
         if parts:
             yield self._say("list_header_in", path=display_path(parts), count=len(entries))
         else:
             yield self._say("list_header", count=len(entries))
-        for entry, shown in entries:
+        for entry in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
             if entry.is_dir:
-                yield f"{DIRECTORY_MARK:>10}  {stamp}  {shown}/"
+                yield f"{DIRECTORY_MARK:>10}  {stamp}  {entry.shown}/"
             else:
-                yield f"{human_size(entry.size):>10}  {stamp}  {shown}"
+                yield f"{human_size(entry.size):>10}  {stamp}  {entry.shown}"
 
     def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:

@@ -330,7 +330,7 @@ def _encode_error(event: Error) -> bytes:
 
 
 _ENCODERS = {
-    Line: lambda e: _line(e.sender, e.text),
+    Line: lambda e: encode_command(e.sender, e.text),
     Message: lambda e: _line(e.sender, _escape_display(e.text)),
     Hello: lambda e: _line(e.sender, f"{CONTROL}HELLO {e.text}"),
     Error: _encode_error,
