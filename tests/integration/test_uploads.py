@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ftplab import protocol
+from support.constants import RSS_GROWTH_LIMIT_KIB
 from support.waiting import wait_until
 
 from .harness import (
@@ -26,6 +27,7 @@ from .harness import (
     make_file,
     message_containing,
     random_bytes,
+    rss_kib,
     run_client,
     socket_receive_queue,
 )
@@ -228,6 +230,32 @@ def test_data_without_an_accepted_put_is_refused_and_a_bad_frame_closes(start_se
         ana.expect(error_coded("bad-frame"))
         ana.wait_closed()
     assert names_in(root) == ["carpeta", "existente.txt"]
+
+
+def test_a_fast_upload_of_many_mib_is_never_held_in_memory(start_server, root):
+    server = start_server(root=root, extra_args=UPLOADS_ON)
+    block = random_bytes(1024 * 1024, seed=10)
+    count = 128
+    whole = hashlib.sha256()
+    for _ in range(count):
+        whole.update(block)
+    frames = b"".join(
+        protocol.encode(protocol.FileData("ana", block[start : start + FRAME]))
+        for start in range(0, len(block), FRAME)
+    )
+    with RawConnection(server.port, "ana") as ana, RawConnection(server.port, "bob") as bob:
+        ana.join()
+        bob.join()
+        before = rss_kib(server.pid)
+        ana.send_line(f"put {len(block) * count} {whole.hexdigest()} grande.bin")
+        ana.expect(protocol.UploadReady)
+        for _ in range(count):
+            ana.sock.sendall(frames)  # as fast as the server takes them
+        ana.expect(protocol.UploadSaved, timeout=60)
+        bob.who()
+        growth = rss_kib(server.pid, peak=True) - before
+    assert growth < RSS_GROWTH_LIMIT_KIB, f"server memory grew {growth} KiB for a {count} MiB upload"
+    assert (root / "grande.bin").stat().st_size == len(block) * count
 
 
 # --- failures mid-way: nothing under the final name, everyone else served ------------------
