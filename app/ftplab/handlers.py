@@ -222,8 +222,8 @@ class Handlers:
             parts = split_path(session.cwd, argument)
         except FileProblem as problem:
             return problem
-        if not parts:
-            return NoSuchFile(argument)
+        if not parts or argument.endswith(("/", "/.", "/..")):
+            return NoSuchFile(argument)  # a path ending as a folder's does not name a file
         if len(parts) == 1:
             return self._downloads.request(session, parts[0])
         return self._downloads.request_path(session, parts)

@@ -520,7 +520,7 @@ class RawConnection:
         self.expect(
             lambda event: (
                 isinstance(event, protocol.Error)
-                and event.code == "nofile"
+                and event.code == "no-user"
                 and fence.answer.search(event.text)
             ),
             timeout,
