@@ -33,6 +33,7 @@ from .filenames import is_servable
 from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from .text import visible
+from .upload import Outgoing, UploadError
 
 OUTPUT_HIGH_WATER = 64 * 1024
 """Above this much output waiting for the server, stdin is not read (a pipe) or typed
@@ -53,15 +54,15 @@ GET_REFUSAL_CODES = frozenset(
 """The answers to one `get` that mean it failed (exit status 4 with piped input)."""
 NOT_QUEUED_CODES = frozenset({protocol.ErrorCode.NO_MATCH.value, protocol.ErrorCode.QUEUE_FULL.value})
 """Files asked for that will not come (a pattern matching nothing, the queue full): a failed get."""
-COMMANDS = ("list", "get", "mget", "who", "help", "quit")
+COMMANDS = ("list", "get", "mget", "put", "cd", "pwd", "who", "help", "quit")
 WILDCARDS = frozenset("*?[")
 MAX_PATTERNS = 32
 """The latest `mget` patterns remembered to check `!QUEUED` names against."""
 ALIASES = {"ls": "list", "dir": "list"}
 LEAVING_WORDS = frozenset({"quit", "exit", "bye"})
-LISTING_LINE = re.compile(r" *\d\S*(?: \S+)?  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)")
-"""A line of `list`: SIZE (bytes, or 1.2 MiB)  DATE TIME  NAME; its names feed Tab completion."""
-HINTS = {"cd": "hint_no_folders", "pwd": "hint_no_folders", "put": "hint_no_upload"}
+LISTING_LINE = re.compile(r" *(?:\d\S*(?: \S+)?|<dir>)  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)")
+"""A line of `list`: SIZE (bytes, or 1.2 MiB, or <dir>)  DATE TIME  NAME (a folder's ends
+in "/"); its names feed Tab completion."""
 
 
 def ends_session(code: str) -> bool:
@@ -98,6 +99,11 @@ class Client:
         self.receiver = protocol.Receiver(from_server=True)
         self._buffers = ReceiveBuffers()
         self.download: Download | None = None
+        self.upload: Outgoing | None = None
+        self._puts: list[str] = []
+        """Files asked for with `put` while an upload runs: they go in turn."""
+        self._failed_puts = 0
+        self._quit_after_upload = False
         self.exit_reason: str | None = None
         self._requests: list[str] = []
         self._patterns: list[str] = []
@@ -131,6 +137,8 @@ class Client:
             protocol.FileStart: self._on_file_start,
             protocol.FileData: self._on_file_data,
             protocol.FileAbort: self._on_file_abort,
+            protocol.UploadReady: self._on_upload_ready,
+            protocol.UploadSaved: self._on_upload_saved,
             protocol.Bye: self._on_bye,
             protocol.KeepAlive: self._on_keep_alive,
             protocol.FileResume: self._on_file_resume,
@@ -206,6 +214,8 @@ class Client:
             return EXIT_FAILURE, self.say("connection_lost")
         if self._failed_gets:
             return EXIT_GET_FAILED, self.say("gets_failed", count=self._failed_gets)
+        if self._failed_puts:
+            return EXIT_GET_FAILED, self.say("puts_failed", count=self._failed_puts)
         return EXIT_OK, None
 
     def _close(self) -> None:
@@ -214,6 +224,7 @@ class Client:
             self._report_interrupted(self.download)
             self._failed_gets += 1
             self.download = None
+        self._end_upload_on_close()
         self._selector.close()
         self.sock.close()
 
@@ -270,11 +281,13 @@ class Client:
             self._get_several(argument.strip())
         elif word == "mget":
             self._mget_each(argument.strip())
+        elif word == "put":
+            self._put(argument.strip())
+        elif word == "cd":
+            self._send_typed(f"cd {_file_name_argument(argument)}".strip())  # quoted as for get
         elif word in ALIASES or word == "list":
             self._listing = []
             self._send_typed(ALIASES.get(word, text))
-        elif word in HINTS:
-            self.console.show(self.say(HINTS[word]))
         elif word == "clear" and not argument:
             self.console.clear_screen()
         else:
@@ -327,14 +340,18 @@ class Client:
             return
         ahead = len(self._requests) + 1
         if self._send_typed(self._get_or_resume(name)):
-            self._requests.append(_same_name(name))
+            self._requests.append(_same_name(name.rstrip("/").rpartition("/")[2]))
             if self.download is not None:  # a download runs: this one waits its turn
                 self.console.show(self.say("download_queued", name=visible(name), ahead=ahead))
 
     def _quit(self) -> None:
-        """The server answers quit once the downloads asked for before it are sent."""
+        """The server answers quit once the downloads asked for before it are sent; an
+        upload still going is finished first (quit would end it half-way)."""
         self._quitting = True
-        self._send("quit")
+        if self.upload is not None:
+            self._quit_after_upload = True
+        else:
+            self._send("quit")
         self._say_when_leaving()
         self._sync_console_watch()
 
@@ -345,7 +362,7 @@ class Client:
     def _on_interrupt_key(self) -> None:
         """Ctrl-C on an empty line: say how to leave; a second Ctrl-C leaves (at once
         during a download, which is then reported as interrupted)."""
-        busy = self.download is not None or bool(self._requests)
+        busy = self.download is not None or bool(self._requests) or self.upload is not None
         if self._interrupt_armed:
             self._leave(signal.SIGINT) if busy or self._quitting else self._quit()
             return
@@ -353,14 +370,18 @@ class Client:
         self.console.show(self.say("interrupt_during_download" if busy else "interrupt_idle"))
 
     def _complete(self, before: str) -> list[str]:
-        """Tab: command names for the first word, file names of the last `list` after `get `."""
+        """Tab: command names for the first word; after `get ` the names of the last `list`,
+        after `cd ` its folders, after `put ` the local files."""
         word, space, rest = before.partition(" ")
         if not space:
             return [f"{command} " for command in COMMANDS if command.startswith(word.lower())]
-        if word.lower() != "get":
-            return []
         typed = _partial_name(rest)
-        return [f"{word} {_quoted(name)}" for name in self._listing if name.startswith(typed)]
+        candidates = {
+            "get": self._listing,
+            "cd": [name for name in self._listing if name.endswith("/")],
+            "put": _local_names(typed),
+        }.get(word.lower(), [])
+        return [f"{word} {_quoted(name)}" for name in candidates if name.startswith(typed)]
 
     # --- socket -------------------------------------------------------------------
 
@@ -395,6 +416,7 @@ class Client:
     def _on_socket(self, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:
             self._flush()
+            self._pump_upload()
             self._sync_console_watch()
         if mask & selectors.EVENT_READ:
             self._receive()
@@ -445,6 +467,9 @@ class Client:
             self._fatal = event  # said once, on its own line, when the client ends
             return
         self._show(event.sender, event.text)
+        if event.code in protocol.UPLOAD_ERROR_CODES and self.upload is not None:
+            self._upload_refused()
+            return
         if event.code in GET_REFUSAL_CODES and self._requests:
             self._failed_gets += 1
             self._forget_request_named_in(event.text)
@@ -611,6 +636,145 @@ class Client:
             self.download.discard()
             self.download = None
             self.console.set_status("")
+
+    # --- uploads (put) --------------------------------------------------------------
+
+    def _put(self, argument: str) -> None:
+        """`put FILE`: open and hash the local file, announce it, and wait for `!GO`."""
+        path = os.path.expanduser(_file_name_argument(argument))
+        if not path:
+            self.console.show(self.say("usage_put_client"))
+            return
+        if self.upload is not None:
+            self._puts.append(path)
+            self.console.show(self.say("upload_queued", name=visible(path), ahead=len(self._puts)))
+            return
+        self._start_upload(path)
+
+    def _start_upload(self, path: str) -> None:
+        try:
+            upload = Outgoing(path, self.say("put_not_a_file"))
+        except UploadError as error:
+            self.console.show(self.say("put_cannot_read", path=visible(path), reason=error.reason))
+            self._failed_puts += 1
+            return
+        request = protocol.PutRequest(upload.size, upload.sha256, upload.name)
+        try:
+            self._pending_output += protocol.encode_put(self.name, request)
+        except protocol.LocalProtocolError:
+            upload.close()
+            self.console.show(self.say("line_too_long", limit=protocol.MAX_LINE_BYTES))
+            return
+        self.upload = upload
+        self._flush()
+
+    def _on_upload_ready(self, event: protocol.UploadReady) -> None:
+        if self.upload is None or self.upload.ready:
+            raise protocol.BadFrame("!GO with no put waiting")
+        self.upload.ready = True
+        self.upload.started = time.monotonic()
+        self.console.show(
+            self.say("upload_started", name=visible(event.path), size=human_size(self.upload.size))
+        )
+        self._pump_upload()
+
+    def _pump_upload(self) -> None:
+        """Frames of the upload while less than OUTPUT_HIGH_WATER waits to be sent; the
+        socket is watched for writing while more are to come."""
+        upload = self.upload
+        if upload is None or not upload.sending:
+            return
+        while upload.sending and len(self._pending_output) < OUTPUT_HIGH_WATER:
+            try:
+                chunk = upload.next_chunk()
+            except UploadError:
+                self.console.show(self.say("upload_file_changed", name=visible(upload.name)))
+                self._pending_output += protocol.encode(protocol.FileAbort(self.name, "changed"))
+                self._settle_upload(failed=True)
+                break
+            self._pending_output += protocol.encode(protocol.FileData(self.name, chunk))
+        self._flush()
+        if self.upload is not None and self.upload.sending:
+            self._selector.modify(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self._on_socket)
+            self._show_upload_progress()
+
+    def _show_upload_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._progress_at < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._progress_at = now
+        upload, elapsed = self.upload, now - self.upload.started
+        rate = upload.sent / elapsed if elapsed > 0 else 0.0
+        eta = f"{(upload.size - upload.sent) / rate:.0f} s" if rate else "?"
+        self.console.set_status(
+            self.say(
+                "download_progress",
+                name=visible(upload.name),
+                percent=upload.percent,
+                received=human_size(upload.sent),
+                size=human_size(upload.size),
+                rate=human_size(int(rate)),
+                eta=eta,
+            )
+        )
+
+    def _on_upload_saved(self, event: protocol.UploadSaved) -> None:
+        if self.upload is None or not self.upload.ready:
+            raise protocol.BadFrame("!SAVED with no upload")
+        elapsed = max(time.monotonic() - self.upload.started, 1e-6)
+        self.console.show(
+            self.say(
+                "upload_saved",
+                path=visible(event.path),
+                size=human_size(event.size),
+                seconds=f"{elapsed:.1f}",
+                rate=human_size(int(event.size / elapsed)),
+            )
+        )
+        self._settle_upload(failed=False)
+
+    def _upload_refused(self) -> None:
+        """The server refused or dropped our upload: stop sending, and say so if frames were going."""
+        if self.upload.sending:
+            self._pending_output += protocol.encode(protocol.FileAbort(self.name, "refused"))
+            self._flush()
+        self._settle_upload(failed=True)
+
+    def _settle_upload(self, *, failed: bool) -> None:
+        """The upload is over; a quit asked for meanwhile goes now."""
+        self.upload.close()
+        self.upload = None
+        self.console.set_status("")
+        self._failed_puts += failed
+        while self._puts and self.upload is None:
+            self._start_upload(self._puts.pop(0))
+        if self.upload is None and self._quit_after_upload:
+            self._quit_after_upload = False
+            self._send("quit")
+
+    def _end_upload_on_close(self) -> None:
+        if self.upload is None:
+            return
+        if self.upload.ready:
+            self.console.set_status("")
+            self.console.show(self.say("upload_interrupted", name=visible(self.upload.name)))
+        self._failed_puts += 1 + len(self._puts)
+        self._puts.clear()
+        self.upload.close()
+        self.upload = None
+
+
+def _local_names(typed: str) -> list[str]:
+    """Files and folders (ending in "/") of the local directory `typed` is in, for Tab after `put`."""
+    directory, _, _start = typed.rpartition("/")
+    base = os.path.expanduser(directory) if directory else "."
+    try:
+        with os.scandir(base) as scan:
+            entries = [(item.name, item.is_dir()) for item in scan if not item.name.startswith(".")]
+    except OSError:
+        return []
+    prefix = f"{directory}/" if directory else ""
+    return sorted(f"{prefix}{name}/" if is_dir else f"{prefix}{name}" for name, is_dir in entries)
 
 
 def _file_name_argument(argument: str) -> str:

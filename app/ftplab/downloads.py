@@ -13,9 +13,9 @@ from .messages import Messages, human_size
 from .protocol import ErrorCode
 from .room import Loop
 from .session import Session
-from .storage import FileChanged, FileProblem, Storage
+from .storage import FileChanged, FileProblem, Storage, Tree
 from .text import visible
-from .transfer import HashCache, Transfer
+from .transfer import HashCache, PathTransfer, Transfer
 
 log = logging.getLogger("ftplab.server")
 
@@ -79,6 +79,18 @@ class Downloads:
         if problem is None:
             session.transfers[-1].resume_from = (offset, prefix_sha256)
         return problem
+
+    def request_path(self, session: Session, parts: tuple[str, ...]) -> FileProblem | None:
+        """`request` for a file in a subdirectory (`get dir/file`), found through storage.Tree."""
+        if len(session.transfers) >= MAX_QUEUED_DOWNLOADS:
+            return QueueFull("/".join(parts))
+        try:
+            Tree(self._storage).open(parts).close()
+        except FileProblem as problem:
+            return problem
+        session.transfers.append(PathTransfer(parts, self._cache))
+        self._loop.touch(session)
+        return None
 
     def forget(self, session: Session) -> None:
         self._hashing.discard(session)

@@ -24,15 +24,19 @@ from typing import Protocol
 
 from . import protocol
 from .logs import CHATTER_LOGGER
-from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages
+from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages, human_size
 from .protocol import ErrorCode
 from .session import Session
-from .storage import Entry, FileProblem, Storage
+from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
 from .text import visible
+from .uploads import Uploads, UploadSettings
 
 log = logging.getLogger("ftplab.server")
 chatter = logging.getLogger(CHATTER_LOGGER)
 """Each client's commands and chat: kept off an interactive console (see logs.py), not out of the log."""
+
+DIRECTORY_MARK = "<dir>"
+"""What `list` shows in the size column of a subdirectory (whose name ends in "/")."""
 
 
 class Room(Protocol):
@@ -93,6 +97,8 @@ class Downloads(Protocol):
         self, session: Session, name: str, offset: int, prefix_sha256: str
     ) -> FileProblem | None: ...
 
+    def request_path(self, session: Session, parts: tuple[str, ...]) -> FileProblem | None: ...
+
 
 @dataclass(frozen=True)
 class Command:
@@ -110,6 +116,7 @@ class Handlers:
         room: Room,
         downloads: Downloads,
         storage: Storage,
+        uploads: Uploads | None = None,
         *,
         keep_alive_seconds: float = 0.0,
         stop: Callable[[], None] = lambda: None,
@@ -120,12 +127,17 @@ class Handlers:
         self._stop = stop
         self._downloads = downloads
         self._storage = storage
+        self._tree = Tree(storage)
+        self._uploads = uploads or Uploads(self._tree, room, UploadSettings())
         self._say = room.say
         self._commands = {
-            "list": Command(self._list, False),
+            "list": Command(self._list, True),
             "get": Command(self._get, True),
             "resume": Command(self._resume, True),
             "mget": Command(self._mget, True),
+            "put": Command(self._put, True),
+            "cd": Command(self._cd, True),
+            "pwd": Command(self._pwd, False),
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
@@ -141,6 +153,8 @@ class Handlers:
 
     def on_line(self, session: Session, line: protocol.Line, now: float) -> bool:
         """Handle one line; False when it must wait (see the module's docstring)."""
+        if not isinstance(line, protocol.Line):
+            return self._on_upload_frame(session, line, now)
         if session.name is None:
             session.last_activity = now
             self._join(session, line, now)
@@ -157,7 +171,9 @@ class Handlers:
     def on_bad_line(self, session: Session, error: protocol.ProtocolError) -> None:
         log.info("bad line from %s: %s (%s)", session.label, error.code, visible(error.detail))
         room = self._room
-        if session.name is None and isinstance(error, protocol.BadName):
+        if error.fatal:
+            room.refuse(session, error.code, "bad_frame")
+        elif session.name is None and isinstance(error, protocol.BadName):
             room.refuse(session, ErrorCode.BAD_NAME, "bad_name", name=visible(error.detail))
         elif session.name is None:
             room.refuse(session, ErrorCode.NO_NAME, "no_name")
@@ -212,29 +228,45 @@ class Handlers:
 
     # --- commands -----------------------------------------------------------------
 
-    def _list(self, session: Session, _argument: str, _now: float) -> None:
+    def _list(self, session: Session, argument: str, _now: float) -> None:
+        """The files and subdirectories of the current directory, or of the one named."""
         try:
-            entries = self._storage.list()
+            parts = split_path(session.cwd, argument) if argument else session.cwd
+            entries = self._tree.list_shown(parts)
+        except FileProblem as problem:
+            if problem.code is ErrorCode.RESOURCES:
+                self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+            else:
+                self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(argument))
+            return
         except OSError as error:
             log.error("cannot list %s: %s", self._storage.root, error)
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
         if not entries:
-            self._room.reply(session, self._room.say_to(session)("list_empty"))
+            say = self._room.say_to(session)
+            key = "list_empty_in" if parts else "list_empty"
+            self._room.reply(session, say(key, path=display_path(parts)))
             return
-        self._room.reply_in_pieces(session, self._listing(entries, self._room.say_to(session)))
+        self._room.reply_in_pieces(session, self._listing(parts, entries, self._room.say_to(session)))
 
-    def _listing(self, entries: list[Entry], say: Messages) -> Iterator[str]:
-        yield say("list_header", count=len(entries))
+    def _listing(self, parts: tuple[str, ...], entries: list[Entry], say: Messages) -> Iterator[str]:
+        if parts:
+            yield say("list_header_in", path=display_path(parts), count=len(entries))
+        else:
+            yield say("list_header", count=len(entries))
         for entry in entries:
             stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            yield f"{entry.size:>12}  {stamp}  {entry.shown}"
+            if entry.is_dir:
+                yield f"{DIRECTORY_MARK:>10}  {stamp}  {entry.shown}/"
+            else:
+                yield f"{human_size(entry.size):>10}  {stamp}  {entry.shown}"
 
     def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:
             self._room.send_error(session, ErrorCode.USAGE, "usage_get")
             return
-        problem = self._downloads.request(session, argument)
+        problem = self._request_download(session, argument)
         if (
             problem is not None
             and problem.code is ErrorCode.NO_FILE
@@ -300,6 +332,52 @@ class Handlers:
             self._room.send_error(session, ErrorCode.NO_MATCH, "no_match", pattern=visible(pattern))
             return
         self._queue_each(session, names)
+
+    def _request_download(self, session: Session, argument: str) -> FileProblem | None:
+        """A file of the root by name (other Unicode forms found too), else by its path."""
+        try:
+            parts = split_path(session.cwd, argument)
+        except FileProblem as problem:
+            return problem
+        if not parts or argument.endswith(("/", "/.", "/..")):
+            return NoSuchFile(argument)  # a path ending as a folder's does not name a file
+        if len(parts) == 1:
+            return self._downloads.request(session, parts[0])
+        return self._downloads.request_path(session, parts)
+
+    def _put(self, session: Session, argument: str, _now: float) -> None:
+        self._uploads.start(session, argument)
+
+    def _on_upload_frame(self, session: Session, frame, now: float) -> bool:
+        """A piece of an upload (`!DATA`) or its cancelling (`!ABORT`) from the client."""
+        if session.name is None:
+            self._room.refuse(session, ErrorCode.NO_NAME, "no_name")
+        elif frame.sender != session.name:
+            self._room.send_error(
+                session, ErrorCode.IMPERSONATION, "impersonation", name=session.name, other=frame.sender
+            )
+        elif isinstance(frame, protocol.FileData):
+            session.last_activity = now
+            self._uploads.on_data(session, frame.data)
+        else:
+            session.last_activity = now
+            self._uploads.on_abort(session, frame.text)
+        return True
+
+    def _cd(self, session: Session, argument: str, _now: float) -> None:
+        """`cd DIR` (relative, absolute, `..`); `cd` alone goes back to the root."""
+        try:
+            parts = split_path(session.cwd, argument) if argument else ()
+        except FileProblem:
+            parts = None
+        if parts is None or not self._tree.is_dir(parts):
+            self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(argument))
+            return
+        session.cwd = parts
+        self._room.reply(session, self._room.say_to(session)("current_dir", path=display_path(parts)))
+
+    def _pwd(self, session: Session, _argument: str, _now: float) -> None:
+        self._room.reply(session, self._room.say_to(session)("current_dir", path=display_path(session.cwd)))
 
     def _who(self, session: Session, _argument: str, _now: float) -> None:
         self._room.reply(session, self._who_text(self._room.say_to(session)))

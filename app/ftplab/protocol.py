@@ -75,6 +75,33 @@ class ErrorCode(str, enum.Enum):
     QUEUE_FULL = "queue-full"
     NO_MATCH = "no-match"
     RESOURCES = "resources"
+    # an upload (`put`) refused or failed; see docs/protocol.md, "How a file goes up"
+    NO_UPLOAD = "no-upload"
+    BAD_PATH = "bad-path"
+    EXISTS = "exists"
+    TOO_BIG = "too-big"
+    DISK_FULL = "disk-full"
+    UPLOAD_BUSY = "upload-busy"
+    UPLOAD_FAILED = "upload-failed"
+    CORRUPT = "corrupt"
+    # `cd`
+    NOT_DIR = "not-dir"
+
+
+UPLOAD_ERROR_CODES = frozenset(
+    code.value
+    for code in (
+        ErrorCode.NO_UPLOAD,
+        ErrorCode.BAD_PATH,
+        ErrorCode.EXISTS,
+        ErrorCode.TOO_BIG,
+        ErrorCode.DISK_FULL,
+        ErrorCode.UPLOAD_BUSY,
+        ErrorCode.UPLOAD_FAILED,
+        ErrorCode.CORRUPT,
+    )
+)
+"""The codes that answer a `put`: each ends that upload (and only an upload)."""
 
 
 def is_fatal(code: str) -> bool:
@@ -226,6 +253,32 @@ class KeepAlive:
 
 
 @dataclass(frozen=True)
+class UploadReady:
+    """`!GO path`: the server took the client's `put`; the client may send its `!DATA` frames."""
+
+    sender: str
+    path: str
+
+
+@dataclass(frozen=True)
+class UploadSaved:
+    """`!SAVED size path`: the upload was verified and has its name now."""
+
+    sender: str
+    size: int
+    path: str
+
+
+@dataclass(frozen=True)
+class PutRequest:
+    """The argument of a client's `put SIZE SHA256 PATH` line."""
+
+    size: int
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Bye:
     """The server ends this connection at the client's request."""
 
@@ -267,8 +320,27 @@ def fit_text(sender: str, text: str, reserve: int = 0) -> str:
 
 
 def encode_command(sender: str, text: str) -> bytes:
-    """A client's line to the server: a command or chat, sent as typed."""
-    return _line(sender, text)
+    """A client's line to the server: a command or chat, sent as typed (text
+    starting with "!" travels as "!!", since "!DATA" and "!ABORT" carry uploads)."""
+    return _line(sender, _escape_display(text))
+
+
+def encode_put(sender: str, request: PutRequest) -> bytes:
+    """A client's `put SIZE SHA256 PATH` line, announcing an upload."""
+    if not SHA256_PATTERN.fullmatch(request.sha256) or request.size < 0 or not request.path:
+        raise LocalProtocolError("bad put request")
+    return _line(sender, f"put {request.size} {request.sha256} {request.path}")
+
+
+def parse_put(argument: str) -> PutRequest | None:
+    """The PutRequest in what follows `put`, or None when it is not `SIZE SHA256 PATH`."""
+    size, _, rest = argument.partition(" ")
+    sha256, _, path = rest.partition(" ")
+    if not (size.isascii() and size.isdigit()) or len(size) > 20:
+        return None
+    if not SHA256_PATTERN.fullmatch(sha256) or not path.strip():
+        return None
+    return PutRequest(int(size), sha256, path.strip())
 
 
 def encode_data_header(sender: str, size: int) -> bytes:
@@ -291,13 +363,15 @@ def _encode_error(event: Error) -> bytes:
 
 
 _ENCODERS = {
-    Line: lambda e: _line(e.sender, e.text),
+    Line: lambda e: encode_command(e.sender, e.text),
     Message: lambda e: _line(e.sender, _escape_display(e.text)),
     Hello: lambda e: _line(e.sender, f"{CONTROL}HELLO {e.text}"),
     Error: _encode_error,
     FileStart: _encode_file_start,
     FileData: lambda e: encode_data_header(e.sender, len(e.data)) + e.data,
     FileAbort: lambda e: _line(e.sender, f"{CONTROL}ABORT {e.text}"),
+    UploadReady: lambda e: _line(e.sender, f"{CONTROL}GO {e.path}"),
+    UploadSaved: lambda e: _line(e.sender, f"{CONTROL}SAVED {e.size} {e.path}"),
     Bye: lambda e: _line(e.sender, f"{CONTROL}BYE {e.text}"),
     KeepAlive: lambda e: _encode_keep_alive(e),
     FileResume: lambda e: _encode_file_resume(e),
@@ -417,16 +491,42 @@ def _parse_error(sender: str, args: str) -> Error:
     return Error(sender, code, text)
 
 
+def _parse_saved(sender: str, args: str) -> UploadSaved:
+    size, _, path = args.partition(" ")
+    if not path:
+        raise BadFrame("bad !SAVED line")
+    return UploadSaved(sender, _int_field(size, 2**63), path)
+
+
+def _parse_go(sender: str, args: str) -> UploadReady:
+    if not args:
+        raise BadFrame("bad !GO line")
+    return UploadReady(sender, args)
+
+
 _CONTROL_PARSERS = {
     "HELLO": lambda sender, args: Hello(sender, args),
     "ERR": _parse_error,
     "FILE": _parse_file,
     "ABORT": lambda sender, args: FileAbort(sender, args),
+    "GO": _parse_go,
+    "SAVED": _parse_saved,
     "BYE": lambda sender, args: Bye(sender, args),
     "KEEPALIVE": lambda sender, args: _parse_keep_alive(sender, args),
     "RESUME": lambda sender, args: _parse_file_resume(sender, args),
     "QUEUED": lambda sender, args: _parse_queued(sender, args),
 }
+
+
+def parse_client_line(sender: str, text: str):
+    """The event for one complete client line other than `!DATA`: `!ABORT`
+    ends the client's upload, `!!text` is text starting with "!", and anything
+    else (an unknown `!word` too, as typed by hand) is a Line."""
+    if text.startswith(CONTROL * 2):
+        return Line(sender, text[1:])
+    if text.startswith(f"{CONTROL}ABORT"):
+        return FileAbort(sender, text[len("!ABORT") :].strip())
+    return Line(sender, text)
 
 
 def parse_server_line(sender: str, text: str):
@@ -460,9 +560,10 @@ def _find_lf(data, start: int, end: int) -> int:
 class Receiver:
     """Turns the bytes of one direction of one connection into events.
 
-    `from_server=False` (the server's side) yields `Line` events;
-    `from_server=True` (the client's side) yields Message, Hello, Error,
-    FileStart, FileData, FileAbort and Bye.
+    `from_server=False` (the server's side) yields Line events, and FileData
+    and FileAbort for an upload; `from_server=True` (the client's side) yields
+    Message, Hello, Error, FileStart, FileData, FileAbort, UploadReady,
+    UploadSaved and Bye.
 
     `feed` parses at once, so the only bytes kept are one partial line, never
     more than MAX_LINE_BYTES: a longer line is dropped as it arrives, however
@@ -563,10 +664,10 @@ class Receiver:
         except UnicodeDecodeError as error:
             raise BadEncoding(str(error)) from None
         sender, text = split_prefix(line)
-        if not self._from_server:
-            return Line(sender, text)
         if text.startswith(f"{CONTROL}DATA "):
             return self._start_payload(sender, text[len("!DATA ") :])
+        if not self._from_server:
+            return parse_client_line(sender, text)
         return parse_server_line(sender, text)
 
     def _start_payload(self, sender: str, size_text: str) -> None:

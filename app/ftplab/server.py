@@ -38,7 +38,8 @@ from .net import address_key, watch_for_dead_peer
 from .protocol import ErrorCode
 from .room import PROGRESS_WINDOW_SECONDS, Room
 from .session import ADDRESS_CHAT_BURST_LINES, ADDRESS_CHAT_LINES_PER_SECOND, Allowance, Session
-from .storage import FileChanged, Storage
+from .storage import FileChanged, Storage, Tree
+from .uploads import Uploads, UploadSettings
 
 log = logging.getLogger("ftplab.server")
 
@@ -151,10 +152,12 @@ class Server:
         window = min(PROGRESS_WINDOW_SECONDS, config.data_timeout or PROGRESS_WINDOW_SECONDS)
         self.room = Room(self.name, self.say, self, self.show, window)
         self.downloads = Downloads(storage, self.room, self)
+        self.uploads = Uploads(Tree(storage), self.room, _upload_settings(config))
         self._handlers = Handlers(
             self.room,
             self.downloads,
             storage,
+            self.uploads,
             keep_alive_seconds=config.idle_timeout / KEEP_ALIVES_PER_IDLE_TIMEOUT,
             stop=self.request_stop,
         )
@@ -473,6 +476,7 @@ class Server:
         self._held_for_room.discard(session)
         self._held_for_rate.discard(session)
         self.downloads.forget(session)
+        self.uploads.forget(session)
         if session.name is None:
             log.info("disconnect %s (%s)", session.label, reason)
         self.room.remove_member(session, reason)
@@ -798,6 +802,10 @@ def _has_spoken(connection: Connection) -> bool:
         return False
     except OSError:
         return False
+
+
+def _upload_settings(config: ServerConfig) -> UploadSettings:
+    return UploadSettings(config.allow_upload, config.allow_overwrite, config.max_upload_bytes)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -81,6 +81,8 @@ class Session(Connection):
         self.waiting = False
         """The held line waits for the loop to offer it again."""
         self.quitting = False
+        self.cwd: tuple[str, ...] = ()
+        """The current directory (`cd`), as components under the root."""
         self.last_activity = now
         self.chat_allowance = Allowance(CHAT_LINES_PER_SECOND, CHAT_BURST_LINES, now)
         self.address_chat = address_chat or Allowance(

@@ -83,12 +83,13 @@ class AmbiguousName(FileProblem):
 
 @dataclass(frozen=True)
 class Entry:
-    """A file in a listing; `shown` is its name made safe, and told apart from its twins."""
+    """A file (or folder) in a listing; `shown` is its name made safe, and told apart from its twins."""
 
     name: str
     size: int
     mtime: float
     shown: str
+    is_dir: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,30 +141,9 @@ class Storage:
     def list(self) -> list[Entry]:
         """The listed regular files in the root, sorted by name: those that
         `open` serves, and those shown escaped (nobody can ask for them).
-        Names that are one name when typed are shown apart."""
-        found = []
-        with os.scandir(self.root) as scan:
-            for item in scan:
-                info = self._listed_stat(item)
-                if info is not None:
-                    found.append((item.name, info))
-        twins = _typed_twins(name for name, _info in found)
-        entries = [
-            Entry(name, info.st_size, info.st_mtime, shown_apart(name) if name in twins else visible(name))
-            for name, info in found
-        ]
-        return sorted(entries, key=lambda entry: entry.name)
-
-    def _listed_stat(self, item: os.DirEntry) -> os.stat_result | None:
-        if not is_listed(item.name):
-            return None
-        try:
-            if item.is_symlink() and not self.contains(item.path):
-                return None
-            info = item.stat()
-        except OSError:
-            return None
-        return info if stat.S_ISREG(info.st_mode) else None
+        Names that are one name when typed are shown apart. The rule is
+        Tree's: one rule for the root and its folders."""
+        return [entry for entry in Tree(self).list_shown(()) if not entry.is_dir]
 
     def open(self, name: str) -> OpenFile:
         """Open `name` for reading, or raise a FileProblem saying why not: the
@@ -424,6 +404,22 @@ class Tree:
             return None
         return TreeEntry(item.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
 
+    def list_shown(self, parts: tuple[str, ...]) -> list[Entry]:
+        """`list` as the lab's `list` shows it: each name escaped when it
+        cannot be served, and names that are one name when typed shown apart."""
+        entries = self.list(parts)
+        twins = _typed_twins(entry.name for entry in entries)
+        return [
+            Entry(
+                entry.name,
+                entry.size,
+                entry.mtime,
+                shown_apart(entry.name) if entry.name in twins else visible(entry.name),
+                entry.is_dir,
+            )
+            for entry in entries
+        ]
+
     def entry(self, parts: tuple[str, ...]) -> TreeEntry:
         """The file or directory at `parts` (the root too)."""
         if not parts or self.is_dir(parts):
@@ -584,6 +580,17 @@ class Upload:
         if free - coming < self._min_free:
             raise DiskFull(self.name)
         self._next_space_check = self.received + coming + _SPACE_CHECK_BYTES
+
+    def expect(self, size: int) -> None:
+        """DiskFull (and the upload aborted) when `size` more bytes would not
+        fit above the reserve: an announced upload is refused before it starts."""
+        self._next_space_check = 0
+        try:
+            self._check_space(size)
+        except BaseException:
+            self.abort()
+            raise
+        self._next_space_check = self.received + _SPACE_CHECK_BYTES  # then checked as it is written
 
     def write(self, data: bytes) -> None:
         """Append `data`; UploadTooBig, DiskFull or UploadFailed (then the

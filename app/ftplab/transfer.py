@@ -11,13 +11,14 @@ a header line and a slice of the file for the outbox.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
 from collections import OrderedDict
 
 from . import protocol
-from .storage import FileChanged, OpenFile, Storage, file_identity
+from .storage import FileChanged, OpenFile, Storage, Tree, file_identity
 
 HASH_STEP_BYTES = 1024 * 1024
 FRAME_BYTES = 1024 * 1024
@@ -145,3 +146,17 @@ class Transfer:
         seconds = max(time.monotonic() - self.started, 1e-6)
         sent = self.offset - (self.resume_from[0] if self.resumes else 0)
         return sent, seconds, sent / seconds
+
+
+class PathTransfer(Transfer):
+    """A download from a subdirectory (`get dir/file`): opened through storage.Tree, its
+    `!FILE` header naming only the file, as the client saves it."""
+
+    def __init__(self, parts: tuple[str, ...], cache: HashCache):
+        super().__init__("/".join(parts), cache)
+        self.parts = parts
+
+    def open(self, storage: Storage) -> None:
+        opened = Tree(storage).open(self.parts)
+        self.file = dataclasses.replace(opened, name=self.parts[-1])
+        self.sha256 = self._cache.get(self.file.identity)

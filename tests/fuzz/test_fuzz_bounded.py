@@ -37,7 +37,7 @@ def fuzz(examples: int) -> settings:
     )
 
 
-CLIENT_EVENTS = (protocol.Line,)
+CLIENT_EVENTS = (protocol.Line, protocol.FileData, protocol.FileAbort)
 SERVER_EVENTS = (
     protocol.Message,
     protocol.Hello,
@@ -45,6 +45,8 @@ SERVER_EVENTS = (
     protocol.FileStart,
     protocol.FileData,
     protocol.FileAbort,
+    protocol.UploadReady,
+    protocol.UploadSaved,
     protocol.Bye,
 )
 SHA = hashlib.sha256(b"").hexdigest()

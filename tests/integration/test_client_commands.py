@@ -23,7 +23,7 @@ def files_server(start_server, tmp_path):
 
 def test_ftp_and_shell_habits_are_aliases_or_hints_never_chat(files_server, start_client, client_dir):
     watcher = start_client(files_server, "bob")
-    habits = ["ls", "dir", "cd carpeta", "pwd", "put notas.txt", "clear"]
+    habits = ["ls", "dir", "cd carpeta", "pwd", "clear"]
 
     result = run_client(
         files_server.port, [*habits, "fin", "bye"], name="ana", download_dir=client_dir("ana")
@@ -31,8 +31,8 @@ def test_ftp_and_shell_habits_are_aliases_or_hints_never_chat(files_server, star
 
     assert result.returncode == 0, result
     assert sum(line.startswith("profe> Archivos en el servidor (3):") for line in result.stdout) == 2, result
-    assert result.has("No hay carpetas: list muestra los archivos y get ARCHIVO descarga uno"), result
-    assert result.has("No se pueden subir archivos: el servidor solo los ofrece (get ARCHIVO)"), result
+    assert result.has("profe> No existe la carpeta: carpeta"), result  # cd and pwd are commands now
+    assert result.has("profe> Carpeta actual: /"), result
     watcher.expect("ana> fin")  # plain chat still goes to everyone...
     for habit in habits:
         assert not watcher.stdout.has(f"ana> {habit}"), f"{habit} was sent as chat"  # ...habits do not

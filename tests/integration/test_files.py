@@ -8,23 +8,25 @@ import unicodedata
 import pytest
 
 from ftplab import protocol
+from ftplab.messages import human_size
 from support.constants import SPANISH_FILE_NAME
 
 from .harness import RawConnection, message_containing, partial_downloads, run_client
 
 EXIT_GET_FAILED = 4
 """The client's exit status when a `get` failed."""
-LIST_ENTRY = re.compile(r"^profe> +(\d+)  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)$")
+LIST_ENTRY = re.compile(r"^profe> +(\d\S*(?: \S+)?|<dir>)  \d{4}-\d\d-\d\d \d\d:\d\d  (.+)$")
 
 
 def test_list_shows_every_file_with_its_size(shared_server, served_root, client_dir):
     result = run_client(shared_server.port, ["list"], name="lister", download_dir=client_dir("lister"))
 
     assert result.returncode == 0, result
-    assert result.has(f"profe> Archivos en el servidor ({len(served_root.contents)}):"), result
-    listed = {m.group(2): int(m.group(1)) for line in result.stdout if (m := LIST_ENTRY.match(line))}
-    expected = {name: len(content) for name, content in served_root.contents.items()}
-    assert listed == expected, "no directories, no symlinks leading out of the root"
+    assert result.has(f"profe> Archivos en el servidor ({len(served_root.contents) + 1}):"), result
+    listed = {m.group(2): m.group(1) for line in result.stdout if (m := LIST_ENTRY.match(line))}
+    expected = {name: human_size(len(content)) for name, content in served_root.contents.items()}
+    expected["carpeta/"] = "<dir>"
+    assert listed == expected, "readable sizes, the subdirectory marked, no symlinks leading out of the root"
 
 
 @pytest.mark.parametrize("name", ["empty.bin", "one.bin", "random.bin", SPANISH_FILE_NAME, "alias.txt"])
@@ -84,8 +86,9 @@ def test_get_of_a_missing_file_says_so_and_writes_nothing(shared_server, client_
         "link-out",
         "link-sibling",
         "link-up",
-        "carpeta/inside.txt",
         "link-up/secret.txt",
+        "carpeta/../../secret.txt",
+        "link-out/secret.txt",
     ],
 )
 def test_names_leading_out_of_the_root_are_missing_files(shared_server, client_dir, name):

@@ -224,7 +224,7 @@ def test_unknown_commands_are_chat(shared_server, start_client):
 
 @pytest.mark.parametrize(
     "text",
-    ["get", "get    ", "GET", "list x", "who me", "help me", "quit now", "@", "@chat-bob", "@chat-bob    "],
+    ["get", "get    ", "GET", "pwd x", "who me", "help me", "quit now", "@", "@chat-bob", "@chat-bob    "],
 )
 def test_a_missing_or_extra_argument_is_usage_and_the_connection_survives(shared_server, text):
     with RawConnection(shared_server.port, _unique("uso")) as raw:

@@ -66,8 +66,6 @@ def _get(port: int, name: str, argument: str) -> list:
         "..%2fsecret.txt",
         "\u2025/secret.txt",  # two dot leader, then a real slash
         "../root/notes.txt",
-        "./notes.txt",
-        ".//notes.txt",
         "notes.txt/",
         "notes.txt/.",
         "//etc/passwd",
@@ -86,6 +84,14 @@ def test_other_spellings_of_a_way_out_are_no_such_file(trap_server, argument):
     errors = [e for e in events if isinstance(e, protocol.Error)]
     assert [e.code for e in errors] == ["nofile"]
     assert not any(isinstance(e, protocol.FileStart) for e in events)
+
+
+@pytest.mark.parametrize("argument", ["./notes.txt", ".//notes.txt", "../notes.txt", "/notes.txt"])
+def test_dot_components_and_slashes_inside_the_root_name_the_same_file(trap_server, argument):
+    events = _get(trap_server.port, "puntos", argument)
+
+    assert [e.name for e in events if isinstance(e, protocol.FileStart)] == ["notes.txt"], events
+    assert not any(isinstance(e, protocol.Error) for e in events)
 
 
 @pytest.mark.parametrize(

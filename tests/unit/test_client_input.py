@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftplab.client import _file_name_argument, _listed_name, _partial_name, _quoted
+from ftplab.client import _file_name_argument, _listed_name, _local_names, _partial_name, _quoted
 from ftplab.console import _cells, _word_start
 
 
@@ -31,6 +31,7 @@ def test_the_name_in_a_get(typed, name):
     [
         ("         100  2026-11-24 10:00  notas.txt", "notas.txt"),
         ("     1.2 MiB  2026-11-24 10:00  con  dos espacios.txt", "con  dos espacios.txt"),
+        ("     <dir>  2026-11-24 10:00  fotos de clase/", "fotos de clase/"),
         ("Archivos en el servidor (2):", None),
         ("hola  2026-11-24 10:00  no", None),
     ],
@@ -63,3 +64,14 @@ def test_wide_characters_take_two_columns_and_combining_marks_none():
     assert _cells("abc") == 3
     assert _cells("日本") == 4
     assert _cells("e\u0301") == 1
+
+
+def test_put_completes_local_files_and_folders_not_hidden_ones(tmp_path, monkeypatch):
+    (tmp_path / "notas.txt").write_text("x")
+    (tmp_path / ".oculto").write_text("x")
+    (tmp_path / "fotos").mkdir()
+    (tmp_path / "fotos" / "a.jpg").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    assert _local_names("") == ["fotos/", "notas.txt"]
+    assert _local_names("fotos/") == ["fotos/a.jpg"]
+    assert _local_names("no-existe/") == []

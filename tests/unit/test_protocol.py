@@ -157,8 +157,9 @@ def test_control_lines_on_the_wire():
         (b"ana> get notas.txt\n", Line("ana", "get notas.txt")),
         (b"ana> \n", Line("ana", "")),
         (b"ana>\n", Line("ana", "")),
-        (b"ana> !DATA 5\n", Line("ana", "!DATA 5")),
+        (b"ana> !!DATA 5\n", Line("ana", "!DATA 5")),
         (b"ana> !XYZ\n", Line("ana", "!XYZ")),
+        (b"ana> !hola\n", Line("ana", "!hola")),
         (b"ana> a> b\n", Line("ana", "a> b")),
         ("Ñandú> ¡hola!\n".encode(), Line("Ñandú", "¡hola!")),
     ],
@@ -173,12 +174,13 @@ def test_client_line_round_trip():
     assert decode_all(encode(line), from_server=False) == [line]
 
 
-def test_server_side_does_not_interpret_control_lines():
-    # A client cannot open a data frame: `!DATA 3` is just text, and the
-    # bytes after it are read as the next line.
-    items = decode_all(b"ana> !DATA 3\nabc\n", from_server=False)
-    assert items[0] == Line("ana", "!DATA 3")
-    assert errors_in(items[1:]) == [MissingPrefix]
+def test_client_chat_starting_with_a_bang_travels_escaped():
+    # "!DATA" and "!ABORT" from a client carry uploads, so typed text starting
+    # with "!" goes as "!!" and comes out as typed.
+    for text in ("!DATA 3", "!ABORT ya", "!hola"):
+        wire = protocol.encode_command("ana", text)
+        assert wire.startswith(b"ana> !!")
+        assert decode_all(wire, from_server=False) == [Line("ana", text)]
 
 
 # --- line endings ------------------------------------------------------------------
@@ -813,3 +815,89 @@ def test_the_resume_command_names_offset_prefix_digest_and_file():
         f"5 {digest}  ",
     ):
         assert protocol.parse_resume_argument(bad) is None
+
+
+# --- uploads: put, !GO, client frames, !SAVED ----------------------------------------
+
+DIGEST = "ab" * 32
+
+
+def test_put_line_round_trip():
+    request = protocol.PutRequest(2_100_000, DIGEST, "notas de clase.txt")
+    wire = protocol.encode_put("ana", request)
+    assert wire == f"ana> put 2100000 {DIGEST} notas de clase.txt\n".encode()
+    [line] = decode_all(wire, from_server=False)
+    assert protocol.parse_put(line.text.partition(" ")[2]) == request
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "",
+        "notas.txt",
+        f"-1 {DIGEST} a",
+        f"12 {DIGEST}",
+        f"12 {DIGEST.upper()} a",
+        f"1e3 {DIGEST} a",
+        "12 abc a",
+    ],
+)
+def test_put_argument_that_is_not_size_digest_path(argument):
+    assert protocol.parse_put(argument) is None
+
+
+def test_put_refuses_to_encode_a_bad_request():
+    with pytest.raises(protocol.LocalProtocolError):
+        protocol.encode_put("ana", protocol.PutRequest(1, "xyz", "a"))
+
+
+def test_client_data_frame_whole_split_and_with_trailing_line():
+    frames = encode(FileData("ana", b"abc\ndef")) + b"ana> hola\n"
+    whole = decode_all(frames, from_server=False)
+    assert whole == [FileData("ana", b"abc\ndef"), Line("ana", "hola")]
+    assert merged(feed_in_chunks(Receiver(from_server=False), frames, 1)) == whole
+
+
+def test_client_data_frame_holds_nothing_but_its_payload_as_it_arrives():
+    receiver = Receiver(from_server=False)
+    receiver.feed(protocol.encode_data_header("ana", 100_000) + b"x" * 60_000)
+    assert receiver.buffered == 0
+    assert drain(receiver) == [FileData("ana", b"x" * 60_000)]
+    receiver.feed(b"y" * 40_000 + b"ana> list\n")
+    assert drain(receiver) == [FileData("ana", b"y" * 40_000), Line("ana", "list")]
+
+
+def test_client_abort_line():
+    assert decode_all(b"ana> !ABORT changed\n", from_server=False) == [protocol.FileAbort("ana", "changed")]
+    assert encode(protocol.FileAbort("ana", "changed")) == b"ana> !ABORT changed\n"
+
+
+@pytest.mark.parametrize(
+    "header", [b"ana> !DATA 0\n", b"ana> !DATA x\n", f"ana> !DATA {protocol.MAX_DATA_BYTES + 1}\n".encode()]
+)
+def test_bad_client_data_header_breaks_the_stream(header):
+    receiver = Receiver(from_server=False)
+    receiver.feed(header + b"ana> hola\n")
+    with pytest.raises(BadFrame):
+        receiver.next_event()
+    with pytest.raises(BadFrame):
+        receiver.next_event()
+
+
+def test_go_and_saved_round_trip():
+    go = protocol.UploadReady("profe", "fotos/clase 1.jpg")
+    saved = protocol.UploadSaved("profe", 2_100_000, "fotos/clase 1.jpg")
+    assert encode(go) == b"profe> !GO fotos/clase 1.jpg\n"
+    assert encode(saved) == b"profe> !SAVED 2100000 fotos/clase 1.jpg\n"
+    assert decode_all(encode(go) + encode(saved)) == [go, saved]
+
+
+@pytest.mark.parametrize("line", [b"profe> !GO\n", b"profe> !SAVED 12\n", b"profe> !SAVED x a\n"])
+def test_bad_go_or_saved_breaks_the_stream(line):
+    assert errors_in(decode_all(line + b"profe> hola\n")) == [BadFrame]
+
+
+def test_upload_error_codes_are_kept_apart_from_get_codes():
+    assert "exists" in protocol.UPLOAD_ERROR_CODES
+    assert not protocol.UPLOAD_ERROR_CODES & {"nofile", "not-file", "denied", "queue-full", "usage"}
+    assert not any(protocol.is_fatal(code) for code in protocol.UPLOAD_ERROR_CODES)

@@ -313,6 +313,36 @@ def test_upload_stops_before_the_disk_fills(tree, base, no_fd_leaks):
     assert not (base / "files" / "big.bin").exists()
 
 
+def test_an_announced_size_that_would_not_fit_is_refused_before_writing(
+    tree, base, temp_kind, monkeypatch, no_fd_leaks
+):
+    free = os.statvfs(base).f_bavail * os.statvfs(base).f_frsize
+    receiving = tree.start_upload(("big.bin",), overwrite=False, max_bytes=2**62, min_free_bytes=0)
+    receiving.expect(1024)  # fits
+    with pytest.raises(DiskFull):
+        receiving.expect(free + 2**30)
+    assert receiving.done, "the refused upload is already dropped"
+    assert not (base / "files" / "big.bin").exists() and temporaries(base / "files") == []
+
+
+def test_after_the_announced_size_the_space_is_still_checked_as_it_is_written(tree, base, monkeypatch):
+    receiving = tree.start_upload(("big.bin",), overwrite=False, max_bytes=2**62, min_free_bytes=0)
+    receiving.expect(10 * 1024 * 1024)
+    monkeypatch.setattr(receiving, "_min_free", 2**62)  # the disk fills meanwhile
+    with pytest.raises(DiskFull):
+        for _ in range(3):
+            receiving.write(b"x" * (1024 * 1024))
+    assert not (base / "files" / "big.bin").exists()
+
+
+def test_list_shown_marks_folders_and_escapes_what_cannot_be_served(tree, base):
+    (base / "files" / "esc\x1b.txt").write_bytes(b"x")
+    entries = {entry.name: entry for entry in tree.list_shown(())}
+    assert entries["sub"].is_dir and entries["sub"].shown == "sub"
+    assert entries["esc\x1b.txt"].shown == "esc\\x1b.txt"
+    assert not entries["a.txt"].is_dir
+
+
 def test_no_space_while_writing(tree, base, temp_kind, monkeypatch, no_fd_leaks):
     def full(fd, data):
         raise OSError(errno.ENOSPC, "No space left on device")
