@@ -105,7 +105,9 @@ class LabScript:
         return self.container("server").logs().decode("utf-8", "replace")
 
     def wait_for_server_log(self, text: str, timeout: float = 60) -> None:
-        wait_until(lambda: text in self.server_log(), timeout, f"{text!r} in the server's log")
+        wait_until(
+            lambda: text in self.server_log(), timeout=timeout, message=f"{text!r} in the server's log"
+        )
 
     def describe(self) -> str:
         """Every container's log: what a failed test shows."""

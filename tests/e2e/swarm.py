@@ -101,7 +101,7 @@ class SwarmLab:
             ok = set(tasks) == expected and all(task.state == "running" for task in tasks.values())
             return tasks if ok else None
 
-        return wait_until(all_running, TIMEOUT * 3, f"{sorted(expected)} all running")
+        return wait_until(all_running, timeout=TIMEOUT * 3, message=f"{sorted(expected)} all running")
 
     # --- docker, on any node ------------------------------------------------------
 

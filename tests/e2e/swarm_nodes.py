@@ -135,7 +135,11 @@ class NodeCluster:
             ).strip()
             docker("context", "create", node.name, "--docker", f"host={node.socket}", env=self._env())
         for node in self.nodes:
-            wait_until(lambda node=node: self._answers(node), NODE_START_TIMEOUT, f"dockerd in {node.name}")
+            wait_until(
+                lambda node=node: self._answers(node),
+                timeout=NODE_START_TIMEOUT,
+                message=f"dockerd in {node.name}",
+            )
 
     def _answers(self, node: Node) -> bool:
         return self.on(node, "version", "-f", "{{.Server.Version}}", check=False).strip() != ""
@@ -153,8 +157,8 @@ class NodeCluster:
         self.on(manager, "node", "update", "--label-add", "ftplab.role=server", manager.name)
         wait_until(
             lambda: self.ready_nodes() == {node.name for node in self.nodes},
-            SWARM_FORM_TIMEOUT,
-            "every node Ready in the swarm",
+            timeout=SWARM_FORM_TIMEOUT,
+            message="every node Ready in the swarm",
         )
 
     def ready_nodes(self) -> set[str]:
@@ -189,7 +193,11 @@ class NodeCluster:
     def start_again(self, node: Node) -> None:
         """Bring a stopped node back: its engine starts and rejoins the swarm by itself."""
         docker("start", node.name)
-        wait_until(lambda: node.name in self.ready_nodes(), SWARM_FORM_TIMEOUT, f"{node.name} Ready again")
+        wait_until(
+            lambda: node.name in self.ready_nodes(),
+            timeout=SWARM_FORM_TIMEOUT,
+            message=f"{node.name} Ready again",
+        )
 
     def remove(self) -> None:
         """Every node container (with its /var/lib/docker volume) and the network."""

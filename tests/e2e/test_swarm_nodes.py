@@ -120,8 +120,8 @@ def test_lab_across_three_nodes_keeps_serving_when_a_node_stops(cluster, swarm_l
                 lambda name=name, address=address: re.search(
                     rf"disconnect {name}@{re.escape(address)}:", lab.server_log()
                 ),
-                NODE_DOWN_TIMEOUT,
-                f"the server to see {name} (on the stopped node) leave",
+                timeout=NODE_DOWN_TIMEOUT,
+                message=f"the server to see {name} (on the stopped node) leave",
             )
         ana.send(f"get {BIG_FILE}")
         ana.expect(f"Guardado {DOWNLOAD_DIR}/{local}/{BIG_FILE}")
@@ -140,11 +140,13 @@ def test_lab_across_three_nodes_keeps_serving_when_a_node_stops(cluster, swarm_l
         ok = len(students) == STUDENTS and all(t.node == near and t.state == "running" for t in students)
         return now if ok else None
 
-    moved = wait_until(all_students_running_on_near, NODE_DOWN_TIMEOUT, f"every student running on {near}")
+    moved = wait_until(
+        all_students_running_on_near, timeout=NODE_DOWN_TIMEOUT, message=f"every student running on {near}"
+    )
     wait_until(
         lambda: all(lab.joined().get(name) == moved[name].address for name in lost),
-        NODE_DOWN_TIMEOUT,
-        f"{sorted(lost)} joined again from {near}",
+        timeout=NODE_DOWN_TIMEOUT,
+        message=f"{sorted(lost)} joined again from {near}",
     )
 
     # The teacher, on this host, attaches to a student on another node and detaches.
