@@ -66,7 +66,7 @@ class Room(Protocol):
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
-    def announce(self, text: str, exclude: Session | None = None) -> None: ...
+    def announce(self, key: str, exclude: Session | None = None, **values) -> None: ...
 
 
 class Incoming:
@@ -216,8 +216,7 @@ class Uploads:
             human_size(int(size / seconds)),
         )
         self._room.send_event(session, protocol.UploadSaved(self._room.name, size, incoming.path))
-        text = self._room.say("uploaded", name=session.name, path=path, size=human_size(size))
-        self._room.announce(text, exclude=session)
+        self._room.announce("uploaded", exclude=session, name=session.name, path=path, size=human_size(size))
 
     def forget(self, session: Session) -> None:
         """The session is gone: its upload leaves nothing behind."""
