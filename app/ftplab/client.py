@@ -27,7 +27,7 @@ import unicodedata
 
 from . import protocol
 from .cli import ClientConfig, parse_client_args
-from .console import PlainConsole, open_console
+from .console import ConsoleWatch, PlainConsole, open_console
 from .download import Corrupt, Download, DownloadError, ReceiveBuffers, UnsafeName, held_prefix, partial_path
 from .filenames import is_servable
 from .messages import Messages, human_size
@@ -124,12 +124,11 @@ class Client:
         self._progress_at = 0.0
         self._download_started_at = 0.0
         self._finished = False
-        self._console_polled = False
-        self._console_watched = False
         self._keep_alive_seconds: float | None = None
         """Asked by the server (`!KEEPALIVE`): send a line at least this often, even to only read."""
         self._sent_at = time.monotonic()
         self._selector = selectors.DefaultSelector()
+        self._console_watch = ConsoleWatch(self._selector, console, self._on_console)
         self._handlers = {
             protocol.Message: self._on_message,
             protocol.Hello: self._on_hello,
@@ -173,7 +172,7 @@ class Client:
             self._failure = self.say("no_hello", seconds=f"{self.config.timeout:g}")
             self._finished = True
             return
-        polling = self._console_polled and self._console_wanted()
+        polling = self._console_watch.polled and self._console_wanted()
         if timeout is None:
             timeout = self._keep_alive_wait()
         for key, mask in self._selector.select(0 if polling else timeout):
@@ -240,19 +239,7 @@ class Client:
         return not self._quitting and len(self._pending_output) < OUTPUT_HIGH_WATER
 
     def _sync_console_watch(self) -> None:
-        wanted = self._console_wanted()
-        if wanted == (self._console_watched or self._console_polled):
-            return
-        if not wanted:
-            if self._console_watched:
-                self._selector.unregister(self.console.fileno())
-            self._console_watched = self._console_polled = False
-            return
-        try:
-            self._selector.register(self.console.fileno(), selectors.EVENT_READ, self._on_console)
-            self._console_watched = True
-        except PermissionError:  # a regular file: epoll refuses it, and it never blocks
-            self._console_polled = True
+        self._console_watch.set(self._console_wanted())
 
     def _on_console(self, _mask: int) -> None:
         self._handle_input_lines(self.console.read_lines())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import selectors
 import shutil
 import signal
 import unicodedata
@@ -409,6 +410,34 @@ def _read_or_nothing(fd: int) -> bytes:
         return os.read(fd, READ_BYTES)
     except OSError:
         return b""
+
+
+class ConsoleWatch:
+    """Whether a console's input is watched by the owner's selector, or read on every turn
+    instead: a regular file or /dev/null never blocks, and epoll refuses to watch it."""
+
+    def __init__(self, selector, console: PlainConsole, on_readable: Callable[[int], None]):
+        self._selector = selector
+        self._console = console
+        self._on_readable = on_readable
+        self._watched = False
+        self.polled = False
+        """Read on every turn (a regular file or /dev/null)."""
+
+    def set(self, wanted: bool) -> None:
+        """Watch the console's input (or poll it), or stop."""
+        if wanted == (self._watched or self.polled):
+            return
+        if not wanted:
+            if self._watched:
+                self._selector.unregister(self._console.fileno())
+            self._watched = self.polled = False
+            return
+        try:
+            self._selector.register(self._console.fileno(), selectors.EVENT_READ, self._on_readable)
+            self._watched = True
+        except PermissionError:
+            self.polled = True
 
 
 def _fileno(stream) -> int | None:

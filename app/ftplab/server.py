@@ -28,7 +28,7 @@ from collections.abc import Callable
 from . import protocol
 from .cli import ServerConfig
 from .connection import Connection, State
-from .console import PlainConsole
+from .console import ConsoleWatch, PlainConsole
 from .downloads import Downloads
 from .ftp import FtpSettings
 from .ftpdoor import FtpControl, FtpData, FtpDoor, parse_port_range
@@ -141,9 +141,8 @@ class Server:
         self._stop_requested = False
         self._stop_deadline = 0.0
         self._accept_resume_at: float | None = None
-        self._console_watched = False
-        self._console_polled = False
         self._console_backlog: list[str] = []
+        self._console_watch: ConsoleWatch | None = None
         self._next_housekeeping = 0.0
         self._listener: socket.socket | None = None
         self._ftp_listener: socket.socket | None = None
@@ -277,7 +276,7 @@ class Server:
             else:
                 key.data(mask)
         self.now = self._clock.tick()
-        if self._console_polled:
+        if self._console_watch is not None and self._console_watch.polled:
             self._on_console(selectors.EVENT_READ)
         if self._held_for_room and not self.room.congested:
             self._release_held(self._held_for_room)
@@ -564,20 +563,10 @@ class Server:
     # --- the console -----------------------------------------------------------------
 
     def _watch_console(self, watched: bool) -> None:
-        """Watch console input; a regular file or /dev/null (which epoll refuses)
-        never blocks, so it is read on every turn instead."""
-        if watched == (self._console_watched or self._console_polled):
-            return
-        if not watched:
-            if self._console_watched:
-                self._selector.unregister(self.console.fileno())
-            self._console_watched = self._console_polled = False
-            return
-        try:
-            self._selector.register(self.console.fileno(), selectors.EVENT_READ, self._on_console)
-            self._console_watched = True
-        except PermissionError:
-            self._console_polled = True
+        if self.console is not None:
+            if self._console_watch is None:
+                self._console_watch = ConsoleWatch(self._selector, self.console, self._on_console)
+            self._console_watch.set(watched)
 
     def _update_console_interest(self) -> None:
         """Back-pressure: the console is read only while the room can take more."""
