@@ -163,9 +163,8 @@ def test_put_answers_go_then_saved_and_tells_the_others(handlers, room, ana, roo
         protocol.UploadReady(room.name, "nuevo.txt"),
         protocol.UploadSaved(room.name, 15, "nuevo.txt"),
     ]
-    ((text,), values) = room.called("announce")[0]
-    assert text == room.say("uploaded", name="ana", path="nuevo.txt", size="15 B")
-    assert values == {"exclude": ana}
+    ((key,), values) = room.called("announce")[0]
+    assert (key, values) == ("uploaded", {"exclude": ana, "name": "ana", "path": "nuevo.txt", "size": "15 B"})
     assert (root / "nuevo.txt").read_bytes() == b"contenido nuevo"
 
 
