@@ -708,8 +708,9 @@ class Server:
             if not session.is_open:
                 if now >= session.deadline:
                     if self.stopping:
-                        session.reset_on_close()
-                    self._drop(session, "closed")
+                        self._give_up_on(session)
+                    else:
+                        self._drop(session, "closed")
             elif isinstance(session, FtpData):
                 if self.ftp_door.data_stalled(session, now, data_limit):
                     self.ftp_door.data_timed_out(session)
@@ -760,14 +761,19 @@ class Server:
 
         return goodbye
 
+    def _give_up_on(self, session: Connection) -> None:
+        """Stopping: a connection that did not read its goodbye and close in time is reset, so a
+        peer on a slow link learns at once that the server is gone."""
+        log.info("reset %s: it had not read the goodbye and closed in time", session.label)
+        session.reset_on_close()
+        self._drop(session, "server shutdown")
+
     def _close_everything(self) -> None:
-        unread = [s for s in self._connections if s.state in (State.CLOSING, State.LINGERING)]
-        if unread and self.stopping:
-            log.info("reset %d connection(s) that had not read the goodbye and closed in time", len(unread))
-        for session in unread:
-            session.reset_on_close()
         for session in list(self._connections):
-            self._drop(session, "server shutdown")
+            if session.state in (State.CLOSING, State.LINGERING):
+                self._give_up_on(session)
+            else:
+                self._drop(session, "server shutdown")
         if self.ftp_door is not None:
             self.ftp_door.close_listeners()
         self._selector.close()
