@@ -60,8 +60,6 @@ class FtpControl(Connection):
         self.address_key = key
         self.name: str | None = None
         self.last_activity = now
-        self.quitting = False
-        self.transfers = ()
         self.passive: PassiveListener | None = None
         self.active_target: tuple[str, int] | None = None
         self.data: FtpData | None = None

@@ -42,11 +42,6 @@ class Allowance:
             return True
         return False
 
-    def available(self, now: float) -> bool:
-        """A token could be taken now (none is spent)."""
-        self._refill(now)
-        return self._tokens >= 1
-
     def _refill(self, now: float) -> None:
         self._tokens = min(self._burst, self._tokens + max(now - self._updated, 0.0) * self._rate)
         self._updated = now

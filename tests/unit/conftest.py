@@ -35,3 +35,19 @@ def socket_pair():
     finally:
         left.close()
         right.close()
+
+
+@pytest.fixture
+def sockets():
+    """`sockets()`: one end of a new socket pair (both ends closed after the test)."""
+    pairs = []
+
+    def make():
+        pair = socket.socketpair()
+        pairs.append(pair)
+        return pair[0]
+
+    yield make
+    for pair in pairs:
+        for sock in pair:
+            sock.close()

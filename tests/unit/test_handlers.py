@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from ftplab import protocol
@@ -74,21 +72,6 @@ class FakeDownloads:
         if problem is None:
             self.requests[-1] = (session, name, offset, prefix_sha256)
         return problem
-
-
-@pytest.fixture
-def sockets():
-    pairs = []
-
-    def make():
-        pair = socket.socketpair()
-        pairs.append(pair)
-        return pair[0]
-
-    yield make
-    for pair in pairs:
-        for sock in pair:
-            sock.close()
 
 
 @pytest.fixture

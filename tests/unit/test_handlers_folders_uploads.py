@@ -4,7 +4,6 @@ storage on a temporary directory, and the fake room of test_handlers that record
 from __future__ import annotations
 
 import hashlib
-import socket
 from pathlib import Path
 
 import pytest
@@ -61,21 +60,6 @@ def ana(sockets, room):
     session = Session(sockets(), ("127.0.0.1", 40000), now=0.0)
     room.add_member(session, "ana")
     return session
-
-
-@pytest.fixture
-def sockets():
-    pairs = []
-
-    def make():
-        pair = socket.socketpair()
-        pairs.append(pair)
-        return pair[0]
-
-    yield make
-    for pair in pairs:
-        for sock in pair:
-            sock.close()
 
 
 def errors(room) -> list[ErrorCode]:
