@@ -89,3 +89,28 @@ class Door:
 
     def close(self) -> None:
         """The loop has ended: close what the door holds besides connections."""
+
+
+class Wakeup:
+    """A socket pair whose reading end wakes the loop: give `fd` to signal.set_wakeup_fd."""
+
+    label = "wake-up socket"
+
+    def __init__(self):
+        self.reader, self.writer = socket.socketpair()
+        for sock in (self.reader, self.writer):
+            sock.setblocking(False)
+
+    def on_ready(self, _mask: int) -> None:
+        try:
+            while self.reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def failed(self) -> None:
+        """Nothing to give up: the next signal wakes it again."""
+
+    def close(self) -> None:
+        self.reader.close()
+        self.writer.close()

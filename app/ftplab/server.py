@@ -11,11 +11,8 @@ the work of a turn that waits on no socket. It never blocks on one client:
 sockets are non-blocking, each client gets a bounded share of every turn,
 and an error on one connection closes that connection only.
 
-Stopping is a mode of the same loop: every client is sent a goodbye, and the
-loop goes on until each has read it and closed (or a deadline passes).
-
-wiring.py builds a server from its settings (`build_server`); run it as
-`ftplab-server` or `python -m ftplab.server` (see cli.py).
+Stopping is a mode of the same loop (`_begin_stopping`). wiring.py builds a
+server (`build_server`); run it as `ftplab-server` or `python -m ftplab.server`.
 """
 
 from __future__ import annotations
@@ -23,12 +20,13 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
-import time
 from collections.abc import Callable
+from operator import methodcaller
 
 from .admission import Admission
+from .clock import HOUSEKEEPING_SECONDS, LoopClock
 from .connection import Connection, State
-from .endpoints import Door, Endpoint
+from .endpoints import Door, Endpoint, Wakeup
 from .storage import FileChanged
 
 log = logging.getLogger("ftplab.server")
@@ -36,57 +34,7 @@ log = logging.getLogger("ftplab.server")
 FLUSHES_PER_TURN = 8
 """Output rounds (produce, then send) one connection gets per loop turn while its socket keeps up."""
 
-HOUSEKEEPING_SECONDS = 0.25
 SHUTDOWN_FLUSH_SECONDS = 1.0
-
-LONGEST_EXPECTED_TURN = 2.0
-"""A turn longer than this means the process was stopped (SIGSTOP, Ctrl-Z): see LoopClock."""
-
-
-class LoopClock:
-    """Monotonic time that stands still while the process was not running.
-
-    A server stopped for a minute (Ctrl-Z then fg, SIGSTOP) must not find on
-    waking that every client "made no progress for 60 s": the time between
-    two turns beyond LONGEST_EXPECTED_TURN is not counted."""
-
-    def __init__(self, source: Callable[[], float] = time.monotonic):
-        self._source = source
-        self._last = source()
-        self._paused = 0.0
-
-    def tick(self) -> float:
-        now = self._source()
-        gap = now - self._last
-        if gap > LONGEST_EXPECTED_TURN:
-            self._paused += gap - HOUSEKEEPING_SECONDS
-        self._last = now
-        return now - self._paused
-
-
-class Wakeup:
-    """A socket pair whose reading end wakes the loop: give `fd` to signal.set_wakeup_fd."""
-
-    label = "wake-up socket"
-
-    def __init__(self):
-        self.reader, self.writer = socket.socketpair()
-        for sock in (self.reader, self.writer):
-            sock.setblocking(False)
-
-    def on_ready(self, _mask: int) -> None:
-        try:
-            while self.reader.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    def failed(self) -> None:
-        """Nothing to give up: the next signal wakes it again."""
-
-    def close(self) -> None:
-        self.reader.close()
-        self.writer.close()
 
 
 class Server:
@@ -206,12 +154,12 @@ class Server:
     def turn(self) -> None:
         for key, mask in self._selector.select(self._select_timeout()):
             self.now = self._clock.tick()
-            self.guard(key.data, _on_ready, mask)
+            self.guard(key.data, methodcaller("on_ready", mask))
         self.now = self._clock.tick()
         for door in self.doors:
             door.before_input()
         for connection in [c for c in self._touched if c.has_lines_to_handle]:
-            self.guard(connection, _handle_input)
+            self.guard(connection, methodcaller("handle_input"))
         self._drop_doomed()
         for door in self.doors:
             door.after_input()
@@ -286,7 +234,7 @@ class Server:
             door.housekeeping(now)
         for connection in list(self._connections):
             if connection.is_open:
-                self.guard(connection, _housekeeping, now)
+                self.guard(connection, methodcaller("housekeeping", now))
             elif now >= connection.deadline:
                 self._give_up_on(connection) if self.stopping else self.drop(connection, "closed")
 
@@ -302,7 +250,7 @@ class Server:
             door.stop()
         self._stop_deadline = self.now + SHUTDOWN_FLUSH_SECONDS
         for connection in list(self.admission.open):
-            self.guard(connection, _goodbye)
+            self.guard(connection, methodcaller("goodbye"))
         for connection in self._connections:
             if connection.deadline is not None:
                 connection.deadline = min(connection.deadline, self._stop_deadline)
@@ -326,22 +274,6 @@ class Server:
         self._selector.close()
         self._wakeup.close()
         log.info("stopped")
-
-
-def _on_ready(endpoint: Endpoint, mask: int) -> None:
-    endpoint.on_ready(mask)
-
-
-def _handle_input(connection: Connection) -> None:
-    connection.handle_input()
-
-
-def _housekeeping(connection: Connection, now: float) -> None:
-    connection.housekeeping(now)
-
-
-def _goodbye(connection: Connection) -> None:
-    connection.goodbye()
 
 
 if __name__ == "__main__":  # `python -m ftplab.server`: this file runs as __main__, not as ftplab.server

@@ -8,6 +8,7 @@ from __future__ import annotations
 import selectors
 
 from .admission import FD_SETSIZE, Admission, Limits, Listener
+from .clock import LoopClock
 from .config import ServerConfig
 from .console import PlainConsole
 from .downloads import Downloads
@@ -18,7 +19,7 @@ from .labdoor import LabDoor, keep_alive_seconds
 from .messages import Messages
 from .passive import PassivePorts, parse_port_range
 from .room import PROGRESS_WINDOW_SECONDS, Room
-from .server import LoopClock, Server
+from .server import Server
 from .storage import Storage, Tree
 from .uploads import Uploads, UploadSettings
 
