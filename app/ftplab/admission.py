@@ -154,7 +154,8 @@ class Admission:
             turn_away(sock, door.busy_message())
             return
         sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError):  # not TCP: a socket pair in the unit tests
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         watch_for_dead_peer(sock, user_timeout_ms=int(self._limits.dead_peer_seconds * 1000))
         key = address_key(address[0])
         place = self._places.get(key) or self._places.setdefault(key, Place(key, self._loop.now))

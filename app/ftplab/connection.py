@@ -60,14 +60,8 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-class Connection:
-    """A non-blocking socket with an outbox and the closing steps; protocols subclass it."""
-
-    has_lines_to_handle = False
-    """Input is waiting for `handle_input` (lab sessions: lines for the handlers)."""
-
-    name: str | None = None
-    """The name it joined the room with (None: none yet, or a kind that never joins)."""
+class Transport:
+    """A non-blocking socket with an outbox, reads, and the closing steps (asyncio's transport)."""
 
     def __init__(self, sock: socket.socket, address: tuple, now: float, loop: Loop | None = None):
         self.sock = sock
@@ -169,7 +163,54 @@ class Connection:
         """The peer has not closed its side."""
         return self.peek() != b""
 
-    # --- what the loop calls --------------------------------------------------------
+    # --- closing ------------------------------------------------------------------
+
+    def begin_closing(self, now: float) -> None:
+        """Stop taking input; what is queued still goes, then `start_lingering`."""
+        self.state = State.CLOSING
+        self.deadline = now + CLOSE_GRACE_SECONDS
+
+    def start_lingering(self, now: float) -> bool:
+        """Shut our side only, then wait for the peer's EOF; False if the socket is already gone."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        self.state = State.LINGERING
+        self.deadline = now + CLOSE_GRACE_SECONDS
+        return True
+
+    def discard_input(self) -> bool:
+        """Read and forget what the peer sends while we linger; True once it has closed."""
+        try:
+            while self.sock.recv(DISCARD_BYTES):
+                pass
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        return True
+
+    def reset_on_close(self) -> None:
+        """Make `close` send a reset, not a FIN queued behind unsent data: a
+        peer on a slow link learns at once that the server is gone."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self) -> None:
+        self.sock.close()
+        self.state = State.CLOSED
+
+
+class Connection(Transport):
+    """What the loop holds for one socket: the hooks it calls, with defaults for a
+    connection that only sends; each kind of connection overrides what it means for it."""
+
+    has_lines_to_handle = False
+    """Input is waiting for `handle_input` (lab sessions: lines for the handlers)."""
+
+    name: str | None = None
+    """The name it joined the room with (None: none yet, or a kind that never joins)."""
 
     def on_ready(self, mask: int) -> None:
         """The socket is ready: a lingering one throws input away until the peer's EOF."""
@@ -223,41 +264,3 @@ class Connection:
 
     def housekeeping(self, now: float) -> None:
         """An open connection's timers (idle, join, stalled output)."""
-
-    # --- closing ------------------------------------------------------------------
-
-    def begin_closing(self, now: float) -> None:
-        """Stop taking input; what is queued still goes, then `start_lingering`."""
-        self.state = State.CLOSING
-        self.deadline = now + CLOSE_GRACE_SECONDS
-
-    def start_lingering(self, now: float) -> bool:
-        """Shut our side only, then wait for the peer's EOF; False if the socket is already gone."""
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            return False
-        self.state = State.LINGERING
-        self.deadline = now + CLOSE_GRACE_SECONDS
-        return True
-
-    def discard_input(self) -> bool:
-        """Read and forget what the peer sends while we linger; True once it has closed."""
-        try:
-            while self.sock.recv(DISCARD_BYTES):
-                pass
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True
-        return True
-
-    def reset_on_close(self) -> None:
-        """Make `close` send a reset, not a FIN queued behind unsent data: a
-        peer on a slow link learns at once that the server is gone."""
-        with contextlib.suppress(OSError):
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-    def close(self) -> None:
-        self.sock.close()
-        self.state = State.CLOSED
