@@ -41,7 +41,8 @@ def module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, ast.Module]:
-    return {module_name(path): ast.parse(path.read_text(), str(path)) for path in sorted(PACKAGE.rglob("*.py"))}
+    paths = sorted(PACKAGE.rglob("*.py"))
+    return {module_name(path): ast.parse(path.read_text(), str(path)) for path in paths}
 
 
 def runs_as_main(node: ast.AST) -> bool:
@@ -68,7 +69,8 @@ def walk_importing_code(tree: ast.AST):
 
 def imports(name: str, tree: ast.Module, known: set[str]) -> set[str]:
     """The ftplab modules `name` imports, wherever in it the import is written."""
-    package = name if (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").exists() else name.rpartition(".")[0]
+    is_package = (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").exists()
+    package = name if is_package else name.rpartition(".")[0]
     found = set()
     for node in walk_importing_code(tree):
         if isinstance(node, ast.Import):
