@@ -246,8 +246,8 @@ class FtpData(Connection):
             door.data_unused(self)
 
 
-class Room(Protocol):
-    """What the door needs from the room."""
+class Membership(Protocol):
+    """What the FTP door needs from the room: names, arrivals and departures, announcements."""
 
     def add_member(self, member, name: str) -> bool: ...
 
@@ -264,7 +264,7 @@ class FtpDoor(Door):
     def __init__(
         self,
         loop: Loop,
-        room: Room,
+        room: Membership,
         storage: Storage,
         settings: ftp.FtpSettings,
         say: Messages,
