@@ -133,7 +133,7 @@ class Admission:
         return bound
 
     def _watch_listeners(self, watched: bool) -> None:
-        for listener in self._listeners:
+        for listener in (listener for listener in self._listeners if listener.sock is not None):
             if watched:
                 self._loop.register(listener.sock, selectors.EVENT_READ, listener)
             else:
