@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import ftplib
 import os
-import random
 import socket
 from pathlib import Path
 
 import pytest
 
+from support.ports import two_free_ports
+
 from . import test_ftp_door
-from .harness import HOST
 from .test_ftp_door import BIG, connect, fetch
 
 root = test_ftp_door.root
@@ -22,23 +22,6 @@ ftp_server = test_ftp_door.ftp_server
 TIMEOUT_SECONDS = 1
 WAIT_SECONDS = 15
 """Longest wait for a timeout of TIMEOUT_SECONDS to show (the loop looks at timers 4 times a second)."""
-
-
-def two_free_ports() -> int:
-    """The first of two consecutive ports nothing uses now (tried at random, high in the range)."""
-    for _ in range(50):
-        low = random.randrange(40000, 60000)
-        socks = [socket.socket() for _ in range(2)]
-        try:
-            for offset, sock in enumerate(socks):
-                sock.bind((HOST, low + offset))
-            return low
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no two consecutive free ports")
 
 
 def open_data(client: ftplib.FTP) -> socket.socket:

@@ -3,30 +3,14 @@ and reusable at once after a data connection on them ended (TIME-WAIT)."""
 
 from __future__ import annotations
 
-import random
 import socket
 
 import pytest
 
 from ftplab.passive import PassivePorts, parse_port_range
+from support.ports import two_free_ports
 
 HOST = "127.0.0.1"
-
-
-def two_free_ports() -> int:
-    for _ in range(50):
-        low = random.randrange(40000, 60000)
-        socks = [socket.socket() for _ in range(2)]
-        try:
-            for offset, sock in enumerate(socks):
-                sock.bind((HOST, low + offset))
-            return low
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no two consecutive free ports")
 
 
 def test_ports_are_handed_out_in_turn_and_refused_only_while_all_listen():
