@@ -136,6 +136,35 @@ class FtpControl(Connection):
         elif limits.idle and self.idle_for(now) > limits.idle:
             self.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.idle:g}")
 
+    # --- the session's actions that concern only this connection ---------------------
+
+    def send_reply(self, action: ftp.SendReply) -> None:
+        if not self.queue(action.data, self.loop.now):
+            self.loop.drop_soon(self, "too slow: output queue full")
+            return
+        self.loop.touch(self)
+
+    def join(self, action: ftp.Join) -> None:
+        """The room admits the name (both doors share one set of names), or the session hears why not."""
+        room = self.door.room
+        if not room.add_member(self, action.name):
+            log.info("refused name %s for %s: in use", visible(action.name), self.label)
+            self.ftp.handle(ftp.JoinRefused(self.door.say("name_taken", name=action.name)))
+            return
+        log.info("joined %s", self.label)
+        room.note_arrival(self)
+        self.ftp.handle(ftp.Joined())
+
+    def announce_upload(self, action: ftp.UploadFinished) -> None:
+        log.info("upload %s from %s: %d bytes", visible(action.path), self.label, action.size)
+        path, size = visible(action.path), human_size(action.size)
+        self.door.room.announce("uploaded", name=self.name, path=path, size=size)
+
+    def remember_active(self, action: ftp.ConnectActive) -> None:
+        """PORT/EPRT: connect there when the transfer starts (no listener meanwhile)."""
+        self.door.close_listener(self)
+        self.active_target = (action.host, action.port)
+
 
 class FtpData(Connection):
     """An FTP data connection: a file or a listing out, or an upload in."""
@@ -276,21 +305,21 @@ class FtpDoor(Door):
         self.timeouts = timeouts
         self._tree = Tree(storage)
         self._settings = settings
-        self._say = say
+        self.say = say
         self._passive_ports = passive_ports
         self._anonymous = itertools.count(1)
         self._listeners: dict[PassiveListener, FtpControl] = {}
         self._settling: dict[FtpData, float] = {}
         """Uploads whose data connection ended, waiting to see that their client is still there."""
         self._actions = {
-            ftp.SendReply: self._send_reply,
-            ftp.Join: self._join,
+            ftp.SendReply: FtpControl.send_reply,
+            ftp.Join: FtpControl.join,
             ftp.OpenPassive: self._open_passive,
-            ftp.ConnectActive: self._remember_active,
+            ftp.ConnectActive: FtpControl.remember_active,
             ftp.SendFile: self._start_transfer,
             ftp.SendListing: self._start_transfer,
             ftp.ReceiveUpload: self._start_transfer,
-            ftp.UploadFinished: self._upload_finished,
+            ftp.UploadFinished: FtpControl.announce_upload,
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
         }
@@ -301,7 +330,7 @@ class FtpDoor(Door):
         session = ftp.FtpSession(
             tree=self._tree,
             settings=self._settings,
-            messages=self._say,
+            messages=self.say,
             peer=address[:2],
             local=sock.getsockname()[:2],
             anonymous_number=lambda: next(self._anonymous),
@@ -309,7 +338,7 @@ class FtpDoor(Door):
         return FtpControl(sock, address, session, place.key, self)
 
     def busy_message(self) -> bytes:
-        return reply(421, self._say("server_busy"))
+        return reply(421, self.say("server_busy"))
 
     def greet(self, control: FtpControl) -> None:
         """Carry out the session's first actions (its 220 greeting)."""
@@ -336,31 +365,10 @@ class FtpDoor(Door):
         control.ftp.connection_lost()
         self._close_data(control)
 
-    def _send_reply(self, control: FtpControl, action: ftp.SendReply) -> None:
-        if not control.queue(action.data, self.loop.now):
-            self.loop.drop_soon(control, "too slow: output queue full")
-            return
-        self.loop.touch(control)
-
-    def _join(self, control: FtpControl, action: ftp.Join) -> None:
-        if not self.room.add_member(control, action.name):
-            log.info("refused name %s for %s: in use", visible(action.name), control.label)
-            control.ftp.handle(ftp.JoinRefused(self._say("name_taken", name=action.name)))
-            return
-        log.info("joined %s", control.label)
-        self.room.note_arrival(control)
-        control.ftp.handle(ftp.Joined())
-
-    def _upload_finished(self, control: FtpControl, action: ftp.UploadFinished) -> None:
-        log.info("upload %s from %s: %d bytes", visible(action.path), control.label, action.size)
-        self.room.announce(
-            "uploaded", name=control.name, path=visible(action.path), size=human_size(action.size)
-        )
-
     # --- passive listeners ---------------------------------------------------------
 
     def _open_passive(self, control: FtpControl, _action: ftp.OpenPassive) -> None:
-        self._close_listener(control)
+        self.close_listener(control)
         local = control.sock.getsockname()
         sock = self._passive_ports.listen(local[0], control.sock.family, control.label)
         if sock is None:
@@ -380,11 +388,11 @@ class FtpDoor(Door):
         control.ftp.handle(ftp.PassiveOpened(listener.port))
 
     def _accepted(self, control: FtpControl, sock: socket.socket, address: tuple) -> None:
-        self._close_listener(control)
+        self.close_listener(control)
         sock.setblocking(False)
         self._adopt_data(control, FtpData(sock, address, control))
 
-    def _close_listener(self, control: FtpControl) -> None:
+    def close_listener(self, control: FtpControl) -> None:
         listener, control.passive = control.passive, None
         if listener is not None:
             del self._listeners[listener]
@@ -392,10 +400,6 @@ class FtpDoor(Door):
             listener.sock.close()
 
     # --- data connections ----------------------------------------------------------
-
-    def _remember_active(self, control: FtpControl, action: ftp.ConnectActive) -> None:
-        self._close_listener(control)
-        control.active_target = (action.host, action.port)
 
     def _start_transfer(self, control: FtpControl, action) -> None:
         control.pending = action
@@ -478,7 +482,7 @@ class FtpDoor(Door):
         self.loop.drop_soon(data, "no transfer")
 
     def _close_data(self, control: FtpControl) -> None:
-        self._close_listener(control)
+        self.close_listener(control)
         control.active_target = None
         control.pending = None
         data = control.data
@@ -502,4 +506,4 @@ class FtpDoor(Door):
 
     def close(self) -> None:
         for control in list(self._listeners.values()):
-            self._close_listener(control)
+            self.close_listener(control)
