@@ -13,10 +13,8 @@ meanwhile. That is how a sender feels back-pressure; nothing is dropped.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import shlex
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +28,7 @@ from .session import Session
 from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
 from .text import visible
 from .uploads import Uploads, UploadSettings
+from .wildcards import MAX_PATTERN_CHARS, PatternProblem, Wildcard, matching_names
 
 log = logging.getLogger("ftplab.server")
 chatter = logging.getLogger(CHATTER_LOGGER)
@@ -75,17 +74,6 @@ class Room(Protocol):
     def announce(self, key: str, exclude: Session | None = None, **values) -> None: ...
 
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
-
-
-def matching_names(entries: list[Entry], pattern: str) -> list[str]:
-    """The served names (not those shown escaped) that match the shell pattern, compared
-    in normal form C as `get` compares them."""
-    wanted = unicodedata.normalize("NFC", pattern)
-    return [
-        entry.name
-        for entry in entries
-        if entry.shown == entry.name and fnmatch.fnmatchcase(unicodedata.normalize("NFC", entry.name), wanted)
-    ]
 
 
 class Downloads(Protocol):
@@ -319,7 +307,14 @@ class Handlers:
         name order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full`
         says how many were left out."""
         try:
-            names = matching_names(self._storage.list(), pattern)
+            wildcard = Wildcard.parse(pattern)  # first: a pattern refused costs no listing
+            names = matching_names(self._storage.list(), wildcard)
+        except PatternProblem as problem:
+            shown = visible(pattern[:MAX_PATTERN_CHARS])
+            self._room.send_error(
+                session, ErrorCode.USAGE, problem.message_key, pattern=shown, limit=MAX_PATTERN_CHARS
+            )
+            return
         except OSError as error:
             log.error("cannot list %s: %s", self._storage.root, error)
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
