@@ -1,7 +1,8 @@
-"""Every session's downloads: queued by path, opened one at a time through storage.Tree, hashed in
-bounded steps (with a digest cache), and cut into `!DATA` frames only while
-the session's output is below the low-water mark, so a download never costs
-more memory than a frame header, however slowly its client reads."""
+"""Every session's downloads: queued by path, opened one at a time through
+storage.Tree, hashed in bounded steps (with a digest cache), and cut into
+`!DATA` frames only while the session's output is below the low-water mark, so
+a download never costs more memory than a frame header, however slowly its
+client reads."""
 
 from __future__ import annotations
 
