@@ -240,6 +240,8 @@ UPLOAD_TEMP_PREFIX = ".ftplab-upload\\"
 the backslash makes it no plain name, so neither door ever lists or opens one."""
 MIN_FREE_BYTES = 16 * 1024 * 1024
 """Uploads stop before the file system's free space falls below this."""
+MIN_FREE_INODES = 1024
+"""Folders are not made once the file system has fewer free inodes than this."""
 
 _SPACE_CHECK_BYTES = 1024 * 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -539,6 +541,158 @@ class Tree:
             raise NotAFile(shown)  # a directory, a link, a device: never replaced by an upload
         return info
 
+    # --- FTP door operations (rename, rmdir, mtime, digest)
+    # Each walks to the parent with _walk (O_NOFOLLOW, never above the root),
+    # takes plain names only (_require_plain: no hidden names) and acts on the
+    # entry itself, never through a link.
+
+    def rename(self, source: tuple[str, ...], target: tuple[str, ...], *, overwrite: bool) -> None:
+        """Rename the file or folder `source` to `target`. A taken name (or its
+        Unicode twin) is AlreadyExists unless `overwrite`, and then only a
+        regular file of exactly that name is replaced; a folder never is."""
+        _require_plain(source)
+        _require_plain(target)
+        if not source or not target:
+            raise NoSuchFile(display_path(source or target))
+        old_parent = self._open_dir(source[:-1])
+        try:
+            new_parent = self._open_dir(target[:-1])
+            try:
+                self._rename_in(old_parent, new_parent, source, target, overwrite)
+            finally:
+                os.close(new_parent)
+        finally:
+            os.close(old_parent)
+
+    def _rename_in(
+        self,
+        old_parent: int,
+        new_parent: int,
+        source: tuple[str, ...],
+        target: tuple[str, ...],
+        overwrite: bool,
+    ) -> None:
+        shown = display_path(target)
+        moved = self._lstat_entry(old_parent, source[-1], display_path(source))
+        same_folder = source[:-1] == target[:-1]
+        taken = self._taken(new_parent, target[-1], shown, exclude=source[-1] if same_folder else None)
+        try:
+            if taken is None:
+                self._move_to_free_name(old_parent, source[-1], new_parent, target[-1], moved)
+            elif overwrite and stat.S_ISREG(moved.st_mode) and stat.S_ISREG(taken.st_mode):
+                os.replace(source[-1], target[-1], src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            else:
+                raise AlreadyExists(shown)
+        except FileExistsError:
+            raise AlreadyExists(shown) from None
+        except OSError as error:
+            raise self.storage._problem(error, shown) from None
+
+    @staticmethod
+    def _lstat_entry(parent_fd: int, name: str, shown: str) -> os.stat_result:
+        """The entry itself (not what a link points to): a regular file or a folder."""
+        try:
+            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except OSError:
+            raise NoSuchFile(shown) from None
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            raise NotAFile(shown)
+        return info
+
+    @staticmethod
+    def _taken(parent_fd: int, name: str, shown: str, exclude: str | None) -> os.stat_result | None:
+        """What holds `name` in the folder: the entry of exactly that name, else
+        AlreadyExists when another entry is its Unicode twin (not `exclude`)."""
+        try:
+            return os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        wanted = typed_form(name)
+        with os.scandir(parent_fd) as scan:
+            if any(item.name != exclude and typed_form(item.name) == wanted for item in scan):
+                raise AlreadyExists(shown)
+        return None
+
+    @staticmethod
+    def _move_to_free_name(
+        old_parent: int, old: str, new_parent: int, new: str, moved: os.stat_result
+    ) -> None:
+        """A file gets its new name by a link that fails if the name was taken
+        meanwhile, then loses the old one; a folder (no links) by rename."""
+        if stat.S_ISDIR(moved.st_mode):
+            os.rename(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            return
+        try:
+            os.link(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent, follow_symlinks=False)
+        except OSError as error:
+            if error.errno not in _NO_HARD_LINKS:
+                raise
+            os.rename(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            return
+        os.unlink(old, dir_fd=old_parent)
+
+    def remove_dir(self, parts: tuple[str, ...]) -> None:
+        """Remove the empty folder at `parts` (never the root, never a link);
+        FolderNotEmpty when anything is in it, hidden files too."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NotADirectory(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            info = self._lstat_entry(parent, parts[-1], shown)
+            if not stat.S_ISDIR(info.st_mode):
+                raise NotADirectory(shown)
+            os.rmdir(parts[-1], dir_fd=parent)
+        except OSError as error:
+            empty = error.errno not in (errno.ENOTEMPTY, errno.EEXIST)
+            raise (self.storage._problem(error, shown) if empty else FolderNotEmpty(shown)) from None
+        finally:
+            os.close(parent)
+
+    def set_mtime(self, parts: tuple[str, ...], mtime: float) -> None:
+        """Set the regular file's modification time, through the file opened
+        with the same walk as a download (never through a link outside)."""
+        opened = self.open(parts)
+        try:
+            os.utime(opened.fd, (mtime, mtime))
+        except OSError as error:
+            raise self.storage._problem(error, opened.name) from None
+        finally:
+            opened.close()
+
+    def make_dir_within_reserve(
+        self, parts: tuple[str, ...], *, min_free_bytes: int, min_free_inodes: int
+    ) -> None:
+        """`make_dir`, refused (DiskFull, NoFreeInodes) when the file system has
+        less than the reserve left: folders cannot fill a disk uploads may not."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise AlreadyExists(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            self._check_reserve(parent, shown, min_free_bytes, min_free_inodes)
+            os.mkdir(parts[-1], 0o777, dir_fd=parent)
+        except FileExistsError:
+            raise AlreadyExists(shown) from None
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._check_reserve(parent, shown, 1, 1)
+                raise DiskFull(shown) from None
+            raise self.storage._problem(error, shown) from None
+        finally:
+            os.close(parent)
+
+    @staticmethod
+    def _check_reserve(dir_fd: int, shown: str, min_free_bytes: int, min_free_inodes: int) -> None:
+        """NoFreeInodes or DiskFull when the file system holding `dir_fd` is below the reserve."""
+        info = os.fstatvfs(dir_fd)
+        if info.f_files and info.f_favail < min_free_inodes:  # f_files 0: no inode count (btrfs)
+            raise NoFreeInodes(shown)
+        if info.f_bavail * info.f_frsize < min_free_bytes:
+            raise DiskFull(shown)
+
 
 class Upload:
     """A file being received: nameless (or hidden) in its directory until
@@ -690,3 +844,18 @@ class Upload:
             with contextlib.suppress(OSError):
                 os.unlink(self._temp, dir_fd=self._dir_fd)
         os.close(self._dir_fd)
+
+
+# --- FTP door operations (rename, rmdir, mtime, digest): their problems
+
+
+class FolderNotEmpty(FileProblem):
+    """RMD of a folder that still holds something (hidden files count)."""
+
+    message_key = "folder_not_empty"
+
+
+class NoFreeInodes(DiskFull):
+    """The file system has no room for another entry (inodes), whatever its free bytes."""
+
+    message_key = "no_free_inodes"
