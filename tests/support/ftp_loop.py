@@ -51,9 +51,12 @@ class FakeLoop:
         return self.replies[start:]
 
     def event(self, event) -> list[str]:
+        """Feed an event, then advance like `feed`; returns the replies it caused."""
         start = len(self.replies)
         self.session.handle(event)
         self.run()
+        while self.session.has_work:
+            self.step()
         return self.replies[start:]
 
     def run(self) -> None:
