@@ -1144,3 +1144,15 @@ def test_quit_during_an_upload_is_answered_after_it(root):
     assert loop.feed(b"QUIT\r\n") == [] and loop.session.quit_waiting
     assert codes(loop.event(ftp.TransferDone())) == [226, 221]
     assert (root / "q.txt").read_bytes() == b"all of it"
+
+
+def test_commands_pipelined_after_pass_wait_for_the_join_not_the_queue(root):
+    """The lines after PASS stay unread until the Room answers: a client that
+    pipelines a whole script after its login is not cut off as "too many queued"."""
+    session = make_session(root)
+    session.receive_data(b"USER ana\r\nPASS x\r\n" + b"NOOP\r\n" * 100)
+    session.advance()
+    actions = list(iter(session.next_action, None))
+    assert isinstance(actions[-1], ftp.Join) and not session.has_work
+    loop = FakeLoop(session)
+    assert codes(loop.event(ftp.Joined())) == [230] + [200] * 100

@@ -166,10 +166,14 @@ class FtpSession:
         if self.closed:
             return False
         runnable_queue = bool(self._queued) and not self.busy
-        return self._long_reply is not None or runnable_queue or self._buffer.has_line
+        readable = self._waiting is None and self._buffer.has_line
+        return self._long_reply is not None or runnable_queue or readable
 
     def advance(self, max_lines: int = LINES_PER_STEP) -> None:
-        """One bounded step: run at most `max_lines` command lines, and build at
+        """One bounded step: run at most `max_lines` command lines (none while a
+        Join or a passive port is awaited: the loop answers those when it carries
+        out the actions; during a transfer, lines are read so that ABOR is seen,
+        and queued), and build at
         most about REPLY_BYTES_PER_STEP of replies (a long reply continues by one
         piece; a HASH by one HASH_STEP_BYTES read). The loop calls it only while
         the control connection's output is below its high-water mark, and again
@@ -183,7 +187,7 @@ class FtpSession:
             elif self._queued and not self.busy:
                 self._queued.popleft()()
                 lines += 1
-            elif (line := self._buffer.next_line()) is not None:
+            elif self._waiting is None and (line := self._buffer.next_line()) is not None:
                 self._take_line(line)
                 lines += 1
             else:
