@@ -539,7 +539,8 @@ class FtpSession:
         except FileProblem as problem:
             self._refuse(problem, 553 if isinstance(problem, (NameNotAllowed, AlreadyExists)) else 550)
             return
-        if self._own_uploads.pop(source, False) is None:
+        if source in self._own_uploads:  # still this connection's own file, under its new name
+            del self._own_uploads[source]
             self._remember_upload(target)
         self._emit(Renamed(display_path(source), display_path(target)))
         self._say(250, "ftp_renamed", path=display_path(target))
