@@ -974,10 +974,22 @@ def test_rename_over_a_name_with_overwrite_replaces_a_file_never_a_folder(root):
 
 
 def test_a_unicode_twin_counts_as_the_same_name_for_a_rename(root):
+    """Renaming to Café.txt never lands beside the teacher's Cafe\u0301.txt: refused
+    without --allow-overwrite; with it, the twin is what gets replaced (as for STOR)."""
     (root / "Cafe\u0301.txt").write_bytes(b"teacher")
+    loop, _ = upload(root, b"STOR mine.tmp", b"mine", allow_upload=True)
+    assert codes(loop.feed("RNFR mine.tmp\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 553]
+    assert (root / "Cafe\u0301.txt").read_bytes() == b"teacher" and (root / "mine.tmp").exists()
     loop = logged_in(root, allow_upload=True, allow_overwrite=True)
-    assert codes(loop.feed("RNFR a.txt\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 553]
-    assert (root / "Cafe\u0301.txt").read_bytes() == b"teacher" and (root / "a.txt").exists()
+    assert codes(loop.feed("RNFR a.txt\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 250]
+    assert (root / "Cafe\u0301.txt").read_bytes() == b"hello\n" and not (root / "Caf\u00e9.txt").exists()
+
+
+def test_a_file_can_be_renamed_to_its_own_twin(root):
+    (root / "Cafe\u0301.txt").write_bytes(b"mac")
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed("RNFR Cafe\u0301.txt\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 250]
+    assert sorted(os.listdir(root)) == ["Caf\u00e9.txt", "a.txt", "sub"]
 
 
 @pytest.mark.parametrize("target", [".hidden", "-rf", "sub/.git", "a\x01b"])
