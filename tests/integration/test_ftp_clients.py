@@ -264,6 +264,7 @@ def test_quit_right_after_an_upload_keeps_it(door, root):
     data.sendall(payload)
     data.close()
     control.sendall(b"QUIT\r\n")
+    replies.close()  # the file object holds the socket open too
     control.close()
     server.wait_for_log(re.compile(r"upload /quick\.bin from ana@\S+ \(ftp\): 300000 bytes"))
     assert (root / "quick.bin").read_bytes() == payload
@@ -281,8 +282,11 @@ would otherwise hold them back and be measured as latency."""
 def pipeline(port: int, lines: bytes, answered: list[int]) -> None:
     """Log in, send every line at once, read and count the replies to the end."""
     with socket.create_connection((HOST, port), timeout=30) as sock:
-        sock.sendall(b"USER anonymous\r\nPASS x\r\n" + lines + b"QUIT\r\n")
+        sock.sendall(b"USER anonymous\r\nPASS x\r\n")
         received = bytearray()
+        while b"\r\n230 " not in received:
+            received += sock.recv(4096)
+        sock.sendall(lines + b"QUIT\r\n")
         while chunk := sock.recv(1 << 20):
             received += chunk
     answered.append(received.count(b"\r\n213 "))
