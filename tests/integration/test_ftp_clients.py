@@ -1,10 +1,12 @@
 """The FTP door's renames, folder removal, times and hashes, with the clients
-people use at their default settings (rclone, lftp, ncftpput, curl, ftplib),
+people use at their default settings (rclone, lftp, ncftpput, curl, ftplib;
+ftputil and aioftp when installed),
 each against the real server on 127.0.0.1; and one connection pipelining
 commands while the lab chats (issue 17, items 3, 4 and 7)."""
 
 from __future__ import annotations
 
+import asyncio
 import ftplib
 import hashlib
 import io
@@ -337,3 +339,49 @@ def test_stat_of_a_20000_entry_folder_streams_and_the_client_stays(door, root):
     assert reply.startswith("213-") and reply.count("entry-with-a-longish-name-") == 20_000
     assert client.sendcmd("NOOP").startswith("200 ")
     client.quit()
+
+
+# --- ftputil and aioftp (PyPI; run when installed: the lead adds them to the test extras) ---
+
+
+def python_client(module: str):
+    """The module, or a skip: these two are not in pyproject's test extras yet."""
+    return pytest.importorskip(module, reason=f"{module} is not installed (pip install {module})")
+
+
+def test_ftputil_makedirs_upload_rename_download_rmtree(door, root, tmp_path):
+    ftputil = python_client("ftputil")
+    sessions = python_client("ftputil.session")
+
+    local = local_tree(tmp_path / "local")
+    _, port = door("--allow-upload", "--allow-overwrite")
+
+    factory = sessions.session_factory(port=port, encoding="UTF-8")
+    with ftputil.FTPHost(HOST, "anonymous", "x", session_factory=factory) as host:
+        host.makedirs("/fu/a/b")
+        host.upload(str(local / "old.txt"), "/fu/a/b/old.txt")
+        host.rename("/fu/a/b/old.txt", "/fu/a/moved.txt")
+        host.download("/fu/a/moved.txt", str(tmp_path / "back.txt"))
+        assert (tmp_path / "back.txt").read_bytes() == b"old\n"
+        host.rmtree("/fu")
+        assert not host.path.exists("/fu")
+    assert not (root / "fu").exists()
+
+
+def test_aioftp_folders_upload_rename_download_remove(door, root, tmp_path):
+    aioftp = python_client("aioftp")
+    local = local_tree(tmp_path / "local")
+    _, port = door("--allow-upload", "--allow-overwrite")
+
+    async def session() -> list[str]:
+        async with aioftp.Client.context(HOST, port, "anonymous", "x") as client:
+            await client.make_directory("/ai/x")
+            await client.upload(local / "old.txt", "/ai/x/old.txt", write_into=True)
+            listed = [str(path) for path, _info in await client.list("/ai", recursive=True)]
+            await client.rename("/ai/x/old.txt", "/ai/r.txt")
+            await client.download("/ai/r.txt", tmp_path / "back.txt", write_into=True)
+            await client.remove("/ai")
+            return listed
+
+    assert sorted(asyncio.run(session())) == ["/ai/x", "/ai/x/old.txt"]
+    assert (tmp_path / "back.txt").read_bytes() == b"old\n" and not (root / "ai").exists()
