@@ -477,7 +477,7 @@ class FtpSession:
 
     def _make_folder(self, parts: tuple[str, ...]) -> None:
         try:
-            self.tree.make_dir_within_reserve(
+            self.tree.make_dir(
                 parts,
                 min_free_bytes=self.settings.min_free_bytes,
                 min_free_inodes=self.settings.min_free_inodes,

@@ -325,20 +325,32 @@ class Tree:
 
     # -- changing --
 
-    def make_dir(self, parts: tuple[str, ...]) -> None:
-        """A new folder at `parts`; AlreadyExists when the name, or a twin of it, is taken."""
+    def make_dir(
+        self,
+        parts: tuple[str, ...],
+        *,
+        min_free_bytes: int = MIN_FREE_BYTES,
+        min_free_inodes: int = MIN_FREE_INODES,
+    ) -> None:
+        """A new folder at `parts`; AlreadyExists when the name, or a twin of it,
+        is taken; DiskFull or NoFreeInodes (said as such) below the reserve, so
+        folders cannot fill a disk that uploads may not."""
         shown = display_path(parts)
         _require_plain(parts)
         if not parts:
             raise AlreadyExists(shown)
         parent = self._open_dir(parts[:-1])
         try:
+            self._check_reserve(parent, shown, min_free_bytes, min_free_inodes)
             if _twins(parent, parts[-1], shown):
                 raise AlreadyExists(shown)
             os.mkdir(parts[-1], 0o777, dir_fd=parent)
         except FileExistsError:
             raise AlreadyExists(shown) from None
         except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._check_reserve(parent, shown, 1, 1)
+                raise DiskFull(shown) from None
             raise problem_for(error, shown) from None
         finally:
             os.close(parent)
@@ -540,31 +552,6 @@ class Tree:
             raise problem_for(error, opened.name) from None
         finally:
             opened.close()
-
-    def make_dir_within_reserve(
-        self, parts: tuple[str, ...], *, min_free_bytes: int, min_free_inodes: int
-    ) -> None:
-        """`make_dir`, refused (DiskFull, NoFreeInodes) when the file system has
-        less than the reserve left: folders cannot fill a disk uploads may not."""
-        shown = display_path(parts)
-        _require_plain(parts)
-        if not parts:
-            raise AlreadyExists(shown)
-        parent = self._open_dir(parts[:-1])
-        try:
-            self._check_reserve(parent, shown, min_free_bytes, min_free_inodes)
-            if _twins(parent, parts[-1], shown):
-                raise AlreadyExists(shown)
-            os.mkdir(parts[-1], 0o777, dir_fd=parent)
-        except FileExistsError:
-            raise AlreadyExists(shown) from None
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._check_reserve(parent, shown, 1, 1)
-                raise DiskFull(shown) from None
-            raise problem_for(error, shown) from None
-        finally:
-            os.close(parent)
 
     @staticmethod
     def _check_reserve(dir_fd: int, shown: str, min_free_bytes: int, min_free_inodes: int) -> None:
