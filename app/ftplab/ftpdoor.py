@@ -12,11 +12,17 @@ connection does its own socket work (`FtpControl.readable`,
                      control connection's own address, until DATA_CONNECT_SECONDS
     ConnectActive    remember where to connect when the transfer starts
     SendFile         a file slice in the data connection's outbox (os.sendfile)
-    SendListing      bytes in the data connection's outbox
+    SendListing      pieces in the data connection's outbox, the next when the last is sent
     ReceiveUpload    what the data connection reads goes to the upload
     UploadFinished   the others are told a file arrived
+    Renamed          the others are told a file was renamed
     CloseData        the data connection and the listener go
     Close            the control connection closes after its last reply
+
+Fairness: the session only keeps what is read (`receive_data`); the loop
+gives it one bounded step (`advance`) per turn through `FtpControl.handle_input`,
+only while the control connection's output is below its high-water mark, and
+the control connection is read again only when no whole line waits.
 
 A data connection counts against nothing (it is part of its control
 connection, which counts against --max-clients and --max-per-ip like a lab
@@ -47,6 +53,7 @@ from .passive import PassiveListener, PassivePorts
 from .protocol import ErrorCode
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
+from .transfer import HashCache
 
 log = logging.getLogger("ftplab.server")
 
@@ -90,7 +97,17 @@ class FtpControl(Connection):
 
     @property
     def wants_to_read(self) -> bool:
-        return self.outbox.buffered_bytes < HIGH_WATER_BYTES
+        return self.outbox.buffered_bytes < HIGH_WATER_BYTES and self.ftp.wants_data
+
+    @property
+    def has_lines_to_handle(self) -> bool:
+        """The session has a step to take, and the output is below its high-water mark."""
+        return self.is_open and not self.above_high_water and self.ftp.has_work
+
+    def handle_input(self) -> None:
+        """One bounded step of the session (FtpSession.advance) per turn, its actions carried out."""
+        self.ftp.advance()
+        self.door.act(self)
 
     def idle_for(self, now: float) -> float:
         """Seconds since its last command, or since its data connection last moved a transfer."""
@@ -113,7 +130,7 @@ class FtpControl(Connection):
         if self.is_open:
             self.last_activity = self.loop.now
             self.ftp.receive_data(data)
-            self.door.act(self)
+            self.loop.touch(self)  # its step comes this turn: `handle_input`
 
     def admitted(self) -> None:
         self.door.greet(self)
@@ -160,6 +177,11 @@ class FtpControl(Connection):
         path, size = visible(action.path), human_size(action.size)
         self.door.room.announce("uploaded", name=self.name, path=path, size=size)
 
+    def announce_rename(self, action: ftp.Renamed) -> None:
+        log.info("rename %s to %s by %s", visible(action.old), visible(action.new), self.label)
+        old, new = visible(action.old), visible(action.new)
+        self.door.room.announce("renamed", name=self.name, old=old, new=new)
+
     def remember_active(self, action: ftp.ConnectActive) -> None:
         """PORT/EPRT: connect there when the transfer starts (no listener meanwhile)."""
         self.door.close_listener(self)
@@ -175,6 +197,8 @@ class FtpData(Connection):
         self.connecting = False
         self.sending = False
         self.upload: Upload | None = None
+        self.pieces = None
+        """The rest of a listing, taken a piece at a time as the last one is sent."""
         self.deadline_to_connect = self.connected_at + DATA_CONNECT_SECONDS
         self.interest_paused = False
         """Its EOF was seen: nothing more to watch while the upload settles."""
@@ -220,11 +244,22 @@ class FtpData(Connection):
                 self.outbox.add_file_slice(action.file.fd, action.offset, remaining)
             self.sending = True
         elif isinstance(action, ftp.SendListing):
-            self.outbox.add(action.data)
+            self.pieces = action.pieces
+            self.next_piece()
             self.sending = True
         else:
             self.upload = action.upload
         return not self.sending or bool(self.outbox)
+
+    def next_piece(self) -> bool:
+        """Queue the next piece of a listing; False when none is left."""
+        piece = next(self.pieces, None) if self.pieces is not None else None
+        if piece is None:
+            self.pieces = None
+            return False
+        self.outbox.add(piece)
+        self.loop.touch(self)
+        return True
 
     def on_ready(self, mask: int) -> None:
         if not self.connecting:
@@ -235,26 +270,33 @@ class FtpData(Connection):
             self.control.door.data_connected(self)
 
     def readable(self) -> None:
+        self.read_upload()
+
+    def read_upload(self) -> bool:
+        """One read of an upload; False when there was nothing to read or it ended in error."""
         if self.upload is None:
-            return
+            return False
         try:
             chunk = self.receive()
         except OSError:
             self.control.door.transfer_ended(self, ftp.TransferBroken())
-            return
+            return False
         if chunk is None:
-            return
+            return False
         self.last_progress = self.loop.now
         if not chunk:
             self.control.door.upload_ended(self)
-            return
+            return True
         try:
             self.upload.write(chunk)
         except FileProblem as problem:
             self.control.door.transfer_ended(self, ftp.TransferFailed(problem))
+            return False
+        return True
 
     def flushed(self) -> None:
-        if self.sending and not self.outbox and self.state is State.OPEN:
+        """An empty outbox: the next piece of a listing, or the transfer is done."""
+        if self.sending and not self.outbox and self.state is State.OPEN and not self.next_piece():
             self.control.door.transfer_ended(self, ftp.TransferDone())
 
     def flush_failed(self, error: OSError | FileChanged) -> None:
@@ -299,7 +341,9 @@ class FtpDoor(Door):
         say: Messages,
         passive_ports: PassivePorts,
         timeouts: Timeouts,
+        digests: HashCache | None = None,
     ):
+        self._digests = digests if digests is not None else HashCache()
         self.loop = loop
         self.room = room
         self.timeouts = timeouts
@@ -320,6 +364,7 @@ class FtpDoor(Door):
             ftp.SendListing: self._start_transfer,
             ftp.ReceiveUpload: self._start_transfer,
             ftp.UploadFinished: FtpControl.announce_upload,
+            ftp.Renamed: FtpControl.announce_rename,
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
         }
@@ -334,6 +379,7 @@ class FtpDoor(Door):
             peer=address[:2],
             local=sock.getsockname()[:2],
             anonymous_number=lambda: next(self._anonymous),
+            digests=self._digests,
         )
         return FtpControl(sock, address, session, place.key, self)
 
@@ -361,9 +407,28 @@ class FtpDoor(Door):
             self._actions[type(action)](control, action)
 
     def release(self, control: FtpControl) -> None:
-        """The control connection is going: its session ends any transfer, its data side goes."""
+        """The control connection is going: its session ends any transfer, its data side goes.
+        An upload the client said QUIT after is finished first if its data connection ended cleanly."""
+        data = control.data
+        if control.ftp.quit_waiting and data is not None and data.upload is not None:
+            self._finish_before_quit(control, data)
         control.ftp.connection_lost()
         self._close_data(control)
+
+    def _finish_before_quit(self, control: FtpControl, data: FtpData) -> None:
+        """RFC 959: QUIT during a transfer means finish it, then close. What the
+        client sent is in the data socket's buffer: read it to its EOF, then
+        keep the file (and announce it) if the end was clean."""
+        while data not in self._settling and data.upload is not None and data.read_upload():
+            pass
+        if self._settling.pop(data, None) is None:
+            return
+        self._detach(data)
+        self.loop.drop_soon(data, "transfer ended")
+        control.ftp.handle(ftp.TransferDone())
+        while (action := control.ftp.next_action()) is not None:
+            if isinstance(action, ftp.UploadFinished):
+                control.announce_upload(action)
 
     # --- passive listeners ---------------------------------------------------------
 
@@ -454,7 +519,8 @@ class FtpDoor(Door):
             del self._settling[data]
             if data.control.data is not data:
                 continue  # aborted meanwhile
-            alive = data.control.is_open and data.control.peer_alive()
+            quit_after = data.control.ftp.quit_waiting  # the client meant to end here
+            alive = quit_after or (data.control.is_open and data.control.peer_alive())
             self.transfer_ended(data, ftp.TransferDone() if alive else ftp.TransferBroken())
 
     def wait_limit(self) -> float:

@@ -51,7 +51,7 @@ def build_server(
     server.doors.append(lab)
     server.admission.add_listener(Listener("lab", config.host, config.port, lab, server.admission))
     if config.ftp_port is not None:
-        ftp_door = _ftp_door(server, config, storage, say, lab.room)
+        ftp_door = _ftp_door(server, config, storage, say, lab)
         server.doors.append(ftp_door)
         server.admission.add_listener(
             Listener("ftp", config.host, config.ftp_port, ftp_door, server.admission)
@@ -80,7 +80,8 @@ def _lab_door(
     return LabDoor(server, room, handlers, downloads, uploads, config.timeouts, watched)
 
 
-def _ftp_door(server: Server, config: ServerConfig, storage: Storage, say: Messages, room: Room) -> FtpDoor:
+def _ftp_door(server: Server, config: ServerConfig, storage: Storage, say: Messages, lab: LabDoor) -> FtpDoor:
+    """The FTP door shares the lab door's room, and its digest cache (HASH answers from it)."""
     settings = FtpSettings(
         password=config.ftp_password or None,
         allow_upload=config.allow_upload,
@@ -89,4 +90,4 @@ def _ftp_door(server: Server, config: ServerConfig, storage: Storage, say: Messa
         masquerade_address=config.masquerade_address or None,
     )
     ports = PassivePorts(parse_port_range(config.passive_ports) if config.passive_ports else None)
-    return FtpDoor(server, room, storage, settings, say, ports, config.timeouts)
+    return FtpDoor(server, lab.room, storage, settings, say, ports, config.timeouts, lab.downloads.digests)
