@@ -28,7 +28,17 @@ import unicodedata
 from . import protocol
 from .cli import ClientConfig, parse_client_args
 from .console import ConsoleWatch, PlainConsole, open_console
-from .download import Corrupt, Download, DownloadError, ReceiveBuffers, UnsafeName, held_prefix, partial_path
+from .download import (
+    Corrupt,
+    Download,
+    DownloadError,
+    HeldPart,
+    ReceiveBuffers,
+    SetAside,
+    UnsafeName,
+    held_prefix,
+    partial_path,
+)
 from .filenames import is_servable
 from .messages import Messages, human_size
 from .net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
@@ -504,7 +514,11 @@ class Client:
     def _get_or_resume(self, name: str) -> str:
         """`get NAME`, or `resume OFFSET SHA256 NAME` when part of NAME was kept."""
         held = held_prefix(self.config.download_dir, name) if self._may_keep(name) else None
-        return f"get {name}" if held is None else protocol.resume_command(*held, name)
+        if isinstance(held, SetAside):
+            self.console.show(self.say("partial_set_aside", name=visible(name), path=visible(held.path)))
+        if not isinstance(held, HeldPart):
+            return f"get {name}"
+        return protocol.resume_command(held.size, held.sha256, name)
 
     def _may_keep(self, name: str) -> bool:
         return self.config.keep_partial and is_servable(name)

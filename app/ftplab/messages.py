@@ -104,6 +104,11 @@ SPANISH = {
     ),
     "download_resumed": "Continuando {name} desde {offset} ({size} en total)",
     "download_not_asked": "Descarga rechazada: {name} no se ha pedido",
+    "partial_set_aside": (
+        "Aviso: lo que hay en el nombre de la descarga parcial de {name} no es un archivo tuyo "
+        "(un enlace, otro tipo de archivo o un archivo con otro nombre): apartado a {path}, "
+        "se descarga entero"
+    ),
     "gets_failed": "Descargas fallidas: {count}",
     "no_hello": "El servidor no ha respondido en {seconds} s",
     "left_on_signal": "Terminado por {signal}",
@@ -364,6 +369,11 @@ ENGLISH = {
     ),
     "download_resumed": "Continuing {name} from {offset} ({size} in all)",
     "download_not_asked": "Download refused: {name} was not asked for",
+    "partial_set_aside": (
+        "Warning: what is at the name of {name}'s partial download is not a file of yours "
+        "(a link, another kind of file, or a file with another name): set aside as {path}, "
+        "downloading it whole"
+    ),
     "gets_failed": "Failed downloads: {count}",
     "no_hello": "The server did not answer within {seconds} s",
     "left_on_signal": "Ended by {signal}",
