@@ -19,12 +19,11 @@ import shlex
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from . import protocol
 from .logs import CHATTER_LOGGER
-from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages, human_size
+from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages, listing_line
 from .protocol import ErrorCode
 from .session import Session
 from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
@@ -34,9 +33,6 @@ from .uploads import Uploads, UploadSettings
 log = logging.getLogger("ftplab.server")
 chatter = logging.getLogger(CHATTER_LOGGER)
 """Each client's commands and chat: kept off an interactive console (see logs.py), not out of the log."""
-
-DIRECTORY_MARK = "<dir>"
-"""What `list` shows in the size column of a subdirectory (whose name ends in "/")."""
 
 
 class Room(Protocol):
@@ -62,13 +58,15 @@ class Room(Protocol):
 
     def reply(self, session: Session, text: str) -> None: ...
 
-    def reply_in_pieces(self, session: Session, texts: Iterable[str]) -> None: ...
+    def reply_in_pieces(self, session: Session, texts: Iterable) -> None: ...
 
     def send_event(self, session: Session, event) -> None: ...
 
     def send_message(self, session: Session, sender: str, text: str) -> None: ...
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
+
+    def send_file_error(self, session: Session, code: ErrorCode, key: str, name: str, **values) -> None: ...
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None: ...
 
@@ -197,15 +195,21 @@ class Handlers:
             return
         log.info("joined %s", session.label)
         room.welcome(session)
+        if session.protocol_version >= 2:
+            room.send_event(session, protocol.Version(room.name, protocol.VERSION))
         if options is not None and self._keep_alive_seconds:
             room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line
 
     def _take_join_options(self, session: Session, options: dict[str, str]) -> None:
-        """What a client announced in its `!JOIN` line: its language, if the server has it."""
+        """What a client announced in its `!JOIN` line: its language, if the server has it, and
+        the protocol version it speaks (the server's, if it speaks a later one)."""
         if options.get("lang") in CATALOGUES:
             session.language = options["lang"]
+        version = options.get("proto", "1")
+        if version.isascii() and version.isdigit() and len(version) < 8:
+            session.protocol_version = min(int(version), protocol.VERSION)
 
     def _on_text(self, session: Session, text: str, now: float) -> bool:
         if not text:
@@ -248,19 +252,21 @@ class Handlers:
             key = "list_empty_in" if parts else "list_empty"
             self._room.reply(session, say(key, path=display_path(parts)))
             return
-        self._room.reply_in_pieces(session, self._listing(parts, entries, self._room.say_to(session)))
+        fields = session.protocol_version >= 2
+        self._room.reply_in_pieces(session, self._listing(parts, entries, self._room.say_to(session), fields))
 
-    def _listing(self, parts: tuple[str, ...], entries: list[Entry], say: Messages) -> Iterator[str]:
+    def _listing(self, parts: tuple[str, ...], entries: list[Entry], say: Messages, fields: bool) -> Iterator:
+        """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields."""
         if parts:
             yield say("list_header_in", path=display_path(parts), count=len(entries))
         else:
             yield say("list_header", count=len(entries))
         for entry in entries:
-            stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            if entry.is_dir:
-                yield f"{DIRECTORY_MARK:>10}  {stamp}  {entry.shown}/"
+            if fields:
+                kind, size = ("d", 0) if entry.is_dir else ("f", entry.size)
+                yield protocol.ListEntry(self._room.name, kind, size, int(entry.mtime), entry.shown)
             else:
-                yield f"{human_size(entry.size):>10}  {stamp}  {entry.shown}"
+                yield listing_line(entry.is_dir, entry.size, entry.mtime, entry.shown)
 
     def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:
@@ -275,7 +281,7 @@ class Handlers:
             return
         if problem is not None:
             log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
-            self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
+            self._room.send_file_error(session, problem.code, problem.message_key, argument)
 
     def _resume(self, session: Session, argument: str, _now: float) -> None:
         """`resume OFFSET SHA256 NAME`: the rest of a download the client kept in part."""
@@ -287,7 +293,7 @@ class Handlers:
         problem = self._downloads.request_resume(session, name, offset, prefix_sha256)
         if problem is not None:
             log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
-            self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+            self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _get_each_word(self, session: Session, argument: str) -> bool:
         """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell)
@@ -309,14 +315,12 @@ class Handlers:
             problem = self._downloads.request(session, name)
             if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
                 left = len(names) - index
-                self._room.send_error(
-                    session, problem.code, "mget_queue_full", count=left, name=visible(name)
-                )
+                self._room.send_file_error(session, problem.code, "mget_queue_full", name, count=left)
                 return
             if problem is None:
                 self._room.send_event(session, protocol.Queued(self._room.name, name))
             else:
-                self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+                self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _mget(self, session: Session, pattern: str, _now: float) -> None:
         """`mget PATTERN`: every served file whose name matches (shell wildcards), queued in
@@ -329,7 +333,9 @@ class Handlers:
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
         if not names:
-            self._room.send_error(session, ErrorCode.NO_MATCH, "no_match", pattern=visible(pattern))
+            self._room.send_file_error(
+                session, ErrorCode.NO_MATCH, "no_match", pattern, pattern=visible(pattern)
+            )
             return
         self._queue_each(session, names)
 

@@ -8,6 +8,8 @@ is never translated. Logs are for operators and stay in English.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 DEFAULT_LANGUAGE = "es"
 
 SPANISH = {
@@ -584,3 +586,16 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+DIRECTORY_MARK = "<dir>"
+
+
+def listing_line(is_dir: bool, size: int, mtime: float, name: str) -> str:
+    """One entry of a listing as people read it: size (or <dir>), local date and time, name
+    (a folder's ending in "/"). The server writes it for older clients; the client writes it
+    from `!ENTRY` fields."""
+    stamp = datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
+    if is_dir:
+        return f"{DIRECTORY_MARK:>10}  {stamp}  {name}/"
+    return f"{human_size(size):>10}  {stamp}  {name}"

@@ -11,6 +11,7 @@ from ftplab.messages import CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from ftplab.protocol import ErrorCode
 from ftplab.session import ADDRESS_CHAT_BURST_LINES, CHAT_BURST_LINES, COMMAND_BURST, Session
 from ftplab.storage import NoSuchFile, Storage
+from ftplab.text import visible
 
 SERVER = "profe"
 
@@ -40,6 +41,11 @@ class FakeRoom:
         session.name = name
         self.members[protocol.name_key(name)] = session
         return True
+
+    def send_file_error(self, session, code, key, name, **values):
+        """As the room does: the name as a field (recorded), then the `!ERR` naming it."""
+        self.calls.append(("send_file_error", (session, code, name), {}))
+        self.calls.append(("send_error", (session, code, key), {"name": visible(name), **values}))
 
     def __getattr__(self, method):
         def record(*args, **values):
@@ -403,7 +409,10 @@ def test_mget_queues_every_served_match_in_name_order(several, room, downloads, 
 def test_mget_matching_nothing_is_no_match(several, room, joined):
     ana = joined("ana")
     several.on_line(ana, line(ana, "mget *.pdf"), 0.0)
-    assert room.called("send_error") == [((ana, ErrorCode.NO_MATCH, "no_match"), {"pattern": "*.pdf"})]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_MATCH, "no_match"), {"name": "*.pdf", "pattern": "*.pdf"})
+    ]
+    assert room.called("send_file_error") == [((ana, ErrorCode.NO_MATCH, "*.pdf"), {})]
 
 
 def test_mget_past_the_queue_cap_says_how_many_were_left_out(several, room, downloads, joined):
