@@ -23,7 +23,14 @@ from typing import Protocol
 
 from . import protocol
 from .logs import CHATTER_LOGGER
-from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages, listing_line
+from .messages import (
+    CATALOGUES,
+    CLIENT_COMMANDS_HELP_KEYS,
+    CONSOLE_HELP_KEYS,
+    HELP_KEYS,
+    Messages,
+    listing_line,
+)
 from .protocol import ErrorCode
 from .session import Session
 from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
@@ -396,8 +403,9 @@ class Handlers:
         return say("who", count=len(names), names=", ".join(names), server=self._room.name)
 
     def _help(self, session: Session, _argument: str, _now: float) -> None:
+        """The commands; a protocol-2 client (the ftplab client) gets its own, aliases and keys too."""
         say = self._room.say_to(session)
-        for key in HELP_KEYS:
+        for key in CLIENT_COMMANDS_HELP_KEYS if session.protocol_version >= 2 else HELP_KEYS:
             self._room.reply(session, say(key))
 
     def _quit(self, session: Session, _argument: str, _now: float) -> None:

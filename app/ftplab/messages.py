@@ -240,6 +240,11 @@ SPANISH = {
     "client_description": "El cliente de ftplab: archivos y chat de un servidor ftplab.",
     "session_commands_title": "Comandos dentro de la sesión:",
     "help_clear": "  clear            borra la pantalla (también Ctrl-L)",
+    "client_help_list": "  list [CARPETA]   los archivos del servidor, o de CARPETA (también ls, dir)",
+    "client_help_get": "  get ARCHIVO...   descarga uno o varios archivos (get a.txt b.txt)",
+    "client_help_mget": "  mget PATRÓN...   descarga los archivos que coinciden (mget *.pdf)",
+    "client_help_quit": "  quit             salir (también exit, bye, Ctrl-D)",
+    "usage_mget": "Uso: mget PATRÓN... (por ejemplo mget *.pdf)",
     "opt_help": "muestra esta ayuda y termina",
     "opt_version": "muestra la versión y termina",
     "opt_lang": "idioma: es o en (por defecto, el de FTPLAB_LANG o el del sistema)",
@@ -500,6 +505,11 @@ ENGLISH = {
     "client_description": "The ftplab client: files and chat from an ftplab server.",
     "session_commands_title": "Commands in the session:",
     "help_clear": "  clear            clear the screen (Ctrl-L too)",
+    "client_help_list": "  list [FOLDER]    the server's files, or FOLDER's (ls, dir too)",
+    "client_help_get": "  get FILE...      download one or more files (get a.txt b.txt)",
+    "client_help_mget": "  mget PATTERN...  download the files that match (mget *.pdf)",
+    "client_help_quit": "  quit             leave (exit, bye, Ctrl-D too)",
+    "usage_mget": "Usage: mget PATTERN... (for example mget *.pdf)",
     "opt_help": "show this help and exit",
     "opt_version": "show the version and exit",
     "opt_lang": "language: es or en (by default FTPLAB_LANG's, else the system's)",
@@ -562,7 +572,22 @@ HELP_KEYS = (
     "help_private",
     "help_chat",
 )
-CLIENT_HELP_KEYS = ("session_commands_title", *HELP_KEYS[1:], "help_clear")
+CLIENT_HELP_KEYS = (
+    "session_commands_title",
+    "client_help_list",
+    "client_help_get",
+    "client_help_mget",
+    "help_cd",
+    "help_put",
+    "help_who",
+    "help_clear",
+    "client_help_quit",
+    "help_private",
+    "help_chat",
+)
+"""The ftplab client's commands, with its aliases and keys, for its --help."""
+CLIENT_COMMANDS_HELP_KEYS = ("help_title", *CLIENT_HELP_KEYS[1:])
+"""The server's answer to `help` from a protocol-2 client (the ftplab client): the same commands."""
 
 
 class Messages:

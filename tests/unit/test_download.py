@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftplab import download as download_module
-from ftplab.download import (
+from ftplab.client import download_file as download_module
+from ftplab.client.download_file import (
     TEMP_PREFIX,
     TEMP_SUFFIX,
     BackgroundWriter,

@@ -39,8 +39,8 @@ import tempfile
 import threading
 from typing import NamedTuple
 
-from .filenames import MAX_NAME_BYTES, is_servable
-from .text import visible
+from ..filenames import MAX_NAME_BYTES, is_servable
+from ..text import visible
 
 MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
