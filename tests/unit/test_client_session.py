@@ -9,6 +9,7 @@ import pytest
 from client_helpers import SERVER, ClearScreen, Harness, Status, file_events  # noqa: F401
 
 from ftplab import protocol
+from ftplab.client.actions import FileSaved, FileStarted
 from ftplab.client.session import EXIT_FAILURE, EXIT_OK, EXIT_SERVER_CLOSED, EXIT_TRANSFER_FAILED
 
 CONTENT = os.urandom(3000)
@@ -277,3 +278,12 @@ def test_piped_input_is_not_read_while_the_server_reads_nothing(client):
     client.welcome()
     client.session.outbox.raw(b"x" * 64 * 1024)
     assert not client.session.reads_input()
+
+
+def test_a_download_is_told_to_programs_as_fields(client):
+    client.welcome()
+    client.type("get notas.txt")
+    client.server(*file_events("notas.txt", CONTENT))
+    notes = [action for action in client.actions() if isinstance(action, (FileStarted, FileSaved))]
+    path = str(client.download_dir / "notas.txt")
+    assert notes == [FileStarted("notas.txt", len(CONTENT)), FileSaved("notas.txt", path, len(CONTENT))]

@@ -2,7 +2,8 @@
 
 The session never touches the terminal or the socket. What its user should
 read becomes a `Show` (a line) or a `Status` (the one progress line, "" to
-clear it), `ClearScreen` for `clear`; the bytes for the server wait in an
+clear it), `ClearScreen` for `clear`; milestones a program may watch come as
+fields too (`FileStarted`, `FileSaved`); the bytes for the server wait in an
 `Outbox` the app empties into the socket as it can. Tests read both."""
 
 from __future__ import annotations
@@ -32,6 +33,23 @@ class ClearScreen:
     """The user typed `clear`."""
 
 
+@dataclass(frozen=True)
+class FileStarted:
+    """A download began (its `Show` says so to the user): for programs, as fields."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileSaved:
+    """A download was verified and given its name at `path`: for programs, as fields."""
+
+    name: str
+    path: str
+    size: int
+
+
 class Screen:
     """The actions for the user, in order, until the app takes them."""
 
@@ -46,6 +64,10 @@ class Screen:
 
     def clear(self) -> None:
         self._actions.append(ClearScreen())
+
+    def note(self, action) -> None:
+        """An action for programs (FileStarted, FileSaved); the terminal shows nothing for it."""
+        self._actions.append(action)
 
     def take(self) -> list:
         actions, self._actions = self._actions, []

@@ -42,7 +42,10 @@ def _leave_on_signal(signum, _frame) -> None:
 class ClientApp:
     """The loop around one session: keyboard and socket in, the session's actions out."""
 
-    def __init__(self, sock: socket.socket, session: ClientSession, console: PlainConsole):
+    def __init__(self, sock: socket.socket, session: ClientSession, console: PlainConsole, observe=None):
+        """`observe`, if given, is called with every action of the session as it is carried out
+        (scripts/bench times downloads by their FileStarted and FileSaved)."""
+        self._observe = observe or (lambda _action: None)
         self.sock = sock
         self.session = session
         self.console = console
@@ -90,6 +93,7 @@ class ClientApp:
 
     def _show_actions(self) -> None:
         for action in self.session.screen.take():
+            self._observe(action)
             if isinstance(action, Show):
                 self.console.show(action.text)
             elif isinstance(action, Status):

@@ -19,7 +19,7 @@ from .. import protocol
 from ..filenames import is_servable
 from ..messages import Messages, human_size
 from ..text import visible
-from .actions import Screen
+from .actions import FileSaved, FileStarted, Screen
 from .commands import same_name, words_of
 from .download_file import (
     Corrupt,
@@ -150,6 +150,7 @@ class Downloads:
             self._failed_to_start(key, event.name, error.reason, event.size)
             return
         self._begin(download)
+        self._screen.note(FileStarted(download.name, download.size))
         self._screen.show(self._say("download_started", name=download.name, size=human_size(event.size)))
         if self.settings.keep_partial:  # asked to resume, the server sent it all: the kept part is stale
             with contextlib.suppress(OSError):
@@ -167,6 +168,7 @@ class Downloads:
             self._failed_to_start("download_failed", event.name, error.reason, event.size - event.offset)
             return
         self._begin(download)
+        self._screen.note(FileStarted(download.name, download.size))
         size = human_size(event.size)
         self._screen.show(self._say("download_resumed", name=download.name, offset=event.offset, size=size))
 
@@ -232,6 +234,7 @@ class Downloads:
         self._end(failed=False)
         progress.done = download.size
         figures = progress.summary(self._clock())
+        self._screen.note(FileSaved(download.name, path, download.size))
         self._screen.show(
             self._say("download_saved", path=visible(path), size=human_size(download.size), **figures)
         )
