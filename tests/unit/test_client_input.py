@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ftplab.client.commands import command_for, file_name_argument, local_names, partial_name, quoted
-from ftplab.console import _cells, _word_start
+from ftplab.console import _cells
+from ftplab.line_editor import word_start
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_names_with_spaces_or_quotes_are_completedquoted():
     ("text", "start"), [("get ", 4), ("get 'con esp", 4), ("wh", 0), ('get "a b" c', 10)]
 )
 def test_the_word_being_completed_starts_after_the_last_unquoted_space(text, start):
-    assert _word_start(text) == start
+    assert word_start(text) == start
 
 
 @pytest.mark.parametrize(
