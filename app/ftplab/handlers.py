@@ -303,23 +303,42 @@ class Handlers:
             self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _get_each_word(self, session: Session, argument: str) -> bool:
-        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell)
-        is queued, if every one names a served file; False (and nothing queued) otherwise."""
+        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell;
+        relative to the current folder, or a path) that names a file is queued, and each that
+        does not is refused on its own. False (nothing done) when no word names a served file:
+        the line was one name, which does not exist."""
         try:
             words = shlex.split(argument)
-            served = {entry.name for entry in self._storage.list() if entry.shown == entry.name}
-        except (ValueError, OSError):
+        except ValueError:
             return False
-        if len(words) < 2 or not set(words) <= served:
+        listings: dict[tuple[str, ...], set[str]] = {}
+        if len(words) < 2 or not any(self._serves(session, word, listings) for word in words):
             return False
         self._queue_each(session, words)
         return True
 
+    def _serves(self, session: Session, word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
+        """Does `word` name a served file? (Each folder is listed once per line.)"""
+        try:
+            parts = split_path(session.cwd, word)
+            if not parts:
+                return False
+            folder = parts[:-1]
+            if folder not in listings:
+                entries = self._tree.list_shown(folder)
+                listings[folder] = {
+                    entry.name for entry in entries if entry.shown == entry.name and not entry.is_dir
+                }
+        except (FileProblem, OSError):
+            return False
+        return parts[-1] in listings[folder]
+
     def _queue_each(self, session: Session, names: list[str]) -> None:
-        """Queue `names` in order, each confirmed with `!QUEUED`; past the queue's cap, one
-        `queue-full` says how many were left out, and the rest are not tried."""
+        """Queue `names` (relative to the current folder) in order, each confirmed with
+        `!QUEUED` or refused on its own; past the queue's cap, one `queue-full` says how many
+        were left out, and the rest are not tried."""
         for index, name in enumerate(names):
-            problem = self._downloads.request(session, name)
+            problem = self._request_download(session, name)
             if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
                 left = len(names) - index
                 self._room.send_file_error(session, problem.code, "mget_queue_full", name, count=left)
@@ -330,12 +349,13 @@ class Handlers:
                 self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _mget(self, session: Session, pattern: str, _now: float) -> None:
-        """`mget PATTERN`: every served file whose name matches (shell wildcards), queued in
-        name order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full`
-        says how many were left out."""
+        """`mget PATTERN`: every served file of the current folder whose name matches (shell
+        wildcards), queued in name order and each confirmed with `!QUEUED`; past the queue's
+        cap, one `queue-full` says how many were left out."""
         try:
-            names = matching_names(self._storage.list(), pattern)
-        except OSError as error:
+            files = [entry for entry in self._tree.list_shown(session.cwd) if not entry.is_dir]
+            names = matching_names(files, pattern)
+        except (FileProblem, OSError) as error:
             log.error("cannot list %s: %s", self._storage.root, error)
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return

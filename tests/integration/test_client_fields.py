@@ -45,3 +45,26 @@ def test_help_lists_the_clients_commands_aliases_and_keys(tmp_path, start_server
         "exit, bye, Ctrl-D",
     ):
         assert needed in text, (needed, result)
+
+
+def test_a_get_of_several_names_saves_what_exists_and_reports_what_does_not(
+    tmp_path, start_server, client_dir
+):
+    server = _served(tmp_path, start_server)
+    downloads = client_dir("ana")
+    result = run_client(server.port, ["get arriba.txt nada.txt"], name="ana", download_dir=downloads)
+    assert result.returncode == 4, result
+    assert (downloads / "arriba.txt").read_text() == "a"
+    assert result.has("profe> El archivo no existe: nada.txt"), result
+    assert result.stderr == "ftplab-client: Descargas fallidas: 1\n", result
+
+
+def test_mget_and_get_of_several_names_look_in_the_current_folder(tmp_path, start_server, client_dir):
+    server = _served(tmp_path, start_server)
+    (tmp_path / "root" / "sub" / "otro.txt").write_text("o")
+    downloads = client_dir("ana")
+    result = run_client(
+        server.port, ["cd sub", "mget den*", "get otro.txt nada.txt"], name="ana", download_dir=downloads
+    )
+    assert sorted(path.name for path in downloads.iterdir()) == ["dentro.txt", "otro.txt"], result
+    assert result.returncode == 4, result

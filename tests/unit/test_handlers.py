@@ -391,7 +391,7 @@ def test_resume_queues_the_rest_of_a_file_and_a_malformed_one_is_usage(handlers,
 def several(room, downloads, tmp_path):
     for name in ("a.txt", "b.txt", "c.md", "con espacio.txt", ".oculto.txt", "esc\x1b.txt"):
         (tmp_path / name).write_text("x")
-    downloads.missing.update({"a.txt b.txt", "a.txt nada.txt"})  # no file has the whole name
+    downloads.missing.update({"a.txt b.txt", "a.txt nada.txt", "nada.txt", "no existe.txt"})  # no such files
     return Handlers(room, downloads, Storage(str(tmp_path)))
 
 
@@ -429,7 +429,16 @@ def test_get_of_several_names_queues_each_when_no_file_has_the_whole_name(severa
     ana = joined("ana")
     several.on_line(ana, line(ana, "get a.txt b.txt"), 0.0)
     several.on_line(ana, line(ana, "get a.txt nada.txt"), 0.0)
-    assert queued_names(room) == ["a.txt", "b.txt"]
+    assert queued_names(room) == ["a.txt", "b.txt", "a.txt"]
     assert room.called("send_error") == [
-        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "a.txt nada.txt"})
-    ], "not every word is a file: the line was one name, which does not exist"
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "nada.txt"})
+    ], "what exists is queued, what does not is refused on its own (issue 18)"
+
+
+def test_get_of_several_words_none_of_them_a_file_is_one_missing_name(several, room, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "get no existe.txt"), 0.0)
+    assert queued_names(room) == []
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "no existe.txt"})
+    ]
