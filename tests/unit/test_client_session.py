@@ -287,3 +287,10 @@ def test_a_download_is_told_to_programs_as_fields(client):
     notes = [action for action in client.actions() if isinstance(action, (FileStarted, FileSaved))]
     path = str(client.download_dir / "notas.txt")
     assert notes == [FileStarted("notas.txt", len(CONTENT)), FileSaved("notas.txt", path, len(CONTENT))]
+
+
+def test_a_download_refused_when_its_turn_comes_is_named_by_its_path(client):
+    client.welcome()
+    client.type("cd sub", "get a.txt", "get b.txt")
+    client.server(protocol.Refused(SERVER, "nofile", "sub/a.txt"))
+    assert [request.name for request in client.session.downloads.requests] == ["b.txt"]

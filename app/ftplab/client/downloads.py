@@ -117,13 +117,16 @@ class Downloads:
     # --- refusals -----------------------------------------------------------------
 
     def on_refused(self, event: protocol.Refused) -> None:
-        """Protocol 2: the request named (as typed, or by its file's name) failed."""
+        """Protocol 2: the request named failed: the one asked for with exactly that text,
+        else the first whose file has that name (a queued download that fails when its turn
+        comes is named by its path from the root)."""
         self.failed += 1
-        name = same_name(event.name)
-        for index, request in enumerate(self.requests):
-            if name in (request.typed, request.name):
-                del self.requests[index]
-                return
+        refused = Request.of(event.name)
+        for matches in (lambda r: r.typed == refused.typed, lambda r: r.name == refused.name):
+            for index, request in enumerate(self.requests):
+                if matches(request):
+                    del self.requests[index]
+                    return
 
     def on_refusal_without_name(self) -> None:
         """An older server's refusal of a `get` (no `!REFUSED`): the oldest request goes."""
