@@ -40,7 +40,7 @@ def test_help_lists_the_clients_commands_aliases_and_keys(tmp_path, start_server
         "list [CARPETA]",
         "ls, dir",
         "mget PATRÓN",
-        "get ARCHIVO...",
+        "get ARCHIVO ...",
         "clear",
         "exit, bye, Ctrl-D",
     ):

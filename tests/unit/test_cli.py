@@ -164,5 +164,5 @@ def test_help_speaks_the_chosen_language_with_the_commands_and_the_defaults(monk
     assert (
         "/kick NAME [reason]" in text
         if parse is parse_server_args
-        else "get FILE... download one or more files" in text
+        else "get FILE ... download one or more files" in text
     )
