@@ -89,6 +89,24 @@ class Downloads(Protocol):
     ) -> FileProblem | None: ...
 
 
+def _serves(tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
+    """Does `word` (relative to `cwd`, or a path) name a served file? Each folder is listed
+    once into `listings`, for all the words of one line."""
+    try:
+        parts = split_path(cwd, word)
+        if not parts:
+            return False
+        folder = parts[:-1]
+        if folder not in listings:
+            entries = tree.list_shown(folder)
+            listings[folder] = {
+                entry.name for entry in entries if entry.shown == entry.name and not entry.is_dir
+            }
+    except (FileProblem, OSError):
+        return False
+    return parts[-1] in listings[folder]
+
+
 @dataclass(frozen=True)
 class Command:
     """One command of the table: its handler and whether it takes an argument."""
@@ -296,26 +314,10 @@ class Handlers:
         except ValueError:
             return False
         listings: dict[tuple[str, ...], set[str]] = {}
-        if len(words) < 2 or not any(self._serves(session, word, listings) for word in words):
+        if len(words) < 2 or not any(_serves(self._tree, session.cwd, word, listings) for word in words):
             return False
         self._queue_each(session, words)
         return True
-
-    def _serves(self, session: Session, word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
-        """Does `word` name a served file? (Each folder is listed once per line.)"""
-        try:
-            parts = split_path(session.cwd, word)
-            if not parts:
-                return False
-            folder = parts[:-1]
-            if folder not in listings:
-                entries = self._tree.list_shown(folder)
-                listings[folder] = {
-                    entry.name for entry in entries if entry.shown == entry.name and not entry.is_dir
-                }
-        except (FileProblem, OSError):
-            return False
-        return parts[-1] in listings[folder]
 
     def _queue_each(self, session: Session, names: list[str]) -> None:
         """Queue `names` (relative to the current folder) in order, each confirmed with
