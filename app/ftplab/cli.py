@@ -15,8 +15,6 @@ from .console import PlainConsole, open_console
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
 from .passive import parse_port_range
-from .storage import Storage
-from .wiring import build_server
 
 log = logging.getLogger("ftplab.server")
 
@@ -283,6 +281,9 @@ def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
 
 def server_main(argv: list[str] | None = None) -> int:
     """`ftplab-server`: parse options, open the console, serve until a signal or EOF of a stop."""
+    from .storage import Storage  # the server's modules: not loaded by the client, which shares cli
+    from .wiring import build_server
+
     config = parse_server_args(argv)
     say = Messages(config.lang)
     console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ")
