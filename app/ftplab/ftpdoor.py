@@ -262,9 +262,8 @@ class FtpDoor:
 
     def _upload_finished(self, control: FtpControl, action: ftp.UploadFinished) -> None:
         log.info("upload %s from %s: %d bytes", visible(action.path), control.label, action.size)
-        self._room.announce(
-            "uploaded", name=control.name, path=visible(action.path), size=human_size(action.size)
-        )
+        path = visible(action.path.lstrip("/"))  # as the room names files: from the root, no slash
+        self._room.announce("uploaded", name=control.name, path=path, size=human_size(action.size))
 
     # --- passive listeners ---------------------------------------------------------
 
