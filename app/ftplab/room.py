@@ -75,7 +75,8 @@ class Visitor:
         self.name = name
         self.address = address
         self.by_ftp = by_ftp
-        self.connections: list = []
+        self.connections: dict = {}
+        """Its connections, oldest first (a dict for order and quick removal)."""
         self.named: bool | None = None
         """None until its arrival was news; then whether that news named it (else it was counted)."""
         self.gone_since: float | None = None
@@ -90,7 +91,12 @@ class Visitor:
         """How `who` shows it: `ana`, `ana (ftp)`, `ana (ftp ×4)`."""
         if len(self.connections) > 1:
             return f"{self.name} (ftp ×{len(self.connections)})"
-        return self.connections[0].who_name
+        return self.first.who_name
+
+    @property
+    def first(self):
+        """Its oldest connection."""
+        return next(iter(self.connections))
 
 
 class Room:
@@ -136,14 +142,15 @@ class Room:
     def member(self, name: str) -> Session | None:
         """A connection of the person called `name` (its first), None if nobody is."""
         visitor = self._members.get(protocol.name_key(name))
-        return visitor.connections[0] if visitor is not None and visitor.connections else None
+        return visitor.first if visitor is not None and visitor.connections else None
 
     def member_names(self) -> list[str]:
         """Every member as `who` shows it: FTP users as `name (ftp)`, or `name (ftp ×3)`."""
         return [visitor.who_name for visitor in self._members.values() if visitor.connections]
 
     def __len__(self) -> int:
-        return sum(1 for visitor in self._members.values() if visitor.connections)
+        """People with a connection: every member but those whose visit is in its grace."""
+        return len(self._members) - len(self._in_grace)
 
     def add_member(self, session: Session, name: str) -> bool:
         """Give `session` (of either door) its name; False if it is taken (or is the server's).
@@ -160,7 +167,7 @@ class Room:
         if visitor is None:
             visitor = Visitor(name, session.address_key, by_ftp=not session.hears_chat)
             self._members[key] = visitor
-        visitor.connections.append(session)
+        visitor.connections[session] = None
         visitor.gone_since = None
         self._in_grace.pop(visitor, None)
         session.name = visitor.name
@@ -173,7 +180,7 @@ class Room:
         visitor = self._visitor_of(session)
         if visitor is None:
             return
-        visitor.connections.remove(session)
+        del visitor.connections[session]
         log.info(
             "disconnect %s (%s) after %.1f s",
             session.label,
@@ -231,7 +238,8 @@ class Room:
         """Announce the departures, then the arrivals, noted since the last time,
         and the count of those not named once its window ends. Called before every
         broadcast (so news keeps its place among the chat) and at the end of every
-        turn of the loop."""
+        turn of the loop, which turns at least every HOUSEKEEPING_SECONDS: that is
+        also when visits past their grace end and counts are told."""
         self._end_visits_past_grace()
         now = self._loop.now
         for kind in KINDS:
