@@ -54,6 +54,11 @@ class Downloads:
         self._hashing: set[Session] = set()
 
     @property
+    def digests(self) -> HashCache:
+        """The digest cache, shared with the FTP door's HASH."""
+        return self._cache
+
+    @property
     def hashing(self) -> bool:
         """Some download is being hashed: the loop should not sleep."""
         return bool(self._hashing)
