@@ -1,11 +1,11 @@
-"""The benchmark's load generator (tests/support/loadgen.py) against a real server: its sessions do
+"""The load generator (tools/loadgen/) against a real server: its sessions do
 what they claim, so scripts/bench counts real work."""
 
 from __future__ import annotations
 
 import time
 
-from support import loadgen
+import loadgen
 
 from .harness import HOST, TIMEOUT
 
