@@ -47,7 +47,7 @@ def classroom(docker_client, e2e_images):
     # An older client image under the tag: `up` rebuilds and must not leave it behind untagged.
     old_image = _throwaway_image(docker_client, e2e_images["client"], e2e_images["client"])
     try:
-        lab.check("up", "--students", "4", "--publish")
+        lab.up_output = lab.check("up", "--students", "4", "--publish")
         lab.old_image = old_image
         yield lab
     finally:
@@ -371,3 +371,63 @@ def test_export_writes_both_images_to_one_tar_that_import_loads(classroom, docke
         for name in images:
             with contextlib.suppress(Exception):
                 docker_client.images.remove(name)
+
+
+def test_up_with_a_published_port_says_an_address_to_connect_to(classroom):
+    # The tests publish on 127.0.0.1 only: said as such, never "connect at 0.0.0.0".
+    assert "0.0.0.0" not in classroom.up_output, classroom.up_output
+    port = classroom.published_port()
+    assert f"published on this computer only: connect at 127.0.0.1:{port}" in classroom.up_output
+
+
+def _status_line(classroom, name: str) -> str:
+    status = classroom.check("status")
+    line = re.search(rf"^\s+{name}\s.*$", status, re.M)
+    assert line, status
+    return line.group(0)
+
+
+def test_status_keeps_impairments_in_force_through_an_up_that_recreates_nothing(classroom):
+    classroom.check("impair", "alice", "--loss", "10%")
+    try:
+        before = classroom.container("alice").id
+        classroom.check("up", "--students", "4", "--publish")  # the same class: nothing is recreated
+        assert classroom.container("alice").id == before
+        assert "loss 10% in" in _status_line(classroom, "alice")
+        rules = _tools(classroom, "alice", "iptables", "-w", "5", "-S")
+        assert "ftplab-impair" in rules, "the impairment is still in force"
+        # A restart gives alice a new network namespace: nothing is in force, and status says so.
+        classroom.container("alice").restart(timeout=5)
+        wait_until(lambda: classroom.container("alice").status == "running", message="alice running again")
+        assert "ftplab-impair" not in _tools(classroom, "alice", "iptables", "-w", "5", "-S")
+        assert _status_line(classroom, "alice").split()[-1] == "-"
+    finally:
+        classroom.check("heal", "alice")
+
+
+def test_status_shows_an_exited_student_in_the_right_columns(classroom):
+    student = classroom.container("student04")
+    student.stop(timeout=5)  # stopped by hand: the restart policy leaves it stopped
+    try:
+        line = _status_line(classroom, "student04")
+        # MACHINE, ADDRESS (none while stopped), STATE, IMPAIRMENTS
+        assert re.match(r"^\s+student04\s+-\s+exited\S*\s+-$", line), line
+    finally:
+        student.start()
+        wait_until(lambda: classroom.container("student04").status == "running", message="student04 back")
+
+
+def test_logs_of_every_machine_have_machine_prefixes_and_no_terminal_codes(classroom):
+    out = classroom.check("logs")
+    assert "\x1b" not in out, "scripts/lab logs has terminal codes"
+    assert re.search(r"^\S*server\S*\s+\|", out, re.M), out[-2000:]
+    assert re.search(r"^\S*alice\S*\s+\|", out, re.M), out[-2000:]
+
+
+def test_attach_logs_and_exec_of_an_unknown_machine_name_it_and_exit_2(classroom):
+    for args in (["attach", "nadie"], ["logs", "nadie"], ["exec", "nadie", "ls"]):
+        code, out, err = classroom.run(*args)
+        assert code == 2, (args, code, out, err)
+        assert err.strip() == (
+            "lab: no machine called 'nadie' in the lab (machines: server alice bob carol student04)"
+        ), err
