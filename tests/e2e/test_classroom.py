@@ -431,3 +431,44 @@ def test_attach_logs_and_exec_of_an_unknown_machine_name_it_and_exit_2(classroom
         assert err.strip() == (
             "lab: no machine called 'nadie' in the lab (machines: server alice bob carol student04)"
         ), err
+
+
+def test_files_add_puts_files_and_folders_on_the_server_owned_by_its_user(classroom, tmp_path):
+    token = uuid.uuid4().hex[:8]
+    (tmp_path / f"apuntes-{token}.txt").write_text("tema 1\n")
+    folder = tmp_path / f"practica-{token}"
+    folder.mkdir()
+    (folder / "enunciado.txt").write_text("ejercicio\n")
+    out = classroom.check("files", "add", f"apuntes-{token}.txt", folder.name, cwd=tmp_path)
+    assert "2 added" in out, out
+    server = classroom.container("server")
+    owners = _exec(
+        server, "stat", "-c", "%u %n", f"{SERVED_DIR}/apuntes-{token}.txt", f"{SERVED_DIR}/practica-{token}"
+    )
+    assert [line.split()[0] for line in owners.splitlines()] == ["10001", "10001"], owners
+    assert _exec(server, "cat", f"{SERVED_DIR}/practica-{token}/enunciado.txt") == "ejercicio\n"
+    # A name already there is kept, and said so; --replace replaces it.
+    (tmp_path / f"apuntes-{token}.txt").write_text("tema 2\n")
+    code, _, err = classroom.run("files", "add", f"apuntes-{token}.txt", cwd=tmp_path)
+    assert code == 1 and "--replace" in err, (code, err)
+    assert _exec(server, "cat", f"{SERVED_DIR}/apuntes-{token}.txt") == "tema 1\n"
+    classroom.check("files", "add", "--replace", f"apuntes-{token}.txt", cwd=tmp_path)
+    assert _exec(server, "cat", f"{SERVED_DIR}/apuntes-{token}.txt") == "tema 2\n"
+    assert f"apuntes-{token}.txt" in classroom.check("files", "list")
+    code, out, err = client_session(classroom.container("bob"), "bob7", ["list", "quit"])
+    assert code == 0 and f"apuntes-{token}.txt" in out, (out, err)
+
+
+def test_up_allow_upload_and_server_options_reach_the_server_without_editing_compose(classroom):
+    """Last in the module: it recreates the server (its options change), then restores the class."""
+    try:
+        classroom.check(
+            "up", "--students", "4", "--publish", "--allow-upload", "--server-option", "max-upload-bytes=2M"
+        )
+        env = classroom.container("server").attrs["Config"]["Env"]
+        assert "FTPLAB_ALLOW_UPLOAD=yes" in env and "FTPLAB_MAX_UPLOAD_BYTES=2M" in env, env
+        code, _, err = classroom.run("up", "--students", "4", "--server-option", "no-such-option=1")
+        assert code == 1 and "no option --no-such-option" in err, err
+    finally:
+        classroom.check("up", "--students", "4", "--publish")
+    assert "FTPLAB_ALLOW_UPLOAD=yes" not in classroom.container("server").attrs["Config"]["Env"]

@@ -105,6 +105,12 @@ def test_an_unknown_machine_is_named_with_the_machines_there_are(args):
         (("impair", "alice"), ("say what",)),
         (("swarm", "up", "--bogus"), ("usage: scripts/lab swarm up",)),
         (("swarm", "logs", "nadie"), ("no such machine: nadie",)),
+        (("up", "--server-option", "port=1"), ("--server-option port", "the lab sets it")),
+        (("up", "--server-option", "allow-upload"), ("needs OPTION=VALUE",)),
+        (("files",), ("usage: scripts/lab files add",)),
+        (("files", "add"), ("usage: scripts/lab files add",)),
+        (("files", "add", "."), ("name a file or a folder",)),
+        (("files", "list", "x"), ("takes no arguments",)),
     ],
 )
 def test_other_usage_errors_are_one_line_and_exit_2(args, words):
