@@ -1,7 +1,8 @@
-"""Every session's downloads: queued by name, opened one at a time, hashed in
-bounded steps (with a digest cache), and cut into `!DATA` frames only while
-the session's output is below the low-water mark, so a download never costs
-more memory than a frame header, however slowly its client reads."""
+"""Every session's downloads: queued by path, opened one at a time through
+storage.Tree, hashed in bounded steps (with a digest cache), and cut into
+`!DATA` frames only while the session's output is below the low-water mark, so
+a download never costs more memory than a frame header, however slowly its
+client reads."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .room import Loop
 from .session import Session
 from .storage import FileChanged, FileProblem, Storage, Tree
 from .text import visible
-from .transfer import HashCache, PathTransfer, Transfer
+from .transfer import HashCache, Transfer
 
 log = logging.getLogger("ftplab.server")
 
@@ -45,7 +46,7 @@ class Downloads:
     """The downloads scheduler: hashing in steps, the digest cache, frames under back-pressure."""
 
     def __init__(self, storage: Storage, room: Room, loop: Loop):
-        self._storage = storage
+        self._tree = Tree(storage)
         self._room = room
         self._name = room.name
         self._loop = loop
@@ -57,38 +58,20 @@ class Downloads:
         """Some download is being hashed: the loop should not sleep."""
         return bool(self._hashing)
 
-    def request(self, session: Session, name: str) -> FileProblem | None:
-        """Queue `name` for `session`, or say why not. The file is checked now,
-        and opened when its turn comes."""
-        if len(session.transfers) >= MAX_QUEUED_DOWNLOADS:
-            return QueueFull(name)
-        try:
-            self._storage.open(name).close()
-        except FileProblem as problem:
-            return problem
-        session.transfers.append(Transfer(name, self._cache))
-        self._loop.touch(session)
-        return None
-
-    def request_resume(
-        self, session: Session, name: str, offset: int, prefix_sha256: str
+    def request(
+        self, session: Session, parts: tuple[str, ...], resume_from: tuple[int, str] | None = None
     ) -> FileProblem | None:
-        """Queue the rest of `name` for a client holding its first `offset` bytes (hashed
-        `prefix_sha256`); checked and counted as a `get` (see docs/protocol.md, Resuming)."""
-        problem = self.request(session, name)
-        if problem is None:
-            session.transfers[-1].resume_from = (offset, prefix_sha256)
-        return problem
-
-    def request_path(self, session: Session, parts: tuple[str, ...]) -> FileProblem | None:
-        """`request` for a file in a subdirectory (`get dir/file`), found through storage.Tree."""
+        """Queue the file at `parts` (from the root) for `session`, or say why not.
+        The file is checked now, and opened when its turn comes. `resume_from`:
+        (offset, SHA-256 of the client's first `offset` bytes), to send only the
+        rest (see docs/protocol.md, Resuming); checked and counted as a `get`."""
         if len(session.transfers) >= MAX_QUEUED_DOWNLOADS:
             return QueueFull("/".join(parts))
         try:
-            Tree(self._storage).open(parts).close()
+            self._tree.open(parts).close()
         except FileProblem as problem:
             return problem
-        session.transfers.append(PathTransfer(parts, self._cache))
+        session.transfers.append(Transfer(parts, self._cache, resume_from))
         self._loop.touch(session)
         return None
 
@@ -119,7 +102,7 @@ class Downloads:
 
     def _open(self, session: Session, transfer: Transfer) -> bool:
         try:
-            transfer.open(self._storage)
+            transfer.open(self._tree)
         except FileProblem as problem:
             session.transfers.popleft()
             log.info(

@@ -13,10 +13,8 @@ meanwhile. That is how a sender feels back-pressure; nothing is dropped.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import shlex
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +28,7 @@ from .session import Session
 from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
 from .text import visible
 from .uploads import Uploads, UploadSettings
+from .wildcards import MAX_PATTERN_CHARS, PatternProblem, Wildcard, matching_names
 
 log = logging.getLogger("ftplab.server")
 chatter = logging.getLogger(CHATTER_LOGGER)
@@ -77,27 +76,12 @@ class Room(Protocol):
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
 
-def matching_names(entries: list[Entry], pattern: str) -> list[str]:
-    """The served names (not those shown escaped) that match the shell pattern, compared
-    in normal form C as `get` compares them."""
-    wanted = unicodedata.normalize("NFC", pattern)
-    return [
-        entry.name
-        for entry in entries
-        if entry.shown == entry.name and fnmatch.fnmatchcase(unicodedata.normalize("NFC", entry.name), wanted)
-    ]
-
-
 class Downloads(Protocol):
     """Queueing a download, as handlers see it."""
 
-    def request(self, session: Session, name: str) -> FileProblem | None: ...
-
-    def request_resume(
-        self, session: Session, name: str, offset: int, prefix_sha256: str
+    def request(
+        self, session: Session, parts: tuple[str, ...], resume_from: tuple[int, str] | None = None
     ) -> FileProblem | None: ...
-
-    def request_path(self, session: Session, parts: tuple[str, ...]) -> FileProblem | None: ...
 
 
 @dataclass(frozen=True)
@@ -284,7 +268,7 @@ class Handlers:
             self._room.send_error(session, ErrorCode.USAGE, "usage_resume")
             return
         offset, prefix_sha256, name = parsed
-        problem = self._downloads.request_resume(session, name, offset, prefix_sha256)
+        problem = self._request_download(session, name, resume_from=(offset, prefix_sha256))
         if problem is not None:
             log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
             self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
@@ -306,7 +290,7 @@ class Handlers:
         """Queue `names` in order, each confirmed with `!QUEUED`; past the queue's cap, one
         `queue-full` says how many were left out, and the rest are not tried."""
         for index, name in enumerate(names):
-            problem = self._downloads.request(session, name)
+            problem = self._downloads.request(session, (name,))
             if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
                 left = len(names) - index
                 self._room.send_error(
@@ -323,7 +307,14 @@ class Handlers:
         name order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full`
         says how many were left out."""
         try:
-            names = matching_names(self._storage.list(), pattern)
+            wildcard = Wildcard.parse(pattern)  # first: a pattern refused costs no listing
+            names = matching_names(self._storage.list(), wildcard)
+        except PatternProblem as problem:
+            shown = visible(pattern[:MAX_PATTERN_CHARS])
+            self._room.send_error(
+                session, ErrorCode.USAGE, problem.message_key, pattern=shown, limit=MAX_PATTERN_CHARS
+            )
+            return
         except OSError as error:
             log.error("cannot list %s: %s", self._storage.root, error)
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
@@ -333,17 +324,18 @@ class Handlers:
             return
         self._queue_each(session, names)
 
-    def _request_download(self, session: Session, argument: str) -> FileProblem | None:
-        """A file of the root by name (other Unicode forms found too), else by its path."""
+    def _request_download(
+        self, session: Session, argument: str, resume_from: tuple[int, str] | None = None
+    ) -> FileProblem | None:
+        """The file at the path `argument` (relative to the session's folder; its
+        name in another Unicode form found too), queued or the problem why not."""
         try:
             parts = split_path(session.cwd, argument)
         except FileProblem as problem:
             return problem
         if not parts or argument.endswith(("/", "/.", "/..")):
             return NoSuchFile(argument)  # a path ending as a folder's does not name a file
-        if len(parts) == 1:
-            return self._downloads.request(session, parts[0])
-        return self._downloads.request_path(session, parts)
+        return self._downloads.request(session, parts, resume_from)
 
     def _put(self, session: Session, argument: str, _now: float) -> None:
         self._uploads.start(session, argument)

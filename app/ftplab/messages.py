@@ -54,6 +54,11 @@ SPANISH = {
     "no_such_user": "No hay nadie conectado con el nombre {name}",
     "usage_get": "Uso: get NOMBRE_DE_ARCHIVO",
     "no_match": "Ningún archivo coincide con {pattern}",
+    "pattern_too_long": "Patrón demasiado largo: como mucho {limit} caracteres",
+    "pattern_unclosed_bracket": (
+        "Falta cerrar un [ en el patrón {pattern}: ciérralo con ], o escribe [[] para un ["
+    ),
+    "pattern_too_costly": ("El patrón {pattern} cuesta demasiado de comparar con esta carpeta: simplifícalo"),
     "mget_queue_full": (
         "Ya tienes demasiadas descargas en cola: {count} archivos no se han añadido, desde {name} "
         "(pídelos cuando terminen las otras)"
@@ -317,6 +322,13 @@ ENGLISH = {
     "no_such_user": "Nobody called {name} is connected",
     "usage_get": "Usage: get FILENAME",
     "no_match": "No file matches {pattern}",
+    "pattern_too_long": "Pattern too long: at most {limit} characters",
+    "pattern_unclosed_bracket": (
+        "A [ is never closed in the pattern {pattern}: close it with ], or write [[] for a ["
+    ),
+    "pattern_too_costly": (
+        "The pattern {pattern} costs too much to match against this folder: make it simpler"
+    ),
     "mget_queue_full": (
         "You already have too many downloads queued: {count} files were not added, from {name} on "
         "(ask for them when the others are done)"

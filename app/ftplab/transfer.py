@@ -1,7 +1,8 @@
 """One file on its way to one client, in steps small enough never to stall the loop.
 
-A transfer is queued by name and opens its file only when it reaches the
-front of its client's queue, so queued downloads hold no descriptors. It
+A transfer is queued by its path from the root and opens its file, through
+storage.Tree like every other way in, only when it reaches the front of its
+client's queue, so queued downloads hold no descriptors. It
 first hashes the file (the SHA-256 goes in the `!FILE` header, so
 the client can verify what it saved), a bounded number of bytes per loop turn,
 and remembers the digest by the file's identity so the next download of an
@@ -11,14 +12,13 @@ a header line and a slice of the file for the outbox.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import time
 from collections import OrderedDict
 
 from . import protocol
-from .storage import FileChanged, OpenFile, Storage, Tree, file_identity
+from .storage import FileChanged, OpenFile, Tree, file_identity
 
 HASH_STEP_BYTES = 1024 * 1024
 FRAME_BYTES = 1024 * 1024
@@ -47,10 +47,13 @@ class HashCache:
 
 
 class Transfer:
-    """One queued download: opened when it starts, hashed, then cut into `!DATA` frames."""
+    """One queued download of the file at `parts` (from the root): opened when it
+    starts, hashed, then cut into `!DATA` frames whose `!FILE` header names only
+    the file, as the client saves it."""
 
-    def __init__(self, name: str, cache: HashCache, resume_from: tuple[int, str] | None = None):
-        self.name = name
+    def __init__(self, parts: tuple[str, ...], cache: HashCache, resume_from: tuple[int, str] | None = None):
+        self.parts = parts
+        self.name = "/".join(parts)
         self.resume_from = resume_from
         """(offset, SHA-256 of the client's first `offset` bytes): a `resume` request."""
         self._prefix_sha256: str | None = None
@@ -67,9 +70,9 @@ class Transfer:
     def opened(self) -> bool:
         return self.file is not None
 
-    def open(self, storage: Storage) -> None:
+    def open(self, tree: Tree) -> None:
         """Open the file now (raises a storage.FileProblem); its digest may be cached."""
-        self.file = storage.open(self.name)
+        self.file = tree.open(self.parts)
         if self.resume_from is None:  # a resume hashes anyway: it needs the prefix's digest
             self.sha256 = self._cache.get(self.file.identity)
 
@@ -118,9 +121,9 @@ class Transfer:
         if self.resumes:
             self.offset = self.resume_from[0]
             return protocol.encode(
-                protocol.FileResume(sender, self.offset, file.size, self.sha256, file.name)
+                protocol.FileResume(sender, self.offset, file.size, self.sha256, file.file_name)
             )
-        return protocol.encode(protocol.FileStart(sender, file.size, self.sha256, file.name))
+        return protocol.encode(protocol.FileStart(sender, file.size, self.sha256, file.file_name))
 
     def next_frame(self, sender: str) -> tuple[bytes, int, int]:
         """The next `!DATA` header line, and the (offset, count) of file it carries."""
@@ -146,17 +149,3 @@ class Transfer:
         seconds = max(time.monotonic() - self.started, 1e-6)
         sent = self.offset - (self.resume_from[0] if self.resumes else 0)
         return sent, seconds, sent / seconds
-
-
-class PathTransfer(Transfer):
-    """A download from a subdirectory (`get dir/file`): opened through storage.Tree, its
-    `!FILE` header naming only the file, as the client saves it."""
-
-    def __init__(self, parts: tuple[str, ...], cache: HashCache):
-        super().__init__("/".join(parts), cache)
-        self.parts = parts
-
-    def open(self, storage: Storage) -> None:
-        opened = Tree(storage).open(self.parts)
-        self.file = dataclasses.replace(opened, name=self.parts[-1])
-        self.sha256 = self._cache.get(self.file.identity)

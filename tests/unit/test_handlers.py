@@ -59,19 +59,14 @@ class FakeDownloads:
         self.missing: set[str] = set()
         self.limit = 1000
 
-    def request(self, session, name):
+    def request(self, session, parts, resume_from=None):
+        name = "/".join(parts)
         if name in self.missing:
             return NoSuchFile(name)
         if len(self.requests) >= self.limit:
             return QueueFull(name)
-        self.requests.append((session, name))
+        self.requests.append((session, name) if resume_from is None else (session, name, *resume_from))
         return None
-
-    def request_resume(self, session, name, offset, prefix_sha256):
-        problem = self.request(session, name)
-        if problem is None:
-            self.requests[-1] = (session, name, offset, prefix_sha256)
-        return problem
 
 
 @pytest.fixture

@@ -17,14 +17,6 @@ from ftplab.storage import Storage, Tree
 from ftplab.uploads import Uploads, UploadSettings
 
 
-class PathDownloads(FakeDownloads):
-    """Records requests by path too."""
-
-    def request_path(self, session, parts):
-        self.requests.append((session, "/".join(parts)))
-        return None
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     served = tmp_path / "root"
@@ -41,7 +33,7 @@ def room():
 
 @pytest.fixture
 def downloads():
-    return PathDownloads()
+    return FakeDownloads()
 
 
 def make_handlers(room, downloads, root: Path, **settings) -> Handlers:

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftplab import storage
 from ftplab.storage import (
     UPLOAD_TEMP_PREFIX,
     AlreadyExists,
@@ -155,7 +154,7 @@ def test_a_link_swapped_between_resolving_and_opening_is_caught(tree, base, monk
     root = base / "files"
     (root / "gate").symlink_to(base)
     (root / "x.txt").symlink_to("nothing")
-    monkeypatch.setattr(storage.os.path, "realpath", lambda path: str(root / "gate" / "secret.txt"))
+    monkeypatch.setattr(os.path, "realpath", lambda path: str(root / "gate" / "secret.txt"))
     with pytest.raises(NoSuchFile):
         tree.open(("x.txt",))
 
@@ -166,7 +165,7 @@ def test_without_proc_the_single_resolution_still_refuses_links_out(tree, base, 
     (base / "files" / "sub" / "leak.txt").symlink_to(base / "secret.txt")
     (base / "files" / "sub" / "ok.txt").symlink_to("deep/d.txt")
 
-    monkeypatch.setattr(Storage, "_opened_inside", lambda self, fd: True)  # what it says without /proc
+    monkeypatch.setattr(Storage, "opened_inside", lambda self, fd: True)  # what it says without /proc
     with pytest.raises(NoSuchFile):
         tree.open(("sub", "up", "secret.txt"))
     with pytest.raises(NoSuchFile):
@@ -245,7 +244,7 @@ def upload(tree: Tree, parts, chunks, **options) -> int:
 def temp_kind(request, monkeypatch):
     """Uploads with O_TMPFILE and, as on systems without it, with a hidden named temporary."""
     if request.param == "named":
-        monkeypatch.delattr(storage.os, "O_TMPFILE", raising=False)
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     return request.param
 
 
@@ -348,7 +347,7 @@ def test_no_space_while_writing(tree, base, temp_kind, monkeypatch, no_fd_leaks)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     receiving = tree.start_upload(("full.bin",), overwrite=False, max_bytes=100, min_free_bytes=0)
-    monkeypatch.setattr(storage.os, "write", full)
+    monkeypatch.setattr(os, "write", full)
     with pytest.raises(DiskFull):
         receiving.write(b"x")
     assert not (base / "files" / "full.bin").exists() and temporaries(base / "files") == []
@@ -359,7 +358,7 @@ def test_other_write_errors_are_upload_failed(tree, monkeypatch, no_fd_leaks):
         raise OSError(errno.EIO, "I/O error")
 
     receiving = tree.start_upload(("x.bin",), overwrite=False, max_bytes=100, min_free_bytes=0)
-    monkeypatch.setattr(storage.os, "write", broken)
+    monkeypatch.setattr(os, "write", broken)
     with pytest.raises(UploadFailed):
         receiving.write(b"x")
 
@@ -390,7 +389,7 @@ def test_upload_to_a_temporary_name_is_refused(tree, no_fd_leaks):
 
 
 def test_a_named_temporary_is_invisible_to_the_lab_door_too(tree, base, monkeypatch):
-    monkeypatch.delattr(storage.os, "O_TMPFILE", raising=False)
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     receiving = tree.start_upload(("a-coming.txt",), overwrite=False, max_bytes=100, min_free_bytes=0)
     receiving.write(b"partial")
     try:
@@ -440,7 +439,7 @@ def test_fuzz_no_path_reaches_outside(base, path, absolute):
 
 
 def test_file_systems_without_hard_links(tree, base, monkeypatch, no_fd_leaks):
-    monkeypatch.delattr(storage.os, "O_TMPFILE", raising=False)
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     real_link = os.link
 
     def no_links(source, target, **options):
@@ -448,7 +447,7 @@ def test_file_systems_without_hard_links(tree, base, monkeypatch, no_fd_leaks):
             raise OSError(errno.EPERM, "Operation not permitted")
         real_link(source, target, **options)
 
-    monkeypatch.setattr(storage.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     assert upload(tree, ("sub", "fat.txt"), [b"vfat"]) == 4
     assert (base / "files" / "sub" / "fat.txt").read_bytes() == b"vfat"
     with pytest.raises(AlreadyExists):
@@ -461,7 +460,7 @@ def test_append_read_error_leaves_nothing(tree, base, monkeypatch, no_fd_leaks):
     def broken(fd, size, offset):
         raise OSError(errno.EIO, "I/O error")
 
-    monkeypatch.setattr(storage.os, "pread", broken)
+    monkeypatch.setattr(os, "pread", broken)
     with pytest.raises(UploadFailed):
         tree.start_upload(("a.txt",), overwrite=True, max_bytes=100, min_free_bytes=0, append=True)
     assert (base / "files" / "a.txt").read_bytes() == b"a" and temporaries(base / "files") == []

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ftplab import protocol, transfer
-from ftplab.storage import FileChanged, Storage
+from ftplab.storage import FileChanged, Storage, Tree
 from ftplab.transfer import HashCache, Transfer
 from support.waiting import wait_until
 
@@ -26,8 +26,8 @@ def served(tmp_path, content: bytes, name: str = "f.bin", cache: HashCache | Non
 
 
 def reopened(tmp_path, name: str, cache: HashCache) -> Transfer:
-    current = Transfer(name, cache)
-    current.open(Storage(str(tmp_path)))
+    current = Transfer((name,), cache)
+    current.open(Tree(Storage(str(tmp_path))))
     return current
 
 
@@ -190,10 +190,10 @@ def test_header_announces_size_digest_and_name(tmp_path):
 
 def test_a_queued_transfer_holds_no_descriptor_until_opened(tmp_path):
     (tmp_path / "f.bin").write_bytes(CONTENT)
-    queued = Transfer("f.bin", HashCache())
+    queued = Transfer(("f.bin",), HashCache())
     assert not queued.opened and queued.file is None
     queued.close()  # nothing to close: no error
-    queued.open(Storage(str(tmp_path)))
+    queued.open(Tree(Storage(str(tmp_path))))
     assert queued.opened and os.fstat(queued.file.fd).st_size == len(CONTENT)
     queued.close()
     assert not queued.opened
@@ -211,8 +211,8 @@ def test_a_file_rewritten_while_sent_is_noticed(tmp_path):
 
 def resumed(tmp_path, content: bytes, held: bytes) -> Transfer:
     (tmp_path / "f.bin").write_bytes(content)
-    current = Transfer("f.bin", HashCache(), resume_from=(len(held), hashlib.sha256(held).hexdigest()))
-    current.open(Storage(str(tmp_path)))
+    current = Transfer(("f.bin",), HashCache(), resume_from=(len(held), hashlib.sha256(held).hexdigest()))
+    current.open(Tree(Storage(str(tmp_path))))
     hash_fully(current)
     return current
 

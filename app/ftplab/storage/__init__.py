@@ -1,0 +1,52 @@
+"""The served directory: the only code that lists, opens, receives or deletes files in it.
+
+One gate: `Tree` walks a path one directory at a time with O_NOFOLLOW and is
+the only way in (tree.py); the problems it answers with carry their wire codes
+(problems.py); an upload is a nameless file until it is whole (incoming.py);
+names that are one name when typed are one name for every check (twins.py).
+The names other modules import are all here.
+"""
+
+from .incoming import MIN_FREE_BYTES, UPLOAD_TEMP_PREFIX, Upload
+from .opened import OpenFile, file_identity
+from .problems import (
+    AlreadyExists,
+    AmbiguousName,
+    DiskFull,
+    FileChanged,
+    FileProblem,
+    NoSuchFile,
+    NotADirectory,
+    NotAFile,
+    OutOfResources,
+    Unreadable,
+    UploadFailed,
+    UploadTooBig,
+)
+from .tree import Entry, Storage, Tree, TreeEntry, display_path, split_path
+
+__all__ = [
+    "MIN_FREE_BYTES",
+    "UPLOAD_TEMP_PREFIX",
+    "AlreadyExists",
+    "AmbiguousName",
+    "DiskFull",
+    "Entry",
+    "FileChanged",
+    "FileProblem",
+    "NoSuchFile",
+    "NotADirectory",
+    "NotAFile",
+    "OpenFile",
+    "OutOfResources",
+    "Storage",
+    "Tree",
+    "TreeEntry",
+    "Unreadable",
+    "Upload",
+    "UploadFailed",
+    "UploadTooBig",
+    "display_path",
+    "file_identity",
+    "split_path",
+]

@@ -1,0 +1,430 @@
+"""The served directory and its folders: the one way in, for listing, reading, uploading and deleting.
+
+Which names exist is filenames.py's rule, shared with the client: listings show
+the plain names that are not hidden, and only names shown as they are can be
+asked for. A path from the network is a list of such names under the root,
+walked one directory at a time with O_NOFOLLOW relative to the directory
+before it, so `..`, absolute paths, separators and NUL bytes never reach the
+file system. A symlink is followed only when it resolves inside the root
+(resolved once, that path checked and opened with O_NOFOLLOW, and the open
+file's real location checked again where the kernel says it is), so a link
+swapped in between cannot lead outside. Only regular files are served: a FIFO
+or device is refused without blocking.
+
+A name that no entry has exactly finds its one Unicode twin (twins.py): the
+same rule for every step of the walk, for reading, uploading, making folders
+and deleting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+from ..filenames import is_listed, is_servable, shown_apart
+from ..text import visible
+from .incoming import MIN_FREE_BYTES, Upload
+from .opened import OpenFile, file_identity
+from .problems import (
+    SYMLINK_ERRNOS,
+    AlreadyExists,
+    AmbiguousName,
+    FileProblem,
+    NoSuchFile,
+    NotADirectory,
+    NotAFile,
+    problem_for,
+)
+from .twins import other_forms, typed_twins
+
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file (or folder) in a listing; `shown` is its name made safe, and told apart from its twins."""
+
+    name: str
+    size: int
+    mtime: float
+    shown: str
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A file or directory inside the tree, as a listing shows it."""
+
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+
+
+def split_path(cwd: tuple[str, ...], text: str) -> tuple[str, ...]:
+    """The components of `text` (absolute, or relative to `cwd`), with "." and
+    ".." applied and never above the root; NoSuchFile for a component that is
+    not a name that can be served (filenames.is_servable)."""
+    parts = [] if text.startswith("/") else list(cwd)
+    for component in text.split("/"):
+        if component in ("", "."):
+            continue
+        if component == "..":
+            if parts:
+                parts.pop()
+            continue
+        if not is_servable(component):
+            raise NoSuchFile(text)
+        parts.append(component)
+    return tuple(parts)
+
+
+def display_path(parts: tuple[str, ...]) -> str:
+    """ "/sub/dir" for ("sub", "dir"); "/" for the root."""
+    return "/" + "/".join(parts)
+
+
+def _require_plain(parts: tuple[str, ...]) -> None:
+    """NoSuchFile unless every component can be served (what
+    split_path makes): Tree checks its input itself."""
+    if not all(is_servable(part) for part in parts):
+        raise NoSuchFile(display_path(parts))
+
+
+class Storage:
+    """The served directory's root, resolved once; `Tree` is the way into it."""
+
+    def __init__(self, root: str):
+        self.root = os.path.realpath(root)
+        if not os.path.isdir(self.root):
+            raise NotADirectoryError(self.root)
+
+    def contains(self, path: str) -> bool:
+        """True when the resolved `path` lies strictly inside the root.
+
+        commonpath compares whole components, so /srv/files2 is not inside
+        /srv/files."""
+        return self.holds(os.path.realpath(path))
+
+    def holds(self, resolved: str) -> bool:
+        """`contains` for a path that is already resolved."""
+        return resolved != self.root and os.path.commonpath([self.root, resolved]) == self.root
+
+    def opened_inside(self, fd: int) -> bool:
+        """Where the kernel says `fd` is (Linux's /proc); elsewhere the single
+        resolution that led to it has to do."""
+        try:
+            return self.holds(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            return True
+
+    def list(self) -> list[Entry]:
+        """The listed regular files in the root, sorted by name (Tree.list_shown's rule)."""
+        return [entry for entry in Tree(self).list_shown(()) if not entry.is_dir]
+
+    def open(self, name: str) -> OpenFile:
+        """The root's file `name` (or its one Unicode twin) through the Tree,
+        named by its own name; a FileProblem says why not."""
+        if not is_servable(name):
+            raise NoSuchFile(name)
+        opened = Tree(self).open((name,))
+        return dataclasses.replace(opened, name=opened.file_name)
+
+
+class Tree:
+    """The served directory with its subdirectories: walk, list, open, upload, delete."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    # -- walking --
+
+    def _open_dir(self, parts: tuple[str, ...]) -> int:
+        """An fd of the directory at `parts`; NotADirectory or NoSuchFile."""
+        return self._walk(parts)[0]
+
+    def _walk(self, parts: tuple[str, ...]) -> tuple[int, str]:
+        """The directory at `parts`: its fd and its real path (known from the
+        walk itself: no /proc needed)."""
+        _require_plain(parts)
+        fd, path = os.open(self.storage.root, _DIR_FLAGS), self.storage.root
+        try:
+            for index, name in enumerate(parts):
+                child, path = self._open_child_dir(fd, path, name, display_path(parts[: index + 1]))
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, path
+
+    def _open_child_dir(self, parent_fd: int, parent_path: str, name: str, shown: str) -> tuple[int, str]:
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent_fd), os.path.join(parent_path, name)
+        except OSError as error:
+            if error.errno == errno.ENOENT:
+                return self._open_twin_dir(parent_fd, parent_path, name, shown)
+            if error.errno in SYMLINK_ERRNOS or error.errno == errno.ENOTDIR:
+                return self._follow_link(parent_path, name, shown, _DIR_FLAGS)
+            raise problem_for(error, shown) from None
+
+    def _open_twin_dir(self, parent_fd: int, parent_path: str, name: str, shown: str) -> tuple[int, str]:
+        """No folder has exactly that name: the one that has it in another Unicode form."""
+        twin = self._only_twin(parent_fd, name, shown)
+        try:
+            return os.open(twin, _DIR_FLAGS, dir_fd=parent_fd), os.path.join(parent_path, twin)
+        except OSError as error:
+            if error.errno in SYMLINK_ERRNOS or error.errno == errno.ENOTDIR:
+                return self._follow_link(parent_path, twin, shown, _DIR_FLAGS)
+            raise problem_for(error, shown) from None
+
+    def _follow_link(self, parent_path: str, name: str, shown: str, flags: int) -> tuple[int, str]:
+        """A symlink (or something else O_NOFOLLOW refused): resolve it once,
+        open that path only when it is inside the root, then check where the
+        open file really is, so a link swapped in meanwhile cannot lead out."""
+        target = os.path.realpath(os.path.join(parent_path, name))
+        if not self.storage.holds(target):
+            raise NoSuchFile(shown)
+        try:
+            fd = os.open(target, flags)
+        except OSError as error:
+            problem = NotADirectory(shown) if error.errno == errno.ENOTDIR else problem_for(error, shown)
+            raise problem from None
+        if not self.storage.opened_inside(fd):
+            os.close(fd)
+            raise NoSuchFile(shown)
+        return fd, target
+
+    # -- names: exactly, else the one Unicode twin --
+
+    def _present(self, parent_fd: int, name: str, shown: str) -> str:
+        """The entry's name on disk: `name` when it exists, else its one twin
+        (NoSuchFile when none, AmbiguousName when several)."""
+        if _exists(parent_fd, name):
+            return name
+        return self._only_twin(parent_fd, name, shown)
+
+    @staticmethod
+    def _only_twin(parent_fd: int, name: str, shown: str) -> str:
+        matches = _twins(parent_fd, name, shown)
+        if not matches:
+            raise NoSuchFile(shown)
+        if len(matches) > 1:
+            raise AmbiguousName(shown)
+        return matches[0]
+
+    def is_dir(self, parts: tuple[str, ...]) -> bool:
+        try:
+            os.close(self._open_dir(parts))
+        except FileProblem:
+            return False
+        return True
+
+    # -- reading --
+
+    def list(self, parts: tuple[str, ...]) -> list[TreeEntry]:
+        """Regular files and directories in the directory `parts`, sorted by
+        name; links only when they lead inside the root; no upload temporaries."""
+        fd, base = self._walk(parts)
+        try:
+            with os.scandir(fd) as scan:
+                entries = [entry for item in scan if (entry := self._tree_entry(base, item)) is not None]
+        finally:
+            os.close(fd)
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
+        if not is_listed(item.name):
+            return None
+        try:
+            if item.is_symlink() and not self.storage.contains(os.path.join(base, item.name)):
+                return None
+            info = item.stat()
+        except OSError:
+            return None
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            return None
+        return TreeEntry(item.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
+
+    def list_shown(self, parts: tuple[str, ...]) -> list[Entry]:
+        """`list` as the lab's `list` shows it: each name escaped when it
+        cannot be served, and names that are one name when typed shown apart."""
+        entries = self.list(parts)
+        twins = typed_twins(entry.name for entry in entries)
+        return [
+            Entry(
+                entry.name,
+                entry.size,
+                entry.mtime,
+                shown_apart(entry.name) if entry.name in twins else visible(entry.name),
+                entry.is_dir,
+            )
+            for entry in entries
+        ]
+
+    def entry(self, parts: tuple[str, ...]) -> TreeEntry:
+        """The file or directory at `parts` (the root too)."""
+        if not parts or self.is_dir(parts):
+            fd = self._open_dir(parts)
+            try:
+                info = os.fstat(fd)
+            finally:
+                os.close(fd)
+            return TreeEntry(parts[-1] if parts else "/", True, info.st_size, info.st_mtime)
+        opened = self.open(parts)
+        try:
+            return TreeEntry(parts[-1], False, opened.size, os.fstat(opened.fd).st_mtime)
+        finally:
+            opened.close()
+
+    def open(self, parts: tuple[str, ...]) -> OpenFile:
+        """Open the regular file at `parts` for reading (its last name matched
+        exactly, else its one Unicode twin), or a FileProblem. The OpenFile is
+        named by its path, with the file's own name last."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NoSuchFile(shown)
+        parent, parent_path = self._walk(parts[:-1])
+        try:
+            name = self._present(parent, parts[-1], shown)
+            fd = self._open_file_in(parent, parent_path, name, shown)
+        finally:
+            os.close(parent)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotAFile(shown)
+        except BaseException:
+            os.close(fd)
+            raise
+        return OpenFile(fd, display_path((*parts[:-1], name)), info.st_size, file_identity(info))
+
+    def _open_file_in(self, parent_fd: int, parent_path: str, name: str, shown: str) -> int:
+        try:
+            fd = os.open(name, _OPEN_FLAGS, dir_fd=parent_fd)
+        except OSError as error:
+            if error.errno in SYMLINK_ERRNOS:
+                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0]
+            raise problem_for(error, shown) from None
+        if not self.storage.opened_inside(fd):
+            os.close(fd)
+            raise NoSuchFile(shown)
+        return fd
+
+    # -- changing --
+
+    def make_dir(self, parts: tuple[str, ...]) -> None:
+        """A new folder at `parts`; AlreadyExists when the name, or a twin of it, is taken."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise AlreadyExists(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            if _twins(parent, parts[-1], shown):
+                raise AlreadyExists(shown)
+            os.mkdir(parts[-1], 0o777, dir_fd=parent)
+        except FileExistsError:
+            raise AlreadyExists(shown) from None
+        except OSError as error:
+            raise problem_for(error, shown) from None
+        finally:
+            os.close(parent)
+
+    def delete(self, parts: tuple[str, ...]) -> None:
+        """Remove the regular file at `parts`, the one `open` would read (never a directory or a link)."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NotAFile(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            name = self._present(parent, parts[-1], shown)
+            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotAFile(shown)
+            os.unlink(name, dir_fd=parent)
+        except OSError as error:
+            raise problem_for(error, shown) from None
+        finally:
+            os.close(parent)
+
+    def start_upload(
+        self,
+        parts: tuple[str, ...],
+        *,
+        overwrite: bool,
+        max_bytes: int,
+        append: bool = False,
+        min_free_bytes: int = MIN_FREE_BYTES,
+    ) -> Upload:
+        """An Upload to `parts`; AlreadyExists when the name (or a Unicode twin
+        of it) is taken and `overwrite` is off; with it on, a twin is what gets
+        replaced. `append` starts from the existing file's content."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NoSuchFile(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            name = self._upload_name(parent, parts[-1], shown, overwrite=overwrite)
+            existing = self._existing(parent, name, shown)
+            if existing is not None and not overwrite:
+                raise AlreadyExists(shown)
+            upload = Upload(parent, name, shown, max_bytes=max_bytes, min_free_bytes=min_free_bytes)
+        except BaseException:
+            os.close(parent)
+            raise
+        if append and existing is not None:
+            upload.copy_from(self.open((*parts[:-1], name)))
+        return upload
+
+    def _upload_name(self, parent_fd: int, name: str, shown: str, *, overwrite: bool) -> str:
+        """The name an upload gets: `name`, unless a Unicode twin holds it
+        (then AlreadyExists, or that twin when replacing is allowed)."""
+        if _exists(parent_fd, name):
+            return name
+        twins = _twins(parent_fd, name, shown)
+        if not twins:
+            return name
+        if not overwrite:
+            raise AlreadyExists(shown)
+        if len(twins) > 1:
+            raise AmbiguousName(shown)
+        return twins[0]
+
+    @staticmethod
+    def _existing(parent_fd: int, name: str, shown: str) -> os.stat_result | None:
+        try:
+            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(shown)  # a directory, a link, a device: never replaced by an upload
+        return info
+
+
+def _exists(parent_fd: int, name: str) -> bool:
+    """Whether the directory has an entry of exactly this name (a link counts, not followed)."""
+    try:
+        os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # there, but not to be looked at: opening it will say why
+    return True
+
+
+def _twins(parent_fd: int, name: str, shown: str) -> list[str]:
+    """other_forms, with a directory that cannot be read as a FileProblem."""
+    try:
+        return other_forms(parent_fd, name)
+    except OSError as error:
+        raise problem_for(error, shown) from None
