@@ -11,11 +11,17 @@ the lab's connections, and feeds back what happened as events:
                      control connection's own address, until DATA_CONNECT_SECONDS
     ConnectActive    remember where to connect when the transfer starts
     SendFile         a file slice in the data connection's outbox (os.sendfile)
-    SendListing      bytes in the data connection's outbox
+    SendListing      pieces in the data connection's outbox, the next when the last is sent
     ReceiveUpload    what the data connection reads goes to the upload
     UploadFinished   the others are told a file arrived
+    Renamed          the others are told a file was renamed
     CloseData        the data connection and the listener go
     Close            the control connection closes after its last reply
+
+Fairness: the session only keeps what is read (`receive_data`); `produce`
+lets it take one bounded step (`advance`) per turn while the control
+connection's output is below its high-water mark, and the control connection
+is read again only when no whole line waits.
 
 A data connection counts against nothing (it is part of its control
 connection, which counts against --max-clients and --max-per-ip like a lab
@@ -36,6 +42,7 @@ from .connection import HIGH_WATER_BYTES, Connection, State
 from .messages import Messages, human_size
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
+from .transfer import HashCache
 
 log = logging.getLogger("ftplab.server")
 
@@ -77,7 +84,7 @@ class FtpControl(Connection):
 
     @property
     def wants_to_read(self) -> bool:
-        return self.outbox.buffered_bytes < HIGH_WATER_BYTES
+        return self.outbox.buffered_bytes < HIGH_WATER_BYTES and self.ftp.wants_data
 
     @property
     def busy_sending(self) -> bool:
@@ -96,6 +103,8 @@ class FtpData(Connection):
         self.connecting = False
         self.sending = False
         self.upload: Upload | None = None
+        self.pieces = None
+        """The rest of a listing, taken a piece at a time as the last one is sent."""
         self.deadline_to_connect = now + DATA_CONNECT_SECONDS
         self.interest_paused = False
         """Its EOF was seen: nothing more to watch while the upload settles."""
@@ -165,7 +174,9 @@ class FtpDoor:
         settings: ftp.FtpSettings,
         say: Messages,
         passive_ports: range | None,
+        digests: HashCache | None = None,
     ):
+        self._digests = digests if digests is not None else HashCache()
         self._loop = loop
         self._room = room
         self._tree = Tree(storage)
@@ -185,6 +196,7 @@ class FtpDoor:
             ftp.SendListing: self._start_transfer,
             ftp.ReceiveUpload: self._start_transfer,
             ftp.UploadFinished: self._upload_finished,
+            ftp.Renamed: self._renamed,
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self._loop.close_after_output(control, "quit"),
         }
@@ -199,6 +211,7 @@ class FtpDoor:
             peer=address[:2],
             local=sock.getsockname()[:2],
             anonymous_number=lambda: next(self._anonymous),
+            digests=self._digests,
         )
         control = FtpControl(sock, address, now, session, key)
         return control
@@ -232,7 +245,19 @@ class FtpDoor:
         if control.is_open:
             control.last_activity = self._loop.now
             control.ftp.receive_data(data)
-            self.act(control)
+            self._loop.touch(control)  # serviced this turn: `produce`
+
+    def produce(self, control: FtpControl) -> None:
+        """One bounded step of the session (FtpSession.advance) while the control
+        connection's output is below the high-water mark; the loop calls it each
+        time it services the connection, and it asks to be serviced again while
+        the session has more to do (a congested connection is woken by its socket)."""
+        if control.state is not State.OPEN or control.above_high_water or not control.ftp.has_work:
+            return
+        control.ftp.advance()
+        self.act(control)
+        if control.ftp.has_work and not control.above_high_water:
+            self._loop.touch(control)
 
     def act(self, control: FtpControl) -> None:
         """Carry out what the session asks, in order, until it asks nothing more."""
@@ -240,9 +265,27 @@ class FtpDoor:
             self._actions[type(action)](control, action)
 
     def release(self, control: FtpControl) -> None:
-        """The control connection is going: its session ends any transfer, its data side goes."""
+        """The control connection is going: its session ends any transfer, its data side goes.
+        An upload the client said QUIT after is finished first if its data connection ended cleanly."""
+        data = control.data
+        if control.ftp.quit_waiting and data is not None and data.upload is not None:
+            self._finish_before_quit(control, data)
         control.ftp.connection_lost()
         self._close_data(control)
+
+    def _finish_before_quit(self, control: FtpControl, data: FtpData) -> None:
+        """RFC 959: QUIT during a transfer means finish it, then close. What the
+        client sent is in the data socket's buffer: read it to its EOF, then
+        keep the file (and announce it) if the end was clean."""
+        while data not in self._settling and data.upload is not None and self._read_upload(data):
+            pass
+        if self._settling.pop(data, None) is None:
+            return
+        self._drop_data(data, "transfer ended")
+        control.ftp.handle(ftp.TransferDone())
+        while (action := control.ftp.next_action()) is not None:
+            if isinstance(action, ftp.UploadFinished):
+                self._upload_finished(control, action)
 
     def _send_reply(self, control: FtpControl, action: ftp.SendReply) -> None:
         if not control.queue(action.data, self._loop.now):
@@ -265,6 +308,10 @@ class FtpDoor:
         self._room.announce(
             "uploaded", name=control.name, path=visible(action.path), size=human_size(action.size)
         )
+
+    def _renamed(self, control: FtpControl, action: ftp.Renamed) -> None:
+        log.info("rename %s to %s by %s", visible(action.old), visible(action.new), control.label)
+        self._room.announce("renamed", name=control.name, old=visible(action.old), new=visible(action.new))
 
     # --- passive listeners ---------------------------------------------------------
 
@@ -403,7 +450,8 @@ class FtpDoor:
                 data.outbox.add_file_slice(action.file.fd, action.offset, remaining)
             data.sending = True
         elif isinstance(action, ftp.SendListing):
-            data.outbox.add(action.data)
+            data.pieces = action.pieces
+            self._next_piece(data)
             data.sending = True
         else:
             data.upload = action.upload
@@ -412,24 +460,37 @@ class FtpDoor:
             return
         self._loop.touch(data)
 
-    def _read_upload(self, data: FtpData) -> None:
+    def _next_piece(self, data: FtpData) -> bool:
+        """Queue the next piece of a listing; False when none is left."""
+        piece = next(data.pieces, None) if data.pieces is not None else None
+        if piece is None:
+            data.pieces = None
+            return False
+        data.outbox.add(piece)
+        self._loop.touch(data)
+        return True
+
+    def _read_upload(self, data: FtpData) -> bool:
+        """One read of an upload; False when there was nothing to read or it ended in error."""
         if data.upload is None:
-            return
+            return False
         try:
             chunk = data.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             self._transfer_ended(data, ftp.TransferBroken())
-            return
+            return False
         data.last_progress = self._loop.now
         if not chunk:
             self._upload_ended(data)
-            return
+            return True
         try:
             data.upload.write(chunk)
         except FileProblem as problem:
             self._transfer_ended(data, ftp.TransferFailed(problem))
+            return False
+        return True
 
     def _upload_ended(self, data: FtpData) -> None:
         """EOF on an upload: a clean end, or a client that died. Decide after UPLOAD_SETTLE_SECONDS."""
@@ -447,7 +508,8 @@ class FtpDoor:
             del self._settling[data]
             if data.control.data is not data:
                 continue  # aborted meanwhile
-            alive = data.control.is_open and _peer_alive(data.control.sock)
+            quit_after = data.control.ftp.quit_waiting  # the client meant to end here
+            alive = quit_after or (data.control.is_open and _peer_alive(data.control.sock))
             self._transfer_ended(data, ftp.TransferDone() if alive else ftp.TransferBroken())
 
     @property
@@ -457,7 +519,7 @@ class FtpDoor:
 
     def after_flush(self, data: FtpData) -> None:
         """A sending data connection whose outbox is empty has sent everything: the transfer is done."""
-        if data.sending and not data.outbox and data.state is State.OPEN:
+        if data.sending and not data.outbox and data.state is State.OPEN and not self._next_piece(data):
             self._transfer_ended(data, ftp.TransferDone())
 
     def send_failed(self, data: FtpData, error: Exception) -> None:

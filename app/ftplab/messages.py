@@ -8,6 +8,8 @@ is never translated. Logs are for operators and stay in English.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 DEFAULT_LANGUAGE = "es"
 
 SPANISH = {
@@ -16,6 +18,7 @@ SPANISH = {
     "left": "{name} se ha ido",
     "joined_many": "{names} y {count} más se han unido",
     "uploaded": "{name} subió {path} ({size})",
+    "renamed": "{name} cambió el nombre de {old} a {new}",
     "not_in_chat": "{name} está conectado por FTP y no recibe mensajes",
     "left_many": "{names} y {count} más se han ido",
     "no_such_file": "El archivo no existe",
@@ -109,6 +112,11 @@ SPANISH = {
     ),
     "download_resumed": "Continuando {name} desde {offset} ({size} en total)",
     "download_not_asked": "Descarga rechazada: {name} no se ha pedido",
+    "partial_set_aside": (
+        "Aviso: lo que hay en el nombre de la descarga parcial de {name} no es un archivo tuyo "
+        "(un enlace, otro tipo de archivo o un archivo con otro nombre): apartado a {path}, "
+        "se descarga entero"
+    ),
     "gets_failed": "Descargas fallidas: {count}",
     "no_hello": "El servidor no ha respondido en {seconds} s",
     "left_on_signal": "Terminado por {signal}",
@@ -159,6 +167,9 @@ SPANISH = {
     "upload_too_big": "Se ha superado el límite de subida: {name}",
     "disk_full": "No queda espacio suficiente para {name}",
     "upload_failed": "No se puede escribir {name}",
+    "name_not_allowed": "Nombre de archivo no permitido (oculto o con caracteres de control): {name}",
+    "folder_not_empty": "La carpeta no está vacía: {name}",
+    "no_free_inodes": "El sistema de archivos no admite más entradas (sin inodos libres): {name}",
     "ftp_ready": "Servicio listo: servidor FTP ftplab.",
     "ftp_line_too_long": "Error de sintaxis: línea demasiado larga (máximo {limit} bytes).",
     "ftp_bad_encoding": "Error de sintaxis en los parámetros: la línea no es UTF-8 válido.",
@@ -193,6 +204,13 @@ SPANISH = {
         "Acción no realizada: borrar y reemplazar archivos está desactivado en este servidor."
     ),
     "ftp_deleted": "Acción completada: archivo borrado.",
+    "ftp_directory_removed": "Acción completada: carpeta borrada.",
+    "ftp_rename_ready": "Se necesita más información: envía RNTO con el nombre nuevo.",
+    "ftp_rnfr_first": "Orden incorrecto de comandos: primero RNFR.",
+    "ftp_renamed": "Acción completada: ahora se llama {path}.",
+    "ftp_hash_unknown": "Algoritmo no soportado: solo {algorithm}.",
+    "ftp_folder_limit": "Acción no realizada: demasiadas carpetas en esta conexión (máximo {limit}).",
+    "ftp_folder_too_deep": "Acción no realizada: carpeta demasiado profunda (máximo {limit} niveles).",
     "ftp_listing": "Listado de {path}",
     "ftp_stat_title": "Estado del servidor FTP ftplab:",
     "ftp_stat_user": "Usuario {name}, directorio {path}",
@@ -238,6 +256,11 @@ SPANISH = {
     "client_description": "El cliente de ftplab: archivos y chat de un servidor ftplab.",
     "session_commands_title": "Comandos dentro de la sesión:",
     "help_clear": "  clear            borra la pantalla (también Ctrl-L)",
+    "client_help_list": "  list [CARPETA]   los archivos del servidor, o de CARPETA (también ls, dir)",
+    "client_help_get": "  get ARCHIVO ...  descarga uno o varios archivos (get a.txt b.txt)",
+    "client_help_mget": "  mget PATRÓN ...  descarga los archivos que coinciden (mget *.pdf)",
+    "client_help_quit": "  quit             salir (también exit, bye, Ctrl-D)",
+    "usage_mget": "Uso: mget PATRÓN... (por ejemplo mget *.pdf)",
     "opt_help": "muestra esta ayuda y termina",
     "opt_version": "muestra la versión y termina",
     "opt_lang": "idioma: es o en (por defecto, el de FTPLAB_LANG o el del sistema)",
@@ -289,6 +312,7 @@ ENGLISH = {
     "left": "{name} left",
     "joined_many": "{names} and {count} more joined",
     "uploaded": "{name} uploaded {path} ({size})",
+    "renamed": "{name} renamed {old} to {new}",
     "not_in_chat": "{name} is connected through FTP and gets no messages",
     "left_many": "{names} and {count} more left",
     "no_such_file": "No such file",
@@ -376,6 +400,11 @@ ENGLISH = {
     ),
     "download_resumed": "Continuing {name} from {offset} ({size} in all)",
     "download_not_asked": "Download refused: {name} was not asked for",
+    "partial_set_aside": (
+        "Warning: what is at the name of {name}'s partial download is not a file of yours "
+        "(a link, another kind of file, or a file with another name): set aside as {path}, "
+        "downloading it whole"
+    ),
     "gets_failed": "Failed downloads: {count}",
     "no_hello": "The server did not answer within {seconds} s",
     "left_on_signal": "Ended by {signal}",
@@ -422,6 +451,9 @@ ENGLISH = {
     "upload_too_big": "Exceeded storage allocation: {name} is over the upload limit",
     "disk_full": "Insufficient storage space for {name}",
     "upload_failed": "Cannot write {name}",
+    "name_not_allowed": "File name not allowed (hidden, or with control characters): {name}",
+    "folder_not_empty": "Folder not empty: {name}",
+    "no_free_inodes": "The file system takes no more entries (no free inodes): {name}",
     "ftp_ready": "Service ready for new user: ftplab FTP server.",
     "ftp_line_too_long": "Syntax error, command unrecognized: line too long (at most {limit} bytes).",
     "ftp_bad_encoding": "Syntax error in parameters or arguments: the line is not valid UTF-8.",
@@ -456,6 +488,15 @@ ENGLISH = {
         "Requested action not taken: deleting and replacing files is disabled on this server."
     ),
     "ftp_deleted": "Requested file action okay, completed: file deleted.",
+    "ftp_directory_removed": "Requested file action okay, completed: folder removed.",
+    "ftp_rename_ready": "Requested file action pending further information: send RNTO with the new name.",
+    "ftp_rnfr_first": "Bad sequence of commands: send RNFR first.",
+    "ftp_renamed": "Requested file action okay, completed: now named {path}.",
+    "ftp_hash_unknown": "Algorithm not supported: only {algorithm}.",
+    "ftp_folder_limit": (
+        "Requested action not taken: too many folders made on this connection (at most {limit})."
+    ),
+    "ftp_folder_too_deep": "Requested action not taken: folder too deep (at most {limit} levels).",
     "ftp_listing": "Listing {path}",
     "ftp_stat_title": "ftplab FTP server status:",
     "ftp_stat_user": "User {name}, directory {path}",
@@ -500,6 +541,11 @@ ENGLISH = {
     "client_description": "The ftplab client: files and chat from an ftplab server.",
     "session_commands_title": "Commands in the session:",
     "help_clear": "  clear            clear the screen (Ctrl-L too)",
+    "client_help_list": "  list [FOLDER]    the server's files, or FOLDER's (ls, dir too)",
+    "client_help_get": "  get FILE ...     download one or more files (get a.txt b.txt)",
+    "client_help_mget": "  mget PATTERN ... download the files that match (mget *.pdf)",
+    "client_help_quit": "  quit             leave (exit, bye, Ctrl-D too)",
+    "usage_mget": "Usage: mget PATTERN... (for example mget *.pdf)",
     "opt_help": "show this help and exit",
     "opt_version": "show the version and exit",
     "opt_lang": "language: es or en (by default FTPLAB_LANG's, else the system's)",
@@ -562,7 +608,22 @@ HELP_KEYS = (
     "help_private",
     "help_chat",
 )
-CLIENT_HELP_KEYS = ("session_commands_title", *HELP_KEYS[1:], "help_clear")
+CLIENT_HELP_KEYS = (
+    "session_commands_title",
+    "client_help_list",
+    "client_help_get",
+    "client_help_mget",
+    "help_cd",
+    "help_put",
+    "help_who",
+    "help_clear",
+    "client_help_quit",
+    "help_private",
+    "help_chat",
+)
+"""The ftplab client's commands, with its aliases and keys, for its --help."""
+CLIENT_COMMANDS_HELP_KEYS = ("help_title", *CLIENT_HELP_KEYS[1:])
+"""The server's answer to `help` from a protocol-2 client (the ftplab client): the same commands."""
 
 
 class Messages:
@@ -586,3 +647,16 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+DIRECTORY_MARK = "<dir>"
+
+
+def listing_line(is_dir: bool, size: int, mtime: float, name: str) -> str:
+    """One entry of a listing as people read it: size (or <dir>), local date and time, name
+    (a folder's ending in "/"). The server writes it for older clients; the client writes it
+    from `!ENTRY` fields."""
+    stamp = datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
+    if is_dir:
+        return f"{DIRECTORY_MARK:>10}  {stamp}  {name}/"
+    return f"{human_size(size):>10}  {stamp}  {name}"

@@ -171,7 +171,7 @@ class Server:
             masquerade_address=config.masquerade_address or None,
         )
         ports = parse_port_range(config.passive_ports) if config.passive_ports else None
-        return FtpDoor(self, self.room, storage, settings, self.say, ports)
+        return FtpDoor(self, self.room, storage, settings, self.say, ports, self.downloads.digests)
 
     # --- the caller's interface ------------------------------------------------
 
@@ -615,6 +615,8 @@ class Server:
                 break
         if session.is_open and producing:
             self._produce(session)  # the next frame, so the socket is watched for it
+        if isinstance(session, FtpControl):
+            self.ftp_door.produce(session)  # one bounded step of its session per turn
         lingering_failed = (
             session.state is State.CLOSING and not session.outbox and not session.start_lingering(self.now)
         )

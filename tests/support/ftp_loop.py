@@ -34,16 +34,29 @@ class FakeLoop:
     running: object = None
 
     def feed(self, data: bytes) -> list[str]:
-        """Feed bytes; returns the replies they caused, each as one string."""
+        """Feed bytes and advance the session until it has no more work, as
+        the loop would over several turns; returns the replies they caused."""
         start = len(self.replies)
         self.session.receive_data(data)
+        self.run()
+        while self.session.has_work:
+            self.step()
+        return self.replies[start:]
+
+    def step(self) -> list[str]:
+        """One turn of the loop: one `advance`, its actions carried out."""
+        start = len(self.replies)
+        self.session.advance()
         self.run()
         return self.replies[start:]
 
     def event(self, event) -> list[str]:
+        """Feed an event, then advance like `feed`; returns the replies it caused."""
         start = len(self.replies)
         self.session.handle(event)
         self.run()
+        while self.session.has_work:
+            self.step()
         return self.replies[start:]
 
     def run(self) -> None:
@@ -69,7 +82,7 @@ class FakeLoop:
         )
 
     def _do_SendListing(self, action: ftp.SendListing) -> None:
-        self._transfer(action, lambda: self.sent.append(action.data))
+        self._transfer(action, lambda: self.sent.append(b"".join(action.pieces)))
 
     def _do_ReceiveUpload(self, action: ftp.ReceiveUpload) -> None:
         self._transfer(action, lambda: self._write_upload(action.upload))

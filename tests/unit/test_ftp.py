@@ -113,8 +113,14 @@ def test_telnet_interrupt_before_abor_is_dropped(root):
     assert codes(loop.feed(b"\xff\xf4\xff\xf2ABOR\r\n")) == [226]
 
 
+def lines_of(buffer: ftp.LineBuffer, data: bytes) -> list:
+    """Every whole line `buffer` has after `data` arrives."""
+    buffer.add(data)
+    return list(iter(buffer.next_line, None))
+
+
 def test_telnet_escaped_iac_is_a_literal_byte():
-    assert ftp.LineBuffer().feed(b"RETR \xff\xffx\xff\xf4\r\n") == [b"RETR \xffx"]
+    assert lines_of(ftp.LineBuffer(), b"RETR \xff\xffx\xff\xf4\r\n") == [b"RETR \xffx"]
 
 
 def test_unknown_command_502_and_before_login_530(root):
@@ -185,9 +191,8 @@ def test_join_refused_by_the_room_is_530(root):
 
 def test_commands_wait_for_the_join_answer(root):
     session = make_session(root)
-    session.receive_data(b"USER ana\r\nPASS x\r\nPWD\r\n")
     loop = FakeLoop(session)
-    loop.run()
+    loop.feed(b"USER ana\r\nPASS x\r\nPWD\r\n")
     assert codes(loop.replies) == [220, 331, 230, 257]
 
 
@@ -305,7 +310,7 @@ def test_mlst(root):
 
 
 def test_stat_of_a_path_on_the_control_connection(root):
-    reply = only(logged_in(root).feed(b"STAT sub\r\n"))
+    reply = "".join(logged_in(root).feed(b"STAT sub\r\n"))  # a long reply, in pieces
     lines = reply.split("\r\n")
     assert lines[0] == "213-Status of sub:" and lines[-2] == "213 End of status"
     assert lines[1].startswith(" drwxr-xr-x") and lines[1].endswith(" deeper")
@@ -349,8 +354,10 @@ def test_epsv_wrong_family_522_and_epsv_all(root):
 def test_passive_failure_is_425(root):
     session = make_session(root)
     session.receive_data(b"USER a\r\nPASS b\r\n")
+    session.advance()
     session.handle(ftp.Joined())
     session.receive_data(b"PASV\r\nNOOP\r\n")
+    session.advance()
     while (action := session.next_action()) is not None:
         last = action
     assert isinstance(last, ftp.OpenPassive)
@@ -677,7 +684,7 @@ def test_upload_dot_dot_stops_at_the_root(root, name):
     assert not (root.parent / "evil.txt").exists()
 
 
-@pytest.mark.parametrize("name", ["nodir/x.txt", "a\x01b", "sub/deeper", "sub", "a.txt/x", "/"])
+@pytest.mark.parametrize("name", ["nodir/x.txt", "sub/deeper", "sub", "a.txt/x", "/"])
 def test_upload_to_bad_names_refused(root, name):
     before = sorted(p.name for p in root.rglob("*"))
     _, replies = upload(root, f"STOR {name}".encode(), b"x", allow_upload=True, allow_overwrite=True)
@@ -735,7 +742,7 @@ def test_fuzz_any_bytes_give_well_formed_replies(tmp_path_factory, chunks):
             r"(\d{3}) [^\r\n]*\r\n|(\d{3})-[^\r\n]*\r\n( [^\r\n]*\r\n)*\2 [^\r\n]*\r\n", text
         ), text
     assert not [path for path in root.rglob("*") if path.name.startswith(UPLOAD_TEMP_PREFIX)]
-    assert len(loop.session._buffer.partial) < ftp.MAX_COMMAND_BYTES
+    assert len(loop.session._buffer.unread) < ftp.MAX_COMMAND_BYTES
 
 
 @settings(max_examples=200, deadline=None)
@@ -774,13 +781,13 @@ def test_connection_lost_mid_upload_leaves_nothing(root):
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=3 * ftp.MAX_COMMAND_BYTES), st.lists(st.integers(1, 5000), max_size=20))
 def test_fuzz_line_buffer_gives_the_same_lines_whatever_the_chunking(data, cuts):
-    whole = ftp.LineBuffer().feed(data)
+    whole = lines_of(ftp.LineBuffer(), data)
     chunked_buffer = ftp.LineBuffer()
     chunked, position = [], 0
     for cut in [*cuts, len(data)]:
-        chunked += chunked_buffer.feed(data[position : position + cut])
+        chunked += lines_of(chunked_buffer, data[position : position + cut])
         position += cut
-    chunked += chunked_buffer.feed(data[position:])
+    chunked += lines_of(chunked_buffer, data[position:])
     assert chunked == whole
     assert all(line is ftp.TOO_LONG or len(line) < ftp.MAX_COMMAND_BYTES for line in whole)
 
@@ -870,3 +877,294 @@ def test_ipv4_mapped_addresses_of_a_dual_stack_socket(root):
     assert only(loop.feed(b"PASV\r\n")).startswith("227 Entering Passive Mode (127,0,0,1,")
     assert codes(loop.feed(b"PORT 127,0,0,1,4,1\r\n")) == [200]
     assert codes(loop.feed(b"PORT 127,0,0,2,4,1\r\n")) == [501]
+
+
+# --- fairness: bounded steps --------------------------------------------------------
+
+
+def test_pipelined_stat_lines_are_answered_in_bounded_steps(root):
+    """8,000 `STAT /` lines in one read: each step answers at most LINES_PER_STEP of
+    them, and the session holds them as bytes until asked (issue 17, item 4)."""
+    loop = logged_in(root)
+    loop.session.receive_data(b"STAT /\r\n" * 8000)
+    assert not loop.session.wants_data
+    answered, steps = 0, 0
+    while loop.session.has_work:
+        replies = "".join(loop.step())
+        count = replies.count("213 End of status\r\n")
+        assert count <= ftp.LINES_PER_STEP
+        answered += count
+        steps += 1
+    assert answered == 8000 and steps >= 8000 // ftp.LINES_PER_STEP
+    assert loop.session.wants_data
+
+
+def test_a_step_builds_a_bounded_amount_of_reply(root):
+    """STAT of a 20,000-entry folder goes out in pieces of about REPLY_BYTES_PER_STEP,
+    each built only when the loop asks: never one reply over the output cap."""
+    big = root / "big"
+    big.mkdir()
+    for number in range(20_000):
+        (big / f"file-{number:05}.txt").touch()
+    loop = logged_in(root)
+    loop.session.receive_data(b"STAT big\r\nNOOP\r\n")
+    sizes = []
+    while loop.session.has_work:
+        sizes.append(len("".join(loop.step()).encode()))
+    assert max(sizes) < ftp.REPLY_BYTES_PER_STEP + 64 * 1024 and len(sizes) > 10
+    text = "".join(loop.replies[-(len(loop.replies) - 3) :])
+    assert text.count("file-") == 20_000 and text.endswith("213 End of status\r\n200 Command okay.\r\n")
+
+
+def test_a_plain_stat_is_answered_during_a_transfer_and_a_stat_of_a_path_waits(root):
+    loop = logged_in(root)
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"RETR a.txt\r\n")
+    assert codes(loop.feed(b"STAT sub\r\nSTAT\r\n")) == [211]  # the plain STAT at once
+    after = "".join(loop.event(ftp.TransferDone()))  # the long one after the 226, whole
+    assert after.startswith("226 ") and after.endswith("213 End of status\r\n") and "inner.txt" in after
+
+
+def test_listings_are_sent_in_pieces(root):
+    for number in range(1000):
+        (root / f"n{number:04}").touch()
+    loop = logged_in(root)
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"NLST\r\n")
+    pieces = list(loop.running.pieces)
+    assert len(pieces) > 1 and b"".join(pieces).count(b"\r\n") == 1002
+
+
+# --- renaming, removing folders, times, hashes --------------------------------------
+
+
+def test_rename_a_file(root):
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed(b"RNFR a.txt\r\nRNTO sub/b.txt\r\n")) == [350, 250]
+    assert (root / "sub" / "b.txt").read_bytes() == b"hello\n" and not (root / "a.txt").exists()
+    assert ftp.Renamed("/a.txt", "/sub/b.txt") in loop.actions
+
+
+def test_rnto_must_follow_rnfr(root):
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed(b"RNTO b.txt\r\nRNFR a.txt\r\nNOOP\r\nRNTO b.txt\r\n")) == [503, 350, 200, 503]
+    assert (root / "a.txt").exists()
+
+
+def test_rename_needs_overwrite_except_for_own_uploads(root):
+    """ncftpput -S: STOR to a temporary name, then RNFR/RNTO, with --allow-upload alone."""
+    loop, replies = upload(root, b"STOR x.tmp", b"data", allow_upload=True)
+    assert codes(replies) == [150, 226]
+    assert codes(loop.feed(b"RNFR a.txt\r\n")) == [550]  # someone else's file
+    assert codes(loop.feed(b"RNFR x.tmp\r\nRNTO x.txt\r\n")) == [350, 250]
+    assert (root / "x.txt").read_bytes() == b"data" and not (root / "x.tmp").exists()
+    assert codes(loop.feed(b"RNFR x.txt\r\nRNTO a.txt\r\n")) == [350, 553]  # over a name: overwrite
+    assert (root / "a.txt").read_bytes() == b"hello\n"
+
+
+def test_rename_over_a_name_with_overwrite_replaces_a_file_never_a_folder(root):
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    (root / "b.txt").write_bytes(b"b")
+    assert codes(loop.feed(b"RNFR b.txt\r\nRNTO a.txt\r\n")) == [350, 250]
+    assert (root / "a.txt").read_bytes() == b"b"
+    assert codes(loop.feed(b"RNFR a.txt\r\nRNTO sub\r\n")) == [350, 553]
+    assert (root / "sub").is_dir() and (root / "a.txt").exists()
+
+
+def test_a_unicode_twin_counts_as_the_same_name_for_a_rename(root):
+    """Renaming to Café.txt never lands beside the teacher's Cafe\u0301.txt: refused
+    without --allow-overwrite; with it, the twin is what gets replaced (as for STOR)."""
+    (root / "Cafe\u0301.txt").write_bytes(b"teacher")
+    loop, _ = upload(root, b"STOR mine.tmp", b"mine", allow_upload=True)
+    assert codes(loop.feed("RNFR mine.tmp\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 553]
+    assert (root / "Cafe\u0301.txt").read_bytes() == b"teacher" and (root / "mine.tmp").exists()
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed("RNFR a.txt\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 250]
+    assert (root / "Cafe\u0301.txt").read_bytes() == b"hello\n" and not (root / "Caf\u00e9.txt").exists()
+
+
+def test_a_file_can_be_renamed_to_its_own_twin(root):
+    (root / "Cafe\u0301.txt").write_bytes(b"mac")
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed("RNFR Cafe\u0301.txt\r\nRNTO Caf\u00e9.txt\r\n".encode())) == [350, 250]
+    assert sorted(os.listdir(root)) == ["Caf\u00e9.txt", "a.txt", "sub"]
+
+
+@pytest.mark.parametrize("target", [".hidden", "-rf", "sub/.git", "a\x01b"])
+def test_rename_to_a_name_not_allowed_is_553(root, target):
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    replies = loop.feed(b"RNFR a.txt\r\nRNTO " + target.encode() + b"\r\n")
+    assert codes(replies) == [350, 553] and "not allowed" in replies[1]
+    assert sorted(os.listdir(root)) == ["a.txt", "sub"]
+
+
+def test_rename_never_leaves_the_root_or_touches_hidden_names(root):
+    (root / ".secret").write_bytes(b"s")
+    (root / "out").symlink_to(root.parent)
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed(b"RNFR ../secret.txt\r\n")) == [550]  # ".." stops at the root: /secret.txt
+    assert codes(loop.feed(b"RNFR .secret\r\n")) == [550]
+    assert codes(loop.feed(b"RNFR a.txt\r\nRNTO out/a.txt\r\n")) == [350, 550]
+    assert (root / "a.txt").exists() and not (root.parent / "a.txt").exists()
+    assert (root.parent / "secret.txt").exists()
+
+
+def test_rename_a_folder_and_not_into_itself(root):
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed(b"RNFR sub\r\nRNTO sub/deeper/sub\r\n")) == [350, 550]
+    assert codes(loop.feed(b"RNFR sub\r\nRNTO moved\r\n")) == [350, 250]
+    assert (root / "moved" / "inner.txt").exists()
+
+
+def test_rmd_removes_an_empty_folder_only_with_overwrite(root):
+    loop = logged_in(root, allow_upload=True)
+    assert codes(loop.feed(b"RMD sub/deeper\r\n")) == [550]
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    replies = loop.feed(b"RMD sub\r\nRMD sub/deeper\r\nRMD a.txt\r\nRMD /\r\n")
+    assert codes(replies) == [550, 250, 550, 550]
+    assert "not empty" in replies[0]
+    assert not (root / "sub" / "deeper").exists() and (root / "sub" / "inner.txt").exists()
+
+
+def test_rmd_of_a_link_removes_nothing(root):
+    (root / "link").symlink_to(root / "sub")
+    loop = logged_in(root, allow_upload=True, allow_overwrite=True)
+    assert codes(loop.feed(b"RMD link\r\n")) == [550]
+    assert (root / "link").is_symlink() and (root / "sub").is_dir()
+
+
+def test_mfmt_sets_a_files_time(root):
+    loop = logged_in(root, allow_upload=True)
+    replies = loop.feed(b"MFMT 20200102030405 sub/inner.txt\r\n")
+    assert replies == ["213 Modify=20200102030405; /sub/inner.txt\r\n"]
+    assert (root / "sub" / "inner.txt").stat().st_mtime == 1577934245
+    assert codes(
+        loop.feed(b"MFMT 2020 a.txt\r\nMFMT 20201302030405 a.txt\r\nMFMT 20200102030405 no\r\n")
+    ) == [
+        501,
+        501,
+        550,
+    ]
+
+
+def test_mfmt_needs_uploads(root):
+    assert codes(logged_in(root).feed(b"MFMT 20200102030405 a.txt\r\n")) == [550]
+
+
+def test_hash_is_the_sha256_of_the_file_and_is_cached(root):
+    import hashlib
+
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    (root / "big.bin").write_bytes(data)
+    loop = logged_in(root)
+    loop.session.receive_data(b"HASH big.bin\r\nNOOP\r\n")
+    steps = [loop.step() for _ in range(4)]
+    assert steps[:3] == [[], [], []]  # one 1 MiB read per step, nothing said meanwhile
+    expected = f"213 SHA-256 0-{len(data)} {hashlib.sha256(data).hexdigest()} /big.bin\r\n"
+    assert steps[3][0] == expected
+    assert loop.feed(b"HASH big.bin\r\n") == [expected]  # from the cache: at once
+    assert codes(loop.feed(b"HASH nothing\r\nHASH sub\r\n")) == [550, 550]
+
+
+def test_opts_hash(root):
+    loop = logged_in(root)
+    assert loop.feed(b"OPTS HASH\r\nOPTS HASH SHA-256\r\n") == ["200 SHA-256\r\n"] * 2
+    assert codes(loop.feed(b"OPTS HASH MD5\r\n")) == [501]
+
+
+@pytest.mark.parametrize(
+    ("rights", "mfmt"),
+    [({}, False), ({"allow_upload": True}, True), ({"allow_upload": True, "allow_overwrite": True}, True)],
+)
+def test_feat_lists_what_works(root, rights, mfmt):
+    reply = only(logged_in(root, **rights).feed(b"FEAT\r\n"))
+    assert (" MFMT\r\n" in reply) is mfmt and " HASH SHA-256*\r\n" in reply
+    for verb in ("MFMT", "HASH", "RNFR", "RMD"):
+        assert verb in ftp.COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("rights", "folder", "file"),
+    [
+        ({}, "el", "r"),
+        ({"allow_upload": True}, "elcm", "r"),
+        ({"allow_upload": True, "allow_overwrite": True}, "elcmdfp", "radfw"),
+    ],
+)
+def test_mlsd_perm_facts_follow_the_rights(root, rights, folder, file):
+    lines = listing(root, b"MLSD", **rights)
+    assert f"perm={file}; a.txt" in lines[0] and f"perm={folder}; sub" in lines[1]
+
+
+def test_own_upload_shows_the_rename_permission(root):
+    loop, _ = upload(root, b"STOR mine.txt", b"x", allow_upload=True)
+    passive(loop)
+    loop.feed(b"MLSD\r\n")
+    lines = loop.sent[-1].decode().split("\r\n")
+    assert any(line.endswith("perm=rf; mine.txt") for line in lines)
+    assert any(line.endswith("perm=r; a.txt") for line in lines)
+
+
+# --- names not allowed, folder limits, QUIT during an upload -------------------------
+
+
+@pytest.mark.parametrize("name", [".bashrc", "-rf", "sub/.hidden", ".git/x", "a\x01b"])
+def test_stor_of_a_name_not_allowed_is_553(root, name):
+    _, replies = upload(root, f"STOR {name}".encode(), b"x", allow_upload=True, allow_overwrite=True)
+    assert codes(replies) == [553] and "not allowed" in replies[0]
+    assert sorted(os.listdir(root)) == ["a.txt", "sub"]
+
+
+def test_mkd_of_a_name_not_allowed_is_553(root):
+    loop = logged_in(root, allow_upload=True)
+    assert codes(loop.feed(b"MKD .ssh\r\nMKD -x\r\n")) == [553, 553]
+
+
+def test_mkd_has_a_depth_limit(root):
+    loop = logged_in(root, allow_upload=True)
+    path = "/".join(["d"] * ftp.MAX_FOLDER_DEPTH)
+    for depth in range(1, ftp.MAX_FOLDER_DEPTH + 1):
+        assert codes(loop.feed(f"MKD {'/'.join(['d'] * depth)}\r\n".encode())) == [257]
+    assert codes(loop.feed(f"MKD {path}/d\r\n".encode())) == [553]
+
+
+def test_mkd_has_a_count_limit_per_connection(root):
+    loop = logged_in(root, allow_upload=True)
+    replies = loop.feed(b"".join(b"MKD d%d\r\n" % n for n in range(ftp.MAX_FOLDERS_PER_SESSION + 1)))
+    assert codes(replies) == [257] * ftp.MAX_FOLDERS_PER_SESSION + [552]
+    assert len(os.listdir(root)) == 2 + ftp.MAX_FOLDERS_PER_SESSION
+
+
+def test_mkd_keeps_the_reserve(root):
+    loop = logged_in(root, allow_upload=True, min_free_bytes=2**62)
+    replies = loop.feed(b"MKD d\r\n")
+    assert codes(replies) == [452] and "space" in replies[0]
+    loop = logged_in(root, allow_upload=True, min_free_inodes=2**62)
+    replies = loop.feed(b"MKD d\r\n")
+    assert codes(replies) == [452] and "inodes" in replies[0]
+    assert not (root / "d").exists()
+
+
+def test_quit_during_an_upload_is_answered_after_it(root):
+    loop = logged_in(root, allow_upload=True)
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"STOR q.txt\r\n")
+    loop.running.upload.write(b"all of it")
+    assert loop.feed(b"QUIT\r\n") == [] and loop.session.quit_waiting
+    assert codes(loop.event(ftp.TransferDone())) == [226, 221]
+    assert (root / "q.txt").read_bytes() == b"all of it"
+
+
+def test_commands_pipelined_after_pass_wait_for_the_join_not_the_queue(root):
+    """The lines after PASS stay unread until the Room answers: a client that
+    pipelines a whole script after its login is not cut off as "too many queued"."""
+    session = make_session(root)
+    session.receive_data(b"USER ana\r\nPASS x\r\n" + b"NOOP\r\n" * 100)
+    session.advance()
+    actions = list(iter(session.next_action, None))
+    assert isinstance(actions[-1], ftp.Join) and not session.has_work
+    loop = FakeLoop(session)
+    assert codes(loop.event(ftp.Joined())) == [230] + [200] * 100

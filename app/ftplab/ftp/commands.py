@@ -54,6 +54,28 @@ COMMANDS = {
     "APPE": Command(REQUIRED, "APPE <SP> pathname", upload=True),
     "DELE": Command(REQUIRED, "DELE <SP> pathname", upload=True),
     "MKD": Command(REQUIRED, "MKD <SP> pathname", upload=True),
+    "RMD": Command(REQUIRED, "RMD <SP> pathname", upload=True),
+    "RNFR": Command(REQUIRED, "RNFR <SP> pathname", upload=True),
+    "RNTO": Command(REQUIRED, "RNTO <SP> pathname", upload=True),
+    "MFMT": Command(REQUIRED, "MFMT <SP> YYYYMMDDHHMMSS <SP> pathname", upload=True),
+    "HASH": Command(REQUIRED, "HASH <SP> pathname"),
 }
 
-FEATURES = ("EPRT", "EPSV", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM", "SIZE", "UTF8")
+
+@dataclass(frozen=True)
+class Rights:
+    """What the door's options allow: --allow-upload (new names, folders, times),
+    --allow-overwrite (replacing, deleting, renaming). `rename` alone: a file this
+    connection uploaded, which it may rename without --allow-overwrite."""
+
+    upload: bool = False
+    overwrite: bool = False
+    rename: bool = False
+
+
+_ALWAYS = ("EPRT", "EPSV", "HASH SHA-256*", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM")
+
+
+def features(rights: Rights) -> list[str]:
+    """FEAT's lines: exactly what works with these rights (MFMT needs uploads)."""
+    return sorted([*_ALWAYS, "SIZE", "UTF8", *(["MFMT"] if rights.upload else [])])

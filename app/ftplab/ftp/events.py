@@ -3,6 +3,7 @@ frozen dataclasses, one per kind, matched by type."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..storage import FileProblem, OpenFile, Upload
@@ -47,9 +48,10 @@ class SendFile:
 
 @dataclass(frozen=True)
 class SendListing:
-    """Send these bytes over the data connection."""
+    """Send these pieces over the data connection, one after the other, each
+    taken only when the one before has been sent (a listing is never whole in memory)."""
 
-    data: bytes
+    pieces: Iterator[bytes]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ class UploadFinished:
 
     path: str
     size: int
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A file or folder was renamed (RNFR/RNTO): tell the others, like an upload."""
+
+    old: str
+    new: str
 
 
 @dataclass(frozen=True)

@@ -38,32 +38,47 @@ def _strip_telnet(raw: bytes) -> bytes:
 
 @dataclass
 class LineBuffer:
-    """Splits bytes into command lines; keeps at most MAX_COMMAND_BYTES.
+    """Holds the bytes read and hands out one command line at a time, so the
+    session runs a bounded number of lines per turn (the loop reads again only
+    when no whole line is left: at most one read and a partial line are held).
 
-    A line over the limit is dropped as it arrives and yields TOO_LONG once."""
+    A line over MAX_COMMAND_BYTES is dropped as it arrives and yields TOO_LONG once."""
 
-    partial: bytearray = field(default_factory=bytearray)
+    unread: bytearray = field(default_factory=bytearray)
     discarding: bool = False
 
-    def feed(self, data: bytes) -> list:
-        lines: list = []
-        position = 0
-        while position < len(data):
-            newline = data.find(b"\n", position)
-            end = len(data) if newline < 0 else newline
+    def add(self, data: bytes) -> None:
+        self.unread += data
+
+    @property
+    def has_line(self) -> bool:
+        """A whole line (or an over-long one to report) is waiting."""
+        return b"\n" in self.unread or (not self.discarding and len(self.unread) >= MAX_COMMAND_BYTES)
+
+    def next_line(self):
+        """The next line without its end (bytes), TOO_LONG, or None when no whole line is in."""
+        while True:
+            newline = self.unread.find(b"\n")
+            if newline < 0:
+                return self._partial_too_long()
+            line = bytes(self.unread[:newline])
+            del self.unread[: newline + 1]
             if self.discarding:
-                self.discarding = newline < 0
-            elif len(self.partial) + end - position >= MAX_COMMAND_BYTES:
-                self.partial.clear()
-                self.discarding = newline < 0
-                lines.append(TOO_LONG)
-            else:
-                self.partial += data[position:end]
-                if newline >= 0:
-                    lines.append(_strip_telnet(bytes(self.partial)).removesuffix(b"\r"))
-                    self.partial.clear()
-            position = len(data) if newline < 0 else newline + 1
-        return lines
+                self.discarding = False
+                continue
+            if newline + 1 > MAX_COMMAND_BYTES:
+                return TOO_LONG
+            return _strip_telnet(line).removesuffix(b"\r")
+
+    def _partial_too_long(self):
+        """With no newline in sight: an over-long start is dropped now, and reported once."""
+        if len(self.unread) < MAX_COMMAND_BYTES:
+            return None
+        self.unread.clear()
+        if self.discarding:
+            return None
+        self.discarding = True
+        return TOO_LONG
 
 
 def parse_command(raw: bytes) -> tuple[str, str]:

@@ -3,12 +3,18 @@ RFC 3659 facts. Every name and text is escaped here, so none can forge a line.""
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
+from collections.abc import Iterable, Iterator
 
 from ..filenames import is_servable
 from ..storage import TreeEntry
 from ..text import visible
+from .commands import Rights
 
+LINES_PER_PIECE = 256
+"""Lines of a long reply or listing built at a time (a piece is at most a few tens of KiB)."""
 RECENT_SECONDS = 180 * 24 * 3600
 """`ls -l` shows the time of day for files younger than this, else the year."""
 
@@ -24,6 +30,31 @@ def reply(code: int, *lines: str) -> bytes:
         return f"{code} {shown[0]}\r\n".encode()
     middle = "".join(f" {line}\r\n" for line in shown[1:-1])
     return f"{code}-{shown[0]}\r\n{middle}{code} {shown[-1]}\r\n".encode()
+
+
+def reply_pieces(code: int, first: str, middle: Iterable[str], last: str) -> Iterator[bytes]:
+    """`reply(code, first, *middle, last)` in pieces of LINES_PER_PIECE lines,
+    built only as they are asked for: a long reply never sits whole in memory."""
+    yield f"{code}-{visible(first)}\r\n".encode()
+    yield from _pieces(f" {visible(line)}" for line in middle)
+    yield f"{code} {visible(last)}\r\n".encode()
+
+
+def listing_pieces(lines: Iterable[str]) -> Iterator[bytes]:
+    """A data-connection listing in pieces of LINES_PER_PIECE lines (names that
+    are not UTF-8 go out as their own bytes)."""
+    yield from _pieces(lines)
+
+
+def _pieces(lines: Iterable[str]) -> Iterator[bytes]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line + "\r\n")
+        if len(batch) == LINES_PER_PIECE:
+            yield "".join(batch).encode("utf-8", "surrogateescape")
+            batch.clear()
+    if batch:
+        yield "".join(batch).encode("utf-8", "surrogateescape")
 
 
 def quote_path(path: str) -> str:
@@ -52,14 +83,40 @@ def mlsx_time(mtime: float) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
 
 
-def mlsx_facts(entry: TreeEntry, *, writable: bool) -> str:
+_TIME_VAL = re.compile(r"\d{14}")
+
+
+def parse_mlsx_time(text: str) -> float | None:
+    """The UTC time of a YYYYMMDDHHMMSS time-val (MFMT); None when malformed."""
+    if not _TIME_VAL.fullmatch(text):
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(text, "%Y%m%d%H%M%S")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def permissions(entry: TreeEntry, rights: Rights) -> str:
+    """RFC 3659 perm facts true to the rights in force: a folder can always be
+    entered and listed (e, l), files and folders made in it with --allow-upload
+    (c, m), it deleted or renamed with --allow-overwrite (d, f, p); a file
+    read (r), replaced or appended to (w, a) and deleted (d) with
+    --allow-overwrite, renamed (f) with it or when this connection uploaded it."""
+    if entry.is_dir:
+        made = "cm" if rights.upload else ""
+        return "el" + made + ("dfp" if rights.upload and rights.overwrite else "")
+    changed = "adw" if rights.upload and rights.overwrite else ""
+    renamed = "f" if rights.upload and (rights.overwrite or rights.rename) else ""
+    return "r" + "".join(sorted(changed + renamed))
+
+
+def mlsx_facts(entry: TreeEntry, rights: Rights) -> str:
     kind = "dir" if entry.is_dir else "file"
-    perm = ("elcm" if writable else "el") if entry.is_dir else "r"
-    return f"type={kind};size={entry.size};modify={mlsx_time(entry.mtime)};perm={perm};"
+    return f"type={kind};size={entry.size};modify={mlsx_time(entry.mtime)};perm={permissions(entry, rights)};"
 
 
-def mlsd_lines(entries: list[TreeEntry], *, writable: bool) -> list[str]:
-    return [f"{mlsx_facts(e, writable=writable)} {e.name}" for e in entries if fetchable(e)]
+def mlsd_line(entry: TreeEntry, rights: Rights) -> str:
+    return f"{mlsx_facts(entry, rights)} {entry.name}"
 
 
 def fetchable(entry: TreeEntry) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
+import os
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -14,9 +16,11 @@ from ..messages import Messages
 from ..protocol import name_problem
 from ..storage import (
     MIN_FREE_BYTES,
+    MIN_FREE_INODES,
     AlreadyExists,
     DiskFull,
     FileProblem,
+    NoSuchFile,
     Tree,
     TreeEntry,
     UploadFailed,
@@ -24,7 +28,8 @@ from ..storage import (
     display_path,
     split_path,
 )
-from .commands import COMMANDS, FEATURES, NO_ARGUMENT, REQUIRED
+from ..transfer import HASH_STEP_BYTES, HashCache
+from .commands import COMMANDS, NO_ARGUMENT, REQUIRED, features
 from .events import (
     Close,
     CloseData,
@@ -37,6 +42,7 @@ from .events import (
     PassiveFailed,
     PassiveOpened,
     ReceiveUpload,
+    Renamed,
     SendFile,
     SendListing,
     SendReply,
@@ -46,9 +52,34 @@ from .events import (
     UploadFinished,
 )
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, ip_address, parse_command, parse_eprt, parse_port
-from .replies import fetchable, ls_line, mlsd_lines, mlsx_facts, mlsx_time, quote_path, reply
+from .replies import (
+    Rights,
+    fetchable,
+    listing_pieces,
+    ls_line,
+    mlsd_line,
+    mlsx_facts,
+    mlsx_time,
+    parse_mlsx_time,
+    quote_path,
+    reply,
+    reply_pieces,
+)
 
 MAX_QUEUED_COMMANDS = 16
+LINES_PER_STEP = 32
+"""Command lines one `advance` runs at most: one connection's pipelined lines
+never hold the loop for long (the lab door takes 32 lines per turn too)."""
+REPLY_BYTES_PER_STEP = 64 * 1024
+"""One `advance` stops once it has built this much reply text (a long reply
+goes out in pieces of about this size, each built only when asked for)."""
+MAX_FOLDERS_PER_SESSION = 256
+MAX_FOLDER_DEPTH = 16
+"""MKD limits: folders one connection may make, and how deep below the root."""
+OWN_UPLOADS_REMEMBERED = 256
+"""Files this connection uploaded, which it may rename without --allow-overwrite
+(ncftpput -S and friends upload to a temporary name, then rename it)."""
+HASH_NAME = "SHA-256"
 MAX_LOGIN_FAILURES = 3
 ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
 LOWEST_ACTIVE_PORT = 1024
@@ -64,6 +95,7 @@ class FtpSettings:
     max_upload_bytes: int = 1024**3
     masquerade_address: str | None = None
     min_free_bytes: int = MIN_FREE_BYTES
+    min_free_inodes: int = MIN_FREE_INODES
 
 
 class FtpSession:
@@ -79,8 +111,10 @@ class FtpSession:
         local: tuple[str, int],
         anonymous_number: Callable[[], int],
         clock: Callable[[], float] = time.time,
+        digests: HashCache | None = None,
     ):
         self.tree = tree
+        self._digests = digests if digests is not None else HashCache()
         self.settings = settings
         self.messages = messages
         self.peer_host, self.local_host = peer[0], local[0]
@@ -101,16 +135,75 @@ class FtpSession:
         self._type = "A"
         self._rest = 0
         self._transfer = None  # the running transfer action
+        self._receiving: tuple[str, ...] | None = None  # where the running upload goes
+        self._long_reply: Iterator[bytes | None] | None = None  # a reply built piece by piece
+        self._built = 0  # reply bytes built in this step
+        self._rename_from: tuple[str, ...] | None = None
+        self._own_uploads: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._folders_made = 0
+        self.quit_waiting = False
+        """QUIT came during a transfer: the client means to end cleanly (RFC 959:
+        finish the transfer, then reply), so its upload is kept even if it
+        closes the control connection before reading the 226."""
         self._say(220, "ftp_ready")
 
     # -- the loop's side --
 
     def receive_data(self, data: bytes) -> None:
-        """Bytes read from the control connection."""
-        for line in self._buffer.feed(data):
-            if self.closed:
+        """Bytes read from the control connection: only kept; `advance` runs them.
+        The loop reads again only while `wants_data` (at most one read is held)."""
+        if not self.closed:
+            self._buffer.add(data)
+
+    @property
+    def wants_data(self) -> bool:
+        """No whole line is waiting: the loop may read the control connection."""
+        return not self.closed and not self._buffer.has_line
+
+    @property
+    def has_work(self) -> bool:
+        """`advance` has something to do: lines to run, or a long reply to continue."""
+        if self.closed:
+            return False
+        runnable_queue = bool(self._queued) and not self.busy
+        readable = self._waiting is None and self._buffer.has_line
+        return self._long_reply is not None or runnable_queue or readable
+
+    def advance(self, max_lines: int = LINES_PER_STEP) -> None:
+        """One bounded step: run at most `max_lines` command lines (none while a
+        Join or a passive port is awaited: the loop answers those when it carries
+        out the actions; during a transfer, lines are read so that ABOR is seen,
+        and queued), and build at
+        most about REPLY_BYTES_PER_STEP of replies (a long reply continues by one
+        piece; a HASH by one HASH_STEP_BYTES read). The loop calls it only while
+        the control connection's output is below its high-water mark, and again
+        on a later turn while `has_work`: no reply is built that cannot be sent."""
+        self._built = 0
+        lines = 0
+        while not self.closed and lines < max_lines and self._built < REPLY_BYTES_PER_STEP:
+            if self._long_reply is not None:
+                if not self._continue_long_reply():
+                    return
+            elif self._queued and not self.busy:
+                self._queued.popleft()()
+                lines += 1
+            elif self._waiting is None and (line := self._buffer.next_line()) is not None:
+                self._take_line(line)
+                lines += 1
+            else:
                 return
-            self._take_line(line)
+
+    def _continue_long_reply(self) -> bool:
+        """The next piece of a long reply; False after a hashing step (one per `advance`)."""
+        piece = next(self._long_reply, b"")
+        if piece is None:
+            return False
+        if piece:
+            self._emit(SendReply(piece))
+        else:
+            self._long_reply = None
+            self._run_queued()
+        return True
 
     def handle(self, event) -> None:
         """An event from the loop (see the module docstring)."""
@@ -126,6 +219,7 @@ class FtpSession:
         """Say 421 (idle, server closing, ...) and close; ends any transfer."""
         if not self.closed:
             self._end_transfer()
+            self._drop_long_reply()
             self._emit(SendReply(reply(421, self.messages(key, **values))))
             self._close()
 
@@ -133,6 +227,7 @@ class FtpSession:
         """The control connection is gone: drop any transfer (an upload in
         progress is discarded), say nothing more."""
         self._end_transfer()
+        self._drop_long_reply()
         self._actions.clear()
         self.closed = True
 
@@ -144,7 +239,20 @@ class FtpSession:
     # -- plumbing --
 
     def _emit(self, action) -> None:
+        if isinstance(action, SendReply):
+            self._built += len(action.data)
         self._actions.append(action)
+
+    def _start_long_reply(self, pieces: Iterator[bytes | None]) -> None:
+        """A reply too long to build at once: `advance` emits it piece by piece
+        (None marks a step of work with nothing to say yet); lines wait meanwhile."""
+        self._long_reply = pieces
+        self._continue_long_reply()
+
+    def _drop_long_reply(self) -> None:
+        pieces, self._long_reply = self._long_reply, None
+        if pieces is not None:
+            pieces.close()
 
     def _say(self, code: int, key: str, **values) -> None:
         self._emit(SendReply(reply(code, self.messages(key, **values))))
@@ -168,9 +276,13 @@ class FtpSession:
             else:
                 step = partial(self._run, verb, argument)
                 command = COMMANDS.get(verb)
-                if command and command.during_transfer and self._transfer is not None:
+                # STAT of a path waits: its long reply must not cut into a transfer's replies
+                at_once = command and command.during_transfer and not (verb == "STAT" and argument)
+                if at_once and self._transfer is not None:
                     step()
                     return
+                if verb == "QUIT" and self._transfer is not None:
+                    self.quit_waiting = True
         if self.busy:
             self._queue(step)
         else:
@@ -183,7 +295,7 @@ class FtpSession:
             self._queued.append(step)
 
     def _run_queued(self) -> None:
-        while self._queued and not self.busy and not self.closed:
+        while self._queued and not self.busy and not self.closed and self._long_reply is None:
             self._queued.popleft()()
 
     def _run(self, verb: str, argument: str) -> None:
@@ -200,13 +312,27 @@ class FtpSession:
         elif command.upload and not self.settings.allow_upload:
             self._say(550, "ftp_uploads_off")
         else:
+            if verb != "RNTO":
+                self._rename_from = None  # RNTO must come right after RNFR
             getattr(self, f"_cmd_{verb.lower()}")(argument)
 
     def _path(self, argument: str) -> tuple[str, ...]:
         return split_path(self.cwd, argument)
 
+    def _new_path(self, argument: str) -> tuple[str, ...]:
+        """The path for a name about to be made (STOR, MKD, RNTO): NameNotAllowed
+        (553) for a hidden or otherwise unservable name, not "no such file"."""
+        try:
+            return self._path(argument)
+        except NoSuchFile:
+            raise NameNotAllowed(argument) from None
+
     def _refuse(self, problem: FileProblem, code: int = 550) -> None:
         self._say(code, problem.message_key, name=problem.name)
+
+    @property
+    def _rights(self) -> Rights:
+        return Rights(upload=self.settings.allow_upload, overwrite=self.settings.allow_overwrite)
 
     # -- login --
 
@@ -269,12 +395,17 @@ class FtpSession:
         self._emit(SendReply(reply(215, "UNIX Type: L8")))
 
     def _cmd_feat(self, _argument: str) -> None:
-        lines = [self.messages("ftp_features"), *FEATURES, self.messages("ftp_end")]
+        lines = [self.messages("ftp_features"), *features(self._rights), self.messages("ftp_end")]
         self._emit(SendReply(reply(211, *lines)))
 
     def _cmd_opts(self, argument: str) -> None:
-        if argument.upper().split() == ["UTF8", "ON"]:
+        words = argument.upper().split()
+        if words == ["UTF8", "ON"]:
             self._say(200, "ftp_utf8")
+        elif words[:1] == ["HASH"] and words[1:] in ([], [HASH_NAME]):
+            self._emit(SendReply(reply(200, HASH_NAME)))  # the one algorithm, always selected
+        elif words[:1] == ["HASH"]:
+            self._say(501, "ftp_hash_unknown", algorithm=HASH_NAME)
         else:
             self._say(501, "ftp_syntax", syntax=COMMANDS["OPTS"].syntax)
 
@@ -333,23 +464,91 @@ class FtpSession:
 
     def _cmd_mkd(self, argument: str) -> None:
         try:
-            parts = self._path(argument)
-            self.tree.make_dir(parts)
+            parts = self._new_path(argument)
         except FileProblem as problem:
-            self._refuse(problem)
+            self._refuse(problem, 553)
             return
+        if self._folders_made >= MAX_FOLDERS_PER_SESSION:
+            self._say(552, "ftp_folder_limit", limit=MAX_FOLDERS_PER_SESSION)
+        elif len(parts) > MAX_FOLDER_DEPTH:
+            self._say(553, "ftp_folder_too_deep", limit=MAX_FOLDER_DEPTH)
+        else:
+            self._make_folder(parts)
+
+    def _make_folder(self, parts: tuple[str, ...]) -> None:
+        try:
+            self.tree.make_dir(
+                parts,
+                min_free_bytes=self.settings.min_free_bytes,
+                min_free_inodes=self.settings.min_free_inodes,
+            )
+        except FileProblem as problem:
+            self._refuse(problem, 550 if isinstance(problem, AlreadyExists) else _upload_code(problem))
+            return
+        self._folders_made += 1
         self._say(257, "ftp_directory_created", path=quote_path(display_path(parts)))
 
     def _cmd_dele(self, argument: str) -> None:
+        self._remove(argument, self.tree.delete, "ftp_deleted")
+
+    def _cmd_rmd(self, argument: str) -> None:
+        self._remove(argument, self.tree.remove_dir, "ftp_directory_removed")
+
+    def _remove(self, argument: str, remove: Callable[[tuple[str, ...]], None], key: str) -> None:
+        """DELE and RMD: only with --allow-overwrite (a deletion loses someone's work)."""
         if not self.settings.allow_overwrite:
             self._say(550, "ftp_overwrite_off")
             return
         try:
-            self.tree.delete(self._path(argument))
+            parts = self._path(argument)
+            remove(parts)
         except FileProblem as problem:
             self._refuse(problem)
             return
-        self._say(250, "ftp_deleted")
+        self._own_uploads.pop(parts, None)
+        self._say(250, key)
+
+    # -- renaming (RNFR, then RNTO) --
+
+    def _cmd_rnfr(self, argument: str) -> None:
+        try:
+            parts = self._path(argument)
+            entry = self.tree.entry(parts)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        if not parts or not self._may_rename(parts, entry):
+            self._say(550, "ftp_overwrite_off")
+            return
+        self._rename_from = parts
+        self._say(350, "ftp_rename_ready")
+
+    def _may_rename(self, parts: tuple[str, ...], entry: TreeEntry) -> bool:
+        """Renaming takes a name away, like deleting: --allow-overwrite, except
+        for a file this connection uploaded itself (a temporary name)."""
+        return self.settings.allow_overwrite or (not entry.is_dir and parts in self._own_uploads)
+
+    def _cmd_rnto(self, argument: str) -> None:
+        source, self._rename_from = self._rename_from, None
+        if source is None:
+            self._say(503, "ftp_rnfr_first")
+            return
+        try:
+            target = self._new_path(argument)
+            self.tree.rename(source, target, overwrite=self.settings.allow_overwrite)
+        except FileProblem as problem:
+            self._refuse(problem, 553 if isinstance(problem, (NameNotAllowed, AlreadyExists)) else 550)
+            return
+        if source in self._own_uploads:  # still this connection's own file, under its new name
+            del self._own_uploads[source]
+            self._remember_upload(target)
+        self._emit(Renamed(display_path(source), display_path(target)))
+        self._say(250, "ftp_renamed", path=display_path(target))
+
+    def _remember_upload(self, parts: tuple[str, ...]) -> None:
+        self._own_uploads[parts] = None
+        while len(self._own_uploads) > OWN_UPLOADS_REMEMBERED:
+            self._own_uploads.popitem(last=False)
 
     # -- facts over the control connection --
 
@@ -378,6 +577,50 @@ class FtpSession:
         else:
             self._emit(SendReply(reply(213, mlsx_time(entry.mtime))))
 
+    def _cmd_mfmt(self, argument: str) -> None:
+        """MFMT YYYYMMDDHHMMSS path: set a file's modification time (keeps an
+        upload's time, as rclone and lftp ask). A time is not content: --allow-upload."""
+        stamp, _, name = argument.partition(" ")
+        mtime = parse_mlsx_time(stamp)
+        if mtime is None or not name:
+            self._say(501, "ftp_syntax", syntax=COMMANDS["MFMT"].syntax)
+            return
+        try:
+            parts = self._path(name)
+            self.tree.set_mtime(parts, mtime)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        self._emit(SendReply(reply(213, f"Modify={mlsx_time(mtime)}; {display_path(parts)}")))
+
+    def _cmd_hash(self, argument: str) -> None:
+        """HASH path: the file's SHA-256 (draft-bryan-ftp-hash), from the digest
+        cache the lab door's `get` fills, else read HASH_STEP_BYTES per step."""
+        try:
+            parts = self._path(argument)
+            opened = self.tree.open(parts)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return
+        self._start_long_reply(self._hash_reply(opened, display_path(parts)))
+
+    def _hash_reply(self, opened, path: str) -> Iterator[bytes | None]:
+        try:
+            digest = self._digests.get(opened.identity)
+            if digest is None:
+                hasher = hashlib.sha256()
+                for offset in range(0, opened.size, HASH_STEP_BYTES):
+                    hasher.update(os.pread(opened.fd, HASH_STEP_BYTES, offset))
+                    yield None
+                digest = hasher.hexdigest()
+                self._digests.put(opened.identity, digest)
+        except OSError:
+            yield reply(451, self.messages("ftp_local_error"))
+            return
+        finally:
+            opened.close()
+        yield reply(213, f"{HASH_NAME} 0-{opened.size} {digest} {path}")
+
     def _cmd_mlst(self, argument: str) -> None:
         try:
             parts = self._path(argument)
@@ -386,7 +629,7 @@ class FtpSession:
             self._refuse(problem)
             return
         path = display_path(parts)
-        facts = mlsx_facts(entry, writable=self.settings.allow_upload)
+        facts = mlsx_facts(entry, self._rights_for(parts))
         lines = [self.messages("ftp_listing", path=path), f"{facts} {path}", self.messages("ftp_end")]
         self._emit(SendReply(reply(250, *lines)))
 
@@ -405,14 +648,15 @@ class FtpSession:
         self._emit(SendReply(reply(211, *lines)))
 
     def _stat_path(self, argument: str) -> None:
+        """A listing over the control connection, built and sent in pieces."""
         try:
             entries = self._listing_entries(argument)
         except FileProblem as problem:
             self._refuse(problem)
             return
         now = self._clock()
-        lines = [self.messages("ftp_stat_of", path=argument), *(ls_line(e, now) for e in entries)]
-        self._emit(SendReply(reply(213, *lines, self.messages("ftp_stat_end"))))
+        first, last = self.messages("ftp_stat_of", path=argument), self.messages("ftp_stat_end")
+        self._start_long_reply(reply_pieces(213, first, (ls_line(e, now) for e in entries), last))
 
     # -- data connections --
 
@@ -525,7 +769,7 @@ class FtpSession:
         entry = self.tree.entry(parts)
         return self.tree.list(parts) if entry.is_dir else [entry]
 
-    def _send_listing(self, argument: str, render: Callable[[list[TreeEntry]], list[str]]) -> None:
+    def _send_listing(self, argument: str, render: Callable[[list[TreeEntry]], Iterator[str]]) -> None:
         if not self._have_data_channel():
             return
         try:
@@ -533,15 +777,14 @@ class FtpSession:
         except FileProblem as problem:
             self._refuse(problem)
             return
-        data = "".join(line + "\r\n" for line in render(entries)).encode("utf-8", "surrogateescape")
-        self._start_transfer(SendListing(data), "ftp_listing_opening")
+        self._start_transfer(SendListing(listing_pieces(render(entries))), "ftp_listing_opening")
 
     def _cmd_list(self, argument: str) -> None:
         now = self._clock()
-        self._send_listing(argument, lambda entries: [ls_line(e, now) for e in entries])
+        self._send_listing(argument, lambda entries: (ls_line(e, now) for e in entries))
 
     def _cmd_nlst(self, argument: str) -> None:
-        self._send_listing(argument, lambda entries: [e.name for e in entries if fetchable(e)])
+        self._send_listing(argument, lambda entries: (e.name for e in entries if fetchable(e)))
 
     def _cmd_mlsd(self, argument: str) -> None:
         try:
@@ -551,8 +794,20 @@ class FtpSession:
         except FileProblem as problem:
             self._refuse(problem)
             return
-        writable = self.settings.allow_upload
-        self._send_listing(argument, lambda entries: mlsd_lines(entries, writable=writable))
+        folder = self._path(argument)
+        self._send_listing(
+            argument,
+            lambda entries: (
+                mlsd_line(e, self._rights_for((*folder, e.name))) for e in entries if fetchable(e)
+            ),
+        )
+
+    def _rights_for(self, parts: tuple[str, ...]) -> Rights:
+        """The rights in force on one entry: a file this connection uploaded may be renamed."""
+        rights = self._rights
+        if parts in self._own_uploads and not rights.overwrite:
+            return Rights(upload=rights.upload, overwrite=False, rename=True)
+        return rights
 
     # -- files --
 
@@ -594,8 +849,9 @@ class FtpSession:
             self._say(554, "ftp_no_upload_restart")
             return
         try:
+            parts = self._new_path(argument)
             upload = self.tree.start_upload(
-                self._path(argument),
+                parts,
                 overwrite=self.settings.allow_overwrite,
                 max_bytes=self.settings.max_upload_bytes,
                 append=append,
@@ -604,6 +860,7 @@ class FtpSession:
         except FileProblem as problem:
             self._refuse(problem, _upload_code(problem))
             return
+        self._receiving = parts
         self._start_transfer(ReceiveUpload(upload), "ftp_receiving", name=upload.name)
 
     def _cmd_abor(self, _argument: str) -> None:
@@ -638,6 +895,7 @@ class FtpSession:
         except FileProblem as problem:
             self._refuse(problem, _upload_code(problem))
             return
+        self._remember_upload(self._receiving)
         self._emit(UploadFinished(upload.name, size))
         self._say(226, "ftp_transfer_complete")
 
@@ -669,12 +927,18 @@ class FtpSession:
     }
 
 
+class NameNotAllowed(FileProblem):
+    """A name that cannot be made: hidden (a dotfile, a `-name`) or otherwise unservable."""
+
+    message_key = "name_not_allowed"
+
+
 def _upload_code(problem: FileProblem) -> int:
     """552 over the size limit, 452 without space, 553 for a name taken, else 550/451."""
     if isinstance(problem, UploadTooBig):
         return 552
     if isinstance(problem, DiskFull):
         return 452
-    if isinstance(problem, AlreadyExists):
+    if isinstance(problem, (AlreadyExists, NameNotAllowed)):
         return 553
     return 451 if isinstance(problem, UploadFailed) else 550

@@ -15,6 +15,8 @@ from .problems import (
     DiskFull,
     FileChanged,
     FileProblem,
+    FolderNotEmpty,
+    NoFreeInodes,
     NoSuchFile,
     NotADirectory,
     NotAFile,
@@ -23,10 +25,11 @@ from .problems import (
     UploadFailed,
     UploadTooBig,
 )
-from .tree import Entry, Storage, Tree, TreeEntry, display_path, split_path
+from .tree import MIN_FREE_INODES, Entry, Storage, Tree, TreeEntry, display_path, split_path
 
 __all__ = [
     "MIN_FREE_BYTES",
+    "MIN_FREE_INODES",
     "UPLOAD_TEMP_PREFIX",
     "AlreadyExists",
     "AmbiguousName",
@@ -34,6 +37,8 @@ __all__ = [
     "Entry",
     "FileChanged",
     "FileProblem",
+    "FolderNotEmpty",
+    "NoFreeInodes",
     "NoSuchFile",
     "NotADirectory",
     "NotAFile",

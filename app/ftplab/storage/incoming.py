@@ -24,7 +24,7 @@ MIN_FREE_BYTES = 16 * 1024 * 1024
 
 _SPACE_CHECK_BYTES = 1024 * 1024
 _WRITE_FLAGS = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV})
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV})
 
 
 class Upload:
@@ -153,7 +153,7 @@ class Upload:
         try:
             os.link(self._temp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd, follow_symlinks=False)
         except OSError as error:
-            if error.errno not in _NO_HARD_LINKS:
+            if error.errno not in NO_HARD_LINKS:
                 raise
             self._claim_then_replace(name)
 

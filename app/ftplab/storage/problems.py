@@ -106,3 +106,18 @@ def problem_for(error: OSError, name: str) -> FileProblem:
     if error.errno in _NOT_A_FILE_ERRNOS:
         return NotAFile(name)
     return NoSuchFile(name)
+
+
+# --- FTP door operations (rename, rmdir, mtime, digest): their problems
+
+
+class FolderNotEmpty(FileProblem):
+    """RMD of a folder that still holds something (hidden files count)."""
+
+    message_key = "folder_not_empty"
+
+
+class NoFreeInodes(DiskFull):
+    """The file system has no room for another entry (inodes), whatever its free bytes."""
+
+    message_key = "no_free_inodes"

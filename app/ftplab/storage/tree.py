@@ -26,13 +26,16 @@ from dataclasses import dataclass
 
 from ..filenames import is_listed, is_servable, shown_apart
 from ..text import visible
-from .incoming import MIN_FREE_BYTES, Upload
+from .incoming import MIN_FREE_BYTES, NO_HARD_LINKS, Upload
 from .opened import OpenFile, file_identity
 from .problems import (
     SYMLINK_ERRNOS,
     AlreadyExists,
     AmbiguousName,
+    DiskFull,
     FileProblem,
+    FolderNotEmpty,
+    NoFreeInodes,
     NoSuchFile,
     NotADirectory,
     NotAFile,
@@ -44,6 +47,8 @@ _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+MIN_FREE_INODES = 1024
+"""FTP door operations: folders are not made once the file system has fewer free inodes than this."""
 
 
 @dataclass(frozen=True)
@@ -320,20 +325,32 @@ class Tree:
 
     # -- changing --
 
-    def make_dir(self, parts: tuple[str, ...]) -> None:
-        """A new folder at `parts`; AlreadyExists when the name, or a twin of it, is taken."""
+    def make_dir(
+        self,
+        parts: tuple[str, ...],
+        *,
+        min_free_bytes: int = MIN_FREE_BYTES,
+        min_free_inodes: int = MIN_FREE_INODES,
+    ) -> None:
+        """A new folder at `parts`; AlreadyExists when the name, or a twin of it,
+        is taken; DiskFull or NoFreeInodes (said as such) below the reserve, so
+        folders cannot fill a disk that uploads may not."""
         shown = display_path(parts)
         _require_plain(parts)
         if not parts:
             raise AlreadyExists(shown)
         parent = self._open_dir(parts[:-1])
         try:
+            self._check_reserve(parent, shown, min_free_bytes, min_free_inodes)
             if _twins(parent, parts[-1], shown):
                 raise AlreadyExists(shown)
             os.mkdir(parts[-1], 0o777, dir_fd=parent)
         except FileExistsError:
             raise AlreadyExists(shown) from None
         except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._check_reserve(parent, shown, 1, 1)
+                raise DiskFull(shown) from None
             raise problem_for(error, shown) from None
         finally:
             os.close(parent)
@@ -409,6 +426,149 @@ class Tree:
         if not stat.S_ISREG(info.st_mode):
             raise NotAFile(shown)  # a directory, a link, a device: never replaced by an upload
         return info
+
+    # --- FTP door operations (rename, rmdir, mtime, digest)
+    # Each walks to the parent with _walk (O_NOFOLLOW, never above the root),
+    # takes plain names only (_require_plain: no hidden names) and acts on the
+    # entry itself, never through a link.
+
+    def rename(self, source: tuple[str, ...], target: tuple[str, ...], *, overwrite: bool) -> None:
+        """Rename the file or folder `source` to `target`. A taken name (or its
+        Unicode twin) is AlreadyExists unless `overwrite`, and then only a
+        regular file of exactly that name is replaced; a folder never is."""
+        _require_plain(source)
+        _require_plain(target)
+        if not source or not target:
+            raise NoSuchFile(display_path(source or target))
+        old_parent = self._open_dir(source[:-1])
+        try:
+            new_parent = self._open_dir(target[:-1])
+            try:
+                self._rename_in(old_parent, new_parent, source, target, overwrite)
+            finally:
+                os.close(new_parent)
+        finally:
+            os.close(old_parent)
+
+    def _rename_in(
+        self,
+        old_parent: int,
+        new_parent: int,
+        source: tuple[str, ...],
+        target: tuple[str, ...],
+        overwrite: bool,
+    ) -> None:
+        shown = display_path(target)
+        old = self._present(old_parent, source[-1], display_path(source))
+        moved = self._lstat_entry(old_parent, old, display_path(source))
+        same_folder = source[:-1] == target[:-1]
+        new = self._rename_target(
+            new_parent, target[-1], shown, overwrite, exclude=old if same_folder else None
+        )
+        taken = _lstat_or_none(new_parent, new)
+        try:
+            if taken is None:
+                self._move_to_free_name(old_parent, old, new_parent, new, moved)
+            elif overwrite and stat.S_ISREG(moved.st_mode) and stat.S_ISREG(taken.st_mode):
+                os.replace(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            else:
+                raise AlreadyExists(shown)
+        except FileExistsError:
+            raise AlreadyExists(shown) from None
+        except OSError as error:
+            raise problem_for(error, shown) from None
+
+    @staticmethod
+    def _lstat_entry(parent_fd: int, name: str, shown: str) -> os.stat_result:
+        """The entry itself (not what a link points to): a regular file or a folder."""
+        try:
+            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except OSError:
+            raise NoSuchFile(shown) from None
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            raise NotAFile(shown)
+        return info
+
+    @staticmethod
+    def _rename_target(parent_fd: int, name: str, shown: str, overwrite: bool, exclude: str | None) -> str:
+        """The name a rename lands on: `name`, unless a Unicode twin holds it
+        (then AlreadyExists, or that twin when replacing is allowed, as for an
+        upload); `exclude` (the source itself, renamed to its own twin) does not count."""
+        if _exists(parent_fd, name):
+            return name
+        twins = [twin for twin in _twins(parent_fd, name, shown) if twin != exclude]
+        if not twins:
+            return name
+        if not overwrite:
+            raise AlreadyExists(shown)
+        if len(twins) > 1:
+            raise AmbiguousName(shown)
+        return twins[0]
+
+    @staticmethod
+    def _move_to_free_name(
+        old_parent: int, old: str, new_parent: int, new: str, moved: os.stat_result
+    ) -> None:
+        """A file gets its new name by a link that fails if the name was taken
+        meanwhile, then loses the old one; a folder (no links) by rename."""
+        if stat.S_ISDIR(moved.st_mode):
+            os.rename(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            return
+        try:
+            os.link(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent, follow_symlinks=False)
+        except OSError as error:
+            if error.errno not in NO_HARD_LINKS:
+                raise
+            os.rename(old, new, src_dir_fd=old_parent, dst_dir_fd=new_parent)
+            return
+        os.unlink(old, dir_fd=old_parent)
+
+    def remove_dir(self, parts: tuple[str, ...]) -> None:
+        """Remove the empty folder at `parts` (never the root, never a link);
+        FolderNotEmpty when anything is in it, hidden files too."""
+        shown = display_path(parts)
+        _require_plain(parts)
+        if not parts:
+            raise NotADirectory(shown)
+        parent = self._open_dir(parts[:-1])
+        try:
+            info = self._lstat_entry(parent, parts[-1], shown)
+            if not stat.S_ISDIR(info.st_mode):
+                raise NotADirectory(shown)
+            os.rmdir(parts[-1], dir_fd=parent)
+        except OSError as error:
+            empty = error.errno not in (errno.ENOTEMPTY, errno.EEXIST)
+            raise (problem_for(error, shown) if empty else FolderNotEmpty(shown)) from None
+        finally:
+            os.close(parent)
+
+    def set_mtime(self, parts: tuple[str, ...], mtime: float) -> None:
+        """Set the regular file's modification time, through the file opened
+        with the same walk as a download (never through a link outside)."""
+        opened = self.open(parts)
+        try:
+            os.utime(opened.fd, (mtime, mtime))
+        except OSError as error:
+            raise problem_for(error, opened.name) from None
+        finally:
+            opened.close()
+
+    @staticmethod
+    def _check_reserve(dir_fd: int, shown: str, min_free_bytes: int, min_free_inodes: int) -> None:
+        """NoFreeInodes or DiskFull when the file system holding `dir_fd` is below the reserve."""
+        info = os.fstatvfs(dir_fd)
+        if info.f_files and info.f_favail < min_free_inodes:  # f_files 0: no inode count (btrfs)
+            raise NoFreeInodes(shown)
+        if info.f_bavail * info.f_frsize < min_free_bytes:
+            raise DiskFull(shown)
+
+
+def _lstat_or_none(parent_fd: int, name: str) -> os.stat_result | None:
+    """The entry itself (a link not followed), or None when there is none."""
+    try:
+        return os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
 
 
 def _exists(parent_fd: int, name: str) -> bool:
