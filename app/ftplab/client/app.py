@@ -19,7 +19,7 @@ import sys
 from .. import protocol
 from ..cli import ClientConfig, parse_client_args
 from ..console import ConsoleWatch, PlainConsole, open_console
-from ..messages import Messages
+from ..messages import Messages, Reason
 from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
 from .actions import ClearScreen, Show, Status
@@ -178,7 +178,7 @@ def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
         watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
         return sock
     except OSError as error:
-        reason = error.strerror or str(error) or type(error).__name__
+        reason = Reason.of(error).text(say)
         _complain(say("cannot_connect", host=config.host, port=config.port, reason=reason))
         return None
 
@@ -208,7 +208,7 @@ def _prepare_download_dir(config: ClientConfig, say: Messages) -> bool:
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as error:
-        _complain(f"--download-dir {directory}: {error.strerror}")
+        _complain(f"--download-dir {directory}: {Reason.of(error).text(say)}")
         return False
     return True
 

@@ -150,7 +150,7 @@ class Downloads:
             download = Download(self.settings.directory, event.name, event.size, event.sha256)
         except DownloadError as error:
             key = "download_unsafe_name" if isinstance(error, UnsafeName) else "download_failed"
-            self._failed_to_start(key, event.name, error.reason, event.size)
+            self._failed_to_start(key, event.name, error.reason.text(self._say), event.size)
             return
         self._begin(download)
         self._screen.note(FileStarted(download.name, download.size))
@@ -168,7 +168,8 @@ class Downloads:
         try:
             download = Download.resuming(directory, event.name, event.offset, event.size, event.sha256)
         except DownloadError as error:
-            self._failed_to_start("download_failed", event.name, error.reason, event.size - event.offset)
+            reason = error.reason.text(self._say)
+            self._failed_to_start("download_failed", event.name, reason, event.size - event.offset)
             return
         self._begin(download)
         self._screen.note(FileStarted(download.name, download.size))
@@ -204,9 +205,10 @@ class Downloads:
         try:
             download.write(event.data)
         except Corrupt as error:
-            raise protocol.BadFrame(error.reason) from None
+            raise protocol.BadFrame(error.reason.text(self._say)) from None
         except DownloadError as error:
-            self._screen.show(self._say("download_failed", name=download.name, reason=error.reason))
+            reason = error.reason.text(self._say)
+            self._screen.show(self._say("download_failed", name=download.name, reason=reason))
             self._skip_bytes = download.size - download.received - len(event.data)
             self._end(failed=True)
             return
@@ -231,7 +233,8 @@ class Downloads:
             self._end(failed=True)
             return
         except DownloadError as error:
-            self._screen.show(self._say("download_failed", name=download.name, reason=error.reason))
+            reason = error.reason.text(self._say)
+            self._screen.show(self._say("download_failed", name=download.name, reason=reason))
             self._end(failed=True)
             return
         self._end(failed=False)

@@ -50,9 +50,10 @@ class Uploads:
 
     def _start(self, path: str) -> None:
         try:
-            upload = Outgoing(path, self._say("put_not_a_file"))
+            upload = Outgoing(path)
         except UploadError as error:
-            self._screen.show(self._say("put_cannot_read", path=visible(path), reason=error.reason))
+            reason = error.reason.text(self._say)
+            self._screen.show(self._say("put_cannot_read", path=visible(path), reason=reason))
             self.failed += 1
             return
         request = protocol.PutRequest(upload.size, upload.sha256, upload.name)
