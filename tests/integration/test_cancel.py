@@ -1,0 +1,65 @@
+"""`cancel`: a download asked for stops without leaving (issue 18, item 5), by hand on the
+protocol (RawConnection) and through the real client at a terminal."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ftplab import protocol
+
+from .harness import RawConnection, random_bytes
+
+BIG = 8 * 1024 * 1024
+
+
+def _join_v2(raw: RawConnection) -> None:
+    raw.send_line(protocol.join_text({"lang": "es", "proto": "2"}))
+    raw.expect(protocol.Hello)
+    raw.expect(protocol.Version)
+
+
+def test_cancel_ends_the_download_under_way_with_an_abort_and_the_session_goes_on(start_server):
+    server = start_server()
+    content = random_bytes(BIG, seed=3)
+    (server.root / "grande.bin").write_bytes(content)
+    (server.root / "nota.txt").write_bytes(b"nota\n")
+    with RawConnection(server.port, "ana", receive_buffer=64 * 1024) as raw:
+        _join_v2(raw)
+        raw.send_line("get grande.bin")
+        raw.expect(protocol.FileStart)
+        raw.read_file_bytes(1, max_bytes=16 * 1024)  # under way, far from its end
+        raw.send_line("cancel grande.bin")
+        abort = raw.expect(protocol.FileAbort, max_bytes=1 << 20)
+        assert abort.text == "Descarga cancelada: grande.bin"
+        assert raw.file_bytes < BIG, "stopped before its end"
+        raw.send_line("get nota.txt")
+        raw.expect(protocol.FileStart)
+        raw.read_whole_file()
+        assert raw.file_digest.hexdigest() == hashlib.sha256(b"nota\n").hexdigest()
+
+
+def test_cancel_of_a_queued_download_takes_it_out_of_the_queue(start_server):
+    server = start_server()
+    (server.root / "grande.bin").write_bytes(random_bytes(BIG, seed=4))
+    (server.root / "nota.txt").write_bytes(b"nota\n")
+    with RawConnection(server.port, "ana", receive_buffer=64 * 1024) as raw:
+        _join_v2(raw)
+        raw.send_line("get grande.bin")
+        raw.send_line("get nota.txt")
+        raw.expect(protocol.FileStart)
+        raw.send_line("cancel nota.txt")
+        refused = raw.expect(protocol.Refused, max_bytes=16 * 1024)
+        assert (refused.code, refused.name) == ("cancelled", "nota.txt")
+        raw.read_whole_file()
+        raw.fence()
+        names = [event.name for event in raw.events if isinstance(event, protocol.FileStart)]
+        assert names == ["grande.bin"], "nota.txt never sent"
+
+
+def test_cancel_of_nothing_asked_is_an_error_that_names_it(start_server):
+    server = start_server()
+    with RawConnection(server.port, "ana") as raw:
+        _join_v2(raw)
+        raw.send_line("cancel nada.txt")
+        error = raw.expect(protocol.Error)
+        assert (error.code, error.text) == ("nofile", "No hay ninguna descarga tuya de nada.txt que cancelar")
