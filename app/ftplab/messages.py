@@ -351,6 +351,10 @@ SPANISH = {
     "opt_max_upload_bytes": "la subida más grande aceptada, en bytes",
     "opt_download_dir": "dónde se guardan las descargas",
     "opt_timeout": "segundos para conectar y recibir la bienvenida del servidor",
+    "opt_reconnect": (
+        "vuelve a conectar solo si se pierde la conexión (yes, no o auto: auto es sí en un "
+        "terminal y no si la entrada viene de una tubería)"
+    ),
     "opt_keep_partial": (
         "guarda lo recibido de una descarga interrumpida (con un nombre oculto) y get la continúa"
     ),
@@ -686,6 +690,10 @@ ENGLISH = {
     "opt_max_upload_bytes": "the largest upload accepted, in bytes",
     "opt_download_dir": "where downloads are saved",
     "opt_timeout": "seconds to connect and to be welcomed by the server",
+    "opt_reconnect": (
+        "connect again by itself when the connection is lost (yes, no or auto: auto is yes at "
+        "a terminal, no when input comes from a pipe)"
+    ),
     "opt_keep_partial": (
         "keep what arrived of an interrupted download (under a hidden name); get continues it"
     ),

@@ -7,9 +7,15 @@ import hashlib
 
 from ftplab import protocol
 
-from .harness import RawConnection, random_bytes
+from .harness import RawConnection
 
-BIG = 8 * 1024 * 1024
+BIG = 64 * 1024 * 1024
+"""Far more than the kernel's buffers hold, so the download is under way when `cancel` arrives."""
+
+
+def _big_file(path) -> None:
+    with open(path, "wb") as file:
+        file.truncate(BIG)  # sparse: no memory, no disk
 
 
 def _join_v2(raw: RawConnection) -> None:
@@ -20,8 +26,7 @@ def _join_v2(raw: RawConnection) -> None:
 
 def test_cancel_ends_the_download_under_way_with_an_abort_and_the_session_goes_on(start_server):
     server = start_server()
-    content = random_bytes(BIG, seed=3)
-    (server.root / "grande.bin").write_bytes(content)
+    _big_file(server.root / "grande.bin")
     (server.root / "nota.txt").write_bytes(b"nota\n")
     with RawConnection(server.port, "ana", receive_buffer=64 * 1024) as raw:
         _join_v2(raw)
@@ -40,7 +45,7 @@ def test_cancel_ends_the_download_under_way_with_an_abort_and_the_session_goes_o
 
 def test_cancel_of_a_queued_download_takes_it_out_of_the_queue(start_server):
     server = start_server()
-    (server.root / "grande.bin").write_bytes(random_bytes(BIG, seed=4))
+    _big_file(server.root / "grande.bin")
     (server.root / "nota.txt").write_bytes(b"nota\n")
     with RawConnection(server.port, "ana", receive_buffer=64 * 1024) as raw:
         _join_v2(raw)
