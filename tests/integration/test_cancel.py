@@ -7,7 +7,7 @@ import hashlib
 
 from ftplab import protocol
 
-from .harness import RawConnection
+from .harness import SERVER_NAME, FakeServer, RawConnection, TerminalClient
 
 BIG = 64 * 1024 * 1024
 """Far more than the kernel's buffers hold, so the download is under way when `cancel` arrives."""
@@ -68,3 +68,27 @@ def test_cancel_of_nothing_asked_is_an_error_that_names_it(start_server):
         raw.send_line("cancel nada.txt")
         error = raw.expect(protocol.Error)
         assert (error.code, error.text) == ("nofile", "No hay ninguna descarga tuya de nada.txt que cancelar")
+
+
+def test_ctrl_c_at_a_terminal_cancels_the_download_and_the_client_stays(client_dir):
+    """A FakeServer holds the download at 31 %: the first Ctrl-C asks the server to cancel it."""
+    content = bytes(range(256)) * 4
+    digest = hashlib.sha256(content).hexdigest()
+    hello = f"{SERVER_NAME}> !HELLO Hola, ana.\n{SERVER_NAME}> !PROTO 2\n".encode()
+    first_part = f"{SERVER_NAME}> !FILE {len(content)} {digest} grande.bin\n".encode()
+    first_part += f"{SERVER_NAME}> !DATA 318\n".encode() + content[:318]
+    cancelled = f"{SERVER_NAME}> !ABORT Descarga cancelada: grande.bin\n".encode()
+    downloads = client_dir("ana")
+    with (
+        FakeServer(hello + first_part, after=b"ana> get grande.bin\n", before_bye=cancelled) as server,
+        TerminalClient(server.port, "ana", downloads) as ana,
+    ):
+        ana.type("get grande.bin\r")
+        ana.wait_for("[grande.bin 31 %")
+        ana.type("\x03")
+        ana.wait_for("Cancelando la descarga de grande.bin; Ctrl-C otra vez para salir ya")
+        ana.type("quit\r")
+        ana.wait_for("Descarga cancelada: grande.bin")
+        assert ana.wait() == 0, "a cancelled download is no failure"
+    assert b"ana> cancel grande.bin\n" in server.received
+    assert list(downloads.iterdir()) == []
