@@ -82,7 +82,7 @@ class Downloads:
         self._loop.touch(session)
         return None
 
-    def cancel(self, session: Session, argument: str) -> None:
+    def cancel(self, session: Session, argument: str, _now: float = 0.0) -> None:
         """`cancel [NAME]`: the first download of NAME (its path as asked, from the session's
         folder, or its file name), else the one under way, stops. One not begun leaves the
         queue (`!REFUSED cancelled NAME` and the `!ERR` for protocol 2, as any refusal); one

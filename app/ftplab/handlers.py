@@ -88,7 +88,7 @@ class Downloads(Protocol):
         self, session: Session, parts: tuple[str, ...], resume_from: tuple[int, str] | None = None
     ) -> FileProblem | None: ...
 
-    def cancel(self, session: Session, argument: str) -> None: ...
+    def cancel(self, session: Session, argument: str, now: float) -> None: ...
 
 
 def _serves(tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
@@ -144,7 +144,7 @@ class Handlers:
             "get": Command(self._get, True),
             "resume": Command(self._resume, True),
             "mget": Command(self._mget, True),
-            "cancel": Command(self._cancel, True),
+            "cancel": Command(lambda session, argument, now: downloads.cancel(session, argument, now), True),
             "put": Command(self._put, True),
             "cd": Command(self._cd, True),
             "pwd": Command(self._pwd, False),
@@ -374,10 +374,6 @@ class Handlers:
         if not parts or argument.endswith(("/", "/.", "/..")):
             return NoSuchFile(argument)  # a path ending as a folder's does not name a file
         return self._downloads.request(session, parts, resume_from)
-
-    def _cancel(self, session: Session, argument: str, _now: float) -> None:
-        """`cancel [NAME]`: stop a download asked for (downloads.Downloads.cancel)."""
-        self._downloads.cancel(session, argument)
 
     def _put(self, session: Session, argument: str, _now: float) -> None:
         self._uploads.start(session, argument)
