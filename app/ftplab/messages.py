@@ -135,6 +135,7 @@ SPANISH = {
     "reconnecting_closed": "El servidor ha cerrado la conexión ({text}): reconectando (quit para salir)",
     "reconnect_waiting": "[sin conexión: intento {attempt} dentro de {seconds} s; reconnect lo intenta ya]",
     "reconnected": "De nuevo conectado como {name}",
+    "cannot_connect_retrying": "{reason}: reintentando (quit para salir)",
     "kicked_staying": (
         "El servidor ha cerrado la conexión: {text}. No se vuelve a conectar solo: "
         "reconnect para volver, quit para salir"
@@ -479,6 +480,7 @@ ENGLISH = {
     "reconnecting_closed": "The server closed the connection ({text}): reconnecting (quit to leave)",
     "reconnect_waiting": "[not connected: attempt {attempt} in {seconds} s; reconnect tries now]",
     "reconnected": "Connected again as {name}",
+    "cannot_connect_retrying": "{reason}: trying again (quit to leave)",
     "kicked_staying": (
         "The server closed the connection: {text}. It does not reconnect by itself: "
         "reconnect to come back, quit to leave"

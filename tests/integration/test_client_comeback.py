@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .harness import TerminalClient, frozen_mid_download, make_big_file
+from .harness import TerminalClient, free_port, frozen_mid_download, make_big_file
 
 SIZE = 32 * 1024 * 1024
 
@@ -108,3 +108,15 @@ def test_a_name_in_use_at_the_prompt_is_asked_again(start_server, start_client, 
         other.type("quit\r")
         assert other.wait() == 0
     assert ana.quit() == 0
+
+
+def test_at_a_terminal_a_server_not_there_yet_is_waited_for(tmp_path, start_server, client_dir):
+    port = free_port()
+    with TerminalClient(port, "ana", client_dir("ana")) as ana:
+        ana.wait_for(f"No se puede conectar con 127.0.0.1:{port}: conexión rechazada")
+        ana.wait_for("reintentando (quit para salir)")
+        assert ana.process.poll() is None, "the terminal stays in the client"
+        start_server(extra_args=["--port", str(port)])
+        ana.wait_for("Hola, ana.")
+        ana.type("quit\r")
+        assert ana.wait() == 0

@@ -68,8 +68,9 @@ class ClientApp:
     def run(self) -> int:
         """Serve keyboard and socket until the session ends; its exit status (`exit_reason`
         is then the line for the caller to print once the terminal is restored)."""
-        self.sock.setblocking(False)
-        self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
+        if self.sock is not None:
+            self.sock.setblocking(False)
+            self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
         try:
             self._handle_input_lines([])
             while not self.session.finished:
@@ -218,13 +219,15 @@ def _open_connection(config: ClientConfig, timeout: float | None = None) -> sock
     return sock
 
 
-def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
+def _connect(config: ClientConfig, say: Messages, *, quiet: bool = False) -> socket.socket | str:
+    """A connection, or why not (said on stderr unless `quiet`)."""
     try:
         return _open_connection(config)
     except OSError as error:
-        reason = Reason.of(error).text(say)
-        _complain(say("cannot_connect", host=config.host, port=config.port, reason=reason))
-        return None
+        reason = say("cannot_connect", host=config.host, port=config.port, reason=Reason.of(error).text(say))
+        if not quiet:
+            _complain(reason)
+        return reason
 
 
 def _install_signal_handlers() -> None:
@@ -274,15 +277,17 @@ def _run_sessions(
 ) -> ClientApp | None:
     """Sessions until one is not refused a name typed at the prompt (then asked again)."""
     asked_at_prompt = not config.name and console.interactive
+    settings = _settings(config, console)
     while True:
-        sock = _connect(config, say)
-        if sock is None:
-            return None
+        sock = _connect(config, say, quiet=settings.reconnect and settings.interactive)
+        session = ClientSession(name, settings)
+        if isinstance(sock, str):
+            if not (settings.reconnect and settings.interactive):
+                return None
+            session.start_away(sock)  # a terminal stays in the client until the server is there
+            sock = None
         app = ClientApp(
-            sock,
-            ClientSession(name, _settings(config, console)),
-            console,
-            connect=lambda: _open_connection(config, RECONNECT_TIMEOUT_SECONDS),
+            sock, session, console, connect=lambda: _open_connection(config, RECONNECT_TIMEOUT_SECONDS)
         )
         app.run()
         if not (asked_at_prompt and app.session.name_refused and not console.at_eof):

@@ -292,6 +292,14 @@ class ClientSession:
         self._hello_deadline = self._clock() + self.settings.timeout
         self._send_join()
 
+    def start_away(self, reason: str) -> None:
+        """The first connection could not be made, at a terminal: say why and keep trying (the
+        terminal stays in the client until the user leaves)."""
+        self.outbox.drop()
+        self.connected, self.away = False, True
+        self.screen.show(self.say("cannot_connect_retrying", reason=reason))
+        self._schedule_retry()
+
     def connect_failed(self) -> None:
         """A new connection could not be made: the next attempt, later."""
         self._schedule_retry()
@@ -341,8 +349,8 @@ class ClientSession:
         if self._fatal is not None:
             status = EXIT_SERVER_CLOSED if self._fatal.code == SERVER_CLOSING_CODE else EXIT_FAILURE
             return status, self.say("server_said", text=visible(self._fatal.text))
-        if self._kicked:
-            return EXIT_FAILURE, None  # said when it happened; the user chose to leave
+        if self._kicked or (self.away and not self._ever_joined):
+            return EXIT_FAILURE, None  # said when it happened (a kick, no server); the user chose to leave
         if not self._said_bye and not self.away:
             return EXIT_FAILURE, self.say("connection_lost")
         counts_refusals = not self.settings.interactive
