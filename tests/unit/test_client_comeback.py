@@ -50,7 +50,7 @@ def _wait_and_reconnect(client) -> None:
     client.session.connection_made()
 
 
-def test_a_lost_connection_comes_back_takes_its_name_goes_to_its_folder_and_resumes(student):
+def test_a_lost_connection_is_said_and_the_name_is_taken_back_even_while_still_held(student):
     session = student.session
     student.type("cd sub", "get big.bin", "get b.txt")
     assert student.sent() == ["cd sub", "get big.bin", "get b.txt"]
@@ -250,3 +250,15 @@ def test_at_a_terminal_a_name_in_use_at_the_first_join_is_a_name_refusal(harness
     client.server(protocol.Error(SERVER, "name-taken", "El nombre ana ya está en uso"))
     client.session.connection_closed()
     assert client.session.finished and client.session.name_refused
+
+
+def test_leaving_while_away_removes_the_part_kept_only_to_resume(student):
+    student.type("get big.bin")
+    student.server(*file_events("big.bin", CONTENT, frame=1000)[:2])
+    student.session.connection_closed()
+    partial = partial_path(str(student.download_dir), "big.bin")
+    assert os.path.exists(partial)
+    student.type("quit")
+    student.session.close()
+    assert not os.path.exists(partial), "no --keep-partial: nothing is left behind"
+    assert student.session.outcome() == (EXIT_TRANSFER_FAILED, "Descargas fallidas: 1")

@@ -296,7 +296,7 @@ class Downloads:
     def _end(self, *, failed: bool) -> None:
         if self.current is not None:
             self._kept_for_resume.discard(self.current.name)  # a resumed file's part was its temporary file
-            self._cancelling.discard(self.current.name)  # saved before the cancel arrived: nothing to wait for
+            self._cancelling.discard(self.current.name)  # saved before its cancel came
         self.current = None
         self.current_request = None
         self._progress = None
