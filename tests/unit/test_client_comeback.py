@@ -262,3 +262,13 @@ def test_leaving_while_away_removes_the_part_kept_only_to_resume(student):
     student.session.close()
     assert not os.path.exists(partial), "no --keep-partial: nothing is left behind"
     assert student.session.outcome() == (EXIT_TRANSFER_FAILED, "Descargas fallidas: 1")
+
+
+def test_a_download_asked_in_another_folder_is_asked_again_from_there(student):
+    student.type("cd sub", "get a.txt", "cd ..", "cd otra", "get b.txt")
+    student.sent()
+    student.session.connection_closed()
+    _wait_and_reconnect(student)
+    student.sent()
+    student.server(protocol.Hello(SERVER, "Hola"), protocol.Version(SERVER, 2))
+    assert student.sent() == ["cd sub", "get a.txt", "cd /", "cd sub", "cd ..", "cd otra", "get b.txt"]

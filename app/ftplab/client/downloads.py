@@ -46,15 +46,17 @@ MAX_PATTERNS = 32
 
 @dataclass(frozen=True)
 class Request:
-    """A file asked for: as typed (`sub/a.txt`, `a b`) and the name its `!FILE` will carry."""
+    """A file asked for: as typed (`sub/a.txt`, `a b`), the name its `!FILE` will carry, and
+    the `cd` lines that led to the folder it was asked in (to ask again from there)."""
 
     typed: str
     name: str
+    folder: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, typed: str) -> Request:
+    def of(cls, typed: str, folder: tuple[str, ...] = ()) -> Request:
         typed = same_name(typed)
-        return cls(typed, typed.rstrip("/").rpartition("/")[2])
+        return cls(typed, typed.rstrip("/").rpartition("/")[2], folder)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Downloads:
         """Names of files whose cancel went to the server and is not yet answered."""
         self._kept_for_resume: set[str] = set()
         """Names whose partial was kept only to resume after a reconnection (removed when done)."""
+        self.folder: tuple[str, ...] = ()
+        """The `cd` lines that led to the current folder (ClientSession keeps it)."""
         self._patterns: list[str] = []
         self._skip_bytes = 0
         self._progress: Progress | None = None
@@ -106,7 +110,7 @@ class Downloads:
     def asked(self, typed: str) -> None:
         """A `get` went out: say so if it waits behind a file being received."""
         ahead = len(self.requests) + 1
-        self.requests.append(Request.of(typed))
+        self.requests.append(Request.of(typed, self.folder))
         if self.current is not None:
             self._screen.show(self._say("download_queued", name=visible(typed), ahead=ahead))
 
@@ -178,7 +182,7 @@ class Downloads:
         if not self._asked_for_by_many(event.name):
             self._screen.show(self._say("download_not_asked", name=visible(event.name)))
             return
-        self.requests.append(Request.of(event.name))
+        self.requests.append(Request.of(event.name, self.folder))
         self._screen.show(self._say("download_queued_by_server", name=visible(event.name)))
 
     # --- a file arriving ----------------------------------------------------------
@@ -305,10 +309,10 @@ class Downloads:
 
     # --- the connection lost ------------------------------------------------------
 
-    def connection_lost(self) -> list[str]:
+    def connection_lost(self) -> list[Request]:
         """The connection broke and the client will come back: what arrived of the file under
-        way is kept to be resumed (said so); returns what to ask for again, in order, as typed."""
-        again = [request.typed for request in self.requests]
+        way is kept to be resumed (said so); returns what to ask for again, in order."""
+        again = list(self.requests)
         download, request = self.current, self.current_request
         self.requests, self._patterns, self._skip_bytes = [], [], 0
         self._cancelling.clear()
@@ -323,7 +327,7 @@ class Downloads:
         self._screen.show(self._say("download_will_resume", name=download.name, percent=download.percent))
         self.current = self.current_request = None
         self._progress = None
-        return [request.typed if request else download.name, *again]
+        return [request or Request.of(download.name), *again]
 
     def _drop_kept_part(self, name: str, *, always: bool = False) -> None:
         """Remove a partial kept only to resume (`always`: kept by --keep-partial too)."""

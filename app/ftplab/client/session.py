@@ -122,7 +122,8 @@ class ClientSession:
         self._attempt = 0
         self._retry_at: float | None = None
         self._folder_lines: list[str] = []
-        self._ask_again: list[str] = []
+        self._ask_again: list = []
+        """The downloads.Request's not done when the connection was lost, to ask again."""
         self._handlers = {
             protocol.Message: lambda event: self._show(event.sender, event.text),
             protocol.Hello: self._on_hello,
@@ -201,11 +202,13 @@ class ClientSession:
         return True
 
     def went_to_folder(self, line: str) -> None:
-        """A `cd` line sent: replayed after coming back (an absolute one starts afresh)."""
+        """A `cd` line sent: replayed after coming back (an absolute one, or `cd` alone, starts
+        afresh). Each download remembers the lines of the folder it was asked in."""
         argument = line.partition(" ")[2]
-        if argument.startswith(("/", "'/", '"/')):
+        if not argument or argument.startswith(("/", "'/", '"/')):  # `cd` alone is the top
             self._folder_lines = []
         self._folder_lines = [*self._folder_lines[-MAX_FOLDER_STEPS + 1 :], line]
+        self.downloads.folder = tuple(self._folder_lines)
 
     def reconnect_now(self) -> None:
         """`reconnect`: after a kick, or without waiting for the next attempt."""
@@ -381,13 +384,23 @@ class ClientSession:
         """Joined again: its folder, the downloads not done (resumed where a part was kept),
         and a quit still to say."""
         again, self._ask_again = self._ask_again, []
-        for line in self._folder_lines:
-            self.send(line)
-        for typed in again:
-            if self.send(self.downloads.request_line(typed)):
-                self.downloads.asked(typed)
+        here: tuple[str, ...] = ()
+        for request in again:
+            here = self.downloads.folder = self._back_to(request.folder, here)
+            if self.send(self.downloads.request_line(request.typed)):
+                self.downloads.asked(request.typed)
+        self.downloads.folder = self._back_to(tuple(self._folder_lines), here)
         if self.quitting:
             self.send("quit")
+
+    def _back_to(self, folder: tuple[str, ...], here: tuple[str, ...]) -> tuple[str, ...]:
+        """The `cd` lines to the folder a request was asked in (from the top, if we were elsewhere)."""
+        if folder != here:
+            if here:
+                self.send("cd /")
+            for line in folder:
+                self.send(line)
+        return folder
 
     def _on_version(self, event: protocol.Version) -> None:
         self._fields = event.number >= 2
