@@ -62,3 +62,5 @@ class ClientConfig:
     lang: str
     timeout: float
     keep_partial: bool = False
+    reconnect: bool | None = None
+    """Come back after a lost connection: None, at a terminal only (the default)."""
