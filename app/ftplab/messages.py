@@ -96,6 +96,17 @@ SPANISH = {
     "ask_name": "Tu nombre: ",
     "name_required": "Hace falta un nombre: usa --name o FTPLAB_NAME",
     "cannot_connect": "No se puede conectar con {host}:{port}: {reason}",
+    "tls_bad_ca": "No se puede leer la CA {path}: {reason}",
+    "tls_handshake_failed": "El servidor no habla TLS, o la negociación falló: {reason}",
+    "tls_untrusted": (
+        "No se puede verificar el certificado de {host} ({reason}): conexión rechazada. "
+        "Su huella SHA-256 es {fingerprint}. Si es la del servidor (pregunta al profesor), "
+        "conéctate con --fingerprint {fingerprint}, o con --ca y la CA de la clase"
+    ),
+    "tls_fingerprint_changed": (
+        "¡El certificado del servidor ha cambiado! Esperaba {expected} y el servidor presenta {seen}: "
+        "conexión rechazada (alguien podría estar haciéndose pasar por el servidor)"
+    ),
     "connection_lost": "Se ha perdido la conexión con el servidor",
     "server_said": "El servidor ha cerrado la conexión: {text}",
     "broken_stream": "El servidor envió datos no válidos ({detail}); conexión cerrada",
@@ -408,6 +419,17 @@ ENGLISH = {
     "ask_name": "Your name: ",
     "name_required": "A name is required: use --name or FTPLAB_NAME",
     "cannot_connect": "Cannot connect to {host}:{port}: {reason}",
+    "tls_bad_ca": "Cannot read the CA {path}: {reason}",
+    "tls_handshake_failed": "The server does not speak TLS, or the handshake failed: {reason}",
+    "tls_untrusted": (
+        "Cannot verify the certificate of {host} ({reason}): connection refused. "
+        "Its SHA-256 fingerprint is {fingerprint}. If it is the server's (ask the teacher), "
+        "connect with --fingerprint {fingerprint}, or with --ca and the class's CA"
+    ),
+    "tls_fingerprint_changed": (
+        "The server's certificate has changed! Expected {expected}, the server shows {seen}: "
+        "connection refused (someone could be posing as the server)"
+    ),
     "connection_lost": "The connection to the server was lost",
     "server_said": "The server closed the connection: {text}",
     "broken_stream": "The server sent invalid data ({detail}); connection closed",

@@ -14,6 +14,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import sys
 
 from .. import protocol
@@ -25,6 +26,10 @@ from ..text import visible
 from .actions import ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
+from .trust import Refused, secure
+
+WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+"""What a non-blocking socket, TLS or not, raises when it cannot go on now."""
 
 
 class LeaveNow(BaseException):
@@ -131,7 +136,7 @@ class ClientApp:
         while outbox.data:
             try:
                 sent = self.sock.send(outbox.data)
-            except (BlockingIOError, InterruptedError):
+            except WOULD_BLOCK:
                 break
             except OSError:
                 outbox.drop()
@@ -145,12 +150,17 @@ class ClientApp:
             self._carry_out()
         if mask & selectors.EVENT_READ:
             self._receive()
+            while self._tls_pending() and not self.session.finished:
+                self._receive()  # records already decrypted: no socket event will say so
+
+    def _tls_pending(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.fileno() >= 0 and self.sock.pending() > 0
 
     def _receive(self) -> None:
         buffer = self._buffers.next()
         try:
             count = self.sock.recv_into(buffer)
-        except (BlockingIOError, InterruptedError):
+        except WOULD_BLOCK:
             return
         except OSError:
             count = 0
@@ -176,11 +186,17 @@ def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
     try:
         sock = socket.create_connection((config.host, config.port), timeout=config.timeout)
         watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
-        return sock
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         _complain(say("cannot_connect", host=config.host, port=config.port, reason=reason))
         return None
+    if not config.tls:
+        return sock
+    secured = secure(sock, config.host, config.ca_file, config.fingerprint, say)
+    if isinstance(secured, Refused):
+        _complain(secured.text)
+        return None
+    return secured
 
 
 def _install_signal_handlers() -> None:
