@@ -55,6 +55,7 @@ from .passive import PassiveListener, PassivePorts
 from .protocol import ErrorCode
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
+from .tls import TlsFailed
 from .transfer import HashCache
 
 log = logging.getLogger("ftplab.server")
@@ -280,21 +281,23 @@ class FtpData(Connection):
             self.control.door.data_connected(self)
 
     def readable(self) -> None:
-        if self.handshaking:
-            self.read_handshake()
-        else:
+        if self.upload is not None:
             self.read_upload()
+        elif self.handshaking:
+            self.read_handshake()
 
     def read_handshake(self) -> None:
         """PROT P: the data connection's TLS handshake, which must resume the control's session."""
         try:
             self.receive()
-        except OSError as error:
-            log.warning("refused the data connection of %s: %s", self.control.label, error)
+        except TlsFailed as error:
+            self.refuse_tls(error)
+        except OSError:
             self.control.door.data_failed(self.control)
-            return
-        if not self.handshaking and self.upload is not None:
-            self.read_upload()
+
+    def refuse_tls(self, error: TlsFailed) -> None:
+        log.warning("refused the data connection of %s: %s", self.control.label, error)
+        self.control.door.data_failed(self.control)
 
     def read_upload(self) -> bool:
         """One read of an upload; False when there was nothing to read or it ended in error."""
@@ -302,6 +305,9 @@ class FtpData(Connection):
             return False
         try:
             chunk = self.receive()
+        except TlsFailed as error:
+            self.refuse_tls(error)
+            return False
         except OSError:
             self.control.door.transfer_ended(self, ftp.TransferBroken())
             return False
