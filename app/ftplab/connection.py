@@ -111,9 +111,11 @@ class Transport:
     def start_tls(self, context: ssl.SSLContext, *, require_reuse: bool = False) -> None:
         """Speak TLS from now on, as the server's side: bytes already queued
         (FTP's 234 to AUTH TLS) still go in clear, before the handshake."""
-        clear = self.outbox.take(self.outbox.buffered_bytes) if self.outbox else b""
+        clear = bytearray()
+        while self.outbox:  # bytes only: replies, never a file slice
+            clear += self.outbox.take(self.outbox.buffered_bytes)
         self.tls = TlsLayer(context, require_reuse=require_reuse)
-        self.outbox = TlsOutbox(self.tls, clear)
+        self.outbox = TlsOutbox(self.tls, bytes(clear))
 
     @property
     def handshaking(self) -> bool:

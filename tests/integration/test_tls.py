@@ -146,6 +146,11 @@ def test_a_stalled_handshake_is_timed_out_while_another_client_chats(
         bob = start_client(server, "bob", extra_args=ca)
         ana.send("sigo aquí")
         bob.expect("ana> sigo aquí")
+        with socket.create_connection((HOST, server.port)) as broken:
+            broken.sendall(b"\x16\x03\x01\x00\x05hello")  # a record that is no handshake
+            broken.settimeout(10)
+            assert read_to_close(broken) == b""
+        server.wait_for_log("TLS handshake failed")
         stalled.settimeout(10)
         assert read_to_close(stalled) == b"", "the stalled connection was closed without a word in clear"
     bob.send("y yo")
@@ -177,6 +182,8 @@ def test_ftplib_lists_retrieves_and_stores_over_tls_with_prot_p(tls_server, cert
     sent = make_file(root.parent / "subida.bin", 200_000, seed=7)
     assert client.storbinary("STOR subida.bin", io.BytesIO(sent)).startswith("226")
     assert (root / "subida.bin").read_bytes() == sent
+    client.set_pasv(False)  # PORT: the server connects, and is still the TLS server
+    assert sorted(client.nlst()) == ["notas.bin", "subida.bin"]
     client.quit()
 
 
