@@ -184,6 +184,11 @@ def _flag(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"{value} is not yes or no")
 
 
+def _auto_flag(value: str) -> bool | None:
+    """yes, no, or auto (None: the program decides)."""
+    return None if value.lower() == "auto" else _flag(value)
+
+
 def _add_ftp_options(options: _Options) -> None:
     door = options.parser.add_argument_group(options.say("ftp_options_title"))
     add = options.add
@@ -218,6 +223,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--tls", "TLS", "no", "opt_tls", type=_flag, nargs="?", const=True)
     add("--ca", "CA", "", "opt_ca")
     add("--fingerprint", "FINGERPRINT", "", "opt_fingerprint")
+    add("--reconnect", "RECONNECT", "auto", "opt_reconnect", type=_auto_flag, nargs="?", const=True)
     args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
@@ -230,6 +236,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         tls=args.tls or bool(args.ca or args.fingerprint),
         ca_file=args.ca,
         fingerprint=args.fingerprint,
+        reconnect=args.reconnect,
     )
 
 

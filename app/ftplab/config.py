@@ -69,3 +69,5 @@ class ClientConfig:
     tls: bool = False
     ca_file: str = ""
     fingerprint: str = ""
+    reconnect: bool | None = None
+    """Come back after a lost connection: None, at a terminal only (the default)."""

@@ -77,8 +77,17 @@ class FtpControl(Connection):
 
     hears_chat = False
 
-    def __init__(self, sock: socket.socket, address: tuple, session: ftp.FtpSession, key: str, door: FtpDoor):
-        super().__init__(sock, address, door.loop.now, door.loop)
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: tuple,
+        now: float,
+        session: ftp.FtpSession,
+        key: str,
+        door: FtpDoor | None = None,
+    ):
+        """`door` is None only in tests that use it as a member of the room."""
+        super().__init__(sock, address, now, door.loop if door is not None else None)
         self.door = door
         self.ftp = session
         self.address_key = key
@@ -179,12 +188,12 @@ class FtpControl(Connection):
 
     def announce_upload(self, action: ftp.UploadFinished) -> None:
         log.info("upload %s from %s: %d bytes", visible(action.path), self.label, action.size)
-        path, size = visible(action.path), human_size(action.size)
+        path, size = _room_path(action.path), human_size(action.size)
         self.door.room.announce("uploaded", name=self.name, path=path, size=size)
 
     def announce_rename(self, action: ftp.Renamed) -> None:
         log.info("rename %s to %s by %s", visible(action.old), visible(action.new), self.label)
-        old, new = visible(action.old), visible(action.new)
+        old, new = _room_path(action.old), _room_path(action.new)
         self.door.room.announce("renamed", name=self.name, old=old, new=new)
 
     def start_tls_now(self, context: ssl.SSLContext) -> None:
@@ -417,7 +426,7 @@ class FtpDoor(Door):
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
         )
-        return FtpControl(sock, address, session, place.key, self)
+        return FtpControl(sock, address, self.loop.now, session, place.key, self)
 
     def busy_message(self) -> bytes:
         return reply(421, self.say("server_busy"))
@@ -611,3 +620,8 @@ class FtpDoor(Door):
     def close(self) -> None:
         for control in list(self._listeners.values()):
             self.close_listener(control)
+
+
+def _room_path(path: str) -> str:
+    """A file as the room names it, like the lab door: from the root, without the leading slash."""
+    return visible(path.lstrip("/"))

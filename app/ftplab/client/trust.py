@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import socket
 import ssl
-from dataclasses import dataclass
 
 from ..messages import Messages
 from ..tls import fingerprint, same_fingerprint
 
 
-@dataclass(frozen=True)
-class Refused:
-    """The server could not be trusted (or did not speak TLS): the line to show."""
+class Untrusted(OSError):
+    """The server could not be trusted (or did not speak TLS): `text` is the line to show."""
 
-    text: str
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
 
 
 def client_context(ca_file: str, pinned: str) -> ssl.SSLContext:
@@ -33,30 +33,29 @@ def client_context(ca_file: str, pinned: str) -> ssl.SSLContext:
     return context
 
 
-def secure(
-    sock: socket.socket, host: str, ca_file: str, pinned: str, say: Messages
-) -> ssl.SSLSocket | Refused:
-    """`sock` (connected, blocking with a timeout) wrapped in TLS and verified, or why not
-    (the socket is closed then)."""
+def secure(sock: socket.socket, host: str, ca_file: str, pinned: str, say: Messages) -> ssl.SSLSocket:
+    """`sock` (connected, blocking with a timeout) wrapped in TLS and verified. Raises
+    Untrusted, saying why, when it cannot be (the socket is closed then)."""
     try:
         context = client_context(ca_file, pinned)
     except OSError as error:
         sock.close()
-        return Refused(say("tls_bad_ca", path=ca_file, reason=error.strerror or error))
+        raise Untrusted(say("tls_bad_ca", path=ca_file, reason=error.strerror or error)) from None
     peer = sock.getpeername()[:2]
     try:
         secured = context.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as error:
         sock.close()
-        return Refused(_untrusted(host, peer, error, say))
+        raise Untrusted(_untrusted(host, peer, error, say)) from None
     except (ssl.SSLError, OSError) as error:
         sock.close()
-        return Refused(say("tls_handshake_failed", reason=getattr(error, "reason", None) or error))
+        reason = getattr(error, "reason", None) or error
+        raise Untrusted(say("tls_handshake_failed", reason=reason)) from None
     if pinned:
         certificate = secured.getpeercert(binary_form=True) or b""
         if not same_fingerprint(pinned, certificate):
             secured.close()
-            return Refused(say("tls_fingerprint_changed", expected=pinned, seen=fingerprint(certificate)))
+            raise Untrusted(say("tls_fingerprint_changed", expected=pinned, seen=fingerprint(certificate)))
     return secured
 
 
