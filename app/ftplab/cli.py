@@ -41,6 +41,16 @@ def _count(value: str) -> int:
     return number
 
 
+BYTE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _byte_count(value: str) -> int:
+    """A size as people write it: 2097152, 2M, 512K or 1G (binary multiples)."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    suffix = text[-1:] if text[-1:] in BYTE_SUFFIXES else ""
+    return _count(text[: len(text) - len(suffix)]) * BYTE_SUFFIXES[suffix]
+
+
 def _seconds(value: str) -> float:
     number = float(value)
     if number < 0:
@@ -199,7 +209,7 @@ def _add_ftp_options(options: _Options) -> None:
     add("--allow-upload", "ALLOW_UPLOAD", "no", "opt_allow_upload", door, type=_flag, nargs="?", const=True)
     overwrite = ("--allow-overwrite", "ALLOW_OVERWRITE", "no", "opt_allow_overwrite", door)
     add(*overwrite, type=_flag, nargs="?", const=True)
-    add("--max-upload-bytes", "MAX_UPLOAD_BYTES", 1024**3, "opt_max_upload_bytes", door, type=_count)
+    add("--max-upload-bytes", "MAX_UPLOAD_BYTES", 1024**3, "opt_max_upload_bytes", door, type=_byte_count)
 
 
 def _add_tls_options(options: _Options) -> None:

@@ -386,7 +386,7 @@ SPANISH = {
     "opt_masquerade_address": "la dirección IPv4 que dar en las respuestas PASV (detrás de NAT)",
     "opt_allow_upload": "acepta subidas (FTP STOR, APPE, MKD)",
     "opt_allow_overwrite": "deja que las subidas reemplacen y que DELE borre archivos",
-    "opt_max_upload_bytes": "la subida más grande aceptada, en bytes",
+    "opt_max_upload_bytes": "la subida más grande aceptada, en bytes (admite K, M y G: 2M)",
     "opt_download_dir": "dónde se guardan las descargas",
     "opt_timeout": "segundos para conectar y recibir la bienvenida del servidor",
     "opt_reconnect": (
@@ -761,7 +761,7 @@ ENGLISH = {
     "opt_masquerade_address": "the IPv4 address to give in PASV replies (behind NAT)",
     "opt_allow_upload": "accept uploads (FTP STOR, APPE, MKD)",
     "opt_allow_overwrite": "let uploads replace and DELE delete existing files",
-    "opt_max_upload_bytes": "the largest upload accepted, in bytes",
+    "opt_max_upload_bytes": "the largest upload accepted, in bytes (K, M and G allowed: 2M)",
     "opt_download_dir": "where downloads are saved",
     "opt_timeout": "seconds to connect and to be welcomed by the server",
     "opt_reconnect": (
