@@ -9,6 +9,7 @@ when the lab built it."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,6 +20,26 @@ from .lab import E2E_TAG, REPO_ROOT, wait_until
 
 LAB = REPO_ROOT / "scripts" / "lab"
 SCRIPT_TIMEOUT = 300
+PASSIVE_PORTS = 4
+"""A test lab's passive range: published with the same numbers on the host, so a free block."""
+
+
+def free_port_block(count: int) -> range:
+    """`count` consecutive ports free on the host's loopback now (below the ephemeral ports)."""
+    for first in range(31000, 32000, count):
+        socks = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", port))
+                socks.append(sock)
+            return range(first, first + count)
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no free block of ports on the host")
 
 
 class LabScript:
@@ -29,6 +50,7 @@ class LabScript:
         self.project = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
         self.subnet = subnet
         self.prefix = ".".join(subnet.split("/")[0].split(".")[:3])
+        self.passive = free_port_block(PASSIVE_PORTS)
         self.env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
@@ -38,6 +60,8 @@ class LabScript:
             "LABNET_SUBNET": subnet,
             "LAB_PUBLISH_ADDRESS": "127.0.0.1",
             "LAB_PUBLISH_PORT": "0",  # Docker picks a free one: no race with other programs
+            "LAB_FTP_PORT": "0",
+            "LAB_PASSIVE_PORTS": f"{self.passive.start}-{self.passive.stop - 1}",
             "FTPLAB_LANG": "es",
         }
         for inherited in ("LABNET_PREFIX", "LAB_STUDENTS", "FTPLAB_MAX_CLIENTS"):
@@ -93,6 +117,11 @@ class LabScript:
     def published_port(self) -> int:
         """The port of this computer that `up --publish` opened to the server."""
         ports = self.container("server").attrs["NetworkSettings"]["Ports"]["2121/tcp"]
+        return int(ports[0]["HostPort"])
+
+    def published_ftp_port(self) -> int:
+        """The port of this computer that `up --publish` opened to the server's FTP door."""
+        ports = self.container("server").attrs["NetworkSettings"]["Ports"]["2100/tcp"]
         return int(ports[0]["HostPort"])
 
     def network_name(self) -> str:
