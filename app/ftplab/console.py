@@ -177,7 +177,10 @@ class TerminalConsole(PlainConsole):
         owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
         self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
         self._editor.remember = False
-        self.start()
+        if self._saved_mode is None:
+            self.start()
+        else:
+            self._redraw()  # asked again while running (a name in use): the question replaces the prompt
         try:
             while not self._pending and not self.at_eof:
                 self._pending = self.read_lines()
@@ -286,7 +289,8 @@ class ConsoleWatch:
     """Whether a console's input is watched by the owner's selector, or read on every turn
     instead: a regular file or /dev/null never blocks, and epoll refuses to watch it."""
 
-    def __init__(self, selector, console: PlainConsole, on_readable: Callable[[int], None]):
+    def __init__(self, selector, console: PlainConsole, on_readable: object):
+        """`on_readable` is what the selector key carries: the client's callback, the server's endpoint."""
         self._selector = selector
         self._console = console
         self._on_readable = on_readable
