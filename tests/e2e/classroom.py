@@ -2,19 +2,22 @@
 
 `LabScript` runs scripts/lab with the settings that keep a test's lab apart from
 anyone else's: its own project name, a subnet Docker picked as free, the
-session's image tag, and no settings file (LAB_ENV_FILE=/dev/null). `down()`
+session's image tag, no settings file (LAB_ENV_FILE=/dev/null), and what `up
+--publish` opens on 127.0.0.1 only: the ports on any free ones, the FTP door's
+passive ports on a free block (published with the same numbers). `down()`
 removes the project's containers, network and volumes, and the tools image
 when the lab built it."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 import docker
+
+from support.ports import free_ports
 
 from .lab import E2E_TAG, REPO_ROOT, wait_until
 
@@ -22,24 +25,6 @@ LAB = REPO_ROOT / "scripts" / "lab"
 SCRIPT_TIMEOUT = 300
 PASSIVE_PORTS = 4
 """A test lab's passive range: published with the same numbers on the host, so a free block."""
-
-
-def free_port_block(count: int) -> range:
-    """`count` consecutive ports free on the host's loopback now (below the ephemeral ports)."""
-    for first in range(31000, 32000, count):
-        socks = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
-                socks.append(sock)
-            return range(first, first + count)
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no free block of ports on the host")
 
 
 class LabScript:
@@ -50,7 +35,7 @@ class LabScript:
         self.project = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
         self.subnet = subnet
         self.prefix = ".".join(subnet.split("/")[0].split(".")[:3])
-        self.passive = free_port_block(PASSIVE_PORTS)
+        self.passive = free_ports(PASSIVE_PORTS)
         self.env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
