@@ -80,6 +80,8 @@ class Room(Protocol):
 
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
+    def expel(self, person: str, code: ErrorCode, key: str, /, **values) -> list: ...
+
 
 class Downloads(Protocol):
     """Queueing a download, as handlers see it."""
@@ -513,18 +515,18 @@ class Handlers:
         self._stop()  # the loop tells every client the server is closing
 
     def _console_kick(self, argument: str) -> None:
-        """`/kick NAME [reason]`: NAME is told why (in its language) and disconnected."""
+        """`/kick NAME [reason]`: every connection of NAME (a lab client, or all of an FTP
+        user's logins) is told why, each in its own protocol, and closed."""
         room = self._room
         target, _, reason = argument.partition(" ")
-        member = room.member(target) if target else None
         if not target:
             room.show(self._say("usage_kick"))
-        elif member is None:
+            return
+        reason = visible(reason.strip())
+        key = "kicked_because" if reason else "kicked"
+        gone = room.expel(target, ErrorCode.KICKED, key, name=room.name, reason=reason)
+        if not gone:
             room.show(self._say("no_such_user", name=visible(target)))
-        elif not member.hears_chat:  # an FTP user: its door has no way to say why
-            room.show(self._say("not_in_chat", name=member.name))
-        else:
-            log.info("kicked %s from the console: %s", member.label, visible(reason.strip()) or "-")
-            key, reason = ("kicked_because", visible(reason.strip())) if reason.strip() else ("kicked", "")
-            room.refuse(member, ErrorCode.KICKED, key, name=room.name, reason=reason)
-            room.show(self._say("console_kicked", name=member.name))
+            return
+        log.info("kicked %s (%d connections) from the console: %s", gone[0].label, len(gone), reason or "-")
+        room.show(self._say("console_kicked", name=gone[0].name))

@@ -83,6 +83,8 @@ class Visitor:
         """None until its arrival was news; then whether that news named it (else it was counted)."""
         self.gone_since: float | None = None
         """When its last connection closed, while its visit lasts the grace longer."""
+        self.expelled = False
+        """The teacher sent it away: its visit ends with its last connection, with no grace."""
 
     def admits(self, connection) -> bool:
         """Is `connection` this person too? Only an FTP login from the same address."""
@@ -146,6 +148,11 @@ class Room:
         visitor = self._members.get(protocol.name_key(name))
         return visitor.first if visitor is not None and visitor.connections else None
 
+    def connections_of(self, name: str) -> list:
+        """Every connection of the person called `name`, oldest first (none if nobody is)."""
+        visitor = self._members.get(protocol.name_key(name))
+        return list(visitor.connections) if visitor is not None else []
+
     def member_names(self) -> list[str]:
         """Every member as `who` shows it: FTP users as `name (ftp)`, or `name (ftp ×3)`."""
         return [visitor.who_name for visitor in self._members.values() if visitor.connections]
@@ -191,7 +198,7 @@ class Room:
         )
         if visitor.connections:
             return
-        if visitor.by_ftp and self._ftp_grace > 0 and not self._loop.stopping:
+        if visitor.by_ftp and self._ftp_grace > 0 and not visitor.expelled and not self._loop.stopping:
             visitor.gone_since = self._loop.now
             self._in_grace[visitor] = None
         else:
@@ -381,6 +388,20 @@ class Room:
         event = self.error_event(code, key, self.say_to(session), **values)
         session.queue(protocol.encode(event), self._loop.now)
         self._loop.close_after_output(session, code.value)
+
+    def expel(self, person: str, code: ErrorCode, key: str, /, **values) -> list:
+        """Send the person called `person` away: each of its connections gets message
+        `key` in its own protocol (a lab `!ERR`, an FTP 421) and closes, data
+        connections with it; its visit ends with the last one, with no grace, and
+        the others hear of it once. The connections it had (none: nobody is called so)."""
+        visitor = self._members.get(protocol.name_key(person))
+        if visitor is None or not visitor.connections:
+            return []
+        visitor.expelled = True
+        connections = list(visitor.connections)
+        for connection in connections:
+            connection.refuse(code, key, **values)
+        return connections
 
     def say_goodbye(self, session: Session) -> None:
         """Quit takes effect once the downloads and answers asked for before it are sent."""

@@ -2,7 +2,9 @@
 
 `LabScript` runs scripts/lab with the settings that keep a test's lab apart from
 anyone else's: its own project name, a subnet Docker picked as free, the
-session's image tag, and no settings file (LAB_ENV_FILE=/dev/null). `down()`
+session's image tag, no settings file (LAB_ENV_FILE=/dev/null), and what `up
+--publish` opens on 127.0.0.1 only: the ports on any free ones, the FTP door's
+passive ports on a free block (published with the same numbers). `down()`
 removes the project's containers, network and volumes, and the tools image
 when the lab built it."""
 
@@ -15,10 +17,14 @@ from pathlib import Path
 
 import docker
 
+from support.ports import free_ports
+
 from .lab import E2E_TAG, REPO_ROOT, wait_until
 
 LAB = REPO_ROOT / "scripts" / "lab"
 SCRIPT_TIMEOUT = 300
+PASSIVE_PORTS = 4
+"""A test lab's passive range: published with the same numbers on the host, so a free block."""
 
 
 class LabScript:
@@ -29,6 +35,7 @@ class LabScript:
         self.project = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
         self.subnet = subnet
         self.prefix = ".".join(subnet.split("/")[0].split(".")[:3])
+        self.passive = free_ports(PASSIVE_PORTS)
         self.env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
@@ -38,6 +45,8 @@ class LabScript:
             "LABNET_SUBNET": subnet,
             "LAB_PUBLISH_ADDRESS": "127.0.0.1",
             "LAB_PUBLISH_PORT": "0",  # Docker picks a free one: no race with other programs
+            "LAB_FTP_PORT": "0",
+            "LAB_PASSIVE_PORTS": f"{self.passive.start}-{self.passive.stop - 1}",
             "FTPLAB_LANG": "es",
         }
         for inherited in ("LABNET_PREFIX", "LAB_STUDENTS", "FTPLAB_MAX_CLIENTS"):
@@ -93,6 +102,11 @@ class LabScript:
     def published_port(self) -> int:
         """The port of this computer that `up --publish` opened to the server."""
         ports = self.container("server").attrs["NetworkSettings"]["Ports"]["2121/tcp"]
+        return int(ports[0]["HostPort"])
+
+    def published_ftp_port(self) -> int:
+        """The port of this computer that `up --publish` opened to the server's FTP door."""
+        ports = self.container("server").attrs["NetworkSettings"]["Ports"]["2100/tcp"]
         return int(ports[0]["HostPort"])
 
     def network_name(self) -> str:

@@ -12,16 +12,21 @@ LOWEST, HIGHEST = 20000, 29000
 
 def two_free_ports() -> int:
     """The first of two consecutive ports nothing uses now (tried at random)."""
+    return free_ports(2).start
+
+
+def free_ports(count: int) -> range:
+    """`count` consecutive ports nothing uses now (tried at random)."""
     for _ in range(50):
-        low = random.randrange(LOWEST, HIGHEST)
-        socks = [socket.socket() for _ in range(2)]
+        low = random.randrange(LOWEST, HIGHEST - count)
+        socks = [socket.socket() for _ in range(count)]
         try:
             for offset, sock in enumerate(socks):
                 sock.bind((HOST, low + offset))
-            return low
+            return range(low, low + count)
         except OSError:
             continue
         finally:
             for sock in socks:
                 sock.close()
-    raise AssertionError("no two consecutive free ports")
+    raise AssertionError(f"no {count} consecutive free ports")

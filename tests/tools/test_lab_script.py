@@ -21,17 +21,17 @@ needs_docker_cli = pytest.mark.skipif(
 )
 
 
-def run_lab(*args: str) -> subprocess.CompletedProcess:
+def run_lab(*args: str, **settings: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "COMPOSE_PROJECT_NAME": f"ftplab-usage-{uuid.uuid4().hex[:8]}",
         "LAB_ENV_FILE": os.devnull,
     }
-    for inherited in ("LAB_STUDENTS", "LABNET_SUBNET", "LABNET_PREFIX"):
+    for inherited in ("LAB_STUDENTS", "LABNET_SUBNET", "LABNET_PREFIX", "LAB_PASSIVE_PORTS"):
         env.pop(inherited, None)
     return subprocess.run(
         [str(LAB), *args],
-        env=env,
+        env=env | settings,
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -107,6 +107,11 @@ def test_an_unknown_machine_is_named_with_the_machines_there_are(args):
         (("swarm", "logs", "nadie"), ("no such machine: nadie",)),
         (("up", "--server-option", "port=1"), ("--server-option port", "the lab sets it")),
         (("up", "--server-option", "allow-upload"), ("needs OPTION=VALUE",)),
+        (("up", "--server-option", "masquerade-address=10.0.0.1"), ("the lab sets it", "--publish-address")),
+        (("up", "--publish-address", "10.0.0.1"), ("--publish-address goes with --publish",)),
+        (("up", "--publish", "--publish-address", "lab.example.org"), ("needs an IPv4 address",)),
+        (("up", "--publish", "--publish-address", "10.0.0.256"), ("needs an IPv4 address",)),
+        (("up", "--publish", "--publish-address"), ("--publish-address needs",)),
         (("files",), ("usage: scripts/lab files add",)),
         (("files", "add"), ("usage: scripts/lab files add",)),
         (("files", "add", "."), ("name a file or a folder",)),
@@ -115,6 +120,14 @@ def test_an_unknown_machine_is_named_with_the_machines_there_are(args):
 )
 def test_other_usage_errors_are_one_line_and_exit_2(args, words):
     assert_usage_error(run_lab(*args), *words)
+
+
+@needs_docker_cli
+@pytest.mark.parametrize("ports", ["30000", "30009-30000", "80-90", "30000-70000", "a-b"])
+def test_a_passive_range_that_is_not_one_is_an_error_naming_it(ports):
+    result = run_lab("status", LAB_PASSIVE_PORTS=ports)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert f"LAB_PASSIVE_PORTS={ports} is not a range of ports" in result.stderr
 
 
 def test_help_prints_the_usage_and_succeeds():

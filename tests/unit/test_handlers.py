@@ -42,6 +42,14 @@ class FakeRoom:
         self.members[protocol.name_key(name)] = session
         return True
 
+    def expel(self, person, code, key, /, **values):
+        """As the room does: every connection of `person` (here, its one session) refused."""
+        session = self.member(person)
+        if session is None:
+            return []
+        self.calls.append(("refuse", (session, code, key), values))
+        return [session]
+
     def send_file_error(self, session, code, key, name, **values):
         """As the room does: the name as a field (recorded), then the `!ERR` naming it."""
         self.calls.append(("send_file_error", (session, code, name), {}))

@@ -413,3 +413,54 @@ def test_no_grace_while_the_server_stops(room, loop, member, connection):
     loop.stopping = True
     room.remove_member(curl, "server shutdown")
     assert room.member_names() == [] and not room.has_news
+
+
+# --- /kick: a person is all its connections (issue 17, item 5) ---------------------------------------
+
+
+class Refused:
+    """A connection's own last word (`refuse`), recorded: the loop's connections say it in their protocol."""
+
+    def __init__(self, hears_chat: bool, address: str):
+        self.hears_chat = hears_chat
+        self.address_key = address
+        self.name = None
+        self.label = f"?@{address}"
+        self.connected_at = 0.0
+        self.refusals: list[tuple] = []
+
+    def refuse(self, code, key, **values):
+        self.refusals.append((code, key, values))
+
+
+def test_expel_refuses_every_connection_of_the_person_and_its_departure_is_told_once_at_once(
+    room, loop, member, shown
+):
+    old = member("old")
+    logins = [Refused(hears_chat=False, address="10.0.9.9") for _ in range(3)]
+    for login in logins:
+        assert room.add_member(login, "ana")
+        room.note_arrival(login)
+    room.flush_news()
+    assert room.connections_of("ANA") == logins
+    assert room.connections_of("nadie") == []
+
+    gone = room.expel("Ana", ErrorCode.KICKED, "kicked", name="profe", reason="")
+
+    assert gone == logins
+    assert [login.refusals for login in logins] == [
+        [(ErrorCode.KICKED, "kicked", {"name": "profe", "reason": ""})]
+    ] * 3
+    for login in logins:  # the loop closes each one, in its own time
+        room.remove_member(login, "kicked")
+    room.flush_news()
+    assert room.member_names() == ["old"]
+    assert texts_of(old) == ["ana se ha unido", "ana se ha ido"], "no grace after a kick: told at once, once"
+    assert shown == ["profe> ana se ha unido", "profe> ana se ha ido"]
+    assert room.add_member(Refused(hears_chat=False, address="10.0.9.10"), "ana"), "the name is free at once"
+
+
+def test_expel_of_nobody_refuses_nothing(room, member):
+    ana = member("ana")
+    assert room.expel("bob", ErrorCode.KICKED, "kicked", name="profe", reason="") == []
+    assert not ana.outbox
