@@ -176,6 +176,8 @@ SPANISH = {
     "ftp_user_first": "Orden incorrecto de comandos: primero USER.",
     "ftp_login_incorrect": "No has iniciado sesión: usuario o contraseña incorrectos.",
     "ftp_too_many_failures": "Servicio no disponible: demasiados intentos fallidos.",
+    "ftp_address_blocked": "Servicio no disponible: demasiados intentos fallidos desde tu dirección; "
+    "vuelve a intentarlo dentro de {minutes} min.",
     "ftp_logged_in": "Sesión iniciada, adelante. Hola, {name}.",
     "ftp_goodbye": "Cerrando la conexión de control. Adiós.",
     "ftp_noop": "Comando correcto.",
@@ -450,6 +452,8 @@ ENGLISH = {
     "ftp_user_first": "Bad sequence of commands: send USER first.",
     "ftp_login_incorrect": "Not logged in: login incorrect.",
     "ftp_too_many_failures": "Service not available: too many failed logins.",
+    "ftp_address_blocked": "Service not available: too many failed logins from your address; "
+    "try again in {minutes} min.",
     "ftp_logged_in": "User logged in, proceed. Hello, {name}.",
     "ftp_goodbye": "Service closing control connection. Goodbye.",
     "ftp_noop": "Command okay.",
