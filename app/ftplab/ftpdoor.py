@@ -187,6 +187,10 @@ class FtpDoor:
         self._listeners: set[PassiveListener] = set()
         self._settling: dict[FtpData, float] = {}
         """Uploads whose data connection ended, waiting to see that their client is still there."""
+        self._logins = ftp.LoginGuard(clock=lambda: self._loop.now)
+        """Failed logins per address, shared by every control connection."""
+        self._delayed: dict[FtpControl, float] = {}
+        """Sessions waiting for a Delay (a failed login's reply) to be over, and when it is."""
         self._actions = {
             ftp.SendReply: self._send_reply,
             ftp.Join: self._join,
@@ -197,6 +201,7 @@ class FtpDoor:
             ftp.ReceiveUpload: self._start_transfer,
             ftp.UploadFinished: self._upload_finished,
             ftp.Renamed: self._renamed,
+            ftp.Delay: self._delay,
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self._loop.close_after_output(control, "quit"),
         }
@@ -212,6 +217,7 @@ class FtpDoor:
             local=sock.getsockname()[:2],
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
+            logins=self._logins,
         )
         control = FtpControl(sock, address, now, session, key)
         return control
@@ -270,6 +276,7 @@ class FtpDoor:
         data = control.data
         if control.ftp.quit_waiting and data is not None and data.upload is not None:
             self._finish_before_quit(control, data)
+        self._delayed.pop(control, None)
         control.ftp.connection_lost()
         self._close_data(control)
 
@@ -312,6 +319,23 @@ class FtpDoor:
     def _renamed(self, control: FtpControl, action: ftp.Renamed) -> None:
         log.info("rename %s to %s by %s", visible(action.old), visible(action.new), control.label)
         self._room.announce("renamed", name=control.name, old=visible(action.old), new=visible(action.new))
+
+    def _delay(self, control: FtpControl, action: ftp.Delay) -> None:
+        self._delayed[control] = self._loop.now + action.seconds
+
+    @property
+    def delaying(self) -> bool:
+        """Sessions wait for a Delay: the loop should come back soon."""
+        return bool(self._delayed)
+
+    def end_delays(self, now: float) -> None:
+        """Tell each session whose Delay is over, and carry out what it says then."""
+        for control, due in list(self._delayed.items()):
+            if now >= due:
+                del self._delayed[control]
+                control.ftp.handle(ftp.DelayOver())
+                self.act(control)
+                self._loop.touch(control)
 
     # --- passive listeners ---------------------------------------------------------
 

@@ -285,6 +285,8 @@ class Server:
         self.downloads.hash_step(self._guard)
         if self.ftp_door is not None and self.ftp_door.settling:
             self.ftp_door.settle_uploads(self.now)
+        if self.ftp_door is not None and self.ftp_door.delaying:
+            self.ftp_door.end_delays(self.now)
         self._drop_doomed()
         self.room.flush_news()
         self._service_touched()
@@ -296,7 +298,7 @@ class Server:
     def _select_timeout(self) -> float:
         if self.downloads.hashing or self._touched or self._doomed or self.room.has_news:
             return 0.0
-        if self.ftp_door is not None and self.ftp_door.settling:
+        if self.ftp_door is not None and (self.ftp_door.settling or self.ftp_door.delaying):
             return UPLOAD_SETTLE_POLL_SECONDS
         return HOUSEKEEPING_SECONDS
 
