@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import __version__, protocol
 from .console import PlainConsole, open_console
-from .ftpdoor import parse_port_range
+from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
 
@@ -182,11 +182,15 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     _add_ftp_options(options)
     parser = options.parser
     args = parser.parse_args(argv)
-    if args.passive_ports:
-        try:
-            parse_port_range(args.passive_ports)
-        except ValueError as error:
-            parser.error(f"--passive-ports {error}")
+    masquerade = args.masquerade_address
+    try:  # checked at start (ftp.options), not when the first PASV fails
+        say = Messages(args.lang)
+        if args.passive_ports:
+            ftp_options.passive_ports(args.passive_ports, say, own_ports=(args.port, args.ftp_port))
+        if masquerade and args.ftp_port is not None:
+            masquerade = ftp_options.masquerade_address(masquerade, say)
+    except ftp_options.OptionError as error:
+        parser.error(str(error))
     if args.max_clients < 1:
         parser.error(Messages(args.lang)("max_clients_zero"))
     return ServerConfig(
@@ -206,7 +210,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         ftp_port=args.ftp_port,
         ftp_password=args.ftp_password,
         passive_ports=args.passive_ports,
-        masquerade_address=args.masquerade_address,
+        masquerade_address=masquerade,
         allow_upload=args.allow_upload,
         allow_overwrite=args.allow_overwrite,
         max_upload_bytes=args.max_upload_bytes,
