@@ -2,10 +2,11 @@
 
 On a terminal, `TerminalConsole` edits the line itself (cbreak mode), so that a message arriving while the
 user types is printed above the line being typed, which is then drawn again:
-nothing mangles it. It offers what any shell's line editing does: Left/Right,
-Home/End, Up/Down through this session's history, Tab completion, Ctrl-C to
-cancel the line (when the owner takes the signal keys as keys), Ctrl-D on an
-empty line to end input.
+nothing mangles it. The editing (keys, cursor, history, completion) is
+line_editor.LineEditor, with no terminal; this class keeps termios, the
+echo of finished lines and the redraw, and acts on the editor's effects:
+Ctrl-C cancels the line (when the owner takes the signal keys as keys), Ctrl-D
+on an empty line ends input.
 Anywhere else (a pipe, a file), `PlainConsole` reads whole lines and prints
 what it is given. Reading never blocks: the owner's selectors loop calls
 `read_lines` when the fd is readable.
@@ -22,42 +23,14 @@ import signal
 import unicodedata
 from collections.abc import Callable
 
+from .line_editor import Cancelled, Choices, LineEditor, Signal, Submitted
+
 try:
     import termios
 except ImportError:  # not a POSIX system: no line editing
     termios = None
 
 READ_BYTES = 64 * 1024
-MAX_HISTORY = 1000
-_BACKSPACE = ("\x7f", "\x08")
-_ERASE_LINE = "\x15"  # Ctrl-U
-_ERASE_WORD = "\x17"  # Ctrl-W
-_END_OF_INPUT = "\x04"  # Ctrl-D
-_INTERRUPT = "\x03"  # Ctrl-C
-_QUIT_NOW = "\x1c"  # Ctrl-\
-_SUSPEND = "\x1a"  # Ctrl-Z
-_REDRAW = "\x0c"  # Ctrl-L
-_TAB = "\t"
-_ESCAPE_KEYS = {
-    "[D": "left",
-    "OD": "left",
-    "[C": "right",
-    "OC": "right",
-    "[A": "up",
-    "OA": "up",
-    "[B": "down",
-    "OB": "down",
-    "[H": "home",
-    "OH": "home",
-    "[1~": "home",
-    "[7~": "home",
-    "[F": "end",
-    "OF": "end",
-    "[4~": "end",
-    "[8~": "end",
-    "[3~": "delete",
-}
-_CONTROL_KEYS = {"\x01": "home", "\x05": "end", "\x02": "left", "\x06": "right", "\x10": "up", "\x0e": "down"}
 
 
 class PlainConsole:
@@ -150,15 +123,23 @@ class TerminalConsole(PlainConsole):
         super().__init__(stdin, stdout)
         self._prompt = prompt
         self._signal_keys_as_keys = signal_keys_as_keys
-        self._line = ""
-        self._cursor = 0
-        self._history: list[str] = []
-        self._history_index = 0
-        self._draft = ""
+        self._editor = LineEditor(lambda before: self.completer(before))
         self._status = ""
-        self._in_escape = ""
         self._saved_mode = None
-        self._asking = False
+        self._submitted: list[str] = []
+        self._effects = {
+            Submitted: self._echo_submitted,
+            Cancelled: self._echo_cancelled,
+            Choices: lambda effect: self.show("  ".join(effect.texts)),
+            Signal: lambda effect: self._on_signal_key(effect.name),
+        }
+        self._signal_keys = {
+            "end-of-input": self._end_of_input,
+            "interrupt": lambda: self.on_interrupt(),
+            "quit-now": lambda: self.on_quit_now(),
+            "suspend": self._suspend,
+            "redraw": self.clear_screen,
+        }
 
     # --- the terminal's mode --------------------------------------------------
 
@@ -195,14 +176,14 @@ class TerminalConsole(PlainConsole):
         "" at Ctrl-D. Ctrl-C (as a key) raises KeyboardInterrupt, leaving a clean line."""
         owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
         self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
-        self._asking = True
+        self._editor.remember = False
         self.start()
         try:
             while not self._pending and not self.at_eof:
                 self._pending = self.read_lines()
             return self._pending.pop(0).strip() if self._pending else ""
         finally:
-            self._prompt, self.on_interrupt, self._asking = owner_prompt, owner_interrupt, False
+            self._prompt, self.on_interrupt, self._editor.remember = owner_prompt, owner_interrupt, True
 
     def _interrupt_question(self) -> None:
         self._write("^C\r\n")
@@ -215,124 +196,25 @@ class TerminalConsole(PlainConsole):
         if not data:
             self.at_eof = self.input_gone = True
             return []
-        lines: list[str] = []
+        self._submitted = []
         for key in self._decoder.decode(data):
-            self._on_key(key, lines)
+            for effect in self._editor.key(key):
+                self._effects[type(effect)](effect)
         self._redraw()
-        return lines
+        return self._submitted
 
-    def _on_key(self, key: str, lines: list[str]) -> None:
-        if self._in_escape:
-            self._continue_escape(key)
-        elif key == "\x1b":
-            self._in_escape = key
-        elif key in ("\r", "\n"):
-            self._submit(lines)
-        elif key in _CONTROL_KEYS:
-            self._move(_CONTROL_KEYS[key])
-        else:
-            self._edit(key)
+    def _echo_submitted(self, effect: Submitted) -> None:
+        self._write(f"\r\x1b[K{self._prompt()}{effect.line}\r\n")
+        self._submitted.append(effect.line)
 
-    def _edit(self, key: str) -> None:
-        before, after = self._line[: self._cursor], self._line[self._cursor :]
-        if key in _BACKSPACE:
-            self._set_line(before[:-1] + after, len(before) - 1)
-        elif key == _ERASE_LINE:
-            self._set_line(after, 0)
-        elif key == _ERASE_WORD:
-            stripped = before.rstrip()
-            kept = stripped[: stripped.rfind(" ") + 1]
-            self._set_line(kept + after, len(kept))
-        elif key == _END_OF_INPUT:
-            self._end_of_input_key()
-        elif key == _INTERRUPT:
-            self._interrupt()
-        elif key == _QUIT_NOW:
-            self.on_quit_now()
-        elif key == _SUSPEND:
-            self._suspend()
-        elif key == _REDRAW:
-            self.clear_screen()
-        elif key == _TAB:
-            self._complete(before, after)
-        elif key.isprintable():
-            self._set_line(before + key + after, len(before) + 1)
+    def _echo_cancelled(self, effect: Cancelled) -> None:
+        self._write(f"\r\x1b[K{self._prompt()}{effect.line}^C\r\n")
 
-    def _set_line(self, line: str, cursor: int) -> None:
-        self._line = line
-        self._cursor = max(0, min(cursor, len(line)))
+    def _on_signal_key(self, name: str) -> None:
+        self._signal_keys[name]()
 
-    def _submit(self, lines: list[str]) -> None:
-        self._write(f"\r\x1b[K{self._prompt()}{self._line}\r\n")
-        lines.append(self._line)
-        if self._asking:
-            self._set_line("", 0)
-            return
-        if self._line.strip() and (not self._history or self._history[-1] != self._line):
-            self._history = [*self._history, self._line][-MAX_HISTORY:]
-        self._history_index = len(self._history)
-        self._set_line("", 0)
-
-    def _end_of_input_key(self) -> None:
-        """Ctrl-D: end of input on an empty line, else delete the character under the cursor."""
-        if not self._line:
-            self.at_eof = True
-        self._set_line(self._line[: self._cursor] + self._line[self._cursor + 1 :], self._cursor)
-
-    def _interrupt(self) -> None:
-        """Ctrl-C: cancel the line being typed; on an empty line the owner decides."""
-        if not self._line:
-            self.on_interrupt()
-            return
-        self._write(f"\r\x1b[K{self._prompt()}{self._line}^C\r\n")
-        self._set_line("", 0)
-        self._history_index = len(self._history)
-
-    def _continue_escape(self, key: str) -> None:
-        """Collect an escape sequence; act on the keys we know, swallow the rest."""
-        self._in_escape += key
-        sequence = self._in_escape[1:]
-        introducer_done = len(sequence) == 1 and key not in "[O"
-        sequence_done = len(sequence) > 1 and "@" <= key <= "~"
-        if introducer_done or sequence_done:
-            self._in_escape = ""
-            if sequence in _ESCAPE_KEYS:
-                self._move(_ESCAPE_KEYS[sequence])
-
-    def _move(self, where: str) -> None:
-        if where == "left":
-            self._cursor = max(self._cursor - 1, 0)
-        elif where == "right":
-            self._cursor = min(self._cursor + 1, len(self._line))
-        elif where == "home":
-            self._cursor = 0
-        elif where == "end":
-            self._cursor = len(self._line)
-        elif where == "delete":
-            self._set_line(self._line[: self._cursor] + self._line[self._cursor + 1 :], self._cursor)
-        else:
-            self._browse_history(-1 if where == "up" else 1)
-
-    def _browse_history(self, step: int) -> None:
-        index = self._history_index + step
-        if not 0 <= index <= len(self._history):
-            return
-        if self._history_index == len(self._history):
-            self._draft = self._line
-        self._history_index = index
-        line = self._history[index] if index < len(self._history) else self._draft
-        self._set_line(line, len(line))
-
-    def _complete(self, before: str, after: str) -> None:
-        """Tab: complete the text before the cursor, or list the choices."""
-        choices = self.completer(before)
-        if not choices:
-            return
-        common = os.path.commonprefix(choices)
-        if len(common) > len(before):
-            self._set_line(common + after, len(common))
-        elif len(choices) > 1:
-            self.show("  ".join(choice[_word_start(before) :] for choice in choices))
+    def _end_of_input(self) -> None:
+        self.at_eof = True
 
     # --- the screen -------------------------------------------------------------
 
@@ -357,13 +239,15 @@ class TerminalConsole(PlainConsole):
         head = f"{self._status} {self._prompt()}" if self._status else self._prompt()
         room = max(shutil.get_terminal_size().columns - _cells(head) - 1, 10)
         start, end, back = self._window(room)
-        self._write(f"\r\x1b[K{head}{self._line[start:end]}" + (f"\x1b[{back}D" if back > 0 else ""))
+        line = self._editor.line
+        self._write(f"\r\x1b[K{head}{line[start:end]}" + (f"\x1b[{back}D" if back > 0 else ""))
 
     def _window(self, room: int) -> tuple[int, int, int]:
         """The part of the line that fits in `room` columns around the cursor (wide characters
         take two), and how many columns the cursor sits before its end."""
-        widths = [_cells(ch) for ch in self._line]
-        start = end = self._cursor
+        widths = [_cells(ch) for ch in self._editor.line]
+        cursor = self._editor.cursor
+        start = end = cursor
         used = 0
         while start > 0 and used + widths[start - 1] <= room:
             start -= 1
@@ -371,7 +255,7 @@ class TerminalConsole(PlainConsole):
         while end < len(widths) and used + widths[end] <= room:
             used += widths[end]
             end += 1
-        return start, end, sum(widths[self._cursor : end])
+        return start, end, sum(widths[cursor:end])
 
 
 def _cells(text: str) -> int:
@@ -380,20 +264,6 @@ def _cells(text: str) -> int:
         0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
         for ch in text
     )
-
-
-def _word_start(text: str) -> int:
-    """Where the word being completed starts (after the last space not inside quotes)."""
-    quote = ""
-    start = 0
-    for index, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == " ":
-            start = index + 1
-    return start
 
 
 def _no_action() -> None:

@@ -39,6 +39,8 @@ class Room(Protocol):
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
+    def send_file_error(self, session: Session, code: ErrorCode, key: str, name: str, **values) -> None: ...
+
     def say_to(self, member) -> Messages: ...
 
 
@@ -116,7 +118,7 @@ class Downloads:
                 visible(transfer.name),
                 problem.code,
             )
-            self._room.send_error(session, problem.code, problem.message_key, name=visible(transfer.name))
+            self._room.send_file_error(session, problem.code, problem.message_key, transfer.name)
             return False
         return True
 
@@ -168,7 +170,7 @@ class Downloads:
             name = visible(transfer.name)
             log.warning("could not read %s for %s: %s", name, session.label, error or type(error).__name__)
             session.transfers.popleft().close()
-            self._room.send_error(session, ErrorCode.DENIED, "unreadable_file", name=name)
+            self._room.send_file_error(session, ErrorCode.DENIED, "unreadable_file", transfer.name)
             return
         if transfer.hashing:
             self._hashing.add(session)

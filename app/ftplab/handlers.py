@@ -17,12 +17,18 @@ import logging
 import shlex
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from . import protocol
 from .logs import CHATTER_LOGGER
-from .messages import CATALOGUES, CONSOLE_HELP_KEYS, HELP_KEYS, Messages, human_size
+from .messages import (
+    CATALOGUES,
+    CLIENT_COMMANDS_HELP_KEYS,
+    CONSOLE_HELP_KEYS,
+    HELP_KEYS,
+    Messages,
+    listing_line,
+)
 from .protocol import ErrorCode
 from .session import Session
 from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
@@ -33,9 +39,6 @@ from .wildcards import MAX_PATTERN_CHARS, PatternProblem, Wildcard, matching_nam
 log = logging.getLogger("ftplab.server")
 chatter = logging.getLogger(CHATTER_LOGGER)
 """Each client's commands and chat: kept off an interactive console (see logs.py), not out of the log."""
-
-DIRECTORY_MARK = "<dir>"
-"""What `list` shows in the size column of a subdirectory (whose name ends in "/")."""
 
 
 class Room(Protocol):
@@ -61,13 +64,15 @@ class Room(Protocol):
 
     def reply(self, session: Session, text: str) -> None: ...
 
-    def reply_in_pieces(self, session: Session, texts: Iterable[str]) -> None: ...
+    def reply_in_pieces(self, session: Session, texts: Iterable) -> None: ...
 
     def send_event(self, session: Session, event) -> None: ...
 
     def send_message(self, session: Session, sender: str, text: str) -> None: ...
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
+
+    def send_file_error(self, session: Session, code: ErrorCode, key: str, name: str, **values) -> None: ...
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None: ...
 
@@ -82,6 +87,24 @@ class Downloads(Protocol):
     def request(
         self, session: Session, parts: tuple[str, ...], resume_from: tuple[int, str] | None = None
     ) -> FileProblem | None: ...
+
+
+def _serves(tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
+    """Does `word` (relative to `cwd`, or a path) name a served file? Each folder is listed
+    once into `listings`, for all the words of one line."""
+    try:
+        parts = split_path(cwd, word)
+        if not parts:
+            return False
+        folder = parts[:-1]
+        if folder not in listings:
+            entries = tree.list_shown(folder)
+            listings[folder] = {
+                entry.name for entry in entries if entry.shown == entry.name and not entry.is_dir
+            }
+    except (FileProblem, OSError):
+        return False
+    return parts[-1] in listings[folder]
 
 
 @dataclass(frozen=True)
@@ -181,15 +204,21 @@ class Handlers:
             return
         log.info("joined %s", session.label)
         room.welcome(session)
+        if session.protocol_version >= 2:
+            room.send_event(session, protocol.Version(room.name, protocol.VERSION))
         if options is not None and self._keep_alive_seconds:
             room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line
 
     def _take_join_options(self, session: Session, options: dict[str, str]) -> None:
-        """What a client announced in its `!JOIN` line: its language, if the server has it."""
+        """What a client announced in its `!JOIN` line: its language, if the server has it, and
+        the protocol version it speaks (the server's, if it speaks a later one)."""
         if options.get("lang") in CATALOGUES:
             session.language = options["lang"]
+        version = options.get("proto", "1")
+        if version.isascii() and version.isdigit() and len(version) < 8:
+            session.protocol_version = min(int(version), protocol.VERSION)
 
     def _on_text(self, session: Session, text: str, now: float) -> bool:
         if not text:
@@ -232,19 +261,21 @@ class Handlers:
             key = "list_empty_in" if parts else "list_empty"
             self._room.reply(session, say(key, path=display_path(parts)))
             return
-        self._room.reply_in_pieces(session, self._listing(parts, entries, self._room.say_to(session)))
+        fields = session.protocol_version >= 2
+        self._room.reply_in_pieces(session, self._listing(parts, entries, self._room.say_to(session), fields))
 
-    def _listing(self, parts: tuple[str, ...], entries: list[Entry], say: Messages) -> Iterator[str]:
+    def _listing(self, parts: tuple[str, ...], entries: list[Entry], say: Messages, fields: bool) -> Iterator:
+        """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields."""
         if parts:
             yield say("list_header_in", path=display_path(parts), count=len(entries))
         else:
             yield say("list_header", count=len(entries))
         for entry in entries:
-            stamp = datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M")
-            if entry.is_dir:
-                yield f"{DIRECTORY_MARK:>10}  {stamp}  {entry.shown}/"
+            if fields:
+                kind, size = ("d", 0) if entry.is_dir else ("f", entry.size)
+                yield protocol.ListEntry(self._room.name, kind, size, int(entry.mtime), entry.shown)
             else:
-                yield f"{human_size(entry.size):>10}  {stamp}  {entry.shown}"
+                yield listing_line(entry.is_dir, entry.size, entry.mtime, entry.shown)
 
     def _get(self, session: Session, argument: str, _now: float) -> None:
         if not argument:
@@ -259,7 +290,7 @@ class Handlers:
             return
         if problem is not None:
             log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
-            self._room.send_error(session, problem.code, problem.message_key, name=visible(argument))
+            self._room.send_file_error(session, problem.code, problem.message_key, argument)
 
     def _resume(self, session: Session, argument: str, _now: float) -> None:
         """`resume OFFSET SHA256 NAME`: the rest of a download the client kept in part."""
@@ -271,56 +302,60 @@ class Handlers:
         problem = self._request_download(session, name, resume_from=(offset, prefix_sha256))
         if problem is not None:
             log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
-            self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+            self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _get_each_word(self, session: Session, argument: str) -> bool:
-        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell)
-        is queued, if every one names a served file; False (and nothing queued) otherwise."""
+        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell;
+        relative to the current folder, or a path) that names a file is queued, and each that
+        does not is refused on its own. False (nothing done) when no word names a served file:
+        the line was one name, which does not exist."""
         try:
             words = shlex.split(argument)
-            served = {entry.name for entry in self._storage.list() if entry.shown == entry.name}
-        except (ValueError, OSError):
+        except ValueError:
             return False
-        if len(words) < 2 or not set(words) <= served:
+        listings: dict[tuple[str, ...], set[str]] = {}
+        if len(words) < 2 or not any(_serves(self._tree, session.cwd, word, listings) for word in words):
             return False
         self._queue_each(session, words)
         return True
 
     def _queue_each(self, session: Session, names: list[str]) -> None:
-        """Queue `names` in order, each confirmed with `!QUEUED`; past the queue's cap, one
-        `queue-full` says how many were left out, and the rest are not tried."""
+        """Queue `names` (relative to the current folder) in order, each confirmed with
+        `!QUEUED` or refused on its own; past the queue's cap, one `queue-full` says how many
+        were left out, and the rest are not tried."""
         for index, name in enumerate(names):
-            problem = self._downloads.request(session, (name,))
+            problem = self._request_download(session, name)
             if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
                 left = len(names) - index
-                self._room.send_error(
-                    session, problem.code, "mget_queue_full", count=left, name=visible(name)
-                )
+                self._room.send_file_error(session, problem.code, "mget_queue_full", name, count=left)
                 return
             if problem is None:
                 self._room.send_event(session, protocol.Queued(self._room.name, name))
             else:
-                self._room.send_error(session, problem.code, problem.message_key, name=visible(name))
+                self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _mget(self, session: Session, pattern: str, _now: float) -> None:
-        """`mget PATTERN`: every served file whose name matches (shell wildcards), queued in
-        name order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full`
-        says how many were left out."""
+        """`mget PATTERN`: every served file of the current folder whose name matches (shell
+        wildcards), queued in name order and each confirmed with `!QUEUED`; past the queue's
+        cap, one `queue-full` says how many were left out."""
         try:
             wildcard = Wildcard.parse(pattern)  # first: a pattern refused costs no listing
-            names = matching_names(self._storage.list(), wildcard)
+            files = [entry for entry in self._tree.list_shown(session.cwd) if not entry.is_dir]
+            names = matching_names(files, wildcard)
         except PatternProblem as problem:
             shown = visible(pattern[:MAX_PATTERN_CHARS])
             self._room.send_error(
                 session, ErrorCode.USAGE, problem.message_key, pattern=shown, limit=MAX_PATTERN_CHARS
             )
             return
-        except OSError as error:
+        except (FileProblem, OSError) as error:
             log.error("cannot list %s: %s", self._storage.root, error)
             self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
             return
         if not names:
-            self._room.send_error(session, ErrorCode.NO_MATCH, "no_match", pattern=visible(pattern))
+            self._room.send_file_error(
+                session, ErrorCode.NO_MATCH, "no_match", pattern, pattern=visible(pattern)
+            )
             return
         self._queue_each(session, names)
 
@@ -382,8 +417,9 @@ class Handlers:
         return say("who", count=len(names), names=", ".join(names), server=self._room.name)
 
     def _help(self, session: Session, _argument: str, _now: float) -> None:
+        """The commands; a protocol-2 client (the ftplab client) gets its own, aliases and keys too."""
         say = self._room.say_to(session)
-        for key in HELP_KEYS:
+        for key in CLIENT_COMMANDS_HELP_KEYS if session.protocol_version >= 2 else HELP_KEYS:
             self._room.reply(session, say(key))
 
     def _quit(self, session: Session, _argument: str, _now: float) -> None:

@@ -8,6 +8,8 @@ is never translated. Logs are for operators and stay in English.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 DEFAULT_LANGUAGE = "es"
 
 SPANISH = {
@@ -110,6 +112,11 @@ SPANISH = {
     ),
     "download_resumed": "Continuando {name} desde {offset} ({size} en total)",
     "download_not_asked": "Descarga rechazada: {name} no se ha pedido",
+    "partial_set_aside": (
+        "Aviso: lo que hay en el nombre de la descarga parcial de {name} no es un archivo tuyo "
+        "(un enlace, otro tipo de archivo o un archivo con otro nombre): apartado a {path}, "
+        "se descarga entero"
+    ),
     "gets_failed": "Descargas fallidas: {count}",
     "no_hello": "El servidor no ha respondido en {seconds} s",
     "left_on_signal": "Terminado por {signal}",
@@ -262,6 +269,11 @@ SPANISH = {
     "client_description": "El cliente de ftplab: archivos y chat de un servidor ftplab.",
     "session_commands_title": "Comandos dentro de la sesión:",
     "help_clear": "  clear            borra la pantalla (también Ctrl-L)",
+    "client_help_list": "  list [CARPETA]   los archivos del servidor, o de CARPETA (también ls, dir)",
+    "client_help_get": "  get ARCHIVO ...  descarga uno o varios archivos (get a.txt b.txt)",
+    "client_help_mget": "  mget PATRÓN ...  descarga los archivos que coinciden (mget *.pdf)",
+    "client_help_quit": "  quit             salir (también exit, bye, Ctrl-D)",
+    "usage_mget": "Uso: mget PATRÓN... (por ejemplo mget *.pdf)",
     "opt_help": "muestra esta ayuda y termina",
     "opt_version": "muestra la versión y termina",
     "opt_lang": "idioma: es o en (por defecto, el de FTPLAB_LANG o el del sistema)",
@@ -401,6 +413,11 @@ ENGLISH = {
     ),
     "download_resumed": "Continuing {name} from {offset} ({size} in all)",
     "download_not_asked": "Download refused: {name} was not asked for",
+    "partial_set_aside": (
+        "Warning: what is at the name of {name}'s partial download is not a file of yours "
+        "(a link, another kind of file, or a file with another name): set aside as {path}, "
+        "downloading it whole"
+    ),
     "gets_failed": "Failed downloads: {count}",
     "no_hello": "The server did not answer within {seconds} s",
     "left_on_signal": "Ended by {signal}",
@@ -548,6 +565,11 @@ ENGLISH = {
     "client_description": "The ftplab client: files and chat from an ftplab server.",
     "session_commands_title": "Commands in the session:",
     "help_clear": "  clear            clear the screen (Ctrl-L too)",
+    "client_help_list": "  list [FOLDER]    the server's files, or FOLDER's (ls, dir too)",
+    "client_help_get": "  get FILE ...     download one or more files (get a.txt b.txt)",
+    "client_help_mget": "  mget PATTERN ... download the files that match (mget *.pdf)",
+    "client_help_quit": "  quit             leave (exit, bye, Ctrl-D too)",
+    "usage_mget": "Usage: mget PATTERN... (for example mget *.pdf)",
     "opt_help": "show this help and exit",
     "opt_version": "show the version and exit",
     "opt_lang": "language: es or en (by default FTPLAB_LANG's, else the system's)",
@@ -610,7 +632,22 @@ HELP_KEYS = (
     "help_private",
     "help_chat",
 )
-CLIENT_HELP_KEYS = ("session_commands_title", *HELP_KEYS[1:], "help_clear")
+CLIENT_HELP_KEYS = (
+    "session_commands_title",
+    "client_help_list",
+    "client_help_get",
+    "client_help_mget",
+    "help_cd",
+    "help_put",
+    "help_who",
+    "help_clear",
+    "client_help_quit",
+    "help_private",
+    "help_chat",
+)
+"""The ftplab client's commands, with its aliases and keys, for its --help."""
+CLIENT_COMMANDS_HELP_KEYS = ("help_title", *CLIENT_HELP_KEYS[1:])
+"""The server's answer to `help` from a protocol-2 client (the ftplab client): the same commands."""
 
 
 class Messages:
@@ -634,3 +671,16 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+DIRECTORY_MARK = "<dir>"
+
+
+def listing_line(is_dir: bool, size: int, mtime: float, name: str) -> str:
+    """One entry of a listing as people read it: size (or <dir>), local date and time, name
+    (a folder's ending in "/"). The server writes it for older clients; the client writes it
+    from `!ENTRY` fields."""
+    stamp = datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
+    if is_dir:
+        return f"{DIRECTORY_MARK:>10}  {stamp}  {name}/"
+    return f"{human_size(size):>10}  {stamp}  {name}"

@@ -2,7 +2,7 @@
 
 Bytes go in (`Receiver.feed`), events come out (`Receiver.next_event`), and
 `encode` turns events back into bytes. The server and the client both use this
-module; the sockets live in `server.py` and `client.py`.
+module; the sockets live in the server's loop and in `client/app.py`.
 
 Every line on the wire is UTF-8, ends with LF (a CR before the LF is dropped)
 and starts with the sender's name and "> ". A server line whose text starts
@@ -33,6 +33,13 @@ SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 JOIN = "JOIN"
 """A client's first line may be `name> !JOIN key=value ...`: options, not a command."""
 MAX_KEEP_ALIVE_SECONDS = 1_000_000.0
+VERSION = 2
+"""The protocol this code speaks (docs/protocol.md, "Versions"). A client announces it with
+`!JOIN proto=2`; a server that speaks it answers `!PROTO 2` after `!HELLO` and from then on
+gives that client data in fields: `!ENTRY` for a listing, `!REFUSED` before a file's `!ERR`.
+A client that announces no version (1) gets the human text only, as before."""
+ENTRY_KINDS = ("f", "d")
+"""`!ENTRY` kinds: a file, a directory."""
 
 
 class ErrorCode(str, enum.Enum):
@@ -279,6 +286,42 @@ class PutRequest:
 
 
 @dataclass(frozen=True)
+class Version:
+    """`!PROTO n`: the server speaks protocol version `n` to this client (sent after `!HELLO`)."""
+
+    sender: str
+    number: int
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """`!ENTRY kind size mtime name`: one entry of a `list` answer, for programs (protocol 2).
+
+    `kind` is "f" (a file) or "d" (a folder); `size` in bytes (0 for a folder); `mtime` in
+    whole seconds since the epoch (UTC); `name` as listed (escaped if it is not served)."""
+
+    sender: str
+    kind: str
+    size: int
+    mtime: int
+    name: str
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "d"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """`!REFUSED code name`: the request for the file (or pattern) `name` was refused with `code`;
+    the `!ERR code text` that follows says why to the user (protocol 2)."""
+
+    sender: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Bye:
     """The server ends this connection at the client's request."""
 
@@ -376,7 +419,23 @@ _ENCODERS = {
     KeepAlive: lambda e: _encode_keep_alive(e),
     FileResume: lambda e: _encode_file_resume(e),
     Queued: lambda e: _line(e.sender, f"{CONTROL}QUEUED {e.name}"),
+    Version: lambda e: _line(e.sender, f"{CONTROL}PROTO {e.number:d}"),
+    ListEntry: lambda e: _encode_entry(e),
+    Refused: lambda e: _encode_refused(e),
 }
+
+
+def _encode_entry(event: ListEntry) -> bytes:
+    if event.kind not in ENTRY_KINDS or event.size < 0 or event.mtime < 0 or not event.name:
+        raise LocalProtocolError("bad list entry")
+    return _line(event.sender, f"{CONTROL}ENTRY {event.kind} {event.size:d} {event.mtime:d} {event.name}")
+
+
+def _encode_refused(event: Refused) -> bytes:
+    code = str(event.code)
+    if not code or " " in code or not event.name:
+        raise LocalProtocolError("bad refusal")
+    return _line(event.sender, f"{CONTROL}REFUSED {code} {event.name}")
 
 
 def encode(event) -> bytes:
@@ -484,6 +543,24 @@ def _parse_queued(sender: str, args: str) -> Queued:
     return Queued(sender, args)
 
 
+def _parse_version(sender: str, args: str) -> Version:
+    return Version(sender, _int_field(args, 1_000_000))
+
+
+def _parse_entry(sender: str, args: str) -> ListEntry:
+    kind, size, mtime, name = (args.split(" ", 3) + ["", "", ""])[:4]
+    if kind not in ENTRY_KINDS or not name:
+        raise BadFrame("bad !ENTRY line")
+    return ListEntry(sender, kind, _int_field(size, 2**63), _int_field(mtime, 2**63), name)
+
+
+def _parse_refused(sender: str, args: str) -> Refused:
+    code, _, name = args.partition(" ")
+    if not code or not name:
+        raise BadFrame("bad !REFUSED line")
+    return Refused(sender, code, name)
+
+
 def _parse_error(sender: str, args: str) -> Error:
     code, _, text = args.partition(" ")
     if not code:
@@ -515,6 +592,9 @@ _CONTROL_PARSERS = {
     "KEEPALIVE": lambda sender, args: _parse_keep_alive(sender, args),
     "RESUME": lambda sender, args: _parse_file_resume(sender, args),
     "QUEUED": lambda sender, args: _parse_queued(sender, args),
+    "PROTO": _parse_version,
+    "ENTRY": _parse_entry,
+    "REFUSED": _parse_refused,
 }
 
 
@@ -562,8 +642,8 @@ class Receiver:
 
     `from_server=False` (the server's side) yields Line events, and FileData
     and FileAbort for an upload; `from_server=True` (the client's side) yields
-    Message, Hello, Error, FileStart, FileData, FileAbort, UploadReady,
-    UploadSaved and Bye.
+    Message, Hello, Error, FileStart, FileResume, FileData, FileAbort, Queued,
+    UploadReady, UploadSaved, KeepAlive, Version, ListEntry, Refused and Bye.
 
     `feed` parses at once, so the only bytes kept are one partial line, never
     more than MAX_LINE_BYTES: a longer line is dropped as it arrives, however

@@ -16,6 +16,7 @@ cap if output arrives faster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
@@ -24,6 +25,7 @@ from . import protocol
 from .messages import Messages
 from .protocol import ErrorCode
 from .session import Session
+from .text import visible
 
 log = logging.getLogger("ftplab.server")
 
@@ -186,8 +188,12 @@ class Room:
         session.replies = self._encoded_replies(texts)
         self._loop.touch(session)
 
-    def _encoded_replies(self, texts: Iterable[str]) -> Iterator[bytes]:
+    def _encoded_replies(self, texts: Iterable) -> Iterator[bytes]:
+        """Each text as a line from the server; an event (a `!ENTRY`) as itself."""
         for text in texts:
+            if not isinstance(text, str):
+                yield protocol.encode(text)
+                continue
             yield protocol.encode(protocol.Message(self.name, protocol.fit_text(self.name, text)))
 
     def error_event(self, code: ErrorCode, key: str, say: Messages | None = None, **values) -> protocol.Error:
@@ -199,6 +205,14 @@ class Room:
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None:
         self.send_event(session, self.error_event(code, key, self.say_to(session), **values))
+
+    def send_file_error(self, session: Session, code: ErrorCode, key: str, name: str, **values) -> None:
+        """A refused file request: `!REFUSED code name` first for a protocol-2 client (the name as
+        asked, a field its program reads), then the `!ERR` whose text names it for the user."""
+        if session.protocol_version >= 2:
+            with contextlib.suppress(protocol.LocalProtocolError):  # a name no line can carry
+                self.send_event(session, protocol.Refused(self.name, code.value, name))
+        self.send_error(session, code, key, name=visible(name), **values)
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None:
         self.flush_news()

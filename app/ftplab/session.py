@@ -68,6 +68,8 @@ class Session(Connection):
         self.name: str | None = None
         self.language: str | None = None
         """The language the client announced when it joined (None: the server's)."""
+        self.protocol_version = 1
+        """The protocol version the client announced (`!JOIN proto=2`); 1 for older clients."""
         self.transfers: deque[Transfer] = deque()
         self.replies: Iterator[bytes] | None = None
         """A long answer (a listing) still being queued, a line at a time, as output drains."""

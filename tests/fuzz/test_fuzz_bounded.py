@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ftplab import protocol
-from ftplab.download import UnsafeName, numbered_name, safe_name
+from ftplab.client.download_file import UnsafeName, numbered_name, safe_name
 from ftplab.filenames import MAX_NAME_BYTES, is_listed, is_plain_name, is_servable, typed_form
 from ftplab.storage import FileProblem, Storage
 from ftplab.usernames import FORBIDDEN_NAME_CHARS, is_invisible, name_key, name_problem

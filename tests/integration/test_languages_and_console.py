@@ -31,7 +31,7 @@ def test_an_english_client_of_a_spanish_server_is_answered_in_english(start_serv
     )
 
     assert result.has("profe> Hello, bob. Connected: 2. Type help for the commands."), result
-    assert result.has("profe>   get FILE         download a file"), result
+    assert result.has("profe>   get FILE ...     download one or more files (get a.txt b.txt)"), result
     assert result.has("profe> No such file: nada.txt"), result
     assert result.has("profe> Connected (2): ana, bob; server: profe"), result
     assert result.has("profe> Goodbye, bob"), result
@@ -89,7 +89,7 @@ def test_help_of_both_programs_speaks_the_chosen_language_and_shows_commands_and
     assert "[FTPLAB_IDLE_TIMEOUT; now: 600]" in words(english.stdout), english
     assert spanish.returncode == 0, spanish
     assert spanish.has("Comandos dentro de la sesión:"), spanish
-    assert spanish.has(re.compile(r"^\s+get ARCHIVO\s+descarga un archivo$")), spanish
+    assert spanish.has(re.compile(r"^\s+get ARCHIVO \.\.\.\s+descarga uno o varios archivos")), spanish
     assert "[FTPLAB_TIMEOUT; ahora: 10]" in words(spanish.stdout), spanish
 
 

@@ -161,4 +161,8 @@ def test_help_speaks_the_chosen_language_with_the_commands_and_the_defaults(monk
     assert text.startswith("usage: ")
     assert "show this help and exit" in text
     assert "[FTPLAB_PORT; now: 2300]" in text
-    assert "/kick NAME [reason]" in text if parse is parse_server_args else "get FILE download a file" in text
+    assert (
+        "/kick NAME [reason]" in text
+        if parse is parse_server_args
+        else "get FILE ... download one or more files" in text
+    )

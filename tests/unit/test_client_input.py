@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftplab.client import _file_name_argument, _listed_name, _local_names, _partial_name, _quoted
-from ftplab.console import _cells, _word_start
+from ftplab.client.commands import command_for, file_name_argument, local_names, partial_name, quoted
+from ftplab.console import _cells
+from ftplab.line_editor import word_start
 
 
 @pytest.mark.parametrize(
@@ -23,41 +24,48 @@ from ftplab.console import _cells, _word_start
     ],
 )
 def test_the_name_in_a_get(typed, name):
-    assert _file_name_argument(typed) == name
+    assert file_name_argument(typed) == name
 
 
 @pytest.mark.parametrize(
-    ("line", "name"),
+    ("typed", "action", "argument"),
     [
-        ("         100  2026-11-24 10:00  notas.txt", "notas.txt"),
-        ("     1.2 MiB  2026-11-24 10:00  con  dos espacios.txt", "con  dos espacios.txt"),
-        ("     <dir>  2026-11-24 10:00  fotos de clase/", "fotos de clase/"),
-        ("Archivos en el servidor (2):", None),
-        ("hola  2026-11-24 10:00  no", None),
+        ("ls fotos", "list", "fotos"),
+        ("DIR  fotos de clase ", "list", "fotos de clase"),
+        ("list", "list", ""),
+        ("exit", "quit", ""),
+        ("bye", "quit", ""),
+        ("mget *.pdf", "mget", "*.pdf"),
     ],
 )
-def test_list_lines_give_their_name(line, name):
-    assert _listed_name(line) == name
+def test_aliases_keep_their_arguments(typed, action, argument):
+    command, given = command_for(typed)
+    assert (command.action, given) == (action, argument)
 
 
-def test_names_with_spaces_or_quotes_are_completed_quoted():
-    assert _quoted("notas.txt") == "notas.txt"
-    assert _quoted("con espacios.txt") == "'con espacios.txt'"
-    assert _file_name_argument(_quoted("it's here.txt")) == "it's here.txt"
+@pytest.mark.parametrize("typed", ["quit now", "clear all", "who", "hola"])
+def test_anything_else_goes_to_the_server_as_typed(typed):
+    assert command_for(typed)[0] is None
+
+
+def test_names_with_spaces_or_quotes_are_completedquoted():
+    assert quoted("notas.txt") == "notas.txt"
+    assert quoted("con espacios.txt") == "'con espacios.txt'"
+    assert file_name_argument(quoted("it's here.txt")) == "it's here.txt"
 
 
 @pytest.mark.parametrize(
     ("text", "start"), [("get ", 4), ("get 'con esp", 4), ("wh", 0), ('get "a b" c', 10)]
 )
 def test_the_word_being_completed_starts_after_the_last_unquoted_space(text, start):
-    assert _word_start(text) == start
+    assert word_start(text) == start
 
 
 @pytest.mark.parametrize(
     ("typed", "start"), [("", ""), ("can", "can"), ("'con esp", "con esp"), ('"con es', "con es")]
 )
 def test_a_name_being_typed_may_be_inside_an_open_quote(typed, start):
-    assert _partial_name(typed) == start
+    assert partial_name(typed) == start
 
 
 def test_wide_characters_take_two_columns_and_combining_marks_none():
@@ -72,6 +80,6 @@ def test_put_completes_local_files_and_folders_not_hidden_ones(tmp_path, monkeyp
     (tmp_path / "fotos").mkdir()
     (tmp_path / "fotos" / "a.jpg").write_text("x")
     monkeypatch.chdir(tmp_path)
-    assert _local_names("") == ["fotos/", "notas.txt"]
-    assert _local_names("fotos/") == ["fotos/a.jpg"]
-    assert _local_names("no-existe/") == []
+    assert local_names("") == ["fotos/", "notas.txt"]
+    assert local_names("fotos/") == ["fotos/a.jpg"]
+    assert local_names("no-existe/") == []

@@ -67,6 +67,7 @@ def test_the_window_of_a_long_line_fits_and_holds_the_cursor(editor):
     console, keys = editor
     keys("日本語" * 20 + "\x1b[D" * 7)
     start, end, back = console._window(room=21)
-    assert _cells(console._line[start:end]) <= 21
-    assert start <= console._cursor <= end
-    assert back == _cells(console._line[console._cursor : end])
+    line, cursor = console._editor.line, console._editor.cursor
+    assert _cells(line[start:end]) <= 21
+    assert start <= cursor <= end
+    assert back == _cells(line[cursor:end])

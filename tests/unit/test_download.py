@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftplab import download as download_module
-from ftplab.download import (
+from ftplab.client import download_file as download_module
+from ftplab.client.download_file import (
     TEMP_PREFIX,
     TEMP_SUFFIX,
     BackgroundWriter,
@@ -23,6 +23,7 @@ from ftplab.download import (
     Download,
     DownloadError,
     ReceiveBuffers,
+    SetAside,
     UnsafeName,
     held_prefix,
     numbered_name,
@@ -421,3 +422,48 @@ def test_resuming_needs_the_kept_part_it_was_told_of(tmp_path):
     (tmp_path / ".f.bin.ftplab-partial").write_bytes(b"x" * 9)
     with pytest.raises(DownloadError):
         Download.resuming(str(tmp_path), "f.bin", 10, 100, "0" * 64)
+
+
+def _plant_victim(tmp_path, content: bytes):
+    victim = tmp_path / "victim"
+    victim.write_bytes(content)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    return victim, downloads
+
+
+def test_a_symlink_at_the_partial_name_is_set_aside_not_followed(tmp_path):
+    victim, downloads = _plant_victim(tmp_path, b"secret")
+    (downloads / ".f.bin.ftplab-partial").symlink_to(victim)
+
+    held = held_prefix(str(downloads), "f.bin")
+
+    assert isinstance(held, SetAside), "nothing about the link's target is described"
+    assert os.path.islink(held.path) and not (downloads / ".f.bin.ftplab-partial").exists()
+    with pytest.raises(DownloadError):
+        Download.resuming(str(downloads), "f.bin", 6, 100, "0" * 64)
+    assert victim.read_bytes() == b"secret"
+
+
+def test_resuming_never_appends_through_a_link_planted_after_the_request(tmp_path):
+    victim, downloads = _plant_victim(tmp_path, b"x" * 10)
+    (downloads / ".f.bin.ftplab-partial").symlink_to(victim)
+    with pytest.raises(DownloadError):
+        Download.resuming(str(downloads), "f.bin", 10, 100, "0" * 64)
+    assert victim.read_bytes() == b"x" * 10
+
+
+def test_a_fifo_at_the_partial_name_is_set_aside_without_waiting(tmp_path):
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    os.mkfifo(downloads / ".f.bin.ftplab-partial")
+    held = held_prefix(str(downloads), "f.bin")  # opening a FIFO for reading would wait for a writer
+    assert isinstance(held, SetAside)
+    assert stat.S_ISFIFO(os.lstat(held.path).st_mode)
+
+
+def test_a_hard_linked_partial_is_not_used(tmp_path):
+    victim, downloads = _plant_victim(tmp_path, b"y" * 10)
+    os.link(victim, downloads / ".f.bin.ftplab-partial")
+    assert isinstance(held_prefix(str(downloads), "f.bin"), SetAside)
+    assert victim.read_bytes() == b"y" * 10

@@ -11,6 +11,7 @@ from ftplab.messages import CONSOLE_HELP_KEYS, HELP_KEYS, Messages
 from ftplab.protocol import ErrorCode
 from ftplab.session import ADDRESS_CHAT_BURST_LINES, CHAT_BURST_LINES, COMMAND_BURST, Session
 from ftplab.storage import NoSuchFile, Storage
+from ftplab.text import visible
 
 SERVER = "profe"
 
@@ -40,6 +41,11 @@ class FakeRoom:
         session.name = name
         self.members[protocol.name_key(name)] = session
         return True
+
+    def send_file_error(self, session, code, key, name, **values):
+        """As the room does: the name as a field (recorded), then the `!ERR` naming it."""
+        self.calls.append(("send_file_error", (session, code, name), {}))
+        self.calls.append(("send_error", (session, code, key), {"name": visible(name), **values}))
 
     def __getattr__(self, method):
         def record(*args, **values):
@@ -380,7 +386,7 @@ def test_resume_queues_the_rest_of_a_file_and_a_malformed_one_is_usage(handlers,
 def several(room, downloads, tmp_path):
     for name in ("a.txt", "b.txt", "c.md", "con espacio.txt", ".oculto.txt", "esc\x1b.txt"):
         (tmp_path / name).write_text("x")
-    downloads.missing.update({"a.txt b.txt", "a.txt nada.txt"})  # no file has the whole name
+    downloads.missing.update({"a.txt b.txt", "a.txt nada.txt", "nada.txt", "no existe.txt"})  # no such files
     return Handlers(room, downloads, Storage(str(tmp_path)))
 
 
@@ -398,7 +404,10 @@ def test_mget_queues_every_served_match_in_name_order(several, room, downloads, 
 def test_mget_matching_nothing_is_no_match(several, room, joined):
     ana = joined("ana")
     several.on_line(ana, line(ana, "mget *.pdf"), 0.0)
-    assert room.called("send_error") == [((ana, ErrorCode.NO_MATCH, "no_match"), {"pattern": "*.pdf"})]
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_MATCH, "no_match"), {"name": "*.pdf", "pattern": "*.pdf"})
+    ]
+    assert room.called("send_file_error") == [((ana, ErrorCode.NO_MATCH, "*.pdf"), {})]
 
 
 def test_mget_past_the_queue_cap_says_how_many_were_left_out(several, room, downloads, joined):
@@ -415,7 +424,16 @@ def test_get_of_several_names_queues_each_when_no_file_has_the_whole_name(severa
     ana = joined("ana")
     several.on_line(ana, line(ana, "get a.txt b.txt"), 0.0)
     several.on_line(ana, line(ana, "get a.txt nada.txt"), 0.0)
-    assert queued_names(room) == ["a.txt", "b.txt"]
+    assert queued_names(room) == ["a.txt", "b.txt", "a.txt"]
     assert room.called("send_error") == [
-        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "a.txt nada.txt"})
-    ], "not every word is a file: the line was one name, which does not exist"
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "nada.txt"})
+    ], "what exists is queued, what does not is refused on its own (issue 18)"
+
+
+def test_get_of_several_words_none_of_them_a_file_is_one_missing_name(several, room, joined):
+    ana = joined("ana")
+    several.on_line(ana, line(ana, "get no existe.txt"), 0.0)
+    assert queued_names(room) == []
+    assert room.called("send_error") == [
+        ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "no existe.txt"})
+    ]

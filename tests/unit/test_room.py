@@ -223,3 +223,22 @@ def test_an_announcement_is_encoded_once_per_language_not_once_per_member(room, 
     assert len(encoded) == 2
     assert events_of(speakers[0]) == [protocol.Message("profe", "ana uploaded notas.txt (1 KiB)")]
     assert events_of(speakers[5]) == [protocol.Message("profe", "ana subió notas.txt (1 KiB)")]
+
+
+def test_a_refused_file_carries_its_name_as_a_field_for_protocol_2_only(room, member):
+    ana, bob = member("ana"), member("bob")
+    ana.protocol_version = 2
+    for session in (ana, bob):
+        room.send_file_error(session, ErrorCode.NO_FILE, "no_such_file_named", "a b.txt")
+    assert events_of(ana) == [
+        protocol.Refused("profe", "nofile", "a b.txt"),
+        protocol.Error("profe", "nofile", "El archivo no existe: a b.txt"),
+    ]
+    assert events_of(bob) == [protocol.Error("profe", "nofile", "El archivo no existe: a b.txt")]
+
+
+def test_a_name_no_line_can_carry_is_still_refused_in_words(room, member):
+    ana = member("ana")
+    ana.protocol_version = 2
+    room.send_file_error(ana, ErrorCode.NO_FILE, "no_such_file_named", "a\rb")
+    assert events_of(ana) == [protocol.Error("profe", "nofile", "El archivo no existe: a\\x0db")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ftplab.download import UnsafeName, safe_name
+from ftplab.client.download_file import UnsafeName, safe_name
 from ftplab.filenames import is_plain_name
 from ftplab.storage import AmbiguousName, FileProblem, NoSuchFile, NotAFile, Storage, Unreadable
 

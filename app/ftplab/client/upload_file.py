@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import time
 
 FRAME_BYTES = 128 * 1024
 HASH_STEP_BYTES = 1024 * 1024
@@ -44,7 +43,6 @@ class Outgoing:
         self.sent = 0
         self.ready = False
         """The server said `!GO`: frames may be sent."""
-        self.started = time.monotonic()
 
     def _digest(self) -> str:
         hasher, offset = hashlib.sha256(), 0

@@ -19,7 +19,12 @@ with what it last held.
 
 With --keep-partial, an interrupted download (not a corrupt one) is kept under
 a hidden name, `.NAME.ftplab-partial`, never its final name; `resuming` takes
-it up again, and the SHA-256 checked at the end is the whole file's.
+it up again, and the SHA-256 checked at the end is the whole file's. The
+download folder may be writable by others, so a partial is opened with
+O_NOFOLLOW|O_NONBLOCK and used only when it is a regular file of ours with
+one link; anything else found at that name (a symlink, a FIFO, a hard link to
+someone's file) is renamed aside and never read, written or described to the
+server.
 """
 
 from __future__ import annotations
@@ -29,16 +34,21 @@ import errno
 import hashlib
 import os
 import queue
+import stat
 import tempfile
 import threading
+from typing import NamedTuple
 
-from .filenames import MAX_NAME_BYTES, is_servable
-from .text import visible
+from ..filenames import MAX_NAME_BYTES, is_servable
+from ..text import visible
 
 MAX_NUMBERED_COPIES = 1000
 TEMP_PREFIX = ".ftplab-"
 TEMP_SUFFIX = ".part"
 PARTIAL_SUFFIX = ".ftplab-partial"
+ASIDE_SUFFIX = ".set-aside"
+PARTIAL_OPEN_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+"""A partial is never followed through a link, and opening a FIFO planted there does not wait."""
 HASH_CHUNK_BYTES = 1024 * 1024
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 RECEIVE_BUFFERS = 4
@@ -203,17 +213,72 @@ def partial_path(directory: str, name: str) -> str:
     return os.path.join(directory, f".{name}{PARTIAL_SUFFIX}")
 
 
-def held_prefix(directory: str, name: str) -> tuple[int, str] | None:
-    """(bytes, their SHA-256) of a kept partial download of `name`, if there is one."""
-    hasher, size = hashlib.sha256(), 0
+class HeldPart(NamedTuple):
+    """What a kept partial download holds: its size and the SHA-256 of those bytes."""
+
+    size: int
+    sha256: str
+
+
+class SetAside(NamedTuple):
+    """Something that is not our own partial download was found at its name and moved to `path`."""
+
+    path: str
+
+
+def open_partial(directory: str, name: str) -> int | SetAside | None:
+    """A descriptor (read/write) on the kept partial of `name`, only if it is a regular file
+    owned by this user with one link; anything else there is renamed aside (SetAside), never
+    followed; None when there is nothing."""
+    path = partial_path(directory, name)
     try:
-        with open(partial_path(directory, name), "rb") as partial:
-            while chunk := partial.read(HASH_CHUNK_BYTES):
-                hasher.update(chunk)
-                size += len(chunk)
+        fd = os.open(path, PARTIAL_OPEN_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _set_aside(path)
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and info.st_nlink == 1:
+        return fd
+    os.close(fd)
+    return _set_aside(path)
+
+
+def _set_aside(path: str) -> SetAside | None:
+    """Rename what is at `path` (the entry itself, never what a link points to) out of the way."""
+    aside = path + ASIDE_SUFFIX
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return SetAside(path)  # it stays, but is still not used
+    return SetAside(aside)
+
+
+def _feed(fd: int, hasher) -> int:
+    """Feed `hasher` everything the file at `fd` holds; returns its size."""
+    size = 0
+    while chunk := os.pread(fd, HASH_CHUNK_BYTES, size):
+        hasher.update(chunk)
+        size += len(chunk)
+    return size
+
+
+def held_prefix(directory: str, name: str) -> HeldPart | SetAside | None:
+    """(bytes, their SHA-256) of a kept partial download of `name`, if there is a sound one;
+    SetAside if something else was at its name; None otherwise."""
+    opened = open_partial(directory, name)
+    if not isinstance(opened, int):
+        return opened
+    hasher = hashlib.sha256()
+    try:
+        size = _feed(opened, hasher)
     except OSError:
         return None
-    return (size, hasher.hexdigest()) if size else None
+    finally:
+        os.close(opened)
+    return HeldPart(size, hasher.hexdigest()) if size else None
 
 
 class Download:
@@ -318,23 +383,28 @@ class Download:
 
     @classmethod
     def resuming(cls, directory: str, name: str, offset: int, size: int, sha256: str) -> Download:
-        """Go on with the kept partial download of `name`, which must hold `offset` bytes."""
+        """Go on with the kept partial download of `name`, which must hold `offset` bytes: it is
+        opened once (see `open_partial`), hashed through that descriptor and appended to."""
         download = cls.__new__(cls)
         download.name = safe_name(name)
         download.directory, download.size, download._expected = directory, size, sha256
         download._temp_path = partial_path(directory, download.name)
-        held = held_prefix(directory, download.name)
-        if held is None or held[0] != offset:
+        opened = open_partial(directory, download.name)
+        if not isinstance(opened, int):
             raise DownloadError(f"the kept part of {visible(name)} is gone or changed")
-        download.received = download.started_from = offset
         hasher = hashlib.sha256()
         try:
-            with open(download._temp_path, "rb") as partial:
-                while chunk := partial.read(HASH_CHUNK_BYTES):
-                    hasher.update(chunk)
-            download._fd = os.open(download._temp_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            held = _feed(opened, hasher)
+            os.set_blocking(opened, True)
+            os.lseek(opened, 0, os.SEEK_END)
         except OSError as error:
+            os.close(opened)
             raise DownloadError(error.strerror or str(error)) from None
+        if held != offset:
+            os.close(opened)
+            raise DownloadError(f"the kept part of {visible(name)} is gone or changed")
+        download.received = download.started_from = offset
+        download._fd = opened
         download._writer = BackgroundWriter(download._fd, hasher)
         return download
 

@@ -1,0 +1,7 @@
+"""`python -m ftplab.client`."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

@@ -1,0 +1,263 @@
+"""The client program: the socket, the terminal and the signals around a ClientSession.
+
+One selectors loop serves the keyboard (or stdin) and the socket: what the
+server sends goes to the session as it arrives, in preallocated buffers
+(file data reaches the download as views of them, uncopied); what the session
+asks for is done here: bytes sent, lines shown, the progress line drawn. Run
+it as `ftplab-client` or `python -m ftplab.client`; exit statuses in
+session.py."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import sys
+
+from .. import protocol
+from ..cli import ClientConfig, parse_client_args
+from ..console import ConsoleWatch, PlainConsole, open_console
+from ..messages import Messages
+from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
+from ..text import visible
+from .actions import ClearScreen, Show, Status
+from .download_file import ReceiveBuffers
+from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
+
+
+class LeaveNow(BaseException):
+    """A signal ends the client at once (terminal restored, the download reported)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _leave_on_signal(signum, _frame) -> None:
+    raise LeaveNow(signum)
+
+
+class ClientApp:
+    """The loop around one session: keyboard and socket in, the session's actions out."""
+
+    def __init__(self, sock: socket.socket, session: ClientSession, console: PlainConsole, observe=None):
+        """`observe`, if given, is called with every action of the session as it is carried out
+        (scripts/bench times downloads by their FileStarted and FileSaved)."""
+        self._observe = observe or (lambda _action: None)
+        self.sock = sock
+        self.session = session
+        self.console = console
+        self._buffers = ReceiveBuffers()
+        self._selector = selectors.DefaultSelector()
+        self._console_watch = ConsoleWatch(self._selector, console, self._on_console)
+        console.on_interrupt = lambda: self._after(session.interrupt_key)
+        console.on_quit_now = lambda: session.leave(signal.SIGQUIT)
+        console.completer = session.complete
+
+    def run(self) -> int:
+        """Serve keyboard and socket until the session ends; its exit status (`exit_reason`
+        is then the line for the caller to print once the terminal is restored)."""
+        self.sock.setblocking(False)
+        self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
+        try:
+            self._handle_input_lines([])
+            while not self.session.finished:
+                self._turn()
+        except LeaveNow as leave:
+            self.session.leave(leave.signum)
+        finally:
+            self._close()
+        status, self.exit_reason = self.session.outcome()
+        return status
+
+    def _turn(self) -> None:
+        polling = self._console_watch.polled and self._console_wanted()
+        timeout = 0 if polling else self.session.wait_seconds()
+        for key, mask in self._selector.select(timeout):
+            key.data(mask)
+        if polling:
+            self._on_console(selectors.EVENT_READ)
+        self._after(self.session.tick)
+
+    def _after(self, step) -> None:
+        """Run one step of the session, then carry out what it asked for."""
+        step()
+        self._carry_out()
+
+    def _carry_out(self) -> None:
+        self._flush()
+        self._show_actions()
+        self._console_watch.set(self._console_wanted())
+
+    def _show_actions(self) -> None:
+        for action in self.session.screen.take():
+            self._observe(action)
+            if isinstance(action, Show):
+                self.console.show(action.text)
+            elif isinstance(action, Status):
+                self.console.set_status(action.text)
+            elif isinstance(action, ClearScreen):
+                self.console.clear_screen()
+
+    def _close(self) -> None:
+        self.session.close()
+        self._show_actions()
+        self._selector.close()
+        self.sock.close()
+
+    # --- keyboard -------------------------------------------------------------------
+
+    def _console_wanted(self) -> bool:
+        return not self.console.input_gone and self.session.reads_input()
+
+    def _on_console(self, _mask: int) -> None:
+        self._handle_input_lines(self.console.read_lines())
+
+    def _handle_input_lines(self, lines: list[str]) -> None:
+        if self.console.has_pending:
+            lines = self.console.read_buffered() + lines
+        for line in lines:
+            self.session.typed(line)
+        if self.console.at_eof:
+            self.session.input_ended()
+        self._carry_out()
+
+    # --- socket ---------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        outbox = self.session.outbox
+        while outbox.data:
+            try:
+                sent = self.sock.send(outbox.data)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                outbox.drop()
+                break
+            self.session.output_sent(sent)
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if outbox.data else 0)
+        self._selector.modify(self.sock, events, self._on_socket)
+
+    def _on_socket(self, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._carry_out()
+        if mask & selectors.EVENT_READ:
+            self._receive()
+
+    def _receive(self) -> None:
+        buffer = self._buffers.next()
+        try:
+            count = self.sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            count = 0
+        if not count:
+            self.session.connection_closed()
+            return
+        try:
+            self._after(lambda: self.session.received(memoryview(buffer)[:count]))
+        finally:
+            self._buffers.hold(self.session.downloads.current)
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def _complain(text: str) -> None:
+    """One line on stderr, if there is still a stderr to write to."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"ftplab-client: {text}", file=sys.stderr, flush=True)
+
+
+def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
+    try:
+        sock = socket.create_connection((config.host, config.port), timeout=config.timeout)
+        watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
+        return sock
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        _complain(say("cannot_connect", host=config.host, port=config.port, reason=reason))
+        return None
+
+
+def _install_signal_handlers() -> None:
+    """SIGINT, SIGTERM, SIGHUP and SIGQUIT end the client through its cleanup (the terminal is
+    restored); a signal that was ignored when we started (nohup) stays ignored."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _leave_on_signal)
+
+
+def _ask_name(console: PlainConsole, say: Messages) -> str:
+    """The name typed at the prompt; on a terminal, asked again until it is valid."""
+    while True:
+        name = console.ask(say("ask_name"))
+        if not console.interactive or console.at_eof or protocol.name_problem(name) is None:
+            return name
+        console.show(say("bad_name", name=visible(name)) if name else say("name_rule"))
+
+
+def _prepare_download_dir(config: ClientConfig, say: Messages) -> bool:
+    directory = config.download_dir
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        _complain(f"--download-dir {directory}: {say('download_dir_not_a_directory')}")
+        return False
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        _complain(f"--download-dir {directory}: {error.strerror}")
+        return False
+    return True
+
+
+def _settings(config: ClientConfig, console: PlainConsole) -> ClientSettings:
+    return ClientSettings(
+        download_dir=config.download_dir,
+        lang=config.lang,
+        timeout=config.timeout,
+        keep_partial=config.keep_partial,
+        interactive=console.interactive,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_client_args(argv)
+    say = Messages(config.lang)
+    if sys.stdout is None:
+        _complain(say("stdout_closed"))
+        return EXIT_USAGE
+    prompt_name = [config.name]
+    console = open_console(
+        sys.stdin, sys.stdout, prompt=lambda: f"{prompt_name[0]}> ", signal_keys_as_keys=True
+    )
+    _install_signal_handlers()
+    reason = None
+    try:
+        name = config.name or _ask_name(console, say)
+        if protocol.name_problem(name) is not None:
+            reason = say("bad_name", name=visible(name)) if name else say("name_required")
+            return EXIT_USAGE
+        prompt_name[0] = name
+        if not _prepare_download_dir(config, say):
+            return EXIT_USAGE
+        sock = _connect(config, say)
+        if sock is None:
+            return EXIT_FAILURE
+        if console.interactive:
+            console.start()
+        app = ClientApp(sock, ClientSession(name, _settings(config, console)), console)
+        status = app.run()
+        reason = app.exit_reason
+        return status
+    except KeyboardInterrupt:  # Ctrl-C at the name prompt; the console has ended its line
+        return 128 + signal.SIGINT
+    except LeaveNow as leave:
+        console.show("")  # off the prompt's line
+        return 128 + leave.signum
+    finally:
+        console.close()
+        if reason is not None:
+            _complain(reason)

@@ -1,0 +1,274 @@
+"""The client's downloads: what was asked for, and the one file being received.
+
+Files are taken only when asked for, in the order asked (`Request`s, names
+compared in NFC): a `!FILE` for anything else is refused and its bytes
+skipped. A `!QUEUED` name counts as asked for only if it matches one of the
+latest `mget` patterns or is a word of a `get` of several names still
+pending. A protocol-2 server names each refused request (`!REFUSED`); with an
+older one, a refusal forgets the oldest request. Saving itself (temporary
+file, SHA-256, final name) is `download_file.Download`."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+from dataclasses import dataclass
+
+from .. import protocol
+from ..filenames import is_servable
+from ..messages import Messages, human_size
+from ..text import visible
+from .actions import FileSaved, FileStarted, Screen
+from .commands import same_name, words_of
+from .download_file import (
+    Corrupt,
+    Download,
+    DownloadError,
+    HeldPart,
+    SetAside,
+    UnsafeName,
+    held_prefix,
+    partial_path,
+)
+from .progress import Progress
+
+MAX_PATTERNS = 32
+"""The latest `mget` patterns remembered to check `!QUEUED` names against."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A file asked for: as typed (`sub/a.txt`, `a b`) and the name its `!FILE` will carry."""
+
+    typed: str
+    name: str
+
+    @classmethod
+    def of(cls, typed: str) -> Request:
+        typed = same_name(typed)
+        return cls(typed, typed.rstrip("/").rpartition("/")[2])
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    directory: str
+    keep_partial: bool = False
+
+
+class Downloads:
+    """Requests in order, patterns asked for, and at most one file being received."""
+
+    def __init__(self, settings: DownloadSettings, screen: Screen, say: Messages, clock):
+        self.settings = settings
+        self.current: Download | None = None
+        self.failed = 0
+        self.requests: list[Request] = []
+        self._patterns: list[str] = []
+        self._skip_bytes = 0
+        self._progress: Progress | None = None
+        self._screen = screen
+        self._say = say
+        self._clock = clock
+
+    @property
+    def busy(self) -> bool:
+        """A file is arriving or one asked for is still to come."""
+        return self.current is not None or bool(self.requests)
+
+    # --- asking -------------------------------------------------------------------
+
+    def request_line(self, name: str) -> str:
+        """`get NAME`, or `resume OFFSET SHA256 NAME` when a sound part of NAME was kept."""
+        held = held_prefix(self.settings.directory, name) if self._may_keep(name) else None
+        if isinstance(held, SetAside):
+            self._screen.show(self._say("partial_set_aside", name=visible(name), path=visible(held.path)))
+        if not isinstance(held, HeldPart):
+            return f"get {name}"
+        return protocol.resume_command(held.size, held.sha256, name)
+
+    def asked(self, typed: str) -> None:
+        """A `get` went out: say so if it waits behind a file being received."""
+        ahead = len(self.requests) + 1
+        self.requests.append(Request.of(typed))
+        if self.current is not None:
+            self._screen.show(self._say("download_queued", name=visible(typed), ahead=ahead))
+
+    def asked_pattern(self, pattern: str) -> None:
+        self._patterns = [*self._patterns[-MAX_PATTERNS + 1 :], same_name(pattern)]
+
+    def _asked_for_by_many(self, name: str) -> bool:
+        """`name` matches an `mget` pattern asked for, or is a word of a `get` still pending."""
+        name = same_name(name)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns):
+            return True
+        return any(name in words_of(request.typed) for request in self.requests if " " in request.typed)
+
+    def _take_request(self, name: str) -> bool:
+        """Files come in the order asked for: this one, and any asked before it (which the
+        server refused), leave the list of requests. A file never asked for is refused."""
+        names = [request.name for request in self.requests]
+        name = same_name(name)
+        if name not in names:
+            return False
+        del self.requests[: names.index(name) + 1]
+        return True
+
+    # --- refusals -----------------------------------------------------------------
+
+    def on_refused(self, event: protocol.Refused) -> None:
+        """Protocol 2: the request named failed: the one asked for with exactly that text,
+        else the first whose file has that name (a queued download that fails when its turn
+        comes is named by its path from the root)."""
+        self.failed += 1
+        refused = Request.of(event.name)
+        for matches in (lambda r: r.typed == refused.typed, lambda r: r.name == refused.name):
+            for index, request in enumerate(self.requests):
+                if matches(request):
+                    del self.requests[index]
+                    return
+
+    def on_refusal_without_name(self) -> None:
+        """An older server's refusal of a `get` (no `!REFUSED`): the oldest request goes."""
+        if self.requests:
+            self.failed += 1
+            del self.requests[0]
+
+    def on_queued(self, event: protocol.Queued) -> None:
+        if not self._asked_for_by_many(event.name):
+            self._screen.show(self._say("download_not_asked", name=visible(event.name)))
+            return
+        self.requests.append(Request.of(event.name))
+        self._screen.show(self._say("download_queued_by_server", name=visible(event.name)))
+
+    # --- a file arriving ----------------------------------------------------------
+
+    def on_file_start(self, event: protocol.FileStart) -> None:
+        if not self._may_start(event.name, event.size):
+            return
+        try:
+            download = Download(self.settings.directory, event.name, event.size, event.sha256)
+        except DownloadError as error:
+            key = "download_unsafe_name" if isinstance(error, UnsafeName) else "download_failed"
+            self._failed_to_start(key, event.name, error.reason, event.size)
+            return
+        self._begin(download)
+        self._screen.note(FileStarted(download.name, download.size))
+        self._screen.show(self._say("download_started", name=download.name, size=human_size(event.size)))
+        if self.settings.keep_partial:  # asked to resume, the server sent it all: the kept part is stale
+            with contextlib.suppress(OSError):
+                os.unlink(partial_path(self.settings.directory, download.name))
+        if download.complete:
+            self._finish()
+
+    def on_file_resume(self, event: protocol.FileResume) -> None:
+        if not self._may_start(event.name, event.size - event.offset):
+            return
+        directory = self.settings.directory
+        try:
+            download = Download.resuming(directory, event.name, event.offset, event.size, event.sha256)
+        except DownloadError as error:
+            self._failed_to_start("download_failed", event.name, error.reason, event.size - event.offset)
+            return
+        self._begin(download)
+        self._screen.note(FileStarted(download.name, download.size))
+        size = human_size(event.size)
+        self._screen.show(self._say("download_resumed", name=download.name, offset=event.offset, size=size))
+
+    def _may_start(self, name: str, coming: int) -> bool:
+        """A file may start only after the last one, and only if asked for (else skipped)."""
+        if self.current is not None or self._skip_bytes:
+            raise protocol.BadFrame("a new file before the last one ended")
+        if self._take_request(name):
+            return True
+        self._screen.show(self._say("download_not_asked", name=visible(name)))
+        self._skip_bytes = coming
+        return False
+
+    def _failed_to_start(self, key: str, name: str, reason: str, coming: int) -> None:
+        self._screen.show(self._say(key, name=visible(name), reason=reason))
+        self.failed += 1
+        self._skip_bytes = coming
+
+    def _begin(self, download: Download) -> None:
+        self.current = download
+        self._progress = Progress(download.name, download.size, self._clock(), download.started_from)
+
+    def on_file_data(self, event: protocol.FileData) -> None:
+        if self._skip_bytes:
+            self._skip_bytes -= min(len(event.data), self._skip_bytes)
+            return
+        download = self.current
+        if download is None:
+            raise protocol.BadFrame("file data with no file")
+        try:
+            download.write(event.data)
+        except Corrupt as error:
+            raise protocol.BadFrame(error.reason) from None
+        except DownloadError as error:
+            self._screen.show(self._say("download_failed", name=download.name, reason=error.reason))
+            self._skip_bytes = download.size - download.received - len(event.data)
+            self._end(failed=True)
+            return
+        if download.complete:
+            self._finish()
+        else:
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        now = self._clock()
+        self._progress.done = self.current.received
+        if self._progress.due(now):
+            self._screen.status(self._progress.line(now, self._say))
+
+    def _finish(self) -> None:
+        download, progress = self.current, self._progress
+        self._screen.status("")
+        try:
+            path = download.finish()
+        except Corrupt:
+            self._screen.show(self._say("download_corrupt", name=download.name))
+            self._end(failed=True)
+            return
+        except DownloadError as error:
+            self._screen.show(self._say("download_failed", name=download.name, reason=error.reason))
+            self._end(failed=True)
+            return
+        self._end(failed=False)
+        progress.done = download.size
+        figures = progress.summary(self._clock())
+        self._screen.note(FileSaved(download.name, path, download.size))
+        self._screen.show(
+            self._say("download_saved", path=visible(path), size=human_size(download.size), **figures)
+        )
+
+    def on_file_abort(self) -> None:
+        self._skip_bytes = 0
+        if self.current is not None:
+            self.current.discard()
+            self._end(failed=True)
+
+    def _end(self, *, failed: bool) -> None:
+        self.current = None
+        self._progress = None
+        self.failed += failed
+        self._screen.status("")
+
+    # --- leaving ------------------------------------------------------------------
+
+    def interrupted(self) -> None:
+        """The connection ends mid-file: said once; with --keep-partial what arrived is kept."""
+        download = self.current
+        if download is None:
+            return
+        self._screen.status("")
+        kept = self._may_keep(download.name) and download.received > 0 and download.keep_partial()
+        if not kept:
+            download.discard()
+        key = "download_interrupted_kept" if kept else "download_interrupted"
+        self._screen.show(self._say(key, name=download.name, percent=download.percent))
+        self.current = None
+        self.failed += 1
+
+    def _may_keep(self, name: str) -> bool:
+        return self.settings.keep_partial and is_servable(name)
