@@ -98,11 +98,14 @@ class Session:
                 f"{command[0]} exited {done.returncode}: {(done.stderr or done.stdout)[-400:]}"
             )
 
+    def same_file(self, expected: Path, got: Path, what: str) -> None:
+        if not got.is_file() or got.read_bytes() != expected.read_bytes():
+            self.failures.append(f"{what}: {got.name} differs or is missing")
+
     def same_tree(self, expected: Path, got: Path, what: str) -> None:
         for path in expected.rglob("*"):
-            twin = got / path.relative_to(expected)
-            if path.is_file() and (not twin.is_file() or twin.read_bytes() != path.read_bytes()):
-                self.failures.append(f"{what}: {twin.relative_to(got)} differs or is missing")
+            if path.is_file():
+                self.same_file(path, got / path.relative_to(expected), what)
 
     def work(self, until: float) -> None:
         while time.monotonic() < until and not self.failures:
@@ -141,8 +144,7 @@ class Class:
         )
         session.run("lftp", "-u", f"{session.who},x", "-p", str(self.port), "-e", script, HOST)
         session.same_tree(self.root / "clase", here / "clase", "lftp mirror")
-        if (here / BIG_FILE[0]).read_bytes() != (self.root / BIG_FILE[0]).read_bytes():
-            session.failures.append("lftp pget: the big file differs")
+        session.same_file(self.root / BIG_FILE[0], here / BIG_FILE[0], "lftp pget")
         session.same_tree(self.uploads, self.root / target.lstrip("/"), "lftp mirror -R")
 
     def curl_round(self, session: Session, here: Path) -> None:
