@@ -312,13 +312,13 @@ class FtpDoor:
 
     def _upload_finished(self, control: FtpControl, action: ftp.UploadFinished) -> None:
         log.info("upload %s from %s: %d bytes", visible(action.path), control.label, action.size)
-        self._room.announce(
-            "uploaded", name=control.name, path=visible(action.path), size=human_size(action.size)
-        )
+        path = _room_path(action.path)
+        self._room.announce("uploaded", name=control.name, path=path, size=human_size(action.size))
 
     def _renamed(self, control: FtpControl, action: ftp.Renamed) -> None:
         log.info("rename %s to %s by %s", visible(action.old), visible(action.new), control.label)
-        self._room.announce("renamed", name=control.name, old=visible(action.old), new=visible(action.new))
+        old, new = _room_path(action.old), _room_path(action.new)
+        self._room.announce("renamed", name=control.name, old=old, new=new)
 
     def _delay(self, control: FtpControl, action: ftp.Delay) -> None:
         self._delayed[control] = self._loop.now + action.seconds
@@ -600,6 +600,11 @@ class FtpDoor:
     def close_listeners(self) -> None:
         for listener in list(self._listeners):
             self._close_listener(listener.control)
+
+
+def _room_path(path: str) -> str:
+    """A file as the room names it, like the lab door: from the root, without the leading slash."""
+    return visible(path.lstrip("/"))
 
 
 def _peer_alive(sock: socket.socket) -> bool:

@@ -1,9 +1,13 @@
 """The server's log: where its lines go, and a limit on lines that repeat.
 
 One client can make the same line happen thousands of times a second (a
-command flood, a chat flood): each kind of line, for each connection, is
-logged at most LINES_PER_WINDOW times every WINDOW_SECONDS; the rest are
-counted and reported once in one line when the window ends."""
+command flood, a chat flood), and one address can do it through thousands of
+connections (a join and quit flood: each connection has its own port, so its
+own label). Each kind of line (its format) is therefore counted per address
+when its first argument is a connection's label (`ana@10.0.0.3:51234`), else
+per first argument: at most LINES_PER_WINDOW of each are logged every
+WINDOW_SECONDS, and when the window ends what was held back is reported, one
+line per kind and address for the largest (REPORTED_KINDS), one for the rest."""
 
 from __future__ import annotations
 
@@ -16,22 +20,24 @@ from .console import PlainConsole
 WINDOW_SECONDS = 10.0
 LINES_PER_WINDOW = 50
 MAX_TRACKED = 10_000
+REPORTED_KINDS = 5
+"""Held-back kinds reported one by one when a window ends; the others in one total."""
 
 
 class RepeatLimiter(logging.Filter):
-    """Lets through at most LINES_PER_WINDOW records per (format, first argument) per window."""
+    """Lets through at most LINES_PER_WINDOW records per (format, address or first argument) per window."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self._clock = clock
         self._window_started = clock()
-        self._counts: dict[tuple, int] = {}
+        self._counts: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         now = self._clock()
         if now - self._window_started >= WINDOW_SECONDS:
             self._start_window(now, record.name)
-        key = (record.msg, str(record.args[0]) if record.args else "")
+        key = (str(record.msg), limit_key(record.args[0]) if record.args else "")
         count = self._counts.get(key, 0) + 1
         if count > LINES_PER_WINDOW or len(self._counts) < MAX_TRACKED:
             self._counts[key] = count
@@ -40,15 +46,38 @@ class RepeatLimiter(logging.Filter):
     def _start_window(self, now: float, logger_name: str) -> None:
         """Begin a new window, then report what the last one held back (the
         report passes through this very filter, in the new window)."""
-        suppressed = sum(
-            count - LINES_PER_WINDOW for count in self._counts.values() if count > LINES_PER_WINDOW
+        held_back = sorted(
+            (
+                (count - LINES_PER_WINDOW, key)
+                for key, count in self._counts.items()
+                if count > LINES_PER_WINDOW
+            ),
+            reverse=True,
         )
         self._counts.clear()
         self._window_started = now
-        if suppressed:
-            logging.getLogger(logger_name).warning(
-                "%d repeated log lines suppressed in the last %.0f s", suppressed, WINDOW_SECONDS
+        logger = logging.getLogger(logger_name)
+        for count, (line, source) in held_back[:REPORTED_KINDS]:
+            logger.warning(
+                "%d more log lines like %r (%s) held back in the last %.0f s",
+                count,
+                line,
+                source,
+                WINDOW_SECONDS,
             )
+        rest = sum(count for count, _key in held_back[REPORTED_KINDS:])
+        if rest:
+            logger.warning("%d more repeated log lines held back in the last %.0f s", rest, WINDOW_SECONDS)
+
+
+def limit_key(argument: object) -> str:
+    """What a line's first argument counts by: a connection's label by its address
+    (names cannot contain `@`: `ana@10.0.0.3:51234`, `?@::1:2121 (ftp)`, `data of
+    ana@...`), anything else by itself."""
+    text = str(argument)
+    _, at, place = text.partition("@")
+    host, colon, port = place.partition(" ")[0].rpartition(":")
+    return host if at and colon and port.isdigit() else text
 
 
 class ConsoleLogHandler(logging.Handler):

@@ -12,6 +12,13 @@ the console and holds chat lines, until every such member is below the
 low-water mark. A member that takes nothing for PROGRESS_WINDOW_SECONDS no
 longer holds the room back: it is dropped by the data timeout, or by the hard
 cap if output arrives faster.
+
+Members are people (`Visitor`): a lab client, or every FTP connection that
+logged in with one name from one address (rclone, `lftp pget -n 4` and a
+script of curl calls open several). Such a person is announced once when its
+first connection arrives and once when its visit ends, FTP_VISIT_GRACE_SECONDS
+after its last connection left. How much of that news is told by name, and
+how much only counted, is news.py's decision.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Protocol
 
 from . import protocol
 from .messages import Messages
+from .news import KINDS, NewsBudget
 from .protocol import ErrorCode
 from .session import Session
 from .text import visible
@@ -36,6 +44,10 @@ NEWS_NAMED_ONE_BY_ONE = 4
 """Up to this many joins (or departures) at once are announced one by one; more
 become one line ("ana, bob, carla and 37 more joined"): a crowd joining at once
 costs one broadcast, not one per newcomer to every member."""
+
+FTP_VISIT_GRACE_SECONDS = 3.0
+"""An FTP user's visit ends this long after its last connection closed: a script
+of curl calls, a connection each, is one visit, announced once."""
 
 
 class Loop(Protocol):
@@ -57,22 +69,65 @@ class Loop(Protocol):
         """Close `session` once its queued output (a last message) has been read."""
 
 
+class Visitor:
+    """One person in the room: a lab client's connection, or the FTP connections
+    that logged in with one name from one address."""
+
+    def __init__(self, name: str, address: str, by_ftp: bool):
+        self.name = name
+        self.address = address
+        self.by_ftp = by_ftp
+        self.connections: dict = {}
+        """Its connections, oldest first (a dict for order and quick removal)."""
+        self.named: bool | None = None
+        """None until its arrival was news; then whether that news named it (else it was counted)."""
+        self.gone_since: float | None = None
+        """When its last connection closed, while its visit lasts the grace longer."""
+
+    def admits(self, connection) -> bool:
+        """Is `connection` this person too? Only an FTP login from the same address."""
+        return self.by_ftp and not connection.hears_chat and connection.address_key == self.address
+
+    @property
+    def who_name(self) -> str:
+        """How `who` shows it: `ana`, `ana (ftp)`, `ana (ftp ×4)`."""
+        if len(self.connections) > 1:
+            return f"{self.name} (ftp ×{len(self.connections)})"
+        return self.first.who_name
+
+    @property
+    def first(self):
+        """Its oldest connection."""
+        return next(iter(self.connections))
+
+
 class Room:
     """Names, membership, broadcast, and the send API handlers answer through."""
 
     def __init__(
-        self, name: str, say: Messages, loop: Loop, show: Callable[[str], None], progress_window: float
+        self,
+        name: str,
+        say: Messages,
+        loop: Loop,
+        show: Callable[[str], None],
+        progress_window: float,
+        ftp_grace: float = FTP_VISIT_GRACE_SECONDS,
+        news_budget: NewsBudget | None = None,
     ):
         self.name = name
         self.say = say
         self._loop = loop
         self._show = show
         self._progress_window = progress_window
-        self._members: dict[str, Session] = {}
+        self._ftp_grace = ftp_grace
+        self._members: dict[str, Visitor] = {}
+        self._in_grace: dict[Visitor, None] = {}
+        """FTP visitors with no connection left, until their grace ends (insertion order: oldest first)."""
         self._full: set[Session] = set()
         """Sessions above the high-water mark, until they drain below the low-water mark."""
-        self._news: dict[str, list[Session]] = {"left": [], "joined": []}
+        self._news: dict[str, dict[Visitor, None]] = {kind: {} for kind in KINDS}
         """Departures and arrivals not announced yet: see `flush_news`."""
+        self._news_budget = news_budget or NewsBudget()
         self._catalogues: dict[str, Messages] = {say.language: say}
 
     # --- languages ------------------------------------------------------------------
@@ -87,65 +142,133 @@ class Room:
     # --- membership -----------------------------------------------------------------
 
     def member(self, name: str) -> Session | None:
-        return self._members.get(protocol.name_key(name))
+        """A connection of the person called `name` (its first), None if nobody is."""
+        visitor = self._members.get(protocol.name_key(name))
+        return visitor.first if visitor is not None and visitor.connections else None
 
     def member_names(self) -> list[str]:
-        """Every member as `who` shows it: FTP users as `name (ftp)`."""
-        return [member.who_name for member in self._members.values()]
+        """Every member as `who` shows it: FTP users as `name (ftp)`, or `name (ftp ×3)`."""
+        return [visitor.who_name for visitor in self._members.values() if visitor.connections]
 
     def __len__(self) -> int:
-        return len(self._members)
+        """People with a connection: every member but those whose visit is in its grace."""
+        return len(self._members) - len(self._in_grace)
 
     def add_member(self, session: Session, name: str) -> bool:
-        """Give `session` (of either door) its name; False if it is taken (or is the server's)."""
+        """Give `session` (of either door) its name; False if it is taken (or is the server's).
+        An FTP login with the name of an FTP user from the same address joins that person."""
         key = protocol.name_key(name)
-        if key in self._members or key == protocol.name_key(self.name):
+        if key == protocol.name_key(self.name):
             return False
-        session.name = name
-        self._members[key] = session
+        visitor = self._members.get(key)
+        if visitor is not None and not visitor.admits(session):
+            if visitor.connections or visitor.address != session.address_key:
+                return False
+            self._end_visit(visitor)  # its own address again, by the other door: a new visit
+            visitor = None
+        if visitor is None:
+            visitor = Visitor(name, session.address_key, by_ftp=not session.hears_chat)
+            self._members[key] = visitor
+        visitor.connections[session] = None
+        visitor.gone_since = None
+        self._in_grace.pop(visitor, None)
+        session.name = visitor.name
         return True
 
     def remove_member(self, session: Session, reason: str) -> None:
-        """Forget `session`'s name and tell the others it left (not while the server stops)."""
+        """Forget `session`; when it was its person's last connection the visit ends
+        (for FTP, after the grace) and the others are told (not while the server stops)."""
         self._full.discard(session)
-        if session.name is None or self._members.get(protocol.name_key(session.name)) is not session:
+        visitor = self._visitor_of(session)
+        if visitor is None:
             return
-        del self._members[protocol.name_key(session.name)]
+        del visitor.connections[session]
         log.info(
             "disconnect %s (%s) after %.1f s",
             session.label,
             reason,
             self._loop.now - session.connected_at,
         )
+        if visitor.connections:
+            return
+        if visitor.by_ftp and self._ftp_grace > 0 and not self._loop.stopping:
+            visitor.gone_since = self._loop.now
+            self._in_grace[visitor] = None
+        else:
+            self._end_visit(visitor)
+
+    def _visitor_of(self, session) -> Visitor | None:
+        if session.name is None:
+            return None
+        visitor = self._members.get(protocol.name_key(session.name))
+        return visitor if visitor is not None and session in visitor.connections else None
+
+    def _end_visit(self, visitor: Visitor) -> None:
+        """The name is free again; the others hear of the departure unless they never heard of the arrival."""
+        del self._members[protocol.name_key(visitor.name)]
+        self._in_grace.pop(visitor, None)
+        if self._news["joined"].pop(visitor, False) is None:
+            return  # a visit nobody was told of ends untold
         if not self._loop.stopping:
-            self._news["left"].append(session)
+            self._news["left"][visitor] = None
+
+    def _end_visits_past_grace(self) -> None:
+        now = self._loop.now
+        for visitor in list(self._in_grace):
+            if now - visitor.gone_since < self._ftp_grace:
+                break
+            self._end_visit(visitor)
 
     def welcome(self, session: Session) -> None:
         """`session` has joined: greet it now, tell the others with the next news."""
-        welcome = self.say_to(session)("welcome", name=session.name, count=len(self._members))
+        welcome = self.say_to(session)("welcome", name=session.name, count=len(self))
         self.send_event(session, protocol.Hello(self.name, welcome))
-        self._news["joined"].append(session)
+        self.note_arrival(session)
 
     @property
     def has_news(self) -> bool:
-        return bool(self._news["left"] or self._news["joined"])
+        return any(self._news.values())
 
     def note_arrival(self, member) -> None:
-        """An FTP user joined: the others hear of it with the next news (it gets no Hello)."""
-        self._news["joined"].append(member)
+        """A member joined: the others hear of it with the next news (an FTP user gets no Hello).
+        Another connection of a person already in the room is no news."""
+        visitor = self._visitor_of(member)
+        if visitor is not None and visitor.named is None:
+            self._news["joined"][visitor] = None
 
     def flush_news(self) -> None:
-        """Announce the departures, then the arrivals, noted since the last time.
-        Called before every broadcast (so news keeps its place among the chat)
-        and at the end of every turn of the loop."""
-        for kind in ("left", "joined"):
-            sessions, self._news[kind] = self._news[kind], []
-            if len(sessions) <= NEWS_NAMED_ONE_BY_ONE:
-                for session in sessions:
-                    self._announce_now(kind, {session}, name=session.name)
+        """Announce the departures, then the arrivals, noted since the last time,
+        and the count of those not named once its window ends. Called before every
+        broadcast (so news keeps its place among the chat) and at the end of every
+        turn of the loop, which turns at least every HOUSEKEEPING_SECONDS: that is
+        also when visits past their grace end and counts are told."""
+        self._end_visits_past_grace()
+        now = self._loop.now
+        for kind in KINDS:
+            visitors, self._news[kind] = self._news[kind], {}
+            named = [visitor for visitor in visitors if self._may_name(kind, visitor, now)]
+            if len(named) <= NEWS_NAMED_ONE_BY_ONE:
+                for visitor in named:
+                    self._announce_now(kind, set(visitor.connections), name=visitor.name)
             else:
-                names = ", ".join(session.name for session in sessions[:3])
-                self._announce_now(f"{kind}_many", set(sessions), names=names, count=len(sessions) - 3)
+                names = ", ".join(visitor.name for visitor in named[:3])
+                exclude = {connection for visitor in named for connection in visitor.connections}
+                self._announce_now(f"{kind}_many", exclude, names=names, count=len(named) - 3)
+        for kind, count in self._news_budget.due_summaries(now):
+            seconds = f"{self._news_budget.summary_seconds:g}"
+            self._announce_now(f"{kind}_more", set(), count=count, seconds=seconds)
+
+    def _may_name(self, kind: str, visitor: Visitor, now: float) -> bool:
+        """Within its address's allowance: named; otherwise counted. Someone whose
+        arrival was only counted leaves counted too, spending nothing."""
+        if kind == "joined":
+            visitor.named = self._news_budget.may_name(visitor.address, now)
+            named = visitor.named
+        else:
+            named = visitor.named is not False and self._news_budget.may_name(visitor.address, now)
+        if not named:
+            self._news_budget.count(kind, now)
+        return named
 
     # --- back-pressure ----------------------------------------------------------------
 
@@ -220,9 +343,18 @@ class Room:
 
     def _broadcast_now(self, sender: str, text: str, exclude: set) -> None:
         data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))
-        for session in list(self._members.values()):
-            if session not in exclude and session.hears_chat:
+        for session in self._listeners():
+            if session not in exclude:
                 self._send(session, data)
+
+    def _listeners(self) -> list[Session]:
+        """The connections that hear chat and news (lab clients')."""
+        return [
+            connection
+            for visitor in self._members.values()
+            for connection in visitor.connections
+            if connection.hears_chat
+        ]
 
     def announce(self, key: str, exclude: Session | None = None, **values) -> None:
         """The server's own news (message `key`), to the console and every member, each in its language."""
@@ -233,8 +365,8 @@ class Room:
         """Encoded once per language, not once per member: a class of 30 costs two encodings."""
         self.show(f"{self.name}> {self.say(key, **values)}")
         encoded: dict[str, bytes] = {}
-        for session in list(self._members.values()):
-            if session in exclude or not session.hears_chat:
+        for session in self._listeners():
+            if session in exclude:
                 continue
             say = self.say_to(session)
             if say.language not in encoded:

@@ -47,7 +47,7 @@ def classroom(docker_client, e2e_images):
     # An older client image under the tag: `up` rebuilds and must not leave it behind untagged.
     old_image = _throwaway_image(docker_client, e2e_images["client"], e2e_images["client"])
     try:
-        lab.check("up", "--students", "4", "--publish")
+        lab.up_output = lab.check("up", "--students", "4", "--publish")
         lab.old_image = old_image
         yield lab
     finally:
@@ -371,3 +371,104 @@ def test_export_writes_both_images_to_one_tar_that_import_loads(classroom, docke
         for name in images:
             with contextlib.suppress(Exception):
                 docker_client.images.remove(name)
+
+
+def test_up_with_a_published_port_says_an_address_to_connect_to(classroom):
+    # The tests publish on 127.0.0.1 only: said as such, never "connect at 0.0.0.0".
+    assert "0.0.0.0" not in classroom.up_output, classroom.up_output
+    port = classroom.published_port()
+    assert f"published on this computer only: connect at 127.0.0.1:{port}" in classroom.up_output
+
+
+def _status_line(classroom, name: str) -> str:
+    status = classroom.check("status")
+    line = re.search(rf"^\s+{name}\s.*$", status, re.M)
+    assert line, status
+    return line.group(0)
+
+
+def test_status_keeps_impairments_in_force_through_an_up_that_recreates_nothing(classroom):
+    classroom.check("impair", "alice", "--loss", "10%")
+    try:
+        before = classroom.container("alice").id
+        classroom.check("up", "--students", "4", "--publish")  # the same class: nothing is recreated
+        assert classroom.container("alice").id == before
+        assert "loss 10% in" in _status_line(classroom, "alice")
+        rules = _tools(classroom, "alice", "iptables", "-w", "5", "-S")
+        assert "ftplab-impair" in rules, "the impairment is still in force"
+        # A restart gives alice a new network namespace: nothing is in force, and status says so.
+        classroom.container("alice").restart(timeout=5)
+        wait_until(lambda: classroom.container("alice").status == "running", message="alice running again")
+        assert "ftplab-impair" not in _tools(classroom, "alice", "iptables", "-w", "5", "-S")
+        assert _status_line(classroom, "alice").split()[-1] == "-"
+    finally:
+        classroom.check("heal", "alice")
+
+
+def test_status_shows_an_exited_student_in_the_right_columns(classroom):
+    student = classroom.container("student04")
+    student.stop(timeout=5)  # stopped by hand: the restart policy leaves it stopped
+    try:
+        line = _status_line(classroom, "student04")
+        # MACHINE, ADDRESS (none while stopped), STATE, IMPAIRMENTS
+        assert re.match(r"^\s+student04\s+-\s+exited\S*\s+-$", line), line
+    finally:
+        student.start()
+        wait_until(lambda: classroom.container("student04").status == "running", message="student04 back")
+
+
+def test_logs_of_every_machine_have_machine_prefixes_and_no_terminal_codes(classroom):
+    out = classroom.check("logs")
+    assert "\x1b" not in out, "scripts/lab logs has terminal codes"
+    assert re.search(r"^\S*server\S*\s+\|", out, re.M), out[-2000:]
+    assert re.search(r"^\S*alice\S*\s+\|", out, re.M), out[-2000:]
+
+
+def test_attach_logs_and_exec_of_an_unknown_machine_name_it_and_exit_2(classroom):
+    for args in (["attach", "nadie"], ["logs", "nadie"], ["exec", "nadie", "ls"]):
+        code, out, err = classroom.run(*args)
+        assert code == 2, (args, code, out, err)
+        assert err.strip() == (
+            "lab: no machine called 'nadie' in the lab (machines: server alice bob carol student04)"
+        ), err
+
+
+def test_files_add_puts_files_and_folders_on_the_server_owned_by_its_user(classroom, tmp_path):
+    token = uuid.uuid4().hex[:8]
+    (tmp_path / f"apuntes-{token}.txt").write_text("tema 1\n")
+    folder = tmp_path / f"practica-{token}"
+    folder.mkdir()
+    (folder / "enunciado.txt").write_text("ejercicio\n")
+    out = classroom.check("files", "add", f"apuntes-{token}.txt", folder.name, cwd=tmp_path)
+    assert "2 added" in out, out
+    server = classroom.container("server")
+    owners = _exec(
+        server, "stat", "-c", "%u %n", f"{SERVED_DIR}/apuntes-{token}.txt", f"{SERVED_DIR}/practica-{token}"
+    )
+    assert [line.split()[0] for line in owners.splitlines()] == ["10001", "10001"], owners
+    assert _exec(server, "cat", f"{SERVED_DIR}/practica-{token}/enunciado.txt") == "ejercicio\n"
+    # A name already there is kept, and said so; --replace replaces it.
+    (tmp_path / f"apuntes-{token}.txt").write_text("tema 2\n")
+    code, _, err = classroom.run("files", "add", f"apuntes-{token}.txt", cwd=tmp_path)
+    assert code == 1 and "--replace" in err, (code, err)
+    assert _exec(server, "cat", f"{SERVED_DIR}/apuntes-{token}.txt") == "tema 1\n"
+    classroom.check("files", "add", "--replace", f"apuntes-{token}.txt", cwd=tmp_path)
+    assert _exec(server, "cat", f"{SERVED_DIR}/apuntes-{token}.txt") == "tema 2\n"
+    assert f"apuntes-{token}.txt" in classroom.check("files", "list")
+    code, out, err = client_session(classroom.container("bob"), "bob7", ["list", "quit"])
+    assert code == 0 and f"apuntes-{token}.txt" in out, (out, err)
+
+
+def test_up_allow_upload_and_server_options_reach_the_server_without_editing_compose(classroom):
+    """Last in the module: it recreates the server (its options change), then restores the class."""
+    try:
+        classroom.check(
+            "up", "--students", "4", "--publish", "--allow-upload", "--server-option", "max-upload-bytes=2M"
+        )
+        env = classroom.container("server").attrs["Config"]["Env"]
+        assert "FTPLAB_ALLOW_UPLOAD=yes" in env and "FTPLAB_MAX_UPLOAD_BYTES=2M" in env, env
+        code, _, err = classroom.run("up", "--students", "4", "--server-option", "no-such-option=1")
+        assert code == 1 and "no option --no-such-option" in err, err
+    finally:
+        classroom.check("up", "--students", "4", "--publish")
+    assert "FTPLAB_ALLOW_UPLOAD=yes" not in classroom.container("server").attrs["Config"]["Env"]

@@ -183,7 +183,7 @@ def test_ncftpput_uploads_to_a_temporary_name_then_renames_and_the_room_hears(do
             cwd=tmp_path,
         )
         assert done.returncode == 0, done.stderr
-        bea.expect(message_containing("ana cambió el nombre de /sub/tarea.txt.tmp a /sub/tarea.txt"))
+        bea.expect(message_containing("ana cambió el nombre de sub/tarea.txt.tmp a sub/tarea.txt"))
     assert (root / "sub" / "tarea.txt").read_bytes() == b"mi tarea\n"
     assert sorted(os.listdir(root / "sub")) == ["b.bin", "tarea.txt"]
 

@@ -263,7 +263,7 @@ def test_ftp_users_are_in_the_room_and_announced_to_the_lab(ftp_server, start_cl
     ana.send("who")
     ana.expect("profe> Conectados (2): alice (ftp), ana")
     client.storbinary("STOR nuevo.txt", io.BytesIO(b"hola\n" * 100))
-    ana.expect("profe> alice subió /nuevo.txt (500 B)")
+    ana.expect("profe> alice subió nuevo.txt (500 B)")
     ana.send("@alice hola")
     ana.expect("alice está conectado por FTP y no recibe mensajes")
     client.quit()

@@ -1,11 +1,12 @@
-"""The benchmark's load generator (tests/support/loadgen.py) against a real server: its sessions do
+"""The load generator (tools/loadgen/) against a real server: its sessions do
 what they claim, so scripts/bench counts real work."""
 
 from __future__ import annotations
 
+import socket
 import time
 
-from support import loadgen
+import loadgen
 
 from .harness import HOST, TIMEOUT
 
@@ -91,3 +92,29 @@ def test_a_listener_refused_as_full_ends_with_the_reason(start_server):
     finally:
         loop.close()
     assert first.failure is None and second.failure == "join: full"
+
+
+def test_a_paused_channel_reads_only_when_asked_and_at_most_what_it_asks_for():
+    """The soak's slow readers: nothing is read by readiness; each `read_once` takes at most its limit."""
+    with socket.create_server((HOST, 0)) as listener:
+        loop = loadgen.Loop()
+        received: list[int] = []
+        closed: list[str | None] = []
+        try:
+            channel = loadgen.Channel(
+                loop, listener.getsockname(), lambda data: received.append(len(data)), closed.append
+            )
+            channel.pause_reading()
+            peer, _ = listener.accept()
+            with peer:
+                peer.sendall(b"z" * 50_000)
+                assert loop.run(lambda: channel.connected, time.monotonic() + TIMEOUT)
+                loop.turn(0.05)  # readable by now, yet not read
+                assert received == []
+                assert loop.run(lambda: channel.read_once(1000) or received, time.monotonic() + TIMEOUT)
+                assert received == [1000]
+                peer.shutdown(socket.SHUT_WR)
+                assert loop.run(lambda: channel.read_once(100_000) or closed, time.monotonic() + TIMEOUT)
+        finally:
+            loop.close()
+    assert sum(received) == 50_000 and closed == [None]

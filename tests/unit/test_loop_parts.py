@@ -60,5 +60,5 @@ def test_repeated_log_lines_are_limited_per_kind_and_connection_and_counted():
     finally:
         logger.removeHandler(handler)
     assert [record.getMessage() for record in reported] == [
-        f"30 repeated log lines suppressed in the last {logs.WINDOW_SECONDS:.0f} s"
+        f"30 more log lines like '%s: %s' (ana@1) held back in the last {logs.WINDOW_SECONDS:.0f} s"
     ]

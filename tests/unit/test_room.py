@@ -8,9 +8,11 @@ import pytest
 
 from ftplab import protocol
 from ftplab.connection import HIGH_WATER_BYTES, MAX_QUEUED_BYTES
+from ftplab.ftpdoor import FtpControl
 from ftplab.messages import Messages
+from ftplab.news import NAMED_BURST, NAMED_PER_SECOND, SUMMARY_SECONDS
 from ftplab.protocol import ErrorCode
-from ftplab.room import Room
+from ftplab.room import FTP_VISIT_GRACE_SECONDS, Room
 from ftplab.session import Session
 
 
@@ -53,10 +55,11 @@ def room(loop, shown):
 def member(room):
     pairs = []
 
-    def make(name: str) -> Session:
+    def make(name: str, address: str | None = None) -> Session:
+        """A lab client called `name`, from `address` (by default, a computer of its own)."""
         ours, peer = socket.socketpair()
         pairs.append((ours, peer))
-        session = Session(ours, ("127.0.0.1", len(pairs)), now=0.0)
+        session = Session(ours, (address or f"10.0.0.{len(pairs)}", 40000 + len(pairs)), now=0.0)
         assert room.add_member(session, name)
         return session
 
@@ -64,6 +67,29 @@ def member(room):
     for pair in pairs:
         for sock in pair:
             sock.close()
+
+
+@pytest.fixture
+def connection(room):
+    """`connection(door, address)`: an unnamed connection of the lab ("lab") or FTP ("ftp") door."""
+    pairs = []
+
+    def make(door: str, address: str) -> Session | FtpControl:
+        ours, peer = socket.socketpair()
+        pairs.append((ours, peer))
+        where = (address, 40000 + len(pairs))
+        if door == "ftp":
+            return FtpControl(ours, where, 0.0, session=None, key=address)
+        return Session(ours, where, now=0.0)
+
+    yield make
+    for pair in pairs:
+        for sock in pair:
+            sock.close()
+
+
+def texts_of(session: Session) -> list[str]:
+    return [event.text for event in events_of(session)]
 
 
 def events_of(session: Session) -> list:
@@ -242,3 +268,148 @@ def test_a_name_no_line_can_carry_is_still_refused_in_words(room, member):
     ana.protocol_version = 2
     room.send_file_error(ana, ErrorCode.NO_FILE, "no_such_file_named", "a\rb")
     assert events_of(ana) == [protocol.Error("profe", "nofile", "El archivo no existe: a\\x0db")]
+
+
+# --- joins and departures limited per address (issue 19, item 3) ---------------------------------
+
+
+def test_a_join_and_quit_flood_from_one_address_costs_the_room_a_few_lines(room, loop, member, connection):
+    old = member("old")
+    flood = 1000
+    for number in range(flood):  # a join, a turn, a quit, a turn: one cycle a millisecond
+        loop.now = number / 1000
+        evil = connection("lab", "10.6.6.6")
+        assert room.add_member(evil, f"evil{number}")
+        room.welcome(evil)
+        room.flush_news()
+        room.remove_member(evil, "quit")
+        room.flush_news()
+    seconds = loop.now
+    loop.now = seconds + SUMMARY_SECONDS
+    room.flush_news()
+    named = NAMED_BURST + NAMED_PER_SECOND * seconds + 1
+    lines = texts_of(old)
+    assert len(lines) <= 2 * named + 2, f"{len(lines)} lines for a flood of {flood} joins and quits"
+    summaries = [line for line in lines if line.startswith("Más ")]
+    assert summaries == [
+        f"Más salidas en los últimos 5 s: {flood - len([x for x in lines if x.endswith(' se ha ido')])}",
+        f"Más llegadas en los últimos 5 s: {flood - len([x for x in lines if x.endswith(' se ha unido')])}",
+    ], "every one is counted, in one line a window for each kind"
+
+
+def test_someone_counted_on_arrival_leaves_counted_and_spends_nothing(room, loop, member, connection):
+    old = member("old")
+    crowd = [connection("lab", "10.6.6.6") for _ in range(NAMED_BURST + 1)]
+    for number, session in enumerate(crowd):
+        room.add_member(session, f"c{number}")
+        room.welcome(session)
+        room.flush_news()
+    room.remove_member(crowd[-1], "quit")
+    room.flush_news()
+    assert texts_of(old)[-1] == f"c{NAMED_BURST - 1} se ha unido", "the last one was only counted"
+    loop.now = SUMMARY_SECONDS
+    room.flush_news()
+    assert texts_of(old)[-2:] == ["Más salidas en los últimos 5 s: 1", "Más llegadas en los últimos 5 s: 1"]
+
+
+def test_thirty_students_behind_one_address_joining_at_a_reasonable_pace_are_each_named(room, loop, member):
+    old = member("old")
+    for number in range(30):
+        loop.now = number * 1.0
+        room.welcome(member(f"alumno{number}", address="192.168.1.1"))
+        room.flush_news()
+    assert texts_of(old) == [f"alumno{number} se ha unido" for number in range(30)]
+
+
+def test_thirty_students_from_thirty_computers_at_once_are_all_told(room, member):
+    old = member("old")
+    for number in range(30):
+        room.welcome(member(f"alumno{number}"))
+    room.flush_news()
+    assert texts_of(old) == ["alumno0, alumno1, alumno2 y 27 más se han unido"]
+
+
+def test_a_visit_that_ends_before_anyone_heard_of_it_is_never_announced(room, member, shown):
+    old = member("old")
+    ana = member("ana")
+    room.welcome(ana)
+    room.remove_member(ana, "quit")
+    room.flush_news()
+    assert texts_of(old) == [] and shown == []
+
+
+# --- several FTP connections, one person (issue 17, item 2) ----------------------------------------
+
+
+def test_ftp_logins_with_one_name_from_one_address_are_one_person_announced_once(room, member, connection):
+    old = member("old")
+    logins = [connection("ftp", "10.0.9.9") for _ in range(4)]
+    for login in logins:
+        assert room.add_member(login, "ana"), "a second login as ana is ana again"
+        room.note_arrival(login)
+        room.flush_news()
+    assert sorted(room.member_names()) == ["ana (ftp ×4)", "old"]
+    assert len(room) == 2
+    for login in logins[:3]:
+        room.remove_member(login, "quit")
+    assert room.member_names()[-1] == "ana (ftp)"
+    assert texts_of(old) == ["ana se ha unido"]
+
+
+def test_an_ftp_visit_ends_a_grace_after_its_last_connection_and_one_within_it_continues_it(
+    room, loop, member, connection, shown
+):
+    old = member("old")
+    for _call in range(5):  # a script of curl calls, a connection each
+        curl = connection("ftp", "10.0.9.9")
+        assert room.add_member(curl, "ana")
+        room.note_arrival(curl)
+        room.flush_news()
+        loop.now += 0.5
+        room.remove_member(curl, "quit")
+        room.flush_news()
+        loop.now += 0.5
+    assert room.member_names() == ["old"], "who lists people with a connection"
+    loop.now += FTP_VISIT_GRACE_SECONDS
+    room.flush_news()
+    assert texts_of(old) == ["ana se ha unido", "ana se ha ido"]
+    assert shown == ["profe> ana se ha unido", "profe> ana se ha ido"]
+
+
+def test_a_name_cannot_be_taken_from_another_address_or_by_the_other_door(room, loop, member, connection):
+    member("lab", address="10.0.0.1")
+    assert not room.add_member(connection("ftp", "10.0.0.1"), "LAB"), (
+        "a lab client's name, from its own address"
+    )
+    assert not room.add_member(connection("lab", "10.0.0.2"), "lab")
+    ana = connection("ftp", "10.0.9.9")
+    assert room.add_member(ana, "ana")
+    assert not room.add_member(connection("ftp", "10.0.9.10"), "ana"), "an FTP name from another address"
+    assert not room.add_member(connection("lab", "10.0.9.9"), "ana"), "nor by the lab door while it is there"
+    room.remove_member(ana, "quit")
+    assert not room.add_member(connection("ftp", "10.0.9.10"), "ana"), "nor during its grace"
+    assert room.add_member(connection("ftp", "10.0.9.9"), "ANA")
+    assert room.member_names() == ["lab", "ana (ftp)"]
+
+
+def test_its_own_lab_client_during_the_grace_ends_the_ftp_visit_at_once(room, loop, member, connection):
+    old = member("old")
+    curl = connection("ftp", "10.0.9.9")
+    room.add_member(curl, "ana")
+    room.note_arrival(curl)
+    room.flush_news()
+    room.remove_member(curl, "quit")
+    lab = connection("lab", "10.0.9.9")
+    assert room.add_member(lab, "ana")
+    room.welcome(lab)
+    room.flush_news()
+    assert texts_of(old) == ["ana se ha unido", "ana se ha ido", "ana se ha unido"]
+    assert room.member("ana") is lab
+
+
+def test_no_grace_while_the_server_stops(room, loop, member, connection):
+    curl = connection("ftp", "10.0.9.9")
+    room.add_member(curl, "ana")
+    loop.stopping = True
+    room.remove_member(curl, "server shutdown")
+    assert room.member_names() == [] and not room.has_news

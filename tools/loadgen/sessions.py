@@ -1,23 +1,14 @@
-"""A many-client load generator: thousands of non-blocking sockets in one selectors loop.
+"""Conversations over loadgen's channels: small state machines of one client each.
 
-`Loop` owns the selector; a `Channel` is one socket in it (non-blocking
-connect, output queued and flushed as the socket takes it, input handed to a
-callback). Conversations are small state machines on top of channels:
 `LabSession` (join, list, get, quit on the ftplab protocol), `FtpSession`
 (login, LIST, RETR, QUIT with passive data connections) and `LabListener` (joins,
 then stays, noting when each line arrives). `keep_running` keeps a fixed
 number of conversations going, starting a new one as each ends.
-
-All addresses are the caller's; scripts/bench uses 127.0.0.1 only. Every wait
-has a deadline, so a stalled server ends the run instead of hanging it.
 """
 
 from __future__ import annotations
 
-import errno
 import re
-import selectors
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,111 +16,7 @@ from dataclasses import dataclass, field
 
 from ftplab import protocol
 
-RECV_BYTES = 256 * 1024
-_RECV_BUFFER = bytearray(RECV_BYTES)
-"""One buffer for every channel: the loop reads one socket at a time."""
-
-
-class Loop:
-    """One selector for every channel of a run."""
-
-    def __init__(self):
-        self.selector = selectors.DefaultSelector()
-
-    def run(self, until: Callable[[], bool], deadline: float) -> bool:
-        """Serve channels until `until()` is true (True) or the monotonic `deadline` passes (False)."""
-        while not until():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.turn(min(left, 0.5))
-        return True
-
-    def turn(self, timeout: float = 0) -> None:
-        """Serve the channels that are ready, waiting at most `timeout` seconds for one."""
-        for key, mask in self.selector.select(timeout):
-            key.data.on_ready(mask)
-
-    def close(self) -> None:
-        for key in list(self.selector.get_map().values()):
-            key.data.close()
-        self.selector.close()
-
-
-class Channel:
-    """One non-blocking TCP connection in a Loop; write interest only while output is queued."""
-
-    def __init__(
-        self,
-        loop: Loop,
-        address: tuple[str, int],
-        on_data: Callable[[memoryview], None],
-        on_closed: Callable[[str | None], None],
-    ):
-        self.loop = loop
-        self.on_data = on_data
-        self.on_closed = on_closed
-        self.out = bytearray()
-        self.connected = False
-        self.closed = False
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        code = self.sock.connect_ex(address)
-        if code not in (0, errno.EINPROGRESS):
-            self.sock.close()
-            raise OSError(code, errno.errorcode.get(code, str(code)))
-        loop.selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, self)
-
-    def send(self, data: bytes) -> None:
-        self.out += data
-        if self.connected:
-            self._flush()
-
-    def on_ready(self, mask: int) -> None:
-        if not self.connected and mask & selectors.EVENT_WRITE:
-            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                self._end(f"connect: {errno.errorcode.get(code, code)}")
-                return
-            self.connected = True
-        if mask & selectors.EVENT_WRITE and not self.closed:
-            self._flush()
-        if mask & selectors.EVENT_READ and not self.closed:
-            self._receive()
-
-    def _flush(self) -> None:
-        try:
-            del self.out[: self.sock.send(self.out)]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError as error:
-            self._end(f"send: {error.strerror}")
-            return
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
-        self.loop.selector.modify(self.sock, events, self)
-
-    def _receive(self) -> None:
-        try:
-            count = self.sock.recv_into(_RECV_BUFFER)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as error:
-            self._end(f"recv: {error.strerror}")
-            return
-        if count == 0:
-            self._end(None)
-            return
-        self.on_data(memoryview(_RECV_BUFFER)[:count])
-
-    def _end(self, problem: str | None) -> None:
-        self.close()
-        self.on_closed(problem)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.loop.selector.unregister(self.sock)
-            self.sock.close()
+from .channels import Channel, Loop
 
 
 class Conversation:

@@ -1,0 +1,124 @@
+"""scripts/lab and scripts/lab swarm refuse bad command lines before touching Docker: one line that
+says what is wrong, and exit status 2 (their help says 2 means usage). No container is started:
+the lab's own project is a fresh name and its settings file /dev/null."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAB = REPO_ROOT / "scripts" / "lab"
+USAGE = 2
+
+needs_docker_cli = pytest.mark.skipif(
+    shutil.which("docker") is None, reason="scripts/lab checks for the docker command first"
+)
+
+
+def run_lab(*args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": f"ftplab-usage-{uuid.uuid4().hex[:8]}",
+        "LAB_ENV_FILE": os.devnull,
+    }
+    for inherited in ("LAB_STUDENTS", "LABNET_SUBNET", "LABNET_PREFIX"):
+        env.pop(inherited, None)
+    return subprocess.run(
+        [str(LAB), *args],
+        env=env,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_usage_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == USAGE, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((), ("which command", "scripts/lab help")),
+        (("bogus",), ("unknown command 'bogus'", "scripts/lab help")),
+        (("--bogus",), ("unknown command '--bogus'",)),
+        (("swarm", "bogus"), ("lab swarm: unknown command 'bogus'", "scripts/lab swarm help")),
+    ],
+)
+def test_a_missing_or_unknown_command_is_one_line_and_exit_2(args, words):
+    assert_usage_error(run_lab(*args), *words)
+
+
+@needs_docker_cli
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--bogus"),
+        ("ps", "x"),
+        ("down", "now"),
+        ("build", "x"),
+        ("demo", "x"),
+        ("swarm", "status", "x"),
+    ],
+)
+def test_commands_that_take_no_arguments_refuse_them(args):
+    assert_usage_error(run_lab(*args), "takes no arguments", args[-1])
+
+
+@needs_docker_cli
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("attach", "nadie"),
+        ("logs", "nadie"),
+        ("exec", "nadie", "ls"),
+        ("capture", "nadie"),
+        ("heal", "nadie"),
+        ("impair", "nadie", "--rate", "1mbit"),
+    ],
+)
+def test_an_unknown_machine_is_named_with_the_machines_there_are(args):
+    assert_usage_error(run_lab(*args), "no machine called 'nadie'", "server alice bob carol")
+
+
+@needs_docker_cli
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("attach",), ("usage: scripts/lab attach NAME",)),
+        (("exec", "alice"), ("usage: scripts/lab exec NAME COMMAND",)),
+        (("up", "--bogus"), ("unknown option --bogus",)),
+        (("up", "--students", "x"), ("--students needs a number",)),
+        (("impair", "alice"), ("say what",)),
+        (("swarm", "up", "--bogus"), ("usage: scripts/lab swarm up",)),
+        (("swarm", "logs", "nadie"), ("no such machine: nadie",)),
+        (("up", "--server-option", "port=1"), ("--server-option port", "the lab sets it")),
+        (("up", "--server-option", "allow-upload"), ("needs OPTION=VALUE",)),
+        (("files",), ("usage: scripts/lab files add",)),
+        (("files", "add"), ("usage: scripts/lab files add",)),
+        (("files", "add", "."), ("name a file or a folder",)),
+        (("files", "list", "x"), ("takes no arguments",)),
+    ],
+)
+def test_other_usage_errors_are_one_line_and_exit_2(args, words):
+    assert_usage_error(run_lab(*args), *words)
+
+
+def test_help_prints_the_usage_and_succeeds():
+    result = run_lab("help")
+    assert result.returncode == 0, result.stderr
+    assert "scripts/lab up [--students N]" in result.stdout
+    assert "Exit status: 0 done, 1 error, 2 usage" in result.stdout
