@@ -294,3 +294,11 @@ def test_a_download_refused_when_its_turn_comes_is_named_by_its_path(client):
     client.type("cd sub", "get a.txt", "get b.txt")
     client.server(protocol.Refused(SERVER, "nofile", "sub/a.txt"))
     assert [request.name for request in client.session.downloads.requests] == ["b.txt"]
+
+
+def test_a_system_error_is_said_in_the_users_language(client, tmp_path):
+    """Issue 18, item 5: never English strerror inside a Spanish sentence."""
+    client.welcome()
+    missing = tmp_path / "no-hay.txt"
+    client.type(f"put {missing}")
+    assert client.shown() == [f"No se puede subir {missing}: no existe"]
