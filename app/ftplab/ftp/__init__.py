@@ -37,6 +37,7 @@ Actions (what the loop must do) and the events it feeds back:
                            when no data connection came, TransferFailed(problem) on a
                            local error
     UploadFinished(path, size)  tell the room that a file arrived
+    StartTls()             speak TLS on the control connection after what is queued (AUTH TLS)
     Renamed(old, new)      tell the room that a file or folder was renamed
     Delay(seconds)         wait that long without holding the loop -> DelayOver()
                            (a failed login's reply: logins.LoginGuard says how long)
@@ -74,6 +75,7 @@ from .events import (
     SendFile,
     SendListing,
     SendReply,
+    StartTls,
     TransferBroken,
     TransferDone,
     TransferFailed,
@@ -124,6 +126,7 @@ __all__ = [
     "SendFile",
     "SendListing",
     "SendReply",
+    "StartTls",
     "TransferBroken",
     "TransferDone",
     "TransferFailed",
