@@ -12,9 +12,9 @@ import sys
 from . import __version__, protocol
 from .config import ClientConfig, ServerConfig
 from .console import PlainConsole, open_console
+from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
-from .passive import parse_port_range
 
 log = logging.getLogger("ftplab.server")
 
@@ -150,11 +150,15 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     _add_tls_options(options)
     parser = options.parser
     args = parser.parse_args(argv)
-    if args.passive_ports:
-        try:
-            parse_port_range(args.passive_ports)
-        except ValueError as error:
-            parser.error(f"--passive-ports {error}")
+    masquerade = args.masquerade_address
+    try:  # checked at start (ftp.options), not when the first PASV fails
+        say = Messages(args.lang)
+        if args.passive_ports:
+            ftp_options.passive_ports(args.passive_ports, say, own_ports=(args.port, args.ftp_port))
+        if masquerade and args.ftp_port is not None:
+            masquerade = ftp_options.masquerade_address(masquerade, say)
+    except ftp_options.OptionError as error:
+        parser.error(str(error))
     if args.max_clients < 1:
         parser.error(Messages(args.lang)("max_clients_zero"))
     if bool(args.tls_cert) != bool(args.tls_key) or (args.require_tls and not args.tls_cert):
@@ -176,7 +180,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         ftp_port=args.ftp_port,
         ftp_password=args.ftp_password,
         passive_ports=args.passive_ports,
-        masquerade_address=args.masquerade_address,
+        masquerade_address=masquerade,
         allow_upload=args.allow_upload,
         allow_overwrite=args.allow_overwrite,
         max_upload_bytes=args.max_upload_bytes,

@@ -51,7 +51,7 @@ from .connection import HIGH_WATER_BYTES, Connection, State
 from .endpoints import Door, Loop
 from .ftp.replies import reply
 from .messages import Messages, human_size
-from .passive import PassiveListener, PassivePorts
+from .passive import PassiveListener, PassivePorts, WaitingLine
 from .protocol import ErrorCode
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
@@ -62,6 +62,12 @@ log = logging.getLogger("ftplab.server")
 
 DATA_CONNECT_SECONDS = 30.0
 """How long a passive listener waits for its data connection, or an active one tries."""
+
+PORT_WAIT_SECONDS = 5.0
+"""How long a PASV may wait for a passive port while every port of the range
+listens for another client's data connection (each for a few milliseconds):
+a burst of a class's transfers is served in turn, and 425 comes only when no
+port came free in that time."""
 
 UPLOAD_SETTLE_SECONDS = 0.2
 """In stream mode the end of an upload is the data connection's EOF, and a client that was
@@ -399,6 +405,12 @@ class FtpDoor(Door):
         self._listeners: dict[PassiveListener, FtpControl] = {}
         self._settling: dict[FtpData, float] = {}
         """Uploads whose data connection ended, waiting to see that their client is still there."""
+        self._waiting_for_port = WaitingLine()
+        """PASVs waiting for a free passive port, in arrival order."""
+        self._logins = ftp.LoginGuard(clock=lambda: self.loop.now)
+        """Failed logins per address, shared by every control connection."""
+        self._delayed: dict[FtpControl, float] = {}
+        """Sessions waiting for a Delay (a failed login's reply) to be over, and when it is."""
         self._actions = {
             ftp.SendReply: FtpControl.send_reply,
             ftp.Join: FtpControl.join,
@@ -409,6 +421,7 @@ class FtpDoor(Door):
             ftp.ReceiveUpload: self._start_transfer,
             ftp.UploadFinished: FtpControl.announce_upload,
             ftp.Renamed: FtpControl.announce_rename,
+            ftp.Delay: self._delay,
             ftp.StartTls: lambda control, _action: control.start_tls_now(self._tls_context()),
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
@@ -425,6 +438,7 @@ class FtpDoor(Door):
             local=sock.getsockname()[:2],
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
+            logins=self._logins,
         )
         return FtpControl(sock, address, self.loop.now, session, place.key, self)
 
@@ -457,6 +471,8 @@ class FtpDoor(Door):
         data = control.data
         if control.ftp.quit_waiting and data is not None and data.upload is not None:
             self._finish_before_quit(control, data)
+        self._delayed.pop(control, None)
+        self._waiting_for_port.leave(control)
         control.ftp.connection_lost()
         self._close_data(control)
 
@@ -479,11 +495,20 @@ class FtpDoor(Door):
 
     def _open_passive(self, control: FtpControl, _action: ftp.OpenPassive) -> None:
         self.close_listener(control)
+        if self._waiting_for_port or not self._listen(control):
+            self._waiting_for_port.join(control, self.loop.now + PORT_WAIT_SECONDS)
+
+    def _no_port(self, control: FtpControl) -> None:
+        log.warning("no free passive port for %s within %g s", control.label, PORT_WAIT_SECONDS)
+        control.ftp.handle(ftp.PassiveFailed())
+        self.act(control)
+
+    def _listen(self, control: FtpControl) -> bool:
+        """A listener for `control` on a free port of the range; False when every port listens."""
         local = control.sock.getsockname()
         sock = self._passive_ports.listen(local[0], control.sock.family, control.label)
         if sock is None:
-            control.ftp.handle(ftp.PassiveFailed())
-            return
+            return False
         listener = PassiveListener(
             sock,
             control.ip,
@@ -496,6 +521,8 @@ class FtpDoor(Door):
         self._listeners[listener] = control
         self.loop.register(sock, selectors.EVENT_READ, listener)
         control.ftp.handle(ftp.PassiveOpened(listener.port))
+        self.act(control)
+        return True
 
     def _accepted(self, control: FtpControl, sock: socket.socket, address: tuple) -> None:
         self.close_listener(control)
@@ -505,6 +532,7 @@ class FtpDoor(Door):
     def close_listener(self, control: FtpControl) -> None:
         listener, control.passive = control.passive, None
         if listener is not None:
+            self._waiting_for_port.freed = True
             del self._listeners[listener]
             self.loop.unregister(listener.sock)
             listener.sock.close()
@@ -558,8 +586,24 @@ class FtpDoor(Door):
         self._settling[data] = self.loop.now + UPLOAD_SETTLE_SECONDS
         self.loop.touch(data)
 
+    def _delay(self, control: FtpControl, action: ftp.Delay) -> None:
+        self._delayed[control] = self.loop.now + action.seconds
+
+    def _end_delays(self) -> None:
+        """Tell each session whose Delay is over; its waiting lines are handled this turn."""
+        for control, due in list(self._delayed.items()):
+            if self.loop.now >= due:
+                del self._delayed[control]
+                control.ftp.handle(ftp.DelayOver())
+                self.act(control)
+                self.loop.touch(control)
+
     def before_input(self) -> None:
-        """Give each ended upload its outcome once its time is up (or its client is gone)."""
+        """Ports for the PASVs waiting, Delays that are over, and each ended upload's
+        outcome once its time is up (or its client is gone)."""
+        if self._waiting_for_port:
+            self._waiting_for_port.serve(self.loop.now, self._listen, self._no_port)
+        self._end_delays()
         for data, due in list(self._settling.items()):
             if self.loop.now < due and data.control.peer_alive():
                 continue
@@ -571,7 +615,16 @@ class FtpDoor(Door):
             self.transfer_ended(data, ftp.TransferDone() if alive else ftp.TransferBroken())
 
     def wait_limit(self) -> float:
-        return UPLOAD_SETTLE_POLL_SECONDS if self._settling else super().wait_limit()
+        """Sleep no longer than until a Delay ends, a port may be given, or a settling upload's poll."""
+        now = self.loop.now
+        limits = [super().wait_limit()]
+        if self._settling:
+            limits.append(UPLOAD_SETTLE_POLL_SECONDS)
+        if self._delayed:
+            limits.append(max(0.0, min(self._delayed.values()) - now))
+        if self._waiting_for_port:
+            limits.append(self._waiting_for_port.wait_limit(now))
+        return min(limits)
 
     def transfer_ended(self, data: FtpData, event) -> None:
         """Tell the session; a clean end closes the data connection in steps, anything else at once."""

@@ -264,6 +264,19 @@ SPANISH = {
     "ftp_user_first": "Orden incorrecto de comandos: primero USER.",
     "ftp_login_incorrect": "No has iniciado sesión: usuario o contraseña incorrectos.",
     "ftp_too_many_failures": "Servicio no disponible: demasiados intentos fallidos.",
+    "ftp_address_blocked": "Servicio no disponible: demasiados intentos fallidos desde tu dirección; "
+    "vuelve a intentarlo dentro de {minutes} min.",
+    "opt_masquerade_unresolved": "--masquerade-address {address}: no se encuentra su dirección IPv4 "
+    "({error}); da una dirección IPv4 o un nombre que se resuelva en este equipo",
+    "opt_masquerade_not_ipv4": "--masquerade-address {address}: PASV solo puede dar una dirección IPv4 "
+    "(los clientes IPv6 usan EPSV, que no la necesita)",
+    "opt_masquerade_unusable": "--masquerade-address {address}: no es una dirección a la que se "
+    "pueda conectar",
+    "opt_passive_ports_syntax": "--passive-ports {ports}: se espera un rango como 30000-30009 "
+    "(o un solo puerto)",
+    "opt_passive_ports_bounds": "--passive-ports {ports}: los puertos van de {low} a {high}, "
+    "el primero no mayor que el último",
+    "opt_passive_ports_own": "--passive-ports {ports}: incluye el puerto {port}, que el propio servidor usa",
     "ftp_logged_in": "Sesión iniciada, adelante. Hola, {name}.",
     "ftp_goodbye": "Cerrando la conexión de control. Adiós.",
     "ftp_noop": "Comando correcto.",
@@ -640,6 +653,17 @@ ENGLISH = {
     "ftp_user_first": "Bad sequence of commands: send USER first.",
     "ftp_login_incorrect": "Not logged in: login incorrect.",
     "ftp_too_many_failures": "Service not available: too many failed logins.",
+    "ftp_address_blocked": "Service not available: too many failed logins from your address; "
+    "try again in {minutes} min.",
+    "opt_masquerade_unresolved": "--masquerade-address {address}: no IPv4 address found ({error}); "
+    "give an IPv4 address or a name this machine can resolve",
+    "opt_masquerade_not_ipv4": "--masquerade-address {address}: PASV can only give an IPv4 address "
+    "(IPv6 clients use EPSV, which needs none)",
+    "opt_masquerade_unusable": "--masquerade-address {address}: not an address anyone can connect to",
+    "opt_passive_ports_syntax": "--passive-ports {ports}: expected a range such as 30000-30009 (or one port)",
+    "opt_passive_ports_bounds": "--passive-ports {ports}: ports go from {low} to {high}, the first no higher "
+    "than the last",
+    "opt_passive_ports_own": "--passive-ports {ports}: holds port {port}, which the server itself uses",
     "ftp_logged_in": "User logged in, proceed. Hello, {name}.",
     "ftp_goodbye": "Service closing control connection. Goodbye.",
     "ftp_noop": "Command okay.",

@@ -42,8 +42,7 @@ class PassivePorts:
                 if error.errno not in (errno.EADDRINUSE, errno.EACCES):
                     log.warning("cannot open a passive port for %s: %s", label, error)
                     return None
-        log.warning("no free passive port for %s", label)
-        return None
+        return None  # every port listens: the door's WaitingLine waits for one to come free
 
     def _in_turn(self) -> list[int]:
         """Every port once, starting after the one handed out last."""
@@ -53,6 +52,42 @@ class PassivePorts:
         start = self._next % len(ports)
         self._next = start + 1
         return ports[start:] + ports[:start]
+
+
+class WaitingLine:
+    """Control connections waiting for a passive port while every port of the
+    range listens for someone's data connection, served in arrival order as
+    listeners close (`freed`), each refused once its deadline passes."""
+
+    def __init__(self):
+        self._deadlines: dict[object, float] = {}
+        self.freed = False
+        """A listener closed since the line was last served: a port may be free."""
+
+    def __bool__(self) -> bool:
+        return bool(self._deadlines)
+
+    def join(self, waiter, deadline: float) -> None:
+        self._deadlines[waiter] = deadline
+
+    def leave(self, waiter) -> None:
+        self._deadlines.pop(waiter, None)
+
+    def serve(self, now: float, listen: Callable[[object], bool], refuse: Callable[[object], None]) -> None:
+        """`listen(waiter)` for each in turn while ports come free; `refuse(waiter)` past its deadline."""
+        for waiter, deadline in list(self._deadlines.items()):
+            if self.freed and listen(waiter):
+                del self._deadlines[waiter]
+            elif now >= deadline:
+                del self._deadlines[waiter]
+                refuse(waiter)
+            else:
+                self.freed = False  # no port now: the others keep their turn
+        self.freed = False
+
+    def wait_limit(self, now: float) -> float:
+        """Seconds until the line needs serving: at once after a port came free, else its first deadline."""
+        return 0.0 if self.freed else max(0.0, min(self._deadlines.values()) - now)
 
 
 class PassiveListener:

@@ -28,6 +28,8 @@ class FakeLoop:
     upload_data: bytes = b""
     hold_transfers: bool = False
     refuse_join: str | None = None
+    hold_delays: bool = False
+    delays: list[float] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     sent: list[bytes] = field(default_factory=list)
     actions: list = field(default_factory=list)
@@ -73,6 +75,12 @@ class FakeLoop:
         answer = ftp.JoinRefused(self.refuse_join) if self.refuse_join else ftp.Joined()
         self.session.handle(answer)
 
+    def _do_Delay(self, action: ftp.Delay) -> None:
+        """The loop answers a Delay when its time has come; here at once, unless held."""
+        self.delays.append(action.seconds)
+        if not self.hold_delays:
+            self.session.handle(ftp.DelayOver())
+
     def _do_OpenPassive(self, _action: ftp.OpenPassive) -> None:
         self.session.handle(ftp.PassiveOpened(PASSIVE_PORT))
 
@@ -103,16 +111,19 @@ class FakeLoop:
         self.session.handle(ftp.TransferDone())
 
 
-def make_session(root, *, clock=lambda: 1_800_000_000.0, language="en", **settings) -> ftp.FtpSession:
+def make_session(
+    root, *, clock=lambda: 1_800_000_000.0, language="en", logins=None, peer=PEER, **settings
+) -> ftp.FtpSession:
     counter = iter(range(1, 1000))
     return ftp.FtpSession(
         tree=Tree(Storage(str(root))),
         settings=ftp.FtpSettings(**settings),
         messages=Messages(language),
-        peer=PEER,
+        peer=peer,
         local=LOCAL,
         anonymous_number=lambda: next(counter),
         clock=clock,
+        logins=logins,
     )
 
 

@@ -39,6 +39,8 @@ Actions (what the loop must do) and the events it feeds back:
     UploadFinished(path, size)  tell the room that a file arrived
     StartTls()             speak TLS on the control connection after what is queued (AUTH TLS)
     Renamed(old, new)      tell the room that a file or folder was renamed
+    Delay(seconds)         wait that long without holding the loop -> DelayOver()
+                           (a failed login's reply: logins.LoginGuard says how long)
     CloseData()            drop the data connection or listener, if any
     Close()                close the control connection (after sending what is queued)
 
@@ -60,6 +62,8 @@ from .events import (
     CloseData,
     ConnectActive,
     DataConnectFailed,
+    Delay,
+    DelayOver,
     Join,
     Joined,
     JoinRefused,
@@ -78,6 +82,7 @@ from .events import (
     UploadFinished,
 )
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, parse_command, parse_eprt, parse_port
+from .logins import LoginGuard
 from .replies import ls_line, mlsx_facts, mlsx_time, quote_path, reply
 from .session import (
     LINES_PER_STEP,
@@ -103,12 +108,15 @@ __all__ = [
     "Command",
     "ConnectActive",
     "DataConnectFailed",
+    "Delay",
+    "DelayOver",
     "FtpSession",
     "FtpSettings",
     "Join",
     "JoinRefused",
     "Joined",
     "LineBuffer",
+    "LoginGuard",
     "OpenPassive",
     "PassiveFailed",
     "PassiveOpened",

@@ -83,6 +83,14 @@ class Renamed:
 
 
 @dataclass(frozen=True)
+class Delay:
+    """Wait `seconds` (without holding the loop), then feed DelayOver: a failed
+    login's reply is due only then, and the session reads no line meanwhile."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class CloseData:
     """Drop the data connection or passive listener, if any."""
 
@@ -105,6 +113,11 @@ class JoinRefused:
     """The Room refused the user; `text` says why."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class DelayOver:
+    """The time a Delay asked for has passed."""
 
 
 @dataclass(frozen=True)

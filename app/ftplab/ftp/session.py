@@ -35,6 +35,8 @@ from .events import (
     CloseData,
     ConnectActive,
     DataConnectFailed,
+    Delay,
+    DelayOver,
     Join,
     Joined,
     JoinRefused,
@@ -52,6 +54,7 @@ from .events import (
     UploadFinished,
 )
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, ip_address, parse_command, parse_eprt, parse_port
+from .logins import LoginGuard
 from .replies import (
     Rights,
     fetchable,
@@ -117,8 +120,10 @@ class FtpSession(SecurityCommands):
         anonymous_number: Callable[[], int],
         clock: Callable[[], float] = time.time,
         digests: HashCache | None = None,
+        logins: LoginGuard | None = None,
     ):
         self.tree = tree
+        self._logins = logins if logins is not None else LoginGuard()
         self._digests = digests if digests is not None else HashCache()
         self.settings = settings
         self.messages = messages
@@ -133,7 +138,8 @@ class FtpSession(SecurityCommands):
         self._queued: deque = deque()
         self._user: str | None = None
         self._login_failures = 0
-        self._waiting: type | None = None  # Joined or PassiveOpened, while we wait for it
+        self._waiting: type | None = None  # Joined, PassiveOpened or DelayOver, while we wait for it
+        self._after_delay: Callable[[], None] | None = None  # what a failed login says when its delay is over
         self._passive_extended = False
         self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
         self._epsv_all = False
@@ -347,6 +353,8 @@ class FtpSession(SecurityCommands):
         if self.name is not None:
             self._say(503, "ftp_already_logged_in")
             return
+        if self._refused_address():
+            return
         name = argument
         if name.lower() in ANONYMOUS_NAMES:
             name = f"anon-{self._anonymous_number()}"
@@ -362,13 +370,43 @@ class FtpSession(SecurityCommands):
             self._say(503, "ftp_already_logged_in")
         elif self._user is None:
             self._say(503, "ftp_user_first")
+        elif self._refused_address():
+            return
         elif self.settings.password is not None and not hmac.compare_digest(
             argument.encode(), self.settings.password.encode()
         ):
-            self._login_failed(self.messages("ftp_login_incorrect"))
+            self._wrong_password()
         else:
+            if self.settings.password is not None:
+                self._logins.succeeded(self.peer_host)
             self._waiting = Joined
             self._emit(Join(self._user))
+
+    def _refused_address(self) -> bool:
+        """421 and close when this address has failed too often (its password is not even looked at)."""
+        seconds = self._logins.blocked_for(self.peer_host)
+        if seconds:
+            self.shut_down("ftp_address_blocked", minutes=max(1, round(seconds / 60)))
+        return bool(seconds)
+
+    def _wrong_password(self) -> None:
+        """Counted for the address; the 530 (or the 421 past the budget) only after
+        the guard's delay, and no line is read meanwhile (pipelined guesses wait too)."""
+        delay = self._logins.failed(self.peer_host, self._user)
+        self._user = None
+        self._after_delay = self._after_wrong_password
+        self._waiting = DelayOver
+        self._emit(Delay(delay))
+
+    def _after_wrong_password(self) -> None:
+        if not self._refused_address():
+            self._login_failed(self.messages("ftp_login_incorrect"))
+
+    def _on_delay_over(self, _event: DelayOver) -> None:
+        if self._waiting is DelayOver:
+            self._waiting = None
+            then, self._after_delay = self._after_delay, None
+            then()
 
     def _login_failed(self, text: str) -> None:
         self._user = None
@@ -925,6 +963,7 @@ class FtpSession(SecurityCommands):
 
     _EVENT_HANDLERS = {
         Joined: _on_joined,
+        DelayOver: _on_delay_over,
         JoinRefused: _on_join_refused,
         PassiveOpened: _on_passive_opened,
         PassiveFailed: _on_passive_failed,
