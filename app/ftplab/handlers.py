@@ -60,6 +60,10 @@ class Room(Protocol):
 
     def welcome(self, session: Session) -> None: ...
 
+    def send_history(self, session: Session) -> None: ...
+
+    def history_lines(self) -> list[str]: ...
+
     def show(self, text: str) -> None: ...
 
     def reply(self, session: Session, text: str) -> None: ...
@@ -153,6 +157,7 @@ class Handlers:
             "/who": self._console_who,
             "/kick": self._console_kick,
             "/help": self._console_help,
+            "/history": self._console_history,
             "/quit": self._console_quit,
         }
 
@@ -208,6 +213,7 @@ class Handlers:
             room.send_event(session, protocol.Version(room.name, protocol.VERSION))
         if options is not None and self._keep_alive_seconds:
             room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
+        room.send_history(session)
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line
 
@@ -474,17 +480,21 @@ class Handlers:
     # --- the console ------------------------------------------------------------
 
     def on_console_line(self, text: str) -> None:
-        """The teacher's line: a `/command`, `@name text` to one, or to everyone."""
+        """The teacher's line: a `/command`, `@name text` to one, or to everyone. A `/word`
+        that is no command is refused (a typo must not reach the class); `//text` says `/text`."""
         room = self._room
         if not text:
             return
         word, _, argument = text.partition(" ")
-        command = self._console_commands.get(word.lower())
-        if command is not None:
-            command(argument.strip())
+        if text.startswith("/") and not text.startswith("//"):
+            command = self._console_commands.get(word.lower())
+            if command is None:
+                room.show(self._say("console_unknown_command", command=visible(word)))
+            else:
+                command(argument.strip())
             return
         if not text.startswith("@"):
-            room.broadcast(room.name, visible(text))
+            room.broadcast(room.name, visible(text.removeprefix("/")))
             return
         target, _, body = text[1:].partition(" ")
         recipient = room.member(target)
@@ -505,6 +515,12 @@ class Handlers:
     def _console_help(self, _argument: str) -> None:
         for key in CONSOLE_HELP_KEYS:
             self._room.show(self._say(key))
+
+    def _console_history(self, _argument: str) -> None:
+        """The conversation so far again (tools/lab_console.py asks for it when the teacher attaches)."""
+        lines = self._room.history_lines()
+        for line in lines or [self._say("console_history_empty")]:
+            self._room.show(line)
 
     def _console_quit(self, _argument: str) -> None:
         self._stop()  # the loop tells every client the server is closing
