@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import logging
 import os
 import signal
@@ -316,6 +317,17 @@ def _raise_descriptor_limit(config: ServerConfig) -> None:
         )
 
 
+def _root_reason(root: str, error: OSError, say: Messages) -> str:
+    """Why `root` cannot be served, in the user's language (the system's words only as a last resort)."""
+    if not os.path.lexists(root):
+        return say("root_missing")
+    if not os.path.isdir(root):
+        return say("root_not_a_folder")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return say("root_denied")
+    return error.strerror or str(error)
+
+
 def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
     if protocol.name_problem(config.name) is not None:
         return say("console_no_name") if not config.name else say("bad_name", name=config.name)
@@ -341,10 +353,8 @@ def server_main(argv: list[str] | None = None) -> int:
         try:
             storage = Storage(config.root)
         except OSError as error:
-            print(
-                f"ftplab-server: {say('bad_root', root=config.root, reason=error.strerror or error)}",
-                file=sys.stderr,
-            )
+            reason = _root_reason(config.root, error, say)
+            print(f"ftplab-server: {say('bad_root', root=config.root, reason=reason)}", file=sys.stderr)
             return 2
         _raise_descriptor_limit(config)
         server = Server(config, storage, console)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import protocol
-from .logs import CHATTER_LOGGER
+from .logs import CHATTER_LOGGER, log_reason
 from .messages import (
     CATALOGUES,
     CLIENT_COMMANDS_HELP_KEYS,
@@ -295,7 +295,8 @@ class Handlers:
         ):
             return
         if problem is not None:
-            log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
+            reason = log_reason(problem.message_key, name=visible(argument))
+            log.info("%s: get %s refused: %s", session.label, visible(argument), reason)
             self._room.send_file_error(session, problem.code, problem.message_key, argument)
 
     def _resume(self, session: Session, argument: str, _now: float) -> None:
@@ -307,7 +308,8 @@ class Handlers:
         offset, prefix_sha256, name = parsed
         problem = self._request_download(session, name, resume_from=(offset, prefix_sha256))
         if problem is not None:
-            log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
+            reason = log_reason(problem.message_key, name=visible(name))
+            log.info("%s: resume %s refused: %s", session.label, visible(name), reason)
             self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _get_each_word(self, session: Session, argument: str) -> bool:
@@ -454,6 +456,7 @@ class Handlers:
             if not allowance.take(now):
                 if allowance.should_warn():
                     log.warning("chat flood from %s: lines dropped", session.label)
+                    self._room.show(self._say("console_chat_flood", name=session.name))
                     self._room.send_error(session, ErrorCode.FLOOD, "chat_flood")
                 return True
         return False
