@@ -63,6 +63,8 @@ class ClientConfig:
     lang: str
     timeout: float
     keep_partial: bool = False
+    reconnect: bool | None = None
+    """Come back after a lost connection: None, at a terminal only (the default)."""
 
 
 def _env(name: str, default):
@@ -222,6 +224,11 @@ def _flag(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"{value} is not yes or no")
 
 
+def _auto_flag(value: str) -> bool | None:
+    """yes, no, or auto (None: the program decides)."""
+    return None if value.lower() == "auto" else _flag(value)
+
+
 def _add_ftp_options(options: _Options) -> None:
     door = options.parser.add_argument_group(options.say("ftp_options_title"))
     add = options.add
@@ -245,6 +252,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--download-dir", "DOWNLOAD_DIR", ".", "opt_download_dir")
     add("--timeout", "TIMEOUT", 10, "opt_timeout", type=_positive_seconds)
     add("--keep-partial", "KEEP_PARTIAL", "no", "opt_keep_partial", type=_flag, nargs="?", const=True)
+    add("--reconnect", "RECONNECT", "auto", "opt_reconnect", type=_auto_flag, nargs="?", const=True)
     args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
@@ -254,6 +262,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         lang=args.lang,
         timeout=args.timeout,
         keep_partial=args.keep_partial,
+        reconnect=args.reconnect,
     )
 
 

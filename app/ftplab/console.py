@@ -177,7 +177,10 @@ class TerminalConsole(PlainConsole):
         owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
         self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
         self._editor.remember = False
-        self.start()
+        if self._saved_mode is None:
+            self.start()
+        else:
+            self._redraw()  # asked again while running (a name in use): the question replaces the prompt
         try:
             while not self._pending and not self.at_eof:
                 self._pending = self.read_lines()

@@ -15,7 +15,7 @@ from .messages import Messages, human_size
 from .protocol import ErrorCode
 from .room import Loop
 from .session import Session
-from .storage import FileChanged, FileProblem, Storage, Tree
+from .storage import FileChanged, FileProblem, Storage, Tree, split_path
 from .text import visible
 from .transfer import HashCache, Transfer
 
@@ -85,6 +85,40 @@ class Downloads:
         self._loop.touch(session)
         return None
 
+    def cancel(self, session: Session, argument: str, _now: float = 0.0) -> None:
+        """`cancel [NAME]`: the first download of NAME (its path as asked, from the session's
+        folder, or its file name), else the one under way, stops. One not begun leaves the
+        queue (`!REFUSED cancelled NAME` and the `!ERR` for protocol 2, as any refusal); one
+        under way ends after the frame already queued, with `!ABORT` (the stream stays whole)."""
+        transfer = self._cancellable(session, argument)
+        if transfer is None:
+            self._room.send_error(session, ErrorCode.NO_FILE, "cancel_nothing", name=visible(argument or "-"))
+            return
+        log.info("%s cancelled %s", session.label, visible(transfer.name))
+        if transfer.header_sent:
+            transfer.cancelled = True
+        else:
+            if transfer is session.transfers[0]:
+                self._hashing.discard(session)
+            session.transfers.remove(transfer)
+            transfer.close()
+            name = argument or transfer.parts[-1]
+            self._room.send_file_error(session, ErrorCode.CANCELLED, "download_cancelled", name)
+        self._loop.touch(session)
+
+    @staticmethod
+    def _cancellable(session: Session, argument: str):
+        try:
+            parts = split_path(session.cwd, argument) if argument else None
+        except FileProblem:
+            parts = None
+        for transfer in session.transfers:
+            if not transfer.cancelled and (
+                not argument or argument == transfer.parts[-1] or parts == transfer.parts
+            ):
+                return transfer
+        return None
+
     def forget(self, session: Session) -> None:
         self._hashing.discard(session)
 
@@ -95,6 +129,11 @@ class Downloads:
         outbox = session.outbox
         while session.transfers:
             transfer = session.transfers[0]
+            if transfer.cancelled and not transfer.done:
+                if outbox.has_file_slice:
+                    return  # the frame under way goes out whole first
+                self._end_cancelled(session, transfer)
+                continue
             if not transfer.opened and not self._open(session, transfer):
                 continue
             if transfer.hashing:
@@ -147,6 +186,11 @@ class Downloads:
     def _console_failed(self, session: Session, name: str, reason: str) -> None:
         """A warning for the teacher, in the class's language: a download that failed."""
         self._room.show(self._room.say("console_send_failed", name=session.name, path=name, reason=reason))
+
+    def _end_cancelled(self, session: Session, transfer) -> None:
+        session.transfers.popleft().close()
+        text = self._room.say_to(session)("download_cancelled", name=visible(transfer.parts[-1]))
+        session.queue(protocol.encode(protocol.FileAbort(self._name, text)), self._loop.now)
 
     def file_changed(self, session: Session) -> None:
         """The file being sent shrank: finish the frame with zeros so the stream

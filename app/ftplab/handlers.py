@@ -92,6 +92,8 @@ class Downloads(Protocol):
         self, session: Session, parts: tuple[str, ...], resume_from: tuple[int, str] | None = None
     ) -> FileProblem | None: ...
 
+    def cancel(self, session: Session, argument: str, now: float) -> None: ...
+
 
 def _serves(tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
     """Does `word` (relative to `cwd`, or a path) name a served file? Each folder is listed
@@ -146,6 +148,7 @@ class Handlers:
             "get": Command(self._get, True),
             "resume": Command(self._resume, True),
             "mget": Command(self._mget, True),
+            "cancel": Command(lambda session, argument, now: downloads.cancel(session, argument, now), True),
             "put": Command(self._put, True),
             "cd": Command(self._cd, True),
             "pwd": Command(self._pwd, False),

@@ -8,6 +8,8 @@ is never translated. Logs are for operators and stay in English.
 
 from __future__ import annotations
 
+import errno
+import socket
 from datetime import datetime
 
 DEFAULT_LANGUAGE = "es"
@@ -139,6 +141,59 @@ SPANISH = {
     ),
     "interrupt_idle": "Para salir: Ctrl-C otra vez, Ctrl-D o quit",
     "server_not_reading": "El servidor no está leyendo lo que envías: línea no enviada",
+    # the client coming back by itself, cancelling, and the system's errors in words
+    "reconnecting_lost": "Se ha perdido la conexión con el servidor: reconectando (quit para salir)",
+    "reconnecting_closed": "El servidor ha cerrado la conexión ({text}): reconectando (quit para salir)",
+    "reconnect_waiting": "[sin conexión: intento {attempt} dentro de {seconds} s; reconnect lo intenta ya]",
+    "reconnected": "De nuevo conectado como {name}",
+    "cannot_connect_retrying": "{reason}: reintentando (quit para salir)",
+    "kicked_staying": (
+        "El servidor ha cerrado la conexión: {text}. No se vuelve a conectar solo: "
+        "reconnect para volver, quit para salir"
+    ),
+    "not_connected": "Sin conexión: no se ha enviado (reconnect para reintentar ya, quit para salir)",
+    "already_connected": "Ya estás conectado",
+    "download_will_resume": "{name}: descarga interrumpida al {percent} %; continuará al volver la conexión",
+    "name_taken_ask_again": "El nombre {name} ya está en uso: elige otro",
+    "nothing_to_cancel": "No hay ninguna descarga que cancelar",
+    "no_such_download": "No has pedido ninguna descarga de {name}",
+    "cancel_unsupported": "Este servidor no puede cancelar descargas",
+    "cancelling": "Cancelando la descarga de {name}",
+    "interrupt_cancelling": "Cancelando la descarga de {name}; Ctrl-C otra vez para salir ya",
+    "download_cancelled": "Descarga cancelada: {name}",
+    "cancel_nothing": "No hay ninguna descarga tuya de {name} que cancelar",
+    "client_help_cancel": "  cancel [ARCHIVO] detiene la descarga en curso o la de ARCHIVO (también Ctrl-C)",
+    "client_help_reconnect": "  reconnect        vuelve a conectar ya (tras perder la conexión o un /kick)",
+    "partial_gone": "la parte guardada de {name} ya no está o ha cambiado",
+    "too_many_copies": "ya hay {count} copias de {name}",
+    "more_than_announced": "más de los {size} bytes anunciados",
+    "sha256_mismatch": "el SHA-256 no coincide",
+    "bad_file_name": "nombre de archivo no válido",
+    "file_shrank": "el archivo ha encogido",
+    "os_ENOENT": "no existe",
+    "os_EACCES": "permiso denegado",
+    "os_EPERM": "operación no permitida",
+    "os_EISDIR": "es una carpeta",
+    "os_ENOTDIR": "una parte de la ruta no es una carpeta",
+    "os_ENOSPC": "no queda espacio en el disco",
+    "os_EDQUOT": "cuota de disco agotada",
+    "os_EROFS": "sistema de archivos de solo lectura",
+    "os_ENAMETOOLONG": "nombre demasiado largo",
+    "os_ELOOP": "demasiados enlaces simbólicos",
+    "os_EIO": "error de lectura o escritura en el disco",
+    "os_EMFILE": "demasiados archivos abiertos",
+    "os_ENFILE": "demasiados archivos abiertos en el sistema",
+    "os_EEXIST": "ya existe",
+    "os_EBUSY": "está en uso",
+    "os_ETXTBSY": "está en uso",
+    "os_ECONNREFUSED": "conexión rechazada (¿está el servidor en marcha?)",
+    "os_ECONNRESET": "el servidor cortó la conexión",
+    "os_ETIMEDOUT": "no hay respuesta (tiempo agotado)",
+    "os_EHOSTUNREACH": "no se llega a ese ordenador",
+    "os_ENETUNREACH": "no se llega a esa red",
+    "os_EADDRNOTAVAIL": "dirección no disponible",
+    "os_unknown_host": "nombre de ordenador desconocido",
+    "os_other": "error del sistema {code}",
     # subdirectories and uploads (lab door)
     "current_dir": "Carpeta actual: {path}",
     "no_such_dir": "No existe la carpeta: {name}",
@@ -311,6 +366,10 @@ SPANISH = {
     "opt_max_upload_bytes": "la subida más grande aceptada, en bytes",
     "opt_download_dir": "dónde se guardan las descargas",
     "opt_timeout": "segundos para conectar y recibir la bienvenida del servidor",
+    "opt_reconnect": (
+        "vuelve a conectar solo si se pierde la conexión (yes, no o auto: auto es sí en un "
+        "terminal y no si la entrada viene de una tubería)"
+    ),
     "opt_keep_partial": (
         "guarda lo recibido de una descarga interrumpida (con un nombre oculto) y get la continúa"
     ),
@@ -441,6 +500,59 @@ ENGLISH = {
     ),
     "interrupt_idle": "To leave: Ctrl-C again, Ctrl-D or quit",
     "server_not_reading": "The server is not reading what you send: line not sent",
+    # the client coming back by itself, cancelling, and the system's errors in words
+    "reconnecting_lost": "The connection to the server was lost: reconnecting (quit to leave)",
+    "reconnecting_closed": "The server closed the connection ({text}): reconnecting (quit to leave)",
+    "reconnect_waiting": "[not connected: attempt {attempt} in {seconds} s; reconnect tries now]",
+    "reconnected": "Connected again as {name}",
+    "cannot_connect_retrying": "{reason}: trying again (quit to leave)",
+    "kicked_staying": (
+        "The server closed the connection: {text}. It does not reconnect by itself: "
+        "reconnect to come back, quit to leave"
+    ),
+    "not_connected": "Not connected to the server: not sent (reconnect to try now, quit to leave)",
+    "already_connected": "You are connected",
+    "download_will_resume": "{name}: download interrupted at {percent} %; it goes on once connected again",
+    "name_taken_ask_again": "The name {name} is in use: choose another",
+    "nothing_to_cancel": "There is no download to cancel",
+    "no_such_download": "You asked for no download of {name}",
+    "cancel_unsupported": "This server cannot cancel downloads",
+    "cancelling": "Cancelling the download of {name}",
+    "interrupt_cancelling": "Cancelling the download of {name}; Ctrl-C again to leave now",
+    "download_cancelled": "Download cancelled: {name}",
+    "cancel_nothing": "You have no download of {name} to cancel",
+    "client_help_cancel": "  cancel [FILE]    stop the download under way, or FILE's (Ctrl-C too)",
+    "client_help_reconnect": "  reconnect        connect again now (after a lost connection or a /kick)",
+    "partial_gone": "the kept part of {name} is gone or changed",
+    "too_many_copies": "{count} copies of {name} already exist",
+    "more_than_announced": "more than the {size} bytes announced",
+    "sha256_mismatch": "the SHA-256 does not match",
+    "bad_file_name": "not a valid file name",
+    "file_shrank": "the file shrank",
+    "os_ENOENT": "no such file",
+    "os_EACCES": "permission denied",
+    "os_EPERM": "operation not permitted",
+    "os_EISDIR": "it is a folder",
+    "os_ENOTDIR": "part of the path is not a folder",
+    "os_ENOSPC": "no space left on the disk",
+    "os_EDQUOT": "disk quota exceeded",
+    "os_EROFS": "read-only file system",
+    "os_ENAMETOOLONG": "name too long",
+    "os_ELOOP": "too many symbolic links",
+    "os_EIO": "input/output error on the disk",
+    "os_EMFILE": "too many open files",
+    "os_ENFILE": "too many open files in the system",
+    "os_EEXIST": "it already exists",
+    "os_EBUSY": "it is in use",
+    "os_ETXTBSY": "it is in use",
+    "os_ECONNREFUSED": "connection refused (is the server running?)",
+    "os_ECONNRESET": "the server cut the connection",
+    "os_ETIMEDOUT": "no answer (timed out)",
+    "os_EHOSTUNREACH": "that computer cannot be reached",
+    "os_ENETUNREACH": "that network cannot be reached",
+    "os_EADDRNOTAVAIL": "address not available",
+    "os_unknown_host": "unknown host name",
+    "os_other": "system error {code}",
     # subdirectories and uploads (lab door)
     "current_dir": "Current folder: {path}",
     "no_such_dir": "No such folder: {name}",
@@ -608,6 +720,10 @@ ENGLISH = {
     "opt_max_upload_bytes": "the largest upload accepted, in bytes",
     "opt_download_dir": "where downloads are saved",
     "opt_timeout": "seconds to connect and to be welcomed by the server",
+    "opt_reconnect": (
+        "connect again by itself when the connection is lost (yes, no or auto: auto is yes at "
+        "a terminal, no when input comes from a pipe)"
+    ),
     "opt_keep_partial": (
         "keep what arrived of an interrupted download (under a hidden name); get continues it"
     ),
@@ -642,10 +758,12 @@ CLIENT_HELP_KEYS = (
     "client_help_list",
     "client_help_get",
     "client_help_mget",
+    "client_help_cancel",
     "help_cd",
     "help_put",
     "help_who",
     "help_clear",
+    "client_help_reconnect",
     "client_help_quit",
     "help_private",
     "help_chat",
@@ -664,6 +782,32 @@ class Messages:
 
     def __call__(self, key: str, **values) -> str:
         return self._strings[key].format(**values)
+
+
+class Reason:
+    """Why something failed, said later in the reader's language: a catalogue key and its
+    values (`Reason("partial_gone", name=...)`), or an OSError's errno (`Reason.of(error)`),
+    so no English strerror lands inside a Spanish sentence."""
+
+    def __init__(self, key: str, **values):
+        self.key = key
+        self.values = values
+
+    @classmethod
+    def of(cls, error: OSError) -> Reason:
+        """The words for a system error: its errno's, when the catalogue has them."""
+        if isinstance(error, socket.gaierror):
+            return cls("os_unknown_host")
+        name = errno.errorcode.get(error.errno or 0, "")
+        if f"os_{name}" in SPANISH:
+            return cls(f"os_{name}")
+        return cls("os_other", code=name or type(error).__name__)
+
+    def text(self, say: Messages) -> str:
+        return say(self.key, **self.values)
+
+    def __repr__(self) -> str:
+        return f"Reason({self.key!r}, **{self.values!r})"
 
 
 def human_size(size: int) -> str:

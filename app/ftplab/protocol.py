@@ -97,6 +97,8 @@ class ErrorCode(str, enum.Enum):
     CORRUPT = "corrupt"
     # `cd`
     NOT_DIR = "not-dir"
+    # `cancel`: a download the client asked for and then cancelled (protocol 2)
+    CANCELLED = "cancelled"
 
 
 UPLOAD_ERROR_CODES = frozenset(

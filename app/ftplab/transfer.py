@@ -64,6 +64,8 @@ class Transfer:
         self.sha256: str | None = None
         self.offset = 0
         self.header_sent = False
+        self.cancelled = False
+        """The client cancelled it once under way: it ends after the frame already queued."""
         self.started = time.monotonic()
 
     @property

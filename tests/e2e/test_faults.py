@@ -277,7 +277,7 @@ def test_server_killed_between_downloads_clients_report_the_lost_connection(lab)
 
 
 def test_crashed_server_is_restarted_by_its_policy_and_serves_new_clients(lab):
-    server = lab.server(restart_policy={"Name": "unless-stopped"})  # as in compose.yaml
+    server = lab.server(restart_policy={"Name": "on-failure"})  # as in compose.yaml
     alice_host = lab.client_host("alice", server)
     alice = alice_host.interactive("alice")
     server.joined_line("alice")

@@ -300,3 +300,11 @@ def test_lines_said_before_joining_are_shown_labelled_as_earlier(client):
     client.welcome()
     client.server(protocol.Earlier(SERVER, "bob", "hola a todos"))
     assert client.shown()[-1] == "(antes) bob> hola a todos"
+
+
+def test_a_system_error_is_said_in_the_users_language(client, tmp_path):
+    """Issue 18, item 5: never English strerror inside a Spanish sentence."""
+    client.welcome()
+    missing = tmp_path / "no-hay.txt"
+    client.type(f"put {missing}")
+    assert client.shown() == [f"No se puede subir {missing}: no existe"]

@@ -30,6 +30,7 @@ from ftplab.client.download_file import (
     safe_name,
 )
 from ftplab.filenames import MAX_NAME_BYTES
+from ftplab.messages import Messages
 
 CONTENT = b"linea uno\nlinea dos\n" * 1000
 
@@ -82,7 +83,7 @@ def receive(directory: Path, name: str, content: bytes, *, chunk: int = 4096) ->
 def test_safe_name_refuses(name):
     with pytest.raises(UnsafeName) as raised:
         safe_name(name)
-    assert raised.value.reason.isprintable()  # the reason is shown to the user
+    assert raised.value.reason.text(Messages("es")) == "nombre de archivo no válido"  # in the user's language
 
 
 @pytest.mark.parametrize(
@@ -382,7 +383,7 @@ def test_a_write_error_fails_the_download_and_leaves_nothing(tmp_path, monkeypat
         for start in range(0, len(CONTENT), 4096):  # the error shows at a later write, or at finish
             download.write(CONTENT[start : start + 4096])
         download.finish()
-    assert raised.value.reason == os.strerror(errno.ENOSPC)
+    assert raised.value.reason.text(Messages("es")) == "no queda espacio en el disco"  # not strerror
     assert listing(tmp_path) == []
     assert len(writer_threads()) == before
 

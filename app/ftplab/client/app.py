@@ -3,9 +3,11 @@
 One selectors loop serves the keyboard (or stdin) and the socket: what the
 server sends goes to the session as it arrives, in preallocated buffers
 (file data reaches the download as views of them, uncopied); what the session
-asks for is done here: bytes sent, lines shown, the progress line drawn. Run
-it as `ftplab-client` or `python -m ftplab.client`; exit statuses in
-session.py."""
+asks for is done here: bytes sent, lines shown, the progress line drawn, a
+socket closed when the session lets its connection go and a new one made when
+it wants to come back (the keyboard is served meanwhile: the terminal never
+returns to the shell because of the server). Run it as `ftplab-client` or
+`python -m ftplab.client`; exit statuses in session.py."""
 
 from __future__ import annotations
 
@@ -19,12 +21,15 @@ import sys
 from .. import protocol
 from ..cli import ClientConfig, parse_client_args
 from ..console import ConsoleWatch, PlainConsole, open_console
-from ..messages import Messages
+from ..messages import Messages, Reason
 from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
 from .actions import ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
+
+RECONNECT_TIMEOUT_SECONDS = 3.0
+"""How long one attempt to come back may keep the keyboard waiting (the loop is single-threaded)."""
 
 
 class LeaveNow(BaseException):
@@ -42,11 +47,15 @@ def _leave_on_signal(signum, _frame) -> None:
 class ClientApp:
     """The loop around one session: keyboard and socket in, the session's actions out."""
 
-    def __init__(self, sock: socket.socket, session: ClientSession, console: PlainConsole, observe=None):
+    def __init__(
+        self, sock: socket.socket, session: ClientSession, console: PlainConsole, observe=None, connect=None
+    ):
         """`observe`, if given, is called with every action of the session as it is carried out
-        (scripts/bench times downloads by their FileStarted and FileSaved)."""
+        (scripts/bench times downloads by their FileStarted and FileSaved); `connect()` makes a
+        new connection when the session comes back (a socket, or raises OSError)."""
         self._observe = observe or (lambda _action: None)
-        self.sock = sock
+        self._connect = connect
+        self.sock: socket.socket | None = sock
         self.session = session
         self.console = console
         self._buffers = ReceiveBuffers()
@@ -59,8 +68,9 @@ class ClientApp:
     def run(self) -> int:
         """Serve keyboard and socket until the session ends; its exit status (`exit_reason`
         is then the line for the caller to print once the terminal is restored)."""
-        self.sock.setblocking(False)
-        self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
+        if self.sock is not None:
+            self.sock.setblocking(False)
+            self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
         try:
             self._handle_input_lines([])
             while not self.session.finished:
@@ -69,8 +79,8 @@ class ClientApp:
             self.session.leave(leave.signum)
         finally:
             self._close()
-        status, self.exit_reason = self.session.outcome()
-        return status
+        self.status, self.exit_reason = self.session.outcome()
+        return self.status
 
     def _turn(self) -> None:
         polling = self._console_watch.polled and self._console_wanted()
@@ -80,6 +90,19 @@ class ClientApp:
         if polling:
             self._on_console(selectors.EVENT_READ)
         self._after(self.session.tick)
+        if self.session.wants_connection() and not self.session.finished:
+            self._after(self._reconnect)
+
+    def _reconnect(self) -> None:
+        try:
+            sock = self._connect()
+        except OSError:
+            self.session.connect_failed()
+            return
+        sock.setblocking(False)
+        self.sock = sock
+        self._selector.register(sock, selectors.EVENT_READ, self._on_socket)
+        self.session.connection_made()
 
     def _after(self, step) -> None:
         """Run one step of the session, then carry out what it asked for."""
@@ -87,6 +110,8 @@ class ClientApp:
         self._carry_out()
 
     def _carry_out(self) -> None:
+        if self.sock is not None and not self.session.connected:
+            self._drop_socket()
         self._flush()
         self._show_actions()
         self._console_watch.set(self._console_wanted())
@@ -104,8 +129,17 @@ class ClientApp:
     def _close(self) -> None:
         self.session.close()
         self._show_actions()
+        self._drop_socket()
         self._selector.close()
+
+    def _drop_socket(self) -> None:
+        """The session let its connection go (it may come back with a new one)."""
+        if self.sock is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(self.sock)
         self.sock.close()
+        self.sock = None
 
     # --- keyboard -------------------------------------------------------------------
 
@@ -128,6 +162,8 @@ class ClientApp:
 
     def _flush(self) -> None:
         outbox = self.session.outbox
+        if self.sock is None:
+            return
         while outbox.data:
             try:
                 sent = self.sock.send(outbox.data)
@@ -155,7 +191,7 @@ class ClientApp:
         except OSError:
             count = 0
         if not count:
-            self.session.connection_closed()
+            self._after(self.session.connection_closed)
             return
         try:
             self._after(lambda: self.session.received(memoryview(buffer)[:count]))
@@ -172,15 +208,26 @@ def _complain(text: str) -> None:
         print(f"ftplab-client: {text}", file=sys.stderr, flush=True)
 
 
-def _connect(config: ClientConfig, say: Messages) -> socket.socket | None:
+def _open_connection(config: ClientConfig, timeout: float | None = None) -> socket.socket:
+    """A connection to the server, watched for a dead peer; OSError if none."""
+    sock = socket.create_connection((config.host, config.port), timeout=timeout or config.timeout)
     try:
-        sock = socket.create_connection((config.host, config.port), timeout=config.timeout)
         watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
-        return sock
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _connect(config: ClientConfig, say: Messages, *, quiet: bool = False) -> socket.socket | str:
+    """A connection, or why not (said on stderr unless `quiet`)."""
+    try:
+        return _open_connection(config)
     except OSError as error:
-        reason = error.strerror or str(error) or type(error).__name__
-        _complain(say("cannot_connect", host=config.host, port=config.port, reason=reason))
-        return None
+        reason = say("cannot_connect", host=config.host, port=config.port, reason=Reason.of(error).text(say))
+        if not quiet:
+            _complain(reason)
+        return reason
 
 
 def _install_signal_handlers() -> None:
@@ -208,19 +255,48 @@ def _prepare_download_dir(config: ClientConfig, say: Messages) -> bool:
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as error:
-        _complain(f"--download-dir {directory}: {error.strerror}")
+        _complain(f"--download-dir {directory}: {Reason.of(error).text(say)}")
         return False
     return True
 
 
 def _settings(config: ClientConfig, console: PlainConsole) -> ClientSettings:
+    reconnect = console.interactive if config.reconnect is None else config.reconnect
     return ClientSettings(
         download_dir=config.download_dir,
         lang=config.lang,
         timeout=config.timeout,
         keep_partial=config.keep_partial,
         interactive=console.interactive,
+        reconnect=reconnect,
     )
+
+
+def _run_sessions(
+    config: ClientConfig, console: PlainConsole, say: Messages, name: str, rename
+) -> ClientApp | None:
+    """Sessions until one is not refused a name typed at the prompt (then asked again)."""
+    asked_at_prompt = not config.name and console.interactive
+    settings = _settings(config, console)
+    while True:
+        sock = _connect(config, say, quiet=settings.reconnect and settings.interactive)
+        session = ClientSession(name, settings)
+        if isinstance(sock, str):
+            if not (settings.reconnect and settings.interactive):
+                return None
+            session.start_away(sock)  # a terminal stays in the client until the server is there
+            sock = None
+        app = ClientApp(
+            sock, session, console, connect=lambda: _open_connection(config, RECONNECT_TIMEOUT_SECONDS)
+        )
+        app.run()
+        if not (asked_at_prompt and app.session.name_refused and not console.at_eof):
+            return app
+        console.show(say("name_taken_ask_again", name=visible(name)))
+        name = _ask_name(console, say)
+        if console.at_eof or not name:
+            return app
+        rename(name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,15 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         prompt_name[0] = name
         if not _prepare_download_dir(config, say):
             return EXIT_USAGE
-        sock = _connect(config, say)
-        if sock is None:
-            return EXIT_FAILURE
         if console.interactive:
             console.start()
-        app = ClientApp(sock, ClientSession(name, _settings(config, console)), console)
-        status = app.run()
+        app = _run_sessions(config, console, say, name, lambda new: prompt_name.__setitem__(0, new))
+        if app is None:
+            return EXIT_FAILURE
         reason = app.exit_reason
-        return status
+        return app.status
     except KeyboardInterrupt:  # Ctrl-C at the name prompt; the console has ended its line
         return 128 + signal.SIGINT
     except LeaveNow as leave:

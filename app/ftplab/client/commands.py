@@ -24,6 +24,8 @@ class Command:
 
     action: str
     takes_argument: bool = True
+    offline: bool = False
+    """It works with no connection (while the client is coming back, or after a kick)."""
 
 
 COMMANDS = {
@@ -34,13 +36,15 @@ COMMANDS = {
     "mget": Command("mget"),
     "put": Command("put"),
     "cd": Command("cd"),
-    "clear": Command("clear", takes_argument=False),
-    "quit": Command("quit", takes_argument=False),
-    "exit": Command("quit", takes_argument=False),
-    "bye": Command("quit", takes_argument=False),
+    "cancel": Command("cancel"),
+    "reconnect": Command("reconnect", takes_argument=False, offline=True),
+    "clear": Command("clear", takes_argument=False, offline=True),
+    "quit": Command("quit", takes_argument=False, offline=True),
+    "exit": Command("quit", takes_argument=False, offline=True),
+    "bye": Command("quit", takes_argument=False, offline=True),
 }
 
-COMPLETED_COMMANDS = ("list", "get", "mget", "put", "cd", "pwd", "who", "help", "quit")
+COMPLETED_COMMANDS = ("list", "get", "mget", "put", "cd", "cancel", "pwd", "who", "help", "quit")
 """What Tab offers for the first word."""
 
 
@@ -136,8 +140,10 @@ class UserCommands:
         command, argument = command_for(text)
         if command is None:
             self._session.send_typed(text)
-            return
-        getattr(self, f"_cmd_{command.action}")(argument)
+        elif self._session.away and not command.offline:
+            self._session.screen.show(self._session.say("not_connected"))
+        else:
+            getattr(self, f"_cmd_{command.action}")(argument)
 
     def _cmd_list(self, argument: str) -> None:
         """`list`, `ls`, `dir`, each with the folder it was given."""
@@ -189,7 +195,16 @@ class UserCommands:
         session.uploads.put(path)
 
     def _cmd_cd(self, argument: str) -> None:
-        self._session.send_typed(f"cd {file_name_argument(argument)}".strip())  # quoted as for get
+        line = f"cd {file_name_argument(argument)}".strip()  # quoted as for get
+        if self._session.send_typed(line):
+            self._session.went_to_folder(line)
+
+    def _cmd_cancel(self, argument: str) -> None:
+        """`cancel [NAME]`: the download arriving, or NAME's (ClientSession.cancel)."""
+        self._session.cancel(file_name_argument(argument) if argument else "")
+
+    def _cmd_reconnect(self, _argument: str) -> None:
+        self._session.reconnect_now()
 
     def _cmd_clear(self, _argument: str) -> None:
         self._session.screen.clear()

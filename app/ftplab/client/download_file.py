@@ -40,6 +40,7 @@ import threading
 from typing import NamedTuple
 
 from ..filenames import MAX_NAME_BYTES, is_servable
+from ..messages import Reason
 from ..text import visible
 
 MAX_NUMBERED_COPIES = 1000
@@ -56,9 +57,9 @@ RECEIVE_BUFFER_BYTES = 1024 * 1024
 
 
 class DownloadError(Exception):
-    """The download cannot be saved; `reason` says why, for the user."""
+    """The download cannot be saved; `reason` says why, in the user's language (messages.Reason)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: Reason):
         super().__init__(reason)
         self.reason = reason
 
@@ -97,7 +98,7 @@ def safe_name(name: str) -> str:
     """The server's file name if the server may serve it (filenames.py's rule:
     plain, not hidden, shown as it is); else UnsafeName."""
     if not is_servable(name):
-        raise UnsafeName(visible(name))
+        raise UnsafeName(Reason("bad_file_name"))
     return name
 
 
@@ -295,7 +296,7 @@ class Download:
         try:
             self._fd, self._temp_path = _open_temp(directory)
         except OSError as error:
-            raise DownloadError(error.strerror or str(error)) from None
+            raise DownloadError(Reason.of(error)) from None
         self._writer = BackgroundWriter(self._fd)
 
     @property
@@ -319,7 +320,7 @@ class Download:
         """Queue a chunk to be written and hashed: it must stay unchanged until then (see `mark`)."""
         if self.received + len(data) > self.size:
             self.discard()
-            raise Corrupt(f"more than the {self.size} bytes announced")
+            raise Corrupt(Reason("more_than_announced", size=self.size))
         self._raise_write_error()
         self._writer.put(data)
         self.received += len(data)
@@ -328,7 +329,7 @@ class Download:
         if self._writer.error is not None:
             error = self._writer.error
             self.discard()
-            raise DownloadError(error.strerror or str(error))
+            raise DownloadError(Reason.of(error))
 
     def finish(self) -> str:
         """Verify and give the file its final name; returns the path it got."""
@@ -336,7 +337,7 @@ class Download:
         self._raise_write_error()
         if self.received != self.size or digest != self._expected:
             self.discard()
-            raise Corrupt("SHA-256")
+            raise Corrupt(Reason("sha256_mismatch"))
         try:
             return self._link_to_free_name()
         finally:
@@ -353,9 +354,9 @@ class Download:
                 continue
             except OSError as error:
                 if self._temp_path is None or error.errno not in _NO_HARD_LINKS:
-                    raise DownloadError(error.strerror or str(error)) from None
+                    raise DownloadError(Reason.of(error)) from None
                 return self._rename_without_links(path)
-        raise DownloadError(f"{MAX_NUMBERED_COPIES} copies of {self.name} already exist")
+        raise DownloadError(Reason("too_many_copies", count=MAX_NUMBERED_COPIES, name=self.name))
 
     def _link(self, path: str) -> None:
         """A new name for the temporary file; fails if `path` exists.
@@ -378,7 +379,7 @@ class Download:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
             os.replace(self._temp_path, path)
         except OSError as error:
-            raise DownloadError(error.strerror or str(error)) from None
+            raise DownloadError(Reason.of(error)) from None
         return path
 
     @classmethod
@@ -391,7 +392,7 @@ class Download:
         download._temp_path = partial_path(directory, download.name)
         opened = open_partial(directory, download.name)
         if not isinstance(opened, int):
-            raise DownloadError(f"the kept part of {visible(name)} is gone or changed")
+            raise DownloadError(Reason("partial_gone", name=visible(name)))
         hasher = hashlib.sha256()
         try:
             held = _feed(opened, hasher)
@@ -399,10 +400,10 @@ class Download:
             os.lseek(opened, 0, os.SEEK_END)
         except OSError as error:
             os.close(opened)
-            raise DownloadError(error.strerror or str(error)) from None
+            raise DownloadError(Reason.of(error)) from None
         if held != offset:
             os.close(opened)
-            raise DownloadError(f"the kept part of {visible(name)} is gone or changed")
+            raise DownloadError(Reason("partial_gone", name=visible(name)))
         download.received = download.started_from = offset
         download._fd = opened
         download._writer = BackgroundWriter(download._fd, hasher)

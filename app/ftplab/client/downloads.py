@@ -6,7 +6,14 @@ skipped. A `!QUEUED` name counts as asked for only if it matches one of the
 latest `mget` patterns or is a word of a `get` of several names still
 pending. A protocol-2 server names each refused request (`!REFUSED`); with an
 older one, a refusal forgets the oldest request. Saving itself (temporary
-file, SHA-256, final name) is `download_file.Download`."""
+file, SHA-256, final name) is `download_file.Download`.
+
+Two counts: `failed`, transfers that began and did not end saved (cut,
+corrupt, not writable), and `refused`, requests answered no at once (a
+mistyped name, a pattern matching nothing). A cancelled download is neither.
+When the connection is lost and the client will come back (`connection_lost`),
+what arrived of the file under way is kept as a partial, even without
+--keep-partial, so that asking again resumes it; it is removed once done."""
 
 from __future__ import annotations
 
@@ -39,15 +46,17 @@ MAX_PATTERNS = 32
 
 @dataclass(frozen=True)
 class Request:
-    """A file asked for: as typed (`sub/a.txt`, `a b`) and the name its `!FILE` will carry."""
+    """A file asked for: as typed (`sub/a.txt`, `a b`), the name its `!FILE` will carry, and
+    the `cd` lines that led to the folder it was asked in (to ask again from there)."""
 
     typed: str
     name: str
+    folder: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, typed: str) -> Request:
+    def of(cls, typed: str, folder: tuple[str, ...] = ()) -> Request:
         typed = same_name(typed)
-        return cls(typed, typed.rstrip("/").rpartition("/")[2])
+        return cls(typed, typed.rstrip("/").rpartition("/")[2], folder)
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,16 @@ class Downloads:
         self.settings = settings
         self.current: Download | None = None
         self.failed = 0
+        self.refused = 0
         self.requests: list[Request] = []
+        self.current_request: Request | None = None
+        """The request the file arriving answers."""
+        self._cancelling: set[str] = set()
+        """Names of files whose cancel went to the server and is not yet answered."""
+        self._kept_for_resume: set[str] = set()
+        """Names whose partial was kept only to resume after a reconnection (removed when done)."""
+        self.folder: tuple[str, ...] = ()
+        """The `cd` lines that led to the current folder (ClientSession keeps it)."""
         self._patterns: list[str] = []
         self._skip_bytes = 0
         self._progress: Progress | None = None
@@ -79,8 +97,10 @@ class Downloads:
     # --- asking -------------------------------------------------------------------
 
     def request_line(self, name: str) -> str:
-        """`get NAME`, or `resume OFFSET SHA256 NAME` when a sound part of NAME was kept."""
-        held = held_prefix(self.settings.directory, name) if self._may_keep(name) else None
+        """`get NAME`, or `resume OFFSET SHA256 NAME` when a sound part of NAME was kept
+        (NAME may be a path: its file name is the part's)."""
+        file_name = Request.of(name).name
+        held = held_prefix(self.settings.directory, file_name) if self._may_keep(file_name) else None
         if isinstance(held, SetAside):
             self._screen.show(self._say("partial_set_aside", name=visible(name), path=visible(held.path)))
         if not isinstance(held, HeldPart):
@@ -90,7 +110,7 @@ class Downloads:
     def asked(self, typed: str) -> None:
         """A `get` went out: say so if it waits behind a file being received."""
         ahead = len(self.requests) + 1
-        self.requests.append(Request.of(typed))
+        self.requests.append(Request.of(typed, self.folder))
         if self.current is not None:
             self._screen.show(self._say("download_queued", name=visible(typed), ahead=ahead))
 
@@ -111,17 +131,22 @@ class Downloads:
         name = same_name(name)
         if name not in names:
             return False
+        self.current_request = self.requests[names.index(name)]
         del self.requests[: names.index(name) + 1]
         return True
 
     # --- refusals -----------------------------------------------------------------
 
     def on_refused(self, event: protocol.Refused) -> None:
-        """Protocol 2: the request named failed: the one asked for with exactly that text,
-        else the first whose file has that name (a queued download that fails when its turn
-        comes is named by its path from the root)."""
-        self.failed += 1
+        """Protocol 2: the request named failed (or was cancelled): the one asked for with
+        exactly that text, else the first whose file has that name (a queued download that
+        fails when its turn comes is named by its path from the root)."""
         refused = Request.of(event.name)
+        if event.code == protocol.ErrorCode.CANCELLED.value:
+            self._cancelling.discard(refused.name)
+        else:
+            self.refused += 1
+            self._drop_kept_part(refused.name)
         for matches in (lambda r: r.typed == refused.typed, lambda r: r.name == refused.name):
             for index, request in enumerate(self.requests):
                 if matches(request):
@@ -131,14 +156,33 @@ class Downloads:
     def on_refusal_without_name(self) -> None:
         """An older server's refusal of a `get` (no `!REFUSED`): the oldest request goes."""
         if self.requests:
-            self.failed += 1
+            self.refused += 1
             del self.requests[0]
+
+    # --- cancelling ---------------------------------------------------------------
+
+    def cancel_target(self, typed: str) -> Request | None:
+        """What `cancel` (no name: the file arriving, else the next asked for) or `cancel NAME`
+        (as asked for, or its file name) stops; None when nothing asked for matches."""
+        arriving = [self.current_request] if self.current is not None and self.current_request else []
+        candidates = [*arriving, *self.requests]
+        if not typed:
+            return candidates[0] if candidates else None
+        wanted = Request.of(typed)
+        for request in candidates:
+            if wanted.typed in (request.typed, request.name):
+                return request
+        return None
+
+    def cancelling(self, request: Request) -> None:
+        """The server was asked to cancel `request`: its `!ABORT` or `!REFUSED cancelled` is no failure."""
+        self._cancelling.add(request.name)
 
     def on_queued(self, event: protocol.Queued) -> None:
         if not self._asked_for_by_many(event.name):
             self._screen.show(self._say("download_not_asked", name=visible(event.name)))
             return
-        self.requests.append(Request.of(event.name))
+        self.requests.append(Request.of(event.name, self.folder))
         self._screen.show(self._say("download_queued_by_server", name=visible(event.name)))
 
     # --- a file arriving ----------------------------------------------------------
@@ -150,14 +194,13 @@ class Downloads:
             download = Download(self.settings.directory, event.name, event.size, event.sha256)
         except DownloadError as error:
             key = "download_unsafe_name" if isinstance(error, UnsafeName) else "download_failed"
-            self._failed_to_start(key, event.name, error.reason, event.size)
+            self._failed_to_start(key, event.name, error.reason.text(self._say), event.size)
             return
         self._begin(download)
         self._screen.note(FileStarted(download.name, download.size))
         self._screen.show(self._say("download_started", name=download.name, size=human_size(event.size)))
-        if self.settings.keep_partial:  # asked to resume, the server sent it all: the kept part is stale
-            with contextlib.suppress(OSError):
-                os.unlink(partial_path(self.settings.directory, download.name))
+        if self._may_keep(download.name):  # asked to resume, the server sent it all: the kept part is stale
+            self._drop_kept_part(download.name, always=True)
         if download.complete:
             self._finish()
 
@@ -168,7 +211,8 @@ class Downloads:
         try:
             download = Download.resuming(directory, event.name, event.offset, event.size, event.sha256)
         except DownloadError as error:
-            self._failed_to_start("download_failed", event.name, error.reason, event.size - event.offset)
+            reason = error.reason.text(self._say)
+            self._failed_to_start("download_failed", event.name, reason, event.size - event.offset)
             return
         self._begin(download)
         self._screen.note(FileStarted(download.name, download.size))
@@ -204,9 +248,10 @@ class Downloads:
         try:
             download.write(event.data)
         except Corrupt as error:
-            raise protocol.BadFrame(error.reason) from None
+            raise protocol.BadFrame(error.reason.text(self._say)) from None
         except DownloadError as error:
-            self._screen.show(self._say("download_failed", name=download.name, reason=error.reason))
+            reason = error.reason.text(self._say)
+            self._screen.show(self._say("download_failed", name=download.name, reason=reason))
             self._skip_bytes = download.size - download.received - len(event.data)
             self._end(failed=True)
             return
@@ -231,7 +276,8 @@ class Downloads:
             self._end(failed=True)
             return
         except DownloadError as error:
-            self._screen.show(self._say("download_failed", name=download.name, reason=error.reason))
+            reason = error.reason.text(self._say)
+            self._screen.show(self._say("download_failed", name=download.name, reason=reason))
             self._end(failed=True)
             return
         self._end(failed=False)
@@ -243,16 +289,52 @@ class Downloads:
         )
 
     def on_file_abort(self) -> None:
+        """The server stopped the file under way: cancelled as asked, or a failure."""
         self._skip_bytes = 0
         if self.current is not None:
+            cancelled = self.current.name in self._cancelling
+            self._cancelling.discard(self.current.name)
             self.current.discard()
-            self._end(failed=True)
+            self._end(failed=not cancelled)
 
     def _end(self, *, failed: bool) -> None:
+        if self.current is not None:
+            self._kept_for_resume.discard(self.current.name)  # a resumed file's part was its temporary file
+            self._cancelling.discard(self.current.name)  # saved before its cancel came
         self.current = None
+        self.current_request = None
         self._progress = None
         self.failed += failed
         self._screen.status("")
+
+    # --- the connection lost ------------------------------------------------------
+
+    def connection_lost(self) -> list[Request]:
+        """The connection broke and the client will come back: what arrived of the file under
+        way is kept to be resumed (said so); returns what to ask for again, in order."""
+        again = list(self.requests)
+        download, request = self.current, self.current_request
+        self.requests, self._patterns, self._skip_bytes = [], [], 0
+        self._cancelling.clear()
+        if download is None:
+            return again
+        self._screen.status("")
+        if is_servable(download.name) and download.received > 0 and download.keep_partial():
+            if not self.settings.keep_partial:
+                self._kept_for_resume.add(download.name)
+        else:
+            download.discard()
+        self._screen.show(self._say("download_will_resume", name=download.name, percent=download.percent))
+        self.current = self.current_request = None
+        self._progress = None
+        return [request or Request.of(download.name), *again]
+
+    def _drop_kept_part(self, name: str, *, always: bool = False) -> None:
+        """Remove a partial kept only to resume (`always`: kept by --keep-partial too)."""
+        if always or name in self._kept_for_resume:
+            self._kept_for_resume.discard(name)
+            with contextlib.suppress(OSError):
+                os.unlink(partial_path(self.settings.directory, name))
 
     # --- leaving ------------------------------------------------------------------
 
@@ -262,7 +344,8 @@ class Downloads:
         if download is None:
             return
         self._screen.status("")
-        kept = self._may_keep(download.name) and download.received > 0 and download.keep_partial()
+        may_keep = self.settings.keep_partial and is_servable(download.name)
+        kept = may_keep and download.received > 0 and download.keep_partial()
         if not kept:
             download.discard()
         key = "download_interrupted_kept" if kept else "download_interrupted"
@@ -270,5 +353,10 @@ class Downloads:
         self.current = None
         self.failed += 1
 
+    def forget_kept_parts(self) -> None:
+        """Leaving: the partials kept only to resume after a reconnection go."""
+        for name in list(self._kept_for_resume):
+            self._drop_kept_part(name)
+
     def _may_keep(self, name: str) -> bool:
-        return self.settings.keep_partial and is_servable(name)
+        return (self.settings.keep_partial or name in self._kept_for_resume) and is_servable(name)

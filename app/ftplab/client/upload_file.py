@@ -9,14 +9,16 @@ import hashlib
 import os
 import stat
 
+from ..messages import Reason
+
 FRAME_BYTES = 128 * 1024
 HASH_STEP_BYTES = 1024 * 1024
 
 
 class UploadError(Exception):
-    """The file cannot be uploaded; `reason` says why, for the user."""
+    """The file cannot be uploaded; `reason` says why, in the user's language (messages.Reason)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: Reason):
         super().__init__(reason)
         self.reason = reason
 
@@ -24,17 +26,17 @@ class UploadError(Exception):
 class Outgoing:
     """A local file on its way to the server: opened and hashed at `put`, then sent in frames."""
 
-    def __init__(self, path: str, not_a_file_reason: str):
+    def __init__(self, path: str):
         self.path = path
         self.name = os.path.basename(path.rstrip("/"))
         try:
             self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError as error:
-            raise UploadError(error.strerror or str(error)) from None
+            raise UploadError(Reason.of(error)) from None
         try:
             info = os.fstat(self._fd)
             if not stat.S_ISREG(info.st_mode):
-                raise UploadError(not_a_file_reason)
+                raise UploadError(Reason("put_not_a_file"))
             self.size = info.st_size
             self.sha256 = self._digest()
         except BaseException:
@@ -54,7 +56,7 @@ class Outgoing:
                 hasher.update(data)
                 offset += len(data)
         except OSError as error:
-            raise UploadError(error.strerror or str(error)) from None
+            raise UploadError(Reason.of(error)) from None
         return hasher.hexdigest()
 
     @property
@@ -71,9 +73,9 @@ class Outgoing:
         try:
             data = os.pread(self._fd, min(FRAME_BYTES, self.size - self.sent), self.sent)
         except OSError as error:
-            raise UploadError(error.strerror or str(error)) from None
+            raise UploadError(Reason.of(error)) from None
         if not data:
-            raise UploadError("")
+            raise UploadError(Reason("file_shrank"))
         self.sent += len(data)
         return data
 

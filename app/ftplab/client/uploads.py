@@ -26,6 +26,8 @@ class Uploads:
     def __init__(self, outbox: Outbox, screen: Screen, say: Messages, clock):
         self.current: Outgoing | None = None
         self.failed = 0
+        self.refused = 0
+        """Files that could not even be read to go (said at once, as a refusal)."""
         self.quit_after = False
         """A quit was typed during the upload: it goes once the upload ends."""
         self._waiting: list[str] = []
@@ -50,10 +52,11 @@ class Uploads:
 
     def _start(self, path: str) -> None:
         try:
-            upload = Outgoing(path, self._say("put_not_a_file"))
+            upload = Outgoing(path)
         except UploadError as error:
-            self._screen.show(self._say("put_cannot_read", path=visible(path), reason=error.reason))
-            self.failed += 1
+            reason = error.reason.text(self._say)
+            self._screen.show(self._say("put_cannot_read", path=visible(path), reason=reason))
+            self.refused += 1
             return
         request = protocol.PutRequest(upload.size, upload.sha256, upload.name)
         try:
