@@ -350,7 +350,9 @@ def server_main(argv: list[str] | None = None) -> int:
 
     config = parse_server_args(argv)
     say = Messages(config.lang)
-    console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ")
+    console = open_console(
+        sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ", signal_keys_as_keys=True
+    )
     _configure_logging(config, console)
     try:
         if not config.name:
@@ -377,6 +379,9 @@ def server_main(argv: list[str] | None = None) -> int:
             )
             return 1
         _install_signal_handlers(server)
+        # Ctrl-C reaches a terminal console as a key: it clears a half-typed line, and on an
+        # empty one stops the server as SIGINT does (Ctrl-\ too).
+        console.on_interrupt = console.on_quit_now = server.request_stop
         if console.interactive:
             console.start()
         console.show(
