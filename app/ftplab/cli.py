@@ -4,67 +4,22 @@ variable), and the server command itself: logging, signals, the console."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import errno
 import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass
 
 from . import __version__, protocol
+from .config import ClientConfig, ServerConfig
 from .console import PlainConsole, open_console
-from .ftpdoor import parse_port_range
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
+from .passive import parse_port_range
 
 log = logging.getLogger("ftplab.server")
 
 DEFAULT_PORT = 2121
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """The server's settings, from its options and FTPLAB_* variables."""
-
-    host: str
-    port: int
-    root: str
-    name: str
-    max_clients: int
-    max_per_ip: int
-    idle_timeout: float
-    data_timeout: float
-    join_timeout: float
-    lang: str
-    log_level: str
-    log_file: str = ""
-    selector: str = "best"
-    ftp_port: int | None = None
-    ftp_password: str = ""
-    passive_ports: str = ""
-    masquerade_address: str = ""
-    allow_upload: bool = False
-    allow_overwrite: bool = False
-    max_upload_bytes: int = 1024**3
-
-    def with_name(self, name: str) -> ServerConfig:
-        return dataclasses.replace(self, name=name)
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """The client's settings, from its options and FTPLAB_* variables."""
-
-    host: str
-    port: int
-    name: str
-    download_dir: str
-    lang: str
-    timeout: float
-    keep_partial: bool = False
-    reconnect: bool | None = None
-    """Come back after a lost connection: None, at a terminal only (the default)."""
 
 
 def _env(name: str, default):
@@ -345,8 +300,8 @@ def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
 
 def server_main(argv: list[str] | None = None) -> int:
     """`ftplab-server`: parse options, open the console, serve until a signal or EOF of a stop."""
-    from .server import Server
-    from .storage import Storage
+    from .storage import Storage  # the server's modules: not loaded by the client, which shares cli
+    from .wiring import build_server
 
     config = parse_server_args(argv)
     say = Messages(config.lang)
@@ -368,9 +323,9 @@ def server_main(argv: list[str] | None = None) -> int:
             print(f"ftplab-server: {say('bad_root', root=config.root, reason=reason)}", file=sys.stderr)
             return 2
         _raise_descriptor_limit(config)
-        server = Server(config, storage, console)
+        server = build_server(config, storage, console)
         try:
-            host, port = server.bind()
+            addresses = server.bind()
         except OSError as error:
             reason = error.strerror or str(error)
             print(
@@ -378,6 +333,7 @@ def server_main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        host, port = addresses["lab"]
         _install_signal_handlers(server)
         # Ctrl-C reaches a terminal console as a key: it clears a half-typed line, and on an
         # empty one stops the server as SIGINT does (Ctrl-\ too).
@@ -397,8 +353,8 @@ def server_main(argv: list[str] | None = None) -> int:
         log.info(
             "listening on %s:%d as %s, root %s, pid %d", host, port, config.name, storage.root, os.getpid()
         )
-        if server.ftp_address is not None:
-            log.info("FTP door listening on %s:%d", *server.ftp_address)
+        if "ftp" in addresses:
+            log.info("FTP door listening on %s:%d", *addresses["ftp"])
         server.serve_forever()
         return 0
     finally:

@@ -11,6 +11,13 @@ socket goes away:
 Closing at once with unread input would make the kernel send a reset, which
 can destroy the last message before the peer reads it: hence LINGERING, which
 shuts only our side and waits (until a deadline) for the peer to close.
+
+A connection is also what the loop holds (see endpoints.py): the loop calls
+`on_ready` when its socket is ready and a handful of hooks (`handle_input`,
+`produce`, `flushed`, `flush_failed`, `housekeeping`, `refuse`, `goodbye`,
+`leave`, `release`), and never asks which kind it is. The defaults here suit
+a connection that only sends; each kind (lab session, FTP control, FTP data)
+overrides what it means for it.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ import selectors
 import socket
 import struct
 
+from .endpoints import Loop
 from .outbox import Outbox
+from .protocol import ErrorCode
+from .storage import FileChanged
 
 MAX_QUEUED_BYTES = 1024 * 1024
 """Bytes (not file slices) one connection may have waiting: the last resort
@@ -38,6 +48,7 @@ CLOSE_GRACE_SECONDS = 2.0
 """How long a closing connection may take to read its last message and close."""
 
 DISCARD_BYTES = 64 * 1024
+RECV_BYTES = 64 * 1024
 
 
 class State(enum.Enum):
@@ -49,15 +60,16 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-class Connection:
-    """A non-blocking socket with an outbox and the closing steps; protocols subclass it."""
+class Transport:
+    """A non-blocking socket with an outbox, reads, and the closing steps (asyncio's transport)."""
 
-    has_lines_to_handle = False
-    """Lab sessions have lines the loop hands to the handlers; other kinds handle their input themselves."""
-
-    def __init__(self, sock: socket.socket, address: tuple, now: float):
+    def __init__(self, sock: socket.socket, address: tuple, now: float, loop: Loop | None = None):
         self.sock = sock
         self.address = address
+        self.address_key = address[0]
+        """The address as limits count it (an IPv4-mapped address as IPv4)."""
+        self.loop = loop
+        """The loop that holds it (None in tests that only use its outbox and closing steps)."""
         self.outbox = Outbox()
         self.state = State.OPEN
         self.deadline: float | None = None
@@ -127,6 +139,30 @@ class Connection:
         """Took some of its output within the last `window` seconds (or has none waiting)."""
         return self.stalled_for(now) <= window
 
+    def receive(self) -> bytes | None:
+        """One read: bytes, b"" at the peer's EOF, None when nothing is waiting. Raises OSError."""
+        try:
+            return self.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return None
+
+    def peek(self) -> bytes | None:
+        """The next byte without taking it: b"" once the peer has closed, None when nothing waits."""
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            return b""
+
+    def has_spoken(self) -> bool:
+        """Bytes from the peer are waiting (peeked, not read)."""
+        return bool(self.peek())
+
+    def peer_alive(self) -> bool:
+        """The peer has not closed its side."""
+        return self.peek() != b""
+
     # --- closing ------------------------------------------------------------------
 
     def begin_closing(self, now: float) -> None:
@@ -164,3 +200,67 @@ class Connection:
     def close(self) -> None:
         self.sock.close()
         self.state = State.CLOSED
+
+
+class Connection(Transport):
+    """What the loop holds for one socket: the hooks it calls, with defaults for a
+    connection that only sends; each kind of connection overrides what it means for it."""
+
+    has_lines_to_handle = False
+    """Input is waiting for `handle_input` (lab sessions: lines for the handlers)."""
+
+    name: str | None = None
+    """The name it joined the room with (None: none yet, or a kind that never joins)."""
+
+    def on_ready(self, mask: int) -> None:
+        """The socket is ready: a lingering one throws input away until the peer's EOF."""
+        if mask & selectors.EVENT_READ and self.state is State.LINGERING:
+            if self.discard_input():
+                self.loop.drop(self, "closed")
+            return
+        if mask & selectors.EVENT_READ:
+            self.readable()
+        if mask & selectors.EVENT_WRITE and self.state is not State.CLOSED:
+            self.loop.touch(self)
+
+    def readable(self) -> None:
+        """Input waits (the default: thrown away, the peer's EOF closes)."""
+        if not self.discard_input():
+            return
+        self.loop.drop(self, "closed by peer")
+
+    def handle_input(self) -> None:
+        """Work through input read before (see `has_lines_to_handle`)."""
+
+    def produce(self) -> None:
+        """Queue what is owed while output is low (long answers, download frames)."""
+
+    def flushed(self) -> None:
+        """Some output went."""
+
+    def flush_failed(self, error: OSError | FileChanged) -> None:
+        self.loop.drop(self, f"send failed: {error}")
+
+    def failed(self) -> None:
+        """An unexpected error while working for it: it goes, the server stays."""
+        self.loop.drop(self, "internal error")
+
+    def admitted(self) -> None:
+        """Admission took it as a client (the FTP door greets it now)."""
+
+    def refuse(self, code: ErrorCode, key: str, **values) -> None:
+        """A last message in its own protocol, then close (the default: close)."""
+        self.loop.close_after_output(self, code.value)
+
+    def goodbye(self) -> None:
+        """The server is stopping: a last message, then close."""
+        self.refuse(ErrorCode.CLOSING, "server_closing")
+
+    def leave(self, reason: str) -> None:
+        """It stops counting as a client: forget it wherever it is a member."""
+
+    def release(self) -> None:
+        """It is closing: let go of what it holds besides its socket (files, a data connection)."""
+
+    def housekeeping(self, now: float) -> None:
+        """An open connection's timers (idle, join, stalled output)."""

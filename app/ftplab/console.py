@@ -289,7 +289,8 @@ class ConsoleWatch:
     """Whether a console's input is watched by the owner's selector, or read on every turn
     instead: a regular file or /dev/null never blocks, and epoll refuses to watch it."""
 
-    def __init__(self, selector, console: PlainConsole, on_readable: Callable[[int], None]):
+    def __init__(self, selector, console: PlainConsole, on_readable: object):
+        """`on_readable` is what the selector key carries: the client's callback, the server's endpoint."""
         self._selector = selector
         self._console = console
         self._on_readable = on_readable

@@ -1,9 +1,10 @@
-"""The FTP door in the server's loop: control and data connections, and the
-passive listeners, carried out without blocking for `ftp.FtpSession`.
+"""The FTP door in the server's loop: control and data connections carried
+out without blocking for `ftp.FtpSession`.
 
-The session (app/ftplab/ftp/) decides everything and says so as actions; this
-module does them with non-blocking sockets registered in the same selector as
-the lab's connections, and feeds back what happened as events:
+The session (app/ftplab/ftp/) decides everything and says so as actions;
+`FtpDoor.act` carries them out and feeds back what happened as events. Each
+connection does its own socket work (`FtpControl.readable`,
+`FtpData.readable`, `FtpData.connect`), the passive ports are passive.py's:
 
     SendReply        queue the bytes on the control connection
     Join             the Room admits the name (both doors share one set of names)
@@ -18,14 +19,18 @@ the lab's connections, and feeds back what happened as events:
     CloseData        the data connection and the listener go
     Close            the control connection closes after its last reply
 
-Fairness: the session only keeps what is read (`receive_data`); `produce`
-lets it take one bounded step (`advance`) per turn while the control
-connection's output is below its high-water mark, and the control connection
-is read again only when no whole line waits.
+Fairness: the session only keeps what is read (`receive_data`); the loop
+gives it one bounded step (`advance`) per turn through `FtpControl.handle_input`,
+only while the control connection's output is below its high-water mark, and
+the control connection is read again only when no whole line waits.
 
 A data connection counts against nothing (it is part of its control
 connection, which counts against --max-clients and --max-per-ip like a lab
-client), but its stall is timed like any output: --data-timeout.
+client), but its stall is timed like any output (--data-timeout), and one
+with no transfer goes after --data-timeout too. A control connection is idle
+when neither it nor a transfer of its data connection moved for
+--idle-timeout. A transfer that ended well closes its data connection in
+steps (shut down, then wait for the peer's EOF), never with a reset.
 """
 
 from __future__ import annotations
@@ -38,15 +43,20 @@ import socket
 from typing import Protocol
 
 from . import ftp
+from .admission import Place
+from .config import Timeouts
 from .connection import HIGH_WATER_BYTES, Connection, State
+from .endpoints import Door, Loop
+from .ftp.replies import reply
 from .messages import Messages, human_size
+from .passive import PassiveListener, PassivePorts
+from .protocol import ErrorCode
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
 from .transfer import HashCache
 
 log = logging.getLogger("ftplab.server")
 
-RECV_BYTES = 64 * 1024
 DATA_CONNECT_SECONDS = 30.0
 """How long a passive listener waits for its data connection, or an active one tries."""
 
@@ -55,18 +65,30 @@ UPLOAD_SETTLE_SECONDS = 0.2
 killed mid-upload closes it the same way. Before an upload gets its name, its control
 connection must still be there this long after that EOF: a killed client's is gone too."""
 
+UPLOAD_SETTLE_POLL_SECONDS = 0.05
+"""How often the loop looks at uploads settling."""
+
 
 class FtpControl(Connection):
     """An FTP control connection: its sans-IO session and the data side carried out for it."""
 
     hears_chat = False
 
-    def __init__(self, sock: socket.socket, address: tuple, now: float, session: ftp.FtpSession, key: str):
-        super().__init__(sock, address, now)
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: tuple,
+        now: float,
+        session: ftp.FtpSession,
+        key: str,
+        door: FtpDoor | None = None,
+    ):
+        """`door` is None only in tests that use it as a member of the room."""
+        super().__init__(sock, address, now, door.loop if door is not None else None)
+        self.door = door
         self.ftp = session
         self.address_key = key
-        self.name: str | None = None
-        self.last_activity = now
+        self.last_activity = self.connected_at
         self.passive: PassiveListener | None = None
         self.active_target: tuple[str, int] | None = None
         self.data: FtpData | None = None
@@ -87,31 +109,129 @@ class FtpControl(Connection):
         return self.outbox.buffered_bytes < HIGH_WATER_BYTES and self.ftp.wants_data
 
     @property
-    def busy_sending(self) -> bool:
-        return self.data is not None
+    def has_lines_to_handle(self) -> bool:
+        """The session has a step to take, and the output is below its high-water mark."""
+        return self.is_open and not self.above_high_water and self.ftp.has_work
+
+    def handle_input(self) -> None:
+        """One bounded step of the session (FtpSession.advance) per turn, its actions carried out."""
+        self.ftp.advance()
+        self.door.act(self)
 
     def idle_for(self, now: float) -> float:
-        return 0.0 if self.data is not None else now - self.last_activity
+        """Seconds since its last command, or since its data connection last moved a transfer."""
+        latest = self.last_activity
+        if self.data is not None and self.data.transferring:
+            latest = max(latest, self.data.last_progress)
+        return now - latest
+
+    def readable(self) -> None:
+        try:
+            data = self.receive()
+        except OSError as error:
+            self.loop.drop_soon(self, f"receive failed: {error}")
+            return
+        if data is None:
+            return
+        if not data:
+            self.loop.drop_soon(self, "closed by peer")
+            return
+        if self.is_open:
+            self.last_activity = self.loop.now
+            self.ftp.receive_data(data)
+            self.loop.touch(self)  # its step comes this turn: `handle_input`
+
+    def admitted(self) -> None:
+        self.door.greet(self)
+
+    def refuse(self, code: ErrorCode, key: str, **values) -> None:
+        self.door.refuse(self, key, **values)
+
+    def leave(self, reason: str) -> None:
+        self.door.room.remove_member(self, reason)
+
+    def release(self) -> None:
+        self.door.release(self)
+
+    def housekeeping(self, now: float) -> None:
+        limits = self.door.timeouts
+        if limits.data and self.stalled_for(now) > limits.data:
+            self.loop.drop(self, f"no data taken for {limits.data:g} s")
+        elif self.name is None and limits.join and self.idle_for(now) > limits.join:
+            self.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.join:g}")
+        elif limits.idle and self.idle_for(now) > limits.idle:
+            self.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.idle:g}")
+
+    # --- the session's actions that concern only this connection ---------------------
+
+    def send_reply(self, action: ftp.SendReply) -> None:
+        if not self.queue(action.data, self.loop.now):
+            self.loop.drop_soon(self, "too slow: output queue full")
+            return
+        self.loop.touch(self)
+
+    def join(self, action: ftp.Join) -> None:
+        """The room admits the name (both doors share one set of names), or the session hears why not."""
+        room = self.door.room
+        if not room.add_member(self, action.name):
+            log.info("refused name %s for %s: in use", visible(action.name), self.label)
+            self.ftp.handle(ftp.JoinRefused(self.door.say("name_taken", name=action.name)))
+            return
+        log.info("joined %s", self.label)
+        room.note_arrival(self)
+        self.ftp.handle(ftp.Joined())
+
+    def announce_upload(self, action: ftp.UploadFinished) -> None:
+        log.info("upload %s from %s: %d bytes", visible(action.path), self.label, action.size)
+        path, size = _room_path(action.path), human_size(action.size)
+        self.door.room.announce("uploaded", name=self.name, path=path, size=size)
+
+    def announce_rename(self, action: ftp.Renamed) -> None:
+        log.info("rename %s to %s by %s", visible(action.old), visible(action.new), self.label)
+        old, new = _room_path(action.old), _room_path(action.new)
+        self.door.room.announce("renamed", name=self.name, old=old, new=new)
+
+    def remember_active(self, action: ftp.ConnectActive) -> None:
+        """PORT/EPRT: connect there when the transfer starts (no listener meanwhile)."""
+        self.door.close_listener(self)
+        self.active_target = (action.host, action.port)
 
 
 class FtpData(Connection):
     """An FTP data connection: a file or a listing out, or an upload in."""
 
-    def __init__(self, sock: socket.socket, address: tuple, now: float, control: FtpControl):
-        super().__init__(sock, address, now)
+    def __init__(self, sock: socket.socket, address: tuple, control: FtpControl):
+        super().__init__(sock, address, control.loop.now, control.loop)
         self.control = control
         self.connecting = False
         self.sending = False
         self.upload: Upload | None = None
         self.pieces = None
         """The rest of a listing, taken a piece at a time as the last one is sent."""
-        self.deadline_to_connect = now + DATA_CONNECT_SECONDS
+        self.deadline_to_connect = self.connected_at + DATA_CONNECT_SECONDS
         self.interest_paused = False
         """Its EOF was seen: nothing more to watch while the upload settles."""
+
+    @classmethod
+    def connect(cls, control: FtpControl, target: tuple[str, int]) -> FtpData | None:
+        """An active data connection to `target`, connecting (None if that failed at once)."""
+        sock = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        result = sock.connect_ex(target)
+        if result not in (0, errno.EINPROGRESS):
+            sock.close()
+            return None
+        data = cls(sock, target, control)
+        data.connecting = result != 0
+        return data
 
     @property
     def label(self) -> str:
         return f"data of {self.control.label}"
+
+    @property
+    def transferring(self) -> bool:
+        return self.sending or self.upload is not None
 
     @property
     def wants_to_read(self) -> bool:
@@ -120,101 +240,160 @@ class FtpData(Connection):
     def wanted_interest(self) -> int:
         if self.connecting:
             return selectors.EVENT_WRITE
-        if self.interest_paused:
+        if self.interest_paused and self.is_open:
             return 0
         return super().wanted_interest()
 
+    def begin(self, action) -> bool:
+        """Start the transfer `action` asks for; False when there is nothing to send."""
+        self.last_progress = self.loop.now
+        if isinstance(action, ftp.SendFile):
+            remaining = action.file.size - action.offset
+            if remaining > 0:
+                self.outbox.add_file_slice(action.file.fd, action.offset, remaining)
+            self.sending = True
+        elif isinstance(action, ftp.SendListing):
+            self.pieces = action.pieces
+            self.next_piece()
+            self.sending = True
+        else:
+            self.upload = action.upload
+        return not self.sending or bool(self.outbox)
 
-class PassiveListener:
-    """A listening socket for one control connection's next data connection."""
+    def next_piece(self) -> bool:
+        """Queue the next piece of a listing; False when none is left."""
+        piece = next(self.pieces, None) if self.pieces is not None else None
+        if piece is None:
+            self.pieces = None
+            return False
+        self.outbox.add(piece)
+        self.loop.touch(self)
+        return True
 
-    def __init__(self, sock: socket.socket, control: FtpControl, deadline: float):
-        self.sock = sock
-        self.control = control
-        self.deadline = deadline
+    def on_ready(self, mask: int) -> None:
+        if not self.connecting:
+            super().on_ready(mask)
+        elif self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            self.control.door.data_failed(self.control)
+        else:
+            self.control.door.data_connected(self)
+
+    def readable(self) -> None:
+        self.read_upload()
+
+    def read_upload(self) -> bool:
+        """One read of an upload; False when there was nothing to read or it ended in error."""
+        if self.upload is None:
+            return False
+        try:
+            chunk = self.receive()
+        except OSError:
+            self.control.door.transfer_ended(self, ftp.TransferBroken())
+            return False
+        if chunk is None:
+            return False
+        self.last_progress = self.loop.now
+        if not chunk:
+            self.control.door.upload_ended(self)
+            return True
+        try:
+            self.upload.write(chunk)
+        except FileProblem as problem:
+            self.control.door.transfer_ended(self, ftp.TransferFailed(problem))
+            return False
+        return True
+
+    def flushed(self) -> None:
+        """An empty outbox: the next piece of a listing, or the transfer is done."""
+        if self.sending and not self.outbox and self.state is State.OPEN and not self.next_piece():
+            self.control.door.transfer_ended(self, ftp.TransferDone())
+
+    def flush_failed(self, error: OSError | FileChanged) -> None:
+        event = ftp.TransferFailed(None) if isinstance(error, FileChanged) else ftp.TransferBroken()
+        self.control.door.transfer_ended(self, event)
+
+    def housekeeping(self, now: float) -> None:
+        """Connecting too long, a transfer that stalled, or no transfer at all."""
+        door, limit = self.control.door, self.control.door.timeouts.data
+        if self.connecting:
+            if now >= self.deadline_to_connect:
+                door.data_failed(self.control)
+        elif self.transferring:
+            stalled = now - self.last_progress if self.upload is not None else self.stalled_for(now)
+            if limit and stalled > limit:
+                door.transfer_ended(self, ftp.TransferBroken())
+        elif limit and now - self.last_progress > limit:
+            door.data_unused(self)
 
 
-class Loop(Protocol):
-    """What the door needs from the server's loop."""
-
-    now: float
-    stopping: bool
-
-    def register(self, sock: socket.socket, events: int, data) -> None: ...
-
-    def unregister(self, sock: socket.socket) -> None: ...
-
-    def add_data_connection(self, connection: Connection) -> None: ...
-
-    def touch(self, connection: Connection) -> None: ...
-
-    def drop_soon(self, connection: Connection, reason: str) -> None: ...
-
-    def close_after_output(self, connection: Connection, reason: str) -> None: ...
-
-
-class Room(Protocol):
-    """What the door needs from the room."""
+class Membership(Protocol):
+    """What the FTP door needs from the room: names, arrivals and departures, announcements."""
 
     def add_member(self, member, name: str) -> bool: ...
+
+    def remove_member(self, member, reason: str) -> None: ...
 
     def note_arrival(self, member) -> None: ...
 
     def announce(self, key: str, exclude=None, **values) -> None: ...
 
 
-class FtpDoor:
+class FtpDoor(Door):
     """Every FTP connection of the server, and the actions of their sessions carried out."""
 
     def __init__(
         self,
         loop: Loop,
-        room: Room,
+        room: Membership,
         storage: Storage,
         settings: ftp.FtpSettings,
         say: Messages,
-        passive_ports: range | None,
+        passive_ports: PassivePorts,
+        timeouts: Timeouts,
         digests: HashCache | None = None,
     ):
         self._digests = digests if digests is not None else HashCache()
-        self._loop = loop
-        self._room = room
+        self.loop = loop
+        self.room = room
+        self.timeouts = timeouts
         self._tree = Tree(storage)
         self._settings = settings
-        self._say = say
+        self.say = say
         self._passive_ports = passive_ports
         self._anonymous = itertools.count(1)
-        self._listeners: set[PassiveListener] = set()
+        self._listeners: dict[PassiveListener, FtpControl] = {}
         self._settling: dict[FtpData, float] = {}
         """Uploads whose data connection ended, waiting to see that their client is still there."""
         self._actions = {
-            ftp.SendReply: self._send_reply,
-            ftp.Join: self._join,
+            ftp.SendReply: FtpControl.send_reply,
+            ftp.Join: FtpControl.join,
             ftp.OpenPassive: self._open_passive,
-            ftp.ConnectActive: self._remember_active,
+            ftp.ConnectActive: FtpControl.remember_active,
             ftp.SendFile: self._start_transfer,
             ftp.SendListing: self._start_transfer,
             ftp.ReceiveUpload: self._start_transfer,
-            ftp.UploadFinished: self._upload_finished,
-            ftp.Renamed: self._renamed,
+            ftp.UploadFinished: FtpControl.announce_upload,
+            ftp.Renamed: FtpControl.announce_rename,
             ftp.CloseData: lambda control, _action: self._close_data(control),
-            ftp.Close: lambda control, _action: self._loop.close_after_output(control, "quit"),
+            ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
         }
 
     # --- control connections -------------------------------------------------------
 
-    def new_control(self, sock: socket.socket, address: tuple, now: float, key: str) -> FtpControl:
+    def new_connection(self, sock: socket.socket, address: tuple, place: Place) -> FtpControl:
         session = ftp.FtpSession(
             tree=self._tree,
             settings=self._settings,
-            messages=self._say,
+            messages=self.say,
             peer=address[:2],
             local=sock.getsockname()[:2],
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
         )
-        control = FtpControl(sock, address, now, session, key)
-        return control
+        return FtpControl(sock, address, self.loop.now, session, place.key, self)
+
+    def busy_message(self) -> bytes:
+        return reply(421, self.say("server_busy"))
 
     def greet(self, control: FtpControl) -> None:
         """Carry out the session's first actions (its 220 greeting)."""
@@ -230,34 +409,6 @@ class FtpDoor:
             control.greeted = True
         control.ftp.shut_down(key, **values)
         self.act(control)
-
-    def read_control(self, control: FtpControl) -> None:
-        try:
-            data = control.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as error:
-            self._loop.drop_soon(control, f"receive failed: {error}")
-            return
-        if not data:
-            self._loop.drop_soon(control, "closed by peer")
-            return
-        if control.is_open:
-            control.last_activity = self._loop.now
-            control.ftp.receive_data(data)
-            self._loop.touch(control)  # serviced this turn: `produce`
-
-    def produce(self, control: FtpControl) -> None:
-        """One bounded step of the session (FtpSession.advance) while the control
-        connection's output is below the high-water mark; the loop calls it each
-        time it services the connection, and it asks to be serviced again while
-        the session has more to do (a congested connection is woken by its socket)."""
-        if control.state is not State.OPEN or control.above_high_water or not control.ftp.has_work:
-            return
-        control.ftp.advance()
-        self.act(control)
-        if control.ftp.has_work and not control.above_high_water:
-            self._loop.touch(control)
 
     def act(self, control: FtpControl) -> None:
         """Carry out what the session asks, in order, until it asks nothing more."""
@@ -277,114 +428,52 @@ class FtpDoor:
         """RFC 959: QUIT during a transfer means finish it, then close. What the
         client sent is in the data socket's buffer: read it to its EOF, then
         keep the file (and announce it) if the end was clean."""
-        while data not in self._settling and data.upload is not None and self._read_upload(data):
+        while data not in self._settling and data.upload is not None and data.read_upload():
             pass
         if self._settling.pop(data, None) is None:
             return
-        self._drop_data(data, "transfer ended")
+        self._detach(data)
+        self.loop.drop_soon(data, "transfer ended")
         control.ftp.handle(ftp.TransferDone())
         while (action := control.ftp.next_action()) is not None:
             if isinstance(action, ftp.UploadFinished):
-                self._upload_finished(control, action)
-
-    def _send_reply(self, control: FtpControl, action: ftp.SendReply) -> None:
-        if not control.queue(action.data, self._loop.now):
-            self._loop.drop_soon(control, "too slow: output queue full")
-            return
-        self._loop.touch(control)
-
-    def _join(self, control: FtpControl, action: ftp.Join) -> None:
-        if not self._room.add_member(control, action.name):
-            log.info("refused name %s for %s: in use", visible(action.name), control.label)
-            control.ftp.handle(ftp.JoinRefused(self._say("name_taken", name=action.name)))
-            return
-        log.info("joined %s", control.label)
-        self._loop.joined(control)
-        self._room.note_arrival(control)
-        control.ftp.handle(ftp.Joined())
-
-    def _upload_finished(self, control: FtpControl, action: ftp.UploadFinished) -> None:
-        log.info("upload %s from %s: %d bytes", visible(action.path), control.label, action.size)
-        path = _room_path(action.path)
-        self._room.announce("uploaded", name=control.name, path=path, size=human_size(action.size))
-
-    def _renamed(self, control: FtpControl, action: ftp.Renamed) -> None:
-        log.info("rename %s to %s by %s", visible(action.old), visible(action.new), control.label)
-        old, new = _room_path(action.old), _room_path(action.new)
-        self._room.announce("renamed", name=control.name, old=old, new=new)
+                control.announce_upload(action)
 
     # --- passive listeners ---------------------------------------------------------
 
     def _open_passive(self, control: FtpControl, _action: ftp.OpenPassive) -> None:
-        self._close_listener(control)
-        sock = self._passive_socket(control)
+        self.close_listener(control)
+        local = control.sock.getsockname()
+        sock = self._passive_ports.listen(local[0], control.sock.family, control.label)
         if sock is None:
             control.ftp.handle(ftp.PassiveFailed())
             return
-        listener = PassiveListener(sock, control, self._loop.now + DATA_CONNECT_SECONDS)
+        listener = PassiveListener(
+            sock,
+            control.ip,
+            control.label,
+            self.loop.now + DATA_CONNECT_SECONDS,
+            adopt=lambda data_sock, address: self._accepted(control, data_sock, address),
+            failed=lambda: self.data_failed(control),
+        )
         control.passive = listener
-        self._listeners.add(listener)
-        self._loop.register(sock, selectors.EVENT_READ, lambda _mask: self._accept_data(listener))
-        control.ftp.handle(ftp.PassiveOpened(sock.getsockname()[1]))
+        self._listeners[listener] = control
+        self.loop.register(sock, selectors.EVENT_READ, listener)
+        control.ftp.handle(ftp.PassiveOpened(listener.port))
 
-    def _passive_socket(self, control: FtpControl) -> socket.socket | None:
-        """A listener on the control connection's local address, on a free port of the range."""
-        local = control.sock.getsockname()
-        family = control.sock.family
-        for port in self._passive_ports or (0,):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.bind((local[0], port))
-                sock.listen(1)
-                sock.setblocking(False)
-                return sock
-            except OSError as error:
-                sock.close()
-                if error.errno not in (errno.EADDRINUSE, errno.EACCES):
-                    log.warning("cannot open a passive port for %s: %s", control.label, error)
-                    return None
-        log.warning("no free passive port for %s", control.label)
-        return None
+    def _accepted(self, control: FtpControl, sock: socket.socket, address: tuple) -> None:
+        self.close_listener(control)
+        sock.setblocking(False)
+        self._adopt_data(control, FtpData(sock, address, control))
 
-    def _accept_data(self, listener: PassiveListener) -> None:
-        try:
-            self._accept_from(listener)
-        except Exception:
-            log.exception("unexpected error accepting a data connection for %s", listener.control.label)
-            self._data_failed(listener.control)
-
-    def _accept_from(self, listener: PassiveListener) -> None:
-        control = listener.control
-        while True:
-            try:
-                sock, address = listener.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as error:
-                log.warning("passive accept failed for %s: %s", control.label, error)
-                return
-            if address[0] != control.ip:
-                log.warning(
-                    "refused a data connection from %s for %s: not its address", address[0], control.label
-                )
-                sock.close()  # no port stealing: only the control connection's own address
-                continue
-            self._close_listener(control)
-            self._adopt_data(control, sock, address)
-            return
-
-    def _close_listener(self, control: FtpControl) -> None:
+    def close_listener(self, control: FtpControl) -> None:
         listener, control.passive = control.passive, None
         if listener is not None:
-            self._listeners.discard(listener)
-            self._loop.unregister(listener.sock)
+            del self._listeners[listener]
+            self.loop.unregister(listener.sock)
             listener.sock.close()
 
     # --- data connections ----------------------------------------------------------
-
-    def _remember_active(self, control: FtpControl, action: ftp.ConnectActive) -> None:
-        self._close_listener(control)
-        control.active_target = (action.host, action.port)
 
     def _start_transfer(self, control: FtpControl, action) -> None:
         control.pending = action
@@ -398,205 +487,103 @@ class FtpDoor:
 
     def _connect_active(self, control: FtpControl) -> None:
         target, control.active_target = control.active_target, None
-        sock = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        result = sock.connect_ex(target)
-        if result not in (0, errno.EINPROGRESS):
-            sock.close()
-            self._data_failed(control)
+        data = FtpData.connect(control, target)
+        if data is None:
+            self.data_failed(control)
             return
-        data = self._adopt_data(control, sock, target, connecting=True)
-        if result == 0:
-            self._connected(data)
+        self._adopt_data(control, data)
 
-    def _adopt_data(
-        self, control: FtpControl, sock: socket.socket, address, connecting: bool = False
-    ) -> FtpData:
-        sock.setblocking(False)
-        data = FtpData(sock, address, self._loop.now, control)
-        data.connecting = connecting
+    def _adopt_data(self, control: FtpControl, data: FtpData) -> None:
         control.data = data
-        self._loop.add_data_connection(data)
-        if not connecting and control.pending is not None:
+        self.loop.adopt(data)
+        if not data.connecting and control.pending is not None:
             self._begin(data)
-        return data
 
-    def on_data_ready(self, data: FtpData, mask: int) -> None:
-        if data.connecting:
-            error = data.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if error:
-                self._data_failed(data.control)
-            else:
-                self._connected(data)
-            return
-        if mask & selectors.EVENT_READ:
-            self._read_upload(data)
-        if mask & selectors.EVENT_WRITE:
-            self._loop.touch(data)
-
-    def _connected(self, data: FtpData) -> None:
+    def data_connected(self, data: FtpData) -> None:
         data.connecting = False
         if data.control.pending is not None:
             self._begin(data)
-        self._loop.touch(data)
+        self.loop.touch(data)
 
     def _begin(self, data: FtpData) -> None:
-        control = data.control
-        action, control.pending = control.pending, None
-        data.last_progress = self._loop.now
-        if isinstance(action, ftp.SendFile):
-            remaining = action.file.size - action.offset
-            if remaining > 0:
-                data.outbox.add_file_slice(action.file.fd, action.offset, remaining)
-            data.sending = True
-        elif isinstance(action, ftp.SendListing):
-            data.pieces = action.pieces
-            self._next_piece(data)
-            data.sending = True
-        else:
-            data.upload = action.upload
-        if data.sending and not data.outbox:
-            self._transfer_ended(data, ftp.TransferDone())  # nothing to send: an empty file or listing
+        action, data.control.pending = data.control.pending, None
+        if not data.begin(action):
+            self.transfer_ended(data, ftp.TransferDone())  # nothing to send: an empty file or listing
             return
-        self._loop.touch(data)
+        self.loop.touch(data)
 
-    def _next_piece(self, data: FtpData) -> bool:
-        """Queue the next piece of a listing; False when none is left."""
-        piece = next(data.pieces, None) if data.pieces is not None else None
-        if piece is None:
-            data.pieces = None
-            return False
-        data.outbox.add(piece)
-        self._loop.touch(data)
-        return True
-
-    def _read_upload(self, data: FtpData) -> bool:
-        """One read of an upload; False when there was nothing to read or it ended in error."""
-        if data.upload is None:
-            return False
-        try:
-            chunk = data.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            self._transfer_ended(data, ftp.TransferBroken())
-            return False
-        data.last_progress = self._loop.now
-        if not chunk:
-            self._upload_ended(data)
-            return True
-        try:
-            data.upload.write(chunk)
-        except FileProblem as problem:
-            self._transfer_ended(data, ftp.TransferFailed(problem))
-            return False
-        return True
-
-    def _upload_ended(self, data: FtpData) -> None:
+    def upload_ended(self, data: FtpData) -> None:
         """EOF on an upload: a clean end, or a client that died. Decide after UPLOAD_SETTLE_SECONDS."""
         if data in self._settling:
             return
         data.interest_paused = True
-        self._settling[data] = self._loop.now + UPLOAD_SETTLE_SECONDS
-        self._loop.touch(data)
+        self._settling[data] = self.loop.now + UPLOAD_SETTLE_SECONDS
+        self.loop.touch(data)
 
-    def settle_uploads(self, now: float) -> None:
+    def before_input(self) -> None:
         """Give each ended upload its outcome once its time is up (or its client is gone)."""
         for data, due in list(self._settling.items()):
-            if now < due and _peer_alive(data.control.sock):
+            if self.loop.now < due and data.control.peer_alive():
                 continue
             del self._settling[data]
             if data.control.data is not data:
                 continue  # aborted meanwhile
             quit_after = data.control.ftp.quit_waiting  # the client meant to end here
-            alive = quit_after or (data.control.is_open and _peer_alive(data.control.sock))
-            self._transfer_ended(data, ftp.TransferDone() if alive else ftp.TransferBroken())
+            alive = quit_after or (data.control.is_open and data.control.peer_alive())
+            self.transfer_ended(data, ftp.TransferDone() if alive else ftp.TransferBroken())
 
-    @property
-    def settling(self) -> bool:
-        """Uploads wait to be settled: the loop should come back soon."""
-        return bool(self._settling)
+    def wait_limit(self) -> float:
+        return UPLOAD_SETTLE_POLL_SECONDS if self._settling else super().wait_limit()
 
-    def after_flush(self, data: FtpData) -> None:
-        """A sending data connection whose outbox is empty has sent everything: the transfer is done."""
-        if data.sending and not data.outbox and data.state is State.OPEN and not self._next_piece(data):
-            self._transfer_ended(data, ftp.TransferDone())
-
-    def send_failed(self, data: FtpData, error: Exception) -> None:
-        event = ftp.TransferFailed(None) if isinstance(error, FileChanged) else ftp.TransferBroken()
-        self._transfer_ended(data, event)
-
-    def _transfer_ended(self, data: FtpData, event) -> None:
+    def transfer_ended(self, data: FtpData, event) -> None:
+        """Tell the session; a clean end closes the data connection in steps, anything else at once."""
         control = data.control
-        self._drop_data(data, "transfer ended")
+        self._detach(data)
+        if isinstance(event, ftp.TransferDone):
+            self.loop.close_after_output(data, "transfer done")
+        else:
+            self.loop.drop_soon(data, "transfer ended")
         control.ftp.handle(event)
         self.act(control)
 
-    def _data_failed(self, control: FtpControl) -> None:
+    def data_failed(self, control: FtpControl) -> None:
         self._close_data(control)
         control.ftp.handle(ftp.DataConnectFailed())
         self.act(control)
 
+    def data_unused(self, data: FtpData) -> None:
+        log.info("closing %s: no transfer for %g s", data.label, self.timeouts.data)
+        self._detach(data)
+        self.loop.drop_soon(data, "no transfer")
+
     def _close_data(self, control: FtpControl) -> None:
-        self._close_listener(control)
+        self.close_listener(control)
         control.active_target = None
         control.pending = None
-        data, control.data = control.data, None
+        data = control.data
         if data is not None:
-            self._drop_data(data, "data connection closed")
+            self._detach(data)
+            self.loop.drop_soon(data, "data connection closed")
 
-    def _drop_data(self, data: FtpData, reason: str) -> None:
+    def _detach(self, data: FtpData) -> None:
         self._settling.pop(data, None)
         if data.control.data is data:
             data.control.data = None
         data.upload = None  # the session aborts or finishes it
-        self._loop.drop_soon(data, reason)
 
     # --- time -----------------------------------------------------------------------
 
     def housekeeping(self, now: float) -> None:
         """Passive listeners that waited too long for their data connection."""
-        for listener in list(self._listeners):
+        for listener, control in list(self._listeners.items()):
             if now >= listener.deadline:
-                self._data_failed(listener.control)
+                self.data_failed(control)
 
-    def data_stalled(self, data: FtpData, now: float, data_timeout: float) -> bool:
-        if data.connecting:
-            return now >= data.deadline_to_connect
-        if data.upload is not None:
-            return bool(data_timeout) and now - data.last_progress > data_timeout
-        return bool(data_timeout) and data.stalled_for(now) > data_timeout
-
-    def data_timed_out(self, data: FtpData) -> None:
-        if data.connecting:
-            self._data_failed(data.control)
-        else:
-            self._transfer_ended(data, ftp.TransferBroken())
-
-    def close_listeners(self) -> None:
-        for listener in list(self._listeners):
-            self._close_listener(listener.control)
+    def close(self) -> None:
+        for control in list(self._listeners.values()):
+            self.close_listener(control)
 
 
 def _room_path(path: str) -> str:
     """A file as the room names it, like the lab door: from the root, without the leading slash."""
     return visible(path.lstrip("/"))
-
-
-def _peer_alive(sock: socket.socket) -> bool:
-    """The peer has not closed its side (nothing is read: only peeked)."""
-    try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
-    except (BlockingIOError, InterruptedError):
-        return True
-    except OSError:
-        return False
-
-
-def parse_port_range(text: str) -> range:
-    """`30000-30009` → range(30000, 30010); ValueError for anything else."""
-    first, _, last = text.partition("-")
-    low, high = int(first), int(last or first)
-    if not 1024 <= low <= high <= 65535:
-        raise ValueError(f"{text}: a range of ports from 1024 to 65535")
-    return range(low, high + 1)

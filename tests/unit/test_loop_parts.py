@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ftplab import logs
-from ftplab.server import HOUSEKEEPING_SECONDS, LONGEST_EXPECTED_TURN, LoopClock
+from ftplab.clock import HOUSEKEEPING_SECONDS, LONGEST_EXPECTED_TURN, LoopClock
 
 
 class FakeTime:

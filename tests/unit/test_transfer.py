@@ -237,7 +237,11 @@ def test_a_resume_whose_prefix_matches_sends_only_the_rest_and_the_whole_files_d
 
 @pytest.mark.parametrize(
     "held",
-    [b"x" + CONTENT[1:2500], CONTENT, CONTENT + b"more"],
+    [
+        bytes([CONTENT[0] ^ 0xFF]) + CONTENT[1:2500],
+        CONTENT,
+        CONTENT + b"more",
+    ],  # a first byte that differs, always
     ids=["the file changed", "nothing left", "longer than the file"],
 )
 def test_a_resume_that_cannot_continue_sends_the_whole_file(tmp_path, small_steps, held):

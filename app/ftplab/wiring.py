@@ -1,0 +1,93 @@
+"""Putting a server together from its settings: the loop, admission and its
+listeners, the lab door (room, handlers, downloads, uploads, console) and,
+with --ftp-port, the FTP door. Nothing here runs: `build_server` returns a
+`Server` for cli.py to bind and serve."""
+
+from __future__ import annotations
+
+import selectors
+
+from .admission import FD_SETSIZE, Admission, Limits, Listener
+from .clock import LoopClock
+from .config import ServerConfig
+from .console import PlainConsole
+from .downloads import Downloads
+from .ftp import FtpSettings
+from .ftpdoor import FtpDoor
+from .handlers import Handlers
+from .labdoor import LabDoor, keep_alive_seconds
+from .messages import Messages
+from .passive import PassivePorts, parse_port_range
+from .room import PROGRESS_WINDOW_SECONDS, Room
+from .server import Server
+from .storage import Storage, Tree
+from .uploads import Uploads, UploadSettings
+
+SELECTORS = {
+    "select": selectors.SelectSelector,
+    "poll": getattr(selectors, "PollSelector", selectors.SelectSelector),
+    "epoll": getattr(
+        selectors, "EpollSelector", getattr(selectors, "KqueueSelector", selectors.DefaultSelector)
+    ),
+    "best": selectors.DefaultSelector,
+}
+"""`--selector`: select() is the lab's lesson (and its FD_SETSIZE limit); epoll scales."""
+
+
+def build_server(
+    config: ServerConfig,
+    storage: Storage,
+    console: PlainConsole | None = None,
+    clock: LoopClock | None = None,
+) -> Server:
+    """A server for `config`, serving `storage`, with `console` (if any) as its own voice."""
+    selector = SELECTORS[config.selector]()
+    server = Server(selector, clock)
+    highest_fd = FD_SETSIZE - 1 if isinstance(selector, selectors.SelectSelector) else None
+    limits = Limits(config.max_clients, config.max_per_ip, config.data_timeout, highest_fd)
+    server.admission = Admission(server, limits, lambda: server.connection_count)
+    say = Messages(config.lang)
+    lab = _lab_door(server, config, storage, say, console)
+    server.doors.append(lab)
+    server.admission.add_listener(Listener("lab", config.host, config.port, lab, server.admission))
+    if config.ftp_port is not None:
+        ftp_door = _ftp_door(server, config, storage, say, lab)
+        server.doors.append(ftp_door)
+        server.admission.add_listener(
+            Listener("ftp", config.host, config.ftp_port, ftp_door, server.admission)
+        )
+    return server
+
+
+def _lab_door(
+    server: Server, config: ServerConfig, storage: Storage, say: Messages, console: PlainConsole | None
+) -> LabDoor:
+    window = min(PROGRESS_WINDOW_SECONDS, config.data_timeout or PROGRESS_WINDOW_SECONDS)
+    show = console.show if console is not None else (lambda _text: None)
+    room = Room(config.name, say, server, show, window)
+    downloads = Downloads(storage, room, server)
+    settings = UploadSettings(config.allow_upload, config.allow_overwrite, config.max_upload_bytes)
+    uploads = Uploads(Tree(storage), room, settings)
+    handlers = Handlers(
+        room,
+        downloads,
+        storage,
+        uploads,
+        keep_alive_seconds=keep_alive_seconds(config.idle_timeout),
+        stop=server.request_stop,
+    )
+    watched = console if console is not None and not console.at_eof else None
+    return LabDoor(server, room, handlers, downloads, uploads, config.timeouts, watched)
+
+
+def _ftp_door(server: Server, config: ServerConfig, storage: Storage, say: Messages, lab: LabDoor) -> FtpDoor:
+    """The FTP door shares the lab door's room, and its digest cache (HASH answers from it)."""
+    settings = FtpSettings(
+        password=config.ftp_password or None,
+        allow_upload=config.allow_upload,
+        allow_overwrite=config.allow_overwrite,
+        max_upload_bytes=config.max_upload_bytes,
+        masquerade_address=config.masquerade_address or None,
+    )
+    ports = PassivePorts(parse_port_range(config.passive_ports) if config.passive_ports else None)
+    return FtpDoor(server, lab.room, storage, settings, say, ports, config.timeouts, lab.downloads.digests)

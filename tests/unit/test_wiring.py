@@ -1,0 +1,77 @@
+"""A whole server from `build_server`, driven in this thread: a lab client on a socket
+pair joins, hears its welcome, and is told goodbye when the server stops."""
+
+from __future__ import annotations
+
+import select
+import socket
+from dataclasses import replace
+
+from ftplab.clock import LoopClock
+from ftplab.config import ServerConfig
+from ftplab.storage import Storage
+from ftplab.wiring import build_server
+
+TURNS = 40
+
+
+def config(root) -> ServerConfig:
+    return ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        root=str(root),
+        name="profe",
+        max_clients=10,
+        max_per_ip=0,
+        idle_timeout=0,
+        data_timeout=60,
+        join_timeout=30,
+        lang="en",
+        log_level="INFO",
+    )
+
+
+def read_line(server, peer: socket.socket) -> bytes:
+    """Turn the loop until the peer has a whole line, and return it."""
+    received = b""
+    for _ in range(TURNS):
+        server.turn()
+        while select.select([peer], [], [], 0)[0]:
+            chunk = peer.recv(4096)
+            if not chunk:
+                return received
+            received += chunk
+        if b"\n" in received:
+            return received
+    raise AssertionError(f"no line after {TURNS} turns: {received!r}")
+
+
+def test_a_lab_client_joins_and_is_told_goodbye_when_the_server_stops(tmp_path):
+    time = [1000.0]
+
+    def tick() -> float:
+        time[0] += 0.25  # a quarter second a turn: the stop deadline comes without waiting for it
+        return time[0]
+
+    server = build_server(config(tmp_path), Storage(str(tmp_path)), clock=LoopClock(tick))
+    lab_door = server.doors[0]
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.settimeout(5)
+    server.admission.admit(ours, ("10.0.0.1", 5000), lab_door)
+    peer.sendall(b"ana> !JOIN lang=en\n")
+    assert read_line(server, peer).startswith(b"profe> !HELLO ")
+    server.request_stop()
+    server.serve_forever()  # the peer never closes: reset at the deadline, after the goodbye
+    assert b"!ERR closing" in peer.recv(4096)
+    peer.close()
+
+
+def test_the_ftp_door_is_wired_only_with_an_ftp_port(tmp_path):
+    without = build_server(config(tmp_path), Storage(str(tmp_path)))
+    assert len(without.doors) == 1
+    without._close_everything()
+    with_ftp = build_server(replace(config(tmp_path), ftp_port=0), Storage(str(tmp_path)))
+    addresses = with_ftp.bind()
+    assert set(addresses) == {"lab", "ftp"} and addresses["ftp"][1] > 0
+    with_ftp._close_everything()
