@@ -42,6 +42,16 @@ def _count(value: str) -> int:
     return number
 
 
+BYTE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _byte_count(value: str) -> int:
+    """A size as people write it: 2097152, 2M, 512K or 1G (binary multiples)."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    suffix = text[-1:] if text[-1:] in BYTE_SUFFIXES else ""
+    return _count(text[: len(text) - len(suffix)]) * BYTE_SUFFIXES[suffix]
+
+
 def _seconds(value: str) -> float:
     number = float(value)
     if number < 0:
@@ -138,6 +148,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     add("--log-file", "LOG_FILE", "", "opt_log_file")
     add("--selector", "SELECTOR", "best", "opt_selector", choices=("best", "select", "poll", "epoll"))
     _add_ftp_options(options)
+    _add_tls_options(options)
     parser = options.parser
     args = parser.parse_args(argv)
     if args.passive_ports:
@@ -147,6 +158,8 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
             parser.error(f"--passive-ports {error}")
     if args.max_clients < 1:
         parser.error(Messages(args.lang)("max_clients_zero"))
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.require_tls and not args.tls_cert):
+        parser.error(Messages(args.lang)("tls_options_incomplete"))
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -168,6 +181,9 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         allow_upload=args.allow_upload,
         allow_overwrite=args.allow_overwrite,
         max_upload_bytes=args.max_upload_bytes,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        require_tls=args.require_tls,
     )
 
 
@@ -194,7 +210,15 @@ def _add_ftp_options(options: _Options) -> None:
     add("--allow-upload", "ALLOW_UPLOAD", "no", "opt_allow_upload", door, type=_flag, nargs="?", const=True)
     overwrite = ("--allow-overwrite", "ALLOW_OVERWRITE", "no", "opt_allow_overwrite", door)
     add(*overwrite, type=_flag, nargs="?", const=True)
-    add("--max-upload-bytes", "MAX_UPLOAD_BYTES", 1024**3, "opt_max_upload_bytes", door, type=_count)
+    add("--max-upload-bytes", "MAX_UPLOAD_BYTES", 1024**3, "opt_max_upload_bytes", door, type=_byte_count)
+
+
+def _add_tls_options(options: _Options) -> None:
+    group = options.parser.add_argument_group("TLS")
+    add = options.add
+    add("--tls-cert", "TLS_CERT", "", "opt_tls_cert", group)
+    add("--tls-key", "TLS_KEY", "", "opt_tls_key", group)
+    add("--require-tls", "REQUIRE_TLS", "no", "opt_require_tls", group, type=_flag, nargs="?", const=True)
 
 
 def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
@@ -207,6 +231,9 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--download-dir", "DOWNLOAD_DIR", ".", "opt_download_dir")
     add("--timeout", "TIMEOUT", 10, "opt_timeout", type=_positive_seconds)
     add("--keep-partial", "KEEP_PARTIAL", "no", "opt_keep_partial", type=_flag, nargs="?", const=True)
+    add("--tls", "TLS", "no", "opt_tls", type=_flag, nargs="?", const=True)
+    add("--ca", "CA", "", "opt_ca")
+    add("--fingerprint", "FINGERPRINT", "", "opt_fingerprint")
     add("--reconnect", "RECONNECT", "auto", "opt_reconnect", type=_auto_flag, nargs="?", const=True)
     args = options.parser.parse_args(argv)
     return ClientConfig(
@@ -217,6 +244,9 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         lang=args.lang,
         timeout=args.timeout,
         keep_partial=args.keep_partial,
+        tls=args.tls or bool(args.ca or args.fingerprint),
+        ca_file=args.ca,
+        fingerprint=args.fingerprint,
         reconnect=args.reconnect,
     )
 
@@ -323,7 +353,11 @@ def server_main(argv: list[str] | None = None) -> int:
             print(f"ftplab-server: {say('bad_root', root=config.root, reason=reason)}", file=sys.stderr)
             return 2
         _raise_descriptor_limit(config)
-        server = build_server(config, storage, console)
+        try:
+            server = build_server(config, storage, console)
+        except OSError as error:  # ssl.SSLError too: a certificate or key that does not load
+            print(f"ftplab-server: {say('bad_tls_files', reason=error)}", file=sys.stderr)
+            return 2
         try:
             addresses = server.bind()
         except OSError as error:

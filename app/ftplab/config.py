@@ -32,6 +32,10 @@ class ServerConfig:
     allow_upload: bool = False
     allow_overwrite: bool = False
     max_upload_bytes: int = 1024**3
+    tls_cert: str = ""
+    """--tls-cert: the lab port speaks TLS, the FTP door offers AUTH TLS."""
+    tls_key: str = ""
+    require_tls: bool = False
 
     def with_name(self, name: str) -> ServerConfig:
         return dataclasses.replace(self, name=name)
@@ -62,5 +66,8 @@ class ClientConfig:
     lang: str
     timeout: float
     keep_partial: bool = False
+    tls: bool = False
+    ca_file: str = ""
+    fingerprint: str = ""
     reconnect: bool | None = None
     """Come back after a lost connection: None, at a terminal only (the default)."""

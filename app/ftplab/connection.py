@@ -26,12 +26,14 @@ import contextlib
 import enum
 import selectors
 import socket
+import ssl
 import struct
 
 from .endpoints import Loop
 from .outbox import Outbox
 from .protocol import ErrorCode
 from .storage import FileChanged
+from .tls import TlsLayer, TlsOutbox
 
 MAX_QUEUED_BYTES = 1024 * 1024
 """Bytes (not file slices) one connection may have waiting: the last resort
@@ -71,6 +73,8 @@ class Transport:
         self.loop = loop
         """The loop that holds it (None in tests that only use its outbox and closing steps)."""
         self.outbox = Outbox()
+        self.tls: TlsLayer | None = None
+        """Its TLS layer, once it speaks TLS (see tls.py); its outbox is then a TlsOutbox."""
         self.state = State.OPEN
         self.deadline: float | None = None
         self.interest = 0
@@ -103,6 +107,26 @@ class Transport:
         if self.outbox:
             events |= selectors.EVENT_WRITE
         return events
+
+    def start_tls(self, context: ssl.SSLContext, *, require_reuse: bool = False) -> None:
+        """Speak TLS from now on, as the server's side: bytes already queued
+        (FTP's 234 to AUTH TLS) still go in clear, before the handshake."""
+        clear = bytearray()
+        while self.outbox:  # bytes only: replies, never a file slice
+            clear += self.outbox.take(self.outbox.buffered_bytes)
+        self.tls = TlsLayer(context, require_reuse=require_reuse)
+        self.outbox = TlsOutbox(self.tls, bytes(clear))
+
+    @property
+    def handshaking(self) -> bool:
+        """It speaks TLS and its handshake has not ended."""
+        return self.tls is not None and not self.tls.established
+
+    @property
+    def input_ended(self) -> bool:
+        """The peer ended its input inside TLS (close_notify) with the plaintext
+        `receive` just returned: there may be no socket event left to say so."""
+        return self.tls is not None and self.tls.peer_closed
 
     # --- output -------------------------------------------------------------------
 
@@ -140,11 +164,25 @@ class Transport:
         return self.stalled_for(now) <= window
 
     def receive(self) -> bytes | None:
-        """One read: bytes, b"" at the peer's EOF, None when nothing is waiting. Raises OSError."""
+        """One read: bytes, b"" at the peer's EOF, None when nothing is waiting.
+        Raises OSError (tls.TlsFailed when the peer's TLS fails)."""
+        if self.input_ended:
+            return b""
         try:
-            return self.sock.recv(RECV_BYTES)
+            data = self.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
             return None
+        if self.tls is None or not data:
+            return data
+        return self._decrypt(data)
+
+    def _decrypt(self, ciphertext: bytes) -> bytes | None:
+        plaintext = self.tls.feed(ciphertext)
+        if self.tls.outgoing.pending and self.loop is not None:
+            self.loop.touch(self)  # handshake records to send
+        if plaintext:
+            return plaintext
+        return b"" if self.tls.peer_closed else None
 
     def peek(self) -> bytes | None:
         """The next byte without taking it: b"" once the peer has closed, None when nothing waits."""
@@ -169,6 +207,7 @@ class Transport:
         """Stop taking input; what is queued still goes, then `start_lingering`."""
         self.state = State.CLOSING
         self.deadline = now + CLOSE_GRACE_SECONDS
+        self.outbox.finish()
 
     def start_lingering(self, now: float) -> bool:
         """Shut our side only, then wait for the peer's EOF; False if the socket is already gone."""

@@ -40,6 +40,8 @@ import itertools
 import logging
 import selectors
 import socket
+import ssl
+from collections.abc import Callable
 from typing import Protocol
 
 from . import ftp
@@ -53,6 +55,7 @@ from .passive import PassiveListener, PassivePorts
 from .protocol import ErrorCode
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
+from .tls import TlsFailed
 from .transfer import HashCache
 
 log = logging.getLogger("ftplab.server")
@@ -95,6 +98,8 @@ class FtpControl(Connection):
         self.pending = None
         """The transfer action waiting for its data connection."""
         self.greeted = False
+        self.tls_context: ssl.SSLContext | None = None
+        """Its own TLS context after AUTH TLS: only its data connections can resume its session."""
 
     @property
     def label(self) -> str:
@@ -191,6 +196,12 @@ class FtpControl(Connection):
         old, new = _room_path(action.old), _room_path(action.new)
         self.door.room.announce("renamed", name=self.name, old=old, new=new)
 
+    def start_tls_now(self, context: ssl.SSLContext) -> None:
+        """AUTH TLS: the 234 goes in clear, then TLS with a context of its own
+        (its own session tickets and cache: no other connection resumes its session)."""
+        self.tls_context = context
+        self.start_tls(context)
+
     def remember_active(self, action: ftp.ConnectActive) -> None:
         """PORT/EPRT: connect there when the transfer starts (no listener meanwhile)."""
         self.door.close_listener(self)
@@ -235,7 +246,7 @@ class FtpData(Connection):
 
     @property
     def wants_to_read(self) -> bool:
-        return self.upload is not None and not self.interest_paused
+        return (self.upload is not None or self.handshaking) and not self.interest_paused
 
     def wanted_interest(self) -> int:
         if self.connecting:
@@ -279,7 +290,23 @@ class FtpData(Connection):
             self.control.door.data_connected(self)
 
     def readable(self) -> None:
-        self.read_upload()
+        if self.upload is not None:
+            self.read_upload()
+        elif self.handshaking:
+            self.read_handshake()
+
+    def read_handshake(self) -> None:
+        """PROT P: the data connection's TLS handshake, which must resume the control's session."""
+        try:
+            self.receive()
+        except TlsFailed as error:
+            self.refuse_tls(error)
+        except OSError:
+            self.control.door.data_failed(self.control)
+
+    def refuse_tls(self, error: TlsFailed) -> None:
+        log.warning("refused the data connection of %s: %s", self.control.label, error)
+        self.control.door.data_failed(self.control)
 
     def read_upload(self) -> bool:
         """One read of an upload; False when there was nothing to read or it ended in error."""
@@ -287,6 +314,9 @@ class FtpData(Connection):
             return False
         try:
             chunk = self.receive()
+        except TlsFailed as error:
+            self.refuse_tls(error)
+            return False
         except OSError:
             self.control.door.transfer_ended(self, ftp.TransferBroken())
             return False
@@ -301,6 +331,8 @@ class FtpData(Connection):
         except FileProblem as problem:
             self.control.door.transfer_ended(self, ftp.TransferFailed(problem))
             return False
+        if self.input_ended:
+            self.control.door.upload_ended(self)
         return True
 
     def flushed(self) -> None:
@@ -351,7 +383,10 @@ class FtpDoor(Door):
         passive_ports: PassivePorts,
         timeouts: Timeouts,
         digests: HashCache | None = None,
+        tls_context: Callable[[], ssl.SSLContext] | None = None,
     ):
+        self._tls_context = tls_context
+        """--tls-cert: makes a TLS context (one per control connection, at its AUTH TLS)."""
         self._digests = digests if digests is not None else HashCache()
         self.loop = loop
         self.room = room
@@ -374,6 +409,7 @@ class FtpDoor(Door):
             ftp.ReceiveUpload: self._start_transfer,
             ftp.UploadFinished: FtpControl.announce_upload,
             ftp.Renamed: FtpControl.announce_rename,
+            ftp.StartTls: lambda control, _action: control.start_tls_now(self._tls_context()),
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
         }
@@ -495,6 +531,8 @@ class FtpDoor(Door):
 
     def _adopt_data(self, control: FtpControl, data: FtpData) -> None:
         control.data = data
+        if control.ftp.data_protected:
+            data.start_tls(control.tls_context, require_reuse=True)
         self.loop.adopt(data)
         if not data.connecting and control.pending is not None:
             self._begin(data)

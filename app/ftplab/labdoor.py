@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
+import ssl
 
 from . import protocol
 from .admission import Place
@@ -26,6 +27,7 @@ from .protocol import ErrorCode
 from .room import Room
 from .session import Session
 from .storage import FileChanged
+from .tls import NotTls
 from .uploads import Uploads
 
 log = logging.getLogger("ftplab.server")
@@ -49,6 +51,9 @@ class LabConnection(Session):
     def readable(self) -> None:
         try:
             data = self.receive()
+        except NotTls:
+            self.door.refuse_clear(self)
+            return
         except OSError as error:
             self.loop.drop(self, f"receive failed: {error}")
             return
@@ -142,8 +147,11 @@ class LabDoor(Door):
         uploads: Uploads,
         timeouts: Timeouts,
         console: PlainConsole | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ):
         self.loop = loop
+        self._tls_context = tls_context
+        """--tls-cert: every lab connection speaks TLS."""
         self.room = room
         self.handlers = handlers
         self.downloads = downloads
@@ -156,7 +164,16 @@ class LabDoor(Door):
         self._console = ConsoleReader(loop, console) if console is not None else None
 
     def new_connection(self, sock: socket.socket, address: tuple, place: Place) -> LabConnection:
-        return LabConnection(sock, address, self, place)
+        connection = LabConnection(sock, address, self, place)
+        if self._tls_context is not None:
+            connection.start_tls(self._tls_context)
+        return connection
+
+    def refuse_clear(self, session: LabConnection) -> None:
+        """A client spoke in clear to the TLS port: one `!ERR tls-required` in clear, then close."""
+        event = self.room.error_event(ErrorCode.TLS_REQUIRED, "tls_required")
+        session.outbox.add_clear(protocol.encode(event))
+        self.loop.close_after_output(session, "spoke in clear to the TLS port")
 
     def busy_message(self) -> bytes:
         return protocol.encode(self.room.error_event(ErrorCode.BUSY, "server_busy"))

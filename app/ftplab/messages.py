@@ -109,6 +109,17 @@ SPANISH = {
     "ask_name": "Tu nombre: ",
     "name_required": "Hace falta un nombre: usa --name o FTPLAB_NAME",
     "cannot_connect": "No se puede conectar con {host}:{port}: {reason}",
+    "tls_bad_ca": "No se puede leer la CA {path}: {reason}",
+    "tls_handshake_failed": "El servidor no habla TLS, o la negociación falló: {reason}",
+    "tls_untrusted": (
+        "No se puede verificar el certificado de {host} ({reason}): conexión rechazada. "
+        "Su huella SHA-256 es {fingerprint}. Si es la del servidor (pregunta al profesor), "
+        "conéctate con --fingerprint {fingerprint}, o con --ca y la CA de la clase"
+    ),
+    "tls_fingerprint_changed": (
+        "¡El certificado del servidor ha cambiado! Esperaba {expected} y el servidor presenta {seen}: "
+        "conexión rechazada (alguien podría estar haciéndose pasar por el servidor)"
+    ),
     "connection_lost": "Se ha perdido la conexión con el servidor",
     "server_said": "El servidor ha cerrado la conexión: {text}",
     "broken_stream": "El servidor envió datos no válidos ({detail}); conexión cerrada",
@@ -245,6 +256,19 @@ SPANISH = {
     "ftp_too_many_queued": "Servicio no disponible: demasiados comandos durante una transferencia.",
     "ftp_not_implemented": "Comando no implementado.",
     "ftp_login_first": "No has iniciado sesión: usa USER y PASS.",
+    "ftp_tls_off": "Este servidor no tiene TLS (arráncalo con --tls-cert y --tls-key).",
+    "ftp_tls_already": "La conexión ya usa TLS.",
+    "ftp_tls_before_login": "AUTH TLS va antes de USER.",
+    "ftp_auth_unknown": "Mecanismo no soportado: {mechanism} (usa AUTH TLS).",
+    "ftp_tls_starting": "Empieza la negociación TLS.",
+    "ftp_tls_first": "Usa AUTH TLS primero.",
+    "ftp_pbsz_first": "Usa PBSZ 0 primero.",
+    "ftp_prot_unsupported": "Nivel de protección no soportado: {level} (usa C o P).",
+    "ftp_prot_set": "Protección de datos: {level}.",
+    "ftp_tls_required": (
+        "Este servidor exige TLS: usa AUTH TLS antes de USER y PASS (la contraseña no viaja en claro)."
+    ),
+    "tls_required": "Este puerto habla TLS: conéctate con --tls",
     "ftp_syntax": "Error de sintaxis en los parámetros. Uso: {syntax}",
     "ftp_uploads_off": "Acción no realizada: las subidas están desactivadas en este servidor.",
     "ftp_already_logged_in": "Orden incorrecto de comandos: ya has iniciado sesión.",
@@ -359,11 +383,22 @@ SPANISH = {
     ),
     "opt_ftp_port": "habla también FTP en este puerto, en el mismo bucle",
     "opt_ftp_password": "una contraseña que deben dar todos los usuarios FTP",
+    "opt_tls_cert": (
+        "certificado (PEM, con su cadena) para hablar TLS: el puerto del laboratorio solo habla TLS "
+        "y el de FTP ofrece AUTH TLS"
+    ),
+    "opt_tls_key": "clave privada (PEM) del certificado",
+    "opt_require_tls": "rechaza los inicios de sesión FTP en claro",
+    "tls_options_incomplete": "--tls-cert y --tls-key van juntos, y --require-tls los necesita",
+    "bad_tls_files": "no se pueden cargar el certificado o la clave TLS: {reason}",
+    "opt_tls": "habla TLS con el servidor, verificando su certificado (con las CA del sistema o --ca)",
+    "opt_ca": "archivo PEM con la CA que firma el certificado del servidor (implica --tls)",
+    "opt_fingerprint": "SHA-256 del certificado del servidor en el que confiar (implica --tls)",
     "opt_passive_ports": "puertos para las conexiones de datos pasivas, p. ej. 30000-30009",
     "opt_masquerade_address": "la dirección IPv4 que dar en las respuestas PASV (detrás de NAT)",
     "opt_allow_upload": "acepta subidas (FTP STOR, APPE, MKD)",
     "opt_allow_overwrite": "deja que las subidas reemplacen y que DELE borre archivos",
-    "opt_max_upload_bytes": "la subida más grande aceptada, en bytes",
+    "opt_max_upload_bytes": "la subida más grande aceptada, en bytes (admite K, M y G: 2M)",
     "opt_download_dir": "dónde se guardan las descargas",
     "opt_timeout": "segundos para conectar y recibir la bienvenida del servidor",
     "opt_reconnect": (
@@ -468,6 +503,17 @@ ENGLISH = {
     "ask_name": "Your name: ",
     "name_required": "A name is required: use --name or FTPLAB_NAME",
     "cannot_connect": "Cannot connect to {host}:{port}: {reason}",
+    "tls_bad_ca": "Cannot read the CA {path}: {reason}",
+    "tls_handshake_failed": "The server does not speak TLS, or the handshake failed: {reason}",
+    "tls_untrusted": (
+        "Cannot verify the certificate of {host} ({reason}): connection refused. "
+        "Its SHA-256 fingerprint is {fingerprint}. If it is the server's (ask the teacher), "
+        "connect with --fingerprint {fingerprint}, or with --ca and the class's CA"
+    ),
+    "tls_fingerprint_changed": (
+        "The server's certificate has changed! Expected {expected}, the server shows {seen}: "
+        "connection refused (someone could be posing as the server)"
+    ),
     "connection_lost": "The connection to the server was lost",
     "server_said": "The server closed the connection: {text}",
     "broken_stream": "The server sent invalid data ({detail}); connection closed",
@@ -600,6 +646,17 @@ ENGLISH = {
     "ftp_too_many_queued": "Service not available: too many commands during a transfer.",
     "ftp_not_implemented": "Command not implemented.",
     "ftp_login_first": "Not logged in: use USER and PASS first.",
+    "ftp_tls_off": "This server has no TLS (start it with --tls-cert and --tls-key).",
+    "ftp_tls_already": "The connection already uses TLS.",
+    "ftp_tls_before_login": "AUTH TLS comes before USER.",
+    "ftp_auth_unknown": "Mechanism not supported: {mechanism} (use AUTH TLS).",
+    "ftp_tls_starting": "Starting TLS negotiation.",
+    "ftp_tls_first": "Use AUTH TLS first.",
+    "ftp_pbsz_first": "Use PBSZ 0 first.",
+    "ftp_prot_unsupported": "Protection level not supported: {level} (use C or P).",
+    "ftp_prot_set": "Data protection: {level}.",
+    "ftp_tls_required": "This server requires TLS: use AUTH TLS before USER and PASS (no password in clear).",
+    "tls_required": "This port speaks TLS: connect with --tls",
     "ftp_syntax": "Syntax error in parameters or arguments. Usage: {syntax}",
     "ftp_uploads_off": "Requested action not taken: uploads are disabled on this server.",
     "ftp_already_logged_in": "Bad sequence of commands: already logged in.",
@@ -713,11 +770,22 @@ ENGLISH = {
     ),
     "opt_ftp_port": "also speak FTP on this port, in the same loop",
     "opt_ftp_password": "one password every FTP user must give",
+    "opt_tls_cert": (
+        "certificate (PEM, with its chain) to speak TLS: the lab port speaks only TLS, "
+        "the FTP door offers AUTH TLS"
+    ),
+    "opt_tls_key": "the certificate's private key (PEM)",
+    "opt_require_tls": "refuse FTP logins in clear",
+    "tls_options_incomplete": "--tls-cert and --tls-key go together, and --require-tls needs them",
+    "bad_tls_files": "cannot load the TLS certificate or key: {reason}",
+    "opt_tls": "speak TLS with the server, verifying its certificate (with the system's CAs or --ca)",
+    "opt_ca": "PEM file with the CA that signs the server's certificate (implies --tls)",
+    "opt_fingerprint": "SHA-256 of the server certificate to trust (implies --tls)",
     "opt_passive_ports": "ports for passive data connections, e.g. 30000-30009",
     "opt_masquerade_address": "the IPv4 address to give in PASV replies (behind NAT)",
     "opt_allow_upload": "accept uploads (FTP STOR, APPE, MKD)",
     "opt_allow_overwrite": "let uploads replace and DELE delete existing files",
-    "opt_max_upload_bytes": "the largest upload accepted, in bytes",
+    "opt_max_upload_bytes": "the largest upload accepted, in bytes (K, M and G allowed: 2M)",
     "opt_download_dir": "where downloads are saved",
     "opt_timeout": "seconds to connect and to be welcomed by the server",
     "opt_reconnect": (

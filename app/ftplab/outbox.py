@@ -88,6 +88,33 @@ class Outbox:
         self.buffered_bytes += head.count
         return head.count
 
+    def take(self, limit: int) -> bytes:
+        """Up to `limit` bytes from the head, taken out of the queue (a file slice
+        read with pread), for a layer that must transform them (TLS). Raises
+        FileChanged when a file ends early (its slice stays queued)."""
+        head = self._segments[0]
+        if isinstance(head, FileSlice):
+            data = os.pread(head.fd, min(head.count, limit), head.offset)
+            if not data:
+                raise FileChanged()
+            head.offset += len(data)
+            head.count -= len(data)
+            if head.count == 0:
+                self._segments.popleft()
+                self._file_slices -= 1
+            self._head_started = head.count > 0
+            return data
+        data = bytes(head[:limit])
+        del head[:limit]
+        self.buffered_bytes -= len(data)
+        if not head:
+            self._segments.popleft()
+        self._head_started = bool(head)
+        return data
+
+    def finish(self) -> None:
+        """The connection is closing (a TLS outbox adds its close_notify)."""
+
     def flush(self, sock: socket.socket) -> int:
         """Send what the socket takes now; return how many bytes went.
 

@@ -68,6 +68,7 @@ class ErrorCode(str, enum.Enum):
     IDLE = ("idle", True)
     CLOSING = ("closing", True)
     KICKED = ("kicked", True)
+    TLS_REQUIRED = ("tls-required", True)
     # a line the server could not take: the connection goes on
     PROTOCOL = "protocol"
     TOO_LONG = "too-long"

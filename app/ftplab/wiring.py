@@ -6,6 +6,7 @@ with --ftp-port, the FTP door. Nothing here runs: `build_server` returns a
 from __future__ import annotations
 
 import selectors
+from functools import partial
 
 from .admission import FD_SETSIZE, Admission, Limits, Listener
 from .clock import LoopClock
@@ -21,6 +22,7 @@ from .passive import PassivePorts, parse_port_range
 from .room import PROGRESS_WINDOW_SECONDS, Room
 from .server import Server
 from .storage import Storage, Tree
+from .tls import server_context
 from .uploads import Uploads, UploadSettings
 
 SELECTORS = {
@@ -40,7 +42,8 @@ def build_server(
     console: PlainConsole | None = None,
     clock: LoopClock | None = None,
 ) -> Server:
-    """A server for `config`, serving `storage`, with `console` (if any) as its own voice."""
+    """A server for `config`, serving `storage`, with `console` (if any) as its own voice.
+    Raises OSError (ssl.SSLError) when --tls-cert or --tls-key cannot be loaded."""
     selector = SELECTORS[config.selector]()
     server = Server(selector, clock)
     highest_fd = FD_SETSIZE - 1 if isinstance(selector, selectors.SelectSelector) else None
@@ -77,7 +80,8 @@ def _lab_door(
         stop=server.request_stop,
     )
     watched = console if console is not None and not console.at_eof else None
-    return LabDoor(server, room, handlers, downloads, uploads, config.timeouts, watched)
+    tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+    return LabDoor(server, room, handlers, downloads, uploads, config.timeouts, watched, tls)
 
 
 def _ftp_door(server: Server, config: ServerConfig, storage: Storage, say: Messages, lab: LabDoor) -> FtpDoor:
@@ -88,6 +92,10 @@ def _ftp_door(server: Server, config: ServerConfig, storage: Storage, say: Messa
         allow_overwrite=config.allow_overwrite,
         max_upload_bytes=config.max_upload_bytes,
         masquerade_address=config.masquerade_address or None,
+        tls=bool(config.tls_cert),
+        require_tls=config.require_tls,
     )
     ports = PassivePorts(parse_port_range(config.passive_ports) if config.passive_ports else None)
-    return FtpDoor(server, lab.room, storage, settings, say, ports, config.timeouts, lab.downloads.digests)
+    tls = partial(server_context, config.tls_cert, config.tls_key) if config.tls_cert else None
+    digests = lab.downloads.digests
+    return FtpDoor(server, lab.room, storage, settings, say, ports, config.timeouts, digests, tls)

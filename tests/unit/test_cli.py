@@ -73,6 +73,8 @@ def test_the_command_line_wins_over_the_variable(monkeypatch):
         ["--idle-timeout", "-5"],
         ["--lang", "fr"],
         ["--log-level", "LOUD"],
+        ["--max-upload-bytes", "2X"],
+        ["--max-upload-bytes", "-2M"],
         ["--unknown"],
     ],
 )
@@ -81,6 +83,20 @@ def test_bad_server_options_are_usage_errors(argv, capsys):
         parse_server_args(argv)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "written, size",
+    [
+        ("2097152", 2 * 1024**2),
+        ("2M", 2 * 1024**2),
+        ("512k", 512 * 1024),
+        ("1G", 1024**3),
+        ("3MiB", 3 * 1024**2),
+    ],
+)
+def test_the_upload_limit_is_written_as_people_write_sizes(written, size):
+    assert parse_server_args(["--max-upload-bytes", written]).max_upload_bytes == size
 
 
 def test_a_bad_variable_is_a_usage_error_too(monkeypatch, capsys):

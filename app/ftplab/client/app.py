@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import sys
 
 from .. import protocol
@@ -27,6 +28,10 @@ from ..text import visible
 from .actions import ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
+from .trust import Untrusted, secure
+
+WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+"""What a non-blocking socket, TLS or not, raises when it cannot go on now."""
 
 RECONNECT_TIMEOUT_SECONDS = 3.0
 """How long one attempt to come back may keep the keyboard waiting (the loop is single-threaded)."""
@@ -167,7 +172,7 @@ class ClientApp:
         while outbox.data:
             try:
                 sent = self.sock.send(outbox.data)
-            except (BlockingIOError, InterruptedError):
+            except WOULD_BLOCK:
                 break
             except OSError:
                 outbox.drop()
@@ -181,12 +186,17 @@ class ClientApp:
             self._carry_out()
         if mask & selectors.EVENT_READ:
             self._receive()
+            while self._tls_pending() and not self.session.finished:
+                self._receive()  # records already decrypted: no socket event will say so
+
+    def _tls_pending(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.fileno() >= 0 and self.sock.pending() > 0
 
     def _receive(self) -> None:
         buffer = self._buffers.next()
         try:
             count = self.sock.recv_into(buffer)
-        except (BlockingIOError, InterruptedError):
+        except WOULD_BLOCK:
             return
         except OSError:
             count = 0
@@ -208,26 +218,31 @@ def _complain(text: str) -> None:
         print(f"ftplab-client: {text}", file=sys.stderr, flush=True)
 
 
-def _open_connection(config: ClientConfig, timeout: float | None = None) -> socket.socket:
-    """A connection to the server, watched for a dead peer; OSError if none."""
+def _open_connection(config: ClientConfig, say: Messages, timeout: float | None = None) -> socket.socket:
+    """A connection to the server, watched for a dead peer, in TLS with --tls;
+    OSError if none (trust.Untrusted, with the sentence to show, for a server not trusted)."""
     sock = socket.create_connection((config.host, config.port), timeout=timeout or config.timeout)
     try:
         watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
     except OSError:
         sock.close()
         raise
-    return sock
+    if not config.tls:
+        return sock
+    return secure(sock, config.host, config.ca_file, config.fingerprint, say)
 
 
 def _connect(config: ClientConfig, say: Messages, *, quiet: bool = False) -> socket.socket | str:
     """A connection, or why not (said on stderr unless `quiet`)."""
     try:
-        return _open_connection(config)
+        return _open_connection(config, say)
+    except Untrusted as refused:
+        reason = refused.text
     except OSError as error:
         reason = say("cannot_connect", host=config.host, port=config.port, reason=Reason.of(error).text(say))
-        if not quiet:
-            _complain(reason)
-        return reason
+    if not quiet:
+        _complain(reason)
+    return reason
 
 
 def _install_signal_handlers() -> None:
@@ -287,7 +302,7 @@ def _run_sessions(
             session.start_away(sock)  # a terminal stays in the client until the server is there
             sock = None
         app = ClientApp(
-            sock, session, console, connect=lambda: _open_connection(config, RECONNECT_TIMEOUT_SECONDS)
+            sock, session, console, connect=lambda: _open_connection(config, say, RECONNECT_TIMEOUT_SECONDS)
         )
         app.run()
         if not (asked_at_prompt and app.session.name_refused and not console.at_eof):

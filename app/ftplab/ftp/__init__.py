@@ -37,6 +37,7 @@ Actions (what the loop must do) and the events it feeds back:
                            when no data connection came, TransferFailed(problem) on a
                            local error
     UploadFinished(path, size)  tell the room that a file arrived
+    StartTls()             speak TLS on the control connection after what is queued (AUTH TLS)
     Renamed(old, new)      tell the room that a file or folder was renamed
     CloseData()            drop the data connection or listener, if any
     Close()                close the control connection (after sending what is queued)
@@ -70,6 +71,7 @@ from .events import (
     SendFile,
     SendListing,
     SendReply,
+    StartTls,
     TransferBroken,
     TransferDone,
     TransferFailed,
@@ -116,6 +118,7 @@ __all__ = [
     "SendFile",
     "SendListing",
     "SendReply",
+    "StartTls",
     "TransferBroken",
     "TransferDone",
     "TransferFailed",

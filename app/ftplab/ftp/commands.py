@@ -30,6 +30,9 @@ COMMANDS = {
     "FEAT": Command(NO_ARGUMENT, "FEAT", login=False),
     "HELP": Command(OPTIONAL, "HELP [<SP> command]", login=False),
     "OPTS": Command(REQUIRED, "OPTS <SP> UTF8 ON", login=False),
+    "AUTH": Command(REQUIRED, "AUTH <SP> TLS", login=False),
+    "PBSZ": Command(REQUIRED, "PBSZ <SP> 0", login=False),
+    "PROT": Command(REQUIRED, "PROT <SP> C | P", login=False),
     "PWD": Command(NO_ARGUMENT, "PWD"),
     "CWD": Command(REQUIRED, "CWD <SP> pathname"),
     "CDUP": Command(NO_ARGUMENT, "CDUP"),
@@ -76,6 +79,10 @@ class Rights:
 _ALWAYS = ("EPRT", "EPSV", "HASH SHA-256*", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM")
 
 
-def features(rights: Rights) -> list[str]:
-    """FEAT's lines: exactly what works with these rights (MFMT needs uploads)."""
-    return sorted([*_ALWAYS, "SIZE", "UTF8", *(["MFMT"] if rights.upload else [])])
+_TLS = ("AUTH TLS", "PBSZ", "PROT")
+
+
+def features(rights: Rights, tls: bool = False) -> list[str]:
+    """FEAT's lines: exactly what works with these rights (MFMT needs uploads) and TLS."""
+    optional = [*(["MFMT"] if rights.upload else []), *(_TLS if tls else [])]
+    return sorted([*_ALWAYS, "SIZE", "UTF8", *optional])

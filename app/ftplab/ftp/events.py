@@ -26,6 +26,11 @@ class Join:
 
 
 @dataclass(frozen=True)
+class StartTls:
+    """AUTH TLS: the control connection speaks TLS after the reply queued before this."""
+
+
+@dataclass(frozen=True)
 class OpenPassive:
     """Open a passive listener for the control connection's peer only."""
 

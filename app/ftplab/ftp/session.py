@@ -65,6 +65,7 @@ from .replies import (
     reply,
     reply_pieces,
 )
+from .security import SecurityCommands
 
 MAX_QUEUED_COMMANDS = 16
 LINES_PER_STEP = 32
@@ -96,9 +97,13 @@ class FtpSettings:
     masquerade_address: str | None = None
     min_free_bytes: int = MIN_FREE_BYTES
     min_free_inodes: int = MIN_FREE_INODES
+    tls: bool = False
+    """--tls-cert: AUTH TLS, PBSZ and PROT are offered."""
+    require_tls: bool = False
+    """--require-tls: no login in clear."""
 
 
-class FtpSession:
+class FtpSession(SecurityCommands):
     """One FTP control connection: bytes and events in, replies and actions out."""
 
     def __init__(
@@ -337,6 +342,8 @@ class FtpSession:
     # -- login --
 
     def _cmd_user(self, argument: str) -> None:
+        if self._clear_login_refused():
+            return
         if self.name is not None:
             self._say(503, "ftp_already_logged_in")
             return
@@ -395,7 +402,8 @@ class FtpSession:
         self._emit(SendReply(reply(215, "UNIX Type: L8")))
 
     def _cmd_feat(self, _argument: str) -> None:
-        lines = [self.messages("ftp_features"), *features(self._rights), self.messages("ftp_end")]
+        offered = features(self._rights, self.settings.tls)
+        lines = [self.messages("ftp_features"), *offered, self.messages("ftp_end")]
         self._emit(SendReply(reply(211, *lines)))
 
     def _cmd_opts(self, argument: str) -> None:

@@ -1,0 +1,193 @@
+"""TLS as a layer between a connection's socket and its protocol, in the loop.
+
+Like asyncio's sslproto.py, the layer is an `ssl.SSLObject` over two
+`ssl.MemoryBIO`s: the transport reads the socket and feeds the ciphertext in
+(`TlsLayer.feed`, which returns the plaintext), and `TlsOutbox` turns the
+plaintext waiting in the outbox into records, a bounded chunk at a time, as the
+socket takes them. Nothing above the transport knows whether its bytes were
+encrypted: the limits, the water marks and the byte counts are the plaintext's.
+Nothing blocks: a handshake goes on as its records arrive, and a stalled one is
+timed out by the connection's own timers (the join timeout, --data-timeout).
+
+A file slice cannot go through `os.sendfile` once encrypted: `TlsOutbox` reads
+it with `pread`, at most CHUNK_BYTES at a time, and encrypts only while less
+than WIRE_HIGH_BYTES of records wait, so memory stays bounded whatever is
+queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import ssl
+
+from .outbox import Outbox
+
+CHUNK_BYTES = 16 * 1024
+"""Plaintext encrypted at once: one TLS record's worth."""
+
+WIRE_HIGH_BYTES = 64 * 1024
+"""Records waiting for the socket past which nothing more is encrypted."""
+
+RECORD_READ_BYTES = 64 * 1024
+HANDSHAKE_RECORD = 0x16
+"""The first byte of a TLS ClientHello; a clear client starts with a letter."""
+
+
+class TlsFailed(OSError):
+    """The peer's TLS went wrong (a bad handshake, a session not resumed): that connection goes."""
+
+
+class NotTls(TlsFailed):
+    """The peer spoke in clear to a port that speaks TLS."""
+
+
+def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A server context for the certificate chain and key (TLS 1.2 at least).
+    Raises OSError or ssl.SSLError when they cannot be loaded."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def fingerprint(der_certificate: bytes) -> str:
+    """A certificate's SHA-256 fingerprint as 'AB:CD:...', the way openssl shows it."""
+    digest = hashlib.sha256(der_certificate).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def same_fingerprint(expected: str, der_certificate: bytes) -> bool:
+    """`expected` (with or without colons, any case) is this certificate's SHA-256."""
+    wanted = expected.replace(":", "").strip().lower()
+    return wanted == hashlib.sha256(der_certificate).hexdigest()
+
+
+class TlsLayer:
+    """One connection's TLS, server side, over memory: ciphertext in, plaintext out."""
+
+    def __init__(self, context: ssl.SSLContext, *, require_reuse: bool = False):
+        self._incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self._ssl = context.wrap_bio(self._incoming, self.outgoing, server_side=True)
+        self._require_reuse = require_reuse
+        """An FTP data connection: it must resume its control connection's session."""
+        self.established = False
+        self.peer_closed = False
+        """The peer sent its close_notify: no more plaintext will come."""
+        self._seen_bytes = False
+
+    def feed(self, ciphertext: bytes) -> bytes:
+        """Bytes read from the socket (b"": its EOF); the plaintext they complete.
+        Raises TlsFailed (NotTls for a clear client) when the peer's TLS fails."""
+        if not self._seen_bytes and ciphertext:
+            self._seen_bytes = True
+            if ciphertext[0] != HANDSHAKE_RECORD:
+                raise NotTls("not TLS")
+        if ciphertext:
+            self._incoming.write(ciphertext)
+        else:
+            self._incoming.write_eof()
+        if not self.established and not self._handshake():
+            return b""
+        return self._read_plaintext()
+
+    def _handshake(self) -> bool:
+        try:
+            self._ssl.do_handshake()
+        except ssl.SSLWantReadError:
+            return False
+        except (ssl.SSLError, ValueError) as error:
+            raise TlsFailed(f"TLS handshake failed: {_reason(error)}") from None
+        if self._require_reuse and not self._ssl.session_reused:
+            raise TlsFailed("TLS session not resumed from the control connection")
+        self.established = True
+        return True
+
+    def _read_plaintext(self) -> bytes:
+        chunks = []
+        while not self.peer_closed:
+            try:
+                chunk = self._ssl.read(RECORD_READ_BYTES)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                chunk = b""
+            except ssl.SSLError as error:
+                raise TlsFailed(f"TLS failed: {_reason(error)}") from None
+            self.peer_closed = not chunk  # b"": the peer's close_notify
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def encrypt(self, plaintext: bytes) -> None:
+        """Turn plaintext into records in `outgoing` (only once established)."""
+        self._ssl.write(plaintext)
+
+    def close_notify(self) -> None:
+        """Our side's close_notify into `outgoing` (nothing if the handshake never ended)."""
+        if not self.established:
+            return
+        with contextlib.suppress(ssl.SSLError):  # SSLWantReadError: the peer's is yet to come
+            self._ssl.unwrap()
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "reason", None) or str(error)
+
+
+class TlsOutbox(Outbox):
+    """An outbox whose plaintext goes out as TLS records; `wire` holds records (and any
+    clear bytes queued before TLS began) not yet taken by the socket."""
+
+    def __init__(self, layer: TlsLayer, clear: bytes = b""):
+        super().__init__()
+        self.layer = layer
+        self.wire = bytearray(clear)
+        self._closing = False
+        self._notified = False
+
+    def __bool__(self) -> bool:
+        return bool(self.wire) or bool(self.layer.outgoing.pending) or self._owes_plaintext()
+
+    def _owes_plaintext(self) -> bool:
+        """Plaintext to encrypt, or the close_notify (which waits for the handshake:
+        the closing deadline bounds that wait)."""
+        return super().__bool__() or (self._closing and not self._notified)
+
+    def add_clear(self, data: bytes) -> None:
+        """Bytes that go in clear instead of TLS (a refusal to a clear client): no close_notify."""
+        self.wire += data
+        self._notified = True
+
+    def finish(self) -> None:
+        """The connection is closing: after the last plaintext, a close_notify."""
+        self._closing = True
+
+    def flush(self, sock: socket.socket) -> int:
+        """Encrypt what waits (bounded) and send records as the socket takes them;
+        return how many bytes went on the wire. Raises like `Outbox.flush`."""
+        sent = 0
+        while True:
+            self._encrypt_some()
+            self.wire += self.layer.outgoing.read()
+            if not self.wire:
+                return sent
+            try:
+                count = sock.send(self.wire)
+            except (BlockingIOError, InterruptedError):
+                return sent
+            del self.wire[:count]
+            sent += count
+            if self.wire:
+                return sent
+
+    def _encrypt_some(self) -> None:
+        if not self.layer.established:
+            return
+        while len(self.wire) + self.layer.outgoing.pending < WIRE_HIGH_BYTES and super().__bool__():
+            self.layer.encrypt(self.take(CHUNK_BYTES))
+        if self._closing and not self._notified and not super().__bool__():
+            # after the last plaintext: the peer reads everything, then our close_notify
+            self._notified = True
+            self.layer.close_notify()

@@ -1,0 +1,243 @@
+"""TLS on both doors (issue 19, first slice), with real clients on 127.0.0.1: the
+ftplab client over TLS (a file byte-identical, chat both ways, none of it
+readable on the wire), the FTP door's explicit FTPS with ftplib, curl and lftp,
+data connections that must resume their control connection's session, the
+client refusing a server it cannot verify, a stalled handshake timed out while
+others chat, and --require-tls."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import re
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.certificates import Certificates, make_certificates
+from support.recording_proxy import RecordingProxy
+
+from .harness import HOST, ClientProcess, make_file, run_client
+from .test_ftp_clients import run, tool
+
+FILE_SIZE = 300_000
+CHAT = "el examen es el martes a las nueve"
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("certificates"))
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    files = tmp_path / "files"
+    files.mkdir()
+    make_file(files / "notas.bin", FILE_SIZE, seed=19)
+    return files
+
+
+def tls_args(certificates: Certificates, *more: str) -> list[str]:
+    return ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key), *more]
+
+
+@pytest.fixture
+def tls_server(start_server, root, certificates):
+    return start_server(root=root, extra_args=tls_args(certificates, "--ftp-port", "0", "--allow-upload"))
+
+
+class ReusingFtpTls(ftplib.FTP_TLS):
+    """ftplib's FTP_TLS, resuming the control connection's TLS session on each data
+    connection (the few lines every client of vsftpd's default require_ssl_reuse needs)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+def ftps(certificates: Certificates, port: int, kind=ReusingFtpTls, user: str = "ana") -> ftplib.FTP_TLS:
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    client = kind(context=context, timeout=10)
+    client.connect(HOST, port)
+    client.login(user, "x")
+    client.prot_p()
+    return client
+
+
+# --- the lab door ---------------------------------------------------------------------
+
+
+def test_lab_client_over_tls_gets_a_file_and_chats_both_ways_with_nothing_readable_on_the_wire(
+    tls_server, start_client, client_dir, certificates, root
+):
+    ca = ["--ca", str(certificates.ca)]
+    with RecordingProxy((HOST, tls_server.port)) as proxy:
+        ana = ClientProcess(proxy.port, "ana", client_dir("ana"), extra_args=ca)
+        bob = start_client(tls_server, "bob", extra_args=ca)
+        ana.send("get notas.bin")
+        ana.expect("SHA-256")
+        ana.send(CHAT)
+        bob.expect(f"ana> {CHAT}")
+        bob.send("recibido, gracias")
+        ana.expect("bob> recibido, gracias")
+        assert (ana.download_dir / "notas.bin").read_bytes() == (root / "notas.bin").read_bytes()
+        assert ana.quit() == 0 and bob.quit() == 0
+    content = (root / "notas.bin").read_bytes()
+    assert len(proxy.recorded) > FILE_SIZE, "the capture saw the whole session"
+    for start in range(0, FILE_SIZE - 32, 10_000):
+        assert content[start : start + 32] not in proxy.recorded
+    for clear in (CHAT, "recibido, gracias", "notas.bin", "ana> "):
+        assert clear.encode() not in proxy.recorded
+
+
+def test_a_clear_client_on_the_tls_port_is_told_to_use_tls(tls_server, tmp_path):
+    result = run_client(tls_server.port, [], name="ana", download_dir=tmp_path, lang="en")
+    assert result.returncode != 0
+    assert "--tls" in result.stderr, result  # in the server's language: the client never said its own
+
+
+def test_a_client_refuses_a_server_it_cannot_verify_and_shows_its_fingerprint(
+    start_server, root, certificates, tmp_path
+):
+    stranger = ["--tls-cert", str(certificates.self_signed), "--tls-key", str(certificates.self_signed_key)]
+    server = start_server(root=root, extra_args=stranger)
+    shown = fingerprint_of(certificates.self_signed)
+    cases = {
+        "wrong CA": ["--ca", str(certificates.ca)],
+        "no CA (the system's)": ["--tls"],
+    }
+    for case, args in cases.items():
+        result = run_client(server.port, [], name="ana", download_dir=tmp_path, lang="en", extra_args=args)
+        assert result.returncode == 1, case
+        assert "Cannot verify the certificate" in result.stderr and shown in result.stderr, (case, result)
+    pinned = run_client(
+        server.port, [], name="ana", download_dir=tmp_path, lang="en", extra_args=["--fingerprint", shown]
+    )
+    assert pinned.returncode == 0, pinned
+    changed = fingerprint_of(certificates.cert)
+    result = run_client(
+        server.port, [], name="ana", download_dir=tmp_path, lang="en", extra_args=["--fingerprint", changed]
+    )
+    assert result.returncode == 1 and "certificate has changed" in result.stderr, result
+    assert changed in result.stderr and shown in result.stderr
+
+
+def fingerprint_of(certificate: Path) -> str:
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(certificate), "-noout", "-fingerprint", "-sha256"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return out.strip().split("=", 1)[1]
+
+
+def test_a_stalled_handshake_is_timed_out_while_another_client_chats(
+    start_server, start_client, root, certificates
+):
+    server = start_server(root=root, extra_args=tls_args(certificates, "--join-timeout", "1"))
+    ca = ["--ca", str(certificates.ca)]
+    with socket.create_connection((HOST, server.port)) as stalled:
+        stalled.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
+        ana = start_client(server, "ana", extra_args=ca)
+        bob = start_client(server, "bob", extra_args=ca)
+        ana.send("sigo aquí")
+        bob.expect("ana> sigo aquí")
+        with socket.create_connection((HOST, server.port)) as broken:
+            broken.sendall(b"\x16\x03\x01\x00\x05hello")  # a record that is no handshake
+            broken.settimeout(10)
+            assert read_to_close(broken) == b""
+        server.wait_for_log("TLS handshake failed")
+        stalled.settimeout(10)
+        assert read_to_close(stalled) == b"", "the stalled connection was closed without a word in clear"
+    bob.send("y yo")
+    ana.expect("bob> y yo")
+    assert ana.quit() == 0 and bob.quit() == 0
+
+
+def read_to_close(sock: socket.socket) -> bytes:
+    received = b""
+    try:
+        while chunk := sock.recv(4096):
+            received += chunk
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+    return received
+
+
+# --- the FTP door -----------------------------------------------------------------------
+
+
+def test_ftplib_lists_retrieves_and_stores_over_tls_with_prot_p(tls_server, certificates, root):
+    client = ftps(certificates, tls_server.ftp_port())
+    features = client.sendcmd("FEAT")
+    assert all(feature in features for feature in ("AUTH TLS", "PBSZ", "PROT"))
+    assert client.nlst() == ["notas.bin"]
+    received = io.BytesIO()
+    client.retrbinary("RETR notas.bin", received.write)
+    assert received.getvalue() == (root / "notas.bin").read_bytes()
+    sent = make_file(root.parent / "subida.bin", 200_000, seed=7)
+    assert client.storbinary("STOR subida.bin", io.BytesIO(sent)).startswith("226")
+    assert (root / "subida.bin").read_bytes() == sent
+    client.set_pasv(False)  # PORT: the server connects, and is still the TLS server
+    assert sorted(client.nlst()) == ["notas.bin", "subida.bin"]
+    client.quit()
+
+
+def test_a_data_connection_without_the_control_connections_session_is_refused(tls_server, certificates):
+    port = tls_server.ftp_port()
+    fresh = ftps(certificates, port, kind=ftplib.FTP_TLS)  # a new TLS session on each data connection
+    with pytest.raises((ssl.SSLError, OSError, ftplib.error_temp)):
+        fresh.nlst()
+    tls_server.wait_for_log("TLS session not resumed from the control connection")
+    fresh.close()
+
+    victim, thief = ftps(certificates, port), ftps(certificates, port, user="eve")
+    data_port = int(re.search(r"\|(\d+)\|", victim.sendcmd("EPSV")).group(1))
+    with socket.create_connection((HOST, data_port)) as raw:
+        raw.settimeout(10)
+        listing = b""
+        try:
+            stolen = thief.context.wrap_socket(raw, server_hostname=HOST, session=thief.sock.session)
+            victim.putcmd("NLST")
+            listing = read_to_close(stolen)
+        except (ssl.SSLError, OSError):
+            victim.putcmd("NLST")
+    assert listing == b"", "the stolen data connection got the victim's listing"
+    tls_server.wait_for_log(re.compile(r"refused the data connection of ana@.*not resumed"))
+    first = victim.getmultiline()
+    assert (victim.getmultiline() if first.startswith("150") else first).startswith("425")
+    victim.close()
+    thief.quit()
+
+
+def test_curl_downloads_over_explicit_ftps(tls_server, certificates, root, tmp_path):
+    target = tmp_path / "curl.bin"
+    url = f"ftp://ana:x@{HOST}:{tls_server.ftp_port()}/notas.bin"
+    result = run(tool("curl"), "-sS", "--ssl-reqd", "--cacert", str(certificates.ca), url, "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == (root / "notas.bin").read_bytes()
+
+
+def test_lftp_downloads_over_explicit_ftps(tls_server, certificates, root, tmp_path):
+    script = f"set ftp:ssl-force true; set ssl:ca-file {certificates.ca}; get notas.bin -o lftp.bin; bye"
+    port = str(tls_server.ftp_port())
+    result = run(tool("lftp"), "-u", "ana,x", "-p", port, "-e", script, HOST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "lftp.bin").read_bytes() == (root / "notas.bin").read_bytes()
+
+
+def test_require_tls_refuses_a_clear_login_and_takes_a_tls_one(start_server, root, certificates):
+    server = start_server(root=root, extra_args=tls_args(certificates, "--ftp-port", "0", "--require-tls"))
+    port = server.ftp_port()
+    clear = ftplib.FTP()
+    clear.connect(HOST, port, timeout=10)
+    with pytest.raises(ftplib.error_perm, match=r"^530 .*AUTH TLS"):
+        clear.login("ana", "x")
+    clear.close()
+    secured = ftps(certificates, port)
+    assert secured.nlst() == ["notas.bin"]
+    secured.quit()

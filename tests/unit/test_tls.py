@@ -1,0 +1,145 @@
+"""tls.py: the TLS layer driven with bytes (a client SSLObject over memory on the
+other side), and its outbox through a socket pair: records in bounded chunks,
+file slices read with pread, close_notify last. Certificates from openssl."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+
+from ftplab.tls import WIRE_HIGH_BYTES, NotTls, TlsFailed, TlsLayer, TlsOutbox, server_context
+from support.certificates import Certificates, make_certificates
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("certificates"))
+
+
+@pytest.fixture
+def context(certificates) -> ssl.SSLContext:
+    return server_context(str(certificates.cert), str(certificates.key))
+
+
+class Client:
+    """A TLS client over memory: what it writes is in `take()`, what it is given in `give()`."""
+
+    def __init__(self, certificates: Certificates, session: ssl.SSLSession | None = None, context=None):
+        context = context or ssl.create_default_context(cafile=str(certificates.ca))
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.ssl = context.wrap_bio(
+            self.incoming, self.outgoing, server_hostname="localhost", session=session
+        )
+        self.plaintext = bytearray()
+
+    def take(self) -> bytes:
+        return self.outgoing.read()
+
+    def give(self, data: bytes) -> None:
+        self.incoming.write(data)
+        try:
+            self.ssl.do_handshake()
+            while chunk := self.ssl.read(65536):
+                self.plaintext += chunk
+        except ssl.SSLWantReadError:
+            pass
+
+
+def handshake(client: Client, layer: TlsLayer, *, byte_by_byte: bool = False) -> None:
+    with pytest.raises(ssl.SSLWantReadError):
+        client.ssl.do_handshake()
+    for _ in range(4):
+        data = client.take()
+        pieces = [data[i : i + 1] for i in range(len(data))] if byte_by_byte else [data]
+        for piece in pieces:
+            assert layer.feed(piece) == b""
+        client.give(layer.outgoing.read())
+        if layer.established and not client.take():
+            return
+    assert layer.established
+
+
+@pytest.mark.parametrize("byte_by_byte", [False, True])
+def test_handshake_then_plaintext_both_ways(certificates, context, byte_by_byte):
+    client, layer = Client(certificates), TlsLayer(context)
+    handshake(client, layer, byte_by_byte=byte_by_byte)
+    client.ssl.write(b"ana> hola\n")
+    assert layer.feed(client.take()) == b"ana> hola\n"
+    layer.encrypt(b"profe> buenas\n")
+    client.give(layer.outgoing.read())
+    assert bytes(client.plaintext) == b"profe> buenas\n"
+
+
+def test_a_clear_client_is_told_apart(context):
+    with pytest.raises(NotTls):
+        TlsLayer(context).feed(b"ana> hola\n")
+
+
+def test_a_bad_handshake_fails_that_layer_only(context):
+    with pytest.raises(TlsFailed):
+        TlsLayer(context).feed(b"\x16\x03\x01\x00\x05hello")
+
+
+def test_the_peers_close_notify_ends_input_with_its_last_plaintext(certificates, context):
+    client, layer = Client(certificates), TlsLayer(context)
+    handshake(client, layer)
+    client.ssl.write(b"last words")
+    with pytest.raises(ssl.SSLWantReadError):
+        client.ssl.unwrap()
+    assert layer.feed(client.take()) == b"last words"
+    assert layer.peer_closed
+
+
+def test_a_data_layer_needs_the_session_of_its_own_context(certificates, context):
+    trusting = ssl.create_default_context(cafile=str(certificates.ca))
+    control_client, control = Client(certificates, context=trusting), TlsLayer(context)
+    handshake(control_client, control)
+    control.encrypt(b"x")  # the client reads its session tickets with this
+    control_client.give(control.outgoing.read())
+    session = control_client.ssl.session
+
+    resumed_client, resumed = Client(certificates, session, trusting), TlsLayer(context, require_reuse=True)
+    handshake(resumed_client, resumed)
+    assert resumed.established
+
+    other = server_context(str(certificates.cert), str(certificates.key))
+    stolen_client, stolen = Client(certificates, session, trusting), TlsLayer(other, require_reuse=True)
+    with pytest.raises(TlsFailed, match="not resumed"):
+        handshake(stolen_client, stolen)
+
+
+def test_the_outbox_encrypts_file_slices_in_bounded_chunks(certificates, context, tmp_path: Path):
+    content = os.urandom(1_000_000)
+    (tmp_path / "f").write_bytes(content)
+    client, layer = Client(certificates), TlsLayer(context)
+    handshake(client, layer)
+    ours, theirs = socket.socketpair()
+    with ours, theirs, open(tmp_path / "f", "rb") as file:
+        ours.setblocking(False)
+        outbox = TlsOutbox(layer)
+        outbox.add(b"!FILE header\n")
+        outbox.add_file_slice(file.fileno(), 0, len(content))
+        outbox.finish()
+        while outbox:
+            outbox.flush(ours)
+            assert len(outbox.wire) <= WIRE_HIGH_BYTES + 16 * 1024 + 1024, "memory stays bounded"
+            client.give(theirs.recv(1 << 20))
+        ours.shutdown(socket.SHUT_WR)
+        while data := theirs.recv(1 << 20):
+            client.give(data)
+    assert bytes(client.plaintext) == b"!FILE header\n" + content
+    assert client.ssl.read(1) == b"", "our close_notify came last"
+
+
+def test_bytes_queued_before_tls_go_in_clear_first(certificates, context):
+    client, layer = Client(certificates), TlsLayer(context)
+    outbox = TlsOutbox(layer, b"234 go\r\n")
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        outbox.flush(ours)
+        assert theirs.recv(100) == b"234 go\r\n"
+    handshake(client, layer)
