@@ -213,7 +213,7 @@ class Handlers:
         log.info("joined %s", session.label)
         room.welcome(session)
         if session.protocol_version >= 2:
-            room.send_event(session, protocol.Version(room.name, protocol.VERSION))
+            room.send_event(session, protocol.Version(room.name, session.protocol_version))
         if options is not None and self._keep_alive_seconds:
             room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
         room.send_history(session)
