@@ -20,6 +20,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -31,6 +32,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = Path(os.environ.get("FTPLAB_TEST_APP_DIR") or REPO_ROOT / "app").resolve()
@@ -394,6 +397,26 @@ class TerminalClient:
 
     def __exit__(self, *_exc) -> None:
         self.close()
+
+
+TOOL_TIMEOUT = 60
+"""How long one run of a real client program (curl, lftp, rclone, ...) may take."""
+
+
+def installed_tool(name: str) -> str:
+    """The path of the program `name`; where it is not installed the test is skipped
+    (failed under CI=true, which installs every tool the tests use)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed (apt-get install {name})")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def run_tool(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a client program to its end, its output captured (a hang fails after TOOL_TIMEOUT)."""
+    return subprocess.run(command, capture_output=True, timeout=TOOL_TIMEOUT, cwd=cwd, check=False)
 
 
 @dataclass

@@ -3,7 +3,9 @@ protocol (RawConnection) and through the real client at a terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 
 from ftplab import protocol
 
@@ -24,13 +26,21 @@ def _join_v2(raw: RawConnection) -> None:
     raw.expect(protocol.Version)
 
 
-def test_cancel_ends_the_download_under_way_with_an_abort_and_the_session_goes_on(start_server):
+@contextlib.contextmanager
+def _asking_for_the_big_file(start_server) -> Iterator[RawConnection]:
+    """A server with grande.bin (BIG) and nota.txt, and ana (protocol 2, a small receive
+    buffer) who has just asked for grande.bin."""
     server = start_server()
     _big_file(server.root / "grande.bin")
     (server.root / "nota.txt").write_bytes(b"nota\n")
     with RawConnection(server.port, "ana", receive_buffer=64 * 1024) as raw:
         _join_v2(raw)
         raw.send_line("get grande.bin")
+        yield raw
+
+
+def test_cancel_ends_the_download_under_way_with_an_abort_and_the_session_goes_on(start_server):
+    with _asking_for_the_big_file(start_server) as raw:
         raw.expect(protocol.FileStart)
         raw.read_file_bytes(1, max_bytes=16 * 1024)  # under way, far from its end
         raw.send_line("cancel grande.bin")
@@ -44,12 +54,7 @@ def test_cancel_ends_the_download_under_way_with_an_abort_and_the_session_goes_o
 
 
 def test_cancel_of_a_queued_download_takes_it_out_of_the_queue(start_server):
-    server = start_server()
-    _big_file(server.root / "grande.bin")
-    (server.root / "nota.txt").write_bytes(b"nota\n")
-    with RawConnection(server.port, "ana", receive_buffer=64 * 1024) as raw:
-        _join_v2(raw)
-        raw.send_line("get grande.bin")
+    with _asking_for_the_big_file(start_server) as raw:
         raw.send_line("get nota.txt")
         raw.expect(protocol.FileStart)
         raw.send_line("cancel nota.txt")

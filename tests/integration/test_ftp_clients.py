@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from .harness import HOST, RawConnection, ServerProcess, message_containing
+from .harness import HOST, RawConnection, ServerProcess, installed_tool, message_containing, run_tool
 
-CLIENT_TIMEOUT = 60
 OLD_TIME = 1_577_934_245  # 2020-01-02 03:04:05 UTC
 
 
@@ -45,19 +44,6 @@ def door(start_server, root):
         return server, server.ftp_port()
 
     return start
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (apt-get install {name})")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, timeout=CLIENT_TIMEOUT, cwd=cwd, check=False)
 
 
 def tree_of(directory: Path) -> dict[str, bytes | None]:
@@ -87,9 +73,11 @@ def connect(port: int, user: str = "alice") -> ftplib.FTP:
 
 
 def rclone(port: int, *args: str) -> subprocess.CompletedProcess:
-    secret = run(tool("rclone"), "obscure", "x").stdout.decode().strip()
+    secret = run_tool(installed_tool("rclone"), "obscure", "x").stdout.decode().strip()
     remote = f":ftp,host={HOST},port={port},user=anonymous,pass={secret}:"
-    return run(tool("rclone"), "--config", "/dev/null", *(a.replace("REMOTE:", remote) for a in args))
+    return run_tool(
+        installed_tool("rclone"), "--config", "/dev/null", *(a.replace("REMOTE:", remote) for a in args)
+    )
 
 
 def test_rclone_copies_both_ways_syncs_deletions_and_keeps_times(door, root, tmp_path):
@@ -129,8 +117,16 @@ LFTP_SETTINGS = "set cmd:fail-exit yes; set ftp:ssl-allow no; set net:max-retrie
 
 
 def lftp(port: int, commands: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run(
-        tool("lftp"), "-u", "ana,x", "-p", str(port), "-e", f"{LFTP_SETTINGS}{commands}; quit", HOST, cwd=cwd
+    return run_tool(
+        installed_tool("lftp"),
+        "-u",
+        "ana,x",
+        "-p",
+        str(port),
+        "-e",
+        f"{LFTP_SETTINGS}{commands}; quit",
+        HOST,
+        cwd=cwd,
     )
 
 
@@ -162,12 +158,12 @@ def test_lftp_default_temporary_names_are_refused_as_names_not_allowed(door, roo
 
 
 def test_ncftpput_uploads_to_a_temporary_name_then_renames_and_the_room_hears(door, root, tmp_path):
-    ncftpput = tool("ncftpput")
+    ncftpput = installed_tool("ncftpput")
     server, port = door("--allow-upload")
     (tmp_path / "tarea.txt").write_bytes(b"mi tarea\n")
     with RawConnection(server.port, "bea") as bea:
         bea.join()
-        done = run(
+        done = run_tool(
             ncftpput,
             "-P",
             str(port),
@@ -192,20 +188,22 @@ def test_ncftpput_uploads_to_a_temporary_name_then_renames_and_the_room_hears(do
 
 
 def test_curl_creates_folders_renames_and_deletes(door, root, tmp_path):
-    curl = tool("curl")
+    curl = installed_tool("curl")
     (tmp_path / "f.txt").write_bytes(b"curl\n")
     _, port = door("--allow-upload", "--allow-overwrite")
     url = f"ftp://{HOST}:{port}"
-    sent = run(
+    sent = run_tool(
         curl, "-sS", "-u", "ana:x", "--ftp-create-dirs", "-T", str(tmp_path / "f.txt"), f"{url}/new/dir/"
     )
     assert sent.returncode == 0, sent.stderr
-    moved = run(curl, "-sS", "-u", "ana:x", "-Q", "-RNFR new/dir/f.txt", "-Q", "-RNTO new/g.txt", f"{url}/")
+    moved = run_tool(
+        curl, "-sS", "-u", "ana:x", "-Q", "-RNFR new/dir/f.txt", "-Q", "-RNTO new/g.txt", f"{url}/"
+    )
     assert moved.returncode == 0, moved.stderr
-    removed = run(curl, "-sS", "-u", "ana:x", "-Q", "-RMD new/dir", "-Q", "-DELE a.txt", f"{url}/")
+    removed = run_tool(curl, "-sS", "-u", "ana:x", "-Q", "-RMD new/dir", "-Q", "-DELE a.txt", f"{url}/")
     assert removed.returncode == 0, removed.stderr
     assert tree_of(root / "new") == {"g.txt": b"curl\n"} and not (root / "a.txt").exists()
-    hidden = run(curl, "-sS", "-u", "ana:x", "-T", str(tmp_path / "f.txt"), f"{url}/.profile")
+    hidden = run_tool(curl, "-sS", "-u", "ana:x", "-T", str(tmp_path / "f.txt"), f"{url}/.profile")
     assert hidden.returncode != 0 and b"553" in hidden.stderr
 
 

@@ -8,7 +8,6 @@ import hashlib
 import io
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import HOST, ServerProcess
+from .harness import HOST, ServerProcess, installed_tool, run_tool
 
 CLIENT_TIMEOUT = 20
 BIG = 3 * 1024 * 1024 + 17
@@ -159,30 +158,17 @@ def test_ftplib_upload_when_enabled(ftp_server, root):
 # --- curl and wget --------------------------------------------------------------------
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (apt-get install {name})")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, timeout=CLIENT_TIMEOUT, cwd=cwd, check=False)
-
-
 @pytest.mark.parametrize("epsv", [True, False])
 def test_curl_lists_and_downloads(ftp_server, root, tmp_path, epsv):
-    curl = tool("curl")
+    curl = installed_tool("curl")
     options = () if epsv else ("--disable-epsv",)
     door = ftp_server()
     url = f"ftp://{HOST}:{door.port}"
-    listing = run(curl, "-sS", "-u", "ana:x", *options, f"{url}/sub/")
+    listing = run_tool(curl, "-sS", "-u", "ana:x", *options, f"{url}/sub/")
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.decode().splitlines()[-1].endswith(" notas de clase.txt")
     out = tmp_path / "big.out"
-    done = run(curl, "-sS", "-u", "ana:x", *options, "-o", str(out), f"{url}/big.bin")
+    done = run_tool(curl, "-sS", "-u", "ana:x", *options, "-o", str(out), f"{url}/big.bin")
     assert done.returncode == 0, done.stderr
     assert (
         hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256((root / "big.bin").read_bytes()).digest()
@@ -190,27 +176,29 @@ def test_curl_lists_and_downloads(ftp_server, root, tmp_path, epsv):
 
 
 def test_curl_resumes_and_uploads(ftp_server, root, tmp_path):
-    curl = tool("curl")
+    curl = installed_tool("curl")
     partial = tmp_path / "big.part"
     partial.write_bytes((root / "big.bin").read_bytes()[:12345])
     upload = tmp_path / "subida.txt"
     upload.write_bytes(b"hola\n" * 1000)
     door = ftp_server("--allow-upload")
     url = f"ftp://{HOST}:{door.port}"
-    resumed = run(curl, "-sS", "-u", "ana:x", "-C", "-", "-o", str(partial), f"{url}/big.bin")
+    resumed = run_tool(curl, "-sS", "-u", "ana:x", "-C", "-", "-o", str(partial), f"{url}/big.bin")
     assert resumed.returncode == 0, resumed.stderr
-    sent = run(curl, "-sS", "-u", "ana:x", "-T", str(upload), f"{url}/sub/")
+    sent = run_tool(curl, "-sS", "-u", "ana:x", "-T", str(upload), f"{url}/sub/")
     assert sent.returncode == 0, sent.stderr
-    again = run(curl, "-sS", "-u", "ana:x", "-T", str(upload), f"{url}/sub/")
+    again = run_tool(curl, "-sS", "-u", "ana:x", "-T", str(upload), f"{url}/sub/")
     assert again.returncode != 0  # never overwritten
     assert partial.read_bytes() == (root / "big.bin").read_bytes()
     assert (root / "sub" / "subida.txt").read_bytes() == upload.read_bytes()
 
 
 def test_wget_downloads(ftp_server, root, tmp_path):
-    wget = tool("wget")
+    wget = installed_tool("wget")
     door = ftp_server()
-    done = run(wget, "-q", "-O", "d.txt", f"ftp://ana:x@{HOST}:{door.port}/sub/deeper/d.txt", cwd=tmp_path)
+    done = run_tool(
+        wget, "-q", "-O", "d.txt", f"ftp://ana:x@{HOST}:{door.port}/sub/deeper/d.txt", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "d.txt").read_bytes() == b"deep"
 
@@ -223,7 +211,7 @@ LFTP_SETTINGS = (
 
 def lftp(port: int, commands: str, cwd: Path) -> subprocess.CompletedProcess:
     script = f"{LFTP_SETTINGS}{commands}; quit"
-    return run(tool("lftp"), "-u", "ana,x", "-p", str(port), "-e", script, HOST, cwd=cwd)
+    return run_tool(installed_tool("lftp"), "-u", "ana,x", "-p", str(port), "-e", script, HOST, cwd=cwd)
 
 
 def tree_of(directory: Path) -> dict[str, bytes | None]:

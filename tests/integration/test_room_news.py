@@ -10,7 +10,6 @@ import ftplib
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from ftplab.room import FTP_VISIT_GRACE_SECONDS
 from ftplab.session import COMMANDS_PER_SECOND
 from support.waiting import join_thread
 
-from .harness import HOST, TIMEOUT, RawConnection
+from .harness import HOST, TIMEOUT, RawConnection, installed_tool
 
 CLIENT_TIMEOUT = 20
 FLOOD_CYCLES = {"lab": 1000, "ftp": 300}
@@ -62,15 +61,6 @@ def ftp_login(port: int, user: str, source: str | None = None) -> ftplib.FTP:
     client.connect(HOST, port, timeout=CLIENT_TIMEOUT)
     client.login(user, "x")
     return client
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (apt-get install {name})")
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def news_of(observer: RawConnection) -> list[str]:
@@ -217,7 +207,7 @@ def test_parallel_ftp_logins_as_one_name_are_one_person_in_who_and_in_the_news(d
 
 
 def test_lftp_pget_with_four_connections_logs_in_each_as_the_same_person(door, root, tmp_path):
-    lftp = tool("lftp")
+    lftp = installed_tool("lftp")
     with RawConnection(door.port, "observa") as observer:
         observer.join()
         script = (
@@ -246,7 +236,7 @@ def test_lftp_pget_with_four_connections_logs_in_each_as_the_same_person(door, r
 
 
 def test_five_curl_calls_in_a_row_are_one_visit(door, root, tmp_path):
-    curl = tool("curl")
+    curl = installed_tool("curl")
     with RawConnection(door.port, "observa") as observer:
         observer.join()
         for call in range(5):

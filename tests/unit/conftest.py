@@ -6,6 +6,7 @@ import signal
 import socket
 
 import pytest
+from client_helpers import Harness
 
 
 @pytest.fixture
@@ -51,3 +52,18 @@ def sockets():
     for pair in pairs:
         for sock in pair:
             sock.close()
+
+
+@pytest.fixture
+def harness(tmp_path):
+    """`harness(**options)`: a client_helpers.Harness; each session made is closed at the
+    test's end (as the app does), so nothing is left open."""
+    made = []
+
+    def make(**options) -> Harness:
+        made.append(Harness(tmp_path, **options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.session.close()

@@ -7,26 +7,13 @@ import hashlib
 import os
 
 import pytest
-from client_helpers import SERVER, Harness, Show, Status, file_events
+from client_helpers import SERVER, Show, Status, file_events
 
 from ftplab import protocol
 from ftplab.client.download_file import partial_path
 from ftplab.client.session import EXIT_FAILURE, EXIT_OK, EXIT_TRANSFER_FAILED
 
 CONTENT = os.urandom(3000)
-
-
-@pytest.fixture
-def harness(tmp_path):
-    made = []
-
-    def make(**options) -> Harness:
-        made.append(Harness(tmp_path, **options))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.session.close()
 
 
 @pytest.fixture

@@ -6,27 +6,13 @@ import os
 import signal
 
 import pytest
-from client_helpers import SERVER, ClearScreen, Harness, Status, file_events  # noqa: F401
+from client_helpers import SERVER, ClearScreen, Status, file_events
 
 from ftplab import protocol
 from ftplab.client.actions import FileSaved, FileStarted
 from ftplab.client.session import EXIT_FAILURE, EXIT_OK, EXIT_SERVER_CLOSED, EXIT_TRANSFER_FAILED
 
 CONTENT = os.urandom(3000)
-
-
-@pytest.fixture
-def harness(tmp_path):
-    """Sessions made by the test, each closed at its end (as the app does): nothing left open."""
-    made = []
-
-    def make(**options) -> Harness:
-        made.append(Harness(tmp_path, **options))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.session.close()
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ import dataclasses
 import errno
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..filenames import is_listed, is_servable, shown_apart
@@ -169,24 +171,19 @@ class Tree:
             raise
         return fd, path
 
-    def _open_child_dir(self, parent_fd: int, parent_path: str, name: str, shown: str) -> tuple[int, str]:
+    def _open_child_dir(
+        self, parent_fd: int, parent_path: str, name: str, shown: str, *, twin_allowed: bool = True
+    ) -> tuple[int, str]:
+        """The folder `name` in the parent; when no folder has exactly that name
+        (and `twin_allowed`), the one that has it in another Unicode form."""
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=parent_fd), os.path.join(parent_path, name)
         except OSError as error:
-            if error.errno == errno.ENOENT:
-                return self._open_twin_dir(parent_fd, parent_path, name, shown)
+            if error.errno == errno.ENOENT and twin_allowed:
+                twin = self._only_twin(parent_fd, name, shown)
+                return self._open_child_dir(parent_fd, parent_path, twin, shown, twin_allowed=False)
             if error.errno in SYMLINK_ERRNOS or error.errno == errno.ENOTDIR:
                 return self._follow_link(parent_path, name, shown, _DIR_FLAGS)
-            raise problem_for(error, shown) from None
-
-    def _open_twin_dir(self, parent_fd: int, parent_path: str, name: str, shown: str) -> tuple[int, str]:
-        """No folder has exactly that name: the one that has it in another Unicode form."""
-        twin = self._only_twin(parent_fd, name, shown)
-        try:
-            return os.open(twin, _DIR_FLAGS, dir_fd=parent_fd), os.path.join(parent_path, twin)
-        except OSError as error:
-            if error.errno in SYMLINK_ERRNOS or error.errno == errno.ENOTDIR:
-                return self._follow_link(parent_path, twin, shown, _DIR_FLAGS)
             raise problem_for(error, shown) from None
 
     def _follow_link(self, parent_path: str, name: str, shown: str, flags: int) -> tuple[int, str]:
@@ -223,6 +220,24 @@ class Tree:
         if len(matches) > 1:
             raise AmbiguousName(shown)
         return matches[0]
+
+    def _open_parent(self, parts: tuple[str, ...], at_root: type[FileProblem]) -> tuple[int, str]:
+        """The folder holding the last name of `parts` (its fd and real path),
+        after the checks every operation on an entry makes: plain names only,
+        and `at_root` when `parts` is the root itself (which has no parent)."""
+        _require_plain(parts)
+        if not parts:
+            raise at_root(display_path(parts))
+        return self._walk(parts[:-1])
+
+    @contextmanager
+    def _in_parent(self, parts: tuple[str, ...], at_root: type[FileProblem]) -> Iterator[int]:
+        """`_open_parent`'s fd, closed when the block ends."""
+        parent, _ = self._open_parent(parts, at_root)
+        try:
+            yield parent
+        finally:
+            os.close(parent)
 
     def is_dir(self, parts: tuple[str, ...]) -> bool:
         try:
@@ -293,10 +308,7 @@ class Tree:
         exactly, else its one Unicode twin), or a FileProblem. The OpenFile is
         named by its path, with the file's own name last."""
         shown = display_path(parts)
-        _require_plain(parts)
-        if not parts:
-            raise NoSuchFile(shown)
-        parent, parent_path = self._walk(parts[:-1])
+        parent, parent_path = self._open_parent(parts, NoSuchFile)
         try:
             name = self._present(parent, parts[-1], shown)
             fd = self._open_file_in(parent, parent_path, name, shown)
@@ -336,42 +348,32 @@ class Tree:
         is taken; DiskFull or NoFreeInodes (said as such) below the reserve, so
         folders cannot fill a disk that uploads may not."""
         shown = display_path(parts)
-        _require_plain(parts)
-        if not parts:
-            raise AlreadyExists(shown)
-        parent = self._open_dir(parts[:-1])
-        try:
-            self._check_reserve(parent, shown, min_free_bytes, min_free_inodes)
-            if _twins(parent, parts[-1], shown):
-                raise AlreadyExists(shown)
-            os.mkdir(parts[-1], 0o777, dir_fd=parent)
-        except FileExistsError:
-            raise AlreadyExists(shown) from None
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._check_reserve(parent, shown, 1, 1)
-                raise DiskFull(shown) from None
-            raise problem_for(error, shown) from None
-        finally:
-            os.close(parent)
+        with self._in_parent(parts, AlreadyExists) as parent:
+            try:
+                self._check_reserve(parent, shown, min_free_bytes, min_free_inodes)
+                if _twins(parent, parts[-1], shown):
+                    raise AlreadyExists(shown)
+                os.mkdir(parts[-1], 0o777, dir_fd=parent)
+            except FileExistsError:
+                raise AlreadyExists(shown) from None
+            except OSError as error:
+                if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                    self._check_reserve(parent, shown, 1, 1)
+                    raise DiskFull(shown) from None
+                raise problem_for(error, shown) from None
 
     def delete(self, parts: tuple[str, ...]) -> None:
         """Remove the regular file at `parts`, the one `open` would read (never a directory or a link)."""
         shown = display_path(parts)
-        _require_plain(parts)
-        if not parts:
-            raise NotAFile(shown)
-        parent = self._open_dir(parts[:-1])
-        try:
-            name = self._present(parent, parts[-1], shown)
-            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-            if not stat.S_ISREG(info.st_mode):
-                raise NotAFile(shown)
-            os.unlink(name, dir_fd=parent)
-        except OSError as error:
-            raise problem_for(error, shown) from None
-        finally:
-            os.close(parent)
+        with self._in_parent(parts, NotAFile) as parent:
+            try:
+                name = self._present(parent, parts[-1], shown)
+                info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                if not stat.S_ISREG(info.st_mode):
+                    raise NotAFile(shown)
+                os.unlink(name, dir_fd=parent)
+            except OSError as error:
+                raise problem_for(error, shown) from None
 
     def start_upload(
         self,
@@ -386,12 +388,9 @@ class Tree:
         of it) is taken and `overwrite` is off; with it on, a twin is what gets
         replaced. `append` starts from the existing file's content."""
         shown = display_path(parts)
-        _require_plain(parts)
-        if not parts:
-            raise NoSuchFile(shown)
-        parent = self._open_dir(parts[:-1])
+        parent, _ = self._open_parent(parts, NoSuchFile)
         try:
-            name = self._upload_name(parent, parts[-1], shown, overwrite=overwrite)
+            name = self._landing_name(parent, parts[-1], shown, overwrite=overwrite)
             existing = self._existing(parent, name, shown)
             if existing is not None and not overwrite:
                 raise AlreadyExists(shown)
@@ -403,12 +402,16 @@ class Tree:
             upload.copy_from(self.open((*parts[:-1], name)))
         return upload
 
-    def _upload_name(self, parent_fd: int, name: str, shown: str, *, overwrite: bool) -> str:
-        """The name an upload gets: `name`, unless a Unicode twin holds it
-        (then AlreadyExists, or that twin when replacing is allowed)."""
+    @staticmethod
+    def _landing_name(
+        parent_fd: int, name: str, shown: str, *, overwrite: bool, exclude: str | None = None
+    ) -> str:
+        """The name an upload or a rename lands on: `name`, unless a Unicode
+        twin holds it (then AlreadyExists, or that twin when replacing is
+        allowed); `exclude` (a rename's source, renamed to its own twin) does not count."""
         if _exists(parent_fd, name):
             return name
-        twins = _twins(parent_fd, name, shown)
+        twins = [twin for twin in _twins(parent_fd, name, shown) if twin != exclude]
         if not twins:
             return name
         if not overwrite:
@@ -419,11 +422,8 @@ class Tree:
 
     @staticmethod
     def _existing(parent_fd: int, name: str, shown: str) -> os.stat_result | None:
-        try:
-            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(info.st_mode):
+        info = _lstat_or_none(parent_fd, name)
+        if info is not None and not stat.S_ISREG(info.st_mode):
             raise NotAFile(shown)  # a directory, a link, a device: never replaced by an upload
         return info
 
@@ -462,8 +462,8 @@ class Tree:
         old = self._present(old_parent, source[-1], display_path(source))
         moved = self._lstat_entry(old_parent, old, display_path(source))
         same_folder = source[:-1] == target[:-1]
-        new = self._rename_target(
-            new_parent, target[-1], shown, overwrite, exclude=old if same_folder else None
+        new = self._landing_name(
+            new_parent, target[-1], shown, overwrite=overwrite, exclude=old if same_folder else None
         )
         taken = _lstat_or_none(new_parent, new)
         try:
@@ -490,22 +490,6 @@ class Tree:
         return info
 
     @staticmethod
-    def _rename_target(parent_fd: int, name: str, shown: str, overwrite: bool, exclude: str | None) -> str:
-        """The name a rename lands on: `name`, unless a Unicode twin holds it
-        (then AlreadyExists, or that twin when replacing is allowed, as for an
-        upload); `exclude` (the source itself, renamed to its own twin) does not count."""
-        if _exists(parent_fd, name):
-            return name
-        twins = [twin for twin in _twins(parent_fd, name, shown) if twin != exclude]
-        if not twins:
-            return name
-        if not overwrite:
-            raise AlreadyExists(shown)
-        if len(twins) > 1:
-            raise AmbiguousName(shown)
-        return twins[0]
-
-    @staticmethod
     def _move_to_free_name(
         old_parent: int, old: str, new_parent: int, new: str, moved: os.stat_result
     ) -> None:
@@ -527,20 +511,15 @@ class Tree:
         """Remove the empty folder at `parts` (never the root, never a link);
         FolderNotEmpty when anything is in it, hidden files too."""
         shown = display_path(parts)
-        _require_plain(parts)
-        if not parts:
-            raise NotADirectory(shown)
-        parent = self._open_dir(parts[:-1])
-        try:
-            info = self._lstat_entry(parent, parts[-1], shown)
-            if not stat.S_ISDIR(info.st_mode):
-                raise NotADirectory(shown)
-            os.rmdir(parts[-1], dir_fd=parent)
-        except OSError as error:
-            empty = error.errno not in (errno.ENOTEMPTY, errno.EEXIST)
-            raise (problem_for(error, shown) if empty else FolderNotEmpty(shown)) from None
-        finally:
-            os.close(parent)
+        with self._in_parent(parts, NotADirectory) as parent:
+            try:
+                info = self._lstat_entry(parent, parts[-1], shown)
+                if not stat.S_ISDIR(info.st_mode):
+                    raise NotADirectory(shown)
+                os.rmdir(parts[-1], dir_fd=parent)
+            except OSError as error:
+                empty = error.errno not in (errno.ENOTEMPTY, errno.EEXIST)
+                raise (problem_for(error, shown) if empty else FolderNotEmpty(shown)) from None
 
     def set_mtime(self, parts: tuple[str, ...], mtime: float) -> None:
         """Set the regular file's modification time, through the file opened
