@@ -1,12 +1,17 @@
 """The teacher's console for the lab's server container (`scripts/lab attach server`).
 
-The server container has no terminal (`tty: false` in compose.yaml), so what
-Docker records as its log (`docker compose logs server`) is clean text, with no
-line-editor codes in it. This program gives the teacher a terminal anyway: it
-runs `docker attach` on the container, shows every line the server prints
-through ftplab's own line editor (the half-typed line is redrawn under them),
-and sends each typed line to the server's console input. Ctrl-D on an empty
-line or Ctrl-C leaves; the server keeps running.
+The server writes two streams: its console (chat, joins and departures,
+transfers, warnings, the answers to the teacher's commands, in the class's
+language) on stdout, and its log (English, timestamps, digests) on stderr.
+Docker keeps them apart for a container without a terminal (`tty: false` in
+compose.yaml), so `docker compose logs server` has both, as clean text. This
+program gives the teacher a terminal on the console stream only: it runs
+`docker attach` on the container, throws the log stream away, shows every
+console line through ftplab's own line editor (the half-typed line is redrawn
+under them), and sends each typed line to the server's console input. On
+attaching it asks for `/history`, so the recent conversation is shown again.
+Ctrl-C clears a half-typed line; Ctrl-C on an empty line, or Ctrl-D, leaves;
+the server keeps running.
 
     python3 tools/lab_console.py CONTAINER [--prompt "profe> "]
 
@@ -36,9 +41,11 @@ class AttachedServer:
     """`docker attach` to the server container: its output in, console lines out."""
 
     def __init__(self, container: str):
+        """The container's stderr (the server's log) is not the teacher's: `docker attach`
+        writes it to its own stderr, which goes nowhere."""
         command = ["docker", "attach", "--sig-proxy=false", container]
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
         self._partial = b""
 
@@ -70,8 +77,15 @@ class AttachedServer:
         self.process.stdout.close()
 
 
+HISTORY_COMMAND = "/history"
+"""Asked on attaching: the server shows the recent conversation again."""
+
+
 def run(console: PlainConsole, server: AttachedServer) -> int:
     """Move lines both ways until the teacher leaves or the attachment ends."""
+    leaving: list[bool] = []
+    console.on_interrupt = console.on_quit_now = lambda: leaving.append(True)
+    server.send(HISTORY_COMMAND)
     selector = selectors.DefaultSelector()
     selector.register(server.fileno(), selectors.EVENT_READ, "server")
     if not console.at_eof:
@@ -87,7 +101,7 @@ def run(console: PlainConsole, server: AttachedServer) -> int:
                 continue
             for line in console.read_lines():
                 server.send(line)
-            if console.at_eof:
+            if console.at_eof or leaving:
                 return 0
 
 
@@ -96,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("container", help="the server container's name or id")
     parser.add_argument("--prompt", default="> ", help='shown before the typed line ("profe> ")')
     options = parser.parse_args(argv)
-    console = open_console(sys.stdin, sys.stdout, prompt=lambda: options.prompt)
+    console = open_console(sys.stdin, sys.stdout, prompt=lambda: options.prompt, signal_keys_as_keys=True)
     server = AttachedServer(options.container)
     if console.interactive:
         console.start()

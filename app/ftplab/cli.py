@@ -4,6 +4,7 @@ variable), and the server command itself: logging, signals, the console."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -314,6 +315,17 @@ def _raise_descriptor_limit(config: ServerConfig) -> None:
         )
 
 
+def _root_reason(root: str, error: OSError, say: Messages) -> str:
+    """Why `root` cannot be served, in the user's language (the system's words only as a last resort)."""
+    if not os.path.lexists(root):
+        return say("root_missing")
+    if not os.path.isdir(root):
+        return say("root_not_a_folder")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return say("root_denied")
+    return error.strerror or str(error)
+
+
 def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
     if protocol.name_problem(config.name) is not None:
         return say("console_no_name") if not config.name else say("bad_name", name=config.name)
@@ -327,7 +339,9 @@ def server_main(argv: list[str] | None = None) -> int:
 
     config = parse_server_args(argv)
     say = Messages(config.lang)
-    console = open_console(sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ")
+    console = open_console(
+        sys.stdin, sys.stdout, prompt=lambda: f"{config.name or ''}> ", signal_keys_as_keys=True
+    )
     _configure_logging(config, console)
     try:
         if not config.name:
@@ -339,10 +353,8 @@ def server_main(argv: list[str] | None = None) -> int:
         try:
             storage = Storage(config.root)
         except OSError as error:
-            print(
-                f"ftplab-server: {say('bad_root', root=config.root, reason=error.strerror or error)}",
-                file=sys.stderr,
-            )
+            reason = _root_reason(config.root, error, say)
+            print(f"ftplab-server: {say('bad_root', root=config.root, reason=reason)}", file=sys.stderr)
             return 2
         _raise_descriptor_limit(config)
         try:
@@ -361,6 +373,9 @@ def server_main(argv: list[str] | None = None) -> int:
             return 1
         host, port = addresses["lab"]
         _install_signal_handlers(server)
+        # Ctrl-C reaches a terminal console as a key: it clears a half-typed line, and on an
+        # empty one stops the server as SIGINT does (Ctrl-\ too).
+        console.on_interrupt = console.on_quit_now = server.request_stop
         if console.interactive:
             console.start()
         console.show(

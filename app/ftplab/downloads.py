@@ -10,6 +10,7 @@ import logging
 from typing import Protocol
 
 from . import protocol
+from .logs import log_reason
 from .messages import Messages, human_size
 from .protocol import ErrorCode
 from .room import Loop
@@ -42,6 +43,8 @@ class Room(Protocol):
     def send_file_error(self, session: Session, code: ErrorCode, key: str, name: str, **values) -> None: ...
 
     def say_to(self, member) -> Messages: ...
+
+    def show(self, text: str) -> None: ...
 
 
 class Downloads:
@@ -151,12 +154,9 @@ class Downloads:
             transfer.open(self._tree)
         except FileProblem as problem:
             session.transfers.popleft()
-            log.info(
-                "%s: get %s failed when its turn came: %s",
-                session.label,
-                visible(transfer.name),
-                problem.code,
-            )
+            shown = visible(transfer.name)
+            reason = log_reason(problem.message_key, name=shown)
+            log.info("%s: get %s failed when its turn came: %s", session.label, shown, reason)
             self._room.send_file_error(session, problem.code, problem.message_key, transfer.name)
             return False
         return True
@@ -164,10 +164,12 @@ class Downloads:
     def _finish(self, session: Session, transfer: Transfer) -> None:
         size, seconds, rate = transfer.summary()
         name = visible(transfer.name)
+        say = self._room.say
         if transfer.changed_since_opened():
             log.warning(
                 "%s changed while being sent to %s: the client will find it corrupt", name, session.label
             )
+            self._console_failed(session, name, say("console_file_changed"))
         else:
             log.info(
                 "sent %s to %s: %d bytes in %.3f s (%s/s)",
@@ -177,8 +179,13 @@ class Downloads:
                 seconds,
                 human_size(int(rate)),
             )
+            self._room.show(say("console_sent", name=session.name, path=name, size=human_size(size)))
         session.transfers.popleft().close()
         session.last_activity = self._loop.now
+
+    def _console_failed(self, session: Session, name: str, reason: str) -> None:
+        """A warning for the teacher, in the class's language: a download that failed."""
+        self._room.show(self._room.say("console_send_failed", name=session.name, path=name, reason=reason))
 
     def _end_cancelled(self, session: Session, transfer) -> None:
         session.transfers.popleft().close()
@@ -192,6 +199,7 @@ class Downloads:
         transfer = session.transfers.popleft()
         name = visible(transfer.name)
         log.warning("%s shrank while being sent to %s", name, session.label)
+        self._console_failed(session, name, self._room.say("console_file_changed"))
         transfer.close()
         abort = protocol.FileAbort(self._name, self._room.say_to(session)("transfer_aborted", name=name))
         session.queue(protocol.encode(abort), self._loop.now)
@@ -212,7 +220,8 @@ class Downloads:
             transfer.hash_step()
         except (FileChanged, OSError) as error:
             name = visible(transfer.name)
-            log.warning("could not read %s for %s: %s", name, session.label, error or type(error).__name__)
+            log.warning("could not read %s for %s: %s", name, session.label, _why(error))
+            self._console_failed(session, name, self._room.say("unreadable_file", name=name))
             session.transfers.popleft().close()
             self._room.send_file_error(session, ErrorCode.DENIED, "unreadable_file", transfer.name)
             return
@@ -220,3 +229,10 @@ class Downloads:
             self._hashing.add(session)
         else:
             self._loop.touch(session)
+
+
+def _why(error: Exception) -> str:
+    """An error as the log says it: the system's words (`Permission denied`), else a sentence."""
+    if isinstance(error, FileChanged):
+        return "it changed while being read"
+    return getattr(error, "strerror", None) or str(error) or "it could not be read"

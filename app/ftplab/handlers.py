@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import protocol
-from .logs import CHATTER_LOGGER
+from .logs import CHATTER_LOGGER, log_reason
 from .messages import (
     CATALOGUES,
     CLIENT_COMMANDS_HELP_KEYS,
@@ -59,6 +59,10 @@ class Room(Protocol):
     def add_member(self, session: Session, name: str) -> bool: ...
 
     def welcome(self, session: Session) -> None: ...
+
+    def send_history(self, session: Session) -> None: ...
+
+    def history_lines(self) -> list[str]: ...
 
     def show(self, text: str) -> None: ...
 
@@ -158,6 +162,7 @@ class Handlers:
             "/who": self._console_who,
             "/kick": self._console_kick,
             "/help": self._console_help,
+            "/history": self._console_history,
             "/quit": self._console_quit,
         }
 
@@ -210,9 +215,10 @@ class Handlers:
         log.info("joined %s", session.label)
         room.welcome(session)
         if session.protocol_version >= 2:
-            room.send_event(session, protocol.Version(room.name, protocol.VERSION))
+            room.send_event(session, protocol.Version(room.name, session.protocol_version))
         if options is not None and self._keep_alive_seconds:
             room.send_event(session, protocol.KeepAlive(room.name, self._keep_alive_seconds))
+        room.send_history(session)
         if text:
             session.held = protocol.Line(line.sender, text)  # handled like any later line
 
@@ -294,7 +300,8 @@ class Handlers:
         ):
             return
         if problem is not None:
-            log.info("%s: get %s refused: %s", session.label, visible(argument), problem.code)
+            reason = log_reason(problem.message_key, name=visible(argument))
+            log.info("%s: get %s refused: %s", session.label, visible(argument), reason)
             self._room.send_file_error(session, problem.code, problem.message_key, argument)
 
     def _resume(self, session: Session, argument: str, _now: float) -> None:
@@ -306,7 +313,8 @@ class Handlers:
         offset, prefix_sha256, name = parsed
         problem = self._request_download(session, name, resume_from=(offset, prefix_sha256))
         if problem is not None:
-            log.info("%s: resume %s refused: %s", session.label, visible(name), problem.code)
+            reason = log_reason(problem.message_key, name=visible(name))
+            log.info("%s: resume %s refused: %s", session.label, visible(name), reason)
             self._room.send_file_error(session, problem.code, problem.message_key, name)
 
     def _get_each_word(self, session: Session, argument: str) -> bool:
@@ -453,6 +461,7 @@ class Handlers:
             if not allowance.take(now):
                 if allowance.should_warn():
                     log.warning("chat flood from %s: lines dropped", session.label)
+                    self._room.show(self._say("console_chat_flood", name=session.name))
                     self._room.send_error(session, ErrorCode.FLOOD, "chat_flood")
                 return True
         return False
@@ -479,17 +488,21 @@ class Handlers:
     # --- the console ------------------------------------------------------------
 
     def on_console_line(self, text: str) -> None:
-        """The teacher's line: a `/command`, `@name text` to one, or to everyone."""
+        """The teacher's line: a `/command`, `@name text` to one, or to everyone. A `/word`
+        that is no command is refused (a typo must not reach the class); `//text` says `/text`."""
         room = self._room
         if not text:
             return
         word, _, argument = text.partition(" ")
-        command = self._console_commands.get(word.lower())
-        if command is not None:
-            command(argument.strip())
+        if text.startswith("/") and not text.startswith("//"):
+            command = self._console_commands.get(word.lower())
+            if command is None:
+                room.show(self._say("console_unknown_command", command=visible(word)))
+            else:
+                command(argument.strip())
             return
         if not text.startswith("@"):
-            room.broadcast(room.name, visible(text))
+            room.broadcast(room.name, visible(text.removeprefix("/")))
             return
         target, _, body = text[1:].partition(" ")
         recipient = room.member(target)
@@ -510,6 +523,12 @@ class Handlers:
     def _console_help(self, _argument: str) -> None:
         for key in CONSOLE_HELP_KEYS:
             self._room.show(self._say(key))
+
+    def _console_history(self, _argument: str) -> None:
+        """The conversation so far again (tools/lab_console.py asks for it when the teacher attaches)."""
+        lines = self._room.history_lines()
+        for line in lines or [self._say("console_history_empty")]:
+            self._room.show(line)
 
     def _console_quit(self, _argument: str) -> None:
         self._stop()  # the loop tells every client the server is closing

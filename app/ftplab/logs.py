@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from .console import PlainConsole
+from .messages import Messages
 
 WINDOW_SECONDS = 10.0
 LINES_PER_WINDOW = 50
@@ -103,3 +104,12 @@ def quiet_on_console(record: logging.LogRecord) -> bool:
     """Keep the commands and chat of every client off the teacher's console (the chat is
     shown there anyway); their warnings, and every other line, still pass."""
     return record.name != CHATTER_LOGGER or record.levelno >= logging.WARNING
+
+
+_LOG_LANGUAGE = Messages("en")
+
+
+def log_reason(key: str, **values) -> str:
+    """Why something was refused, for the log: the users' own sentence (message `key`) in
+    the log's language, English; never a Python class name."""
+    return _LOG_LANGUAGE(key, **values)

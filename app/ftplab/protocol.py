@@ -33,11 +33,15 @@ SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 JOIN = "JOIN"
 """A client's first line may be `name> !JOIN key=value ...`: options, not a command."""
 MAX_KEEP_ALIVE_SECONDS = 1_000_000.0
-VERSION = 2
+VERSION = 3
 """The protocol this code speaks (docs/protocol.md, "Versions"). A client announces it with
-`!JOIN proto=2`; a server that speaks it answers `!PROTO 2` after `!HELLO` and from then on
-gives that client data in fields: `!ENTRY` for a listing, `!REFUSED` before a file's `!ERR`.
+`!JOIN proto=3`; a server that speaks it answers `!PROTO 3` after `!HELLO` and from then on
+gives that client data in fields: `!ENTRY` for a listing, `!REFUSED` before a file's `!ERR`
+(from version 2), `!EARLIER` for the conversation shown again on joining (from version 3).
 A client that announces no version (1) gets the human text only, as before."""
+
+EARLIER_VERSION = 3
+"""The first version whose clients are sent `!EARLIER` (earlier ones get a line of text)."""
 ENTRY_KINDS = ("f", "d")
 """`!ENTRY` kinds: a file, a directory."""
 
@@ -325,6 +329,16 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class Earlier:
+    """`!EARLIER name text`: a line `name` said to everyone before this client joined, shown
+    again so it can follow the conversation (protocol 3). Never a private message."""
+
+    sender: str
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Bye:
     """The server ends this connection at the client's request."""
 
@@ -425,6 +439,7 @@ _ENCODERS = {
     Version: lambda e: _line(e.sender, f"{CONTROL}PROTO {e.number:d}"),
     ListEntry: lambda e: _encode_entry(e),
     Refused: lambda e: _encode_refused(e),
+    Earlier: lambda e: _encode_earlier(e),
 }
 
 
@@ -439,6 +454,12 @@ def _encode_refused(event: Refused) -> bytes:
     if not code or " " in code or not event.name:
         raise LocalProtocolError("bad refusal")
     return _line(event.sender, f"{CONTROL}REFUSED {code} {event.name}")
+
+
+def _encode_earlier(event: Earlier) -> bytes:
+    if not is_valid_name(event.name):
+        raise LocalProtocolError("bad earlier line")
+    return _line(event.sender, f"{CONTROL}EARLIER {event.name} {event.text}")
 
 
 def encode(event) -> bytes:
@@ -564,6 +585,13 @@ def _parse_refused(sender: str, args: str) -> Refused:
     return Refused(sender, code, name)
 
 
+def _parse_earlier(sender: str, args: str) -> Earlier:
+    name, _, text = args.partition(" ")
+    if not is_valid_name(name):
+        raise BadFrame("bad !EARLIER line")
+    return Earlier(sender, name, text)
+
+
 def _parse_error(sender: str, args: str) -> Error:
     code, _, text = args.partition(" ")
     if not code:
@@ -598,6 +626,7 @@ _CONTROL_PARSERS = {
     "PROTO": _parse_version,
     "ENTRY": _parse_entry,
     "REFUSED": _parse_refused,
+    "EARLIER": _parse_earlier,
 }
 
 
@@ -646,7 +675,7 @@ class Receiver:
     `from_server=False` (the server's side) yields Line events, and FileData
     and FileAbort for an upload; `from_server=True` (the client's side) yields
     Message, Hello, Error, FileStart, FileResume, FileData, FileAbort, Queued,
-    UploadReady, UploadSaved, KeepAlive, Version, ListEntry, Refused and Bye.
+    UploadReady, UploadSaved, KeepAlive, Version, ListEntry, Refused, Earlier and Bye.
 
     `feed` parses at once, so the only bytes kept are one partial line, never
     more than MAX_LINE_BYTES: a longer line is dropped as it arrives, however

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from . import protocol
+from .history import ChatHistory
 from .messages import Messages
 from .news import KINDS, NewsBudget
 from .protocol import ErrorCode
@@ -130,6 +131,8 @@ class Room:
         self._news: dict[str, dict[Visitor, None]] = {kind: {} for kind in KINDS}
         """Departures and arrivals not announced yet: see `flush_news`."""
         self._news_budget = news_budget or NewsBudget()
+        self._history = ChatHistory()
+        """What was said to everyone lately, shown again to whoever joins."""
         self._catalogues: dict[str, Messages] = {say.language: say}
 
     # --- languages ------------------------------------------------------------------
@@ -345,8 +348,27 @@ class Room:
         self.send_error(session, code, key, name=visible(name), **values)
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None:
+        """Chat to everyone (from a member, or the server's console): it joins the history."""
         self.flush_news()
+        text = protocol.fit_text(sender, text)
+        self._history.add(sender, text)
         self._broadcast_now(sender, text, {exclude})
+
+    def send_history(self, session: Session) -> None:
+        """The conversation so far, marked as earlier: `!EARLIER` fields to a client that
+        speaks protocol 3, a line of text in its language to any other."""
+        say = self.say_to(session)
+        for said in self._history.lines():
+            if session.protocol_version >= protocol.EARLIER_VERSION:
+                reserve = len("!EARLIER  ") + len(said.sender.encode())
+                text = protocol.fit_text(self.name, said.text, reserve=reserve)
+                self.send_event(session, protocol.Earlier(self.name, said.sender, text))
+            else:
+                self.reply(session, say("earlier_line", name=said.sender, text=said.text))
+
+    def history_lines(self) -> list[str]:
+        """The conversation so far as the console shows it again (a teacher who attaches)."""
+        return [self.say("earlier_line", name=said.sender, text=said.text) for said in self._history.lines()]
 
     def _broadcast_now(self, sender: str, text: str, exclude: set) -> None:
         data = protocol.encode(protocol.Message(sender, protocol.fit_text(sender, text)))

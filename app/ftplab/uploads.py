@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import protocol
+from .logs import log_reason
 from .messages import Messages, human_size
 from .protocol import ErrorCode
 from .session import Session
@@ -46,6 +47,14 @@ UPLOAD_ERRORS = {
 """How a storage problem answers a `put`; any other is a path that cannot take an upload."""
 
 
+def _answer(problem: FileProblem) -> tuple[ErrorCode, str]:
+    """The error code and message key that answer a `put` refused for `problem`."""
+    code, key = UPLOAD_ERRORS.get(type(problem), (ErrorCode.BAD_PATH, "bad_upload_path"))
+    if code is ErrorCode.BAD_PATH and problem.code is ErrorCode.RESOURCES:
+        return ErrorCode.UPLOAD_FAILED, "upload_failed"
+    return code, key
+
+
 @dataclass(frozen=True)
 class UploadSettings:
     """The server's upload options (--allow-upload, --allow-overwrite, --max-upload-bytes)."""
@@ -67,6 +76,8 @@ class Room(Protocol):
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
     def announce(self, key: str, exclude: Session | None = None, **values) -> None: ...
+
+    def show(self, text: str) -> None: ...
 
 
 class Incoming:
@@ -125,8 +136,10 @@ class Uploads:
             )
             upload.expect(request.size)
         except FileProblem as problem:
-            log.info("%s: put %s refused: %s", session.label, visible(request.path), type(problem).__name__)
-            self._refuse(session, problem, visible(request.path))
+            shown = visible(request.path)
+            reason = log_reason(_answer(problem)[1], name=shown)
+            log.info("%s: put %s refused: %s", session.label, shown, reason)
+            self._refuse(session, problem, shown)
             return
         path = "/".join(parts)
         self._incoming[session] = incoming = Incoming(upload, request, path)
@@ -136,9 +149,7 @@ class Uploads:
             self._complete(session, incoming)
 
     def _refuse(self, session: Session, problem: FileProblem, shown: str) -> None:
-        code, key = UPLOAD_ERRORS.get(type(problem), (ErrorCode.BAD_PATH, "bad_upload_path"))
-        if code is ErrorCode.BAD_PATH and problem.code is ErrorCode.RESOURCES:
-            code, key = ErrorCode.UPLOAD_FAILED, "upload_failed"
+        code, key = _answer(problem)
         self._room.send_error(session, code, key, name=shown)
 
     # --- frames -------------------------------------------------------------------
@@ -163,7 +174,7 @@ class Uploads:
             incoming.upload.write(data)  # on a problem the upload is already aborted
         except FileProblem as problem:
             incoming.upload = None
-            self._log_failure(session, incoming, type(problem).__name__)
+            self._log_failure(session, incoming, _answer(problem)[1])
             self._refuse(session, problem, visible(incoming.path))
             if incoming.left == 0:
                 del self._incoming[session]
@@ -189,17 +200,20 @@ class Uploads:
         try:
             size = incoming.upload.finish(overwrite=self._settings.overwrite)
         except FileProblem as problem:
-            self._log_failure(session, incoming, type(problem).__name__)
+            self._log_failure(session, incoming, _answer(problem)[1])
             self._refuse(session, problem, visible(incoming.path))
             return
         self._announce(session, incoming, size)
 
-    @staticmethod
-    def _log_failure(session: Session, incoming: Incoming, why: str) -> None:
-        log.warning("%s: put %s failed: %s", session.label, visible(incoming.path), why)
+    def _log_failure(self, session: Session, incoming: Incoming, key: str) -> None:
+        """An upload that was under way failed: why, in the log and (the class's language) on the console."""
+        path = visible(incoming.path)
+        log.warning("%s: put %s failed: %s", session.label, path, log_reason(key, name=path))
+        reason = self._room.say(key, name=path)
+        self._room.show(self._room.say("console_upload_failed", name=session.name, reason=reason))
 
     def _fail(self, session: Session, incoming: Incoming, code: ErrorCode, key: str) -> None:
-        self._log_failure(session, incoming, str(code))
+        self._log_failure(session, incoming, key)
         self._incoming.pop(session, None)
         incoming.drop()
         self._room.send_error(session, code, key, name=visible(incoming.path))

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from .harness import open_fds, run_client, wait_until
+from ftplab import protocol
+
+from .harness import RawConnection, open_fds, run_client, wait_until
 
 
 @pytest.fixture
@@ -189,3 +191,40 @@ def test_a_name_is_free_again_once_its_owner_leaves(start_server, start_client, 
 
     assert result.returncode == 0, result
     assert result.has("profe> Conectados (1): ana"), result
+
+
+def test_a_newcomer_and_one_who_comes_back_see_the_conversation_marked_as_earlier(trio, start_client):
+    server, (alice, bob, carol) = trio
+    alice.send("¿empezamos?")
+    alice.sync()
+    server.console("sí: abrid el ejercicio 2")
+    bob.send("@carol esto es privado")
+    carol.expect("bob> (privado) esto es privado")
+    for client in (alice, bob):
+        client.sync()
+
+    dani = start_client(server, "dani")
+    dani.sync()
+    seen = dani.stdout.text
+    assert "(antes) alice> ¿empezamos?" in seen
+    assert "(antes) profe> sí: abrid el ejercicio 2" in seen
+    assert seen.index("¿empezamos?") < seen.index("ejercicio 2"), "oldest first"
+    assert "privado" not in seen, "a private message is nobody else's history"
+    assert "se ha unido" not in seen, "nor are joins"
+    assert dani.quit() == 0
+
+    carol.send("ya está")
+    alice.expect("carol> ya está")
+    dani = start_client(server, "dani")
+    dani.expect("(antes) carol> ya está")
+    assert dani.quit() == 0
+
+
+def test_a_client_of_an_older_protocol_sees_the_history_as_labelled_lines(trio):
+    server, (alice, _, _) = trio
+    alice.send("hola desde el principio")
+    alice.sync()
+    with RawConnection(server.port, "viejo") as raw:
+        raw.join()
+        raw.fence()
+    assert protocol.Message(server.name, "(antes) alice> hola desde el principio") in raw.events

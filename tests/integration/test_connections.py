@@ -223,7 +223,17 @@ def test_server_refuses_a_root_that_is_not_a_directory(tmp_path):
     result = run_program(server_args("--port", "0", "--root", str(missing), "--name", "profe"))
 
     assert result.returncode == 2, result
-    assert f"--root {missing}" in result.stderr, result
+    assert f"--root {missing}: esa carpeta no existe" in result.stderr, "it says why, not only the path"
+
+
+def test_server_refuses_a_root_that_is_a_file_and_says_so(tmp_path):
+    file = tmp_path / "notas.txt"
+    file.write_text("hola")
+
+    result = run_program(server_args("--port", "0", "--root", str(file), "--name", "profe", "--lang", "en"))
+
+    assert result.returncode == 2, result
+    assert f"--root {file}: not a folder" in result.stderr, result
 
 
 def test_server_exits_1_when_its_port_is_taken(tmp_path):

@@ -149,7 +149,7 @@ def test_a_hidden_file_is_neither_listed_nor_served_and_the_client_goes_on(
     assert not result.has("Descarga rechazada"), "the server did not send what the client refuses"
     assert sorted(p.name for p in downloads.iterdir()) == ["visible.txt"]
     assert (downloads / "visible.txt").read_bytes() == b"ok\n"
-    server.wait_for_log("get .oculto refused: nofile")
+    server.wait_for_log("get .oculto refused: No such file: .oculto")
 
 
 NFC_CAFE = unicodedata.normalize("NFC", "Café.txt")

@@ -33,3 +33,25 @@ def test_the_console_shows_no_line_per_client_command_and_the_log_file_has_every
         console.type("/quit\r")
         assert console.wait() == 0
         assert ana.wait() == EXIT_SERVER_CLOSED
+
+
+def test_ctrl_c_clears_the_teachers_half_typed_line_and_on_an_empty_one_stops_the_server(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    command = server_args("--host", HOST, "--port", "0", "--root", str(root), "--name", "profe")
+    with TerminalClient(0, None, tmp_path, command=command) as console:
+        console.wait_for("listening on")
+        port = int(re.search(rf"listening on {re.escape(HOST)}:(\d+)", console.screen).group(1))
+        ana = ClientProcess(port, "ana", tmp_path)
+        console.wait_for("ana se ha unido")
+
+        console.type("a medio escribir\x03")
+        console.wait_for("a medio escribir^C")
+        console.type("/who\r")
+        console.wait_for("Conectados (1): ana; servidor: profe")
+        ana.sync()
+        assert not ana.stdout.has("a medio escribir"), "the cleared line was not sent"
+
+        console.type("\x03")
+        assert console.wait() == 0, "on an empty line Ctrl-C stops the server, as SIGINT does"
+        assert ana.wait() == EXIT_SERVER_CLOSED

@@ -56,7 +56,7 @@ def test_a_lost_connection_is_said_and_the_name_is_taken_back_even_while_still_h
     assert os.path.exists(partial), "kept to resume, even without --keep-partial"
 
     _wait_and_reconnect(student)
-    assert student.sent() == ["!JOIN lang=es proto=2"]
+    assert student.sent() == [f"!JOIN lang=es proto={protocol.VERSION}"]
     # the dead connection still holds the name: refused, and tried again, quietly
     student.server(protocol.Error(SERVER, "name-taken", "El nombre ana ya está en uso"))
     session.connection_closed()
@@ -65,7 +65,7 @@ def test_a_lost_connection_is_said_and_the_name_is_taken_back_even_while_still_h
     assert "intento 2" in [action.text for action in actions if isinstance(action, Status)][-1]
     assert 0.5 <= session.wait_seconds() <= 1.0, "the wait doubles"
     _wait_and_reconnect(student)
-    assert student.sent() == ["!JOIN lang=es proto=2"]
+    assert student.sent() == [f"!JOIN lang=es proto={protocol.VERSION}"]
 
 
 def test_coming_back_asks_again_and_the_resumed_file_is_verified_and_its_part_removed(student):

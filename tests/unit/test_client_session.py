@@ -25,7 +25,7 @@ def _bye(client) -> None:
 
 
 def test_the_first_line_joins_with_language_and_protocol_version(client):
-    assert client.sent() == ["!JOIN lang=es proto=2"]
+    assert client.sent() == [f"!JOIN lang=es proto={protocol.VERSION}"]
 
 
 def test_aliases_keep_their_folder(client):
@@ -280,6 +280,12 @@ def test_a_download_refused_when_its_turn_comes_is_named_by_its_path(client):
     client.type("cd sub", "get a.txt", "get b.txt")
     client.server(protocol.Refused(SERVER, "nofile", "sub/a.txt"))
     assert [request.name for request in client.session.downloads.requests] == ["b.txt"]
+
+
+def test_lines_said_before_joining_are_shown_labelled_as_earlier(client):
+    client.welcome()
+    client.server(protocol.Earlier(SERVER, "bob", "hola a todos"))
+    assert client.shown()[-1] == "(antes) bob> hola a todos"
 
 
 def test_a_system_error_is_said_in_the_users_language(client, tmp_path):

@@ -445,3 +445,31 @@ def test_get_of_several_words_none_of_them_a_file_is_one_missing_name(several, r
     assert room.called("send_error") == [
         ((ana, ErrorCode.NO_FILE, "no_such_file_named"), {"name": "no existe.txt"})
     ]
+
+
+def test_a_newcomer_is_sent_the_history_after_its_welcome(handlers, room, sockets):
+    session = Session(sockets(), ("127.0.0.1", 1), now=0.0)
+    handlers.on_line(session, protocol.Line("ana", "!JOIN proto=3"), 0.0)
+    methods = [name for name, _args, _values in room.calls]
+    assert methods.index("send_history") > methods.index("welcome")
+    assert methods.index("send_history") > methods.index("send_event"), "after !PROTO"
+
+
+@pytest.mark.parametrize("typo", ["/kik bob", "/KIK", "/", "/who-is"])
+def test_an_unknown_console_command_is_an_error_and_never_reaches_the_class(handlers, room, joined, typo):
+    joined("bob")
+    handlers.on_console_line(typo)
+    assert not room.called("broadcast")
+    assert not room.called("refuse")
+    word = typo.partition(" ")[0]
+    assert room.called("show") == [((room.say("console_unknown_command", command=word),), {})]
+
+
+def test_two_slashes_say_a_line_that_starts_with_one(handlers, room):
+    handlers.on_console_line("//etc es una carpeta")
+    assert room.called("broadcast") == [(("profe", "/etc es una carpeta"), {})]
+
+
+def test_console_history_shows_the_conversation_again(handlers, room):
+    handlers.on_console_line("/history")
+    assert room.called("history_lines") == [((), {})]

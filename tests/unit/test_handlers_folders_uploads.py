@@ -220,3 +220,17 @@ def test_frames_from_another_name_or_before_joining(handlers, room, ana, sockets
 def test_a_bad_frame_closes_the_connection(handlers, room, ana):
     handlers.on_bad_line(ana, protocol.BadFrame("bad number"))
     assert room.called("refuse") == [((ana, ErrorCode.BAD_FRAME, "bad_frame"), {})]
+
+
+def test_the_log_says_why_a_put_was_refused_in_words_not_a_class_name(handlers, room, ana, caplog):
+    with caplog.at_level("INFO", logger="ftplab.server"):
+        handlers.on_line(ana, line(ana, put_line(b"x", "notas.txt")), 0.0)
+    assert "ana@127.0.0.1:40000: put notas.txt refused: Already exists: notas.txt" in caplog.messages
+    assert not any("AlreadyExists" in message for message in caplog.messages)
+
+
+def test_a_failed_upload_is_a_warning_on_the_console_in_the_class_language(handlers, room, ana):
+    handlers.on_line(ana, line(ana, f"put 3 {'0' * 64} a.txt"), 0.0)
+    handlers.on_line(ana, protocol.FileData("ana", b"abc"), 0.0)
+    reason = room.say("upload_corrupt", name="a.txt")
+    assert room.called("show") == [((room.say("console_upload_failed", name="ana", reason=reason),), {})]

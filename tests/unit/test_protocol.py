@@ -902,3 +902,19 @@ def test_upload_error_codes_are_kept_apart_from_get_codes():
     assert "exists" in protocol.UPLOAD_ERROR_CODES
     assert not protocol.UPLOAD_ERROR_CODES & {"nofile", "not-file", "denied", "queue-full", "usage"}
     assert not any(protocol.is_fatal(code) for code in protocol.UPLOAD_ERROR_CODES)
+
+
+def test_an_earlier_line_carries_its_speaker_as_a_field():
+    event = protocol.Earlier("profe", "ana", "hola a todos")
+    encoded = protocol.encode(event)
+    assert encoded == b"profe> !EARLIER ana hola a todos\n"
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(encoded)
+    assert receiver.next_event() == event
+
+
+def test_an_earlier_line_without_a_valid_name_is_a_bad_frame():
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(b"profe> !EARLIER \n")
+    with pytest.raises(protocol.BadFrame):
+        receiver.next_event()

@@ -51,7 +51,7 @@ def test_a_client_announcing_protocol_2_is_told_so_after_the_welcome(tmp_path, s
     handlers.on_line(session, protocol.Line("ana", "!JOIN lang=en proto=2"), 0.0)
     assert session.protocol_version == 2
     sent = [args[1] for args, _ in room.called("send_event")]
-    assert sent[0] == protocol.Version(room.name, protocol.VERSION)
+    assert sent[0] == protocol.Version(room.name, 2), "the version spoken to it, not a later one"
 
 
 @pytest.mark.parametrize("join", ["", "!JOIN lang=en", "!JOIN proto=x", "!JOIN proto=1"])

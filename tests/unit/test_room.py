@@ -464,3 +464,37 @@ def test_expel_of_nobody_refuses_nothing(room, member):
     ana = member("ana")
     assert room.expel("bob", ErrorCode.KICKED, "kicked", name="profe", reason="") == []
     assert not ana.outbox
+
+
+def test_a_newcomer_is_shown_the_chat_said_to_everyone_marked_as_earlier(room, member):
+    ana, bob = member("ana"), member("bob")
+    room.broadcast("ana", "hola a todos", exclude=ana)
+    room.broadcast("profe", "empezamos", exclude=None)
+    room.send_message(bob, "ana", room.say("private", text="secreto"))
+    room.announce("uploaded", name="ana", path="x.txt", size="1 B")
+    carla = member("carla")
+    carla.protocol_version = protocol.VERSION
+    room.send_history(carla)
+    assert events_of(carla) == [
+        protocol.Earlier("profe", "ana", "hola a todos"),
+        protocol.Earlier("profe", "profe", "empezamos"),
+    ]
+
+
+def test_a_client_of_an_older_protocol_is_shown_the_history_as_labelled_text(room, member):
+    ana = member("ana")
+    room.broadcast("ana", "hola", exclude=ana)
+    dani = member("dani")
+    dani.protocol_version = 2
+    room.send_history(dani)
+    assert events_of(dani) == [protocol.Message("profe", "(antes) ana> hola")]
+    assert room.history_lines() == ["(antes) ana> hola"]
+
+
+def test_joins_and_departures_are_not_history(room, loop, member):
+    ana = member("ana")
+    room.welcome(ana)
+    room.flush_news()
+    room.remove_member(ana, "quit")
+    room.flush_news()
+    assert room.history_lines() == []

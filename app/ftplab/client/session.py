@@ -140,6 +140,7 @@ class ClientSession:
             protocol.UploadSaved: self.uploads.on_saved,
             protocol.KeepAlive: self._on_keep_alive,
             protocol.Bye: self._on_bye,
+            protocol.Earlier: self._on_earlier,
         }
         self._send_join()
 
@@ -404,6 +405,10 @@ class ClientSession:
 
     def _on_version(self, event: protocol.Version) -> None:
         self._fields = event.number >= 2
+
+    def _on_earlier(self, event: protocol.Earlier) -> None:
+        """A line said before we joined: labelled, so it is not taken for one said now."""
+        self.screen.show(self.say("earlier_line", name=visible(event.name), text=visible(event.text)))
 
     def _on_entry(self, event: protocol.ListEntry) -> None:
         self._show(event.sender, listing_line(event.is_dir, event.size, event.mtime, event.name))

@@ -1,0 +1,120 @@
+"""The teacher's console of the lab (tools/lab_console.py, what `scripts/lab attach server` runs),
+on a real (pseudo) terminal, with a class of scripted students, on 127.0.0.1.
+
+`docker attach` is replaced by a program of the same name that runs the server itself, its
+stdout and stderr kept apart as Docker keeps a container's without a terminal: what the
+tool shows of them is what the teacher would see in the lab (tests/e2e/test_lab.py runs the
+same checks against the real container)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from .harness import HOST, REPO_ROOT, ClientProcess, TerminalClient
+
+LAB_CONSOLE = REPO_ROOT / "tools" / "lab_console.py"
+CTRL_C = "\x03"
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d|\b(INFO|WARNING|ERROR)\b|[0-9a-f]{64}|@127\.0\.0\.1:\d+")
+"""What only the log has: timestamps, levels, SHA-256s, connections' labels."""
+LISTENING = re.compile(r"escuchando en 127\.0\.0\.1:(\d+)")
+
+
+def fake_docker(folder: Path, root: Path, log_file: Path) -> Path:
+    """`docker attach ... CONTAINER` that runs the server in its place; returns its folder."""
+    folder.mkdir()
+    docker = folder / "docker"
+    server = [sys.executable, "-m", "ftplab.server", "--host", HOST, "--port", "0", "--root", str(root)]
+    server += ["--name", "profe", "--lang", "es", "--log-file", str(log_file)]
+    docker.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = attach ] || { echo "fake docker: attach only" >&2; exit 64; }\n'
+        f"exec {' '.join(server)}\n"
+    )
+    docker.chmod(0o755)
+    return folder
+
+
+@pytest.fixture
+def lab_console(tmp_path):
+    """The teacher's console, attached to a server that serves notas.txt; its port."""
+    root, log_file = tmp_path / "root", tmp_path / "server.log"
+    root.mkdir()
+    (root / "notas.txt").write_text("apuntes de clase\n")
+    path = f"{fake_docker(tmp_path / 'bin', root, log_file)}{os.pathsep}{os.environ['PATH']}"
+    command = ["env", f"PATH={path}", sys.executable, str(LAB_CONSOLE), "lab-server-1", "--prompt", "profe> "]
+    with TerminalClient(0, None, tmp_path, command=command) as console:
+        console.wait_for("escuchando en")
+        console.log_file = log_file
+        console.port = int(LISTENING.search(console.screen).group(1))
+        yield console
+
+
+def test_the_teacher_sees_the_class_once_in_its_language_and_no_log_line(lab_console, tmp_path):
+    console = lab_console
+    console.wait_for("Todavía no hay conversación")  # attaching asked for the recent conversation
+    students = {name: ClientProcess(console.port, name, tmp_path / name) for name in ("ana", "bob", "carla")}
+    for name in students:
+        console.wait_for(f"profe> {name} se ha unido")
+    ana, bob, carla = students.values()
+
+    ana.send("hola a todos")
+    bob.send("@carla esto es entre nosotros")
+    carla.expect("bob> (privado) esto es entre nosotros")
+    carla.send("get notas.txt")
+    carla.expect(re.compile(r"^Guardado "))
+    console.wait_for("ana> hola a todos")
+    console.wait_for("carla descargó notas.txt (17 B)")
+    bob.send("quit")
+    bob.wait()
+    console.wait_for("profe> bob se ha ido")
+    for student in (ana, carla):
+        assert student.quit() == 0
+
+    screen = console.screen
+    assert screen.count("ana> hola a todos") == 1, "each chat line once"
+    assert "entre nosotros" not in screen, "a private message between students is theirs"
+    assert not LOG_LINE.search(screen), f"a log line on the console: {LOG_LINE.search(screen)}"
+    log = console.log_file.read_text()
+    assert re.search(r"INFO chat ana@127\.0\.0\.1:\d+: hola a todos", log), "the full log stays in --log-file"
+    assert re.search(r"INFO sent notas.txt to carla@", log)
+    console.type(CTRL_C)
+    assert console.wait() == 0
+
+
+def test_a_mistyped_command_is_an_error_and_never_reaches_the_students(lab_console, tmp_path):
+    console = lab_console
+    bob = ClientProcess(console.port, "bob", tmp_path / "bob")
+    console.wait_for("profe> bob se ha unido")
+
+    console.type("/kik bob\r")
+    console.wait_for("No existe el comando /kik (no se ha enviado nada)")
+    bob.sync()
+    assert not bob.stdout.has("kik"), "a typo of the teacher's is not broadcast"
+    assert bob.returncode is None, "nor is bob kicked"
+    console.type("hola, bob\r")
+    bob.expect("profe> hola, bob")
+    assert bob.quit() == 0
+    console.type(CTRL_C)
+    assert console.wait() == 0
+
+
+def test_ctrl_c_clears_a_half_typed_line_and_leaves_only_on_an_empty_one(lab_console, tmp_path):
+    console = lab_console
+    bob = ClientProcess(console.port, "bob", tmp_path / "bob")
+    console.wait_for("profe> bob se ha unido")
+
+    console.type("esto no lo envío" + CTRL_C)
+    console.wait_for("esto no lo envío^C")
+    console.type("/who\r")
+    console.wait_for("Conectados (1): bob; servidor: profe")
+    assert console.process.poll() is None, "Ctrl-C with a half-typed line does not leave"
+    bob.sync()
+    assert not bob.stdout.has("no lo envío"), "the cleared line was not sent"
+    assert bob.quit() == 0
+    console.type(CTRL_C)
+    assert console.wait() == 0, "Ctrl-C on an empty line leaves"
