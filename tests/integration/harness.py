@@ -720,16 +720,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def socket_receive_queue(local_port: int, remote_port: int | None = None) -> int:
-    """Bytes waiting unread in the receive queue of the 127.0.0.1 TCP socket with this
-    local (and, if given, remote) port, from Linux's /proc/net/tcp; -1 if there is none."""
+def _socket_queues(local_port: int, remote_port: int | None) -> tuple[int, int]:
+    """(send queue, receive queue) of the 127.0.0.1 TCP socket with this local (and, if
+    given, remote) port, from Linux's /proc/net/tcp; (-1, -1) if there is none."""
     local = f"0100007F:{local_port:04X}"
     remote = None if remote_port is None else f"0100007F:{remote_port:04X}"
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if fields[1] == local and remote in (None, fields[2]):
-            return int(fields[4].split(":")[1], 16)
-    return -1
+            sent, received = fields[4].split(":")
+            return int(sent, 16), int(received, 16)
+    return -1, -1
+
+
+def socket_receive_queue(local_port: int, remote_port: int | None = None) -> int:
+    """Bytes waiting unread in the receive queue of that socket; -1 if there is none."""
+    return _socket_queues(local_port, remote_port)[1]
+
+
+def reader_window_full(server_port: int, reader_port: int) -> bool:
+    """The reader's socket holds bytes it has not read and the server's socket to it holds
+    bytes the reader's window has no room for: the reader is full, whatever size the kernel
+    let its receive buffer grow to (a fixed byte count sits at the edge of the initial window)."""
+    unsent = _socket_queues(server_port, reader_port)[0]
+    return socket_receive_queue(reader_port, server_port) > 0 and unsent > 0
 
 
 @contextlib.contextmanager

@@ -23,8 +23,8 @@ from .harness import (
     make_file,
     message_containing,
     partial_downloads,
+    reader_window_full,
     run_client,
-    socket_receive_queue,
     wait_until,
 )
 
@@ -166,7 +166,7 @@ def test_sigterm_with_a_stalled_download_stops_promptly_and_keeps_the_stream_fra
     with RawConnection(server.port, "atascado") as reader:
         _start_slow_download(reader, "medium.bin")
         local_port = reader.sock.getsockname()[1]
-        wait_until(lambda: socket_receive_queue(local_port) >= 64 * 1024, message="our socket filling up")
+        wait_until(lambda: reader_window_full(server.port, local_port), message="our socket full")
 
         server.stop()
         reader.wait_closed(timeout=30)  # raises if any frame was cut short

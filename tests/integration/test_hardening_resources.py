@@ -26,6 +26,7 @@ from .harness import (
     make_big_file,
     message_containing,
     open_fds,
+    reader_window_full,
     rss_kib,
     socket_receive_queue,
     wait_until,
@@ -256,9 +257,7 @@ def test_a_reader_that_reads_nothing_costs_no_file_sized_memory(start_server, bi
         local_port = staller.sock.getsockname()[1]
 
         staller.send_line("get big.bin")
-        wait_until(
-            lambda: socket_receive_queue(local_port) > 64 * 1024, message="the staller's socket filling"
-        )
+        wait_until(lambda: reader_window_full(server.port, local_port), message="the staller's socket full")
 
         def settled() -> bool:  # the socket takes no more: the server has sent all it can
             queued = socket_receive_queue(local_port)
