@@ -53,6 +53,7 @@ from .ftp.replies import reply
 from .messages import Messages, human_size
 from .passive import PassiveListener, PassivePorts, WaitingLine
 from .protocol import ErrorCode
+from .session import Allowance
 from .storage import FileChanged, FileProblem, Storage, Tree, Upload
 from .text import visible
 from .tls import TlsFailed
@@ -76,6 +77,13 @@ connection must still be there this long after that EOF: a killed client's is go
 
 UPLOAD_SETTLE_POLL_SECONDS = 0.05
 """How often the loop looks at uploads settling."""
+
+
+FTP_COMMANDS_PER_SECOND = 100.0
+FTP_COMMAND_BURST = 200
+"""Command lines one FTP control connection may have run: a burst of 200, then 100 a second.
+Far above what clients pipeline (lftp's mirror runs a few commands a file); past it, lines
+wait their turn (never dropped), so a flood of cheap commands cannot take the loop."""
 
 
 class FtpControl(Connection):
@@ -106,6 +114,9 @@ class FtpControl(Connection):
         self.greeted = False
         self.tls_context: ssl.SSLContext | None = None
         """Its own TLS context after AUTH TLS: only its data connections can resume its session."""
+        self.commands = Allowance(FTP_COMMANDS_PER_SECOND, FTP_COMMAND_BURST, now)
+        self.over_rate = False
+        """Its commands wait for the allowance to refill; housekeeping offers them again."""
 
     @property
     def label(self) -> str:
@@ -122,11 +133,16 @@ class FtpControl(Connection):
     @property
     def has_lines_to_handle(self) -> bool:
         """The session has a step to take, and the output is below its high-water mark."""
-        return self.is_open and not self.above_high_water and self.ftp.has_work
+        return self.is_open and not self.above_high_water and not self.over_rate and self.ftp.has_work
 
     def handle_input(self) -> None:
-        """One bounded step of the session (FtpSession.advance) per turn, its actions carried out."""
-        self.ftp.advance()
+        """One bounded step of the session (FtpSession.advance) per turn, its actions carried
+        out, with at most as many command lines as its allowance grants."""
+        budget = self.commands.grant(ftp.LINES_PER_STEP, self.loop.now)
+        if budget == 0:
+            self.over_rate = True
+            return
+        self.commands.give_back(budget - self.ftp.advance(max_lines=budget))
         self.door.act(self)
 
     def idle_for(self, now: float) -> float:
@@ -165,6 +181,9 @@ class FtpControl(Connection):
         self.door.release(self)
 
     def housekeeping(self, now: float) -> None:
+        if self.over_rate:
+            self.over_rate = False
+            self.loop.touch(self)
         limits = self.door.timeouts
         if limits.data and self.stalled_for(now) > limits.data:
             self.loop.drop(self, f"no data taken for {limits.data:g} s")

@@ -42,6 +42,17 @@ class Allowance:
             return True
         return False
 
+    def grant(self, most: int, now: float) -> int:
+        """Take up to `most` tokens at once; how many were taken (0 when none is left)."""
+        self._refill(now)
+        granted = min(most, int(self._tokens))
+        self._tokens -= granted
+        return granted
+
+    def give_back(self, count: int) -> None:
+        """Return tokens granted but not spent."""
+        self._tokens = min(self._burst, self._tokens + count)
+
     def _refill(self, now: float) -> None:
         self._tokens = min(self._burst, self._tokens + max(now - self._updated, 0.0) * self._rate)
         self._updated = now

@@ -7,6 +7,7 @@ commands while the lab chats (issue 17, items 3, 4 and 7)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ftplib
 import hashlib
 import io
@@ -20,6 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from ftplab import ftp
+from ftplab.ftpdoor import FTP_COMMAND_BURST, FTP_COMMANDS_PER_SECOND
 
 from .harness import HOST, RawConnection, ServerProcess, installed_tool, message_containing, run_tool
 
@@ -293,16 +297,17 @@ def pipeline(port: int, lines: bytes, answered: list[int]) -> None:
 
 
 def test_pipelined_commands_do_not_freeze_the_chat(door, root):
-    """8,000 `STAT /` in one send, and four connections pipelining SIZE, while two
+    """1,000 `STAT /` in one send, and four connections pipelining SIZE, while two
     lab clients chat: every chat line arrives within CHAT_BOUND_SECONDS, every
-    command is answered (issue 17, item 4)."""
+    command is answered, none dropped (issue 17, item 4). Each connection is held to
+    its command allowance (a burst of 200, then 100 a second), so this takes a few seconds."""
     for number in range(20):
         (root / f"file-{number:02}.txt").write_bytes(b"x")
     server, port = door()
     answered: list[int] = []
-    attackers = [threading.Thread(target=pipeline, args=(port, b"STAT /\r\n" * 8000, answered))]
+    attackers = [threading.Thread(target=pipeline, args=(port, b"STAT /\r\n" * 1000, answered))]
     attackers += [
-        threading.Thread(target=pipeline, args=(port, b"SIZE a.txt\r\n" * 5000, answered)) for _ in range(4)
+        threading.Thread(target=pipeline, args=(port, b"SIZE a.txt\r\n" * 500, answered)) for _ in range(4)
     ]
     with RawConnection(server.port, "ana") as ana, RawConnection(server.port, "bea") as bea:
         ana.join()
@@ -320,9 +325,37 @@ def test_pipelined_commands_do_not_freeze_the_chat(door, root):
             time.sleep(max(0.0, sent + PING_PACE_SECONDS - time.monotonic()))  # a pace, not a wait
         for thread in attackers:
             thread.join(60)
-    assert sorted(answered) == [5000] * 4 + [8000]
+    assert sorted(answered) == [500] * 4 + [1000]
     print(f"worst chat latency {worst:.3f} s over {number} pings")
     assert worst < CHAT_BOUND_SECONDS, f"a chat line took {worst:.2f} s"
+
+
+def test_one_connection_runs_at_most_its_command_allowance(door, root):
+    """600 NOOPs pipelined in one send: the first second answers at most the burst, a
+    second's refill and one step (never more, however fast the machine), and every one of
+    them is answered in the end: lines past the allowance wait, none is dropped."""
+    _server, port = door()
+    with socket.create_connection((HOST, port), timeout=30) as sock:
+        sock.sendall(b"USER anonymous\r\nPASS x\r\n")
+        received = bytearray()
+        while b"\r\n230 " not in received:
+            received += sock.recv(4096)
+        sock.sendall(b"NOOP\r\n" * 600)
+        replies = bytearray()
+        sock.settimeout(0.05)
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:
+            with contextlib.suppress(TimeoutError):
+                replies += sock.recv(1 << 16)
+        early = replies.count(b"200 ")
+        sock.settimeout(30)
+        while replies.count(b"200 ") < 600:
+            chunk = sock.recv(1 << 16)
+            assert chunk, "the server closed the connection before answering every NOOP"
+            replies += chunk
+    print(f"{early} NOOPs answered in the first second")
+    assert early <= FTP_COMMAND_BURST + FTP_COMMANDS_PER_SECOND * 1.25 + ftp.LINES_PER_STEP
+    assert early < 600, "the allowance held nothing back"
 
 
 def test_stat_of_a_20000_entry_folder_streams_and_the_client_stays(door, root):

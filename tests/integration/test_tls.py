@@ -20,8 +20,7 @@ import pytest
 from support.certificates import Certificates, make_certificates
 from support.recording_proxy import RecordingProxy
 
-from .harness import HOST, ClientProcess, make_file, run_client
-from .test_ftp_clients import run, tool
+from .harness import HOST, ClientProcess, installed_tool, make_file, run_client, run_tool
 
 FILE_SIZE = 300_000
 CHAT = "el examen es el martes a las nueve"
@@ -217,7 +216,9 @@ def test_a_data_connection_without_the_control_connections_session_is_refused(tl
 def test_curl_downloads_over_explicit_ftps(tls_server, certificates, root, tmp_path):
     target = tmp_path / "curl.bin"
     url = f"ftp://ana:x@{HOST}:{tls_server.ftp_port()}/notas.bin"
-    result = run(tool("curl"), "-sS", "--ssl-reqd", "--cacert", str(certificates.ca), url, "-o", str(target))
+    result = run_tool(
+        installed_tool("curl"), "-sS", "--ssl-reqd", "--cacert", str(certificates.ca), url, "-o", str(target)
+    )
     assert result.returncode == 0, result.stderr
     assert target.read_bytes() == (root / "notas.bin").read_bytes()
 
@@ -225,7 +226,7 @@ def test_curl_downloads_over_explicit_ftps(tls_server, certificates, root, tmp_p
 def test_lftp_downloads_over_explicit_ftps(tls_server, certificates, root, tmp_path):
     script = f"set ftp:ssl-force true; set ssl:ca-file {certificates.ca}; get notas.bin -o lftp.bin; bye"
     port = str(tls_server.ftp_port())
-    result = run(tool("lftp"), "-u", "ana,x", "-p", port, "-e", script, HOST, cwd=tmp_path)
+    result = run_tool(installed_tool("lftp"), "-u", "ana,x", "-p", port, "-e", script, HOST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "lftp.bin").read_bytes() == (root / "notas.bin").read_bytes()
 

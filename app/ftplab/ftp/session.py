@@ -180,7 +180,7 @@ class FtpSession(SecurityCommands):
         readable = self._waiting is None and self._buffer.has_line
         return self._long_reply is not None or runnable_queue or readable
 
-    def advance(self, max_lines: int = LINES_PER_STEP) -> None:
+    def advance(self, max_lines: int = LINES_PER_STEP) -> int:
         """One bounded step: run at most `max_lines` command lines (none while a
         Join or a passive port is awaited: the loop answers those when it carries
         out the actions; during a transfer, lines are read so that ABOR is seen,
@@ -188,13 +188,14 @@ class FtpSession(SecurityCommands):
         most about REPLY_BYTES_PER_STEP of replies (a long reply continues by one
         piece; a HASH by one HASH_STEP_BYTES read). The loop calls it only while
         the control connection's output is below its high-water mark, and again
-        on a later turn while `has_work`: no reply is built that cannot be sent."""
+        on a later turn while `has_work`: no reply is built that cannot be sent.
+        Returns how many command lines it ran."""
         self._built = 0
         lines = 0
         while not self.closed and lines < max_lines and self._built < REPLY_BYTES_PER_STEP:
             if self._long_reply is not None:
                 if not self._continue_long_reply():
-                    return
+                    break
             elif self._queued and not self.busy:
                 self._queued.popleft()()
                 lines += 1
@@ -202,7 +203,8 @@ class FtpSession(SecurityCommands):
                 self._take_line(line)
                 lines += 1
             else:
-                return
+                break
+        return lines
 
     def _continue_long_reply(self) -> bool:
         """The next piece of a long reply; False after a hashing step (one per `advance`)."""
