@@ -1,0 +1,45 @@
+"""Queuing a member's output, and back-pressure: which members hold the room back.
+
+Split out of room.py: the room decides what to say, this puts the bytes on a
+session's queue, asks the loop to flush it, and keeps the set of members above
+the high-water mark. A member that makes progress but has more than the
+high-water mark waiting makes the room *congested* until it drains below the
+low-water mark; one that takes nothing for the progress window no longer holds
+the room back (the data timeout or the hard cap drops it).
+"""
+
+from __future__ import annotations
+
+
+class Delivery:
+    """Every byte the room sends goes through `send`; `congested` tells producers to pause."""
+
+    def __init__(self, loop, progress_window: float):
+        self._loop = loop
+        self._progress_window = progress_window
+        self._full: set = set()
+        """Sessions above the high-water mark, until they drain below the low-water mark."""
+
+    def send(self, session, data: bytes) -> None:
+        """Queue `data`; a session past its hard cap is dropped after the current step, not now."""
+        if not session.queue(data, self._loop.now):
+            self._loop.drop_soon(session, "too slow: output queue full")
+            return
+        if session.above_high_water and session.name is not None:
+            self._full.add(session)
+        self._loop.touch(session)
+
+    @property
+    def congested(self) -> bool:
+        """A member that keeps reading has too much waiting: producers must pause."""
+        now = self._loop.now
+        return any(session.is_progressing(now, self._progress_window) for session in self._full)
+
+    def drained(self, session) -> None:
+        """A member below the low-water mark is no longer full."""
+        if session.below_low_water:
+            self._full.discard(session)
+
+    def forget(self, session) -> None:
+        """`session` is leaving: it holds nobody back any more."""
+        self._full.discard(session)
