@@ -1,4 +1,4 @@
-"""What the lines mean: joining, commands, chat and the console.
+"""What the clients' lines mean: joining, commands and chat.
 
 The loop hands whole lines to these handlers; they answer through the room
 (`reply`, `send_error`, `broadcast`, ...) and queue downloads, given to them
@@ -9,6 +9,9 @@ table, each a short method named after it, as in pyftpdlib's `proto_cmds`.
 the room is congested, or a client over its command rate): the loop keeps
 it and offers it again later, and reads nothing more from that client
 meanwhile. That is how a sender feels back-pressure; nothing is dropped.
+
+The teacher's console lines (`/who`, `/kick`, ...) mean something else and are
+answered on the console: `on_console_line` hands them to teacher_commands.py.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from .logs import CHATTER_LOGGER, log_reason
 from .messages import (
     CATALOGUES,
     CLIENT_COMMANDS_HELP_KEYS,
-    CONSOLE_HELP_KEYS,
     HELP_KEYS,
     Messages,
     listing_line,
@@ -32,6 +34,7 @@ from .messages import (
 from .protocol import ErrorCode
 from .session import Session
 from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
+from .teacher_commands import TeacherCommands, who_text
 from .text import visible
 from .uploads import Uploads, UploadSettings
 from .wildcards import MAX_PATTERN_CHARS, PatternProblem, Wildcard, matching_names
@@ -124,7 +127,8 @@ class Command:
 
 
 class Handlers:
-    """The lab protocol's meaning: one method per command, chat, joining, the console."""
+    """The lab protocol's meaning: one method per command, chat, joining; the console's lines
+    go to `TeacherCommands`."""
 
     def __init__(
         self,
@@ -139,7 +143,6 @@ class Handlers:
         self._room = room
         self._keep_alive_seconds = keep_alive_seconds
         """Asked of clients that announce themselves with `!JOIN` (0: no idle timeout, none asked)."""
-        self._stop = stop
         self._downloads = downloads
         self._storage = storage
         self._tree = Tree(storage)
@@ -158,13 +161,7 @@ class Handlers:
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
         }
-        self._console_commands = {
-            "/who": self._console_who,
-            "/kick": self._console_kick,
-            "/help": self._console_help,
-            "/history": self._console_history,
-            "/quit": self._console_quit,
-        }
+        self._teacher = TeacherCommands(room, stop)
 
     # --- lines from clients -----------------------------------------------------
 
@@ -420,14 +417,7 @@ class Handlers:
         self._room.reply(session, self._room.say_to(session)("current_dir", path=display_path(session.cwd)))
 
     def _who(self, session: Session, _argument: str, _now: float) -> None:
-        self._room.reply(session, self._who_text(self._room.say_to(session)))
-
-    def _who_text(self, say: Messages) -> str:
-        """Everyone in the chat: the members (counted), then the server's name."""
-        names = sorted(self._room.member_names())
-        if not names:
-            return say("who_nobody", server=self._room.name)
-        return say("who", count=len(names), names=", ".join(names), server=self._room.name)
+        self._room.reply(session, who_text(self._room, self._room.say_to(session)))
 
     def _help(self, session: Session, _argument: str, _now: float) -> None:
         """The commands; a protocol-2 client (the ftplab client) gets its own, aliases and keys too."""
@@ -488,64 +478,5 @@ class Handlers:
     # --- the console ------------------------------------------------------------
 
     def on_console_line(self, text: str) -> None:
-        """The teacher's line: a `/command`, `@name text` to one, or to everyone. A `/word`
-        that is no command is refused (a typo must not reach the class); `//text` says `/text`."""
-        room = self._room
-        if not text:
-            return
-        word, _, argument = text.partition(" ")
-        if text.startswith("/") and not text.startswith("//"):
-            command = self._console_commands.get(word.lower())
-            if command is None:
-                room.show(self._say("console_unknown_command", command=visible(word)))
-            else:
-                command(argument.strip())
-            return
-        if not text.startswith("@"):
-            room.broadcast(room.name, visible(text.removeprefix("/")))
-            return
-        target, _, body = text[1:].partition(" ")
-        recipient = room.member(target)
-        if not body.strip():
-            room.show(self._say("usage_private"))
-        elif recipient is None:
-            room.show(self._say("no_such_user", name=visible(target)))
-        elif not recipient.hears_chat:
-            room.show(self._say("not_in_chat", name=recipient.name))
-        else:
-            room.send_message(
-                recipient, room.name, room.say_to(recipient)("private", text=visible(body.strip()))
-            )
-
-    def _console_who(self, _argument: str) -> None:
-        self._room.show(self._who_text(self._say))
-
-    def _console_help(self, _argument: str) -> None:
-        for key in CONSOLE_HELP_KEYS:
-            self._room.show(self._say(key))
-
-    def _console_history(self, _argument: str) -> None:
-        """The conversation so far again (tools/lab_console.py asks for it when the teacher attaches)."""
-        lines = self._room.history_lines()
-        for line in lines or [self._say("console_history_empty")]:
-            self._room.show(line)
-
-    def _console_quit(self, _argument: str) -> None:
-        self._stop()  # the loop tells every client the server is closing
-
-    def _console_kick(self, argument: str) -> None:
-        """`/kick NAME [reason]`: every connection of NAME (a lab client, or all of an FTP
-        user's logins) is told why, each in its own protocol, and closed."""
-        room = self._room
-        target, _, reason = argument.partition(" ")
-        if not target:
-            room.show(self._say("usage_kick"))
-            return
-        reason = visible(reason.strip())
-        key = "kicked_because" if reason else "kicked"
-        gone = room.expel(target, ErrorCode.KICKED, key, name=room.name, reason=reason)
-        if not gone:
-            room.show(self._say("no_such_user", name=visible(target)))
-            return
-        log.info("kicked %s (%d connections) from the console: %s", gone[0].label, len(gone), reason or "-")
-        room.show(self._say("console_kicked", name=gone[0].name))
+        """The teacher's line (see teacher_commands.py)."""
+        self._teacher.on_line(text)
