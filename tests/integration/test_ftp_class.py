@@ -15,10 +15,8 @@ throughout (the loop never froze).
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from support.ports import free_ports
 
 from .harness import HOST, RawConnection, message_containing
 
@@ -56,23 +56,6 @@ def tool(name: str) -> str:
             pytest.fail(f"{name} is not installed (apt-get install {name})")
         pytest.skip(f"{name} is not installed")
     return path
-
-
-def free_range(count: int) -> range:
-    """`count` consecutive ports nothing uses now, below the ephemeral ports."""
-    for _ in range(50):
-        low = random.randrange(20000, 29000 - count)
-        socks = [socket.socket() for _ in range(count)]
-        try:
-            for offset, sock in enumerate(socks):
-                sock.bind((HOST, low + offset))
-            return range(low, low + count)
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError(f"no {count} consecutive free ports")
 
 
 @dataclass
@@ -195,7 +178,7 @@ def test_a_class_of_real_ftp_clients_with_ten_passive_ports(start_server, tmp_pa
     for name, size in UPLOAD_FILES.items():
         (uploads / name).write_bytes(os.urandom(size))
 
-    passive = free_range(PASSIVE_PORTS)
+    passive = free_ports(PASSIVE_PORTS)
     server = start_server(
         root=root,
         max_clients=MAX_CLIENTS,
