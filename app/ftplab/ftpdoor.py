@@ -233,6 +233,24 @@ class FtpControl(Connection):
         self.active_target = (action.host, action.port)
 
 
+class ImplicitTlsEntrance:
+    """--ftps-port: the FTP door's connections that speak TLS from their first byte
+    (implicit FTPS): the handshake comes before the 220, which then goes encrypted."""
+
+    def __init__(self, door: FtpDoor):
+        self._door = door
+
+    def new_connection(self, sock: socket.socket, address: tuple, place: Place) -> FtpControl:
+        control = self._door.new_connection(sock, address, place)
+        control.ftp.begin_implicit_tls()
+        control.start_tls_now(self._door.new_tls_context())
+        return control
+
+    def busy_message(self) -> bytes:
+        """Nothing in clear: the client expects a TLS handshake, and would show bytes as garbage."""
+        return b""
+
+
 class FtpData(Connection):
     """An FTP data connection: a file or a listing out, or an upload in."""
 
@@ -441,7 +459,7 @@ class FtpDoor(Door):
             ftp.UploadFinished: FtpControl.announce_upload,
             ftp.Renamed: FtpControl.announce_rename,
             ftp.Delay: self._delay,
-            ftp.StartTls: lambda control, _action: control.start_tls_now(self._tls_context()),
+            ftp.StartTls: lambda control, _action: control.start_tls_now(self.new_tls_context()),
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
         }
@@ -463,6 +481,10 @@ class FtpDoor(Door):
 
     def busy_message(self) -> bytes:
         return reply(421, self.say("server_busy"))
+
+    def new_tls_context(self) -> ssl.SSLContext:
+        """A TLS context for one control connection (its own session cache)."""
+        return self._tls_context()
 
     def greet(self, control: FtpControl) -> None:
         """Carry out the session's first actions (its 220 greeting)."""

@@ -402,8 +402,18 @@ SPANISH = {
     ),
     "opt_tls_key": "clave privada (PEM) del certificado",
     "opt_require_tls": "rechaza los inicios de sesión FTP en claro",
-    "tls_options_incomplete": "--tls-cert y --tls-key van juntos, y --require-tls los necesita",
+    "opt_ftps_port": (
+        "puerto FTPS implícito (TLS desde el primer byte, como ftps:// de curl; 990 es el habitual); "
+        "sin él, no se escucha"
+    ),
+    "tls_options_incomplete": (
+        "--tls-cert y --tls-key van juntos, y --require-tls y --ftps-port los necesitan"
+    ),
     "bad_tls_files": "no se pueden cargar el certificado o la clave TLS: {reason}",
+    "tls_key_encrypted": (
+        "la clave está cifrada y el servidor no puede pedir la contraseña; "
+        "descífrala con: openssl pkey -in CLAVE -out CLAVE-NUEVA"
+    ),
     "opt_tls": "habla TLS con el servidor, verificando su certificado (con las CA del sistema o --ca)",
     "opt_ca": "archivo PEM con la CA que firma el certificado del servidor (implica --tls)",
     "opt_fingerprint": "SHA-256 del certificado del servidor en el que confiar (implica --tls)",
@@ -800,8 +810,18 @@ ENGLISH = {
     ),
     "opt_tls_key": "the certificate's private key (PEM)",
     "opt_require_tls": "refuse FTP logins in clear",
-    "tls_options_incomplete": "--tls-cert and --tls-key go together, and --require-tls needs them",
+    "opt_ftps_port": (
+        "implicit FTPS port (TLS from the first byte, like curl's ftps://; 990 is the usual one); "
+        "without it, none is opened"
+    ),
+    "tls_options_incomplete": (
+        "--tls-cert and --tls-key go together, and --require-tls and --ftps-port need them"
+    ),
     "bad_tls_files": "cannot load the TLS certificate or key: {reason}",
+    "tls_key_encrypted": (
+        "the key is encrypted and the server cannot ask for its passphrase; "
+        "decrypt it with: openssl pkey -in KEY -out NEW-KEY"
+    ),
     "opt_tls": "speak TLS with the server, verifying its certificate (with the system's CAs or --ca)",
     "opt_ca": "PEM file with the CA that signs the server's certificate (implies --tls)",
     "opt_fingerprint": "SHA-256 of the server certificate to trust (implies --tls)",

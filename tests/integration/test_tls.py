@@ -20,7 +20,7 @@ import pytest
 from support.certificates import Certificates, make_certificates
 from support.recording_proxy import RecordingProxy
 
-from .harness import HOST, ClientProcess, installed_tool, make_file, run_client, run_tool
+from .harness import HOST, ClientProcess, installed_tool, make_file, run_client, run_tool, server_args
 
 FILE_SIZE = 300_000
 CHAT = "el examen es el martes a las nueve"
@@ -242,3 +242,55 @@ def test_require_tls_refuses_a_clear_login_and_takes_a_tls_one(start_server, roo
     secured = ftps(certificates, port)
     assert secured.nlst() == ["notas.bin"]
     secured.quit()
+
+
+# --- the server's side of TLS -------------------------------------------------------------
+
+
+def test_a_finished_handshake_is_no_first_line_silent_tls_connections_are_evicted(
+    start_server, start_client, root, certificates
+):
+    server = start_server(root=root, max_clients=2, extra_args=tls_args(certificates, "--join-timeout", "0"))
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    silent = [context.wrap_socket(socket.create_connection((HOST, server.port)), server_hostname=HOST)]
+    silent.append(context.wrap_socket(socket.create_connection((HOST, server.port)), server_hostname=HOST))
+    for _ in silent:
+        server.wait_for_log(re.compile(r"connect \?@.* open\)"))
+    ana = start_client(server, "ana", extra_args=["--ca", str(certificates.ca)])
+    server.wait_for_log("evicting")
+    assert ana.quit() == 0
+    for connection in silent:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "problem",
+    ["missing", "garbage", "key of another certificate", "encrypted key"],
+)
+def test_a_bad_certificate_or_key_stops_the_server_at_start_with_a_clear_error(
+    problem, root, certificates, tmp_path
+):
+    cert, key = certificates.cert, certificates.key
+    if problem == "missing":
+        cert = tmp_path / "nothing.pem"
+    elif problem == "garbage":
+        cert = tmp_path / "garbage.pem"
+        cert.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    elif problem == "key of another certificate":
+        key = certificates.self_signed_key
+    else:
+        key = tmp_path / "encrypted.key"
+        subprocess.run(
+            ["openssl", "pkey", "-in", str(certificates.key), "-aes256", "-passout", "pass:x",
+             "-out", str(key)], check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    args = ["--host", HOST, "--port", "0", "--root", str(root), "--name", "profe", "--ftp-port", "0"]
+    args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    result = subprocess.run(
+        server_args(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+    )
+    assert result.returncode == 2, result
+    error = result.stderr
+    assert "no se pueden cargar el certificado o la clave TLS" in error, error
+    if problem == "encrypted key":
+        assert "la clave está cifrada" in error and "openssl pkey" in error
