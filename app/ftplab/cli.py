@@ -401,7 +401,7 @@ def server_main(argv: list[str] | None = None) -> int:
         if "ftp" in addresses:
             log.info("FTP door listening on %s:%d", *addresses["ftp"])
         if "ftps" in addresses:
-            log.info("FTP door listening on %s:%d with implicit TLS", *addresses["ftps"])
+            log.info("FTPS door (implicit TLS) listening on %s:%d", *addresses["ftps"])
         server.serve_forever()
         return 0
     finally:

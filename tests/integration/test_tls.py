@@ -7,8 +7,10 @@ others chat, and --require-tls."""
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import io
+import os
 import re
 import socket
 import ssl
@@ -20,7 +22,16 @@ import pytest
 from support.certificates import Certificates, make_certificates
 from support.recording_proxy import RecordingProxy
 
-from .harness import HOST, ClientProcess, installed_tool, make_file, run_client, run_tool, server_args
+from .harness import (
+    HOST,
+    TOOL_TIMEOUT,
+    ClientProcess,
+    installed_tool,
+    make_file,
+    run_client,
+    run_tool,
+    server_args,
+)
 
 FILE_SIZE = 300_000
 CHAT = "el examen es el martes a las nueve"
@@ -294,3 +305,167 @@ def test_a_bad_certificate_or_key_stops_the_server_at_start_with_a_clear_error(
     assert "no se pueden cargar el certificado o la clave TLS" in error, error
     if problem == "encrypted key":
         assert "la clave está cifrada" in error and "openssl pkey" in error
+
+
+# --- rclone over explicit FTPS, and implicit FTPS (--ftps-port) ----------------------------
+
+
+def rclone(certificates: Certificates, port: int, mode: str, *args: str) -> subprocess.CompletedProcess:
+    """rclone on an on-the-fly remote (`mode` explicit_tls or tls, implicit), trusting the
+    class CA: its FTP backend reads the system's roots, which Go takes from SSL_CERT_FILE
+    (rclone's --ca-cert is for HTTP only). One FTP connection: rclone 1.60 shares one TLS
+    session cache between its control connections, so a second one would offer another
+    control's session on its data connections, which the door refuses (rclone issue 7234,
+    fixed later with a cache per connection)."""
+    tool = installed_tool("rclone")
+    secret = run_tool(tool, "obscure", "x").stdout.decode().strip()
+    remote = f":ftp,host={HOST},port={port},user=ana,pass={secret},{mode}=true,concurrency=1:"
+    command = [tool, "--config", "/dev/null", "--low-level-retries", "1", "--retries", "1"]
+    command += [a.replace("REMOTE:", remote) for a in args]
+    environment = {**os.environ, "SSL_CERT_FILE": str(certificates.ca)}
+    return subprocess.run(command, capture_output=True, timeout=TOOL_TIMEOUT, env=environment, check=False)
+
+
+@pytest.fixture
+def both_ports(start_server, root, certificates):
+    """A server with the explicit FTP door and the implicit FTPS port."""
+    args = tls_args(certificates, "--ftp-port", "0", "--ftps-port", "0", "--allow-upload")
+    server = start_server(root=root, extra_args=args)
+    return server, {"explicit_tls": server.ftp_port(), "tls": server.ftps_port()}
+
+
+@pytest.mark.parametrize("mode", ["explicit_tls", "tls"])
+def test_rclone_lists_copies_down_and_up_over_tls(mode, both_ports, certificates, root, tmp_path):
+    server, ports = both_ports
+    listed = rclone(certificates, ports[mode], mode, "lsf", "REMOTE:")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.decode().split() == ["notas.bin"]
+    down = tmp_path / "down"
+    copied = rclone(certificates, ports[mode], mode, "copy", "REMOTE:notas.bin", str(down))
+    assert copied.returncode == 0, copied.stderr
+    assert (down / "notas.bin").read_bytes() == (root / "notas.bin").read_bytes()
+    up = tmp_path / "up"
+    up.mkdir()
+    sent = make_file(up / f"subida-{mode}.bin", 250_000, seed=11)
+    copied = rclone(certificates, ports[mode], mode, "copy", str(up), "REMOTE:")
+    assert copied.returncode == 0, copied.stderr
+    assert (root / f"subida-{mode}.bin").read_bytes() == sent
+    assert "not resumed" not in server.stderr.text
+
+
+def test_rclone_refuses_a_server_its_ca_did_not_sign(start_server, root, certificates):
+    stranger = ["--tls-cert", str(certificates.self_signed), "--tls-key", str(certificates.self_signed_key)]
+    server = start_server(root=root, extra_args=[*stranger, "--ftp-port", "0"])
+    listed = rclone(certificates, server.ftp_port(), "explicit_tls", "lsf", "REMOTE:")
+    assert listed.returncode != 0
+    assert "x509: " in listed.stderr.decode(), listed.stderr  # no IP SAN, no CA: either is said
+
+
+class ImplicitFtpTls(ReusingFtpTls):
+    """ftplib has no implicit FTPS: TLS from the connection's first byte, then the 220."""
+
+    def connect(self, host="", port=0, timeout=-999, source_address=None):
+        self.host, self.port = host, port
+        raw = socket.create_connection((host, port), self.timeout)
+        self.af = raw.family
+        self.sock = self.context.wrap_socket(raw, server_hostname=host)
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+
+def test_ftplib_over_implicit_ftps_with_data_protected_by_default(both_ports, certificates, root):
+    server, ports = both_ports
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    client = ImplicitFtpTls(context=context, timeout=10)
+    assert client.connect(HOST, ports["tls"]).startswith("220")
+    client.login("ana", "x")  # no AUTH TLS: ftplib sees the socket is TLS already
+    with pytest.raises(ftplib.error_perm, match="^503"):
+        client.sendcmd("AUTH TLS")
+    client._prot_p = True  # no PBSZ/PROT sent: the data connection is protected all the same
+    assert client.nlst() == ["notas.bin"]
+    received = io.BytesIO()
+    client.retrbinary("RETR notas.bin", received.write)
+    assert received.getvalue() == (root / "notas.bin").read_bytes()
+    client.prot_p()  # what a careful client says anyway
+    sent = make_file(root.parent / "implicita.bin", 100_000, seed=5)
+    assert client.storbinary("STOR implicita.bin", io.BytesIO(sent)).startswith("226")
+    assert (root / "implicita.bin").read_bytes() == sent
+    client.quit()
+
+
+def test_a_clear_client_on_the_implicit_port_gets_nothing_readable(both_ports):
+    _, ports = both_ports
+    with socket.create_connection((HOST, ports["tls"])) as clear:
+        clear.sendall(b"USER ana\r\n")
+        clear.settimeout(10)
+        assert b"220" not in read_to_close(clear)
+
+
+def test_curl_over_implicit_ftps_both_ways(both_ports, certificates, root, tmp_path):
+    _, ports = both_ports
+    curl = installed_tool("curl")
+    base = f"ftps://ana:x@{HOST}:{ports['tls']}"
+    target = tmp_path / "curl.bin"
+    result = run_tool(curl, "-sS", "--cacert", str(certificates.ca), f"{base}/notas.bin", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == (root / "notas.bin").read_bytes()
+    sent = make_file(tmp_path / "curl-up.bin", 120_000, seed=3)
+    result = run_tool(
+        curl,
+        "-sS",
+        "--cacert",
+        str(certificates.ca),
+        "-T",
+        str(sent_path := tmp_path / "curl-up.bin"),
+        f"{base}/",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (root / sent_path.name).read_bytes() == sent
+    wrong = run_tool(
+        curl, "-sS", "--cacert", str(certificates.other_ca), f"{base}/notas.bin", "-o", str(target)
+    )
+    assert wrong.returncode == 60, wrong.stderr  # CURLE_PEER_FAILED_VERIFICATION
+
+
+def test_lftp_over_implicit_ftps(both_ports, certificates, root, tmp_path):
+    _, ports = both_ports
+    settings = f"set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {certificates.ca}; "
+    settings += "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 10; "
+    script = settings + f"open -u ana,x ftps://{HOST}:{ports['tls']}; get notas.bin -o lftp.bin; bye"
+    result = run_tool(installed_tool("lftp"), "-e", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "lftp.bin").read_bytes() == (root / "notas.bin").read_bytes()
+
+
+def test_an_upload_sent_with_the_end_of_its_handshake_before_stor_is_kept_whole(
+    tls_server, certificates, root
+):
+    """A client may finish TLS and send the whole file (close_notify too) in one go, before
+    its STOR arrives: the bytes decrypted with the handshake's end must not be lost."""
+    client = ftps(certificates, tls_server.ftp_port())
+    client.voidcmd("TYPE I")
+    data_port = int(re.search(r"\|(\d+)\|", client.sendcmd("EPSV")).group(1))
+    sent = make_file(root.parent / "temprana.bin", 40_000, seed=23)
+    with socket.create_connection((HOST, data_port), timeout=10) as raw:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = client.context.wrap_bio(incoming, outgoing, server_hostname=HOST, session=client.sock.session)
+        while not handshake_step(tls):
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+        tls.write(sent)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tls.unwrap()  # our close_notify; the server's comes after the STOR
+        raw.sendall(outgoing.read())  # the client's Finished, the file and close_notify at once
+        assert client.sendcmd("STOR temprana.bin").startswith("150")
+        assert client.voidresp().startswith("226")
+    assert (root / "temprana.bin").read_bytes() == sent
+    client.quit()
+
+
+def handshake_step(tls: ssl.SSLObject) -> bool:
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        return False
+    return True
