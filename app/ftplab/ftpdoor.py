@@ -446,8 +446,9 @@ class FtpDoor(Door):
         digests: HashCache | None = None,
         tls_context: Callable[[], ssl.SSLContext] | None = None,
     ):
-        self._tls_context = tls_context
-        """--tls-cert: makes a TLS context (one per control connection, at its AUTH TLS)."""
+        self.new_tls_context = tls_context
+        """--tls-cert: makes a TLS context (one per control connection, at its AUTH TLS or
+        as it arrives on --ftps-port: its own session cache)."""
         self._digests = digests if digests is not None else HashCache()
         self.loop = loop
         self.room = room
@@ -499,10 +500,6 @@ class FtpDoor(Door):
 
     def busy_message(self) -> bytes:
         return reply(421, self.say("server_busy"))
-
-    def new_tls_context(self) -> ssl.SSLContext:
-        """A TLS context for one control connection (its own session cache)."""
-        return self._tls_context()
 
     def greet(self, control: FtpControl) -> None:
         """Carry out the session's first actions (its 220 greeting)."""

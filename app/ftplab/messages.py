@@ -120,6 +120,31 @@ SPANISH = {
         "¡El certificado del servidor ha cambiado! Esperaba {expected} y el servidor presenta {seen}: "
         "conexión rechazada (alguien podría estar haciéndose pasar por el servidor)"
     ),
+    "tls_first_use": (
+        "No se puede verificar el certificado de {server} ({reason}).\n"
+        "Su huella SHA-256 es:\n  {fingerprint}\n"
+        "Confía solo si es la que te ha dado el profesor "
+        "(openssl x509 -in CERT -noout -fingerprint -sha256 la muestra)."
+    ),
+    "tls_trust_question": "¿Confías en este servidor y lo recuerdas? (sí/no): ",
+    "tls_yes_or_no": "Responde sí o no.",
+    "tls_not_trusted": "No confías en {server}: conexión cancelada",
+    "tls_trust_stored": "Huella guardada en {path}: la próxima vez no se preguntará.",
+    "tls_trust_not_stored": (
+        "No se pudo guardar la huella en {path} ({reason}): se confía en ella solo hasta que salgas."
+    ),
+    "tls_known_hosts_unreadable": "No se puede leer {path} ({reason}): se ignora.",
+    "tls_untrusted_piped": (
+        "No se puede verificar el certificado de {server} ({reason}), y sin terminal no se puede "
+        "preguntar si confías en él: conexión rechazada. Su huella SHA-256 es {fingerprint}; "
+        "usa --ca con la CA de la clase, o --fingerprint {fingerprint} si es la del servidor"
+    ),
+    "tls_known_host_changed": (
+        "¡ATENCIÓN! ¡EL CERTIFICADO DE {server} HA CAMBIADO! Conexión rechazada.\n"
+        "Alguien podría estar haciéndose pasar por el servidor (o el profesor lo ha renovado).\n"
+        "Huella guardada: {expected}\nHuella presentada: {seen}\n"
+        "Si el cambio es legítimo, borra la línea {line} de {path} y conéctate de nuevo."
+    ),
     "connection_lost": "Se ha perdido la conexión con el servidor",
     "server_said": "El servidor ha cerrado la conexión: {text}",
     "broken_stream": "El servidor envió datos no válidos ({detail}); conexión cerrada",
@@ -536,6 +561,31 @@ ENGLISH = {
     "tls_fingerprint_changed": (
         "The server's certificate has changed! Expected {expected}, the server shows {seen}: "
         "connection refused (someone could be posing as the server)"
+    ),
+    "tls_first_use": (
+        "Cannot verify the certificate of {server} ({reason}).\n"
+        "Its SHA-256 fingerprint is:\n  {fingerprint}\n"
+        "Trust it only if it is the one your teacher gave you "
+        "(openssl x509 -in CERT -noout -fingerprint -sha256 shows it)."
+    ),
+    "tls_trust_question": "Trust this server and remember it? (yes/no): ",
+    "tls_yes_or_no": "Please answer yes or no.",
+    "tls_not_trusted": "You do not trust {server}: connection cancelled",
+    "tls_trust_stored": "Fingerprint saved in {path}: you will not be asked next time.",
+    "tls_trust_not_stored": (
+        "Could not save the fingerprint in {path} ({reason}): it is trusted until you leave."
+    ),
+    "tls_known_hosts_unreadable": "Cannot read {path} ({reason}): ignored.",
+    "tls_untrusted_piped": (
+        "Cannot verify the certificate of {server} ({reason}), and without a terminal nobody can be "
+        "asked whether to trust it: connection refused. Its SHA-256 fingerprint is {fingerprint}; "
+        "use --ca with the class's CA, or --fingerprint {fingerprint} if it is the server's"
+    ),
+    "tls_known_host_changed": (
+        "WARNING! THE CERTIFICATE OF {server} HAS CHANGED! Connection refused.\n"
+        "Someone could be pretending to be the server (or the teacher renewed it).\n"
+        "Saved fingerprint:     {expected}\nFingerprint presented: {seen}\n"
+        "If the change is legitimate, delete line {line} of {path} and connect again."
     ),
     "connection_lost": "The connection to the server was lost",
     "server_said": "The server closed the connection: {text}",

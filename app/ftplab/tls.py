@@ -97,12 +97,6 @@ def fingerprint(der_certificate: bytes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def same_fingerprint(expected: str, der_certificate: bytes) -> bool:
-    """`expected` (with or without colons, any case) is this certificate's SHA-256."""
-    wanted = expected.replace(":", "").strip().lower()
-    return wanted == hashlib.sha256(der_certificate).hexdigest()
-
-
 class TlsLayer:
     """One connection's TLS, server side, over memory: ciphertext in, plaintext out."""
 
