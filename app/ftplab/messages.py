@@ -124,7 +124,7 @@ SPANISH = {
         "No se puede verificar el certificado de {server} ({reason}).\n"
         "Su huella SHA-256 es:\n  {fingerprint}\n"
         "Confía solo si es la que te ha dado el profesor "
-        "(openssl x509 -in CERT -noout -fingerprint -sha256 la muestra)."
+        "(el servidor la escribe en su registro al arrancar)."
     ),
     "tls_trust_question": "¿Confías en este servidor y lo recuerdas? (sí/no): ",
     "tls_yes_or_no": "Responde sí o no.",
@@ -566,7 +566,7 @@ ENGLISH = {
         "Cannot verify the certificate of {server} ({reason}).\n"
         "Its SHA-256 fingerprint is:\n  {fingerprint}\n"
         "Trust it only if it is the one your teacher gave you "
-        "(openssl x509 -in CERT -noout -fingerprint -sha256 shows it)."
+        "(the server writes it in its log at start)."
     ),
     "tls_trust_question": "Trust this server and remember it? (yes/no): ",
     "tls_yes_or_no": "Please answer yes or no.",

@@ -68,8 +68,11 @@ class ServerCredentials:
         """Raises OSError, ssl.SSLError or EncryptedKey when they cannot be loaded."""
         self._files = (cert_file, key_file)
         with open(cert_file, "rb") as cert, open(key_file, "rb") as key:
-            self._pem = cert.read() + b"\n" + key.read()
+            chain = cert.read()
+            self._pem = chain + b"\n" + key.read()
         self.context = self.new_context()
+        self.fingerprint = _first_fingerprint(chain)
+        """The server certificate's SHA-256, for the teacher to give the students."""
 
     def new_context(self) -> ssl.SSLContext:
         """A server context of its own (TLS 1.2 at least), with its own session cache."""
@@ -86,6 +89,13 @@ class ServerCredentials:
         finally:
             os.close(descriptor)
         return context
+
+
+def _first_fingerprint(chain: bytes) -> str:
+    """The SHA-256 of the first certificate of a PEM chain (the server's own)."""
+    end = b"-----END CERTIFICATE-----"
+    first = chain[: chain.index(end) + len(end)].decode("ascii", errors="replace")
+    return fingerprint(ssl.PEM_cert_to_DER_cert(first[first.index("-----BEGIN CERTIFICATE-----") :]))
 
 
 MEMORY_FILES = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")

@@ -5,6 +5,7 @@ with --ftp-port or --ftps-port, the FTP door. Nothing here runs: `build_server` 
 
 from __future__ import annotations
 
+import logging
 import selectors
 
 from .admission import FD_SETSIZE, Admission, Limits, Listener
@@ -23,6 +24,8 @@ from .server import Server
 from .storage import Storage, Tree
 from .tls import ServerCredentials
 from .uploads import Uploads, UploadSettings
+
+log = logging.getLogger("ftplab.server")
 
 SELECTORS = {
     "select": selectors.SelectSelector,
@@ -51,6 +54,8 @@ def build_server(
     server.admission = Admission(server, limits, lambda: server.connection_count)
     say = Messages(config.lang)
     tls = ServerCredentials(config.tls_cert, config.tls_key) if config.tls_cert else None
+    if tls is not None:
+        log.info("TLS certificate %s, SHA-256 %s", config.tls_cert, tls.fingerprint)
     lab = _lab_door(server, config, storage, say, console, tls)
     server.doors.append(lab)
     server.admission.add_listener(Listener("lab", config.host, config.port, lab, server.admission))

@@ -43,6 +43,7 @@ def test_first_use_asks_yes_remembers_and_the_next_connection_is_silent(
     server = stranger_server(start_server, certificates)
     config = tmp_path / "config"
     shown = fingerprint_of(certificates.self_signed)
+    server.wait_for_log(f"SHA-256 {shown}")  # what the teacher reads out to the class
     with trusting_client(server.port, "ana", client_dir("ana"), config) as ana:
         asked = ana.wait_for(QUESTION)
         assert shown in ana.screen[:asked], "the fingerprint is shown before the question"

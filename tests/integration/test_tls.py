@@ -469,3 +469,40 @@ def handshake_step(tls: ssl.SSLObject) -> bool:
     except ssl.SSLWantReadError:
         return False
     return True
+
+
+def test_a_capture_of_an_ftps_session_shows_no_command_name_or_file_byte(tls_server, certificates, root):
+    """Both connections of an FTPS download (PROT P) through recording proxies: after the
+    AUTH TLS exchange nothing is readable, neither the login and file name nor the file."""
+    proxies: list[RecordingProxy] = []
+
+    class ProxiedData(ReusingFtpTls):
+        def makepasv(self):
+            host, port = super().makepasv()
+            proxies.append(RecordingProxy((host, port)))
+            return HOST, proxies[-1].port
+
+    with RecordingProxy((HOST, tls_server.ftp_port())) as control:
+        client = ftps(certificates, control.port, kind=ProxiedData)
+        received = io.BytesIO()
+        client.retrbinary("RETR notas.bin", received.write)
+        client.quit()
+    for proxy in proxies:
+        proxy.close()
+    content = (root / "notas.bin").read_bytes()
+    assert received.getvalue() == content
+    (data,) = proxies
+    assert len(data.recorded) > FILE_SIZE, "the capture saw the whole file go by"
+    for start in range(0, FILE_SIZE - 32, 10_000):
+        assert content[start : start + 32] not in data.recorded
+    assert b"AUTH TLS" in control.recorded, "the clear part was captured"
+    for clear in (b"USER", b"ana", b"notas.bin", b"RETR", b"PROT"):
+        assert clear not in control.recorded.split(b"234 ", 1)[1], clear
+
+
+def test_a_client_asking_for_tls_from_a_clear_server_says_so(start_server, certificates, tmp_path):
+    server = start_server()
+    args = ["--ca", str(certificates.ca)]
+    result = run_client(server.port, [], name="ana", download_dir=tmp_path, lang="en", extra_args=args)
+    assert result.returncode == 1, result
+    assert "The server does not speak TLS, or the handshake failed" in result.stderr, result
