@@ -439,7 +439,11 @@ SPANISH = {
         "la clave está cifrada y el servidor no puede pedir la contraseña; "
         "descífrala con: openssl pkey -in CLAVE -out CLAVE-NUEVA"
     ),
-    "opt_tls": "habla TLS con el servidor, verificando su certificado (con las CA del sistema o --ca)",
+    "opt_tls": (
+        "habla TLS con el servidor, verificando su certificado con las CA del sistema; en un terminal, "
+        "uno que no puedan verificar se puede aceptar viendo su huella (se recuerda en "
+        "$XDG_CONFIG_HOME/ftplab/known_hosts)"
+    ),
     "opt_ca": "archivo PEM con la CA que firma el certificado del servidor (implica --tls)",
     "opt_fingerprint": "SHA-256 del certificado del servidor en el que confiar (implica --tls)",
     "opt_passive_ports": "puertos para las conexiones de datos pasivas, p. ej. 30000-30009",
@@ -872,7 +876,11 @@ ENGLISH = {
         "the key is encrypted and the server cannot ask for its passphrase; "
         "decrypt it with: openssl pkey -in KEY -out NEW-KEY"
     ),
-    "opt_tls": "speak TLS with the server, verifying its certificate (with the system's CAs or --ca)",
+    "opt_tls": (
+        "speak TLS with the server, verifying its certificate with the system's CAs; at a terminal, "
+        "one they cannot verify may be accepted after seeing its fingerprint (remembered in "
+        "$XDG_CONFIG_HOME/ftplab/known_hosts)"
+    ),
     "opt_ca": "PEM file with the CA that signs the server's certificate (implies --tls)",
     "opt_fingerprint": "SHA-256 of the server certificate to trust (implies --tls)",
     "opt_passive_ports": "ports for passive data connections, e.g. 30000-30009",
