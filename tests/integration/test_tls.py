@@ -506,3 +506,13 @@ def test_a_client_asking_for_tls_from_a_clear_server_says_so(start_server, certi
     result = run_client(server.port, [], name="ana", download_dir=tmp_path, lang="en", extra_args=args)
     assert result.returncode == 1, result
     assert "The server does not speak TLS, or the handshake failed" in result.stderr, result
+
+
+def test_a_stalled_handshake_on_the_implicit_port_is_timed_out(start_server, root, certificates):
+    args = tls_args(certificates, "--ftps-port", "0", "--join-timeout", "1")
+    server = start_server(root=root, extra_args=args)
+    with socket.create_connection((HOST, server.ftps_port())) as stalled:
+        stalled.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
+        stalled.settimeout(10)
+        assert read_to_close(stalled) == b"", "closed without a word in clear"
+    server.wait_for_log(re.compile(r"disconnect \?@127\.0\.0\.1:\d+ \(ftp\)"))
