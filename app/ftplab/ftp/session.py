@@ -37,6 +37,7 @@ from .events import (
     DataConnectFailed,
     Delay,
     DelayOver,
+    FileSent,
     Join,
     Joined,
     JoinRefused,
@@ -930,7 +931,10 @@ class FtpSession(SecurityCommands):
 
     def _on_transfer_done(self, _event: TransferDone) -> None:
         if not isinstance(self._transfer, ReceiveUpload):
-            if self._end_transfer() is not None:
+            action = self._end_transfer()
+            if isinstance(action, SendFile):
+                self._emit(FileSent(action.file.name, action.file.size - action.offset))
+            if action is not None:
                 self._say(226, "ftp_transfer_complete")
             return
         upload = self._transfer.upload
