@@ -36,6 +36,9 @@ class ServerConfig:
     """--tls-cert: the lab port speaks TLS, the FTP door offers AUTH TLS."""
     tls_key: str = ""
     require_tls: bool = False
+    users: str = ""
+    """--users: the accounts file; empty, the open lab (any name, no password)."""
+    allow_clear_passwords: bool = False
 
     def with_name(self, name: str) -> ServerConfig:
         return dataclasses.replace(self, name=name)

@@ -9,9 +9,8 @@ import logging
 
 import pytest
 
-from ftplab import ftp
-from ftplab.ftp import logins
-from ftplab.ftp.logins import LoginGuard
+from ftplab import ftp, logins
+from ftplab.logins import LoginGuard
 from support.ftp_loop import FakeLoop, make_session
 
 

@@ -685,6 +685,9 @@ def test_every_error_code_knows_whether_it_ends_the_connection():
         "closing",
         "kicked",
         "tls-required",
+        "password-required",
+        "bad-password",
+        "logins-blocked",
     }
     assert all(protocol.is_fatal(code) for code in fatal)
     assert not protocol.is_fatal("nofile") and not protocol.is_fatal("a-code-from-a-newer-server")

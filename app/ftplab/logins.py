@@ -1,21 +1,25 @@
-"""Failed FTP logins, counted per address across every connection.
+"""Failed logins, counted per address across every connection of both doors
+(the FTP door's USER/PASS, the lab door's `!PASSWORD` with --users).
 
 A wrong password costs a growing delay before its 530 (FIRST_DELAY_SECONDS,
 doubled with each recent failure from the same address, up to
 MAX_DELAY_SECONDS); the session holds its next line meanwhile, so pipelined
 guesses wait too. Past BUDGET failures within WINDOW_SECONDS the address is
 refused (421, closed) for BLOCK_SECONDS, without its password being looked
-at. Everyone shares the one --ftp-password, so a login that succeeds from an
-address forgives that address: a class behind one NAT address is not locked
-out by one student's typos once anyone there logs in.
+at. Everyone shares the one --ftp-password, so a login with it that succeeds
+from an address forgives that address: a class behind one NAT address is not
+locked out by one student's typos once anyone there logs in. A login to an
+account (--users) forgives nothing: a student's own account must not reset the
+budget of guesses at the teacher's.
 
 Each failure is logged, at most one line per address every LOG_EVERY_SECONDS
 (the lines held back are counted in the next one), and one warning when an
 address is refused. At most MAX_ADDRESSES addresses are remembered, the
 longest quiet forgotten first, so the memory it holds is bounded.
 
-No sockets here: the session asks `blocked_for` and `failed`, and the door
-delivers the delayed reply when its time comes (the `Delay` action).
+No sockets here: the sessions ask `blocked_for` and `failed`, and each door
+delivers the delayed reply when its time comes (the FTP door's `Delay` action,
+the lab door's timers).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..text import visible
+from .text import visible
 
 log = logging.getLogger("ftplab.server")
 
@@ -60,20 +64,21 @@ class LoginGuard:
         record = self._addresses.get(address)
         return max(0.0, record.blocked_until - self._clock()) if record else 0.0
 
-    def failed(self, address: str, user: str) -> float:
-        """A wrong password from `address`: logged, counted (past the budget the
-        address is refused for BLOCK_SECONDS); the seconds to wait before the 530."""
+    def failed(self, address: str, user: str, door: str = "FTP") -> float:
+        """A wrong password from `address` through `door` ("FTP", "lab"): logged, counted
+        (past the budget the address is refused for BLOCK_SECONDS); the seconds to wait
+        before saying so."""
         now = self._clock()
         record = self._record(address)
         while record.failures and now - record.failures[0] > WINDOW_SECONDS:
             record.failures.popleft()
         record.failures.append(now)
         recent = len(record.failures)
-        self._log(address, user, record, now, recent)
+        self._log(address, user, door, record, now, recent)
         if recent >= BUDGET and record.blocked_until <= now:
             record.blocked_until = now + BLOCK_SECONDS
             log.warning(
-                "FTP logins from %s refused for %.0f s: %d failed logins in %.0f s",
+                "logins from %s refused for %.0f s: %d failed logins in %.0f s",
                 address,
                 BLOCK_SECONDS,
                 recent,
@@ -95,12 +100,13 @@ class LoginGuard:
         return record
 
     @staticmethod
-    def _log(address: str, user: str, record: _Address, now: float, recent: int) -> None:
+    def _log(address: str, user: str, door: str, record: _Address, now: float, recent: int) -> None:
         if now - record.logged_at < LOG_EVERY_SECONDS:
             record.not_logged += 1
             return
         log.warning(
-            "failed FTP login from %s as %s (%d in the last %.0f s; %d more not logged)",
+            "failed %s login from %s as %s (%d in the last %.0f s; %d more not logged)",
+            door,
             address,
             visible(user),
             recent,
