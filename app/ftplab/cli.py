@@ -11,11 +11,13 @@ import signal
 import sys
 
 from . import __version__, protocol
+from .accounts import UsersFileError, readable_by_others
 from .config import ClientConfig, ServerConfig
 from .console import PlainConsole, open_console
 from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
+from .users_command import users_main
 
 log = logging.getLogger("ftplab.server")
 
@@ -149,6 +151,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     add("--selector", "SELECTOR", "best", "opt_selector", choices=("best", "select", "poll", "epoll"))
     _add_ftp_options(options)
     _add_tls_options(options)
+    _add_account_options(options)
     parser = options.parser
     args = parser.parse_args(argv)
     masquerade = args.masquerade_address
@@ -188,6 +191,8 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         require_tls=args.require_tls,
+        users=args.users,
+        allow_clear_passwords=args.allow_clear_passwords,
     )
 
 
@@ -225,6 +230,14 @@ def _add_tls_options(options: _Options) -> None:
     add("--require-tls", "REQUIRE_TLS", "no", "opt_require_tls", group, type=_flag, nargs="?", const=True)
 
 
+def _add_account_options(options: _Options) -> None:
+    group = options.parser.add_argument_group(options.say("accounts_options_title"))
+    add = options.add
+    add("--users", "USERS", "", "opt_users", group)
+    clear = ("--allow-clear-passwords", "ALLOW_CLEAR_PASSWORDS", "no", "opt_allow_clear_passwords", group)
+    add(*clear, type=_flag, nargs="?", const=True)
+
+
 def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     argv = sys.argv[1:] if argv is None else argv
     options = _Options("ftplab-client", argv, "client_description", CLIENT_HELP_KEYS)
@@ -239,6 +252,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--ca", "CA", "", "opt_ca")
     add("--fingerprint", "FINGERPRINT", "", "opt_fingerprint")
     add("--reconnect", "RECONNECT", "auto", "opt_reconnect", type=_auto_flag, nargs="?", const=True)
+    add("--password-file", "PASSWORD_FILE", "", "opt_password_file")
     args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
@@ -252,6 +266,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         ca_file=args.ca,
         fingerprint=args.fingerprint,
         reconnect=args.reconnect,
+        password_file=args.password_file,
     )
 
 
@@ -337,6 +352,9 @@ def server_main(argv: list[str] | None = None) -> int:
     from .storage import Storage  # the server's modules: not loaded by the client, which shares cli
     from .wiring import build_server
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:
+        return users_main(argv[1:], Messages(chosen_language(argv)))
     config = parse_server_args(argv)
     say = Messages(config.lang)
     console = open_console(
@@ -362,6 +380,11 @@ def server_main(argv: list[str] | None = None) -> int:
         except OSError as error:  # ssl.SSLError too: a certificate or key that does not load
             print(f"ftplab-server: {say('bad_tls_files', reason=error)}", file=sys.stderr)
             return 2
+        except UsersFileError as error:
+            print(f"ftplab-server: {say('bad_users_file', reason=error)}", file=sys.stderr)
+            return 2
+        if config.users and readable_by_others(config.users):
+            log.warning("%s", say("users_file_readable", path=config.users))
         try:
             addresses = server.bind()
         except OSError as error:

@@ -74,3 +74,6 @@ class ClientConfig:
     fingerprint: str = ""
     reconnect: bool | None = None
     """Come back after a lost connection: None, at a terminal only (the default)."""
+    password_file: str = ""
+    """--password-file: the account's password, for a server with accounts (else
+    FTPLAB_PASSWORD, else asked at the terminal)."""

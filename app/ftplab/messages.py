@@ -426,6 +426,7 @@ SPANISH = {
         "(en --max-per-ip, 0 sí significa sin límite)"
     ),
     # --- accounts (--users) ---
+    "accounts_options_title": "cuentas",
     "opt_users": (
         "archivo de cuentas (lo crea ftplab-server users add NOMBRE): solo ellas entran, "
         "con su contraseña y sus permisos, por las dos puertas"
@@ -485,6 +486,7 @@ SPANISH = {
         "o FTPLAB_PASSWORD"
     ),
     "password_file_unreadable": "--password-file {path}: {reason}",
+    "password_too_long": "la contraseña es demasiado larga para enviarla",
 }
 
 ENGLISH = {
@@ -883,6 +885,7 @@ ENGLISH = {
         "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
     ),
     # --- accounts (--users) ---
+    "accounts_options_title": "accounts",
     "opt_users": (
         "accounts file (ftplab-server users add NAME makes it): only these accounts log in, "
         "with their passwords and rights, through both doors"
@@ -940,6 +943,7 @@ ENGLISH = {
         "or FTPLAB_PASSWORD"
     ),
     "password_file_unreadable": "--password-file {path}: {reason}",
+    "password_too_long": "the password is too long to send",
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}

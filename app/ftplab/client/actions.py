@@ -50,6 +50,13 @@ class FileSaved:
     size: int
 
 
+@dataclass(frozen=True)
+class AskPassword:
+    """The server asks for the account's password: the app asks the user, without echo."""
+
+    prompt: str
+
+
 class Screen:
     """The actions for the user, in order, until the app takes them."""
 

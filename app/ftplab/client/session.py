@@ -37,12 +37,12 @@ from __future__ import annotations
 import random
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import protocol
 from ..messages import Messages
 from ..text import visible
-from .actions import Outbox, Screen
+from .actions import AskPassword, Outbox, Screen
 from .comeback import Comeback
 from .commands import UserCommands, completions
 from .downloads import Downloads, DownloadSettings
@@ -65,6 +65,8 @@ class ClientSettings:
     """A person at a terminal (not a pipe): a line the server cannot take now is refused, not queued."""
     reconnect: bool = False
     """Come back by itself after a lost connection (see the module's docstring)."""
+    password: str | None = field(default=None, repr=False)
+    """The account's password, from --password-file or FTPLAB_PASSWORD (None: asked if needed)."""
 
 
 class ClientSession:
@@ -98,10 +100,37 @@ class ClientSession:
         """Between connections: lost, waiting to come back (or kicked)."""
         self.from_server = ServerEvents(self)
         self.comeback = Comeback(self, clock, jitter)
+        self._password = settings.password
+        """The account's password once known: given again when the session comes back."""
         self._send_join()
 
     def _send_join(self) -> None:
         self.outbox.line(protocol.join_text({"lang": self.say.language, "proto": str(protocol.VERSION)}))
+
+    def password_asked(self) -> None:
+        """`!PASSWORD`: the one we know, else the user is asked (at a terminal only)."""
+        if self._password is not None:
+            self._send_password()
+        elif self.settings.interactive:
+            self.screen.note(AskPassword(self.say("ask_password", name=visible(self.name))))
+        else:
+            self._password_failed("password_not_asked")
+
+    def password_given(self, password: str) -> None:
+        """What the user typed when asked (kept for coming back; never shown or logged)."""
+        if self.connected:
+            self._password = password
+            self._send_password()
+
+    def _send_password(self) -> None:
+        try:
+            self.outbox.raw(protocol.encode(protocol.Password(self.name, self._password)))
+        except protocol.LocalProtocolError:  # longer than a line can carry
+            self._password_failed("password_too_long")
+
+    def _password_failed(self, key: str) -> None:
+        self.failure = self.say(key)
+        self.comeback.connection_ended()
 
     # --- the user -------------------------------------------------------------------
 
