@@ -74,6 +74,7 @@ class ServerEvents:
 
     def _on_hello(self, event: protocol.Hello) -> None:
         self.joined = True
+        self._session.outbox.release()
         self._show(event.sender, event.text)
         self._session.comeback.joined()
 

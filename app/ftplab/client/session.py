@@ -106,6 +106,7 @@ class ClientSession:
 
     def _send_join(self) -> None:
         self.outbox.line(protocol.join_text({"lang": self.say.language, "proto": str(protocol.VERSION)}))
+        self.outbox.holding = True  # until `!HELLO`: a password may have to go first
 
     def password_asked(self) -> None:
         """`!PASSWORD`: the one we know, else the user is asked (at a terminal only)."""
@@ -124,7 +125,7 @@ class ClientSession:
 
     def _send_password(self) -> None:
         try:
-            self.outbox.raw(protocol.encode(protocol.Password(self.name, self._password)))
+            self.outbox.first(protocol.encode(protocol.Password(self.name, self._password)))
         except protocol.LocalProtocolError:  # longer than a line can carry
             self._password_failed("password_too_long")
 
