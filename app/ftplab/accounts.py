@@ -42,7 +42,6 @@ from .usernames import name_key, name_problem
 RIGHTS = ("download", "upload", "overwrite")
 """What an account may do: fetch files, upload new ones, replace or delete existing ones."""
 NO_RIGHTS = "-"
-DEFAULT_RIGHTS = frozenset({"download"})
 
 SCHEME = "scrypt"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -52,7 +51,6 @@ KEY_BYTES = 32
 MAX_SCRYPT_MEMORY = 64 * 1024**2
 """The most memory one check may take: a hand-edited N or r cannot make a login exhaust the server."""
 MAX_FILE_BYTES = 1024**2
-MAX_PASSWORD_BYTES = 1024
 HEADER = (
     "# ftplab accounts: NAME RIGHTS HASH, one a line (RIGHTS: download,upload,overwrite or -).\n"
     "# Written by `ftplab-server users`; see README.md, Accounts.\n"
@@ -87,7 +85,7 @@ def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int
 def password_matches(password: str, password_hash: str) -> bool:
     """True when `password` is the one `password_hash` was made from (compared in constant time)."""
     n, r, p, salt, key = _parse_hash(password_hash)
-    derived = _scrypt(password.encode()[:MAX_PASSWORD_BYTES], salt, n, r, p, len(key))
+    derived = _scrypt(password.encode(), salt, n, r, p, len(key))
     return hmac.compare_digest(derived, key)
 
 

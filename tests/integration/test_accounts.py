@@ -25,6 +25,7 @@ from .harness import (
     HOST,
     ClientProcess,
     RawConnection,
+    TerminalClient,
     child_env,
     installed_tool,
     run_client,
@@ -126,6 +127,27 @@ def test_users_refuses_bad_input_with_a_clear_message_and_changes_nothing(
     assert path.read_bytes() == before
 
 
+def test_users_add_at_a_terminal_asks_twice_without_echo(tmp_path):
+    path = tmp_path / "users.txt"
+    command = server_args("users", "--users", str(path), "add", "ana")
+    with TerminalClient(0, None, tmp_path, command=command) as teacher:
+        teacher.wait_for("Contraseña para ana: ")
+        teacher.type("pizarra verde\r")
+        teacher.wait_for("Repítela: ")
+        teacher.type("pizarra verde\r")
+        assert teacher.wait() == 0
+        assert "pizarra" not in teacher.screen
+    assert accounts.load(str(path)).check("ana", "pizarra verde") is not None
+    with TerminalClient(0, None, tmp_path, command=command) as teacher:
+        teacher.wait_for("Contraseña para ana: ")
+        teacher.type("una\r")
+        teacher.wait_for("Repítela: ")
+        teacher.type("otra\r")
+        assert teacher.wait() == 1
+        teacher.wait_for("no coinciden")
+    assert accounts.load(str(path)).check("ana", "pizarra verde") is not None
+
+
 def test_users_without_a_file_says_how_to_give_one():
     result = users_command("list")
     assert result.returncode == 2 and "FTPLAB_USERS" in result.stderr
@@ -192,6 +214,19 @@ def test_a_name_with_an_account_cannot_be_taken_without_its_password_twins_inclu
         server.port, ["who"], name="Ana", download_dir=tmp_path, extra_args=password_file(tmp_path, "ana")
     )
     assert twin_right.returncode == 0 and any("Ana" in line for line in twin_right.stdout), twin_right
+
+
+def test_at_a_terminal_the_client_asks_for_the_password_without_echo(
+    start_server, root, users_file, tmp_path
+):
+    server = accounts_server(start_server, root, users_file)
+    with TerminalClient(server.port, "ana", tmp_path / "ana") as ana:
+        asked = ana.wait_for("Contraseña de ana: ")
+        ana.type(PASSWORDS["ana"] + "\r")
+        ana.wait_for("Hola, ana.", start=asked)
+        ana.type("quit\r")
+        assert ana.wait() == 0
+        assert PASSWORDS["ana"] not in ana.screen
 
 
 def test_an_older_client_is_refused_clearly_and_the_open_lab_has_no_password_step(
