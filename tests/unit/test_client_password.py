@@ -26,7 +26,7 @@ def test_at_a_terminal_the_user_is_asked_and_the_answer_kept_for_coming_back(har
     client.server(protocol.PasswordRequest(SERVER))
     asked = [action for action in client.actions() if isinstance(action, AskPassword)]
     assert asked == [AskPassword("Contraseña de ana: ")]
-    client.session.password_given("tecleada")
+    client.session.password.given("tecleada")
     assert client.sent() == [protocol.Password("ana", "tecleada")]
     client.session.connection_made()  # a new connection asks again: the same answer, not asked
     client.sent()

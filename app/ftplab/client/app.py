@@ -139,7 +139,7 @@ class ClientApp:
             password = self.console.ask_secret(prompt)
         except KeyboardInterrupt:  # Ctrl-C at the question: leave as on SIGINT
             raise LeaveNow(signal.SIGINT) from None
-        self.session.password_given(password)
+        self.session.password.given(password)
         self._flush()
 
     def _close(self) -> None:

@@ -60,7 +60,7 @@ class ServerEvents:
             protocol.KeepAlive: self._on_keep_alive,
             protocol.Bye: self._on_bye,
             protocol.Earlier: self._on_earlier,
-            protocol.PasswordRequest: lambda _event: session.password_asked(),
+            protocol.PasswordRequest: lambda _event: session.password.asked(),
         }
 
     def received(self, data) -> None:

@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 from .. import protocol
 from ..messages import Messages
 from ..text import visible
-from .actions import AskPassword, Outbox, Screen
+from .actions import Outbox, Screen
 from .comeback import Comeback
 from .commands import UserCommands, completions
 from .downloads import Downloads, DownloadSettings
+from .password import PasswordStep
 from .server_events import ServerEvents
 from .uploads import OUTPUT_HIGH_WATER, Uploads
 
@@ -100,38 +101,12 @@ class ClientSession:
         """Between connections: lost, waiting to come back (or kicked)."""
         self.from_server = ServerEvents(self)
         self.comeback = Comeback(self, clock, jitter)
-        self._password = settings.password
-        """The account's password once known: given again when the session comes back."""
+        self.password = PasswordStep(self, settings.password)
         self._send_join()
 
     def _send_join(self) -> None:
         self.outbox.line(protocol.join_text({"lang": self.say.language, "proto": str(protocol.VERSION)}))
         self.outbox.holding = True  # until `!HELLO`: a password may have to go first
-
-    def password_asked(self) -> None:
-        """`!PASSWORD`: the one we know, else the user is asked (at a terminal only)."""
-        if self._password is not None:
-            self._send_password()
-        elif self.settings.interactive:
-            self.screen.note(AskPassword(self.say("ask_password", name=visible(self.name))))
-        else:
-            self._password_failed("password_not_asked")
-
-    def password_given(self, password: str) -> None:
-        """What the user typed when asked (kept for coming back; never shown or logged)."""
-        if self.connected:
-            self._password = password
-            self._send_password()
-
-    def _send_password(self) -> None:
-        try:
-            self.outbox.first(protocol.encode(protocol.Password(self.name, self._password)))
-        except protocol.LocalProtocolError:  # longer than a line can carry
-            self._password_failed("password_too_long")
-
-    def _password_failed(self, key: str) -> None:
-        self.failure = self.say(key)
-        self.comeback.connection_ended()
 
     # --- the user -------------------------------------------------------------------
 
