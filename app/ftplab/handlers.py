@@ -175,7 +175,9 @@ class Handlers:
             session.last_activity = now
             self._on_password(session, line, now)
             return True
-        if isinstance(line, protocol.Password):
+        if isinstance(line, protocol.Password) and self.logins is None:
+            line = protocol.Line(line.sender, f"!{protocol.PASSWORD} {line.text}")  # the open lab: as ever
+        elif isinstance(line, protocol.Password):
             self._room.send_error(session, ErrorCode.PROTOCOL, "password_not_now")
             return True
         if not isinstance(line, protocol.Line):

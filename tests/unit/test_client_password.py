@@ -52,3 +52,16 @@ def test_a_wrong_password_is_not_retried(harness):
     client.session.connection_closed()
     assert client.session.finished and not client.session.wants_connection()
     assert "incorrectos" in client.session.outcome()[1]
+
+
+def test_the_time_taken_to_type_the_password_does_not_count_against_the_welcome(harness):
+    client = harness(interactive=True, timeout=10.0)
+    client.sent()
+    client.server(protocol.PasswordRequest(SERVER))
+    client.clock.now += 25.0  # the user types slowly (the app is blocked meanwhile)
+    client.session.password.given("tecleada")
+    client.session.tick()
+    assert not client.session.finished and client.session.failure is None
+    client.clock.now += 10.0
+    client.session.tick()
+    assert client.session.failure is not None  # but the server must still answer in time

@@ -202,3 +202,13 @@ def test_a_password_line_after_joining_goes_nowhere(room, guard, tmp_path, socke
     handlers.on_line(session, protocol.Password("ana", "secreta"), 0.0)
     handlers.on_line(session, protocol.Password("ana", "secreta"), 1.0)
     assert room.errors == [(session, ErrorCode.PROTOCOL, "password_not_now")]
+
+
+def test_without_accounts_a_password_line_is_what_it_always_was(tmp_path, sockets):
+    """The open lab is unchanged: `!PASSWORD x` typed by hand (nc) is a first line like any."""
+    room = Room()
+    handlers = Handlers(room, downloads=None, storage=Storage(str(tmp_path)))
+    session = connect(sockets)
+    handlers.on_line(session, protocol.Password("ana", "x"), 0.0)
+    assert session.name == "ana" and room.errors == [] and room.refused == []
+    assert session.held == protocol.Line("ana", "!PASSWORD x")

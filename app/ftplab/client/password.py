@@ -36,6 +36,7 @@ class PasswordStep:
         """What the user typed when asked."""
         if self._session.connected:
             self._password = password
+            self._session.wait_for_hello()  # the time the user took to type is not the server's
             self._send()
 
     def _send(self) -> None:

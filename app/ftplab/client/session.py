@@ -245,8 +245,12 @@ class ClientSession:
         self.from_server = ServerEvents(self)
         self.outbox.drop()
         self.failure = None
-        self._hello_deadline = self._clock() + self.settings.timeout
+        self.wait_for_hello()
         self._send_join()
+
+    def wait_for_hello(self) -> None:
+        """`!HELLO` is due within --timeout from now (a new connection; a password just given)."""
+        self._hello_deadline = self._clock() + self.settings.timeout
 
     def start_away(self, reason: str) -> None:
         """The first connection could not be made, at a terminal: say why and keep trying (the
