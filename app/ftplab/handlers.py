@@ -173,8 +173,7 @@ class Handlers:
         """Handle one line; False when it must wait (see the module's docstring)."""
         if session.login is not None:
             session.last_activity = now
-            self._on_password(session, line, now)
-            return True
+            return self._on_password(session, line, now)
         if isinstance(line, protocol.Password) and self.logins is None:
             line = protocol.Line(line.sender, f"!{protocol.PASSWORD} {line.text}")  # the open lab: as ever
         elif isinstance(line, protocol.Password):
@@ -220,10 +219,14 @@ class Handlers:
         else:
             self._enter(session, line, options)
 
-    def _on_password(self, session: Session, line, now: float) -> None:
+    def _on_password(self, session: Session, line, now: float) -> bool:
+        """The answer to `!PASSWORD`; False when it must wait for the checks' ration."""
+        if isinstance(line, protocol.Password) and self.logins.must_wait(session):
+            return False
         pending = self.logins.answer(session, line, now)
         if pending is not None:
             self._enter(session, pending.first_line, pending.options)
+        return True
 
     def _enter(self, session: Session, line: protocol.Line, options: dict[str, str] | None) -> None:
         """The name is taken (unless in use), the welcome said; the first line's text, if not a

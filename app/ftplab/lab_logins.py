@@ -83,6 +83,14 @@ class LabLogins:
             session.login = PendingLogin(first_line, options)
             self._room.send_event(session, protocol.PasswordRequest(self._room.name))
 
+    def must_wait(self, session: Session) -> bool:
+        """A password the guard cannot have checked yet (checks are rationed: logins.py);
+        the line waits its turn, like a command over its rate."""
+        pending = session.login
+        if pending is None or pending.refuse_at is not None:
+            return False
+        return bool(self._guard.check_wait(session.address_key))
+
     def answer(self, session: Session, event, now: float) -> PendingLogin | None:
         """A line from a session asked for its password: the pending login when it is the
         right password (its rights are now the session's), else None (refused, now or later)."""

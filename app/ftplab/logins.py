@@ -17,6 +17,14 @@ Each failure is logged, at most one line per address every LOG_EVERY_SECONDS
 address is refused. At most MAX_ADDRESSES addresses are remembered, the
 longest quiet forgotten first, so the memory it holds is bounded.
 
+Checking an account's password costs one scrypt (about 40 ms of the loop's
+one thread), right or wrong, so the checks themselves are rationed too
+(`check_wait`): each address may have ADDRESS_CHECK_BURST at once and
+ADDRESS_CHECKS_PER_SECOND after that, and all addresses together CHECK_BURST
+and CHECKS_PER_SECOND; a password past that waits its turn (it is not
+refused), so a student logging in a hundred times a second cannot take the
+loop from the class.
+
 No sockets here: the sessions ask `blocked_for` and `failed`, and each door
 delivers the delayed reply when its time comes (the FTP door's `Delay` action,
 the lab door's timers).
@@ -42,6 +50,28 @@ WINDOW_SECONDS = 600.0
 BLOCK_SECONDS = 300.0
 LOG_EVERY_SECONDS = 10.0
 MAX_ADDRESSES = 10_000
+ADDRESS_CHECKS_PER_SECOND = 2.0
+ADDRESS_CHECK_BURST = 30
+"""Password checks for one address: a class behind one NAT address logs in at once."""
+CHECKS_PER_SECOND = 10.0
+CHECK_BURST = 100
+"""Password checks for every address together: at most about 40% of the loop, after a burst."""
+
+
+@dataclass
+class _Bucket:
+    """Tokens that refill at `rate` a second up to `burst`."""
+
+    rate: float
+    burst: float
+    tokens: float
+    updated: float
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is here (0: there is one now)."""
+        self.tokens = min(self.burst, self.tokens + max(now - self.updated, 0.0) * self.rate)
+        self.updated = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
 @dataclass
@@ -58,6 +88,24 @@ class LoginGuard:
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
         self._addresses: OrderedDict[str, _Address] = OrderedDict()
+        self._checks = _Bucket(CHECKS_PER_SECOND, CHECK_BURST, CHECK_BURST, clock())
+        self._address_checks: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def check_wait(self, address: str) -> float:
+        """0 when a password from `address` may be checked now (the check is counted);
+        else the seconds to wait before asking again."""
+        now = self._clock()
+        bucket = self._address_checks.pop(address, None)
+        if bucket is None:
+            bucket = _Bucket(ADDRESS_CHECKS_PER_SECOND, ADDRESS_CHECK_BURST, ADDRESS_CHECK_BURST, now)
+        self._address_checks[address] = bucket  # the most recent at the end
+        if len(self._address_checks) > MAX_ADDRESSES:
+            self._address_checks.popitem(last=False)
+        wait = max(bucket.wait(now), self._checks.wait(now))
+        if not wait:
+            bucket.tokens -= 1
+            self._checks.tokens -= 1
+        return wait
 
     def blocked_for(self, address: str) -> float:
         """Seconds before `address` may try to log in again (0: it may now)."""

@@ -212,3 +212,17 @@ def test_without_accounts_a_password_line_is_what_it_always_was(tmp_path, socket
     handlers.on_line(session, protocol.Password("ana", "x"), 0.0)
     assert session.name == "ana" and room.errors == [] and room.refused == []
     assert session.held == protocol.Line("ana", "!PASSWORD x")
+
+
+def test_a_password_over_the_checks_ration_waits_its_turn(room, guard, clock, tmp_path, sockets):
+    handlers = make_handlers(room, guard, tmp_path)
+    while guard.check_wait("127.0.0.1") == 0.0:
+        pass
+    session = connect(sockets)
+    handlers.on_line(session, protocol.Line("ana", JOIN), 0.0)
+    password = protocol.Password("ana", "secreta")
+    assert handlers.on_line(session, password, 0.0) is False  # held: the door offers it again later
+    assert session.name is None and room.refused == []
+    clock.now += 1 / logins.ADDRESS_CHECKS_PER_SECOND
+    assert handlers.on_line(session, password, 0.5) is True
+    assert session.name == "ana"

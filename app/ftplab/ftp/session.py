@@ -394,6 +394,8 @@ class FtpSession(SecurityCommands):
             self._say(503, "ftp_user_first")
         elif self._refused_address():
             return
+        elif self.settings.accounts is not None and (wait := self._logins.check_wait(self.peer_host)):
+            self._wait_then(wait, partial(self._cmd_pass, argument))  # checks are rationed (logins.py)
         elif self.settings.accounts is not None:
             self._log_in_to_account(self.settings.accounts, argument)
         elif self.settings.password is not None and not hmac.compare_digest(
@@ -438,9 +440,13 @@ class FtpSession(SecurityCommands):
         the guard's delay, and no line is read meanwhile (pipelined guesses wait too)."""
         delay = self._logins.failed(self.peer_host, self._user, "FTP")
         self._user = None
-        self._after_delay = self._after_wrong_password
+        self._wait_then(delay, self._after_wrong_password)
+
+    def _wait_then(self, seconds: float, then: Callable[[], None]) -> None:
+        """No line is read for `seconds` (the loop's `Delay`); then `then` runs."""
+        self._after_delay = then
         self._waiting = DelayOver
-        self._emit(Delay(delay))
+        self._emit(Delay(seconds))
 
     def _after_wrong_password(self) -> None:
         if not self._refused_address():
