@@ -180,6 +180,9 @@ class TerminalConsole(PlainConsole):
     def ask(self, prompt: str) -> str:
         """One line typed after `prompt`, edited like any other and kept out of the history;
         "" at Ctrl-D. Ctrl-C (as a key) raises KeyboardInterrupt, leaving a clean line."""
+        return self._answer(prompt).strip()
+
+    def _answer(self, prompt: str) -> str:
         owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
         self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
         self._editor.remember = False
@@ -190,16 +193,17 @@ class TerminalConsole(PlainConsole):
         try:
             while not self._pending and not self.at_eof:
                 self._pending = self.read_lines()
-            return self._pending.pop(0).strip() if self._pending else ""
+            return self._pending.pop(0) if self._pending else ""
         finally:
             self._prompt, self.on_interrupt, self._editor.remember = owner_prompt, owner_interrupt, True
 
     def ask_secret(self, prompt: str) -> str:
-        """Like `ask`, but what is typed is never drawn nor echoed (a password)."""
+        """Like `ask`, but what is typed is never drawn nor echoed, and kept as typed,
+        spaces included (a password)."""
         completer, self.completer = self.completer, _no_completions  # Tab shows nothing either
         self._secret = True
         try:
-            return self.ask(prompt)
+            return self._answer(prompt)
         finally:
             self._secret, self.completer = False, completer
 

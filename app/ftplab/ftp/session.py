@@ -148,7 +148,7 @@ class FtpSession(SecurityCommands):
         """The account logged in with (--users), whose rights are in force."""
         self._login_failures = 0
         self._waiting: type | None = None  # Joined, PassiveOpened or DelayOver, while we wait for it
-        self._after_delay: Callable[[], None] | None = None  # what a failed login says when its delay is over
+        self._after_delay: Callable[[], None] | None = None  # what runs when a Delay is over (a 530, a PASS)
         self._passive_extended = False
         self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
         self._epsv_all = False
