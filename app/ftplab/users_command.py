@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 
 from . import accounts
-from .messages import Messages
+from .messages import CATALOGUES, Messages
 from .usernames import name_problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -48,6 +48,7 @@ def users_main(argv: list[str], say: Messages, stdin=None, stdout=None) -> int:
 def _parser(say: Messages) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ftplab-server users", description=say("users_description"))
     parser.add_argument("--users", default=os.environ.get("FTPLAB_USERS", ""), help=say("users_opt_file"))
+    parser.add_argument("--lang", choices=tuple(CATALOGUES), help=say("opt_lang"))  # read before parsing
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help=say("users_cmd_add"))
     add.add_argument("name")
