@@ -385,6 +385,8 @@ def server_main(argv: list[str] | None = None) -> int:
             return 2
         if config.users and readable_by_others(config.users):
             log.warning("%s", say("users_file_readable", path=config.users))
+        if config.users and config.allow_clear_passwords:
+            log.warning("--allow-clear-passwords: account passwords may cross the network in clear")
         try:
             addresses = server.bind()
         except OSError as error:
