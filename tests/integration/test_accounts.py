@@ -358,3 +358,19 @@ def test_curl_logs_in_to_an_account_over_explicit_tls(start_server, root, users_
     wrong = run_tool(curl, *common, "--user", "ana:mala", url, "-o", str(tmp_path / "no.txt"))
     assert wrong.returncode == 67, wrong  # CURLE_LOGIN_DENIED
     assert not (tmp_path / "no.txt").exists()
+
+
+def test_lftp_uploads_with_an_account_over_explicit_tls(
+    start_server, root, users_file, tmp_path, certificates
+):
+    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
+    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    (tmp_path / "tarea.txt").write_bytes(b"mi tarea\n")
+    script = f"set ftp:ssl-force true; set ssl:ca-file {certificates.ca}; put tarea.txt; get notas.txt; bye"
+    login = f"ana,{PASSWORDS['ana']}"
+    result = run_tool(
+        installed_tool("lftp"), "-u", login, "-p", str(server.ftp_port()), "-e", script, HOST, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (root / "tarea.txt").read_bytes() == b"mi tarea\n"
+    assert (tmp_path / "notas.txt").read_bytes() == (root / "notas.txt").read_bytes()
