@@ -466,6 +466,7 @@ class FtpDoor(Door):
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
             logins=self._logins,
+            address_key=place.key,
         )
         return FtpControl(sock, address, self.loop.now, session, place.key, self)
 

@@ -226,3 +226,19 @@ def test_a_password_over_the_checks_ration_waits_its_turn(room, guard, clock, tm
     clock.now += 1 / logins.ADDRESS_CHECKS_PER_SECOND
     assert handlers.on_line(session, password, 0.5) is True
     assert session.name == "ana"
+
+
+def test_failed_ftp_logins_count_against_the_lab_door_too(room, guard, tmp_path, sockets):
+    """One guard for both doors: guesses cannot be split between them to get twice the budget."""
+    from support.ftp_loop import FakeLoop, make_session
+
+    known = make_accounts()
+    for attempt in range(logins.BUDGET):
+        ftp_session = make_session(tmp_path, logins=guard, accounts=known, allow_clear_passwords=True)
+        loop = FakeLoop(ftp_session)
+        loop.run()
+        loop.feed(f"USER ana\r\nPASS guess{attempt}\r\n".encode())
+    handlers = make_handlers(room, guard, tmp_path)
+    session = connect(sockets)
+    handlers.on_line(session, protocol.Line("ana", JOIN), 0.0)
+    assert room.refused[-1][:3] == (session, ErrorCode.LOGINS_BLOCKED, "logins_blocked")

@@ -128,6 +128,7 @@ class FtpSession(SecurityCommands):
         clock: Callable[[], float] = time.time,
         digests: HashCache | None = None,
         logins: LoginGuard | None = None,
+        address_key: str = "",
     ):
         self.tree = tree
         self._logins = logins if logins is not None else LoginGuard()
@@ -135,6 +136,9 @@ class FtpSession(SecurityCommands):
         self.settings = settings
         self.messages = messages
         self.peer_host, self.local_host = peer[0], local[0]
+        self.address_key = address_key or self.peer_host
+        """The address as limits count it (an IPv4-mapped address as IPv4): the lab door's key
+        for the same client, so failed logins through both doors share one budget."""
         self._anonymous_number = anonymous_number
         self._clock = clock
         self.name: str | None = None
@@ -394,7 +398,7 @@ class FtpSession(SecurityCommands):
             self._say(503, "ftp_user_first")
         elif self._refused_address():
             return
-        elif self.settings.accounts is not None and (wait := self._logins.check_wait(self.peer_host)):
+        elif self.settings.accounts is not None and (wait := self._logins.check_wait(self.address_key)):
             self._wait_then(wait, partial(self._cmd_pass, argument))  # checks are rationed (logins.py)
         elif self.settings.accounts is not None:
             self._log_in_to_account(self.settings.accounts, argument)
@@ -404,7 +408,7 @@ class FtpSession(SecurityCommands):
             self._wrong_password()
         else:
             if self.settings.password is not None:
-                self._logins.succeeded(self.peer_host)
+                self._logins.succeeded(self.address_key)
             self._waiting = Joined
             self._emit(Join(self._user))
 
@@ -430,7 +434,7 @@ class FtpSession(SecurityCommands):
 
     def _refused_address(self) -> bool:
         """421 and close when this address has failed too often (its password is not even looked at)."""
-        seconds = self._logins.blocked_for(self.peer_host)
+        seconds = self._logins.blocked_for(self.address_key)
         if seconds:
             self.shut_down("ftp_address_blocked", minutes=max(1, round(seconds / 60)))
         return bool(seconds)
@@ -438,7 +442,7 @@ class FtpSession(SecurityCommands):
     def _wrong_password(self) -> None:
         """Counted for the address; the 530 (or the 421 past the budget) only after
         the guard's delay, and no line is read meanwhile (pipelined guesses wait too)."""
-        delay = self._logins.failed(self.peer_host, self._user, "FTP")
+        delay = self._logins.failed(self.address_key, self._user, "FTP")
         self._user = None
         self._wait_then(delay, self._after_wrong_password)
 
