@@ -11,12 +11,14 @@ import signal
 import sys
 
 from . import __version__, protocol
+from .accounts import UsersFileError, readable_by_others
 from .config import ClientConfig, ServerConfig
 from .console import PlainConsole, open_console
 from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
 from .tls import EncryptedKey
+from .users_command import users_main
 
 log = logging.getLogger("ftplab.server")
 
@@ -150,6 +152,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     add("--selector", "SELECTOR", "best", "opt_selector", choices=("best", "select", "poll", "epoll"))
     _add_ftp_options(options)
     _add_tls_options(options)
+    _add_account_options(options)
     parser = options.parser
     args = parser.parse_args(argv)
     masquerade = args.masquerade_address
@@ -193,6 +196,8 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         tls_key=args.tls_key,
         require_tls=args.require_tls,
         ftps_port=args.ftps_port,
+        users=args.users,
+        allow_clear_passwords=args.allow_clear_passwords,
     )
 
 
@@ -231,6 +236,14 @@ def _add_tls_options(options: _Options) -> None:
     add("--ftps-port", "FTPS_PORT", None, "opt_ftps_port", group, type=_port)
 
 
+def _add_account_options(options: _Options) -> None:
+    group = options.parser.add_argument_group(options.say("accounts_options_title"))
+    add = options.add
+    add("--users", "USERS", "", "opt_users", group)
+    clear = ("--allow-clear-passwords", "ALLOW_CLEAR_PASSWORDS", "no", "opt_allow_clear_passwords", group)
+    add(*clear, type=_flag, nargs="?", const=True)
+
+
 def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     argv = sys.argv[1:] if argv is None else argv
     options = _Options("ftplab-client", argv, "client_description", CLIENT_HELP_KEYS)
@@ -245,6 +258,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--ca", "CA", "", "opt_ca")
     add("--fingerprint", "FINGERPRINT", "", "opt_fingerprint")
     add("--reconnect", "RECONNECT", "auto", "opt_reconnect", type=_auto_flag, nargs="?", const=True)
+    add("--password-file", "PASSWORD_FILE", "", "opt_password_file")
     args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
@@ -258,6 +272,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         ca_file=args.ca,
         fingerprint=args.fingerprint,
         reconnect=args.reconnect,
+        password_file=args.password_file,
     )
 
 
@@ -343,6 +358,9 @@ def server_main(argv: list[str] | None = None) -> int:
     from .storage import Storage  # the server's modules: not loaded by the client, which shares cli
     from .wiring import build_server
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:
+        return users_main(argv[1:], Messages(chosen_language(argv)))
     config = parse_server_args(argv)
     say = Messages(config.lang)
     console = open_console(
@@ -369,6 +387,13 @@ def server_main(argv: list[str] | None = None) -> int:
             reason = say("tls_key_encrypted") if isinstance(error, EncryptedKey) else error
             print(f"ftplab-server: {say('bad_tls_files', reason=reason)}", file=sys.stderr)
             return 2
+        except UsersFileError as error:
+            print(f"ftplab-server: {say('bad_users_file', reason=error)}", file=sys.stderr)
+            return 2
+        if config.users and readable_by_others(config.users):
+            log.warning("%s", say("users_file_readable", path=config.users))
+        if config.users and config.allow_clear_passwords:
+            log.warning("--allow-clear-passwords: account passwords may cross the network in clear")
         try:
             addresses = server.bind()
         except OSError as error:

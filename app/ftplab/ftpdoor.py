@@ -451,6 +451,7 @@ class FtpDoor(Door):
         timeouts: Timeouts,
         digests: HashCache | None = None,
         tls_context: Callable[[], ssl.SSLContext] | None = None,
+        logins: ftp.LoginGuard | None = None,
     ):
         self.new_tls_context = tls_context
         """--tls-cert: makes a TLS context (one per control connection, at its AUTH TLS or
@@ -469,8 +470,8 @@ class FtpDoor(Door):
         """Uploads whose data connection ended, waiting to see that their client is still there."""
         self._waiting_for_port = WaitingLine()
         """PASVs waiting for a free passive port, in arrival order."""
-        self._logins = ftp.LoginGuard(clock=lambda: self.loop.now)
-        """Failed logins per address, shared by every control connection."""
+        self._logins = logins or ftp.LoginGuard(clock=lambda: self.loop.now)
+        """Failed logins per address, shared by every control connection (and the lab door's)."""
         self._delayed: dict[FtpControl, float] = {}
         """Sessions waiting for a Delay (a failed login's reply) to be over, and when it is."""
         self._actions = {
@@ -502,6 +503,7 @@ class FtpDoor(Door):
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
             logins=self._logins,
+            address_key=place.key,
         )
         return FtpControl(sock, address, self.loop.now, session, place.key, self)
 

@@ -464,6 +464,68 @@ SPANISH = {
         "--max-clients debe ser al menos 1: con 0 no entraría nadie "
         "(en --max-per-ip, 0 sí significa sin límite)"
     ),
+    # --- accounts (--users) ---
+    "accounts_options_title": "cuentas",
+    "opt_users": (
+        "archivo de cuentas (lo crea ftplab-server users add NOMBRE): solo ellas entran, "
+        "con su contraseña y sus permisos, por las dos puertas"
+    ),
+    "opt_allow_clear_passwords": "acepta contraseñas de cuentas sin TLS (el ejercicio de Wireshark)",
+    "bad_users_file": "archivo de cuentas no válido: {reason}",
+    "users_file_readable": "el archivo de cuentas {path} lo pueden leer otros usuarios (chmod 600 {path})",
+    "users_description": "Gestiona el archivo de cuentas (--users) de ftplab-server.",
+    "users_opt_file": "el archivo de cuentas",
+    "users_opt_rights": "permisos de la cuenta: download, upload, overwrite separados por comas, o -",
+    "users_cmd_add": "crea la cuenta NOMBRE (o le cambia la contraseña y los permisos)",
+    "users_cmd_remove": "borra la cuenta NOMBRE",
+    "users_cmd_list": "muestra las cuentas y sus permisos (nunca sus hashes)",
+    "users_no_file": "di el archivo de cuentas con --users ARCHIVO o FTPLAB_USERS",
+    "users_bad_name": "nombre no válido: {name}",
+    "users_bad_rights": "permisos no válidos: {reason}",
+    "ask_new_password": "Contraseña para {name}: ",
+    "ask_new_password_again": "Repítela: ",
+    "users_passwords_differ": "las contraseñas no coinciden; no se ha cambiado nada",
+    "users_empty_password": "la contraseña no puede estar vacía; no se ha cambiado nada",
+    "users_added": "cuenta {name} guardada en {path} (permisos: {rights})",
+    "users_removed": "cuenta {name} borrada de {path}",
+    "users_no_such": "no hay ninguna cuenta {name} en {path}",
+    "users_none": "(ninguna cuenta)",
+    "users_cannot_write": "no se puede escribir {path}: {reason}",
+    "downloads_off": "Tu cuenta no puede descargar archivos",
+    "account_no_upload": "Tu cuenta no puede subir archivos",
+    "password_required": (
+        "Este servidor pide contraseña: actualiza tu cliente ftplab (hace falta el protocolo {version})"
+    ),
+    "password_expected": "Se esperaba la contraseña",
+    "password_not_now": "No se ha pedido ninguna contraseña: esa línea no se ha enviado a nadie",
+    "bad_password": "Nombre o contraseña incorrectos",
+    "logins_blocked": (
+        "Demasiados intentos fallidos desde tu dirección; vuelve a intentarlo dentro de {minutes} min"
+    ),
+    "clear_password_refused": (
+        "Este servidor no acepta contraseñas sin cifrar y su puerta no habla TLS "
+        "(el servidor necesita --tls-cert, o --allow-clear-passwords)"
+    ),
+    "ftp_downloads_off": "Acción no realizada: tu cuenta no puede descargar archivos.",
+    "ftp_no_anonymous": "No se admiten inicios de sesión anónimos: este servidor usa cuentas.",
+    "ftp_clear_password_refused": (
+        "Este servidor no acepta contraseñas en claro: usa AUTH TLS antes de USER (FTPS explícito)."
+    ),
+    "ftp_clear_password_no_tls": (
+        "Este servidor no acepta contraseñas en claro y no tiene TLS "
+        "(el servidor necesita --tls-cert, o --allow-clear-passwords)."
+    ),
+    "opt_password_file": (
+        "archivo cuya primera línea es la contraseña de tu cuenta, si el servidor la pide "
+        "(también FTPLAB_PASSWORD); sin él, se pregunta sin eco"
+    ),
+    "ask_password": "Contraseña de {name}: ",
+    "password_not_asked": (
+        "el servidor pide contraseña y la entrada no es un terminal: dala con --password-file "
+        "o FTPLAB_PASSWORD"
+    ),
+    "password_file_unreadable": "--password-file {path}: {reason}",
+    "password_too_long": "la contraseña es demasiado larga para enviarla",
 }
 
 ENGLISH = {
@@ -900,6 +962,66 @@ ENGLISH = {
     "max_clients_zero": (
         "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
     ),
+    # --- accounts (--users) ---
+    "accounts_options_title": "accounts",
+    "opt_users": (
+        "accounts file (ftplab-server users add NAME makes it): only these accounts log in, "
+        "with their passwords and rights, through both doors"
+    ),
+    "opt_allow_clear_passwords": "accept account passwords without TLS (the Wireshark exercise)",
+    "bad_users_file": "unusable accounts file: {reason}",
+    "users_file_readable": "the accounts file {path} is readable by other users (chmod 600 {path})",
+    "users_description": "Manage ftplab-server's accounts file (--users).",
+    "users_opt_file": "the accounts file",
+    "users_opt_rights": "the account's rights: download, upload, overwrite separated by commas, or -",
+    "users_cmd_add": "make the account NAME (or change its password and rights)",
+    "users_cmd_remove": "delete the account NAME",
+    "users_cmd_list": "show the accounts and their rights (never their hashes)",
+    "users_no_file": "give the accounts file with --users FILE or FTPLAB_USERS",
+    "users_bad_name": "not a valid name: {name}",
+    "users_bad_rights": "bad rights: {reason}",
+    "ask_new_password": "Password for {name}: ",
+    "ask_new_password_again": "Again: ",
+    "users_passwords_differ": "the passwords differ; nothing was changed",
+    "users_empty_password": "the password cannot be empty; nothing was changed",
+    "users_added": "account {name} saved in {path} (rights: {rights})",
+    "users_removed": "account {name} deleted from {path}",
+    "users_no_such": "there is no account {name} in {path}",
+    "users_none": "(no accounts)",
+    "users_cannot_write": "cannot write {path}: {reason}",
+    "downloads_off": "Your account may not download files",
+    "account_no_upload": "Your account may not upload files",
+    "password_required": (
+        "This server asks for a password: update your ftplab client (protocol {version} needed)"
+    ),
+    "password_expected": "A password was expected",
+    "password_not_now": "No password was asked for: that line was sent to nobody",
+    "bad_password": "Wrong name or password",
+    "logins_blocked": "Too many failed logins from your address; try again in {minutes} min",
+    "clear_password_refused": (
+        "This server accepts no password in clear and its door speaks no TLS "
+        "(the server needs --tls-cert, or --allow-clear-passwords)"
+    ),
+    "ftp_downloads_off": "Requested action not taken: your account may not download files.",
+    "ftp_no_anonymous": "Anonymous logins are not allowed: this server uses accounts.",
+    "ftp_clear_password_refused": (
+        "This server accepts no password in clear: use AUTH TLS before USER (explicit FTPS)."
+    ),
+    "ftp_clear_password_no_tls": (
+        "This server accepts no password in clear and has no TLS "
+        "(the server needs --tls-cert, or --allow-clear-passwords)."
+    ),
+    "opt_password_file": (
+        "file whose first line is your account's password, if the server asks for one "
+        "(also FTPLAB_PASSWORD); without it, it is asked for without echo"
+    ),
+    "ask_password": "Password for {name}: ",
+    "password_not_asked": (
+        "the server asks for a password and input is not a terminal: give it with --password-file "
+        "or FTPLAB_PASSWORD"
+    ),
+    "password_file_unreadable": "--password-file {path}: {reason}",
+    "password_too_long": "the password is too long to send",
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}

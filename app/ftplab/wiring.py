@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import selectors
 
+from . import accounts
 from .admission import FD_SETSIZE, Admission, Limits, Listener
 from .clock import LoopClock
 from .config import ServerConfig
@@ -16,7 +17,9 @@ from .downloads import Downloads
 from .ftp import FtpSettings
 from .ftpdoor import FtpDoor, ImplicitTlsEntrance
 from .handlers import Handlers
+from .lab_logins import LabLogins
 from .labdoor import LabDoor, keep_alive_seconds
+from .logins import LoginGuard
 from .messages import Messages
 from .passive import PassivePorts, parse_port_range
 from .room import PROGRESS_WINDOW_SECONDS, Room
@@ -46,9 +49,12 @@ def build_server(
 ) -> Server:
     """A server for `config`, serving `storage`, with `console` (if any) as its own voice.
     Raises OSError (ssl.SSLError, tls.EncryptedKey) when --tls-cert or --tls-key cannot
-    be loaded: they are read here, once."""
+    be loaded (they are read here, once), and accounts.UsersFileError when --users cannot be used."""
+    users = accounts.load(config.users) if config.users else None
     selector = SELECTORS[config.selector]()
     server = Server(selector, clock)
+    guard = LoginGuard(clock=lambda: server.now)
+    """Failed logins per address, through either door."""
     highest_fd = FD_SETSIZE - 1 if isinstance(selector, selectors.SelectSelector) else None
     limits = Limits(config.max_clients, config.max_per_ip, config.data_timeout, highest_fd)
     server.admission = Admission(server, limits, lambda: server.connection_count)
@@ -56,11 +62,11 @@ def build_server(
     tls = ServerCredentials(config.tls_cert, config.tls_key) if config.tls_cert else None
     if tls is not None:
         log.info("TLS certificate %s, SHA-256 %s", config.tls_cert, tls.fingerprint)
-    lab = _lab_door(server, config, storage, say, console, tls)
+    lab = _lab_door(server, config, storage, say, console, tls, users, guard)
     server.doors.append(lab)
     server.admission.add_listener(Listener("lab", config.host, config.port, lab, server.admission))
     if config.ftp_port is not None or config.ftps_port is not None:
-        _add_ftp_door(server, config, storage, say, lab, tls)
+        _add_ftp_door(server, config, storage, say, lab, tls, users, guard)
     return server
 
 
@@ -71,10 +77,15 @@ def _lab_door(
     say: Messages,
     console: PlainConsole | None,
     tls: ServerCredentials | None,
+    users: accounts.Accounts | None,
+    guard: LoginGuard,
 ) -> LabDoor:
     window = min(PROGRESS_WINDOW_SECONDS, config.data_timeout or PROGRESS_WINDOW_SECONDS)
     show = console.show if console is not None else (lambda _text: None)
     room = Room(config.name, say, server, show, window)
+    logins = (
+        LabLogins(users, guard, room, allow_clear=config.allow_clear_passwords) if users is not None else None
+    )
     downloads = Downloads(storage, room, server)
     settings = UploadSettings(config.allow_upload, config.allow_overwrite, config.max_upload_bytes)
     uploads = Uploads(Tree(storage), room, settings)
@@ -85,6 +96,7 @@ def _lab_door(
         uploads,
         keep_alive_seconds=keep_alive_seconds(config.idle_timeout),
         stop=server.request_stop,
+        logins=logins,
     )
     watched = console if console is not None and not console.at_eof else None
     context = tls.context if tls is not None else None
@@ -98,6 +110,8 @@ def _add_ftp_door(
     say: Messages,
     lab: LabDoor,
     tls: ServerCredentials | None,
+    users: accounts.Accounts | None,
+    guard: LoginGuard,
 ) -> None:
     """The FTP door shares the lab door's room, and its digest cache (HASH answers from it);
     it listens on --ftp-port (clear, AUTH TLS offered) and on --ftps-port (implicit TLS)."""
@@ -109,12 +123,13 @@ def _add_ftp_door(
         masquerade_address=config.masquerade_address or None,
         tls=bool(config.tls_cert),
         require_tls=config.require_tls,
+        accounts=users,
+        allow_clear_passwords=config.allow_clear_passwords,
     )
     ports = PassivePorts(parse_port_range(config.passive_ports) if config.passive_ports else None)
     contexts = tls.new_context if tls is not None else None
-    door = FtpDoor(
-        server, lab.room, storage, settings, say, ports, config.timeouts, lab.downloads.digests, contexts
-    )
+    digests = lab.downloads.digests
+    door = FtpDoor(server, lab.room, storage, settings, say, ports, config.timeouts, digests, contexts, guard)
     server.doors.append(door)
     admission = server.admission
     if config.ftp_port is not None:

@@ -25,7 +25,7 @@ from ..console import ConsoleWatch, PlainConsole, open_console
 from ..messages import Messages, Reason
 from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
-from .actions import ClearScreen, Show, Status
+from .actions import AskPassword, ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
 from .trust import Trust, Untrusted
@@ -102,7 +102,7 @@ class ClientApp:
         try:
             sock = self._connect()
         except Untrusted as refused:  # its certificate changed while we were away: never again
-            self.session.connect_refused(refused.text)
+            self.session.connect_failed(untrusted=refused.text)
             return
         except OSError:
             self.session.connect_failed()
@@ -133,6 +133,17 @@ class ClientApp:
                 self.console.set_status(action.text)
             elif isinstance(action, ClearScreen):
                 self.console.clear_screen()
+            elif isinstance(action, AskPassword):
+                self._ask_password(action.prompt)
+
+    def _ask_password(self, prompt: str) -> None:
+        """Asked at the terminal, without echo (the socket waits: the server is waiting for it)."""
+        try:
+            password = self.console.ask_secret(prompt)
+        except KeyboardInterrupt:  # Ctrl-C at the question: leave as on SIGINT
+            raise LeaveNow(signal.SIGINT) from None
+        self.session.password.given(password)
+        self._flush()
 
     def _close(self) -> None:
         self.session.close()
@@ -306,7 +317,25 @@ def _prepare_download_dir(config: ClientConfig, say: Messages) -> bool:
     return True
 
 
-def _settings(config: ClientConfig, console: PlainConsole) -> ClientSettings:
+PASSWORD_VARIABLE = "FTPLAB_PASSWORD"
+MAX_PASSWORD_FILE_BYTES = 4096
+
+
+def _known_password(config: ClientConfig, say: Messages) -> str | None:
+    """The account's password from --password-file (its first line) or FTPLAB_PASSWORD, if given
+    (None: asked at the terminal if the server wants one). OSError, with the reason to show."""
+    if config.password_file:
+        try:
+            with open(config.password_file, "rb") as file:
+                first = file.read(MAX_PASSWORD_FILE_BYTES).decode("utf-8", "replace").split("\n")[0]
+        except OSError as error:
+            reason = Reason.of(error).text(say)
+            raise OSError(say("password_file_unreadable", path=config.password_file, reason=reason)) from None
+        return first.removesuffix("\r")
+    return os.environ.get(PASSWORD_VARIABLE)
+
+
+def _settings(config: ClientConfig, console: PlainConsole, password: str | None) -> ClientSettings:
     reconnect = console.interactive if config.reconnect is None else config.reconnect
     return ClientSettings(
         download_dir=config.download_dir,
@@ -315,15 +344,16 @@ def _settings(config: ClientConfig, console: PlainConsole) -> ClientSettings:
         keep_partial=config.keep_partial,
         interactive=console.interactive,
         reconnect=reconnect,
+        password=password,
     )
 
 
 def _run_sessions(
-    config: ClientConfig, console: PlainConsole, say: Messages, name: str, rename
+    config: ClientConfig, console: PlainConsole, say: Messages, name: str, rename, password: str | None
 ) -> ClientApp | None:
     """Sessions until one is not refused a name typed at the prompt (then asked again)."""
     asked_at_prompt = not config.name and console.interactive
-    settings = _settings(config, console)
+    settings = _settings(config, console, password)
     trust = _trust(config, say, console)
     while True:
         try:
@@ -369,9 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         prompt_name[0] = name
         if not _prepare_download_dir(config, say):
             return EXIT_USAGE
+        try:
+            password = _known_password(config, say)
+        except OSError as error:
+            reason = str(error)
+            return EXIT_USAGE
         if console.interactive:
             console.start()
-        app = _run_sessions(config, console, say, name, lambda new: prompt_name.__setitem__(0, new))
+        app = _run_sessions(config, console, say, name, lambda new: prompt_name.__setitem__(0, new), password)
         if app is None:
             return EXIT_FAILURE
         reason = app.exit_reason
