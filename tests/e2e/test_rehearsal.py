@@ -45,6 +45,7 @@ import pytest
 
 from .classroom import LAB, LabScript
 from .conftest import free_subnet
+from .lab import wait_until
 from .terminals import Screen, StudentTerminal, TeacherConsole
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -174,6 +175,14 @@ class Rehearsal:
         return self.students[name].screen
 
     def attach_students(self) -> None:
+        """Every student's terminal, once the whole class has joined (`up` waits for the
+        containers, not for their clients to join)."""
+
+        def everyone_joined() -> bool:
+            log = self.lab.server_log()
+            return all(f"joined {name}@" in log for name in NAMES)
+
+        wait_until(everyone_joined, timeout=PHASE_TIMEOUT, message="every student joined")
         for name in NAMES:
             self.students[name] = StudentTerminal(self.docker, self.lab.container(name).id, name)
         # The welcome was printed before anyone attached: `who` proves each one is there.
