@@ -167,7 +167,7 @@ class Rehearsal:
         self.consoles: list[TeacherConsole] = []
         self.report = Report()
         self.chats: list[str] = []
-        """Every line said to everyone, as the console shows it (`name> text`)."""
+        """Every line a student said to everyone, as the console shows it (`name> text`)."""
         self.ftp_threads: list[threading.Thread] = []
         self.ftp_results: dict[str, subprocess.CompletedProcess] = {}
 
@@ -253,8 +253,7 @@ def private_messages(class_: Rehearsal, console: TeacherConsole) -> None:
     for (_, receiver), secret in secrets.items():
         class_.screen(receiver).wait_for(secret, PHASE_TIMEOUT)
     fence = f"atentos {uuid.uuid4().hex[:6]}"
-    console.say(fence)
-    class_.chats.append(f"{TEACHER}> {fence}")
+    console.say(fence)  # the teacher's own line: on the console as typed, not counted below
     for name in NAMES:
         class_.screen(name).wait_for(f"{TEACHER}> {fence}", PHASE_TIMEOUT)
     for (sender, receiver), secret in secrets.items():
