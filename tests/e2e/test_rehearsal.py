@@ -144,6 +144,7 @@ class Report:
             "docker_restart_of_the_server_seconds": round(self.server_restart_seconds, 2),
             "restart_to_reconectando_on_screen_seconds": spread(self.noticed.values()),
             "restart_to_back_on_screen_seconds": spread(self.back.values()),
+            "reconectando_to_back_seconds": spread(self.back[n] - self.noticed[n] for n in self.back),
             "chat_latency_ms": {
                 "deliveries": len(latencies),
                 "p50": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
