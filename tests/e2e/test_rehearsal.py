@@ -298,6 +298,12 @@ def work_in_folders(class_: Rehearsal) -> dict[str, list[str]]:
     return asked
 
 
+def installed(tool: str) -> str:
+    path = shutil.which(tool)
+    assert path, f"{tool} is not installed (scripts/test installs it)"
+    return path
+
+
 def ftp_users(class_: Rehearsal) -> dict[str, Path]:
     """curl fetches one file and lftp mirrors a folder through the published FTP door, while
     the students work: run in threads; returns what each wrote (checked at the end)."""
@@ -312,7 +318,7 @@ def ftp_users(class_: Rehearsal) -> dict[str, Path]:
     )
     commands = {
         "curl": [
-            shutil.which("curl"),
+            installed("curl"),
             "-sS",
             "-u",
             "casa:x",
@@ -320,7 +326,7 @@ def ftp_users(class_: Rehearsal) -> dict[str, Path]:
             str(curl_copy),
             f"{url}/practicas/tema2/lab2.bin",
         ],
-        "lftp": [shutil.which("lftp"), "-u", "ana,x", "-p", str(port), "-e", lftp_script, "127.0.0.1"],
+        "lftp": [installed("lftp"), "-u", "ana,x", "-p", str(port), "-e", lftp_script, "127.0.0.1"],
     }
 
     def run(tool: str) -> None:
