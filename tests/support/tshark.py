@@ -27,6 +27,20 @@ FIELDS = (
     "ftplab.file.name",
     "ftplab.data.length",
     "ftplab.download",
+    "ftplab.argument",
+    "ftplab.join.option",
+    "ftplab.proto.version",
+    "ftplab.entry.kind",
+    "ftplab.entry.size",
+    "ftplab.entry.mtime",
+    "ftplab.entry.name",
+    "ftplab.refused.code",
+    "ftplab.refused.name",
+    "ftplab.earlier.sender",
+    "ftplab.earlier.text",
+    "ftplab.resume.offset",
+    "ftplab.queued.name",
+    "ftplab.upload.path",
 )
 SEPARATOR = "\x1f"  # between the occurrences of one field in a frame: never in the text we send
 
