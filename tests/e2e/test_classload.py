@@ -26,11 +26,14 @@ def _left_behind(docker_client, project: str) -> list:
 
 
 def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
-    settings = ClassSettings(students=STUDENTS, size_mib=4, rounds=1, tag=E2E_TAG, timeout=600)
+    settings = ClassSettings(
+        students=STUDENTS, size_mib=4, rounds=1, tag=E2E_TAG, timeout=600, student_cpu_shares=256
+    )
     steps: list[str] = []
     figures = measure_class(settings, steps.append)
 
     assert _left_behind(docker_client, settings.project) == []
+    assert "Students' CPU weight 256" in figures.table()[2]
     assert steps[-1] == "taking the lab down"
     [got] = figures.gets
     assert len(got.transfers.rates) == STUDENTS

@@ -112,9 +112,17 @@ def test_no_chat_line_during_the_downloads_is_a_dash_and_not_a_met_target():
     assert _row(table, "chat latency during `get`: p99")[1:] == ["–", "ms", "≤ 100 ms", "**no**"]
 
 
-@pytest.mark.parametrize("bad", [["--students", "0"], ["--size-mib", "0"], ["--chat-interval", "0"]])
-def test_the_command_line_refuses_an_empty_class(bad, capsys):
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        (["--students", "0"], "need 1 or more"),
+        (["--size-mib", "0"], "need 1 or more"),
+        (["--chat-interval", "0"], "more than 0"),
+        (["--student-cpu-shares", "1"], "needs 2 or more"),
+    ],
+)
+def test_the_command_line_refuses_what_cannot_be_measured(bad, said, capsys):
     with pytest.raises(SystemExit) as exited:
         parse_args(bad)
     assert exited.value.code == 2
-    assert "need 1 or more" in capsys.readouterr().err
+    assert said in capsys.readouterr().err

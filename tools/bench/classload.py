@@ -75,6 +75,10 @@ class ClassSettings:
     project: str = field(default_factory=lambda: f"ftplab-classload-{uuid.uuid4().hex[:8]}")
     timeout: float = 1800.0
     """The whole run's deadline, lab up and down included."""
+    student_cpu_shares: int = 0
+    """The students' containers' CPU weight (`docker update --cpu-shares`; 0: Docker's default,
+    1024, like the server's). Lower, the server's container gets the CPU first, as it would on
+    a computer of its own, while the students share what is left of this one."""
 
     @property
     def file_name(self) -> str:
@@ -204,7 +208,12 @@ class ClassFigures:
             "",
             f"{len(self.gets)} round(s), min / **median** / max (one pooled value for chat latencies);"
             f" chat: a line every {s.chat_interval * 1000:g} ms ({sum(g.chat_sent for g in self.gets)} sent,"
-            f" {receptions} receptions while the receiver downloaded); {self.elapsed:.0f} s in all.",
+            f" {receptions} receptions while the receiver downloaded); {self.elapsed:.0f} s in all."
+            + (
+                f" Students' CPU weight {s.student_cpu_shares} (the server's 1024)."
+                if s.student_cpu_shares
+                else ""
+            ),
             "",
             "| measure | min / **median** / max | unit | target | met |",
             "|---|---|---|---|---|",
@@ -387,6 +396,9 @@ class ClassLab:
         self.containers = {name: id_ for id_, name in (line.split() for line in listing.splitlines())}
         if len(self.containers) != s.students + 1:
             raise ClassBenchError(f"expected {s.students + 1} running containers, found {self.containers}")
+        if s.student_cpu_shares:
+            ids = [self.containers[name] for name in self.students]
+            docker("update", "--cpu-shares", str(s.student_cpu_shares), *ids)
 
     def add_file(self, deadline: Deadline) -> None:
         with tempfile.TemporaryDirectory(prefix="classload-") as directory:
@@ -568,10 +580,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--chat-interval", type=float, default=defaults.chat_interval, help="seconds")
     parser.add_argument("--tag", default=defaults.tag, help="tag of the images built and run (bench)")
     parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds for the whole run")
+    parser.add_argument(
+        "--student-cpu-shares",
+        type=int,
+        default=defaults.student_cpu_shares,
+        help="the students' CPU weight (Docker's default 1024): lower gives the server the CPU first",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     if args.students < 1 or args.size_mib < 1 or args.rounds < 1 or args.chat_interval <= 0:
         parser.error("--students, --size-mib and --rounds need 1 or more, --chat-interval more than 0")
+    if args.student_cpu_shares and args.student_cpu_shares < 2:
+        parser.error("--student-cpu-shares needs 2 or more (0: Docker's default)")
     return args
 
 
@@ -584,7 +604,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     _stop_on_sigterm()
     settings = ClassSettings(
-        args.students, args.size_mib, args.rounds, args.chat_interval, args.tag, timeout=args.timeout
+        args.students,
+        args.size_mib,
+        args.rounds,
+        args.chat_interval,
+        args.tag,
+        timeout=args.timeout,
+        student_cpu_shares=args.student_cpu_shares,
     )
     try:
         figures = measure_class(
