@@ -33,7 +33,7 @@ def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
     figures = measure_class(settings, steps.append)
 
     assert _left_behind(docker_client, settings.project) == []
-    assert "Students' CPU weight 256" in figures.table()[2]
+    assert "The students' CPU weight was 256 (the server's 1024)." in figures.intro()
     assert steps[-1] == "taking the lab down"
     [got] = figures.gets
     assert len(got.transfers.rates) == STUDENTS

@@ -199,28 +199,44 @@ class ClassFigures:
             ("server RSS peak (VmHWM)", [g.rss_kib["hwm_kib"] / 1024 for g in self.gets], "MiB", "rss_mib"),
         ]
 
-    def table(self) -> list[str]:
-        """The report's section: min / median / max over the rounds, and each target."""
+    @property
+    def title(self) -> str:
+        s = self.settings
+        return f"A class at full speed: {s.students} students × {s.size_mib} MiB over labnet"
+
+    def intro(self) -> list[str]:
+        """What was measured, in a few lines (the module's docstring says how)."""
         s = self.settings
         receptions = sum(len(g.chat_ms) for g in self.gets)
+        sent = sum(g.chat_sent for g in self.gets)
+        every = f"{s.chat_interval * 1000:g} ms"
         lines = [
-            f"### A class at full speed: {s.students} students × {s.size_mib} MiB over labnet",
-            "",
-            f"{len(self.gets)} round(s), min / **median** / max (one pooled value for chat latencies);"
-            f" chat: a line every {s.chat_interval * 1000:g} ms ({sum(g.chat_sent for g in self.gets)} sent,"
-            f" {receptions} receptions while the receiver downloaded); {self.elapsed:.0f} s in all."
-            + (
-                f" Students' CPU weight {s.student_cpu_shares} (the server's 1024)."
-                if s.student_cpu_shares
-                else ""
-            ),
-            "",
-            "| measure | min / **median** / max | unit | target | met |",
-            "|---|---|---|---|---|",
+            "Every student's container `get`s the same file at once; plain TCP from the server's",
+            f"container to the same {s.students} containers is the limit. {len(self.gets)} round(s),",
+            "min / **median** / max; chat latencies are pooled over the rounds: a line every",
+            f"{every} ({sent} sent, {receptions} receptions while the receiver downloaded).",
+            "CPU: each container's cgroup, core-seconds per GiB moved.",
+            f"{self.elapsed:.0f} s in all.",
         ]
-        for label, values, unit, target in self.rows():
-            target_text = TARGET_TEXT.get(target, "–")
-            lines.append(f"| {label} | {spread(values)} | {unit} | {target_text} | {met(target, values)} |")
+        if s.student_cpu_shares:
+            lines.append(f"The students' CPU weight was {s.student_cpu_shares} (the server's 1024).")
+        return lines
+
+    def targets(self) -> list[tuple[str, str, bool | None]]:
+        """(the target, the figure it is about, met: None when nothing was measured)."""
+        return [
+            (f"{label} {TARGET_TEXT[key]}", f"{spread(values)} {unit}".strip(), met(key, values))
+            for label, values, unit, key in self.rows()
+            if key
+        ]
+
+    def table(self) -> list[str]:
+        """The section in Markdown: min / median / max over the rounds, and each target."""
+        lines = [f"### {self.title}", "", *self.intro(), ""]
+        lines += ["| measure | min / **median** / max | unit | target | met |", "|---|---|---|---|---|"]
+        for label, values, unit, key in self.rows():
+            verdict = {None: "not measured", True: "yes", False: "**no**"}[met(key, values)] if key else "–"
+            lines.append(f"| {label} | {spread(values)} | {unit} | {TARGET_TEXT.get(key, '–')} | {verdict} |")
         return lines
 
     def _ratios(self, limits: list[Transfers]) -> list[float]:
@@ -230,15 +246,13 @@ class ClassFigures:
 TARGET_TEXT = {"fairness": "≥ 0.95", "chat_p99_ms": "≤ 100 ms", "rss_mib": "≤ 64 MiB"}
 
 
-def met(target: str, values: list[float]) -> str:
-    """Whether every round met the target ("–": no target, or nothing measured to say)."""
-    if not target:
-        return "–"
+def met(target: str, values: list[float]) -> bool | None:
+    """Whether every round met the target (None: nothing was measured)."""
     if not values:
-        return "**no**"
+        return None
     if target == "fairness":
-        return "yes" if min(values) >= TARGETS[target] else "**no**"
-    return "yes" if max(values) <= TARGETS[target] else "**no**"
+        return min(values) >= TARGETS[target]
+    return max(values) <= TARGETS[target]
 
 
 def spread(values: list[float]) -> str:
