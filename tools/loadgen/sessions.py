@@ -395,7 +395,7 @@ def keep_running(
         if at_window_edge is not None:
             at_window_edge()
         refill()
-        window_start, completed_before = time.monotonic(), counts["completed"]
+        window_start, completed_before = min(edge, time.monotonic()), counts["completed"]
         durations.clear()
         edge += window_seconds
         loop.run(refill, edge)
