@@ -59,7 +59,8 @@ class Outcome:
     rates: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
     generator_busiest: list[float] = field(default_factory=list)
-    generator_total: float = 0.0
+    generator_share: float = 0.0
+    """Cores all the generators used over the run, warm-up included (getrusage(RUSAGE_CHILDREN))."""
     server_share: float = 0.0
     machine_share: float = 0.0
     """Cores the whole machine kept busy during the run: near all of them, everything waited."""
@@ -222,7 +223,7 @@ def measure_one(settings: Settings, kind: str, count: int, sources: Sources) -> 
         outcome.problem = "a load generator did not report (stalled?)"
         return outcome
     fill(outcome, reports, spec)
-    outcome.generator_total = generator_cpu
+    outcome.generator_share = generator_cpu / seconds
     outcome.server_share = server_share
     return outcome
 
@@ -278,7 +279,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
                     spread(outcome.rates, 0),
                     spread(outcome.p99_ms, 0),
                     "" if kind == "door" else versus,
-                    spread([100 * share for share in outcome.generator_busiest], 0),
+                    generator_cell(outcome),
                     f"{100 * outcome.server_share:.0f}" if outcome.rates else "–",
                     f"{outcome.machine_share:.1f} of {os.cpu_count()}" if outcome.rates else "–",
                     time_wait_cell(outcome.time_wait),
@@ -320,7 +321,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
             "sessions/s",
             "p99 session (ms)",
             "FTP door / this",
-            "busiest generator (% of a core)",
+            "busiest generator in a window (all, whole run) % of a core",
             "server (% of a core)",
             "machine busy (cores)",
             "TIME-WAIT before → after",
@@ -330,6 +331,13 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
         targets=targets,
         plot=lambda axes: plot(axes, settings, outcomes),
     )
+
+
+def generator_cell(outcome: Outcome) -> str:
+    if not outcome.rates:
+        return "–"
+    busiest = spread([100 * share for share in outcome.generator_busiest], 0)
+    return f"{busiest} ({100 * outcome.generator_share:.0f})"
 
 
 def time_wait_cell(counts: tuple[tuple[int, int], tuple[int, int]]) -> str:

@@ -150,6 +150,17 @@ def sinks(settings: Settings) -> dict[str, Path]:
     return dict(sorted(places.items(), reverse=True))
 
 
+def filesystem(path: Path) -> str:
+    """The type and device of the filesystem holding `path` (the longest mount point above it)."""
+    best = ("", "?", "?")
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            device, point, kind = line.split()[:3]
+            if path.is_relative_to(point) and len(point) >= len(best[0]):
+                best = (point, kind, device)
+    return f"{best[1]} on {best[2]}"
+
+
 def file_digest(path: Path) -> str:
     with open(path, "rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
@@ -176,7 +187,8 @@ def measure(settings: Settings) -> list[Section]:
             for leftover in place.glob("sink-*"):
                 leftover.unlink()
             place.rmdir()
-    return [section(settings, {row.key: row for row in rows}, list(places))]
+    where = [f"{place}: {sink.parent} ({filesystem(sink)})" for place, sink in places.items()]
+    return [section(settings, {row.key: row for row in rows}, list(places), where)]
 
 
 def gb_per_second(settings: Settings, samples: list[Sample]) -> list[float]:
@@ -193,7 +205,7 @@ def per_gib(settings: Settings, samples: list[Sample], which: str) -> list[float
     return [value / gib for value in values]
 
 
-def section(settings: Settings, rows: dict[str, Row], places: list[str]) -> Section:
+def section(settings: Settings, rows: dict[str, Row], places: list[str], where: list[str]) -> Section:
     table = []
     for row in rows.values():
         for place in places:
@@ -222,6 +234,8 @@ def section(settings: Settings, rows: dict[str, Row], places: list[str]) -> Sect
             "`recv_into` a preallocated buffer and `os.write`), from `!FILE` to the saved, verified file",
             "for ftplab's client; RETR then sha256sum adds the whole sha256sum run. Runs of all rows are",
             f"interleaved ({settings.runs} of each); ratios are taken run by run: min / **median** / max.",
+            "The served file is on the disk (in the page cache after the first run).",
+            f"Into: {'; '.join(where)}.",
         ],
         header=[
             "",
