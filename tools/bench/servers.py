@@ -27,14 +27,18 @@ config_logging(level=logging.WARNING)
 authorizer = DummyAuthorizer()
 authorizer.add_anonymous(sys.argv[1])
 FTPHandler.authorizer = authorizer
+if len(sys.argv) > 4:
+    FTPHandler.passive_ports = range(int(sys.argv[4]), int(sys.argv[5]) + 1)
 server = FTPServer(("127.0.0.1", 0), FTPHandler, backlog=int(sys.argv[3]))
 server.max_cons = int(sys.argv[2])
 server.max_cons_per_ip = 0
 print(server.socket.getsockname()[1], flush=True)
 server.serve_forever(handle_exit=True)
 """
-VSFTPD_PASSIVE_PORTS = (20000, 29999)
-"""Below Linux's ephemeral range (32768-60999), so the load generator's own ports never take them."""
+PASSIVE_PORTS = (20000, 29999)
+"""The passive range every FTP server gets in the sessions part: below Linux's ephemeral range
+(32768-60999). With port 0 instead, each PASV's bind searches an ephemeral range crowded with
+TIME-WAIT sockets, and a server slows down as they pile up (see sessions.py)."""
 
 
 def free_port() -> int:
@@ -76,7 +80,7 @@ class Server:
         env: dict | None = None,
         port_from_stdout: bool = False,
         other_ports: tuple[int, ...] = (),
-        timeout: float = 15,
+        timeout: float = 60,
     ):
         self.process = subprocess.Popen(
             command,
@@ -106,7 +110,9 @@ class Server:
                 if ports and (not others or listening_ports(self.pid) & others):
                     return min(ports)
             time.sleep(0.02)
-        raise RuntimeError(f"{self.process.args[0]} did not start listening within {timeout:g} s")
+        code = self.process.poll()
+        ended = f"ended with status {code}" if code is not None else f"did not listen within {timeout:g} s"
+        raise RuntimeError(f"{' '.join(map(str, self.process.args[:3]))} {ended}")
 
     @property
     def address(self) -> tuple[str, int]:
@@ -144,6 +150,13 @@ class Server:
 
 def lab(settings: Settings, max_clients: int, ftp: bool = False, extra: tuple[str, ...] = ()) -> Server:
     """ftplab's server from `settings.app`; with `ftp`, its FTP door too (on `server.ftp_port`)."""
+    for _ in range(2):  # a port found free may be taken before the server binds it: try again
+        with contextlib.suppress(RuntimeError):
+            return _lab_once(settings, max_clients, ftp, extra)
+    return _lab_once(settings, max_clients, ftp, extra)
+
+
+def _lab_once(settings: Settings, max_clients: int, ftp: bool, extra: tuple[str, ...]) -> Server:
     command = [sys.executable, "-m", "ftplab.server", "--host", HOST, "--port", "0"]
     command += ["--root", str(settings.files), "--name", SERVER_NAME, "--max-clients", str(max_clients)]
     command += ["--lang", "en", "--log-level", "WARNING", *extra]
@@ -157,10 +170,12 @@ def lab(settings: Settings, max_clients: int, ftp: bool = False, extra: tuple[st
     return server
 
 
-def pyftpdlib(settings: Settings, max_sessions: int) -> Server:
-    """pyftpdlib counts every socket in its loop against max_cons: a session has up to three."""
+def pyftpdlib(settings: Settings, max_sessions: int, passive: tuple[int, int] | None = None) -> Server:
+    """pyftpdlib counts every socket in its loop against max_cons: a session has up to three.
+    `passive`: its passive port range (else any port the kernel picks)."""
     backlog = str(min(int(Path("/proc/sys/net/core/somaxconn").read_text()), 4096))
     command = [sys.executable, "-c", PYFTPDLIB_SERVER, str(settings.files), str(3 * max_sessions), backlog]
+    command += [str(port) for port in passive or ()]
     return Server(command, port_from_stdout=True)
 
 
@@ -176,7 +191,7 @@ def vsftpd_missing() -> str | None:
 def vsftpd_config(settings: Settings, port: int) -> str:
     """Anonymous, read-only, on loopback, in the foreground; no logs; vsftpd's seccomp sandbox off
     (it refuses some kernels' syscalls in containers). Not Debian's service: its own config file."""
-    low, high = VSFTPD_PASSIVE_PORTS
+    low, high = PASSIVE_PORTS
     options = {
         "listen": "YES",
         "listen_ipv6": "NO",

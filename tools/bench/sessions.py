@@ -9,6 +9,12 @@ bench waits (a while) for TIME-WAIT sockets on its addresses to drain, and repor
 left, on them and machine-wide. Each generator reports its own CPU per
 window (getrusage); a generator busy for most of a core may be the limit, and then no ratio is
 printed. The windows are the same moments in every generator (see loadgen.keep_running).
+
+The three FTP servers get the same passive port range, below the ephemeral range. Measured on
+2026-12-02 with port 0 instead (the kernel picks): the FTP door at N = 100 fell from 326 to 54
+sessions/s in 25 s while the TIME-WAIT sockets it left grew to 15,000, its CPU per session rising
+sixfold (each bind(0) searches the ephemeral ports, crowded by TIME-WAIT buckets); with the range
+it held 340-660/s with 28,000 TIME-WAIT sockets. pyftpdlib, slower, left fewer and fell less.
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ class Outcome:
     failures: int = 0
     first_failure: str = ""
     warmed_up: bool = True
+    windows: list[str] = field(default_factory=list)
+    """Each window in a few words (sessions/s, server and machine CPU, TIME-WAIT at its end): what
+    changed when a run collapsed."""
     time_wait: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
     """(all, on the run's addresses) in TIME-WAIT before the run and after it."""
     problem: str = ""
@@ -86,7 +95,7 @@ class Outcome:
         if self.saturated:
             found.append("**load generator saturated**")
         if self.unsteady:
-            found.append("**unsteady (collapsed mid-run)**")
+            found.append("**unsteady (collapsed mid-run)**, window by window: " + "; ".join(self.windows))
         if not self.warmed_up:
             found.append("warm-up: fewer than N sessions ended")
         if self.failures:
@@ -151,9 +160,22 @@ class Sources:
         return taken
 
 
-def drive(settings: Settings, spec: dict, count: int, sources: list[str]) -> tuple[list[dict], float]:
-    """Run one generator per source address against one server; their reports, and the core-seconds
-    they used in all (warm-up included) by getrusage(RUSAGE_CHILDREN)."""
+@dataclass
+class Edge:
+    """The machine at a window's edge, seen from the bench's own process."""
+
+    at: float
+    server_cpu: float
+    machine_cpu: float
+    time_wait: int
+
+
+def drive(
+    settings: Settings, spec: dict, count: int, sources: list[str], server: servers.Server
+) -> tuple[list[dict], float, list[Edge]]:
+    """Run one generator per source address against one server; their reports, the core-seconds
+    they used in all (warm-up included) by getrusage(RUSAGE_CHILDREN), and the machine at each
+    window's edge."""
     context = multiprocessing.get_context("fork")
     processes = len(sources)
     shares = [count // processes + (index < count % processes) for index in range(processes)]
@@ -166,6 +188,10 @@ def drive(settings: Settings, spec: dict, count: int, sources: list[str]) -> tup
         process.start()
         theirs.close()
         workers.append((process, mine))
+    edges = []
+    for index in range(spec["windows"] + 1):
+        time.sleep(max(0.0, windows_from + index * spec["window_seconds"] - time.monotonic()))
+        edges.append(Edge(time.monotonic(), server.cpu(), machine_busy(), time_wait_sockets(sources)[1]))
     reports = []
     deadline = windows_from + spec["windows"] * spec["window_seconds"] + 60
     for process, pipe in workers:
@@ -175,7 +201,7 @@ def drive(settings: Settings, spec: dict, count: int, sources: list[str]) -> tup
         if process.is_alive():
             process.kill()
             process.join()
-    return reports, children_cpu() - before
+    return reports, children_cpu() - before, edges
 
 
 def wait_for_calm(settings: Settings, sources: list[str]) -> tuple[int, int]:
@@ -188,11 +214,13 @@ def wait_for_calm(settings: Settings, sources: list[str]) -> tuple[int, int]:
 
 
 def start_server(settings: Settings, kind: str, count: int) -> servers.Server:
+    """The server of `kind`; the three FTP servers with the same passive range (servers.PASSIVE_PORTS)."""
     if kind == "pyftpdlib":
-        return servers.pyftpdlib(settings, count + 16)
+        return servers.pyftpdlib(settings, count + 16, servers.PASSIVE_PORTS)
     if kind == "vsftpd":
         return servers.vsftpd(settings)
-    return servers.lab(settings, 2 * count + 16, ftp=kind == "door")
+    passive = ("--passive-ports", "{}-{}".format(*servers.PASSIVE_PORTS))
+    return servers.lab(settings, 2 * count + 16, ftp=kind == "door", extra=passive if kind == "door" else ())
 
 
 def session_address(server: servers.Server, kind: str) -> tuple[str, int]:
@@ -214,7 +242,7 @@ def measure_one(settings: Settings, kind: str, count: int, sources: Sources) -> 
     with start_server(settings, kind, count) as server:
         spec["address"] = session_address(server, kind)
         server_before, machine_before, began = server.cpu(), machine_busy(), time.monotonic()
-        reports, generator_cpu = drive(settings, spec, count, addresses)
+        reports, generator_cpu, edges = drive(settings, spec, count, addresses, server)
         seconds = time.monotonic() - began
         server_share = (server.cpu() - server_before) / seconds
         outcome.machine_share = (machine_busy() - machine_before) / seconds
@@ -223,6 +251,12 @@ def measure_one(settings: Settings, kind: str, count: int, sources: Sources) -> 
         outcome.problem = "a load generator did not report (stalled?)"
         return outcome
     fill(outcome, reports, spec)
+    outcome.windows = [
+        f"{rate:.0f}/s, server {100 * (end.server_cpu - start.server_cpu) / (end.at - start.at):.0f}%,"
+        f" machine {(end.machine_cpu - start.machine_cpu) / (end.at - start.at):.1f} cores,"
+        f" TIME-WAIT {end.time_wait:,}"
+        for rate, start, end in zip(outcome.rates, edges, edges[1:], strict=False)
+    ]
     outcome.generator_share = generator_cpu / seconds
     outcome.server_share = server_share
     return outcome
@@ -278,7 +312,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
                     name,
                     spread(outcome.rates, 0),
                     spread(outcome.p99_ms, 0),
-                    "" if kind == "door" else versus,
+                    versus if kind in ("pyftpdlib", "vsftpd") else "",
                     generator_cell(outcome),
                     f"{100 * outcome.server_share:.0f}" if outcome.rates else "–",
                     f"{outcome.machine_share:.1f} of {os.cpu_count()}" if outcome.rates else "–",
@@ -297,23 +331,32 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
     return Section(
         title="Sessions per second, N sessions at once",
         intro=[
-            "The FTP session, the same for the three FTP servers: connect, USER anonymous, PASS,",
-            "TYPE I, PASV, RETR of a 64 KiB file (its data connection read to the end and the 226),",
-            "QUIT. The lab session: connect, join, `list`, `get` the 64 KiB file, `quit` (one connection).",
+            "The FTP session, the same for the three FTP servers: connect, USER anonymous, PASS, TYPE I,",
+            "PASV, RETR of a 64 KiB file (its data connection read to the end, and the 226), QUIT.",
+            "The lab session: connect, join, `list`, `get` the 64 KiB file, `quit` (one connection).",
             f"{settings.generators} load generator processes (tools/loadgen/) keep N sessions going, each",
             "from its own 127.0.0.x; after a warm-up (until N sessions have ended, at most",
             f"{settings.warmup_seconds:g} s) come {settings.runs} windows of {settings.session_seconds:g} s,"
-            " the same in every generator. A session's time: from its connect to its end.",
-            "Servers run one after another at each N, fresh each time. Ratios are the FTP door's",
-            "sessions/s over the other's, window by window; none is given when a generator used",
-            f"{100 * GENERATOR_BUSY:.0f}% of a core or more in a window (it may have been the limit) or",
-            f"when a server's best window did more than {UNSTEADY:g}× its worst (a collapse: see its notes).",
-            "TIME-WAIT: sockets in that state before and after the run, on the run's own source",
-            "addresses (fresh ones: the bench would wait up to",
-            f"{settings.time_wait_seconds:g} s for them to fall under {TIME_WAIT_CALM:,}) and, in brackets,",
-            "machine-wide (other work on the machine too). Machine busy: the cores all processes kept",
-            "busy during the run (/proc/stat); when it nears all of them, servers and generators waited",
-            "for a core, and sessions/s measure the machine's load as much as the server.",
+            " the same in every generator.",
+            "A session's time: from its connect to its end. Servers run one after another at each N,",
+            "fresh each time; the three FTP servers with the same passive port range, {}-{}, below".format(
+                *servers.PASSIVE_PORTS
+            ),
+            "Linux's ephemeral ports (with port 0, the kernel's search for a free port among TIME-WAIT",
+            "sockets slowed the FTP door sixfold within a minute: tools/bench/sessions.py says more).",
+            "",
+            "Ratios: the FTP door's sessions/s over pyftpdlib's or vsftpd's, window by window. None is",
+            f"given when a generator used {100 * GENERATOR_BUSY:.0f}% of a core or more in a window (it may",
+            f"have been the limit) or when a server's best window did more than {UNSTEADY:g}× its worst (a",
+            "collapse: its notes then give each window). Generators: the busiest one's share of a core",
+            "in a window, and (in brackets) all of them together over the whole run, from",
+            "getrusage(RUSAGE_CHILDREN).",
+            "TIME-WAIT: sockets in that state before and after the run on the run's own (fresh) source",
+            f"addresses (the bench waits up to {settings.time_wait_seconds:g} s for them to fall under"
+            f" {TIME_WAIT_CALM:,}) and, in brackets, machine-wide.",
+            "Machine busy: the cores all processes kept busy during the run (/proc/stat); near all of",
+            "them, servers and generators waited for a core, and sessions/s measure the machine's load",
+            "as much as the server.",
         ],
         header=[
             "N",
@@ -321,7 +364,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
             "sessions/s",
             "p99 session (ms)",
             "FTP door / this",
-            "busiest generator in a window (all, whole run) % of a core",
+            "generators: busiest in a window (all, whole run), % of a core",
             "server (% of a core)",
             "machine busy (cores)",
             "TIME-WAIT before → after",

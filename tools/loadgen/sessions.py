@@ -55,8 +55,9 @@ class Conversation:
 
 _LIST_HEADER = re.compile(r"\((\d+)\):$")
 """The end of the listing's header line, "Files on the server (2):", with the count."""
-_ANNOUNCEMENT = re.compile(r" (joined|left)$")
-"""Others joining and leaving, between the lines of a listing (the server runs with --lang en)."""
+_ANNOUNCEMENT = re.compile(r" (joined|left)( in the last \d+ s)?$")
+"""Others joining and leaving, between the lines of a listing (the server runs with --lang en); with
+many, the room sums them up ("40 more left in the last 5 s")."""
 
 
 class LabSession(Conversation):
