@@ -97,8 +97,8 @@ def test_no_ratio_when_a_generator_was_saturated_or_a_run_collapsed():
     collapsed = sessions.Outcome(rates=[100.0, 20.0], generator_busiest=[0.3, 0.3])
     assert sessions.comparable(steady, steady) == ""
     assert sessions.comparable(steady, busy) == "no ratio: load generator saturated"
-    assert sessions.comparable(collapsed, steady) == "no ratio: a run collapsed"
-    assert "saturated" in busy.notes() and "collapsed" in collapsed.notes()
+    assert sessions.comparable(collapsed, steady) == "no ratio: an unsteady run"
+    assert "saturated" in busy.notes() and "unsteady" in collapsed.notes()
 
 
 def test_time_wait_sockets_are_counted_by_address():

@@ -49,7 +49,8 @@ GENERATOR_BUSY = 0.8
 TIME_WAIT_CALM = 1000
 """TIME-WAIT sockets on a run's addresses the bench waits to drain to (for at most --time-wait s)."""
 UNSTEADY = 2.0
-"""A server whose best window did more than this many times its worst one collapsed mid-run."""
+"""A server whose best window did more than this many times its worst was unsteady (a collapse,
+a slow start)."""
 SERVERS = {
     "door": "ftplab FTP door",
     "pyftpdlib": "pyftpdlib",
@@ -68,6 +69,9 @@ class Outcome:
     generator_share: float = 0.0
     """Cores all the generators used over the run, warm-up included (getrusage(RUSAGE_CHILDREN))."""
     server_share: float = 0.0
+    server_ms_per_session: float | None = None
+    """The server's core-milliseconds per completed session over the windows: what holds still
+    when the machine is busy and the server gets only part of a core."""
     machine_share: float = 0.0
     """Cores the whole machine kept busy during the run: near all of them, everything waited."""
     failures: int = 0
@@ -75,7 +79,7 @@ class Outcome:
     warmed_up: bool = True
     windows: list[str] = field(default_factory=list)
     """Each window in a few words (sessions/s, server and machine CPU, TIME-WAIT at its end): what
-    changed when a run collapsed."""
+    changed in an unsteady run."""
     time_wait: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
     """(all, on the run's addresses) in TIME-WAIT before the run and after it."""
     problem: str = ""
@@ -95,7 +99,9 @@ class Outcome:
         if self.saturated:
             found.append("**load generator saturated**")
         if self.unsteady:
-            found.append("**unsteady (collapsed mid-run)**, window by window: " + "; ".join(self.windows))
+            found.append(
+                f"**unsteady** (best window over {UNSTEADY:g}× the worst): " + "; ".join(self.windows)
+            )
         if not self.warmed_up:
             found.append("warm-up: fewer than N sessions ended")
         if self.failures:
@@ -251,6 +257,9 @@ def measure_one(settings: Settings, kind: str, count: int, sources: Sources) -> 
         outcome.problem = "a load generator did not report (stalled?)"
         return outcome
     fill(outcome, reports, spec)
+    completed = sum(report["windows"][window][0] for report in reports for window in range(spec["windows"]))
+    if completed:
+        outcome.server_ms_per_session = 1000 * (edges[-1].server_cpu - edges[0].server_cpu) / completed
     outcome.windows = [
         f"{rate:.0f}/s, server {100 * (end.server_cpu - start.server_cpu) / (end.at - start.at):.0f}%,"
         f" machine {(end.machine_cpu - start.machine_cpu) / (end.at - start.at):.1f} cores,"
@@ -294,7 +303,7 @@ def comparable(*outcomes: Outcome) -> str:
         if outcome.saturated:
             return "no ratio: load generator saturated"
         if outcome.unsteady:
-            return "no ratio: a run collapsed"
+            return "no ratio: an unsteady run"
     return ""
 
 
@@ -315,6 +324,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
                     versus if kind in ("pyftpdlib", "vsftpd") else "",
                     generator_cell(outcome),
                     f"{100 * outcome.server_share:.0f}" if outcome.rates else "–",
+                    f"{outcome.server_ms_per_session:.2f}" if outcome.server_ms_per_session else "–",
                     f"{outcome.machine_share:.1f} of {os.cpu_count()}" if outcome.rates else "–",
                     time_wait_cell(outcome.time_wait),
                     outcome.notes(),
@@ -348,15 +358,16 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
             "Ratios: the FTP door's sessions/s over pyftpdlib's or vsftpd's, window by window. None is",
             f"given when a generator used {100 * GENERATOR_BUSY:.0f}% of a core or more in a window (it may",
             f"have been the limit) or when a server's best window did more than {UNSTEADY:g}× its worst (a",
-            "collapse: its notes then give each window). Generators: the busiest one's share of a core",
-            "in a window, and (in brackets) all of them together over the whole run, from",
-            "getrusage(RUSAGE_CHILDREN).",
+            "collapse or a slow start: its notes then give each window). Generators: the busiest one's",
+            "share of a core in a window, and (in brackets) all of them together over the whole run,",
+            "from getrusage(RUSAGE_CHILDREN).",
             "TIME-WAIT: sockets in that state before and after the run on the run's own (fresh) source",
             f"addresses (the bench waits up to {settings.time_wait_seconds:g} s for them to fall under"
             f" {TIME_WAIT_CALM:,}) and, in brackets, machine-wide.",
             "Machine busy: the cores all processes kept busy during the run (/proc/stat); near all of",
             "them, servers and generators waited for a core, and sessions/s measure the machine's load",
-            "as much as the server.",
+            "as much as the server: the server's core-milliseconds per session (over the windows; for",
+            "vsftpd, its session processes that ended) hold still then.",
         ],
         header=[
             "N",
@@ -366,6 +377,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
             "FTP door / this",
             "generators: busiest in a window (all, whole run), % of a core",
             "server (% of a core)",
+            "server core-ms per session",
             "machine busy (cores)",
             "TIME-WAIT before → after",
             "notes",
