@@ -29,14 +29,24 @@ class Run:
     seconds: float
 
 
+def source_version() -> str:
+    """This checkout's commit, "-dirty" if anything but the report itself was changed."""
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--", ".", ":!docs/benchmarks.md", ":!docs/benchmarks.png"],
+        capture_output=True,
+        text=True,
+    )
+    return commit.stdout.strip() + ("-dirty" if changed.stdout.strip() else "")
+
+
 def machine(run: Run) -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     memory_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = source_version()
     found = []
     for package in ("pyftpdlib", "matplotlib"):
         try:
