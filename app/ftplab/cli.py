@@ -16,6 +16,7 @@ from .console import PlainConsole, open_console
 from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
+from .tls import EncryptedKey
 
 log = logging.getLogger("ftplab.server")
 
@@ -155,14 +156,17 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     try:  # checked at start (ftp.options), not when the first PASV fails
         say = Messages(args.lang)
         if args.passive_ports:
-            ftp_options.passive_ports(args.passive_ports, say, own_ports=(args.port, args.ftp_port))
-        if masquerade and args.ftp_port is not None:
+            ftp_options.passive_ports(
+                args.passive_ports, say, own_ports=(args.port, args.ftp_port, args.ftps_port)
+            )
+        if masquerade and (args.ftp_port, args.ftps_port) != (None, None):
             masquerade = ftp_options.masquerade_address(masquerade, say)
     except ftp_options.OptionError as error:
         parser.error(str(error))
     if args.max_clients < 1:
         parser.error(Messages(args.lang)("max_clients_zero"))
-    if bool(args.tls_cert) != bool(args.tls_key) or (args.require_tls and not args.tls_cert):
+    needs_tls = args.require_tls or args.ftps_port is not None
+    if bool(args.tls_cert) != bool(args.tls_key) or (needs_tls and not args.tls_cert):
         parser.error(Messages(args.lang)("tls_options_incomplete"))
     return ServerConfig(
         host=args.host,
@@ -188,6 +192,7 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         require_tls=args.require_tls,
+        ftps_port=args.ftps_port,
     )
 
 
@@ -223,6 +228,7 @@ def _add_tls_options(options: _Options) -> None:
     add("--tls-cert", "TLS_CERT", "", "opt_tls_cert", group)
     add("--tls-key", "TLS_KEY", "", "opt_tls_key", group)
     add("--require-tls", "REQUIRE_TLS", "no", "opt_require_tls", group, type=_flag, nargs="?", const=True)
+    add("--ftps-port", "FTPS_PORT", None, "opt_ftps_port", group, type=_port)
 
 
 def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
@@ -360,7 +366,8 @@ def server_main(argv: list[str] | None = None) -> int:
         try:
             server = build_server(config, storage, console)
         except OSError as error:  # ssl.SSLError too: a certificate or key that does not load
-            print(f"ftplab-server: {say('bad_tls_files', reason=error)}", file=sys.stderr)
+            reason = say("tls_key_encrypted") if isinstance(error, EncryptedKey) else error
+            print(f"ftplab-server: {say('bad_tls_files', reason=reason)}", file=sys.stderr)
             return 2
         try:
             addresses = server.bind()
@@ -393,6 +400,8 @@ def server_main(argv: list[str] | None = None) -> int:
         )
         if "ftp" in addresses:
             log.info("FTP door listening on %s:%d", *addresses["ftp"])
+        if "ftps" in addresses:
+            log.info("FTPS door (implicit TLS) listening on %s:%d", *addresses["ftps"])
         server.serve_forever()
         return 0
     finally:

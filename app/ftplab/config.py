@@ -36,6 +36,8 @@ class ServerConfig:
     """--tls-cert: the lab port speaks TLS, the FTP door offers AUTH TLS."""
     tls_key: str = ""
     require_tls: bool = False
+    ftps_port: int | None = None
+    """--ftps-port: the FTP door also listens there with implicit TLS (off by default)."""
 
     def with_name(self, name: str) -> ServerConfig:
         return dataclasses.replace(self, name=name)

@@ -120,6 +120,31 @@ SPANISH = {
         "¡El certificado del servidor ha cambiado! Esperaba {expected} y el servidor presenta {seen}: "
         "conexión rechazada (alguien podría estar haciéndose pasar por el servidor)"
     ),
+    "tls_first_use": (
+        "No se puede verificar el certificado de {server} ({reason}).\n"
+        "Su huella SHA-256 es:\n  {fingerprint}\n"
+        "Confía solo si es la que te ha dado el profesor "
+        "(el servidor la escribe en su registro al arrancar)."
+    ),
+    "tls_trust_question": "¿Confías en este servidor y lo recuerdas? (sí/no): ",
+    "tls_yes_or_no": "Responde sí o no.",
+    "tls_not_trusted": "No confías en {server}: conexión cancelada",
+    "tls_trust_stored": "Huella guardada en {path}: la próxima vez no se preguntará.",
+    "tls_trust_not_stored": (
+        "No se pudo guardar la huella en {path} ({reason}): se confía en ella solo hasta que salgas."
+    ),
+    "tls_known_hosts_unreadable": "No se puede leer {path} ({reason}): se ignora.",
+    "tls_untrusted_piped": (
+        "No se puede verificar el certificado de {server} ({reason}), y sin terminal no se puede "
+        "preguntar si confías en él: conexión rechazada. Su huella SHA-256 es {fingerprint}; "
+        "usa --ca con la CA de la clase, o --fingerprint {fingerprint} si es la del servidor"
+    ),
+    "tls_known_host_changed": (
+        "¡ATENCIÓN! ¡EL CERTIFICADO DE {server} HA CAMBIADO! Conexión rechazada.\n"
+        "Alguien podría estar haciéndose pasar por el servidor (o el profesor lo ha renovado).\n"
+        "Huella guardada: {expected}\nHuella presentada: {seen}\n"
+        "Si el cambio es legítimo, borra la línea {line} de {path} y conéctate de nuevo."
+    ),
     "connection_lost": "Se ha perdido la conexión con el servidor",
     "server_said": "El servidor ha cerrado la conexión: {text}",
     "broken_stream": "El servidor envió datos no válidos ({detail}); conexión cerrada",
@@ -402,9 +427,23 @@ SPANISH = {
     ),
     "opt_tls_key": "clave privada (PEM) del certificado",
     "opt_require_tls": "rechaza los inicios de sesión FTP en claro",
-    "tls_options_incomplete": "--tls-cert y --tls-key van juntos, y --require-tls los necesita",
+    "opt_ftps_port": (
+        "puerto FTPS implícito (TLS desde el primer byte, como ftps:// de curl; 990 es el habitual); "
+        "sin él, no se escucha"
+    ),
+    "tls_options_incomplete": (
+        "--tls-cert y --tls-key van juntos, y --require-tls y --ftps-port los necesitan"
+    ),
     "bad_tls_files": "no se pueden cargar el certificado o la clave TLS: {reason}",
-    "opt_tls": "habla TLS con el servidor, verificando su certificado (con las CA del sistema o --ca)",
+    "tls_key_encrypted": (
+        "la clave está cifrada y el servidor no puede pedir la contraseña; "
+        "descífrala con: openssl pkey -in CLAVE -out CLAVE-NUEVA"
+    ),
+    "opt_tls": (
+        "habla TLS con el servidor, verificando su certificado con las CA del sistema; en un terminal, "
+        "uno que no puedan verificar se puede aceptar viendo su huella (se recuerda en "
+        "$XDG_CONFIG_HOME/ftplab/known_hosts)"
+    ),
     "opt_ca": "archivo PEM con la CA que firma el certificado del servidor (implica --tls)",
     "opt_fingerprint": "SHA-256 del certificado del servidor en el que confiar (implica --tls)",
     "opt_passive_ports": "puertos para las conexiones de datos pasivas, p. ej. 30000-30009",
@@ -526,6 +565,31 @@ ENGLISH = {
     "tls_fingerprint_changed": (
         "The server's certificate has changed! Expected {expected}, the server shows {seen}: "
         "connection refused (someone could be posing as the server)"
+    ),
+    "tls_first_use": (
+        "Cannot verify the certificate of {server} ({reason}).\n"
+        "Its SHA-256 fingerprint is:\n  {fingerprint}\n"
+        "Trust it only if it is the one your teacher gave you "
+        "(the server writes it in its log at start)."
+    ),
+    "tls_trust_question": "Trust this server and remember it? (yes/no): ",
+    "tls_yes_or_no": "Please answer yes or no.",
+    "tls_not_trusted": "You do not trust {server}: connection cancelled",
+    "tls_trust_stored": "Fingerprint saved in {path}: you will not be asked next time.",
+    "tls_trust_not_stored": (
+        "Could not save the fingerprint in {path} ({reason}): it is trusted until you leave."
+    ),
+    "tls_known_hosts_unreadable": "Cannot read {path} ({reason}): ignored.",
+    "tls_untrusted_piped": (
+        "Cannot verify the certificate of {server} ({reason}), and without a terminal nobody can be "
+        "asked whether to trust it: connection refused. Its SHA-256 fingerprint is {fingerprint}; "
+        "use --ca with the class's CA, or --fingerprint {fingerprint} if it is the server's"
+    ),
+    "tls_known_host_changed": (
+        "WARNING! THE CERTIFICATE OF {server} HAS CHANGED! Connection refused.\n"
+        "Someone could be pretending to be the server (or the teacher renewed it).\n"
+        "Saved fingerprint:     {expected}\nFingerprint presented: {seen}\n"
+        "If the change is legitimate, delete line {line} of {path} and connect again."
     ),
     "connection_lost": "The connection to the server was lost",
     "server_said": "The server closed the connection: {text}",
@@ -800,9 +864,23 @@ ENGLISH = {
     ),
     "opt_tls_key": "the certificate's private key (PEM)",
     "opt_require_tls": "refuse FTP logins in clear",
-    "tls_options_incomplete": "--tls-cert and --tls-key go together, and --require-tls needs them",
+    "opt_ftps_port": (
+        "implicit FTPS port (TLS from the first byte, like curl's ftps://; 990 is the usual one); "
+        "without it, none is opened"
+    ),
+    "tls_options_incomplete": (
+        "--tls-cert and --tls-key go together, and --require-tls and --ftps-port need them"
+    ),
     "bad_tls_files": "cannot load the TLS certificate or key: {reason}",
-    "opt_tls": "speak TLS with the server, verifying its certificate (with the system's CAs or --ca)",
+    "tls_key_encrypted": (
+        "the key is encrypted and the server cannot ask for its passphrase; "
+        "decrypt it with: openssl pkey -in KEY -out NEW-KEY"
+    ),
+    "opt_tls": (
+        "speak TLS with the server, verifying its certificate with the system's CAs; at a terminal, "
+        "one they cannot verify may be accepted after seeing its fingerprint (remembered in "
+        "$XDG_CONFIG_HOME/ftplab/known_hosts)"
+    ),
     "opt_ca": "PEM file with the CA that signs the server's certificate (implies --tls)",
     "opt_fingerprint": "SHA-256 of the server certificate to trust (implies --tls)",
     "opt_passive_ports": "ports for passive data connections, e.g. 30000-30009",

@@ -208,6 +208,12 @@ class ServerProcess(_Process):
         """The FTP door's port, from the log (start the server with `--ftp-port 0`)."""
         return int(self.FTP_LISTENING.search(self.wait_for_log(self.FTP_LISTENING)).group(1))
 
+    FTPS_LISTENING = re.compile(r"FTPS door \(implicit TLS\) listening on 127\.0\.0\.1:(\d+)")
+
+    def ftps_port(self) -> int:
+        """The implicit FTPS port, from the log (start the server with `--ftps-port 0`)."""
+        return int(self.FTPS_LISTENING.search(self.wait_for_log(self.FTPS_LISTENING)).group(1))
+
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then the exit status, which must be 0."""
         if self.process.poll() is None:

@@ -255,6 +255,11 @@ class ClientSession:
         """A new connection could not be made: the next attempt, later."""
         self.comeback.schedule_retry()
 
+    def connect_refused(self, reason: str) -> None:
+        """A new connection reached a server the client does not trust: no more attempts."""
+        self.failure = reason
+        self.finished = True
+
     def wants_connection(self) -> bool:
         """Time for a new connection (the app makes it, then says `connection_made`)."""
         return self.away and self.comeback.due()
