@@ -139,6 +139,12 @@ class Transport:
         self.outbox.add(data)
         return True
 
+    def queue_frame(self, header: bytes, fd: int, offset: int, count: int, now: float) -> None:
+        """Queue a `!DATA` frame: its header line and a slice of the file `fd` (see Outbox.add_frame)."""
+        if not self.outbox:
+            self.last_progress = now
+        self.outbox.add_frame(header, fd, offset, count)
+
     @property
     def above_high_water(self) -> bool:
         return self.outbox.buffered_bytes > HIGH_WATER_BYTES

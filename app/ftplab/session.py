@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from . import protocol
 from .connection import HIGH_WATER_BYTES, Connection, State
+from .pacing import Pacer
 from .transfer import Transfer
 
 CHAT_LINES_PER_SECOND = 5.0
@@ -82,6 +83,9 @@ class Session(Connection):
         self.protocol_version = 1
         """The protocol version the client announced (`!JOIN proto=2`); 1 for older clients."""
         self.transfers: deque[Transfer] = deque()
+        self.pacer = Pacer(sock)
+        """Sizes its download frames to what the connection drains."""
+        self.outbox.file_budget = self.pacer.send_budget
         self.replies: Iterator[bytes] | None = None
         """A long answer (a listing) still being queued, a line at a time, as output drains."""
         self.held: protocol.Line | None = None
