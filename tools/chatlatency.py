@@ -97,8 +97,9 @@ def percentile(values: list[float], percent: float) -> float:
 # --- the reader (runs as its own process, maybe in another namespace) -----------------------------
 
 
-def read_download(host: str, port: int, name: str, out) -> None:
-    """Join, `get` the file, read it whole; print `started` at `!FILE`, then one JSON report."""
+def read_download(host: str, port: int, name: str, out, verify: bool = True) -> None:
+    """Join, `get` the file, read it whole (hashing it if `verify`, as the real client does);
+    print `started` at `!FILE`, then one JSON report."""
     sock = socket.create_connection((host, port), timeout=120)
     sock.sendall(f"{name}> \n{name}> get {FILE_NAME}\n".encode())
     buffer = bytearray()
@@ -116,7 +117,8 @@ def read_download(host: str, port: int, name: str, out) -> None:
         while buffer and finished is None:
             if data_left:
                 taken = min(data_left, len(buffer))
-                hasher.update(memoryview(buffer)[:taken])
+                if verify:
+                    hasher.update(memoryview(buffer)[:taken])
                 del buffer[:taken]
                 data_left -= taken
                 received += taken
@@ -229,14 +231,16 @@ def join_chatters(host: str, port: int, count: int, suffix: str) -> tuple[list[s
     return chatters, names
 
 
-def run(app: Path, host: str, root: Path, reader_prefix: list[str], chatters: int, link: str) -> ChatLatency:
+def run(
+    app: Path, host: str, root: Path, reader_prefix: list[str], chatters: int, link: str, verify: bool = True
+) -> ChatLatency:
     """One download with chat alongside; `reader_prefix` runs the reader elsewhere (a namespace)."""
     with server(app, host, root) as (process, port):
         suffix = f"{os.getpid() % 10000}{random.randrange(1000)}"
         sockets, names = join_chatters(host, port, chatters, suffix)
         try:
             command = [*reader_prefix, sys.executable, str(Path(__file__).resolve()), "--reader"]
-            command += [host, str(port), f"dl{suffix}"]
+            command += [host, str(port), f"dl{suffix}", "verify" if verify else "discard"]
             reader = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
             try:
                 if reader.stdout.readline().strip() != "started":
@@ -294,6 +298,21 @@ def shaped_path_available() -> str | None:
     return None
 
 
+def namespaces_allowed() -> str | None:
+    """None when this process may make a network namespace (root in a container may not:
+    CAP_SYS_ADMIN), else the kernel's answer; a probe namespace is made and removed."""
+    probe = f"ftplab-probe-{os.getpid()}x{random.randrange(10000)}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=15)
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=15)
+    return None if made.returncode == 0 else (made.stderr.strip() or "ip netns add failed")
+
+
+def our_namespaces() -> set[str]:
+    """The network namespaces this module makes that exist now (none once a run has ended)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=15).stdout
+    return {line.split()[0] for line in listed.splitlines() if line.startswith("ftplab-")}
+
+
 def _ip(*arguments: str) -> None:
     subprocess.run(["ip", *arguments], check=True, capture_output=True, timeout=LINK_SETUP_SECONDS)
 
@@ -349,23 +368,25 @@ def measure(
     chatters: int = CHATTERS,
     rate: str = "8mbit",
     shaper: str = "htb",
+    verify: bool = True,
 ) -> ChatLatency:
     """Chat latency to a client downloading `size` bytes over `link` ("loopback" or "shaped",
     through `rate` and SHAPERS[`shaper`]),
-    `chatters` saying LINES_PER_SECOND each; the server runs from the sources in `app`."""
+    `chatters` saying LINES_PER_SECOND each; the server runs from the sources in `app`; the reader
+    hashes what it reads if `verify` (as the real client does)."""
     with tempfile.TemporaryDirectory(prefix="chatlatency-") as directory:
         root = Path(directory)
         with open(root / FILE_NAME, "wb") as file:
             file.truncate(size)  # a sparse file: served from the page cache, no disk in the way
         if link == "loopback":
-            return run(app, "127.0.0.1", root, [], chatters, link)
+            return run(app, "127.0.0.1", root, [], chatters, link, verify)
         if link != "shaped":
             raise ValueError(f"unknown link {link!r}: loopback or shaped")
         why_not = shaped_path_available()
         if why_not:
             raise RuntimeError(f"a shaped link {why_not}")
         with shaped_link(rate, shaper) as (host, prefix):
-            return run(app, host, root, prefix, chatters, f"{shaper} {rate}")
+            return run(app, host, root, prefix, chatters, f"{shaper} {rate}", verify)
 
 
 def parse_size(text: str) -> int:
@@ -379,8 +400,8 @@ def parse_size(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--reader"]:
-        host, port, name = argv[1:4]
-        read_download(host, int(port), name, sys.stdout)
+        host, port, name, verify = argv[1:5]
+        read_download(host, int(port), name, sys.stdout, verify == "verify")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", type=Path, default=Path(__file__).resolve().parent.parent / "app")
@@ -390,12 +411,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", default="8mbit", help="the shaped link's rate (tc's units)")
     parser.add_argument("--shaper", choices=sorted(SHAPERS), default="htb", help="the shaped link's qdisc")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="the reader does not hash (the server is the bottleneck)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per run")
     args = parser.parse_args(argv)
     shaped = args.link == "shaped"
     size = args.size or (8 * 2**20 if shaped else 2 * 2**30)
     for _ in range(args.repeat):
-        result = measure(args.app, args.link, size, args.chatters, args.rate, args.shaper)
+        result = measure(args.app, args.link, size, args.chatters, args.rate, args.shaper, not args.no_verify)
         if args.json:
             figures = asdict(result)
             figures.update(
