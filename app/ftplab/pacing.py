@@ -9,7 +9,7 @@ about FRAME_SECONDS of that rate, and the kernel holds about QUEUE_SECONDS of it
 unsent (TCP_NOTSENT_LOWAT: the socket reports writable only below that; and the
 outbox hands it no more file bytes than fit below it, `Pacer.send_budget`). On
 loopback at full speed frames stay at MAX_FRAME_BYTES and the kernel's queue
-deep enough never to run dry; on an 8 Mbit/s link a frame is 16 KiB and the
+as it always was (its 4 MiB are a few ms there); on an 8 Mbit/s link a frame is 16 KiB and the
 kernel holds about as much, where a 1 MiB frame used to hold a line back for a
 second.
 
@@ -31,12 +31,17 @@ MIN_FRAME_BYTES = 16 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 """Big frames cost less per byte on both sides; a fast connection drains this in a few ms."""
 MIN_QUEUE_BYTES = 16 * 1024
-MAX_QUEUE_BYTES = 2 * 1024 * 1024
-"""More unsent bytes than this would only delay lines (the receiver's buffer keeps the pipe full)."""
+MAX_QUEUE_BYTES = 4 * 1024 * 1024
+"""A connection that drains this in QUEUE_SECONDS or less gets no limit: the kernel's own send
+buffer (4 MiB at most, by default) holds no more than that, and a limit would only wake the
+loop more often."""
 
 RATE_WINDOW_SECONDS = 0.05
 """The delivery rate is measured over windows at least this long: shorter ones see bursts
-(slow start, a shaper's bucket) as the link's speed."""
+(slow start, a shaper's bucket) as the link's speed..."""
+RATE_WINDOW_BYTES = 1024 * 1024
+"""...or over as many bytes, however quickly acknowledged: no burst is that big, and a fast
+connection (loopback) gets its large frames after a few ms instead of 50 ms of small ones."""
 
 SIOCOUTQNSD = 0x894B
 """Linux's ioctl for the bytes a TCP socket holds not yet sent (linux/sockios.h)."""
@@ -56,9 +61,11 @@ def frame_bytes(rate: float | None) -> int:
     return _bounded(rate * FRAME_SECONDS, MIN_FRAME_BYTES, MAX_FRAME_BYTES)
 
 
-def queue_bytes(rate: float) -> int:
-    """Unsent bytes the kernel may hold for a connection that drains `rate` bytes a second."""
-    return _bounded(rate * QUEUE_SECONDS, MIN_QUEUE_BYTES, MAX_QUEUE_BYTES)
+def queue_bytes(rate: float) -> int | None:
+    """Unsent bytes the kernel may hold for a connection that drains `rate` bytes a second
+    (None: as many as its send buffer takes)."""
+    limit = _bounded(rate * QUEUE_SECONDS, MIN_QUEUE_BYTES, MAX_QUEUE_BYTES)
+    return None if limit >= MAX_QUEUE_BYTES else limit
 
 
 def _bounded(value: float, low: int, high: int) -> int:
@@ -79,7 +86,8 @@ def bytes_acked(sock: socket.socket) -> int | None:
 
 
 class Pacer:
-    """One connection's delivery rate (acknowledged bytes over windows of RATE_WINDOW_SECONDS),
+    """One connection's delivery rate (acknowledged bytes over windows of RATE_WINDOW_SECONDS
+    or RATE_WINDOW_BYTES),
     the frame size it calls for, and the kernel's unsent limit kept in step."""
 
     def __init__(self, sock: socket.socket, acked=bytes_acked):
@@ -105,8 +113,9 @@ class Pacer:
             self._window = (now, acked)
             return
         began, acked_then = self._window
-        if now - began >= RATE_WINDOW_SECONDS:
-            self.rate = (acked - acked_then) / (now - began)
+        seconds, count = now - began, acked - acked_then
+        if seconds >= RATE_WINDOW_SECONDS or (count >= RATE_WINDOW_BYTES and seconds > 0):
+            self.rate = count / seconds
             self._window = (now, acked)
 
     def send_budget(self) -> int | None:
@@ -120,11 +129,11 @@ class Pacer:
             return None
         return self._queue_limit - unsent
 
-    def _limit_unsent(self, limit: int) -> None:
+    def _limit_unsent(self, limit: int | None) -> None:
         if limit == self._queue_limit:
             return
-        try:
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, limit)
+        try:  # 0: the system's default, no limit unless an administrator set one
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, limit or 0)
         except (OSError, AttributeError):
             return
         self._queue_limit = limit

@@ -11,6 +11,8 @@ from ftplab.pacing import (
     MAX_QUEUE_BYTES,
     MIN_FRAME_BYTES,
     MIN_QUEUE_BYTES,
+    QUEUE_SECONDS,
+    RATE_WINDOW_BYTES,
     RATE_WINDOW_SECONDS,
     Pacer,
     bytes_acked,
@@ -56,10 +58,12 @@ def test_a_frame_carries_about_ten_ms_of_the_rate_within_bounds(rate, frame):
     assert frame % 4096 == 0
 
 
-def test_the_unsent_limit_follows_the_rate_within_bounds():
+def test_the_unsent_limit_follows_the_rate_and_a_fast_connection_has_none():
     assert queue_bytes(0) == MIN_QUEUE_BYTES
     assert queue_bytes(8 * MBIT) == MIN_QUEUE_BYTES
-    assert queue_bytes(1e12) == MAX_QUEUE_BYTES
+    assert queue_bytes(100 * MBIT) == 122_880
+    assert queue_bytes(MAX_QUEUE_BYTES / QUEUE_SECONDS - 4096 / QUEUE_SECONDS) < MAX_QUEUE_BYTES
+    assert queue_bytes(MAX_QUEUE_BYTES / QUEUE_SECONDS) is None
 
 
 def test_before_a_whole_window_frames_are_small_and_the_kernel_holds_little():
@@ -67,9 +71,19 @@ def test_before_a_whole_window_frames_are_small_and_the_kernel_holds_little():
     pacer = paced(fake)
 
     assert pacer.next_frame_bytes(now=10.0) == MIN_FRAME_BYTES
-    fake.acked = 50_000_000  # a burst, but within the first window
+    fake.acked = RATE_WINDOW_BYTES - 1  # a burst, but within the first window
     assert pacer.next_frame_bytes(now=10.0 + RATE_WINDOW_SECONDS / 2) == MIN_FRAME_BYTES
     assert fake.unsent_limit == MIN_QUEUE_BYTES
+
+
+def test_a_megabyte_acknowledged_within_a_window_is_a_measure_too():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+
+    fake.acked = RATE_WINDOW_BYTES  # in 2 ms: 500 MiB/s
+    assert pacer.next_frame_bytes(now=0.002) == MAX_FRAME_BYTES
+    assert pacer.rate == pytest.approx(RATE_WINDOW_BYTES / 0.002)
 
 
 def test_a_fast_connection_gets_the_largest_frames_after_one_window():
@@ -80,7 +94,8 @@ def test_a_fast_connection_gets_the_largest_frames_after_one_window():
     fake.acked = 100_000_000  # 1 GB/s over the window
     assert pacer.next_frame_bytes(now=0.1) == MAX_FRAME_BYTES
     assert pacer.rate == pytest.approx(1e9)
-    assert fake.unsent_limit == MAX_QUEUE_BYTES
+    assert fake.unsent_limit == 0, "the system's default: no limit"
+    assert pacer.send_budget() is None
 
 
 def test_a_connection_that_slows_down_gets_smaller_frames_one_window_later():
