@@ -286,7 +286,7 @@ def _chat_while_reading(reader: subprocess.Popen, chatters: list[socket.socket],
     return json.loads(line)
 
 
-# --- the shaped path: a network namespace behind a veth pair with tbf -------------------------------
+# --- the shaped path: a network namespace behind a shaped veth pair ---------------------------------
 
 
 def shaped_path_available() -> str | None:
