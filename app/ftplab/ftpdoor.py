@@ -15,6 +15,7 @@ connection does its own socket work (`FtpControl.readable`,
     SendListing      pieces in the data connection's outbox, the next when the last is sent
     ReceiveUpload    what the data connection reads goes to the upload
     UploadFinished   the others are told a file arrived
+    FileSent         the teacher's console is told a file went out
     Renamed          the others are told a file was renamed
     CloseData        the data connection and the listener go
     Close            the control connection closes after its last reply
@@ -215,6 +216,11 @@ class FtpControl(Connection):
         log.info("upload %s from %s: %d bytes", visible(action.path), self.label, action.size)
         path, size = _room_path(action.path), human_size(action.size)
         self.door.room.announce("uploaded", name=self.name, path=path, size=size)
+
+    def note_download(self, action: ftp.FileSent) -> None:
+        log.info("sent %s to %s: %d bytes", visible(action.path), self.label, action.size)
+        path, size = _room_path(action.path), human_size(action.size)
+        self.door.room.show(self.door.say("console_sent", name=self.name, path=path, size=size))
 
     def announce_rename(self, action: ftp.Renamed) -> None:
         log.info("rename %s to %s by %s", visible(action.old), visible(action.new), self.label)
@@ -440,6 +446,7 @@ class FtpDoor(Door):
             ftp.ReceiveUpload: self._start_transfer,
             ftp.UploadFinished: FtpControl.announce_upload,
             ftp.Renamed: FtpControl.announce_rename,
+            ftp.FileSent: FtpControl.note_download,
             ftp.Delay: self._delay,
             ftp.StartTls: lambda control, _action: control.start_tls_now(self._tls_context()),
             ftp.CloseData: lambda control, _action: self._close_data(control),

@@ -381,9 +381,11 @@ class TerminalClient:
         return code
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        # The whole session: what the program started (the lab console's server) ends with it,
+        # also when a test is interrupted.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
         try:
             join_thread(self._thread, TIMEOUT, "reading the terminal client's screen")
             if self.stderr is not None:

@@ -108,6 +108,16 @@ def test_ftplib_resume_with_rest(ftp_server, root):
     client.quit()
 
 
+def test_the_teachers_console_says_what_each_retr_sent_as_for_a_lab_get(ftp_server):
+    door = ftp_server()
+    client = connect(door)
+    fetch(client, "sub/notas de clase.txt")
+    fetch(client, "one.bin", rest=1)
+    client.quit()
+    door.server.wait_for_output("alice descargó sub/notas de clase.txt (8 B)")
+    door.server.wait_for_output("alice descargó one.bin (0 B)")
+
+
 def test_ftplib_errors(ftp_server, root):
     door = ftp_server()
     client = ftplib.FTP()

@@ -455,6 +455,20 @@ def test_retr_with_rest_resumes(root):
     assert [a.offset for a in loop.actions if isinstance(a, ftp.SendFile)] == [2]
 
 
+def test_a_whole_retr_tells_the_console_what_went_out_and_an_aborted_one_does_not(root):
+    loop = logged_in(root)
+    loop.feed(b"TYPE I\r\n")
+    passive(loop)
+    loop.feed(b"REST 2\r\nRETR a.txt\r\n")
+    assert [a for a in loop.actions if isinstance(a, ftp.FileSent)] == [ftp.FileSent("/a.txt", 4)]
+    loop.hold_transfers = True
+    passive(loop)
+    loop.feed(b"RETR a.txt\r\n")
+    loop.feed(b"ABOR\r\n")
+    loop.event(ftp.TransferDone())
+    assert len([a for a in loop.actions if isinstance(a, ftp.FileSent)]) == 1
+
+
 def test_rest_beyond_the_end_554(root):
     loop = logged_in(root)
     passive(loop)

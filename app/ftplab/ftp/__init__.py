@@ -37,6 +37,7 @@ Actions (what the loop must do) and the events it feeds back:
                            when no data connection came, TransferFailed(problem) on a
                            local error
     UploadFinished(path, size)  tell the room that a file arrived
+    FileSent(path, size)   tell the teacher's console that a file (from REST on) went out
     StartTls()             speak TLS on the control connection after what is queued (AUTH TLS)
     Renamed(old, new)      tell the room that a file or folder was renamed
     Delay(seconds)         wait that long without holding the loop -> DelayOver()
@@ -64,6 +65,7 @@ from .events import (
     DataConnectFailed,
     Delay,
     DelayOver,
+    FileSent,
     Join,
     Joined,
     JoinRefused,
@@ -110,6 +112,7 @@ __all__ = [
     "DataConnectFailed",
     "Delay",
     "DelayOver",
+    "FileSent",
     "FtpSession",
     "FtpSettings",
     "Join",

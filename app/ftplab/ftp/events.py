@@ -75,6 +75,14 @@ class UploadFinished:
 
 
 @dataclass(frozen=True)
+class FileSent:
+    """A file (or its part from a REST offset) went out whole: the teacher's console says so."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Renamed:
     """A file or folder was renamed (RNFR/RNTO): tell the others, like an upload."""
 

@@ -37,6 +37,7 @@ from .events import (
     DataConnectFailed,
     Delay,
     DelayOver,
+    FileSent,
     Join,
     Joined,
     JoinRefused,
@@ -559,12 +560,10 @@ class FtpSession(SecurityCommands):
     # -- renaming (RNFR, then RNTO) --
 
     def _cmd_rnfr(self, argument: str) -> None:
-        try:
-            parts = self._path(argument)
-            entry = self.tree.entry(parts)
-        except FileProblem as problem:
-            self._refuse(problem)
+        located = self._located(argument)
+        if located is None:
             return
+        parts, entry = located
         if not parts or not self._may_rename(parts, entry):
             self._say(550, "ftp_overwrite_off")
             return
@@ -600,30 +599,31 @@ class FtpSession(SecurityCommands):
 
     # -- facts over the control connection --
 
-    def _entry(self, argument: str) -> TreeEntry:
-        return self.tree.entry(self._path(argument))
+    def _located(self, argument: str) -> tuple[tuple[str, ...], TreeEntry] | None:
+        """The path ARGUMENT names and its entry in the tree, or None once the
+        reason there is none (missing, outside the root, a link) has been answered."""
+        try:
+            parts = self._path(argument)
+            return parts, self.tree.entry(parts)
+        except FileProblem as problem:
+            self._refuse(problem)
+            return None
 
     def _cmd_size(self, argument: str) -> None:
-        try:
-            entry = self._entry(argument)
-        except FileProblem as problem:
-            self._refuse(problem)
-            return
-        if entry.is_dir:
-            self._say(550, "not_a_file", name=argument)
-        else:
-            self._emit(SendReply(reply(213, str(entry.size))))
+        self._answer_file_fact(argument, lambda entry: str(entry.size))
 
     def _cmd_mdtm(self, argument: str) -> None:
-        try:
-            entry = self._entry(argument)
-        except FileProblem as problem:
-            self._refuse(problem)
+        self._answer_file_fact(argument, lambda entry: mlsx_time(entry.mtime))
+
+    def _answer_file_fact(self, argument: str, fact: Callable[[TreeEntry], str]) -> None:
+        located = self._located(argument)
+        if located is None:
             return
+        _, entry = located
         if entry.is_dir:
             self._say(550, "not_a_file", name=argument)
         else:
-            self._emit(SendReply(reply(213, mlsx_time(entry.mtime))))
+            self._emit(SendReply(reply(213, fact(entry))))
 
     def _cmd_mfmt(self, argument: str) -> None:
         """MFMT YYYYMMDDHHMMSS path: set a file's modification time (keeps an
@@ -670,12 +670,10 @@ class FtpSession(SecurityCommands):
         yield reply(213, f"{HASH_NAME} 0-{opened.size} {digest} {path}")
 
     def _cmd_mlst(self, argument: str) -> None:
-        try:
-            parts = self._path(argument)
-            entry = self.tree.entry(parts)
-        except FileProblem as problem:
-            self._refuse(problem)
+        located = self._located(argument)
+        if located is None:
             return
+        parts, entry = located
         path = display_path(parts)
         facts = mlsx_facts(entry, self._rights_for(parts))
         lines = [self.messages("ftp_listing", path=path), f"{facts} {path}", self.messages("ftp_end")]
@@ -933,7 +931,10 @@ class FtpSession(SecurityCommands):
 
     def _on_transfer_done(self, _event: TransferDone) -> None:
         if not isinstance(self._transfer, ReceiveUpload):
-            if self._end_transfer() is not None:
+            action = self._end_transfer()
+            if isinstance(action, SendFile):
+                self._emit(FileSent(action.file.name, action.file.size - action.offset))
+            if action is not None:
                 self._say(226, "ftp_transfer_complete")
             return
         upload = self._transfer.upload
