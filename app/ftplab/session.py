@@ -83,9 +83,7 @@ class Session(Connection):
         self.protocol_version = 1
         """The protocol version the client announced (`!JOIN proto=2`); 1 for older clients."""
         self.transfers: deque[Transfer] = deque()
-        self.pacer = Pacer(sock)
-        """Sizes its download frames to what the connection drains."""
-        self.outbox.file_budget = self.pacer.send_budget
+        self._pacer: Pacer | None = None
         self.replies: Iterator[bytes] | None = None
         """A long answer (a listing) still being queued, a line at a time, as output drains."""
         self.held: protocol.Line | None = None
@@ -101,6 +99,19 @@ class Session(Connection):
             ADDRESS_CHAT_LINES_PER_SECOND, ADDRESS_CHAT_BURST_LINES, now
         )
         self.command_allowance = Allowance(COMMANDS_PER_SECOND, COMMAND_BURST, now)
+
+    @property
+    def pacer(self) -> Pacer:
+        """Sizes its download frames to what the connection drains; made at its first
+        download (a crowd that only chats holds none)."""
+        if self._pacer is None:
+            self.pacer = Pacer(self.sock)
+        return self._pacer
+
+    @pacer.setter
+    def pacer(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+        self.outbox.file_budget = pacer.send_budget
 
     @property
     def label(self) -> str:

@@ -133,6 +133,9 @@ class ScriptedPacer:
     def next_frame_bytes(self, now: float) -> int:
         return self.sizes.pop(0)
 
+    def send_budget(self) -> None:
+        return None  # no limit on the file bytes handed to the socket
+
 
 def drain(session: Session) -> list:
     """Everything queued for `session` so far, taken out and parsed as the client would."""
