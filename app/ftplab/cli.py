@@ -11,11 +11,14 @@ import signal
 import sys
 
 from . import __version__, protocol
+from .accounts import UsersFileError, readable_by_others
 from .config import ClientConfig, ServerConfig
 from .console import PlainConsole, open_console
 from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
+from .tls import EncryptedKey
+from .users_command import users_main
 
 log = logging.getLogger("ftplab.server")
 
@@ -149,20 +152,24 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
     add("--selector", "SELECTOR", "best", "opt_selector", choices=("best", "select", "poll", "epoll"))
     _add_ftp_options(options)
     _add_tls_options(options)
+    _add_account_options(options)
     parser = options.parser
     args = parser.parse_args(argv)
     masquerade = args.masquerade_address
     try:  # checked at start (ftp.options), not when the first PASV fails
         say = Messages(args.lang)
         if args.passive_ports:
-            ftp_options.passive_ports(args.passive_ports, say, own_ports=(args.port, args.ftp_port))
-        if masquerade and args.ftp_port is not None:
+            ftp_options.passive_ports(
+                args.passive_ports, say, own_ports=(args.port, args.ftp_port, args.ftps_port)
+            )
+        if masquerade and (args.ftp_port, args.ftps_port) != (None, None):
             masquerade = ftp_options.masquerade_address(masquerade, say)
     except ftp_options.OptionError as error:
         parser.error(str(error))
     if args.max_clients < 1:
         parser.error(Messages(args.lang)("max_clients_zero"))
-    if bool(args.tls_cert) != bool(args.tls_key) or (args.require_tls and not args.tls_cert):
+    needs_tls = args.require_tls or args.ftps_port is not None
+    if bool(args.tls_cert) != bool(args.tls_key) or (needs_tls and not args.tls_cert):
         parser.error(Messages(args.lang)("tls_options_incomplete"))
     return ServerConfig(
         host=args.host,
@@ -188,6 +195,9 @@ def parse_server_args(argv: list[str] | None = None) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         require_tls=args.require_tls,
+        ftps_port=args.ftps_port,
+        users=args.users,
+        allow_clear_passwords=args.allow_clear_passwords,
     )
 
 
@@ -223,6 +233,15 @@ def _add_tls_options(options: _Options) -> None:
     add("--tls-cert", "TLS_CERT", "", "opt_tls_cert", group)
     add("--tls-key", "TLS_KEY", "", "opt_tls_key", group)
     add("--require-tls", "REQUIRE_TLS", "no", "opt_require_tls", group, type=_flag, nargs="?", const=True)
+    add("--ftps-port", "FTPS_PORT", None, "opt_ftps_port", group, type=_port)
+
+
+def _add_account_options(options: _Options) -> None:
+    group = options.parser.add_argument_group(options.say("accounts_options_title"))
+    add = options.add
+    add("--users", "USERS", "", "opt_users", group)
+    clear = ("--allow-clear-passwords", "ALLOW_CLEAR_PASSWORDS", "no", "opt_allow_clear_passwords", group)
+    add(*clear, type=_flag, nargs="?", const=True)
 
 
 def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
@@ -239,6 +258,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
     add("--ca", "CA", "", "opt_ca")
     add("--fingerprint", "FINGERPRINT", "", "opt_fingerprint")
     add("--reconnect", "RECONNECT", "auto", "opt_reconnect", type=_auto_flag, nargs="?", const=True)
+    add("--password-file", "PASSWORD_FILE", "", "opt_password_file")
     args = options.parser.parse_args(argv)
     return ClientConfig(
         host=args.host,
@@ -252,6 +272,7 @@ def parse_client_args(argv: list[str] | None = None) -> ClientConfig:
         ca_file=args.ca,
         fingerprint=args.fingerprint,
         reconnect=args.reconnect,
+        password_file=args.password_file,
     )
 
 
@@ -337,6 +358,9 @@ def server_main(argv: list[str] | None = None) -> int:
     from .storage import Storage  # the server's modules: not loaded by the client, which shares cli
     from .wiring import build_server
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:
+        return users_main(argv[1:], Messages(chosen_language(argv)))
     config = parse_server_args(argv)
     say = Messages(config.lang)
     console = open_console(
@@ -360,8 +384,16 @@ def server_main(argv: list[str] | None = None) -> int:
         try:
             server = build_server(config, storage, console)
         except OSError as error:  # ssl.SSLError too: a certificate or key that does not load
-            print(f"ftplab-server: {say('bad_tls_files', reason=error)}", file=sys.stderr)
+            reason = say("tls_key_encrypted") if isinstance(error, EncryptedKey) else error
+            print(f"ftplab-server: {say('bad_tls_files', reason=reason)}", file=sys.stderr)
             return 2
+        except UsersFileError as error:
+            print(f"ftplab-server: {say('bad_users_file', reason=error)}", file=sys.stderr)
+            return 2
+        if config.users and readable_by_others(config.users):
+            log.warning("%s", say("users_file_readable", path=config.users))
+        if config.users and config.allow_clear_passwords:
+            log.warning("--allow-clear-passwords: account passwords may cross the network in clear")
         try:
             addresses = server.bind()
         except OSError as error:
@@ -393,6 +425,8 @@ def server_main(argv: list[str] | None = None) -> int:
         )
         if "ftp" in addresses:
             log.info("FTP door listening on %s:%d", *addresses["ftp"])
+        if "ftps" in addresses:
+            log.info("FTPS door (implicit TLS) listening on %s:%d", *addresses["ftps"])
         server.serve_forever()
         return 0
     finally:

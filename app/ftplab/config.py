@@ -36,6 +36,12 @@ class ServerConfig:
     """--tls-cert: the lab port speaks TLS, the FTP door offers AUTH TLS."""
     tls_key: str = ""
     require_tls: bool = False
+    ftps_port: int | None = None
+    """--ftps-port: the FTP door also listens there with implicit TLS (off by default)."""
+    users: str = ""
+    """--users: the accounts file; empty, the open lab (any name, no password)."""
+    allow_clear_passwords: bool = False
+    """--allow-clear-passwords: accounts may log in without TLS (the Wireshark exercise)."""
 
     def with_name(self, name: str) -> ServerConfig:
         return dataclasses.replace(self, name=name)
@@ -71,3 +77,6 @@ class ClientConfig:
     fingerprint: str = ""
     reconnect: bool | None = None
     """Come back after a lost connection: None, at a terminal only (the default)."""
+    password_file: str = ""
+    """--password-file: the account's password, for a server with accounts (else
+    FTPLAB_PASSWORD, else asked at the terminal)."""

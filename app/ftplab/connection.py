@@ -214,8 +214,10 @@ class Transport:
             return b""
 
     def has_spoken(self) -> bool:
-        """Bytes from the peer are waiting (peeked, not read)."""
-        return bool(self.peek())
+        """Bytes from the peer are waiting (peeked, not read): its first line is on its way.
+        Not under TLS: waiting bytes are records (a handshake, an alert), not a line;
+        there only plaintext received counts, which its kind of connection knows."""
+        return self.tls is None and bool(self.peek())
 
     def peer_alive(self) -> bool:
         """The peer has not closed its side."""

@@ -81,6 +81,10 @@ class PlainConsole:
         lines, self._pending = self._pending, []
         return lines
 
+    def ask_secret(self, _prompt: str) -> str:
+        """No terminal, no question without echo: the caller gives a password another way."""
+        return ""
+
     def ask(self, _prompt: str) -> str:
         """The next line, blocking: for a name before the loop starts."""
         while not self._pending and not self.at_eof:
@@ -125,6 +129,8 @@ class TerminalConsole(PlainConsole):
         self._signal_keys_as_keys = signal_keys_as_keys
         self._editor = LineEditor(lambda before: self.completer(before))
         self._status = ""
+        self._secret = False
+        """A password is being typed: the line is not drawn, and not echoed when done."""
         self._saved_mode = None
         self._submitted: list[str] = []
         self._effects = {
@@ -174,6 +180,9 @@ class TerminalConsole(PlainConsole):
     def ask(self, prompt: str) -> str:
         """One line typed after `prompt`, edited like any other and kept out of the history;
         "" at Ctrl-D. Ctrl-C (as a key) raises KeyboardInterrupt, leaving a clean line."""
+        return self._answer(prompt).strip()
+
+    def _answer(self, prompt: str) -> str:
         owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
         self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
         self._editor.remember = False
@@ -184,9 +193,19 @@ class TerminalConsole(PlainConsole):
         try:
             while not self._pending and not self.at_eof:
                 self._pending = self.read_lines()
-            return self._pending.pop(0).strip() if self._pending else ""
+            return self._pending.pop(0) if self._pending else ""
         finally:
             self._prompt, self.on_interrupt, self._editor.remember = owner_prompt, owner_interrupt, True
+
+    def ask_secret(self, prompt: str) -> str:
+        """Like `ask`, but what is typed is never drawn nor echoed, and kept as typed,
+        spaces included (a password)."""
+        completer, self.completer = self.completer, _no_completions  # Tab shows nothing either
+        self._secret = True
+        try:
+            return self._answer(prompt)
+        finally:
+            self._secret, self.completer = False, completer
 
     def _interrupt_question(self) -> None:
         self._write("^C\r\n")
@@ -207,11 +226,13 @@ class TerminalConsole(PlainConsole):
         return self._submitted
 
     def _echo_submitted(self, effect: Submitted) -> None:
-        self._write(f"\r\x1b[K{self._prompt()}{effect.line}\r\n")
+        shown = "" if self._secret else effect.line
+        self._write(f"\r\x1b[K{self._prompt()}{shown}\r\n")
         self._submitted.append(effect.line)
 
     def _echo_cancelled(self, effect: Cancelled) -> None:
-        self._write(f"\r\x1b[K{self._prompt()}{effect.line}^C\r\n")
+        shown = "" if self._secret else effect.line
+        self._write(f"\r\x1b[K{self._prompt()}{shown}^C\r\n")
 
     def _on_signal_key(self, name: str) -> None:
         self._signal_keys[name]()
@@ -241,6 +262,9 @@ class TerminalConsole(PlainConsole):
             return
         head = f"{self._status} {self._prompt()}" if self._status else self._prompt()
         room = max(shutil.get_terminal_size().columns - _cells(head) - 1, 10)
+        if self._secret:
+            self._write(f"\r\x1b[K{head}")
+            return
         start, end, back = self._window(room)
         line = self._editor.line
         self._write(f"\r\x1b[K{head}{line[start:end]}" + (f"\x1b[{back}D" if back > 0 else ""))

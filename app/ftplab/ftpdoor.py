@@ -232,11 +232,34 @@ class FtpControl(Connection):
         (its own session tickets and cache: no other connection resumes its session)."""
         self.tls_context = context
         self.start_tls(context)
+        context.num_tickets = 0
+        """Only the control connection gets TLS 1.3 session tickets (its layer took the
+        count when it was made): a data connection resumes that session and needs none.
+        An uploading client never reads them, and closing with them unread makes its
+        kernel reset the connection, which drops the upload's last bytes on our side."""
 
     def remember_active(self, action: ftp.ConnectActive) -> None:
         """PORT/EPRT: connect there when the transfer starts (no listener meanwhile)."""
         self.door.close_listener(self)
         self.active_target = (action.host, action.port)
+
+
+class ImplicitTlsEntrance:
+    """--ftps-port: the FTP door's connections that speak TLS from their first byte
+    (implicit FTPS): the handshake comes before the 220, which then goes encrypted."""
+
+    def __init__(self, door: FtpDoor):
+        self._door = door
+
+    def new_connection(self, sock: socket.socket, address: tuple, place: Place) -> FtpControl:
+        control = self._door.new_connection(sock, address, place)
+        control.ftp.begin_implicit_tls()
+        control.start_tls_now(self._door.new_tls_context())
+        return control
+
+    def busy_message(self) -> bytes:
+        """Nothing in clear: the client expects a TLS handshake, and would show bytes as garbage."""
+        return b""
 
 
 class FtpData(Connection):
@@ -253,6 +276,9 @@ class FtpData(Connection):
         self.deadline_to_connect = self.connected_at + DATA_CONNECT_SECONDS
         self.interest_paused = False
         """Its EOF was seen: nothing more to watch while the upload settles."""
+        self.early = bytearray()
+        """An upload's first bytes, decrypted with the end of its TLS handshake before the
+        STOR began: at most one read's worth (reading stops with the handshake)."""
 
     @classmethod
     def connect(cls, control: FtpControl, target: tuple[str, int]) -> FtpData | None:
@@ -327,9 +353,10 @@ class FtpData(Connection):
             self.read_handshake()
 
     def read_handshake(self) -> None:
-        """PROT P: the data connection's TLS handshake, which must resume the control's session."""
+        """PROT P: the data connection's TLS handshake, which must resume the control's session.
+        A client may send its upload with the handshake's last records: those bytes wait in `early`."""
         try:
-            self.receive()
+            self.early += self.receive() or b""
         except TlsFailed as error:
             self.refuse_tls(error)
         except OSError:
@@ -344,7 +371,7 @@ class FtpData(Connection):
         if self.upload is None:
             return False
         try:
-            chunk = self.receive()
+            chunk = self._take_early() or self.receive()
         except TlsFailed as error:
             self.refuse_tls(error)
             return False
@@ -365,6 +392,15 @@ class FtpData(Connection):
         if self.input_ended:
             self.control.door.upload_ended(self)
         return True
+
+    def _take_early(self) -> bytes:
+        early, self.early = bytes(self.early), bytearray()
+        return early
+
+    @property
+    def has_early_input(self) -> bool:
+        """Input already decrypted (or its end) that no socket event will announce again."""
+        return bool(self.early) or self.input_ended
 
     def flushed(self) -> None:
         """An empty outbox: the next piece of a listing, or the transfer is done."""
@@ -415,9 +451,11 @@ class FtpDoor(Door):
         timeouts: Timeouts,
         digests: HashCache | None = None,
         tls_context: Callable[[], ssl.SSLContext] | None = None,
+        logins: ftp.LoginGuard | None = None,
     ):
-        self._tls_context = tls_context
-        """--tls-cert: makes a TLS context (one per control connection, at its AUTH TLS)."""
+        self.new_tls_context = tls_context
+        """--tls-cert: makes a TLS context (one per control connection, at its AUTH TLS or
+        as it arrives on --ftps-port: its own session cache)."""
         self._digests = digests if digests is not None else HashCache()
         self.loop = loop
         self.room = room
@@ -432,8 +470,8 @@ class FtpDoor(Door):
         """Uploads whose data connection ended, waiting to see that their client is still there."""
         self._waiting_for_port = WaitingLine()
         """PASVs waiting for a free passive port, in arrival order."""
-        self._logins = ftp.LoginGuard(clock=lambda: self.loop.now)
-        """Failed logins per address, shared by every control connection."""
+        self._logins = logins or ftp.LoginGuard(clock=lambda: self.loop.now)
+        """Failed logins per address, shared by every control connection (and the lab door's)."""
         self._delayed: dict[FtpControl, float] = {}
         """Sessions waiting for a Delay (a failed login's reply) to be over, and when it is."""
         self._actions = {
@@ -448,7 +486,7 @@ class FtpDoor(Door):
             ftp.Renamed: FtpControl.announce_rename,
             ftp.FileSent: FtpControl.note_download,
             ftp.Delay: self._delay,
-            ftp.StartTls: lambda control, _action: control.start_tls_now(self._tls_context()),
+            ftp.StartTls: lambda control, _action: control.start_tls_now(self.new_tls_context()),
             ftp.CloseData: lambda control, _action: self._close_data(control),
             ftp.Close: lambda control, _action: self.loop.close_after_output(control, "quit"),
         }
@@ -465,6 +503,7 @@ class FtpDoor(Door):
             anonymous_number=lambda: next(self._anonymous),
             digests=self._digests,
             logins=self._logins,
+            address_key=place.key,
         )
         return FtpControl(sock, address, self.loop.now, session, place.key, self)
 
@@ -602,6 +641,8 @@ class FtpDoor(Door):
         if not data.begin(action):
             self.transfer_ended(data, ftp.TransferDone())  # nothing to send: an empty file or listing
             return
+        if data.upload is not None and data.has_early_input:
+            data.read_upload()
         self.loop.touch(data)
 
     def upload_ended(self, data: FtpData) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import protocol
+from .lab_logins import LabLogins
 from .logs import CHATTER_LOGGER, log_reason
 from .messages import (
     CATALOGUES,
@@ -139,8 +140,11 @@ class Handlers:
         *,
         keep_alive_seconds: float = 0.0,
         stop: Callable[[], None] = lambda: None,
+        logins: LabLogins | None = None,
     ):
         self._room = room
+        self.logins = logins
+        """With accounts (--users): the password step before a join."""
         self._keep_alive_seconds = keep_alive_seconds
         """Asked of clients that announce themselves with `!JOIN` (0: no idle timeout, none asked)."""
         self._downloads = downloads
@@ -167,6 +171,14 @@ class Handlers:
 
     def on_line(self, session: Session, line: protocol.Line, now: float) -> bool:
         """Handle one line; False when it must wait (see the module's docstring)."""
+        if session.login is not None:
+            session.last_activity = now
+            return self._on_password(session, line, now)
+        if isinstance(line, protocol.Password) and self.logins is None:
+            line = protocol.Line(line.sender, f"!{protocol.PASSWORD} {line.text}")  # the open lab: as ever
+        elif isinstance(line, protocol.Password):
+            self._room.send_error(session, ErrorCode.PROTOCOL, "password_not_now")
+            return True
         if not isinstance(line, protocol.Line):
             return self._on_upload_frame(session, line, now)
         if session.name is None:
@@ -199,12 +211,28 @@ class Handlers:
             room.send_error(session, error.code, "no_prefix", name=session.name)
 
     def _join(self, session: Session, line: protocol.Line, now: float) -> None:
-        room = self._room
-        text = line.text.strip()
-        options = protocol.parse_join(text)
+        options = protocol.parse_join(line.text.strip())
         if options is not None:
             self._take_join_options(session, options)  # first: a refusal speaks its language too
-            text = ""
+        if self.logins is not None:
+            self.logins.ask(session, line, options)  # the join goes on once its password is right
+        else:
+            self._enter(session, line, options)
+
+    def _on_password(self, session: Session, line, now: float) -> bool:
+        """The answer to `!PASSWORD`; False when it must wait for the checks' ration."""
+        if isinstance(line, protocol.Password) and self.logins.must_wait(session):
+            return False
+        pending = self.logins.answer(session, line, now)
+        if pending is not None:
+            self._enter(session, pending.first_line, pending.options)
+        return True
+
+    def _enter(self, session: Session, line: protocol.Line, options: dict[str, str] | None) -> None:
+        """The name is taken (unless in use), the welcome said; the first line's text, if not a
+        `!JOIN`, is then handled like any later line."""
+        room = self._room
+        text = "" if options is not None else line.text.strip()
         if not room.add_member(session, line.sender):
             log.info("refused name %s for %s: in use", visible(line.sender), session.label)
             room.refuse(session, ErrorCode.NAME_TAKEN, "name_taken", name=line.sender)
@@ -289,6 +317,8 @@ class Handlers:
         if not argument:
             self._room.send_error(session, ErrorCode.USAGE, "usage_get")
             return
+        if self._download_refused(session, argument):
+            return
         problem = self._request_download(session, argument)
         if (
             problem is not None
@@ -308,11 +338,20 @@ class Handlers:
             self._room.send_error(session, ErrorCode.USAGE, "usage_resume")
             return
         offset, prefix_sha256, name = parsed
+        if self._download_refused(session, name):
+            return
         problem = self._request_download(session, name, resume_from=(offset, prefix_sha256))
         if problem is not None:
             reason = log_reason(problem.message_key, name=visible(name))
             log.info("%s: resume %s refused: %s", session.label, visible(name), reason)
             self._room.send_file_error(session, problem.code, problem.message_key, name)
+
+    def _download_refused(self, session: Session, name: str) -> bool:
+        """An account without the download right (--users) asked for a file: refused."""
+        if session.may("download"):
+            return False
+        self._room.send_file_error(session, ErrorCode.NO_DOWNLOAD, "downloads_off", name)
+        return True
 
     def _get_each_word(self, session: Session, argument: str) -> bool:
         """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell;
@@ -348,6 +387,8 @@ class Handlers:
         """`mget PATTERN`: every served file of the current folder whose name matches (shell
         wildcards), queued in name order and each confirmed with `!QUEUED`; past the queue's
         cap, one `queue-full` says how many were left out."""
+        if self._download_refused(session, pattern):
+            return
         try:
             wildcard = Wildcard.parse(pattern)  # first: a pattern refused costs no listing
             files = [entry for entry in self._tree.list_shown(session.cwd) if not entry.is_dir]

@@ -287,10 +287,15 @@ class LabDoor(Door):
         self.room.remove_member(session, reason)
 
     def check_timers(self, session: Session, now: float) -> None:
-        """A reader that takes nothing, a connection that never gives a name, an idle client."""
+        """A reader that takes nothing, a wrong password whose delay is over, a connection
+        that never gives a name (or its password), an idle client."""
         limits = self._timeouts
         if limits.data and session.stalled_for(now) > limits.data:
             self.loop.drop(session, f"no data taken for {limits.data:g} s")
+        elif session.login is not None and session.login.refusal_due(now):
+            code, key, values = session.login.refusal
+            session.login = None
+            session.refuse(code, key, **values)
         elif session.name is None and limits.join and session.idle_for(now) > limits.join:
             session.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.join:g}")
         elif limits.idle and not session.busy_sending and session.idle_for(now) > limits.idle:

@@ -61,6 +61,9 @@ SPANISH = {
     "console_help_chat": "  cualquier otra cosa es un mensaje para todos (//texto: uno que empieza por /)",
     "console_unknown_command": "No existe el comando {command} (no se ha enviado nada): escribe /help",
     "console_history_empty": "Todavía no hay conversación",
+    "console_server_away": "El servidor se ha detenido: esperando a que vuelva (Ctrl-C sale)",
+    "console_server_back": "El servidor ha vuelto",
+    "console_server_gone": "El servidor no ha vuelto en {seconds} s: scripts/lab status dice por qué",
     "earlier_line": "(antes) {name}> {text}",
     "console_sent": "{name} descargó {path} ({size})",
     "console_upload_failed": "Falló la subida de {name}: {reason}",
@@ -119,6 +122,31 @@ SPANISH = {
     "tls_fingerprint_changed": (
         "¡El certificado del servidor ha cambiado! Esperaba {expected} y el servidor presenta {seen}: "
         "conexión rechazada (alguien podría estar haciéndose pasar por el servidor)"
+    ),
+    "tls_first_use": (
+        "No se puede verificar el certificado de {server} ({reason}).\n"
+        "Su huella SHA-256 es:\n  {fingerprint}\n"
+        "Confía solo si es la que te ha dado el profesor "
+        "(el servidor la escribe en su registro al arrancar)."
+    ),
+    "tls_trust_question": "¿Confías en este servidor y lo recuerdas? (sí/no): ",
+    "tls_yes_or_no": "Responde sí o no.",
+    "tls_not_trusted": "No confías en {server}: conexión cancelada",
+    "tls_trust_stored": "Huella guardada en {path}: la próxima vez no se preguntará.",
+    "tls_trust_not_stored": (
+        "No se pudo guardar la huella en {path} ({reason}): se confía en ella solo hasta que salgas."
+    ),
+    "tls_known_hosts_unreadable": "No se puede leer {path} ({reason}): se ignora.",
+    "tls_untrusted_piped": (
+        "No se puede verificar el certificado de {server} ({reason}), y sin terminal no se puede "
+        "preguntar si confías en él: conexión rechazada. Su huella SHA-256 es {fingerprint}; "
+        "usa --ca con la CA de la clase, o --fingerprint {fingerprint} si es la del servidor"
+    ),
+    "tls_known_host_changed": (
+        "¡ATENCIÓN! ¡EL CERTIFICADO DE {server} HA CAMBIADO! Conexión rechazada.\n"
+        "Alguien podría estar haciéndose pasar por el servidor (o el profesor lo ha renovado).\n"
+        "Huella guardada: {expected}\nHuella presentada: {seen}\n"
+        "Si el cambio es legítimo, borra la línea {line} de {path} y conéctate de nuevo."
     ),
     "connection_lost": "Se ha perdido la conexión con el servidor",
     "server_said": "El servidor ha cerrado la conexión: {text}",
@@ -402,9 +430,23 @@ SPANISH = {
     ),
     "opt_tls_key": "clave privada (PEM) del certificado",
     "opt_require_tls": "rechaza los inicios de sesión FTP en claro",
-    "tls_options_incomplete": "--tls-cert y --tls-key van juntos, y --require-tls los necesita",
+    "opt_ftps_port": (
+        "puerto FTPS implícito (TLS desde el primer byte, como ftps:// de curl; 990 es el habitual); "
+        "sin él, no se escucha"
+    ),
+    "tls_options_incomplete": (
+        "--tls-cert y --tls-key van juntos, y --require-tls y --ftps-port los necesitan"
+    ),
     "bad_tls_files": "no se pueden cargar el certificado o la clave TLS: {reason}",
-    "opt_tls": "habla TLS con el servidor, verificando su certificado (con las CA del sistema o --ca)",
+    "tls_key_encrypted": (
+        "la clave está cifrada y el servidor no puede pedir la contraseña; "
+        "descífrala con: openssl pkey -in CLAVE -out CLAVE-NUEVA"
+    ),
+    "opt_tls": (
+        "habla TLS con el servidor, verificando su certificado con las CA del sistema; en un terminal, "
+        "uno que no puedan verificar se puede aceptar viendo su huella (se recuerda en "
+        "$XDG_CONFIG_HOME/ftplab/known_hosts)"
+    ),
     "opt_ca": "archivo PEM con la CA que firma el certificado del servidor (implica --tls)",
     "opt_fingerprint": "SHA-256 del certificado del servidor en el que confiar (implica --tls)",
     "opt_passive_ports": "puertos para las conexiones de datos pasivas, p. ej. 30000-30009",
@@ -425,6 +467,68 @@ SPANISH = {
         "--max-clients debe ser al menos 1: con 0 no entraría nadie "
         "(en --max-per-ip, 0 sí significa sin límite)"
     ),
+    # --- accounts (--users) ---
+    "accounts_options_title": "cuentas",
+    "opt_users": (
+        "archivo de cuentas (lo crea ftplab-server users add NOMBRE): solo ellas entran, "
+        "con su contraseña y sus permisos, por las dos puertas"
+    ),
+    "opt_allow_clear_passwords": "acepta contraseñas de cuentas sin TLS (el ejercicio de Wireshark)",
+    "bad_users_file": "archivo de cuentas no válido: {reason}",
+    "users_file_readable": "el archivo de cuentas {path} lo pueden leer otros usuarios (chmod 600 {path})",
+    "users_description": "Gestiona el archivo de cuentas (--users) de ftplab-server.",
+    "users_opt_file": "el archivo de cuentas",
+    "users_opt_rights": "permisos de la cuenta: download, upload, overwrite separados por comas, o -",
+    "users_cmd_add": "crea la cuenta NOMBRE (o le cambia la contraseña y los permisos)",
+    "users_cmd_remove": "borra la cuenta NOMBRE",
+    "users_cmd_list": "muestra las cuentas y sus permisos (nunca sus hashes)",
+    "users_no_file": "di el archivo de cuentas con --users ARCHIVO o FTPLAB_USERS",
+    "users_bad_name": "nombre no válido: {name}",
+    "users_bad_rights": "permisos no válidos: {reason}",
+    "ask_new_password": "Contraseña para {name}: ",
+    "ask_new_password_again": "Repítela: ",
+    "users_passwords_differ": "las contraseñas no coinciden; no se ha cambiado nada",
+    "users_empty_password": "la contraseña no puede estar vacía; no se ha cambiado nada",
+    "users_added": "cuenta {name} guardada en {path} (permisos: {rights})",
+    "users_removed": "cuenta {name} borrada de {path}",
+    "users_no_such": "no hay ninguna cuenta {name} en {path}",
+    "users_none": "(ninguna cuenta)",
+    "users_cannot_write": "no se puede escribir {path}: {reason}",
+    "downloads_off": "Tu cuenta no puede descargar archivos",
+    "account_no_upload": "Tu cuenta no puede subir archivos",
+    "password_required": (
+        "Este servidor pide contraseña: actualiza tu cliente ftplab (hace falta el protocolo {version})"
+    ),
+    "password_expected": "Se esperaba la contraseña",
+    "password_not_now": "No se ha pedido ninguna contraseña: esa línea no se ha enviado a nadie",
+    "bad_password": "Nombre o contraseña incorrectos",
+    "logins_blocked": (
+        "Demasiados intentos fallidos desde tu dirección; vuelve a intentarlo dentro de {minutes} min"
+    ),
+    "clear_password_refused": (
+        "Este servidor no acepta contraseñas sin cifrar y su puerta no habla TLS "
+        "(el servidor necesita --tls-cert, o --allow-clear-passwords)"
+    ),
+    "ftp_downloads_off": "Acción no realizada: tu cuenta no puede descargar archivos.",
+    "ftp_no_anonymous": "No se admiten inicios de sesión anónimos: este servidor usa cuentas.",
+    "ftp_clear_password_refused": (
+        "Este servidor no acepta contraseñas en claro: usa AUTH TLS antes de USER (FTPS explícito)."
+    ),
+    "ftp_clear_password_no_tls": (
+        "Este servidor no acepta contraseñas en claro y no tiene TLS "
+        "(el servidor necesita --tls-cert, o --allow-clear-passwords)."
+    ),
+    "opt_password_file": (
+        "archivo cuya primera línea es la contraseña de tu cuenta, si el servidor la pide "
+        "(también FTPLAB_PASSWORD); sin él, se pregunta sin eco"
+    ),
+    "ask_password": "Contraseña de {name}: ",
+    "password_not_asked": (
+        "el servidor pide contraseña y la entrada no es un terminal: dala con --password-file "
+        "o FTPLAB_PASSWORD"
+    ),
+    "password_file_unreadable": "--password-file {path}: {reason}",
+    "password_too_long": "la contraseña es demasiado larga para enviarla",
 }
 
 ENGLISH = {
@@ -469,6 +573,9 @@ ENGLISH = {
     "console_help_chat": "  anything else is a message to everyone (//text: one that starts with /)",
     "console_unknown_command": "There is no command {command} (nothing was sent): type /help",
     "console_history_empty": "Nothing has been said yet",
+    "console_server_away": "The server stopped: waiting for it to come back (Ctrl-C leaves)",
+    "console_server_back": "The server is back",
+    "console_server_gone": "The server did not come back in {seconds} s: scripts/lab status says why",
     "earlier_line": "(earlier) {name}> {text}",
     "console_sent": "{name} downloaded {path} ({size})",
     "console_upload_failed": "{name}'s upload failed: {reason}",
@@ -526,6 +633,31 @@ ENGLISH = {
     "tls_fingerprint_changed": (
         "The server's certificate has changed! Expected {expected}, the server shows {seen}: "
         "connection refused (someone could be posing as the server)"
+    ),
+    "tls_first_use": (
+        "Cannot verify the certificate of {server} ({reason}).\n"
+        "Its SHA-256 fingerprint is:\n  {fingerprint}\n"
+        "Trust it only if it is the one your teacher gave you "
+        "(the server writes it in its log at start)."
+    ),
+    "tls_trust_question": "Trust this server and remember it? (yes/no): ",
+    "tls_yes_or_no": "Please answer yes or no.",
+    "tls_not_trusted": "You do not trust {server}: connection cancelled",
+    "tls_trust_stored": "Fingerprint saved in {path}: you will not be asked next time.",
+    "tls_trust_not_stored": (
+        "Could not save the fingerprint in {path} ({reason}): it is trusted until you leave."
+    ),
+    "tls_known_hosts_unreadable": "Cannot read {path} ({reason}): ignored.",
+    "tls_untrusted_piped": (
+        "Cannot verify the certificate of {server} ({reason}), and without a terminal nobody can be "
+        "asked whether to trust it: connection refused. Its SHA-256 fingerprint is {fingerprint}; "
+        "use --ca with the class's CA, or --fingerprint {fingerprint} if it is the server's"
+    ),
+    "tls_known_host_changed": (
+        "WARNING! THE CERTIFICATE OF {server} HAS CHANGED! Connection refused.\n"
+        "Someone could be pretending to be the server (or the teacher renewed it).\n"
+        "Saved fingerprint:     {expected}\nFingerprint presented: {seen}\n"
+        "If the change is legitimate, delete line {line} of {path} and connect again."
     ),
     "connection_lost": "The connection to the server was lost",
     "server_said": "The server closed the connection: {text}",
@@ -800,9 +932,23 @@ ENGLISH = {
     ),
     "opt_tls_key": "the certificate's private key (PEM)",
     "opt_require_tls": "refuse FTP logins in clear",
-    "tls_options_incomplete": "--tls-cert and --tls-key go together, and --require-tls needs them",
+    "opt_ftps_port": (
+        "implicit FTPS port (TLS from the first byte, like curl's ftps://; 990 is the usual one); "
+        "without it, none is opened"
+    ),
+    "tls_options_incomplete": (
+        "--tls-cert and --tls-key go together, and --require-tls and --ftps-port need them"
+    ),
     "bad_tls_files": "cannot load the TLS certificate or key: {reason}",
-    "opt_tls": "speak TLS with the server, verifying its certificate (with the system's CAs or --ca)",
+    "tls_key_encrypted": (
+        "the key is encrypted and the server cannot ask for its passphrase; "
+        "decrypt it with: openssl pkey -in KEY -out NEW-KEY"
+    ),
+    "opt_tls": (
+        "speak TLS with the server, verifying its certificate with the system's CAs; at a terminal, "
+        "one they cannot verify may be accepted after seeing its fingerprint (remembered in "
+        "$XDG_CONFIG_HOME/ftplab/known_hosts)"
+    ),
     "opt_ca": "PEM file with the CA that signs the server's certificate (implies --tls)",
     "opt_fingerprint": "SHA-256 of the server certificate to trust (implies --tls)",
     "opt_passive_ports": "ports for passive data connections, e.g. 30000-30009",
@@ -822,6 +968,66 @@ ENGLISH = {
     "max_clients_zero": (
         "--max-clients must be at least 1: with 0 nobody could join (for --max-per-ip, 0 does mean no limit)"
     ),
+    # --- accounts (--users) ---
+    "accounts_options_title": "accounts",
+    "opt_users": (
+        "accounts file (ftplab-server users add NAME makes it): only these accounts log in, "
+        "with their passwords and rights, through both doors"
+    ),
+    "opt_allow_clear_passwords": "accept account passwords without TLS (the Wireshark exercise)",
+    "bad_users_file": "unusable accounts file: {reason}",
+    "users_file_readable": "the accounts file {path} is readable by other users (chmod 600 {path})",
+    "users_description": "Manage ftplab-server's accounts file (--users).",
+    "users_opt_file": "the accounts file",
+    "users_opt_rights": "the account's rights: download, upload, overwrite separated by commas, or -",
+    "users_cmd_add": "make the account NAME (or change its password and rights)",
+    "users_cmd_remove": "delete the account NAME",
+    "users_cmd_list": "show the accounts and their rights (never their hashes)",
+    "users_no_file": "give the accounts file with --users FILE or FTPLAB_USERS",
+    "users_bad_name": "not a valid name: {name}",
+    "users_bad_rights": "bad rights: {reason}",
+    "ask_new_password": "Password for {name}: ",
+    "ask_new_password_again": "Again: ",
+    "users_passwords_differ": "the passwords differ; nothing was changed",
+    "users_empty_password": "the password cannot be empty; nothing was changed",
+    "users_added": "account {name} saved in {path} (rights: {rights})",
+    "users_removed": "account {name} deleted from {path}",
+    "users_no_such": "there is no account {name} in {path}",
+    "users_none": "(no accounts)",
+    "users_cannot_write": "cannot write {path}: {reason}",
+    "downloads_off": "Your account may not download files",
+    "account_no_upload": "Your account may not upload files",
+    "password_required": (
+        "This server asks for a password: update your ftplab client (protocol {version} needed)"
+    ),
+    "password_expected": "A password was expected",
+    "password_not_now": "No password was asked for: that line was sent to nobody",
+    "bad_password": "Wrong name or password",
+    "logins_blocked": "Too many failed logins from your address; try again in {minutes} min",
+    "clear_password_refused": (
+        "This server accepts no password in clear and its door speaks no TLS "
+        "(the server needs --tls-cert, or --allow-clear-passwords)"
+    ),
+    "ftp_downloads_off": "Requested action not taken: your account may not download files.",
+    "ftp_no_anonymous": "Anonymous logins are not allowed: this server uses accounts.",
+    "ftp_clear_password_refused": (
+        "This server accepts no password in clear: use AUTH TLS before USER (explicit FTPS)."
+    ),
+    "ftp_clear_password_no_tls": (
+        "This server accepts no password in clear and has no TLS "
+        "(the server needs --tls-cert, or --allow-clear-passwords)."
+    ),
+    "opt_password_file": (
+        "file whose first line is your account's password, if the server asks for one "
+        "(also FTPLAB_PASSWORD); without it, it is asked for without echo"
+    ),
+    "ask_password": "Password for {name}: ",
+    "password_not_asked": (
+        "the server asks for a password and input is not a terminal: give it with --password-file "
+        "or FTPLAB_PASSWORD"
+    ),
+    "password_file_unreadable": "--password-file {path}: {reason}",
+    "password_too_long": "the password is too long to send",
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}

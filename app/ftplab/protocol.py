@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .usernames import MAX_NAME_CHARS, is_valid_name, name_key, name_problem  # noqa: F401 (the protocol's names)
 
@@ -32,16 +32,22 @@ CONTROL = "!"
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 JOIN = "JOIN"
 """A client's first line may be `name> !JOIN key=value ...`: options, not a command."""
+PASSWORD = "PASSWORD"
+"""`!PASSWORD`: the server asks for the account's password; `name> !PASSWORD secret` answers."""
 MAX_KEEP_ALIVE_SECONDS = 1_000_000.0
-VERSION = 3
+VERSION = 4
 """The protocol this code speaks (docs/protocol.md, "Versions"). A client announces it with
-`!JOIN proto=3`; a server that speaks it answers `!PROTO 3` after `!HELLO` and from then on
+`!JOIN proto=4`; a server that speaks it answers `!PROTO 4` after `!HELLO` and from then on
 gives that client data in fields: `!ENTRY` for a listing, `!REFUSED` before a file's `!ERR`
 (from version 2), `!EARLIER` for the conversation shown again on joining (from version 3).
+A client of version 4 can also answer `!PASSWORD` before its `!HELLO` (a server with accounts).
 A client that announces no version (1) gets the human text only, as before."""
 
 EARLIER_VERSION = 3
 """The first version whose clients are sent `!EARLIER` (earlier ones get a line of text)."""
+PASSWORD_VERSION = 4
+"""The first version whose clients can be asked for a password (`!PASSWORD`); an earlier one
+joining a server with accounts is refused with `!ERR password-required`."""
 ENTRY_KINDS = ("f", "d")
 """`!ENTRY` kinds: a file, a directory."""
 
@@ -69,6 +75,9 @@ class ErrorCode(str, enum.Enum):
     CLOSING = ("closing", True)
     KICKED = ("kicked", True)
     TLS_REQUIRED = ("tls-required", True)
+    PASSWORD_REQUIRED = ("password-required", True)
+    BAD_PASSWORD = ("bad-password", True)
+    LOGINS_BLOCKED = ("logins-blocked", True)
     # a line the server could not take: the connection goes on
     PROTOCOL = "protocol"
     TOO_LONG = "too-long"
@@ -98,6 +107,8 @@ class ErrorCode(str, enum.Enum):
     CORRUPT = "corrupt"
     # `cd`
     NOT_DIR = "not-dir"
+    # `get`, `mget`, `resume` from an account without the download right (--users)
+    NO_DOWNLOAD = "no-download"
     # `cancel`: a download the client asked for and then cancelled (protocol 2)
     CANCELLED = "cancelled"
 
@@ -183,6 +194,21 @@ class Line:
 
     sender: str
     text: str
+
+
+@dataclass(frozen=True)
+class Password:
+    """`!PASSWORD text`: the client's answer to `!PASSWORD` (never shown, never logged)."""
+
+    sender: str
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PasswordRequest:
+    """`!PASSWORD`: the server asks the client for its account's password (protocol 4)."""
+
+    sender: str
 
 
 @dataclass(frozen=True)
@@ -437,6 +463,8 @@ _ENCODERS = {
     FileResume: lambda e: _encode_file_resume(e),
     Queued: lambda e: _line(e.sender, f"{CONTROL}QUEUED {e.name}"),
     Version: lambda e: _line(e.sender, f"{CONTROL}PROTO {e.number:d}"),
+    Password: lambda e: _line(e.sender, f"{CONTROL}{PASSWORD} {e.text}"),
+    PasswordRequest: lambda e: _line(e.sender, f"{CONTROL}{PASSWORD}"),
     ListEntry: lambda e: _encode_entry(e),
     Refused: lambda e: _encode_refused(e),
     Earlier: lambda e: _encode_earlier(e),
@@ -627,17 +655,21 @@ _CONTROL_PARSERS = {
     "ENTRY": _parse_entry,
     "REFUSED": _parse_refused,
     "EARLIER": _parse_earlier,
+    PASSWORD: lambda sender, _args: PasswordRequest(sender),
 }
 
 
 def parse_client_line(sender: str, text: str):
     """The event for one complete client line other than `!DATA`: `!ABORT`
     ends the client's upload, `!!text` is text starting with "!", and anything
-    else (an unknown `!word` too, as typed by hand) is a Line."""
+    else (an unknown `!word` too, as typed by hand) is a Line. `!PASSWORD text` answers
+    the server's `!PASSWORD` (a typed `!PASSWORD` travels as `!!PASSWORD`, chat)."""
     if text.startswith(CONTROL * 2):
         return Line(sender, text[1:])
     if text.startswith(f"{CONTROL}ABORT"):
         return FileAbort(sender, text[len("!ABORT") :].strip())
+    if text.startswith(f"{CONTROL}{PASSWORD} "):
+        return Password(sender, text[len(PASSWORD) + 2 :])
     return Line(sender, text)
 
 

@@ -99,6 +99,16 @@ class Session(Connection):
             ADDRESS_CHAT_LINES_PER_SECOND, ADDRESS_CHAT_BURST_LINES, now
         )
         self.command_allowance = Allowance(COMMANDS_PER_SECOND, COMMAND_BURST, now)
+        self.login = None
+        """With accounts: its `lab_logins.PendingLogin` while it is asked for its password."""
+        self.rights: frozenset[str] | None = None
+        """Its account's rights (accounts.RIGHTS); None: the server's --allow-upload and
+        --allow-overwrite, and downloads (no accounts)."""
+
+    def may(self, right: str, switch: bool = True) -> bool:
+        """Whether this client may `right` ("download", "upload", "overwrite"): its account
+        says, or without accounts the server's `switch`."""
+        return switch if self.rights is None else right in self.rights
 
     @property
     def pacer(self) -> Pacer:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import socket
 import ssl
 
@@ -43,25 +44,67 @@ class NotTls(TlsFailed):
     """The peer spoke in clear to a port that speaks TLS."""
 
 
-def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
-    """A server context for the certificate chain and key (TLS 1.2 at least).
-    Raises OSError or ssl.SSLError when they cannot be loaded."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert_file, key_file)
-    return context
+class EncryptedKey(OSError):
+    """The key asks for a passphrase: the loop cannot stop to ask one."""
+
+
+def _no_passphrase() -> bytes:
+    raise EncryptedKey("the private key is encrypted")
+
+
+class ServerCredentials:
+    """The certificate chain and key, read once at start and kept in memory.
+
+    The lab door shares one context (`context`). The FTP door needs a context per
+    control connection (`new_context`): a data connection is accepted only when it
+    resumes its control connection's session, and TLS 1.3 session ids do not tie the
+    two together, so the tie is the session cache, which is the context's own. Those
+    contexts load the PEM kept in memory through an anonymous memory file (memfd), not
+    the files: a certificate replaced, removed or unreadable after the start changes
+    nothing, and an encrypted key is refused at the start instead of asking for its
+    passphrase on the terminal while the loop waits."""
+
+    def __init__(self, cert_file: str, key_file: str):
+        """Raises OSError, ssl.SSLError or EncryptedKey when they cannot be loaded."""
+        self._files = (cert_file, key_file)
+        with open(cert_file, "rb") as cert, open(key_file, "rb") as key:
+            chain = cert.read()
+            self._pem = chain + b"\n" + key.read()
+        self.context = self.new_context()
+        self.fingerprint = _first_fingerprint(chain)
+        """The server certificate's SHA-256, for the teacher to give the students."""
+
+    def new_context(self) -> ssl.SSLContext:
+        """A server context of its own (TLS 1.2 at least), with its own session cache."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not MEMORY_FILES:  # not Linux: the files are read again
+            context.load_cert_chain(*self._files, password=_no_passphrase)
+            return context
+        descriptor = os.memfd_create("ftplab-tls", os.MFD_CLOEXEC)
+        try:
+            with os.fdopen(descriptor, "wb", closefd=False) as memory:
+                memory.write(self._pem)
+            context.load_cert_chain(f"/proc/self/fd/{descriptor}", password=_no_passphrase)
+        finally:
+            os.close(descriptor)
+        return context
+
+
+def _first_fingerprint(chain: bytes) -> str:
+    """The SHA-256 of the first certificate of a PEM chain (the server's own)."""
+    end = b"-----END CERTIFICATE-----"
+    first = chain[: chain.index(end) + len(end)].decode("ascii", errors="replace")
+    return fingerprint(ssl.PEM_cert_to_DER_cert(first[first.index("-----BEGIN CERTIFICATE-----") :]))
+
+
+MEMORY_FILES = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
 
 
 def fingerprint(der_certificate: bytes) -> str:
     """A certificate's SHA-256 fingerprint as 'AB:CD:...', the way openssl shows it."""
     digest = hashlib.sha256(der_certificate).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-
-
-def same_fingerprint(expected: str, der_certificate: bytes) -> bool:
-    """`expected` (with or without colons, any case) is this certificate's SHA-256."""
-    wanted = expected.replace(":", "").strip().lower()
-    return wanted == hashlib.sha256(der_certificate).hexdigest()
 
 
 class TlsLayer:

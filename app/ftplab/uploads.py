@@ -112,8 +112,9 @@ class Uploads:
         """Answer a `put`: `!GO` (then frames are expected) or an `!ERR`."""
         room, settings = self._room, self._settings
         request = protocol.parse_put(argument)
-        if not settings.allowed:
-            room.send_error(session, ErrorCode.NO_UPLOAD, "uploads_off")
+        if not session.may("upload", settings.allowed):
+            key = "uploads_off" if session.rights is None else "account_no_upload"
+            room.send_error(session, ErrorCode.NO_UPLOAD, key)
         elif session in self._incoming:
             room.send_error(session, ErrorCode.UPLOAD_BUSY, "upload_busy")
         elif request is None:
@@ -130,7 +131,7 @@ class Uploads:
                 raise FileProblem(request.path)
             upload = self._tree.start_upload(
                 parts,
-                overwrite=self._settings.overwrite,
+                overwrite=session.may("overwrite", self._settings.overwrite),
                 max_bytes=self._settings.max_bytes,
                 min_free_bytes=self._settings.min_free_bytes,
             )
@@ -198,7 +199,7 @@ class Uploads:
             self._fail(session, incoming, ErrorCode.CORRUPT, "upload_corrupt")
             return
         try:
-            size = incoming.upload.finish(overwrite=self._settings.overwrite)
+            size = incoming.upload.finish(overwrite=session.may("overwrite", self._settings.overwrite))
         except FileProblem as problem:
             self._log_failure(session, incoming, _answer(problem)[1])
             self._refuse(session, problem, visible(incoming.path))

@@ -20,9 +20,13 @@ look-alikes within Latin such as `rn` for `m` or `I` for `l`.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 MAX_NAME_CHARS = 32
+CHECKED_NAMES_KEPT = 256
+"""Names whose characters were checked lately, remembered: every line a client receives, each
+`!DATA` header of a download too, carries its sender's name (at most MAX_NAME_CHARS each)."""
 FORBIDDEN_NAME_CHARS = frozenset(">@!")
 
 _IGNORABLE_RANGES = (
@@ -82,9 +86,12 @@ def name_problem(name: str) -> str | None:
     """Why `name` cannot be a user name ("length" or "characters"), or None when it can."""
     if not 1 <= len(name) <= MAX_NAME_CHARS:
         return "length"
-    if any(_bad_character(ch) for ch in name + unicodedata.normalize("NFKC", name)):
-        return "characters"
-    return None
+    return None if _characters_allowed(name) else "characters"
+
+
+@functools.lru_cache(maxsize=CHECKED_NAMES_KEPT)
+def _characters_allowed(name: str) -> bool:
+    return not any(_bad_character(ch) for ch in name + unicodedata.normalize("NFKC", name))
 
 
 def is_valid_name(name: str) -> bool:

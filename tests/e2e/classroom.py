@@ -133,9 +133,18 @@ class LabScript:
             parts.append(f"--- docker logs {container.name} ({container.status}) ---\n{logs}")
         return "\n".join(parts)
 
+    def tls_dir(self) -> Path:
+        """Where `up --tls` keeps this lab's class CA and server certificate."""
+        return REPO_ROOT / ".lab" / f"{self.project}.tls"
+
     def down(self) -> None:
+        """`down --remove-certificates`: nothing of the test's lab is left, not even its CA."""
         subprocess.run(
-            [str(LAB), "down"], env=self.env, cwd=REPO_ROOT, capture_output=True, timeout=SCRIPT_TIMEOUT
+            [str(LAB), "down", "--remove-certificates"],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            timeout=SCRIPT_TIMEOUT,
         )
         for container in self.docker.containers.list(
             all=True, filters={"label": f"ftplab.lab.project={self.project}"}

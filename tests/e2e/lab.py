@@ -151,14 +151,21 @@ class InteractiveClient:
 
 
 def client_session(
-    container: Container, name: str, commands: Iterable[str], *, args: Iterable[str] = (), timeout: int = 60
+    container: Container,
+    name: str,
+    commands: Iterable[str],
+    *,
+    args: Iterable[str] = (),
+    timeout: int = 60,
+    environment: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
-    """In `container`, `printf COMMANDS | ftplab-client --name NAME ARGS`, as a student scripts it:
-    (exit status, stdout, stderr). Bounded in time: `timeout` ends a client that hangs (exit 124)."""
+    """In `container`, `printf COMMANDS | ftplab-client --name NAME ARGS`, as a student scripts it
+    (with `environment` added to the container's): (exit status, stdout, stderr). Bounded in
+    time: `timeout` ends a client that hangs (exit 124)."""
     keyboard = "".join(f"{command}\n" for command in commands)
     script = 'limit=$1 keys=$2; shift 2; printf "%s" "$keys" | timeout -k 5 "$limit" ftplab-client "$@"'
     argv = ["sh", "-c", script, "sh", str(timeout), keyboard, "--name", name, *args]
-    result = container.exec_run(argv, demux=True)
+    result = container.exec_run(argv, demux=True, environment=environment)
     out, err = result.output
     return result.exit_code, (out or b"").decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace")
 

@@ -459,6 +459,19 @@ def test_files_add_puts_files_and_folders_on_the_server_owned_by_its_user(classr
     assert code == 0 and f"apuntes-{token}.txt" in out, (out, err)
 
 
+def test_the_demo_passes_again_and_shows_the_real_students_no_run_numbers(classroom):
+    """`scripts/lab demo` (issue 18): the real alice, bob and carol see its chat, in plain
+    words (no run number to make the lines unique); a second run passes too, its checks
+    telling its own lines from the first run's, which come back as earlier ones."""
+    for _ in range(2):
+        out = classroom.check("demo")
+        assert "FAIL" not in out, out
+    for name in ("alice", "bob", "carol"):
+        screen = classroom.container(name).logs().decode("utf-8", "replace")
+        assert "alice-demo> hola a todos, soy alice-demo" in screen, name
+        assert not re.search(r"\(\d+-\d+\)", screen), f"{name} was shown a run number"
+
+
 def test_up_allow_upload_and_server_options_reach_the_server_without_editing_compose(classroom):
     """Last in the module: it recreates the server (its options change), then restores the class."""
     try:

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 GUIDES = {"es": REPO_ROOT / "docs" / "lab-guide.md", "en": REPO_ROOT / "docs" / "lab-guide.en.md"}
 BLOCK = re.compile(r"(?:<!-- needs: (?P<needs>\S+) -->\n)?```sh\n(?P<body>.*?)```", re.S)
-FILES_THE_GUIDE_WRITES = ("session.pcap", "ftplab-images.tar")
+FILES_THE_GUIDE_WRITES = ("session.pcap", "clear.pcap", "tls.pcap", "keys.log", "ftplab-images.tar")
 GUIDE_TIMEOUT = 900
 
 
@@ -75,6 +75,8 @@ def test_every_command_of_the_guide_runs(guide_lab):
         "exercise 4: the dissector's view of logo.png"
     )
     assert "server: rate 8mbit to alice" in output, "exercise 5: the impaired link"
+    assert "alice4> hola en claro" in output, "exercise 8: the clear capture decoded"
+    assert output.count("alice4> hola cifrado") == 1, "exercise 8: decoded with the key log only"
     assert "Loaded image: ftplab/client:" in output, "teacher: the images imported"
     if left_out:
         warnings.warn(

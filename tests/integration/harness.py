@@ -208,6 +208,12 @@ class ServerProcess(_Process):
         """The FTP door's port, from the log (start the server with `--ftp-port 0`)."""
         return int(self.FTP_LISTENING.search(self.wait_for_log(self.FTP_LISTENING)).group(1))
 
+    FTPS_LISTENING = re.compile(r"FTPS door \(implicit TLS\) listening on 127\.0\.0\.1:(\d+)")
+
+    def ftps_port(self) -> int:
+        """The implicit FTPS port, from the log (start the server with `--ftps-port 0`)."""
+        return int(self.FTPS_LISTENING.search(self.wait_for_log(self.FTPS_LISTENING)).group(1))
+
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then the exit status, which must be 0."""
         if self.process.poll() is None:
@@ -785,7 +791,8 @@ class FakeServer:
     that survived the script exits 0); with `hang_up` it closes the connection right after
     the script, as a server that dies mid-stream. Everything the client sent is in `received`.
     `after`: the script waits until the client has sent this (by default its join line), e.g.
-    the `get` lines that ask for the files the script sends."""
+    the `get` lines that ask for the files the script sends; its `!HELLO` line, if any, goes
+    right after the join line, as a server's does (the client holds typed lines until then)."""
 
     def __init__(
         self,
@@ -823,9 +830,15 @@ class FakeServer:
         with conn:
             conn.settimeout(TIMEOUT)
             try:
+                script = self.script
+                if self.after != b"\n" and b"> !HELLO " in script:
+                    end = script.index(b"\n", script.index(b"> !HELLO ")) + 1
+                    self._read_until(conn, b"\n")
+                    conn.sendall(script[:end])
+                    script = script[end:]
                 self._read_until(conn, self.after)
                 _wait_for_gate(self.script_gate)
-                conn.sendall(self.script)
+                conn.sendall(script)
                 if self.hang_up:
                     return
                 self._read_until(conn, b"> quit\n")

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 
-from ftplab.ftp import logins
+from ftplab import logins
 
 from .harness import HOST
 
@@ -98,5 +98,5 @@ def test_a_guesser_gets_a_handful_of_tries_and_others_log_in(start_server, tmp_p
     log = server.stderr.text
     failures_logged = log.count("failed FTP login from 127.0.0.1")
     assert 1 <= failures_logged <= 1 + GUESS_SECONDS / logins.LOG_EVERY_SECONDS, failures_logged
-    assert log.count("FTP logins from 127.0.0.1 refused") == 1
+    assert log.count("logins from 127.0.0.1 refused") == 1
     assert "failed FTP login from 127.0.0.2" not in log

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -22,18 +23,25 @@ CTRL_C = "\x03"
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d|\b(INFO|WARNING|ERROR)\b|[0-9a-f]{64}|@127\.0\.0\.1:\d+")
 """What only the log has: timestamps, levels, SHA-256s, connections' labels."""
 LISTENING = re.compile(r"escuchando en 127\.0\.0\.1:(\d+)")
+WAIT_SECONDS = 3
+"""How long the console waits for a stopped server here (30 s in the lab)."""
 
 
 def fake_docker(folder: Path, root: Path, log_file: Path) -> Path:
-    """`docker attach ... CONTAINER` that runs the server in its place; returns its folder."""
+    """`docker attach ... CONTAINER` that runs the server in its place (its pid in `pid`), and
+    `docker inspect` that answers the container's state from `state` ("running" without it);
+    returns its folder."""
     folder.mkdir()
     docker = folder / "docker"
     server = [sys.executable, "-m", "ftplab.server", "--host", HOST, "--port", "0", "--root", str(root)]
     server += ["--name", "profe", "--lang", "es", "--log-file", str(log_file)]
     docker.write_text(
         "#!/bin/sh\n"
-        '[ "$1" = attach ] || { echo "fake docker: attach only" >&2; exit 64; }\n'
-        f"exec {' '.join(server)}\n"
+        'case "$1" in\n'
+        f'attach) echo $$ > "{folder}/pid"; exec {" ".join(server)} ;;\n'
+        f'inspect) cat "{folder}/state" 2>/dev/null || echo running ;;\n'
+        '*) echo "fake docker: attach or inspect only" >&2; exit 64 ;;\n'
+        "esac\n"
     )
     docker.chmod(0o755)
     return folder
@@ -45,13 +53,21 @@ def lab_console(tmp_path):
     root, log_file = tmp_path / "root", tmp_path / "server.log"
     root.mkdir()
     (root / "notas.txt").write_text("apuntes de clase\n")
-    path = f"{fake_docker(tmp_path / 'bin', root, log_file)}{os.pathsep}{os.environ['PATH']}"
+    docker = fake_docker(tmp_path / "bin", root, log_file)
+    path = f"{docker}{os.pathsep}{os.environ['PATH']}"
     command = ["env", f"PATH={path}", sys.executable, str(LAB_CONSOLE), "lab-server-1", "--prompt", "profe> "]
+    command += ["--wait-seconds", str(WAIT_SECONDS)]
     with TerminalClient(0, None, tmp_path, command=command) as console:
         console.wait_for("escuchando en")
         console.log_file = log_file
+        console.docker = docker
         console.port = int(LISTENING.search(console.screen).group(1))
         yield console
+
+
+def stop_the_server(console) -> None:
+    """What a container's restart does to the process inside: it is gone, at once."""
+    os.kill(int((console.docker / "pid").read_text()), signal.SIGKILL)
 
 
 def test_the_teacher_sees_the_class_once_in_its_language_and_no_log_line(lab_console, tmp_path):
@@ -118,3 +134,39 @@ def test_ctrl_c_clears_a_half_typed_line_and_leaves_only_on_an_empty_one(lab_con
     assert bob.quit() == 0
     console.type(CTRL_C)
     assert console.wait() == 0, "Ctrl-C on an empty line leaves"
+
+
+def test_when_the_server_restarts_the_console_waits_and_attaches_again(lab_console, tmp_path):
+    console = lab_console
+    console.wait_for("Todavía no hay conversación")
+    stop_the_server(console)
+    console.wait_for("El servidor se ha detenido: esperando a que vuelva")
+    mark = console.wait_for("El servidor ha vuelto")
+    console.wait_for("escuchando en", start=mark)
+    console.wait_for("Todavía no hay conversación", start=mark)  # the new server's history, asked again
+    port = int(LISTENING.findall(console.screen)[-1])
+    bob = ClientProcess(port, "bob", tmp_path / "bob")
+    console.wait_for("profe> bob se ha unido", start=mark)
+    console.type("seguimos, bob\r")
+    bob.expect("profe> seguimos, bob")
+    assert bob.quit() == 0
+    console.type(CTRL_C)
+    assert console.wait() == 0
+
+
+def test_a_server_that_does_not_come_back_ends_the_console_saying_so(lab_console):
+    console = lab_console
+    (console.docker / "state").write_text("exited\n")
+    stop_the_server(console)
+    console.wait_for("El servidor se ha detenido: esperando a que vuelva")
+    console.wait_for(f"El servidor no ha vuelto en {WAIT_SECONDS} s: scripts/lab status dice por qué")
+    assert console.wait() == 1
+
+
+def test_ctrl_c_while_waiting_for_the_server_leaves(lab_console):
+    console = lab_console
+    (console.docker / "state").write_text("restarting\n")
+    stop_the_server(console)
+    console.wait_for("El servidor se ha detenido: esperando a que vuelva")
+    console.type(CTRL_C)
+    assert console.wait() == 0

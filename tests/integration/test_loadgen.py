@@ -118,3 +118,55 @@ def test_a_paused_channel_reads_only_when_asked_and_at_most_what_it_asks_for():
         finally:
             loop.close()
     assert sum(received) == 50_000 and closed == [None]
+
+
+def test_ftp_sessions_without_listing_come_from_their_source_address(start_server, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "small.bin").write_bytes(b"z" * 65536)
+    server = start_server(root, lang="en", extra_args=["--ftp-port", "0"])
+    port = server.ftp_port()
+    loop = loadgen.Loop()
+    try:
+        sessions = [
+            loadgen.FtpSession(
+                loop, (HOST, port), "anonymous", "x@", "small.bin", 65536, listing=False, source="127.0.0.3"
+            )
+            for _ in range(3)
+        ]
+        sources = {session.channel.sock.getsockname()[0] for session in sessions}
+        assert loop.run(lambda: all(session.done for session in sessions), time.monotonic() + TIMEOUT)
+    finally:
+        loop.close()
+    assert sources == {"127.0.0.3"}
+    assert [session.failure for session in sessions] == [None] * 3
+    assert all(not any(command == "LIST" for command, _ in session.script) for session in sessions)
+    assert all(session.seconds > 0 for session in sessions)
+
+
+def test_keep_running_from_an_agreed_moment_times_each_session(start_server, tmp_path):
+    """Windows start at `windows_from` (one moment for several processes); each window keeps the
+    time of every session completed in it."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "small.bin").write_bytes(b"y" * 1000)
+    server = start_server(root, lang="en")
+    loop = loadgen.Loop()
+    windows_from = time.monotonic() + 0.5
+    try:
+        run = loadgen.keep_running(
+            loop,
+            lambda serial: loadgen.LabSession(loop, (HOST, server.port), f"w{serial}", "small.bin"),
+            2,
+            window_seconds=0.2,
+            windows=2,
+            warmup=2,
+            warmup_timeout=TIMEOUT,
+            windows_from=windows_from,
+        )
+        ended = time.monotonic()
+    finally:
+        loop.close()
+    assert ended >= windows_from + 0.4
+    assert [len(durations) for durations in run.durations] == [completed for completed, _ in run.windows]
+    assert all(0 < seconds < TIMEOUT for durations in run.durations for seconds in durations)

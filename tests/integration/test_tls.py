@@ -7,8 +7,10 @@ others chat, and --require-tls."""
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import io
+import os
 import re
 import socket
 import ssl
@@ -20,7 +22,16 @@ import pytest
 from support.certificates import Certificates, make_certificates
 from support.recording_proxy import RecordingProxy
 
-from .harness import HOST, ClientProcess, installed_tool, make_file, run_client, run_tool
+from .harness import (
+    HOST,
+    TOOL_TIMEOUT,
+    ClientProcess,
+    installed_tool,
+    make_file,
+    run_client,
+    run_tool,
+    server_args,
+)
 
 FILE_SIZE = 300_000
 CHAT = "el examen es el martes a las nueve"
@@ -242,3 +253,266 @@ def test_require_tls_refuses_a_clear_login_and_takes_a_tls_one(start_server, roo
     secured = ftps(certificates, port)
     assert secured.nlst() == ["notas.bin"]
     secured.quit()
+
+
+# --- the server's side of TLS -------------------------------------------------------------
+
+
+def test_a_finished_handshake_is_no_first_line_silent_tls_connections_are_evicted(
+    start_server, start_client, root, certificates
+):
+    server = start_server(root=root, max_clients=2, extra_args=tls_args(certificates, "--join-timeout", "0"))
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    silent = [context.wrap_socket(socket.create_connection((HOST, server.port)), server_hostname=HOST)]
+    silent.append(context.wrap_socket(socket.create_connection((HOST, server.port)), server_hostname=HOST))
+    for _ in silent:
+        server.wait_for_log(re.compile(r"connect \?@.* open\)"))
+    ana = start_client(server, "ana", extra_args=["--ca", str(certificates.ca)])
+    server.wait_for_log("evicting")
+    assert ana.quit() == 0
+    for connection in silent:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "problem",
+    ["missing", "garbage", "key of another certificate", "encrypted key"],
+)
+def test_a_bad_certificate_or_key_stops_the_server_at_start_with_a_clear_error(
+    problem, root, certificates, tmp_path
+):
+    cert, key = certificates.cert, certificates.key
+    if problem == "missing":
+        cert = tmp_path / "nothing.pem"
+    elif problem == "garbage":
+        cert = tmp_path / "garbage.pem"
+        cert.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    elif problem == "key of another certificate":
+        key = certificates.self_signed_key
+    else:
+        key = tmp_path / "encrypted.key"
+        subprocess.run(
+            ["openssl", "pkey", "-in", str(certificates.key), "-aes256", "-passout", "pass:x",
+             "-out", str(key)], check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    args = ["--host", HOST, "--port", "0", "--root", str(root), "--name", "profe", "--ftp-port", "0"]
+    args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    result = subprocess.run(
+        server_args(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+    )
+    assert result.returncode == 2, result
+    error = result.stderr
+    assert "no se pueden cargar el certificado o la clave TLS" in error, error
+    if problem == "encrypted key":
+        assert "la clave está cifrada" in error and "openssl pkey" in error
+
+
+# --- rclone over explicit FTPS, and implicit FTPS (--ftps-port) ----------------------------
+
+
+def rclone(certificates: Certificates, port: int, mode: str, *args: str) -> subprocess.CompletedProcess:
+    """rclone on an on-the-fly remote (`mode` explicit_tls or tls, implicit), trusting the
+    class CA: its FTP backend reads the system's roots, which Go takes from SSL_CERT_FILE
+    (rclone's --ca-cert is for HTTP only). One FTP connection: rclone 1.60 shares one TLS
+    session cache between its control connections, so a second one would offer another
+    control's session on its data connections, which the door refuses (rclone issue 7234,
+    fixed later with a cache per connection)."""
+    tool = installed_tool("rclone")
+    secret = run_tool(tool, "obscure", "x").stdout.decode().strip()
+    remote = f":ftp,host={HOST},port={port},user=ana,pass={secret},{mode}=true,concurrency=1:"
+    command = [tool, "--config", "/dev/null", "--low-level-retries", "1", "--retries", "1"]
+    command += [a.replace("REMOTE:", remote) for a in args]
+    environment = {**os.environ, "SSL_CERT_FILE": str(certificates.ca)}
+    return subprocess.run(command, capture_output=True, timeout=TOOL_TIMEOUT, env=environment, check=False)
+
+
+@pytest.fixture
+def both_ports(start_server, root, certificates):
+    """A server with the explicit FTP door and the implicit FTPS port."""
+    args = tls_args(certificates, "--ftp-port", "0", "--ftps-port", "0", "--allow-upload")
+    server = start_server(root=root, extra_args=args)
+    return server, {"explicit_tls": server.ftp_port(), "tls": server.ftps_port()}
+
+
+@pytest.mark.parametrize("mode", ["explicit_tls", "tls"])
+def test_rclone_lists_copies_down_and_up_over_tls(mode, both_ports, certificates, root, tmp_path):
+    server, ports = both_ports
+    listed = rclone(certificates, ports[mode], mode, "lsf", "REMOTE:")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.decode().split() == ["notas.bin"]
+    down = tmp_path / "down"
+    copied = rclone(certificates, ports[mode], mode, "copy", "REMOTE:notas.bin", str(down))
+    assert copied.returncode == 0, copied.stderr
+    assert (down / "notas.bin").read_bytes() == (root / "notas.bin").read_bytes()
+    up = tmp_path / "up"
+    up.mkdir()
+    sent = make_file(up / f"subida-{mode}.bin", 250_000, seed=11)
+    copied = rclone(certificates, ports[mode], mode, "copy", str(up), "REMOTE:")
+    assert copied.returncode == 0, copied.stderr
+    assert (root / f"subida-{mode}.bin").read_bytes() == sent
+    assert "not resumed" not in server.stderr.text
+
+
+def test_rclone_refuses_a_server_its_ca_did_not_sign(start_server, root, certificates):
+    stranger = ["--tls-cert", str(certificates.self_signed), "--tls-key", str(certificates.self_signed_key)]
+    server = start_server(root=root, extra_args=[*stranger, "--ftp-port", "0"])
+    listed = rclone(certificates, server.ftp_port(), "explicit_tls", "lsf", "REMOTE:")
+    assert listed.returncode != 0
+    assert "x509: " in listed.stderr.decode(), listed.stderr  # no IP SAN, no CA: either is said
+
+
+class ImplicitFtpTls(ReusingFtpTls):
+    """ftplib has no implicit FTPS: TLS from the connection's first byte, then the 220."""
+
+    def connect(self, host="", port=0, timeout=-999, source_address=None):
+        self.host, self.port = host, port
+        raw = socket.create_connection((host, port), self.timeout)
+        self.af = raw.family
+        self.sock = self.context.wrap_socket(raw, server_hostname=host)
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+
+def test_ftplib_over_implicit_ftps_with_data_protected_by_default(both_ports, certificates, root):
+    server, ports = both_ports
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    client = ImplicitFtpTls(context=context, timeout=10)
+    assert client.connect(HOST, ports["tls"]).startswith("220")
+    client.login("ana", "x")  # no AUTH TLS: ftplib sees the socket is TLS already
+    with pytest.raises(ftplib.error_perm, match="^503"):
+        client.sendcmd("AUTH TLS")
+    client._prot_p = True  # no PBSZ/PROT sent: the data connection is protected all the same
+    assert client.nlst() == ["notas.bin"]
+    received = io.BytesIO()
+    client.retrbinary("RETR notas.bin", received.write)
+    assert received.getvalue() == (root / "notas.bin").read_bytes()
+    client.prot_p()  # what a careful client says anyway
+    sent = make_file(root.parent / "implicita.bin", 100_000, seed=5)
+    assert client.storbinary("STOR implicita.bin", io.BytesIO(sent)).startswith("226")
+    assert (root / "implicita.bin").read_bytes() == sent
+    client.quit()
+
+
+def test_a_clear_client_on_the_implicit_port_gets_nothing_readable(both_ports):
+    _, ports = both_ports
+    with socket.create_connection((HOST, ports["tls"])) as clear:
+        clear.sendall(b"USER ana\r\n")
+        clear.settimeout(10)
+        assert b"220" not in read_to_close(clear)
+
+
+def test_curl_over_implicit_ftps_both_ways(both_ports, certificates, root, tmp_path):
+    _, ports = both_ports
+    curl = installed_tool("curl")
+    base = f"ftps://ana:x@{HOST}:{ports['tls']}"
+    target = tmp_path / "curl.bin"
+    result = run_tool(curl, "-sS", "--cacert", str(certificates.ca), f"{base}/notas.bin", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == (root / "notas.bin").read_bytes()
+    sent = make_file(tmp_path / "curl-up.bin", 120_000, seed=3)
+    result = run_tool(
+        curl,
+        "-sS",
+        "--cacert",
+        str(certificates.ca),
+        "-T",
+        str(sent_path := tmp_path / "curl-up.bin"),
+        f"{base}/",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (root / sent_path.name).read_bytes() == sent
+    wrong = run_tool(
+        curl, "-sS", "--cacert", str(certificates.other_ca), f"{base}/notas.bin", "-o", str(target)
+    )
+    assert wrong.returncode == 60, wrong.stderr  # CURLE_PEER_FAILED_VERIFICATION
+
+
+def test_lftp_over_implicit_ftps(both_ports, certificates, root, tmp_path):
+    _, ports = both_ports
+    settings = f"set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {certificates.ca}; "
+    settings += "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 10; "
+    script = settings + f"open -u ana,x ftps://{HOST}:{ports['tls']}; get notas.bin -o lftp.bin; bye"
+    result = run_tool(installed_tool("lftp"), "-e", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "lftp.bin").read_bytes() == (root / "notas.bin").read_bytes()
+
+
+def test_an_upload_sent_with_the_end_of_its_handshake_before_stor_is_kept_whole(
+    tls_server, certificates, root
+):
+    """A client may finish TLS and send the whole file (close_notify too) in one go, before
+    its STOR arrives: the bytes decrypted with the handshake's end must not be lost."""
+    client = ftps(certificates, tls_server.ftp_port())
+    client.voidcmd("TYPE I")
+    data_port = int(re.search(r"\|(\d+)\|", client.sendcmd("EPSV")).group(1))
+    sent = make_file(root.parent / "temprana.bin", 40_000, seed=23)
+    with socket.create_connection((HOST, data_port), timeout=10) as raw:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = client.context.wrap_bio(incoming, outgoing, server_hostname=HOST, session=client.sock.session)
+        while not handshake_step(tls):
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+        tls.write(sent)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tls.unwrap()  # our close_notify; the server's comes after the STOR
+        raw.sendall(outgoing.read())  # the client's Finished, the file and close_notify at once
+        assert client.sendcmd("STOR temprana.bin").startswith("150")
+        assert client.voidresp().startswith("226")
+    assert (root / "temprana.bin").read_bytes() == sent
+    client.quit()
+
+
+def handshake_step(tls: ssl.SSLObject) -> bool:
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        return False
+    return True
+
+
+def test_a_capture_of_an_ftps_session_shows_no_command_name_or_file_byte(tls_server, certificates, root):
+    """Both connections of an FTPS download (PROT P) through recording proxies: after the
+    AUTH TLS exchange nothing is readable, neither the login and file name nor the file."""
+    proxies: list[RecordingProxy] = []
+
+    class ProxiedData(ReusingFtpTls):
+        def makepasv(self):
+            host, port = super().makepasv()
+            proxies.append(RecordingProxy((host, port)))
+            return HOST, proxies[-1].port
+
+    with RecordingProxy((HOST, tls_server.ftp_port())) as control:
+        client = ftps(certificates, control.port, kind=ProxiedData)
+        received = io.BytesIO()
+        client.retrbinary("RETR notas.bin", received.write)
+        client.quit()
+    for proxy in proxies:
+        proxy.close()
+    content = (root / "notas.bin").read_bytes()
+    assert received.getvalue() == content
+    (data,) = proxies
+    assert len(data.recorded) > FILE_SIZE, "the capture saw the whole file go by"
+    for start in range(0, FILE_SIZE - 32, 10_000):
+        assert content[start : start + 32] not in data.recorded
+    assert b"AUTH TLS" in control.recorded, "the clear part was captured"
+    for clear in (b"USER", b"ana", b"notas.bin", b"RETR", b"PROT"):
+        assert clear not in control.recorded.split(b"234 ", 1)[1], clear
+
+
+def test_a_client_asking_for_tls_from_a_clear_server_says_so(start_server, certificates, tmp_path):
+    server = start_server()
+    args = ["--ca", str(certificates.ca)]
+    result = run_client(server.port, [], name="ana", download_dir=tmp_path, lang="en", extra_args=args)
+    assert result.returncode == 1, result
+    assert "The server does not speak TLS, or the handshake failed" in result.stderr, result
+
+
+def test_a_stalled_handshake_on_the_implicit_port_is_timed_out(start_server, root, certificates):
+    args = tls_args(certificates, "--ftps-port", "0", "--join-timeout", "1")
+    server = start_server(root=root, extra_args=args)
+    with socket.create_connection((HOST, server.ftps_port())) as stalled:
+        stalled.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
+        stalled.settimeout(10)
+        assert read_to_close(stalled) == b"", "closed without a word in clear"
+    server.wait_for_log(re.compile(r"disconnect \?@127\.0\.0\.1:\d+ \(ftp\)"))

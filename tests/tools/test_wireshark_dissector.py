@@ -10,6 +10,24 @@ from pathlib import Path
 
 import pytest
 
+from ftplab.protocol import (
+    Earlier,
+    Error,
+    FileData,
+    FileResume,
+    Hello,
+    ListEntry,
+    Message,
+    Queued,
+    Refused,
+    UploadReady,
+    UploadSaved,
+    Version,
+    encode,
+    encode_command,
+    encode_data_header,
+    join_text,
+)
 from support.tshark import decode, require_tshark
 
 CLIENT, SERVER = (10, 0, 0, 2), (10, 0, 0, 1)
@@ -113,3 +131,66 @@ def test_data_frames_add_up_to_each_file_and_are_marked_with_its_name(session_ca
     assert lengths == [200, sizes[0] - 200, BIG_FRAME]
     assert sum(lengths) == sum(sizes)
     assert fields["download"] == ["notas.bin", "notas.bin", "grande.bin"]
+
+
+def encoded(*events) -> bytes:
+    return b"".join(encode(event) for event in events)
+
+
+@pytest.fixture
+def fields_capture(tmp_path: Path) -> Path:
+    """A protocol-3 session, its lines made by ftplab's own encoders: ana joins announcing
+    proto=3, gets the chat said before, lists, is refused a file, resumes one, queues two,
+    and uploads one whose bytes look like lines."""
+    require_tshark()
+    upload = b"profe> !ERR fake not a line\n" + bytes(range(256))
+    capture = Capture()
+    capture.send(True, encode_command("ana", join_text({"lang": "es", "proto": "3"})))
+    capture.send(False, encode(Hello("profe", "Hola, ana.")) + encode(Version("profe", 3)))
+    capture.send(False, encoded(Earlier("profe", "bob", "hola a todos"), Earlier("profe", "carol", "qué")))
+    capture.send(True, encode_command("ana", "list"))
+    capture.send(
+        False,
+        encode(Message("profe", "Archivos en el servidor (2):"))
+        + encode(ListEntry("profe", "d", 0, 1_700_000_000, "fotos"))
+        + encode(ListEntry("profe", "f", 300, 1_700_003_600, "canción de prueba.txt")),
+    )
+    capture.send(True, encode_command("ana", "get nada.txt"))
+    capture.send(False, encoded(Refused("profe", "nofile", "nada.txt"), Error("profe", "nofile", "No hay")))
+    capture.send(True, encode_command("ana", f"resume 100 {'ab' * 32} notas.bin"))
+    capture.send(False, encode(FileResume("profe", 100, 300, "cd" * 32, "notas.bin")))
+    capture.send(False, encode(FileData("profe", bytes(200))))
+    capture.send(True, encode_command("ana", "mget *.txt"))
+    capture.send(False, encode(Queued("profe", "a.txt")) + encode(Queued("profe", "b.txt")))
+    capture.send(True, encode_command("ana", f"put {len(upload)} {'ef' * 32} subida.bin"))
+    capture.send(False, encode(UploadReady("profe", "subida.bin")))
+    capture.send(True, encode_data_header("ana", len(upload)) + upload[:20], upload[20:])
+    capture.send(False, encode(UploadSaved("profe", len(upload), "subida.bin")))
+    return capture.write(tmp_path / "fields.pcap")
+
+
+def test_decodes_the_fields_of_protocol_versions_2_and_3(fields_capture: Path):
+    fields = decode(fields_capture)
+    assert fields["join.option"] == ["lang=es", "proto=3"]
+    assert fields["proto.version"] == ["3"]
+    assert fields["earlier.sender"] == ["bob", "carol"]
+    assert fields["earlier.text"] == ["hola a todos", "qué"]
+    assert fields["entry.kind"] == ["d", "f"]
+    assert fields["entry.size"] == ["0", "300"]
+    assert [mtime[:20] for mtime in fields["entry.mtime"]] == ["Nov 14, 2023 22:13:2", "Nov 14, 2023 23:13:2"]
+    assert fields["entry.name"] == ["fotos", "canción de prueba.txt"]
+    assert fields["refused.code"] == ["nofile"]
+    assert fields["refused.name"] == ["nada.txt"]
+    assert fields["err.code"] == ["nofile"], "bytes inside an upload are not a line"
+    assert fields["resume.offset"] == ["100"]
+    assert fields["queued.name"] == ["a.txt", "b.txt"]
+    assert fields["upload.path"] == ["subida.bin", "subida.bin"]
+
+
+def test_commands_and_arguments_of_a_protocol_3_client(fields_capture: Path):
+    fields = decode(fields_capture)
+    assert fields["command"] == ["join", "list", "get", "resume", "mget", "put", "control"]
+    assert fields["argument"][:3] == ["nada.txt", f"100 {'ab' * 32} notas.bin", "*.txt"]
+    assert fields["data.length"] == ["200", str(28 + 256)], "an upload's payload, sent by the client"
+    assert fields["download"] == ["notas.bin"], "a resumed download is followed from its offset"
+    assert fields["file.size"] == ["300", str(28 + 256)]

@@ -41,3 +41,17 @@ def test_without_the_ftp_door_the_masquerade_address_is_not_resolved():
 def test_bad_passive_ports_stop_the_server(capsys, ports, message):
     error = refusal(capsys, "--ftp-port", "2100", "--passive-ports", ports)
     assert message in error
+
+
+def test_the_implicit_ftps_port_needs_a_certificate(capsys):
+    error = refusal(capsys, "--ftps-port", "9900")
+    assert "--require-tls and --ftps-port need them" in error
+    config = parse_server_args(["--ftps-port", "9900", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+    assert config.ftps_port == 9900 and config.ftp_port is None
+    assert parse_server_args([]).ftps_port is None, "off by default"
+
+
+def test_passive_ports_may_not_hold_the_implicit_ftps_port(capsys):
+    tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"]
+    error = refusal(capsys, *tls, "--ftps-port", "30005", "--passive-ports", "30000-30009")
+    assert "holds port 30005, which the server itself uses" in error

@@ -71,3 +71,22 @@ def test_the_window_of_a_long_line_fits_and_holds_the_cursor(editor):
     assert _cells(line[start:end]) <= 21
     assert start <= cursor <= end
     assert back == _cells(line[cursor:end])
+
+
+def test_a_secret_is_read_as_typed_and_never_drawn():
+    import pty
+
+    master, slave = pty.openpty()
+    screen = io.StringIO()
+    with os.fdopen(slave, "rb", buffering=0) as stdin:
+        console = TerminalConsole(stdin, screen, prompt=lambda: "ana> ")
+        console.completer = lambda _before: ["  secreto y largo"]
+        os.write(master, b"  secreto\t yy\x08 largo \r")
+        try:
+            assert console.ask_secret("Contrase\u00f1a: ") == "  secreto y largo "
+        finally:
+            console.close()
+            os.close(master)
+    assert "Contraseña: " in screen.getvalue()
+    assert "secreto" not in screen.getvalue() and "largo" not in screen.getvalue()
+    assert console.completer("") == ["  secreto y largo"]  # the owner's completion is back

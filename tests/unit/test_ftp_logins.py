@@ -9,9 +9,9 @@ import logging
 
 import pytest
 
-from ftplab import ftp
-from ftplab.ftp import logins
-from ftplab.ftp.logins import LoginGuard
+from ftplab import accounts, ftp, logins
+from ftplab.accounts import Account, Accounts
+from ftplab.logins import LoginGuard
 from support.ftp_loop import FakeLoop, make_session
 
 
@@ -137,3 +137,34 @@ def test_the_addresses_remembered_are_bounded(guard):
         guard.failed(f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}", "x")
     assert len(guard._addresses) == logins.MAX_ADDRESSES
     assert guard.failed("10.0.0.0", "x") == logins.FIRST_DELAY_SECONDS  # the oldest was forgotten
+
+
+def test_password_checks_are_rationed_per_address_and_for_everyone(guard, clock):
+    """Each check is one scrypt in the loop's thread: right or wrong, they wait their turn."""
+    for _ in range(logins.ADDRESS_CHECK_BURST):
+        assert guard.check_wait("127.0.0.1") == 0.0
+    wait = guard.check_wait("127.0.0.1")
+    assert wait == pytest.approx(1 / logins.ADDRESS_CHECKS_PER_SECOND)
+    assert guard.check_wait("127.0.0.2") == 0.0  # another address has its own
+    clock.now += wait
+    assert guard.check_wait("127.0.0.1") == 0.0
+    addresses = (f"10.0.{n // 200}.{n % 200}" for n in range(10_000))
+    granted = 0
+    while guard.check_wait(next(addresses)) == 0.0:
+        granted += 1
+    refilled = round(wait * logins.CHECKS_PER_SECOND)
+    assert granted == logins.CHECK_BURST - logins.ADDRESS_CHECK_BURST - 2 + refilled  # the global ration
+
+
+def test_a_pass_over_the_ration_waits_for_it_then_logs_in(root, clock):
+    guard = LoginGuard(clock=clock)
+    while guard.check_wait("127.0.0.1") == 0.0:
+        pass
+    known = Accounts([Account("ana", frozenset({"download"}), accounts.hash_password("pw", n=16, r=1, p=1))])
+    session = make_session(root, logins=guard, accounts=known, allow_clear_passwords=True)
+    loop = FakeLoop(session, hold_delays=True)
+    loop.run()
+    assert codes(loop.feed(b"USER ana\r\nPASS pw\r\n")) == [331]
+    assert loop.delays == [pytest.approx(1 / logins.ADDRESS_CHECKS_PER_SECOND)]
+    clock.now += loop.delays[0]
+    assert codes(loop.event(ftp.DelayOver())) == [230]

@@ -89,3 +89,14 @@ def test_require_tls_refuses_a_clear_login_with_530(root):
     secured = started(root, require_tls=True)
     secured.feed(b"AUTH TLS\r\n")
     assert codes(secured.feed(b"USER ana\r\nPASS x\r\n")) == [331, 230]
+
+
+def test_implicit_tls_protects_data_by_default_and_takes_prot_without_pbsz(root):
+    loop = FakeLoop(make_session(root, tls=True, require_tls=True))
+    loop.session.begin_implicit_tls()
+    loop.run()
+    assert loop.session.tls_active and loop.session.data_protected
+    assert codes(loop.feed(b"AUTH TLS\r\n")) == [503]
+    assert codes(loop.feed(b"USER ana\r\n")) == [331], "--require-tls: the connection is TLS already"
+    assert codes(loop.feed(b"PROT C\r\n")) == [200] and not loop.session.data_protected
+    assert codes(loop.feed(b"PBSZ 0\r\nPROT P\r\n")) == [200, 200] and loop.session.data_protected

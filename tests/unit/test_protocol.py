@@ -685,6 +685,9 @@ def test_every_error_code_knows_whether_it_ends_the_connection():
         "closing",
         "kicked",
         "tls-required",
+        "password-required",
+        "bad-password",
+        "logins-blocked",
     }
     assert all(protocol.is_fatal(code) for code in fatal)
     assert not protocol.is_fatal("nofile") and not protocol.is_fatal("a-code-from-a-newer-server")
@@ -918,3 +921,19 @@ def test_an_earlier_line_without_a_valid_name_is_a_bad_frame():
     receiver.feed(b"profe> !EARLIER \n")
     with pytest.raises(protocol.BadFrame):
         receiver.next_event()
+
+
+def test_the_password_step_travels_as_typed_lines_and_never_shows_the_password():
+    asked = protocol.encode(protocol.PasswordRequest("profe"))
+    assert asked == b"profe> !PASSWORD\n"
+    receiver = protocol.Receiver(from_server=True)
+    receiver.feed(asked)
+    assert receiver.next_event() == protocol.PasswordRequest("profe")
+    answer = protocol.encode(protocol.Password("ana", " dos  espacios "))
+    assert answer == b"ana> !PASSWORD  dos  espacios \n"
+    receiver = protocol.Receiver(from_server=False)
+    receiver.feed(answer + protocol.encode_command("ana", "!PASSWORD escrito a mano"))
+    password = receiver.next_event()
+    assert password == protocol.Password("ana", " dos  espacios ")
+    assert "espacios" not in repr(password)
+    assert receiver.next_event() == protocol.Line("ana", "!PASSWORD escrito a mano")  # chat stays chat

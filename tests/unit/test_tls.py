@@ -7,11 +7,20 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from ftplab.tls import WIRE_HIGH_BYTES, NotTls, TlsFailed, TlsLayer, TlsOutbox, server_context
+from ftplab.tls import (
+    WIRE_HIGH_BYTES,
+    EncryptedKey,
+    NotTls,
+    ServerCredentials,
+    TlsFailed,
+    TlsLayer,
+    TlsOutbox,
+)
 from support.certificates import Certificates, make_certificates
 
 
@@ -22,7 +31,7 @@ def certificates(tmp_path_factory) -> Certificates:
 
 @pytest.fixture
 def context(certificates) -> ssl.SSLContext:
-    return server_context(str(certificates.cert), str(certificates.key))
+    return ServerCredentials(str(certificates.cert), str(certificates.key)).context
 
 
 class Client:
@@ -106,7 +115,7 @@ def test_a_data_layer_needs_the_session_of_its_own_context(certificates, context
     handshake(resumed_client, resumed)
     assert resumed.established
 
-    other = server_context(str(certificates.cert), str(certificates.key))
+    other = ServerCredentials(str(certificates.cert), str(certificates.key)).context
     stolen_client, stolen = Client(certificates, session, trusting), TlsLayer(other, require_reuse=True)
     with pytest.raises(TlsFailed, match="not resumed"):
         handshake(stolen_client, stolen)
@@ -143,3 +152,38 @@ def test_bytes_queued_before_tls_go_in_clear_first(certificates, context):
         outbox.flush(ours)
         assert theirs.recv(100) == b"234 go\r\n"
     handshake(client, layer)
+
+
+def test_credentials_are_read_once_new_contexts_come_from_memory(certificates, tmp_path: Path):
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.write_bytes(certificates.cert.read_bytes())
+    key.write_bytes(certificates.key.read_bytes())
+    credentials = ServerCredentials(str(cert), str(key))
+    cert.unlink()
+    key.write_bytes(b"replaced after the start")
+    trusting = ssl.create_default_context(cafile=str(certificates.ca))
+    for context in (credentials.context, credentials.new_context(), credentials.new_context()):
+        client, layer = Client(certificates, context=trusting), TlsLayer(context)
+        handshake(client, layer)
+        assert layer.established
+
+
+def test_each_new_context_has_its_own_sessions(certificates):
+    credentials = ServerCredentials(str(certificates.cert), str(certificates.key))
+    first, second = credentials.new_context(), credentials.new_context()
+    assert first is not second and credentials.context not in (first, second)
+
+
+def test_an_encrypted_key_is_refused_instead_of_asking_for_its_passphrase(certificates, tmp_path: Path):
+    key = tmp_path / "encrypted.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(certificates.key), "-aes256", "-passout", "pass:x", "-out", str(key)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    with pytest.raises(EncryptedKey):
+        ServerCredentials(str(certificates.cert), str(key))
+
+
+def test_a_key_that_is_not_the_certificates_is_refused(certificates):
+    with pytest.raises(ssl.SSLError, match="KEY_VALUES_MISMATCH"):
+        ServerCredentials(str(certificates.cert), str(certificates.self_signed_key))

@@ -17,6 +17,8 @@ from collections.abc import Callable
 RECV_BYTES = 256 * 1024
 _RECV_BUFFER = bytearray(RECV_BYTES)
 """One buffer for every channel: the loop reads one socket at a time."""
+_IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+"""Linux: bind() a source address but pick the port at connect(), by the whole 4-tuple."""
 
 
 class Loop:
@@ -51,7 +53,9 @@ class Channel:
     """One non-blocking TCP connection in a Loop: write interest only while output is queued (or
     the connect is under way), read interest unless reading is paused.
 
-    A paused channel reads only when asked (`read_once`): a slow reader paced by its owner."""
+    A paused channel reads only when asked (`read_once`): a slow reader paced by its owner.
+    `source`, if given, is the local address to connect from (say 127.0.0.5): spreading runs over
+    several source addresses keeps TIME-WAIT sockets from using up one address's ports."""
 
     def __init__(
         self,
@@ -59,6 +63,7 @@ class Channel:
         address: tuple[str, int],
         on_data: Callable[[memoryview], None],
         on_closed: Callable[[str | None], None],
+        source: str | None = None,
     ):
         self.loop = loop
         self.on_data = on_data
@@ -70,12 +75,22 @@ class Channel:
         self._events = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
+        if source is not None:
+            self._bind(source)
         code = self.sock.connect_ex(address)
         if code not in (0, errno.EINPROGRESS):
             self.sock.close()
             raise OSError(code, errno.errorcode.get(code, str(code)))
         loop.channels.add(self)
         self._watch()
+
+    def _bind(self, source: str) -> None:
+        try:
+            self.sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
+            self.sock.bind((source, 0))
+        except OSError:
+            self.sock.close()
+            raise
 
     def send(self, data: bytes) -> None:
         self.out += data

@@ -1,7 +1,7 @@
 """Conversations over loadgen's channels: small state machines of one client each.
 
 `LabSession` (join, list, get, quit on the ftplab protocol), `FtpSession`
-(login, LIST, RETR, QUIT with passive data connections) and `LabListener` (joins,
+(login, LIST if asked, RETR, QUIT with passive data connections) and `LabListener` (joins,
 then stays, noting when each line arrives). `keep_running` keeps a fixed
 number of conversations going, starting a new one as each ends.
 """
@@ -22,19 +22,23 @@ from .channels import Channel, Loop
 class Conversation:
     """One client's script; `done` once it ended, `failure` says why if it went wrong.
 
-    `on_end`, if set, is called once with the conversation when it ends."""
+    `on_end`, if set, is called once with the conversation when it ends; `seconds` is then how long
+    it took from its start (the connect) to its end."""
 
     on_end: Callable[[Conversation], None] | None = None
 
     def __init__(self):
         self.done = False
         self.failure: str | None = None
+        self.began = time.monotonic()
+        self.seconds: float | None = None
 
     def finish(self, failure: str | None = None) -> None:
         if self.done:
             return
         self.done = True
         self.failure = failure
+        self.seconds = time.monotonic() - self.began
         self.close()
         if self.on_end is not None:
             self.on_end(self)
@@ -51,8 +55,9 @@ class Conversation:
 
 _LIST_HEADER = re.compile(r"\((\d+)\):$")
 """The end of the listing's header line, "Files on the server (2):", with the count."""
-_ANNOUNCEMENT = re.compile(r" (joined|left)$")
-"""Others joining and leaving, between the lines of a listing (the server runs with --lang en)."""
+_ANNOUNCEMENT = re.compile(r" (joined|left)( in the last \d+ s)?$")
+"""Others joining and leaving, between the lines of a listing (the server runs with --lang en); with
+many, the room sums them up ("40 more left in the last 5 s")."""
 
 
 class LabSession(Conversation):
@@ -60,7 +65,7 @@ class LabSession(Conversation):
 
     Each step waits for the answer to the last, as a person's client would."""
 
-    def __init__(self, loop: Loop, address, name: str, file_name: str):
+    def __init__(self, loop: Loop, address, name: str, file_name: str, source: str | None = None):
         super().__init__()
         self.name = name
         self.file_name = file_name
@@ -68,7 +73,7 @@ class LabSession(Conversation):
         self.file_left = -1
         self.receiver = protocol.Receiver(from_server=True)
         self.step = self._joining
-        self.channel = Channel(loop, address, self._on_data, self._on_closed)
+        self.channel = Channel(loop, address, self._on_data, self._on_closed, source)
         self._say("")
 
     def _say(self, text: str) -> None:
@@ -201,16 +206,30 @@ _PASV_ADDRESS = re.compile(rb"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 
 
 class FtpSession(Conversation):
-    """USER/PASS, TYPE I, then LIST and RETR FILE over passive data connections, then QUIT.
+    """USER/PASS, TYPE I, then (with `listing`) LIST and RETR FILE over passive data connections,
+    then QUIT.
 
     Each transfer is complete when its data connection has ended and the
-    control connection has said 226; RETR also checks the byte count.
+    control connection has said 226; RETR also checks the byte count. Data
+    connections come from the control connection's `source` address too.
     """
 
-    def __init__(self, loop: Loop, address, user: str, password: str, file_name: str, file_size: int):
+    def __init__(
+        self,
+        loop: Loop,
+        address,
+        user: str,
+        password: str,
+        file_name: str,
+        file_size: int,
+        *,
+        listing: bool = True,
+        source: str | None = None,
+    ):
         super().__init__()
         self.loop = loop
         self.host = address[0]
+        self.source = source
         self.file_size = file_size
         self.lines = bytearray()
         self.data: Channel | None = None
@@ -222,13 +241,12 @@ class FtpSession(Conversation):
             (f"USER {user}", 331),
             (f"PASS {password}", 230),
             ("TYPE I", 200),
-            ("PASV", 227),
-            ("LIST", "transfer"),
+            *((("PASV", 227), ("LIST", "transfer")) if listing else ()),
             ("PASV", 227),
             (f"RETR {file_name}", "transfer"),
             ("QUIT", 221),
         ]
-        self.channel = Channel(loop, address, self._on_control, self._on_closed)
+        self.channel = Channel(loop, address, self._on_control, self._on_closed, source)
 
     def _on_control(self, data: memoryview) -> None:
         self.lines += data
@@ -265,7 +283,7 @@ class FtpSession(Conversation):
             self.fail("PASV reply without an address")
             return
         port = int(match[5]) * 256 + int(match[6])
-        self.data = Channel(self.loop, (self.host, port), self._on_data, self._on_data_closed)
+        self.data = Channel(self.loop, (self.host, port), self._on_data, self._on_data_closed, self.source)
 
     def _on_data(self, data: memoryview) -> None:
         self.data_bytes += len(data)
@@ -310,10 +328,12 @@ class FtpSession(Conversation):
 
 @dataclass
 class SteadyRun:
-    """What `keep_running` saw: (completed, seconds) per measured window, and every failure."""
+    """What `keep_running` saw: (completed, seconds) per measured window, the seconds each
+    conversation completed in a window took (one list per window), and every failure."""
 
     warmed_up: bool
     windows: list[tuple[int, float]] = field(default_factory=list)
+    durations: list[list[float]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
 
@@ -327,23 +347,29 @@ def keep_running(
     warmup: int = 0,
     warmup_timeout: float = 60.0,
     at_window_edge: Callable[[], None] | None = None,
+    windows_from: float | None = None,
 ) -> SteadyRun:
     """Keep `concurrency` conversations going: first until `warmup` have ended (or `warmup_timeout`
     passed), then for `windows` windows of `window_seconds`, counting the completed ones in each.
 
     Without a warm-up, N conversations started together end together, in waves: a window shorter
     than a wave could count none. `at_window_edge` is called as each window starts and ends (to
-    sample CPU use, say). Conversations still open at the end are closed, uncounted."""
+    sample CPU use, say). With `windows_from` (a time.monotonic() value, the same in every process
+    on the machine), the load is held after the warm-up until then and the windows start there:
+    several processes running this at once measure the same windows.
+    Conversations still open at the end are closed, uncounted."""
     live: set[Conversation] = set()
     ended: list[Conversation] = []
     counts = {"serial": 0, "completed": 0}
     failures: list[str] = []
+    durations: list[float] = []
 
     def refill() -> bool:
         for conversation in ended:
             live.discard(conversation)
             if conversation.failure is None:
                 counts["completed"] += 1
+                durations.append(conversation.seconds)
             else:
                 failures.append(conversation.failure)
         ended.clear()
@@ -362,13 +388,21 @@ def keep_running(
     warmed_up = loop.run(
         lambda: refill() or counts["completed"] + len(failures) >= warmup, began + warmup_timeout
     )
+    if windows_from is not None:
+        loop.run(refill, windows_from)
     run = SteadyRun(warmed_up, failures=failures)
+    edge = time.monotonic() if windows_from is None else windows_from
     for _ in range(windows):
         if at_window_edge is not None:
             at_window_edge()
-        window_start, completed_before = time.monotonic(), counts["completed"]
-        loop.run(refill, window_start + window_seconds)
+        refill()
+        window_start, completed_before = min(edge, time.monotonic()), counts["completed"]
+        durations.clear()
+        edge += window_seconds
+        loop.run(refill, edge)
+        refill()
         run.windows.append((counts["completed"] - completed_before, time.monotonic() - window_start))
+        run.durations.append(list(durations))
     if at_window_edge is not None:
         at_window_edge()
     for conversation in list(live):

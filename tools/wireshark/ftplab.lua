@@ -1,10 +1,12 @@
 -- ftplab.lua: a Wireshark dissector for the ftplab protocol (docs/protocol.md).
 --
--- Every line is "NAME> text\n"; a server line whose text starts with "!" is a
--- control line (!HELLO, !FILE size sha256 name, !DATA n, !ERR code text,
--- !ABORT, !BYE). "!DATA n" is followed by exactly n raw bytes: the dissector
--- reads n from the line and keeps those bytes apart from the lines after them,
--- whatever n is. Lines and payloads split across TCP segments are reassembled
+-- Every line is "NAME> text\n"; a line whose text starts with "!" is a control
+-- line (!HELLO, !FILE size sha256 name, !DATA n, !ERR code text, !ABORT, !BYE;
+-- protocol 2 and 3: !PROTO n, !ENTRY kind size mtime name, !REFUSED code name,
+-- !EARLIER name text; each one's fields are in CONTROL_FIELDS below). "!DATA n"
+-- is followed by exactly n raw bytes, in either direction (a download, or an
+-- upload after !GO): the dissector reads n from the line and keeps those bytes
+-- apart from the lines after them, whatever n is. Lines and payloads split across TCP segments are reassembled
 -- (Wireshark's "Allow subdissector to reassemble TCP streams", on by default).
 -- The frames of a download are marked with the file's name and progress.
 --
@@ -14,11 +16,20 @@
 --   wireshark -X lua_script:tools/wireshark/ftplab.lua capture.pcap
 --   tshark -X lua_script:tools/wireshark/ftplab.lua -r capture.pcap -Y ftplab
 -- It decodes TCP port 2121 (Edit > Preferences > Protocols > FTPLAB to change).
+--
+-- Over TLS (a server started with --tls-cert, `scripts/lab up --tls`): tick the
+-- preference "The port speaks TLS" (tshark: -o ftplab.tls:TRUE), so the port is
+-- handed to Wireshark's TLS dissector, which gives ftplab what it decrypts; give
+-- TLS the client's key log (SSLKEYLOGFILE): Edit > Preferences > Protocols > TLS >
+-- (Pre)-Master-Secret log filename (tshark: -o tls.keylog_file:keys.log).
 
 local ftplab = Proto("ftplab", "ftplab file server and chat")
 
 local MAX_LINE_SEARCH = 64 * 1024  -- an unterminated "line" longer than this is shown as is
-local COMMANDS = { list = true, get = true, who = true, help = true, quit = true }
+local COMMANDS = {
+    list = true, get = true, mget = true, resume = true, cancel = true, cd = true, pwd = true, put = true,
+    who = true, help = true, quit = true,
+}
 
 local fields = {
     sender = ProtoField.string("ftplab.sender", "Sender"),
@@ -36,6 +47,20 @@ local fields = {
     data = ProtoField.bytes("ftplab.data", "Payload"),
     download = ProtoField.string("ftplab.download", "Download"),
     download_received = ProtoField.uint64("ftplab.download.received", "Download bytes so far"),
+    join_option = ProtoField.string("ftplab.join.option", "Join option"),
+    proto_version = ProtoField.uint32("ftplab.proto.version", "Protocol version"),
+    entry_kind = ProtoField.string("ftplab.entry.kind", "Entry kind"),
+    entry_size = ProtoField.uint64("ftplab.entry.size", "Entry size"),
+    entry_mtime = ProtoField.absolute_time("ftplab.entry.mtime", "Entry modified", base.UTC),
+    entry_name = ProtoField.string("ftplab.entry.name", "Entry name"),
+    refused_code = ProtoField.string("ftplab.refused.code", "Refused code"),
+    refused_name = ProtoField.string("ftplab.refused.name", "Refused name"),
+    earlier_sender = ProtoField.string("ftplab.earlier.sender", "Earlier sender"),
+    earlier_text = ProtoField.string("ftplab.earlier.text", "Earlier text"),
+    resume_offset = ProtoField.uint64("ftplab.resume.offset", "Resumed from byte"),
+    queued_name = ProtoField.string("ftplab.queued.name", "Queued name"),
+    upload_path = ProtoField.string("ftplab.upload.path", "Upload path"),
+    keepalive = ProtoField.string("ftplab.keepalive", "Keep-alive seconds"),
 }
 ftplab.fields = fields
 
@@ -44,6 +69,8 @@ local expert_truncated = ProtoExpert.new("ftplab.unterminated", "Line without an
 ftplab.experts = { expert_truncated }
 
 ftplab.prefs.port = Pref.uint("TCP port", 2121, "The ftplab server's port")
+ftplab.prefs.tls = Pref.bool("The port speaks TLS", false,
+    "The server was started with --tls-cert: hand the port to TLS, which gives ftplab what it decrypts")
 
 local tcp_stream = Field.new("tcp.stream")
 
@@ -79,54 +106,90 @@ local function split_line(raw)
     return sender, text
 end
 
-local function describe_client_text(tree, text, state, info)
-    local command
+local function is_control(text) return text:sub(1, 1) == "!" and text:sub(1, 2) ~= "!!" end
+
+-- What a client line is: its first line joins; then a control line (an
+-- upload's !DATA or !ABORT), a private message, a command, or chat.
+local function client_command(text, state)
     if not state.joined then
-        command = "join"
         state.joined = true
+        return "join"
+    elseif is_control(text) then
+        return "control"
     elseif text:sub(1, 1) == "@" then
-        command = "private"
-    else
-        local word, argument = text:match("^(%S+)%s*(.*)$")
-        if word ~= nil and COMMANDS[word:lower()] then
-            command = word:lower()
-            if argument ~= "" then tree:add(fields.argument, argument) end
-        elseif text == "" then
-            command = "empty"
-        else
-            command = "chat"
-        end
+        return "private"
     end
-    tree:add(fields.command, command)
-    return command
+    local word = text:match("^(%S+)")
+    if word ~= nil and COMMANDS[word:lower()] then return word:lower() end
+    return text == "" and "empty" or "chat"
 end
 
--- A control line: its fields; returns the payload length for !DATA, else 0.
-local function describe_control(tree, text, state, memo)
+-- What each control line carries: a Lua pattern over the rest of the line and
+-- the fields its captures go to, in order (size-like fields as numbers).
+local function number(value) return UInt64.new(tonumber(value)) end
+local function seconds(value) return NSTime.new(tonumber(value), 0) end
+local CONTROL_FIELDS = {
+    ERR = { "^(%S+)%s?(.*)$", { fields.err_code }, { fields.err_text } },
+    FILE = { "^(%d+) (%x+) (.*)$", { fields.file_size, number }, { fields.file_sha256 }, { fields.file_name } },
+    RESUME = {
+        "^(%d+) (%d+) (%x+) (.*)$", { fields.resume_offset, number }, { fields.file_size, number },
+        { fields.file_sha256 }, { fields.file_name },
+    },
+    PROTO = { "^(%d+)", { fields.proto_version, tonumber } },
+    ENTRY = {
+        "^(%a) (%d+) (%d+) (.*)$", { fields.entry_kind }, { fields.entry_size, number },
+        { fields.entry_mtime, seconds }, { fields.entry_name },
+    },
+    REFUSED = { "^(%S+) (.*)$", { fields.refused_code }, { fields.refused_name } },
+    EARLIER = { "^(%S+) (.*)$", { fields.earlier_sender }, { fields.earlier_text } },
+    QUEUED = { "^(.+)$", { fields.queued_name } },
+    GO = { "^(.+)$", { fields.upload_path } },
+    SAVED = { "^(%d+) (.*)$", { fields.file_size, number }, { fields.upload_path } },
+    KEEPALIVE = { "^(%S+)", { fields.keepalive } },
+}
+
+local function add_captures(tree, rest, spec)
+    local values = { rest:match(spec[1]) }
+    if #values == 0 then return nil end
+    for index, value in ipairs(values) do
+        local field, convert = spec[index + 1][1], spec[index + 1][2]
+        tree:add(field, convert and convert(value) or value)
+    end
+    return values
+end
+
+-- A control line's name and fields; returns the name and the captured values.
+local function describe_control(tree, text)
     local name, rest = text:match("^!(%u+)%s?(.*)$")
-    if name == nil then return 0 end
+    if name == nil then return nil end
     tree:add(fields.control, name)
-    if name == "ERR" then
-        local code, message = rest:match("^(%S+)%s?(.*)$")
-        if code ~= nil then
-            tree:add(fields.err_code, code)
-            tree:add(fields.err_text, message)
-        end
-    elseif name == "FILE" then
-        local size, sha, file = rest:match("^(%d+) (%x+) (.*)$")
-        if size ~= nil then
-            tree:add(fields.file_size, UInt64.new(tonumber(size)))
-            tree:add(fields.file_sha256, sha)
-            tree:add(fields.file_name, file)
-            if memo.first_pass then state.download = { name = file, size = tonumber(size), received = 0 } end
-        end
-    elseif name == "DATA" then
-        local length = tonumber(rest:match("^(%d+)"))
-        return length or 0
-    elseif name == "ABORT" and memo.first_pass then
+    local spec = CONTROL_FIELDS[name]
+    return name, spec and add_captures(tree, rest, spec)
+end
+
+-- The download a server's control line starts or ends (first pass only).
+local function follow_download(state, name, values)
+    if name == "FILE" and values then
+        state.download = { name = values[3], size = tonumber(values[1]), received = 0 }
+    elseif name == "RESUME" and values then
+        state.download = { name = values[4], size = tonumber(values[2]), received = tonumber(values[1]) }
+    elseif name == "ABORT" then
         state.download = nil
     end
-    return 0
+end
+
+-- A client line's fields: its command, the options of "!JOIN key=value ...",
+-- a command's argument, an upload's control line.
+local function describe_client_text(tree, text, command)
+    tree:add(fields.command, command)
+    if command == "join" then
+        for option in (text:match("^!!?JOIN%s*(.*)$") or ""):gmatch("%S+") do tree:add(fields.join_option, option) end
+    elseif command == "control" then
+        describe_control(tree, text)
+    elseif COMMANDS[command] then
+        local argument = text:match("^%S+%s+(.-)%s*$")
+        if argument ~= nil and argument ~= "" then tree:add(fields.argument, argument) end
+    end
 end
 
 -- One PDU: a line, plus its payload for !DATA. Returns its length, or nil with
@@ -147,7 +210,7 @@ local function dissect_pdu(tvb, pinfo, tree, offset, to_server)
     local sender, text = split_line(raw)
     local payload = 0
     local data_length = raw:match("> ?!DATA (%d+)\r?\n$")
-    if data_length ~= nil and not to_server then
+    if data_length ~= nil then
         payload = tonumber(data_length)
         if offset + line_length + payload > tvb:len() then
             return nil, offset + line_length + payload - tvb:len()
@@ -170,16 +233,16 @@ local function dissect_pdu(tvb, pinfo, tree, offset, to_server)
 
     local summary = raw:gsub("\r?\n$", "")
     if to_server then
-        if memo.first_pass then memo.command = describe_client_text(item, text, state) else
-            item:add(fields.command, memo.command)
-        end
-    elseif text:sub(1, 1) == "!" and text:sub(1, 2) ~= "!!" then
-        describe_control(item, text, state, memo)
+        if memo.first_pass then memo.command = client_command(text, state) end
+        describe_client_text(item, text, memo.command)
+    elseif is_control(text) then
+        local name, values = describe_control(item, text)
+        if memo.first_pass then follow_download(state, name, values) end
     end
     if payload > 0 then
         item:add(fields.data_length, payload)
         item:add(fields.data, tvb(offset + line_length, payload))
-        if memo.first_pass and state.download ~= nil then
+        if memo.first_pass and state.download ~= nil and not to_server then
             state.download.received = state.download.received + payload
             memo.download = state.download.name
             memo.received = state.download.received
@@ -220,12 +283,19 @@ function ftplab.dissector(tvb, pinfo, tree)
     return tvb:len()
 end
 
-local registered_port = nil
+-- The port goes to ftplab, or (preference tls) to TLS; TLS hands what it
+-- decrypts on that port to ftplab either way, so "Decode As... TLS" works too.
+local registered = nil  -- { port, the dissector tcp.port gives it to }
 local function register_port()
-    local ports = DissectorTable.get("tcp.port")
-    if registered_port ~= nil then ports:remove(registered_port, ftplab) end
-    registered_port = ftplab.prefs.port
-    ports:add(registered_port, ftplab)
+    local tcp_ports, tls_ports = DissectorTable.get("tcp.port"), DissectorTable.get("tls.port")
+    if registered ~= nil then
+        tcp_ports:remove(registered.port, registered.dissector)
+        tls_ports:remove(registered.port, ftplab)
+    end
+    local port = ftplab.prefs.port
+    registered = { port = port, dissector = ftplab.prefs.tls and Dissector.get("tls") or ftplab }
+    tcp_ports:add(port, registered.dissector)
+    tls_ports:add(port, ftplab)
 end
 ftplab.prefs_changed = register_port
 

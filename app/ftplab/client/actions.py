@@ -50,6 +50,13 @@ class FileSaved:
     size: int
 
 
+@dataclass(frozen=True)
+class AskPassword:
+    """The server asks for the account's password: the app asks the user, without echo."""
+
+    prompt: str
+
+
 class Screen:
     """The actions for the user, in order, until the app takes them."""
 
@@ -77,21 +84,26 @@ class Screen:
 class Outbox:
     """The bytes for the server, in order; `sent(n)` drops what the socket took.
 
-    `sent_at` is when a line was last queued: keep-alives count from it."""
+    `sent_at` is when a line was last queued: keep-alives count from it. While
+    `holding` (after the join line, until `!HELLO`), what the user types waits in
+    `held`: a server with accounts asks for the password first, and its answer
+    (`first`) must reach it before any command."""
 
     def __init__(self, name: str, clock=time.monotonic):
         self.name = name
         self.data = bytearray()
+        self.held = bytearray()
+        self.holding = False
         self.sent_at = clock()
         self._clock = clock
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.data) + len(self.held)
 
     def line(self, text: str) -> bool:
         """A command or chat line; False (nothing queued) when no line can carry it."""
         try:
-            self.data += protocol.encode_command(self.name, text)
+            self.raw(protocol.encode_command(self.name, text))
         except protocol.LocalProtocolError:
             return False
         self.sent_at = self._clock()
@@ -99,7 +111,20 @@ class Outbox:
 
     def raw(self, data: bytes) -> None:
         """Encoded frames (a `put` line, an upload's `!DATA` and `!ABORT`)."""
+        if self.holding:
+            self.held += data
+        else:
+            self.data += data
+
+    def first(self, data: bytes) -> None:
+        """Bytes that go before anything held (the password)."""
         self.data += data
+
+    def release(self) -> None:
+        """Joined: what was held goes out, in order, and nothing more is held."""
+        self.data += self.held
+        self.held.clear()
+        self.holding = False
 
     def sent(self, count: int) -> None:
         del self.data[:count]
@@ -107,3 +132,5 @@ class Outbox:
     def drop(self) -> None:
         """The connection broke: nothing more will be sent."""
         self.data.clear()
+        self.held.clear()
+        self.holding = False

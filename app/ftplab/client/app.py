@@ -25,10 +25,10 @@ from ..console import ConsoleWatch, PlainConsole, open_console
 from ..messages import Messages, Reason
 from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
-from .actions import ClearScreen, Show, Status
+from .actions import AskPassword, ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
-from .trust import Untrusted, secure
+from .trust import Trust, Untrusted
 
 WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 """What a non-blocking socket, TLS or not, raises when it cannot go on now."""
@@ -101,6 +101,9 @@ class ClientApp:
     def _reconnect(self) -> None:
         try:
             sock = self._connect()
+        except Untrusted as refused:  # its certificate changed while we were away: never again
+            self.session.connect_failed(untrusted=refused.text)
+            return
         except OSError:
             self.session.connect_failed()
             return
@@ -130,6 +133,17 @@ class ClientApp:
                 self.console.set_status(action.text)
             elif isinstance(action, ClearScreen):
                 self.console.clear_screen()
+            elif isinstance(action, AskPassword):
+                self._ask_password(action.prompt)
+
+    def _ask_password(self, prompt: str) -> None:
+        """Asked at the terminal, without echo (the socket waits: the server is waiting for it)."""
+        try:
+            password = self.console.ask_secret(prompt)
+        except KeyboardInterrupt:  # Ctrl-C at the question: leave as on SIGINT
+            raise LeaveNow(signal.SIGINT) from None
+        self.session.password.given(password)
+        self._flush()
 
     def _close(self) -> None:
         self.session.close()
@@ -218,26 +232,54 @@ def _complain(text: str) -> None:
         print(f"ftplab-client: {text}", file=sys.stderr, flush=True)
 
 
-def _open_connection(config: ClientConfig, say: Messages, timeout: float | None = None) -> socket.socket:
-    """A connection to the server, watched for a dead peer, in TLS with --tls;
+def _open_connection(
+    config: ClientConfig, trust: Trust | None, timeout: float | None = None
+) -> socket.socket:
+    """A connection to the server, in TLS when `trust` says whom to trust (--tls);
     OSError if none (trust.Untrusted, with the sentence to show, for a server not trusted)."""
+    sock = _tcp_connection(config, timeout)
+    if trust is None:
+        return sock
+    return trust.secure(sock, lambda: _tcp_connection(config, timeout))
+
+
+def _tcp_connection(config: ClientConfig, timeout: float | None) -> socket.socket:
+    """A TCP connection to the server, watched for a dead peer."""
     sock = socket.create_connection((config.host, config.port), timeout=timeout or config.timeout)
     try:
         watch_for_dead_peer(sock, user_timeout_ms=CLIENT_USER_TIMEOUT_MS)
     except OSError:
         sock.close()
         raise
+    return sock
+
+
+def _trust(config: ClientConfig, say: Messages, console: PlainConsole) -> Trust | None:
+    """Whom to trust with --tls (None: in clear); the user is asked only at a terminal."""
     if not config.tls:
-        return sock
-    return secure(sock, config.host, config.ca_file, config.fingerprint, say)
+        return None
+    ask = console.ask if console.interactive else None
+    return Trust(
+        config.host,
+        config.port,
+        say,
+        ca_file=config.ca_file,
+        pinned=config.fingerprint,
+        ask=ask,
+        show=console.show,
+    )
 
 
-def _connect(config: ClientConfig, say: Messages, *, quiet: bool = False) -> socket.socket | str:
-    """A connection, or why not (said on stderr unless `quiet`)."""
+def _connect(
+    config: ClientConfig, say: Messages, trust: Trust | None, *, quiet: bool = False
+) -> socket.socket | str:
+    """A connection, or why not (said on stderr unless `quiet`). Raises Untrusted (said on
+    stderr) for a server not trusted: that is not retried."""
     try:
-        return _open_connection(config, say)
+        return _open_connection(config, trust)
     except Untrusted as refused:
-        reason = refused.text
+        _complain(refused.text)
+        raise
     except OSError as error:
         reason = say("cannot_connect", host=config.host, port=config.port, reason=Reason.of(error).text(say))
     if not quiet:
@@ -275,7 +317,25 @@ def _prepare_download_dir(config: ClientConfig, say: Messages) -> bool:
     return True
 
 
-def _settings(config: ClientConfig, console: PlainConsole) -> ClientSettings:
+PASSWORD_VARIABLE = "FTPLAB_PASSWORD"
+MAX_PASSWORD_FILE_BYTES = 4096
+
+
+def _known_password(config: ClientConfig, say: Messages) -> str | None:
+    """The account's password from --password-file (its first line) or FTPLAB_PASSWORD, if given
+    (None: asked at the terminal if the server wants one). OSError, with the reason to show."""
+    if config.password_file:
+        try:
+            with open(config.password_file, "rb") as file:
+                first = file.read(MAX_PASSWORD_FILE_BYTES).decode("utf-8", "replace").split("\n")[0]
+        except OSError as error:
+            reason = Reason.of(error).text(say)
+            raise OSError(say("password_file_unreadable", path=config.password_file, reason=reason)) from None
+        return first.removesuffix("\r")
+    return os.environ.get(PASSWORD_VARIABLE)
+
+
+def _settings(config: ClientConfig, console: PlainConsole, password: str | None) -> ClientSettings:
     reconnect = console.interactive if config.reconnect is None else config.reconnect
     return ClientSettings(
         download_dir=config.download_dir,
@@ -284,17 +344,22 @@ def _settings(config: ClientConfig, console: PlainConsole) -> ClientSettings:
         keep_partial=config.keep_partial,
         interactive=console.interactive,
         reconnect=reconnect,
+        password=password,
     )
 
 
 def _run_sessions(
-    config: ClientConfig, console: PlainConsole, say: Messages, name: str, rename
+    config: ClientConfig, console: PlainConsole, say: Messages, name: str, rename, password: str | None
 ) -> ClientApp | None:
     """Sessions until one is not refused a name typed at the prompt (then asked again)."""
     asked_at_prompt = not config.name and console.interactive
-    settings = _settings(config, console)
+    settings = _settings(config, console, password)
+    trust = _trust(config, say, console)
     while True:
-        sock = _connect(config, say, quiet=settings.reconnect and settings.interactive)
+        try:
+            sock = _connect(config, say, trust, quiet=settings.reconnect and settings.interactive)
+        except Untrusted:
+            return None
         session = ClientSession(name, settings)
         if isinstance(sock, str):
             if not (settings.reconnect and settings.interactive):
@@ -302,7 +367,7 @@ def _run_sessions(
             session.start_away(sock)  # a terminal stays in the client until the server is there
             sock = None
         app = ClientApp(
-            sock, session, console, connect=lambda: _open_connection(config, say, RECONNECT_TIMEOUT_SECONDS)
+            sock, session, console, connect=lambda: _open_connection(config, trust, RECONNECT_TIMEOUT_SECONDS)
         )
         app.run()
         if not (asked_at_prompt and app.session.name_refused and not console.at_eof):
@@ -334,9 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         prompt_name[0] = name
         if not _prepare_download_dir(config, say):
             return EXIT_USAGE
+        try:
+            password = _known_password(config, say)
+        except OSError as error:
+            reason = str(error)
+            return EXIT_USAGE
         if console.interactive:
             console.start()
-        app = _run_sessions(config, console, say, name, lambda new: prompt_name.__setitem__(0, new))
+        app = _run_sessions(config, console, say, name, lambda new: prompt_name.__setitem__(0, new), password)
         if app is None:
             return EXIT_FAILURE
         reason = app.exit_reason

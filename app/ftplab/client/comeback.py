@@ -12,7 +12,16 @@ from .. import protocol
 from ..text import visible
 
 CODES_NOT_RETRIED = frozenset(
-    code.value for code in (protocol.ErrorCode.BAD_NAME, protocol.ErrorCode.NO_NAME, protocol.ErrorCode.IDLE)
+    code.value
+    for code in (
+        protocol.ErrorCode.BAD_NAME,
+        protocol.ErrorCode.NO_NAME,
+        protocol.ErrorCode.IDLE,
+        protocol.ErrorCode.BAD_PASSWORD,
+        protocol.ErrorCode.PASSWORD_REQUIRED,
+        protocol.ErrorCode.LOGINS_BLOCKED,
+        protocol.ErrorCode.TLS_REQUIRED,
+    )
 )
 """Refusals a new connection would get again, or that coming back would defeat (the server's idle
 timeout): the session ends."""

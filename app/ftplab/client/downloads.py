@@ -1,8 +1,8 @@
 """The client's downloads: what was asked for, and the one file being received.
 
-Files are taken only when asked for, in the order asked (`Request`s, names
-compared in NFC): a `!FILE` for anything else is refused and its bytes
-skipped. A `!QUEUED` name counts as asked for only if it matches one of the
+Files are taken only when asked for (`Request`s, names compared in NFC), in
+the order the server queued them: a `!FILE` for anything else is refused and
+its bytes skipped. A `!QUEUED` name counts as asked for only if it matches one of the
 latest `mget` patterns or is a word of a `get` of several names still
 pending. A protocol-2 server names each refused request (`!REFUSED`); with an
 older one, a refusal forgets the oldest request. Saving itself (temporary
@@ -18,6 +18,7 @@ what arrived of the file under way is kept as a partial, even without
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ class Request:
     typed: str
     name: str
     folder: tuple[str, ...] = ()
+    several: bool = False
+    """The server took it as several names (`get a.txt b.txt`), each `!QUEUED` on its own."""
 
     @classmethod
     def of(cls, typed: str, folder: tuple[str, ...] = ()) -> Request:
@@ -125,14 +128,19 @@ class Downloads:
         return any(name in words_of(request.typed) for request in self.requests if " " in request.typed)
 
     def _take_request(self, name: str) -> bool:
-        """Files come in the order asked for: this one, and any asked before it (which the
-        server refused), leave the list of requests. A file never asked for is refused."""
+        """The first request for this file leaves the list, with any `get` of several names
+        asked before it (the server took those as several: their files were `!QUEUED` each).
+        Other requests stay whatever their place: an `mget`'s files are queued when the
+        server reads it, so they come before a `get` typed after it, which the client learnt
+        of first. A file never asked for is refused."""
         names = [request.name for request in self.requests]
         name = same_name(name)
         if name not in names:
             return False
-        self.current_request = self.requests[names.index(name)]
-        del self.requests[: names.index(name) + 1]
+        index = names.index(name)
+        self.current_request = self.requests[index]
+        earlier = [request for request in self.requests[:index] if not request.several]
+        self.requests = earlier + self.requests[index + 1 :]
         return True
 
     # --- refusals -----------------------------------------------------------------
@@ -182,8 +190,17 @@ class Downloads:
         if not self._asked_for_by_many(event.name):
             self._screen.show(self._say("download_not_asked", name=visible(event.name)))
             return
+        self._mark_several(event.name)
         self.requests.append(Request.of(event.name, self.folder))
         self._screen.show(self._say("download_queued_by_server", name=visible(event.name)))
+
+    def _mark_several(self, word: str) -> None:
+        """A `get` pending with `word` among its names was taken as several."""
+        word = same_name(word)
+        for index, request in enumerate(self.requests):
+            if " " in request.typed and word in words_of(request.typed):
+                self.requests[index] = dataclasses.replace(request, several=True)
+                return
 
     # --- a file arriving ----------------------------------------------------------
 

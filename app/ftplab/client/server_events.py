@@ -60,6 +60,7 @@ class ServerEvents:
             protocol.KeepAlive: self._on_keep_alive,
             protocol.Bye: self._on_bye,
             protocol.Earlier: self._on_earlier,
+            protocol.PasswordRequest: lambda _event: session.password.asked(),
         }
 
     def received(self, data) -> None:
@@ -73,6 +74,7 @@ class ServerEvents:
 
     def _on_hello(self, event: protocol.Hello) -> None:
         self.joined = True
+        self._session.outbox.release()
         self._show(event.sender, event.text)
         self._session.comeback.joined()
 

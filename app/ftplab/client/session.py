@@ -37,7 +37,7 @@ from __future__ import annotations
 import random
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import protocol
 from ..messages import Messages
@@ -46,6 +46,7 @@ from .actions import Outbox, Screen
 from .comeback import Comeback
 from .commands import UserCommands, completions
 from .downloads import Downloads, DownloadSettings
+from .password import PasswordStep
 from .server_events import ServerEvents
 from .uploads import OUTPUT_HIGH_WATER, Uploads
 
@@ -65,6 +66,8 @@ class ClientSettings:
     """A person at a terminal (not a pipe): a line the server cannot take now is refused, not queued."""
     reconnect: bool = False
     """Come back by itself after a lost connection (see the module's docstring)."""
+    password: str | None = field(default=None, repr=False)
+    """The account's password, from --password-file or FTPLAB_PASSWORD (None: asked if needed)."""
 
 
 class ClientSession:
@@ -98,10 +101,12 @@ class ClientSession:
         """Between connections: lost, waiting to come back (or kicked)."""
         self.from_server = ServerEvents(self)
         self.comeback = Comeback(self, clock, jitter)
+        self.password = PasswordStep(self, settings.password)
         self._send_join()
 
     def _send_join(self) -> None:
         self.outbox.line(protocol.join_text({"lang": self.say.language, "proto": str(protocol.VERSION)}))
+        self.outbox.holding = True  # until `!HELLO`: a password may have to go first
 
     # --- the user -------------------------------------------------------------------
 
@@ -240,8 +245,12 @@ class ClientSession:
         self.from_server = ServerEvents(self)
         self.outbox.drop()
         self.failure = None
-        self._hello_deadline = self._clock() + self.settings.timeout
+        self.wait_for_hello()
         self._send_join()
+
+    def wait_for_hello(self) -> None:
+        """`!HELLO` is due within --timeout from now (a new connection; a password just given)."""
+        self._hello_deadline = self._clock() + self.settings.timeout
 
     def start_away(self, reason: str) -> None:
         """The first connection could not be made, at a terminal: say why and keep trying (the
@@ -251,9 +260,14 @@ class ClientSession:
         self.screen.show(self.say("cannot_connect_retrying", reason=reason))
         self.comeback.schedule_retry()
 
-    def connect_failed(self) -> None:
-        """A new connection could not be made: the next attempt, later."""
-        self.comeback.schedule_retry()
+    def connect_failed(self, untrusted: str | None = None) -> None:
+        """A new connection could not be made: the next attempt, later; or it reached a
+        server the client does not trust (`untrusted` says why): no more attempts."""
+        if untrusted is None:
+            self.comeback.schedule_retry()
+        else:
+            self.failure = untrusted
+            self.finished = True
 
     def wants_connection(self) -> bool:
         """Time for a new connection (the app makes it, then says `connection_made`)."""

@@ -57,6 +57,7 @@ addresses), `commands` (the table), `replies` (reply and listing lines),
 `session` (the state machine).
 """
 
+from ..logins import LoginGuard
 from .commands import COMMANDS, Command, Rights, features
 from .events import (
     Close,
@@ -84,7 +85,6 @@ from .events import (
     UploadFinished,
 )
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, parse_command, parse_eprt, parse_port
-from .logins import LoginGuard
 from .replies import ls_line, mlsx_facts, mlsx_time, quote_path, reply
 from .session import (
     LINES_PER_STEP,

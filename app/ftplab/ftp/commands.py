@@ -17,6 +17,8 @@ class Command:
     syntax: str
     login: bool = True
     upload: bool = False
+    download: bool = False
+    """Reads a file's bytes (RETR, HASH): refused to an account without the download right."""
     during_transfer: bool = False
     """Answered at once even while a transfer is under way (ABOR, STAT)."""
 
@@ -50,7 +52,7 @@ COMMANDS = {
     "SIZE": Command(REQUIRED, "SIZE <SP> pathname"),
     "MDTM": Command(REQUIRED, "MDTM <SP> pathname"),
     "REST": Command(REQUIRED, "REST <SP> offset"),
-    "RETR": Command(REQUIRED, "RETR <SP> pathname"),
+    "RETR": Command(REQUIRED, "RETR <SP> pathname", download=True),
     "ABOR": Command(NO_ARGUMENT, "ABOR", during_transfer=True),
     "STAT": Command(OPTIONAL, "STAT [<SP> pathname]", during_transfer=True),
     "STOR": Command(REQUIRED, "STOR <SP> pathname", upload=True),
@@ -61,19 +63,22 @@ COMMANDS = {
     "RNFR": Command(REQUIRED, "RNFR <SP> pathname", upload=True),
     "RNTO": Command(REQUIRED, "RNTO <SP> pathname", upload=True),
     "MFMT": Command(REQUIRED, "MFMT <SP> YYYYMMDDHHMMSS <SP> pathname", upload=True),
-    "HASH": Command(REQUIRED, "HASH <SP> pathname"),
+    "HASH": Command(REQUIRED, "HASH <SP> pathname", download=True),
 }
 
 
 @dataclass(frozen=True)
 class Rights:
-    """What the door's options allow: --allow-upload (new names, folders, times),
-    --allow-overwrite (replacing, deleting, renaming). `rename` alone: a file this
-    connection uploaded, which it may rename without --allow-overwrite."""
+    """What the door's options allow (or, with --users, the account's rights):
+    --allow-upload (new names, folders, times), --allow-overwrite (replacing,
+    deleting, renaming), `download` (RETR, HASH: every login without accounts).
+    `rename` alone: a file this connection uploaded, which it may rename without
+    --allow-overwrite."""
 
     upload: bool = False
     overwrite: bool = False
     rename: bool = False
+    download: bool = True
 
 
 _ALWAYS = ("EPRT", "EPSV", "HASH SHA-256*", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM")

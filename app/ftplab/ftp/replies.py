@@ -100,14 +100,16 @@ def permissions(entry: TreeEntry, rights: Rights) -> str:
     """RFC 3659 perm facts true to the rights in force: a folder can always be
     entered and listed (e, l), files and folders made in it with --allow-upload
     (c, m), it deleted or renamed with --allow-overwrite (d, f, p); a file
-    read (r), replaced or appended to (w, a) and deleted (d) with
-    --allow-overwrite, renamed (f) with it or when this connection uploaded it."""
+    read (r) with the download right (always, without accounts), replaced or
+    appended to (w, a) and deleted (d) with --allow-overwrite, renamed (f) with
+    it or when this connection uploaded it."""
     if entry.is_dir:
         made = "cm" if rights.upload else ""
         return "el" + made + ("dfp" if rights.upload and rights.overwrite else "")
     changed = "adw" if rights.upload and rights.overwrite else ""
     renamed = "f" if rights.upload and (rights.overwrite or rights.rename) else ""
-    return "r" + "".join(sorted(changed + renamed))
+    read = "r" if rights.download else ""
+    return read + "".join(sorted(changed + renamed))
 
 
 def mlsx_facts(entry: TreeEntry, rights: Rights) -> str:

@@ -3,7 +3,12 @@ PROT. A mixin of `FtpSession`, with no networking code: AUTH TLS answers 234
 and asks the loop to start TLS on the control connection (`StartTls`); PROT P
 makes the loop wrap each data connection in TLS resuming the control
 connection's session. CCC (back to clear) is not offered, so it is 502 like any
-command the door does not know."""
+command the door does not know.
+
+Implicit FTPS (--ftps-port) has no RFC: the connection is TLS from its first
+byte (the loop starts it before the greeting), and, as RFC 4217 section 15's notes
+on it and every implicit client expect, data connections are protected unless the
+client says PROT C; PBSZ is then optional."""
 
 from __future__ import annotations
 
@@ -26,6 +31,12 @@ class SecurityCommands:
     """PROT P: data connections speak TLS too."""
 
     _buffer_size_set = False
+
+    def begin_implicit_tls(self) -> None:
+        """--ftps-port: the control connection is already TLS; data is protected by default."""
+        self.tls_active = True
+        self.data_protected = True
+        self._buffer_size_set = True
 
     def _cmd_auth(self, argument: str) -> None:
         if not self.settings.tls:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from ..accounts import Account, Accounts
+from ..logins import LoginGuard
 from ..messages import Messages
 from ..protocol import name_problem
 from ..storage import (
@@ -55,7 +58,6 @@ from .events import (
     UploadFinished,
 )
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, ip_address, parse_command, parse_eprt, parse_port
-from .logins import LoginGuard
 from .replies import (
     Rights,
     fetchable,
@@ -105,6 +107,10 @@ class FtpSettings:
     """--tls-cert: AUTH TLS, PBSZ and PROT are offered."""
     require_tls: bool = False
     """--require-tls: no login in clear."""
+    accounts: Accounts | None = None
+    """--users: only these accounts log in, each with its password and rights."""
+    allow_clear_passwords: bool = False
+    """--allow-clear-passwords: accounts may log in without TLS (the Wireshark exercise)."""
 
 
 class FtpSession(SecurityCommands):
@@ -122,6 +128,7 @@ class FtpSession(SecurityCommands):
         clock: Callable[[], float] = time.time,
         digests: HashCache | None = None,
         logins: LoginGuard | None = None,
+        address_key: str = "",
     ):
         self.tree = tree
         self._logins = logins if logins is not None else LoginGuard()
@@ -129,6 +136,9 @@ class FtpSession(SecurityCommands):
         self.settings = settings
         self.messages = messages
         self.peer_host, self.local_host = peer[0], local[0]
+        self.address_key = address_key or self.peer_host
+        """The address as limits count it (an IPv4-mapped address as IPv4): the lab door's key
+        for the same client, so failed logins through both doors share one budget."""
         self._anonymous_number = anonymous_number
         self._clock = clock
         self.name: str | None = None
@@ -138,9 +148,11 @@ class FtpSession(SecurityCommands):
         self._actions: deque = deque()
         self._queued: deque = deque()
         self._user: str | None = None
+        self._account: Account | None = None
+        """The account logged in with (--users), whose rights are in force."""
         self._login_failures = 0
         self._waiting: type | None = None  # Joined, PassiveOpened or DelayOver, while we wait for it
-        self._after_delay: Callable[[], None] | None = None  # what a failed login says when its delay is over
+        self._after_delay: Callable[[], None] | None = None  # what runs when a Delay is over (a 530, a PASS)
         self._passive_extended = False
         self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
         self._epsv_all = False
@@ -323,8 +335,10 @@ class FtpSession(SecurityCommands):
             command.argument == NO_ARGUMENT and argument
         ):
             self._say(501, "ftp_syntax", syntax=command.syntax)
-        elif command.upload and not self.settings.allow_upload:
+        elif command.upload and not self._rights.upload:
             self._say(550, "ftp_uploads_off")
+        elif command.download and not self._rights.download:
+            self._say(550, "ftp_downloads_off")
         else:
             if verb != "RNTO":
                 self._rename_from = None  # RNTO must come right after RNFR
@@ -346,12 +360,18 @@ class FtpSession(SecurityCommands):
 
     @property
     def _rights(self) -> Rights:
-        return Rights(upload=self.settings.allow_upload, overwrite=self.settings.allow_overwrite)
+        """The logged-in account's rights; without accounts, the door's switches."""
+        account = self._account
+        if account is None:
+            return Rights(upload=self.settings.allow_upload, overwrite=self.settings.allow_overwrite)
+        return Rights(
+            upload=account.may("upload"), overwrite=account.may("overwrite"), download=account.may("download")
+        )
 
     # -- login --
 
     def _cmd_user(self, argument: str) -> None:
-        if self._clear_login_refused():
+        if self._clear_login_refused() or self._clear_password_refused():
             return
         if self.name is not None:
             self._say(503, "ftp_already_logged_in")
@@ -359,6 +379,9 @@ class FtpSession(SecurityCommands):
         if self._refused_address():
             return
         name = argument
+        if name.lower() in ANONYMOUS_NAMES and self.settings.accounts is not None:
+            self._say(530, "ftp_no_anonymous")
+            return
         if name.lower() in ANONYMOUS_NAMES:
             name = f"anon-{self._anonymous_number()}"
         if name_problem(name) is not None:
@@ -375,19 +398,43 @@ class FtpSession(SecurityCommands):
             self._say(503, "ftp_user_first")
         elif self._refused_address():
             return
+        elif self.settings.accounts is not None and (wait := self._logins.check_wait(self.address_key)):
+            self._wait_then(wait, partial(self._cmd_pass, argument))  # checks are rationed (logins.py)
+        elif self.settings.accounts is not None:
+            self._log_in_to_account(self.settings.accounts, argument)
         elif self.settings.password is not None and not hmac.compare_digest(
             argument.encode(), self.settings.password.encode()
         ):
             self._wrong_password()
         else:
             if self.settings.password is not None:
-                self._logins.succeeded(self.peer_host)
+                self._logins.succeeded(self.address_key)
             self._waiting = Joined
             self._emit(Join(self._user))
 
+    def _clear_password_refused(self) -> bool:
+        """--users: no account's password in clear (530 at USER, before the client sends
+        it), unless --allow-clear-passwords."""
+        settings = self.settings
+        if settings.accounts is None or settings.allow_clear_passwords or self.tls_active:
+            return False
+        self._say(530, "ftp_clear_password_refused" if settings.tls else "ftp_clear_password_no_tls")
+        return True
+
+    def _log_in_to_account(self, accounts: Accounts, password: str) -> None:
+        """--users: the name's account and its password, or a wrong password (a name
+        without an account too, after the same work: the reply tells no names apart)."""
+        account = accounts.check(self._user, password)
+        if account is None:
+            self._wrong_password()
+            return
+        self._account = account
+        self._waiting = Joined
+        self._emit(Join(self._user))
+
     def _refused_address(self) -> bool:
         """421 and close when this address has failed too often (its password is not even looked at)."""
-        seconds = self._logins.blocked_for(self.peer_host)
+        seconds = self._logins.blocked_for(self.address_key)
         if seconds:
             self.shut_down("ftp_address_blocked", minutes=max(1, round(seconds / 60)))
         return bool(seconds)
@@ -395,11 +442,15 @@ class FtpSession(SecurityCommands):
     def _wrong_password(self) -> None:
         """Counted for the address; the 530 (or the 421 past the budget) only after
         the guard's delay, and no line is read meanwhile (pipelined guesses wait too)."""
-        delay = self._logins.failed(self.peer_host, self._user)
+        delay = self._logins.failed(self.address_key, self._user, "FTP")
         self._user = None
-        self._after_delay = self._after_wrong_password
+        self._wait_then(delay, self._after_wrong_password)
+
+    def _wait_then(self, seconds: float, then: Callable[[], None]) -> None:
+        """No line is read for `seconds` (the loop's `Delay`); then `then` runs."""
+        self._after_delay = then
         self._waiting = DelayOver
-        self._emit(Delay(delay))
+        self._emit(Delay(seconds))
 
     def _after_wrong_password(self) -> None:
         if not self._refused_address():
@@ -412,7 +463,7 @@ class FtpSession(SecurityCommands):
             then()
 
     def _login_failed(self, text: str) -> None:
-        self._user = None
+        self._user = self._account = None
         self._login_failures += 1
         if self._login_failures >= MAX_LOGIN_FAILURES:
             self.shut_down("ftp_too_many_failures")
@@ -545,7 +596,7 @@ class FtpSession(SecurityCommands):
 
     def _remove(self, argument: str, remove: Callable[[tuple[str, ...]], None], key: str) -> None:
         """DELE and RMD: only with --allow-overwrite (a deletion loses someone's work)."""
-        if not self.settings.allow_overwrite:
+        if not self._rights.overwrite:
             self._say(550, "ftp_overwrite_off")
             return
         try:
@@ -573,7 +624,7 @@ class FtpSession(SecurityCommands):
     def _may_rename(self, parts: tuple[str, ...], entry: TreeEntry) -> bool:
         """Renaming takes a name away, like deleting: --allow-overwrite, except
         for a file this connection uploaded itself (a temporary name)."""
-        return self.settings.allow_overwrite or (not entry.is_dir and parts in self._own_uploads)
+        return self._rights.overwrite or (not entry.is_dir and parts in self._own_uploads)
 
     def _cmd_rnto(self, argument: str) -> None:
         source, self._rename_from = self._rename_from, None
@@ -582,7 +633,7 @@ class FtpSession(SecurityCommands):
             return
         try:
             target = self._new_path(argument)
-            self.tree.rename(source, target, overwrite=self.settings.allow_overwrite)
+            self.tree.rename(source, target, overwrite=self._rights.overwrite)
         except FileProblem as problem:
             self._refuse(problem, 553 if isinstance(problem, (NameNotAllowed, AlreadyExists)) else 550)
             return
@@ -852,7 +903,7 @@ class FtpSession(SecurityCommands):
         """The rights in force on one entry: a file this connection uploaded may be renamed."""
         rights = self._rights
         if parts in self._own_uploads and not rights.overwrite:
-            return Rights(upload=rights.upload, overwrite=False, rename=True)
+            return dataclasses.replace(rights, rename=True)
         return rights
 
     # -- files --
@@ -898,7 +949,7 @@ class FtpSession(SecurityCommands):
             parts = self._new_path(argument)
             upload = self.tree.start_upload(
                 parts,
-                overwrite=self.settings.allow_overwrite,
+                overwrite=self._rights.overwrite,
                 max_bytes=self.settings.max_upload_bytes,
                 append=append,
                 min_free_bytes=self.settings.min_free_bytes,
@@ -940,7 +991,7 @@ class FtpSession(SecurityCommands):
         upload = self._transfer.upload
         self._transfer = None
         try:
-            size = upload.finish(overwrite=self.settings.allow_overwrite)
+            size = upload.finish(overwrite=self._rights.overwrite)
         except FileProblem as problem:
             self._refuse(problem, _upload_code(problem))
             return

@@ -1,0 +1,63 @@
+"""The class benchmark (tools/bench/classload.py) runs on a small class and leaves nothing behind:
+its table comes out, every student got the whole file, and the lab is gone afterwards, also when a
+round fails. No speed is asserted here: the targets live in the bench's own report."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import classload
+from bench.classload import ClassBenchError, ClassSettings, measure_class
+
+from .lab import E2E_TAG
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+STUDENTS = 3
+
+
+def _left_behind(docker_client, project: str) -> list:
+    label = {"label": f"com.docker.compose.project={project}"}
+    return [
+        *docker_client.containers.list(all=True, filters=label),
+        *docker_client.volumes.list(filters=label),
+        *docker_client.networks.list(filters=label),
+    ]
+
+
+def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
+    settings = ClassSettings(
+        students=STUDENTS, size_mib=4, rounds=1, tag=E2E_TAG, timeout=600, student_cpu_shares=256
+    )
+    steps: list[str] = []
+    figures = measure_class(settings, steps.append)
+
+    assert _left_behind(docker_client, settings.project) == []
+    assert "The students' CPU weight was 256 (the server's 1024)." in figures.intro()
+    assert steps[-1] == "taking the lab down"
+    [got] = figures.gets
+    assert len(got.transfers.rates) == STUDENTS
+    assert len(figures.bridge[0].rates) == len(figures.bridge_disk[0].rates) == STUDENTS
+    assert got.chat_sent > 0, "the chatters sent nothing"
+    # The server's own process was sampled, not docker-init's (well under 5 MiB).
+    assert got.rss_kib["hwm_kib"] > 5 * 1024, got.rss_kib
+    table = figures.table()
+    assert table[0] == f"### A class at full speed: {STUDENTS} students × 4 MiB over labnet"
+    for label in (
+        "fairness of `get`",
+        "chat latency during `get`: p99",
+        "server RSS peak",
+        "the bridge's limit",
+    ):
+        assert any(label in line for line in table), label
+
+
+def test_a_failed_round_still_takes_the_lab_down(docker_client, e2e_images, monkeypatch):
+    def fail(*_args):
+        raise ClassBenchError("a round that fails")
+
+    monkeypatch.setattr(classload, "plain_tcp", fail)
+    settings = ClassSettings(students=1, size_mib=1, tag=E2E_TAG, timeout=600)
+    with pytest.raises(ClassBenchError, match="a round that fails"):
+        measure_class(settings)
+    assert _left_behind(docker_client, settings.project) == []

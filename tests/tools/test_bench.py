@@ -1,0 +1,141 @@
+"""scripts/bench: each part runs and produces its table (a --quick smoke run, small), and the pieces
+that decide what the report may claim (ratios run by run, refusing a ratio, TIME-WAIT counts,
+targets) do what they say. No speed is asserted here: targets live in the bench's report."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import core, report, sessions
+from bench.cli import parse_args
+from bench.parts import PARTS
+from bench.servers import vsftpd_missing
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH = REPO_ROOT / "scripts" / "bench"
+
+
+def tables(markdown: str) -> dict[str, list[list[str]]]:
+    """Each `## heading` of the report with the rows of the first table under it."""
+    found: dict[str, list[list[str]]] = {}
+    heading = None
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            heading = line[3:]
+        elif heading and line.startswith("| ") and heading not in found:
+            found[heading] = []
+        if heading in found and line.startswith("| "):
+            found[heading].append([cell.strip() for cell in line.strip("|").split("|")])
+    return {name: rows[2:] for name, rows in found.items()}  # without the header and its rule
+
+
+@pytest.mark.slow
+def test_a_quick_run_measures_every_part(tmp_path):
+    output = tmp_path / "bench.md"
+    command = [sys.executable, str(BENCH), "--quick", "--runs", "1", "--big-mib", "8"]
+    command += ["--clients", "20", "--crowds", "20", "--generators", "2", "--output", str(output)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = tables(output.read_text())
+
+    transfers = next(rows for name, rows in found.items() if name.startswith("One file of 8 MiB"))
+    assert {(row[0], row[1]) for row in transfers} == {
+        (label, place)
+        for label in (
+            "loopback limit: sendfile → recv_into → os.write",
+            "pyftpdlib RETR through ftplib",
+            "pyftpdlib RETR through ftplib, then sha256sum",
+            "ftplab verified `get` (the real client)",
+            "ftplab FTP door RETR through ftplib",
+        )
+        for place in ("tmpfs", "disk")
+    }
+    assert all("**" in cell for row in transfers for cell in row[2:])  # GB/s and CPU per GiB measured
+
+    by_server = {row[1]: row for row in found["Sessions per second, N sessions at once"]}
+    assert set(by_server) == set(sessions.SERVERS.values())
+    missing = vsftpd_missing()
+    for name, row in by_server.items():
+        if name == "vsftpd" and missing:
+            assert missing in row[-1]
+        else:
+            assert "**" in row[2] and "**" in row[3], row  # sessions/s and p99 measured
+            assert "failed" not in row[-1], row
+
+    assert found["Many clients joining, chat fan-out, memory"][0][0] == "20"
+    for selector in ("select", "poll", "epoll"):
+        assert found[f"`--selector {selector}`: joining, fan-out, memory (one run)"][0][0] == "20"
+    verdicts = {row[0]: row[2] for row in found["Targets"]}
+    assert "N = 20: FTP door sessions/s ahead of pyftpdlib" in verdicts
+    assert set(verdicts.values()) <= {"met", "**not met**", "not measured"}
+    assert output.with_suffix(".png").stat().st_size > 0
+
+
+def test_every_part_is_an_only_choice():
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert all(name in result.stdout for name in PARTS)
+
+
+def test_the_class_part_runs_only_when_asked_since_it_needs_docker():
+    assert "class" not in parse_args([]).only
+    assert parse_args(["--class"]).only == list(PARTS)
+    assert parse_args(["--only", "class"]).only == ["class"]
+
+
+def test_ratios_are_taken_run_by_run():
+    assert core.paired_ratios([2.0, 3.0, 4.0], [1.0, 3.0, 0.0]) == [2.0, 1.0]
+    assert core.ratio_cell([2.0, 1.0, 4.0]) == "1.00 / **2.00** / 4.00×"
+    assert core.ratio_target("t", [0.9, 1.2, 1.1], 1.0).met is True
+    assert core.ratio_target("t", [0.9, 1.2, 1.1], 1.0, at_most=True).met is False
+    assert core.ratio_target("t", [], 1.0).verdict == "not measured"
+
+
+def test_no_ratio_when_a_generator_was_saturated_or_a_run_collapsed():
+    steady = sessions.Outcome(rates=[100.0, 110.0], generator_busiest=[0.3, 0.4])
+    busy = sessions.Outcome(rates=[100.0, 110.0], generator_busiest=[0.3, 0.9])
+    collapsed = sessions.Outcome(rates=[100.0, 20.0], generator_busiest=[0.3, 0.3])
+    assert sessions.comparable(steady, steady) == ""
+    assert sessions.comparable(steady, busy) == "no ratio: load generator saturated"
+    assert sessions.comparable(collapsed, steady) == "no ratio: an unsteady run"
+    assert "saturated" in busy.notes() and "unsteady" in collapsed.notes()
+
+
+def test_time_wait_sockets_are_counted_by_address():
+    """A connection closed first by this side leaves a TIME-WAIT socket on its 127.0.0.x."""
+    before_all, before_ours = core.time_wait_sockets(["127.0.0.251"])
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.socket()
+        client.bind(("127.0.0.251", 0))
+        client.connect(listener.getsockname())
+        accepted, _ = listener.accept()
+        client.close()  # the active close: this side waits
+        assert accepted.recv(1) == b""
+        accepted.close()
+    after_all, after_ours = core.time_wait_sockets(["127.0.0.251"])
+    assert after_ours >= before_ours + 1 and after_all >= after_ours
+
+
+def test_the_report_puts_each_target_next_to_its_figure(tmp_path):
+    section = core.Section(
+        "A part",
+        ["what it measures"],
+        ["x", "y"],
+        rows=[("1", "2")],
+        targets=[core.Target("x ≥ 1", "2.00×", True), core.Target("y ≤ 1", "–", None)],
+    )
+    run = report.Run(["--quick"], core.ROOT / "app", 1, ["a"], ["a", "b"], "1 1 1", "2 2 2", 3.0)
+    output = tmp_path / "out.md"
+    report.write([section], run, output, None)
+    text = output.read_text()
+    assert "before: 1 1 1; after: 2 2 2" in text
+    assert "Only part of the benchmark was run: a." in text
+    assert "| 1 | 2 |" in text
+    assert "| x ≥ 1 | 2.00× | met |" in text and "| y ≤ 1 | – | not measured |" in text

@@ -1,0 +1,135 @@
+"""The class benchmark's arithmetic and report (tools/bench/classload.py), fed figures: no Docker.
+
+tests/e2e/test_classload.py runs it for real on a small class."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bench.classload import (
+    ClassFigures,
+    ClassSettings,
+    GetRound,
+    Transfers,
+    cpu_used,
+    jain_index,
+    parse_args,
+    percentile,
+)
+
+
+def test_jain_index_is_one_for_equal_rates_and_one_over_n_when_one_gets_everything():
+    assert jain_index([5.0] * 30) == pytest.approx(1.0)
+    assert jain_index([9.0, 0.0, 0.0]) == pytest.approx(1 / 3)
+    assert jain_index([1.0, 2.0]) == pytest.approx(9 / 10)
+
+
+def test_percentile_is_a_value_that_was_seen_by_nearest_rank():
+    values = [float(value) for value in range(100, 0, -1)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_transfers_rate_each_receiver_by_its_own_span_and_the_class_by_first_start_to_last_end():
+    transfers = Transfers.from_spans(100, [(10.0, 12.0), (10.5, 14.5)])
+    assert transfers.rates == [50.0, 25.0]
+    assert transfers.aggregate == pytest.approx(200 / 4.5)
+    assert transfers.gib == pytest.approx(200 / 1024)
+    assert transfers.fairness == pytest.approx(jain_index([50.0, 25.0]))
+
+
+def test_cpu_is_added_up_over_the_containers_and_unknown_if_one_is_unknown():
+    assert cpu_used([[1.0, 3.0], [10.0, 10.5]]) == pytest.approx(2.5)
+    assert cpu_used([[1.0, 3.0], [None, None]]) is None
+    assert Transfers.from_spans(1024, [(0.0, 1.0)], sender_cpu=0.5).per_gib(0.5) == [0.5]
+
+
+def _figures(student_rates: list[float], chat_ms: list[float], hwm_mib: float) -> ClassFigures:
+    figures = ClassFigures(ClassSettings(students=len(student_rates), size_mib=10, project="unit"))
+    figures.gets.append(
+        GetRound(
+            Transfers(student_rates, sum(student_rates)),
+            chat_ms,
+            idle_chat_ms=[1.0],
+            chat_sent=len(chat_ms),
+            rss_kib={"first_kib": 20 * 1024, "peak_kib": hwm_mib * 1024, "hwm_kib": hwm_mib * 1024},
+        )
+    )
+    figures.bridge.append(Transfers([100.0] * len(student_rates), 400.0, gib=2.0, sender_cpu=1.0))
+    figures.bridge_disk.append(Transfers([50.0] * len(student_rates), 200.0, gib=2.0, receivers_cpu=None))
+    return figures
+
+
+def _row(table: list[str], label: str) -> list[str]:
+    [line] = [line for line in table if line.startswith(f"| {label} |")]
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_the_table_says_which_targets_are_met():
+    table = _figures([10.0, 10.0, 10.0, 10.0], [5.0, 20.0, 40.0], hwm_mib=30).table()
+    assert table[0] == "### A class at full speed: 4 students × 10 MiB over labnet"
+    assert [met for *_, met in _figures([10.0] * 4, [5.0], hwm_mib=30).targets()] == [True, True, True]
+    assert _row(table, "fairness of `get` (Jain's index)")[1:] == [
+        "1.000",
+        "",
+        "≥ 0.95",
+        "yes",
+    ]
+    assert _row(table, "chat latency during `get`: p99")[1:] == ["40.0", "ms", "≤ 100 ms", "yes"]
+    assert _row(table, "server's container, plain TCP")[1:3] == ["0.500", "core-s/GiB"]
+    assert _row(table, "students' containers, plain TCP into /downloads")[1] == "–"  # no cgroup to read
+    assert _row(table, "server RSS peak (VmHWM)")[4] == "yes"
+    assert _row(table, "`get` / the bridge's limit")[1] == "0.100"
+    assert _row(table, "`get` / plain TCP into /downloads")[1] == "0.200"
+
+
+def test_several_rounds_show_min_median_and_max():
+    figures = _figures([10.0, 10.0], [5.0], hwm_mib=30)
+    figures.gets.append(figures.gets[0])
+    figures.gets.append(
+        replace(figures.gets[0], rss_kib={"first_kib": 0, "peak_kib": 0, "hwm_kib": 90 * 1024})
+    )
+    assert _row(figures.table(), "server RSS peak (VmHWM)")[1:] == [
+        "30.0 / **30.0** / 90.0",
+        "MiB",
+        "≤ 64 MiB",
+        "**no**",
+    ]
+
+
+def test_the_table_says_no_when_a_target_is_missed():
+    table = _figures([40.0, 1.0, 1.0, 1.0], [5.0] * 98 + [150.0, 300.0], hwm_mib=80).table()
+    assert _row(table, "fairness of `get` (Jain's index)")[4] == "**no**"
+    assert _row(table, "chat latency during `get`: p99")[1:] == ["150.0", "ms", "≤ 100 ms", "**no**"]
+    assert _row(table, "server RSS peak (VmHWM)")[4] == "**no**"
+
+
+def test_no_chat_line_during_the_downloads_is_a_dash_and_not_measured():
+    figures = _figures([10.0, 10.0], [], hwm_mib=30)
+    assert _row(figures.table(), "chat latency during `get`: p99")[1:] == [
+        "–",
+        "ms",
+        "≤ 100 ms",
+        "not measured",
+    ]
+    assert ("chat latency during `get`: p99 ≤ 100 ms", "– ms", None) in figures.targets()
+
+
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        (["--students", "0"], "need 1 or more"),
+        (["--size-mib", "0"], "need 1 or more"),
+        (["--chat-interval", "0"], "more than 0"),
+        (["--student-cpu-shares", "1"], "needs 2 or more"),
+    ],
+)
+def test_the_command_line_refuses_what_cannot_be_measured(bad, said, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_args(bad)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err

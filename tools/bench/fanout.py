@@ -1,0 +1,213 @@
+"""Many clients joining at once, a chat line's fan-out to all of them, and the server's memory per
+idle client; then the same with each of the server's `--selector` choices (part `selectors`).
+
+N listeners (tools/loadgen/, one selectors loop in this process) connect at once and send their
+names; the time is until the last has `!HELLO`. Then console lines, each written once every
+client had the last: the latency from writing it to each client reading it."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from dataclasses import dataclass
+
+import loadgen
+
+from . import servers
+from .core import Section, Settings, Target, own_cpu, percentile, spread
+
+MARKER = "bench-mark"
+GENERATOR_BUSY = 0.8
+TARGETS = (
+    (1000, "p99", "fan-out p99 ≤ 50 ms", 50.0),
+    (10000, "p99", "fan-out p99 ≤ 100 ms", 100.0),
+    (10000, "join", "all 10,000 have `!HELLO` within 15 s", 15.0),
+    (10000, "rss", "RSS per idle client ≤ 8 KiB", 8.0),
+)
+"""(N, figure, text, at most): issue 9's targets, with issue 20's for the fan-out at 10,000."""
+
+
+@dataclass
+class Crowd:
+    """N listeners joined at once: how long until all had !HELLO, and the server's memory with them."""
+
+    listeners: list
+    loop: loadgen.Loop
+    tally: loadgen.Tally
+    join_seconds: float | None
+    joined: int
+
+
+def join_crowd(server: servers.Server, count: int, timeout: float) -> Crowd:
+    loop = loadgen.Loop()
+    tally = loadgen.Tally()
+    listeners = []
+    began = time.monotonic()
+    for serial in range(count):
+        try:
+            listeners.append(loadgen.LabListener(loop, server.address, f"j{serial}", MARKER, tally))
+        except OSError:
+            break
+        if serial % 256 == 0:  # keep reading while connecting, as a crowd of real clients would
+            loop.turn()
+    all_answered = loop.run(lambda: tally.hellos + tally.ended >= len(listeners), began + timeout)
+    joined = [listener for listener in listeners if listener.hello_at is not None and not listener.done]
+    complete = all_answered and len(joined) == count
+    seconds = max(listener.hello_at for listener in joined) - began if complete else None
+    return Crowd(joined, loop, tally, seconds, len(joined))
+
+
+def fan_out(server: servers.Server, crowd: Crowd, messages: int, timeout: float) -> list[tuple[float, float]]:
+    """(p50, p99) in ms from console line to listeners, for each of `messages` lines after a warm-up."""
+    results = []
+    tally = crowd.tally
+    ended_before = tally.ended  # a listener that ends later will never have the line
+    for index in range(messages + 1):
+        text = f"{MARKER}-{index}"
+        sent = time.monotonic()
+        server.console(text)
+        reached_all = crowd.loop.run(
+            lambda text=text: tally.marks[text] + tally.ended - ended_before >= len(crowd.listeners),
+            sent + timeout,
+        )
+        if not reached_all:
+            break
+        latencies = [1000 * (one.marks[text] - sent) for one in crowd.listeners if text in one.marks]
+        if index and latencies:
+            results.append((percentile(latencies, 50), percentile(latencies, 99)))
+    return results
+
+
+@dataclass
+class CrowdFigures:
+    join: list[float]
+    p50: list[float]
+    p99: list[float]
+    rss: list[float]
+    note: str = ""
+
+
+def cpu_check(generator: float, server: float, seconds: float) -> str:
+    verdict = "not the bottleneck" if generator / seconds < GENERATOR_BUSY else "**may be the bottleneck**"
+    return (
+        f"load generator {100 * generator / seconds:.0f}% of a core ({verdict}),"
+        f" server {100 * server / seconds:.0f}%"
+    )
+
+
+def measure_crowd(settings: Settings, count: int, extra: tuple[str, ...], checks: list[str]) -> CrowdFigures:
+    figures = CrowdFigures([], [], [], [])
+    for attempt in range(settings.runs):
+        settings.progress(f"join {count:,} at once {' '.join(extra)}, run {attempt + 1}/{settings.runs}")
+        with servers.lab(settings, count + 16, extra=extra) as server:
+            baseline = servers.rss_kib(server.pid)
+            before = (time.monotonic(), own_cpu(), server.cpu())
+            crowd = join_crowd(server, count, settings.join_timeout)
+            after = (time.monotonic(), own_cpu(), server.cpu())
+            check = cpu_check(after[1] - before[1], after[2] - before[2], after[0] - before[0])
+            checks.append(f"joining {count:,} {' '.join(extra)}: {check}")
+            try:
+                if crowd.join_seconds is None:
+                    figures.note = (
+                        f"only {crowd.joined:,} of {count:,} joined within {settings.join_timeout:g} s"
+                    )
+                    continue
+                figures.join.append(crowd.join_seconds)
+                settings.progress(
+                    f"fan-out to {count:,} {' '.join(extra)}, run {attempt + 1}/{settings.runs}"
+                )
+                for first, last in fan_out(server, crowd, settings.messages, settings.join_timeout):
+                    figures.p50.append(first)
+                    figures.p99.append(last)
+                figures.rss.append((servers.rss_kib(server.pid) - baseline) / crowd.joined)
+            finally:
+                crowd.loop.close()
+    return figures
+
+
+HEADER = ["N", "all have `!HELLO` (s)", "fan-out p50 (ms)", "fan-out p99 (ms)", "RSS per idle client (KiB)"]
+
+
+def rows(settings: Settings, figures: dict[int, CrowdFigures]) -> list[tuple]:
+    return [
+        (
+            f"{count:,}",
+            spread(one.join) if one.join else one.note or "–",
+            spread(one.p50, 1),
+            spread(one.p99, 1),
+            spread(one.rss, 1),
+        )
+        for count, one in figures.items()
+    ]
+
+
+def measure(settings: Settings) -> list[Section]:
+    checks: list[str] = []
+    figures = {count: measure_crowd(settings, count, (), checks) for count in settings.crowds}
+    targets = [target(figures, *one) for one in TARGETS]
+    return [
+        Section(
+            title="Many clients joining, chat fan-out, memory",
+            intro=[
+                "N clients connect at once and send their names; the time is until the last has `!HELLO`.",
+                f"Then {settings.messages} console lines (after a warm-up), each sent once every client had",
+                "the last: latency from writing the line to the server's console to each client reading it",
+                "(p50 and p99 over the clients; min / **median** / max over the lines). Memory: the server's",
+                "RSS with N idle clients, less its RSS before they came, over N.",
+            ],
+            header=HEADER,
+            rows=rows(settings, figures),
+            notes=["CPU used while the clients joined:", "", *(f"- {line}" for line in checks)],
+            targets=targets,
+            plot=lambda axes: plot(axes, figures),
+        )
+    ]
+
+
+def target(figures: dict[int, CrowdFigures], count: int, name: str, text: str, limit: float) -> Target:
+    values = getattr(figures[count], name) if count in figures else []
+    if not values:
+        return Target(f"N = {count:,}: {text}", "needs --full" if count not in figures else "–", None)
+    return Target(f"N = {count:,}: {text}", spread(values, 1), statistics.median(values) <= limit)
+
+
+def plot(axes, figures: dict[int, CrowdFigures]) -> None:
+    for name, label, style, scale in (
+        ("p50", "chat fan-out p50 (ms)", "o-", 1),
+        ("p99", "chat fan-out p99 (ms)", "o--", 1),
+        ("join", "all N joined (ms)", "s-", 1000),
+    ):
+        points = [
+            (count, scale * statistics.median(getattr(one, name)))
+            for count, one in figures.items()
+            if getattr(one, name)
+        ]
+        if points:
+            axes.plot(*zip(*points, strict=True), style, label=label)
+    axes.set(xscale="log", yscale="log", xlabel="clients (N)", ylabel="milliseconds", title="Fan-out")
+    if axes.lines:
+        axes.legend(fontsize="small")
+
+
+def measure_selectors(settings: Settings) -> list[Section]:
+    """The crowd with each `--selector`, one run each: select() past FD_SETSIZE only times out."""
+    if "--selector" not in settings.server_help:
+        return [Section("`--selector select|poll|epoll`", ["Skipped: the server has no `--selector`."], [])]
+    once = dataclasses.replace(settings, runs=1)
+    sections = []
+    for selector in ("select", "poll", "epoll"):
+        checks: list[str] = []
+        figures = {
+            count: measure_crowd(once, count, ("--selector", selector), checks) for count in settings.crowds
+        }
+        sections.append(
+            Section(
+                title=f"`--selector {selector}`: joining, fan-out, memory (one run)",
+                intro=[],
+                header=HEADER,
+                rows=rows(settings, figures),
+                notes=[f"- {line}" for line in checks],
+            )
+        )
+    return sections

@@ -1,0 +1,14 @@
+"""Every part of the bench by its `--only` name, in the order a run measures them."""
+
+from . import classroom, fanout, sessions, transfers
+
+PARTS = {
+    "transfers": transfers.measure,
+    "sessions": sessions.measure,
+    "fanout": fanout.measure,
+    "selectors": fanout.measure_selectors,
+    "class": classroom.measure,
+}
+
+NEEDS_DOCKER = {"class"}
+"""Parts a run measures only when asked (--class or --only class)."""

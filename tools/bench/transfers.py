@@ -1,0 +1,276 @@
+"""One big file over loopback: wall clock and CPU per GiB, for each way of moving it, into a tmpfs
+and onto the disk.
+
+Every client is a process of its own (bench/peers.py, sha256sum): a peer reads its own CPU over
+the transfer with getrusage(RUSAGE_SELF), sha256sum's is read with getrusage(RUSAGE_CHILDREN);
+every server's from /proc/PID/stat over the client's whole run. The repetitions of all rows are
+interleaved (run 1 of every row, then run 2...), so run i of two rows saw the same moment of a
+noisy machine; ratios are taken run by run. Core-seconds per GiB hold still where GB/s do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import servers
+from .core import (
+    BIG_FILE,
+    GIB,
+    HOST,
+    Section,
+    Settings,
+    Target,
+    children_cpu,
+    paired_ratios,
+    ratio_cell,
+    ratio_target,
+    spread,
+)
+
+TMPFS = Path("/dev/shm")
+
+
+@dataclass
+class Sample:
+    seconds: float
+    client_cpu: float
+    server_cpu: float
+
+
+@dataclass
+class Row:
+    """One way of moving the file: `run(servers, sink_dir)` moves it once and says what it cost."""
+
+    key: str
+    label: str
+    run: Callable[[dict, Path], Sample]
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+
+def run_peer(settings: Settings, arguments: list[str]) -> dict:
+    """A client process from bench/peers.py: its JSON line (seconds, cpu, bytes)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.peers", *arguments],
+        env=settings.python_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    try:
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise RuntimeError(f"{arguments[0]} did not report: {result.stderr.strip()[-300:]}") from None
+    if "error" in report or report["bytes"] != settings.big_bytes:
+        raise RuntimeError(f"{arguments[0]}: {report}")
+    return report
+
+
+def timed(settings: Settings, server: servers.Server, arguments: list[str]) -> Sample:
+    server_before = server.cpu()
+    report = run_peer(settings, arguments)
+    return Sample(report["seconds"], report["cpu"], server.cpu() - server_before)
+
+
+def sink_path(directory: Path) -> Path:
+    return directory / f"sink-{time.monotonic_ns()}"
+
+
+def make_rows(settings: Settings, digest: str) -> list[Row]:
+    def limit(running: dict, sink: Path) -> Sample:
+        server, path = running["sendfile"], sink_path(sink)
+        try:
+            return timed(settings, server, ["limit", HOST, str(server.port), str(path)])
+        finally:
+            path.unlink(missing_ok=True)
+
+    def retr(server: servers.Server, port: int, user: str, sink: Path, verify: bool = False) -> Sample:
+        path = sink_path(sink)
+        try:
+            sample = timed(settings, server, ["retr", HOST, str(port), user, BIG_FILE, str(path)])
+            if verify:
+                sample = then_sha256sum(sample, path, digest)
+            return sample
+        finally:
+            path.unlink(missing_ok=True)
+
+    def lab_get(running: dict, sink: Path) -> Sample:
+        server, folder = running["lab"], sink_path(sink)
+        folder.mkdir()
+        try:
+            return timed(settings, server, ["get", HOST, str(server.port), "bench", BIG_FILE, str(folder)])
+        finally:
+            (folder / BIG_FILE).unlink(missing_ok=True)
+            folder.rmdir()
+
+    return [
+        Row("limit", "loopback limit: sendfile → recv_into → os.write", limit),
+        Row(
+            "retr",
+            "pyftpdlib RETR through ftplib",
+            lambda r, s: retr(r["pyftpdlib"], r["pyftpdlib"].port, "anonymous", s),
+        ),
+        Row(
+            "retr_sha",
+            "pyftpdlib RETR through ftplib, then sha256sum",
+            lambda r, s: retr(r["pyftpdlib"], r["pyftpdlib"].port, "anonymous", s, verify=True),
+        ),
+        Row("get", "ftplab verified `get` (the real client)", lab_get),
+        Row(
+            "door",
+            "ftplab FTP door RETR through ftplib",
+            lambda r, s: retr(r["lab"], r["lab"].ftp_port, "anonymous", s),
+        ),
+    ]
+
+
+def then_sha256sum(sample: Sample, path: Path, digest: str) -> Sample:
+    """What a user does without ftplab: download, then verify with sha256sum (a process too)."""
+    before, began = children_cpu(), time.perf_counter()
+    result = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+    seconds, used = time.perf_counter() - began, children_cpu() - before
+    if result.stdout.split()[0] != digest:
+        raise RuntimeError("sha256sum: the downloaded file differs from the served one")
+    return Sample(sample.seconds + seconds, sample.client_cpu + used, sample.server_cpu)
+
+
+def sinks(settings: Settings) -> dict[str, Path]:
+    """Where the files go: a tmpfs (no disk in the way: CPU-bound) and the disk under the work folder."""
+    places = {"disk": settings.work / "sink"}
+    if TMPFS.is_dir():
+        places["tmpfs"] = Path(TMPFS / f"{settings.work.name}-sink")
+    for place in places.values():
+        place.mkdir(exist_ok=True)
+    return dict(sorted(places.items(), reverse=True))
+
+
+def filesystem(path: Path) -> str:
+    """The type and device of the filesystem holding `path` (the longest mount point above it)."""
+    best = ("", "?", "?")
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            device, point, kind = line.split()[:3]
+            if path.is_relative_to(point) and len(point) >= len(best[0]):
+                best = (point, kind, device)
+    return f"{best[1]} on {best[2]}"
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def measure(settings: Settings) -> list[Section]:
+    source = settings.files / BIG_FILE
+    rows = make_rows(settings, file_digest(source))
+    places = sinks(settings)
+    try:
+        with (
+            servers.sendfile(source) as sendfile,
+            servers.pyftpdlib(settings, 8) as pyftpdlib,
+            servers.lab(settings, 8, ftp=True) as lab,
+        ):
+            running = {"sendfile": sendfile, "pyftpdlib": pyftpdlib, "lab": lab}
+            for attempt in range(settings.runs):
+                for row in rows:
+                    for place, sink in places.items():
+                        settings.progress(f"{row.key} into {place}, run {attempt + 1}/{settings.runs}")
+                        row.samples.setdefault(place, []).append(row.run(running, sink))
+    finally:
+        for place in places.values():
+            for leftover in place.glob("sink-*"):
+                leftover.unlink()
+            place.rmdir()
+    where = [f"{place}: {sink.parent} ({filesystem(sink)})" for place, sink in places.items()]
+    return [section(settings, {row.key: row for row in rows}, list(places), where)]
+
+
+def gb_per_second(settings: Settings, samples: list[Sample]) -> list[float]:
+    return [settings.big_bytes / 1e9 / sample.seconds for sample in samples]
+
+
+def per_gib(settings: Settings, samples: list[Sample], which: str) -> list[float]:
+    gib = settings.big_bytes / GIB
+    values = {
+        "client": [s.client_cpu for s in samples],
+        "server": [s.server_cpu for s in samples],
+        "total": [s.client_cpu + s.server_cpu for s in samples],
+    }[which]
+    return [value / gib for value in values]
+
+
+def section(settings: Settings, rows: dict[str, Row], places: list[str], where: list[str]) -> Section:
+    table = []
+    for row in rows.values():
+        for place in places:
+            samples = row.samples[place]
+            speed = gb_per_second(settings, samples)
+            limit = gb_per_second(settings, rows["limit"].samples[place])
+            table.append(
+                (
+                    row.label,
+                    place,
+                    spread(speed),
+                    ratio_cell(paired_ratios(speed, limit)),
+                    spread(per_gib(settings, samples, "client")),
+                    spread(per_gib(settings, samples, "server")),
+                    spread(per_gib(settings, samples, "total")),
+                )
+            )
+    return Section(
+        title=f"One file of {settings.big_mib:,} MiB over loopback: wall clock and CPU per GiB",
+        intro=[
+            "Each client is a process of its own and reads its core-seconds over the transfer with",
+            "getrusage(RUSAGE_SELF) (sha256sum's: getrusage(RUSAGE_CHILDREN)); the server's come from",
+            "/proc/PID/stat over the client's whole run (its login too). A core-second is a second of one",
+            "core: a transfer using two cores fully for 0.5 s costs 1 core-second.",
+            "GB/s count the transfer itself: from RETR to the 226 reply for ftplib (reading with",
+            "`recv_into` a preallocated buffer and `os.write`), from `!FILE` to the saved, verified file",
+            "for ftplab's client; RETR then sha256sum adds the whole sha256sum run. Runs of all rows are",
+            f"interleaved ({settings.runs} of each); ratios are taken run by run: min / **median** / max.",
+            "The served file is on the disk (in the page cache after the first run).",
+            f"Into: {'; '.join(where)}.",
+        ],
+        header=[
+            "",
+            "into",
+            "GB/s",
+            "vs loopback limit",
+            "client core-s/GiB",
+            "server core-s/GiB",
+            "total core-s/GiB",
+        ],
+        rows=table,
+        targets=targets(settings, rows, places),
+    )
+
+
+def targets(settings: Settings, rows: dict[str, Row], places: list[str]) -> list[Target]:
+    found = []
+    for place in places:
+        get, verify = rows["get"].samples[place], rows["retr_sha"].samples[place]
+        speed = {
+            key: gb_per_second(settings, rows[key].samples[place]) for key in ("get", "retr_sha", "limit")
+        }
+        versus_verify = paired_ratios(speed["get"], speed["retr_sha"])
+        versus_limit = paired_ratios(speed["get"], speed["limit"])
+        cpu = paired_ratios(per_gib(settings, get, "total"), per_gib(settings, verify, "total"))
+        door = paired_ratios(
+            gb_per_second(settings, rows["door"].samples[place]),
+            gb_per_second(settings, rows["retr"].samples[place]),
+        )
+        found += [
+            ratio_target(f"{place}: verified `get` ≥ 1.3× RETR then sha256sum (GB/s)", versus_verify, 1.3),
+            ratio_target(f"{place}: verified `get` ≥ 0.7× the loopback limit (GB/s)", versus_limit, 0.7),
+            ratio_target(
+                f"{place}: verified `get` core-s/GiB ≤ 1.1× RETR then sha256sum", cpu, 1.1, at_most=True
+            ),
+            ratio_target(f"{place}: FTP door RETR ≥ 1.0× pyftpdlib RETR (GB/s)", door, 1.0),
+        ]
+    return found
