@@ -128,8 +128,12 @@ class StudentTerminal:
 
     def type(self, line: str) -> float:
         """Type a line and press Enter; when it was sent."""
+        return self.press(line + ENTER)
+
+    def press(self, keys: str) -> float:
+        """Press keys (no Enter after them); when they were sent."""
         sent_at = time.monotonic()
-        self._socket.sendall((line + ENTER).encode())
+        self._socket.sendall(keys.encode())
         return sent_at
 
     def _pump(self) -> None:
