@@ -29,8 +29,9 @@ CTRL_L = "\x0c"
 """Draws the screen again: the password question asked before the student attached."""
 
 
-def make_users_file(path) -> None:
-    for name, password in PASSWORDS.items():
+def add_accounts(path, accounts: dict[str, str]) -> None:
+    """`ftplab-server users add` for each NAME: PASSWORD, the password from a pipe."""
+    for name, password in accounts.items():
         subprocess.run(
             [sys.executable, "-m", "ftplab.server", "users", "--users", str(path), "add", name],
             input=password + "\n",
@@ -45,7 +46,7 @@ def make_users_file(path) -> None:
 @pytest.fixture(scope="module")
 def accounts_lab(docker_client, e2e_images, tmp_path_factory):
     users = tmp_path_factory.mktemp("accounts") / "users"
-    make_users_file(users)
+    add_accounts(users, PASSWORDS)
     lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
     lab.users = users
     try:
@@ -119,3 +120,20 @@ def test_an_ftp_client_logs_in_to_an_account_over_tls_and_not_with_a_wrong_passw
     assert SMALL_FILE in right.stdout.split()
     wrong = curl_ftp(accounts_lab, "visita", "grapa-8")
     assert wrong.returncode == 67, (wrong.returncode, wrong.stderr)  # CURLE_LOGIN_DENIED
+
+
+def test_a_changed_file_restarts_the_server_and_an_up_without_users_drops_the_accounts(
+    accounts_lab, docker_client
+):
+    """Last in this module: it changes the class the tests above share."""
+    before = accounts_lab.container("server").id
+    add_accounts(accounts_lab.users, {"nueva": "otra-clave-9"})
+    accounts_lab.check("up", "--students", "1", "--publish", "--tls", "--users", str(accounts_lab.users))
+    assert accounts_lab.container("server").id != before, "the server reads the file only at its start"
+    assert curl_ftp(accounts_lab, "nueva", "otra-clave-9").returncode == 0
+
+    accounts_lab.check("up", "--students", "1", "--publish", "--tls")
+    assert "Accounts:      none" in accounts_lab.check("status")
+    volumes = docker_client.volumes.list(filters={"name": f"{accounts_lab.project}_server-accounts"})
+    assert volumes == [], "the accounts' volume goes with them"
+    assert curl_ftp(accounts_lab, "cualquiera", "x").returncode == 0, "the open lab: any name"
