@@ -18,13 +18,14 @@ from integration.harness import child_env
 
 from .classroom import LabScript
 from .conftest import free_subnet
-from .lab import SMALL_FILE, wait_until
+from .lab import SMALL_FILE
 from .terminals import StudentTerminal
 
 pytestmark = pytest.mark.e2e
 
 PASSWORDS = {"alice": "caballo correcto batería", "visita": "grapa-7"}
 USERS_IN_SERVER = "/etc/ftplab/accounts/users"
+QUESTION = "Contraseña de alice: "
 CTRL_L = "\x0c"
 """Draws the screen again: the password question asked before the student attached."""
 
@@ -78,25 +79,14 @@ def test_the_users_file_is_readable_by_the_server_only(accounts_lab):
     assert "/etc/ftplab/accounts" not in {mount["Destination"] for mount in alice.attrs["Mounts"]}
 
 
-def test_a_student_types_the_password_at_their_terminal_wrong_then_right(accounts_lab, docker_client):
+def test_a_student_types_the_password_at_their_terminal_and_a_wrong_one_is_refused(
+    accounts_lab, docker_client
+):
     alice = accounts_lab.container("alice")
-    terminal = StudentTerminal(docker_client, alice.id, "alice")
+    terminal = StudentTerminal(docker_client, alice.id, "alice")  # scripts/lab attach alice
     try:
         terminal.press(CTRL_L)  # attached after the question was asked: show it again
-        terminal.screen.wait_for("Contraseña de alice: ")
-        terminal.type("no es esta")
-        terminal.screen.wait_for("contraseña incorrectos")
-        terminal.screen.wait_closed()  # a refused password ends the client, and its container
-    finally:
-        terminal.close()
-    wait_until(lambda: alice.reload() or alice.status == "exited", message="alice's client ended")
-    assert PASSWORDS["alice"] not in accounts_lab.server_log()
-
-    alice.start()  # what `scripts/lab attach alice` does with a stopped student
-    terminal = StudentTerminal(docker_client, alice.id, "alice")
-    try:
-        terminal.press(CTRL_L)
-        start = terminal.screen.wait_for("Contraseña de alice: ")[0]
+        start = terminal.screen.wait_for(QUESTION)[0]
         terminal.type(PASSWORDS["alice"])
         start = terminal.screen.wait_for("Hola, alice.", start=start)[0]
         terminal.type("who")
@@ -104,6 +94,18 @@ def test_a_student_types_the_password_at_their_terminal_wrong_then_right(account
         assert PASSWORDS["alice"] not in terminal.screen.text, "the password is never echoed"
     finally:
         terminal.close()
+
+    # Another client at a terminal of alice's machine (scripts/lab exec alice ftplab-client).
+    second = StudentTerminal(docker_client, alice.id, "alice-exec", run=["ftplab-client", "--name", "alice"])
+    try:
+        second.screen.wait_for(QUESTION)
+        second.type("no es esta")
+        second.screen.wait_for("contraseña incorrectos")
+        second.screen.wait_closed()  # a refused password ends the client
+    finally:
+        second.close()
+    assert PASSWORDS["alice"] not in accounts_lab.server_log()
+    assert "failed lab login" in accounts_lab.server_log()
 
 
 def curl_ftp(lab: LabScript, user: str, password: str) -> subprocess.CompletedProcess:
