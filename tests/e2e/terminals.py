@@ -116,11 +116,17 @@ class StudentTerminal:
     """A student container's terminal through the Docker engine's attach endpoint (stdin and
     the terminal's output), as `docker attach` has it; closing it leaves the client running."""
 
-    def __init__(self, docker_client, container_id: str, name: str):
+    def __init__(self, docker_client, container_id: str, name: str, *, run: list[str] | None = None):
+        """`run`: a command of its own on a new terminal in the container (`scripts/lab exec`
+        at a terminal) instead of the container's own."""
         self.name = name
         self.screen = Screen(name)
-        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        attached = docker_client.api.attach_socket(container_id, params=params)
+        if run is None:
+            params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            attached = docker_client.api.attach_socket(container_id, params=params)
+        else:
+            execution = docker_client.api.exec_create(container_id, run, stdin=True, tty=True)
+            attached = docker_client.api.exec_start(execution["Id"], tty=True, socket=True)
         self._socket: socket.socket = getattr(attached, "_sock", attached)  # docker-py wraps it
         self._attached = attached
         self._reader = threading.Thread(target=self._pump, name=f"screen-{name}", daemon=True)
@@ -128,8 +134,12 @@ class StudentTerminal:
 
     def type(self, line: str) -> float:
         """Type a line and press Enter; when it was sent."""
+        return self.press(line + ENTER)
+
+    def press(self, keys: str) -> float:
+        """Press keys (no Enter after them); when they were sent."""
         sent_at = time.monotonic()
-        self._socket.sendall((line + ENTER).encode())
+        self._socket.sendall(keys.encode())
         return sent_at
 
     def _pump(self) -> None:

@@ -21,7 +21,7 @@ needs_docker_cli = pytest.mark.skipif(
 )
 
 
-def run_lab(*args: str, **settings: str) -> subprocess.CompletedProcess:
+def run_lab(*args: str, cwd: Path = REPO_ROOT, **settings: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "COMPOSE_PROJECT_NAME": f"ftplab-usage-{uuid.uuid4().hex[:8]}",
@@ -32,7 +32,7 @@ def run_lab(*args: str, **settings: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(LAB), *args],
         env=env | settings,
-        cwd=REPO_ROOT,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -111,6 +111,9 @@ def test_an_unknown_machine_is_named_with_the_machines_there_are(args):
         (("up", "--publish-address", "10.0.0.1"), ("--publish-address goes with --publish",)),
         (("up", "--server-option", "tls-cert=/x.pem"), ("--server-option tls-cert", "up --tls")),
         (("up", "--server-option", "require-tls=yes"), ("require-tls goes with --tls",)),
+        (("up", "--server-option", "users=/x"), ("--server-option users", "up --users")),
+        (("up", "--users"), ("--users needs FILE",)),
+        (("up", "--tls", "--users", "/nonexistent/users"), ("--users /nonexistent/users: no such file",)),
         (("down", "--remove-certificates", "now"), ("takes no arguments", "now")),
         (("up", "--publish", "--publish-address", "lab.example.org"), ("needs an IPv4 address",)),
         (("up", "--publish", "--publish-address", "10.0.0.256"), ("needs an IPv4 address",)),
@@ -123,6 +126,22 @@ def test_an_unknown_machine_is_named_with_the_machines_there_are(args):
 )
 def test_other_usage_errors_are_one_line_and_exit_2(args, words):
     assert_usage_error(run_lab(*args), *words)
+
+
+@needs_docker_cli
+@pytest.mark.parametrize("options", [(), ("--server-option", "allow-clear-passwords=no")])
+def test_accounts_without_tls_need_clear_passwords_allowed_in_so_many_words(tmp_path, options):
+    users = tmp_path / "users"
+    users.write_text("")
+    result = run_lab("up", "--users", str(users), *options)
+    assert_usage_error(result, "--users without --tls", "--tls", "--server-option allow-clear-passwords=yes")
+
+
+@needs_docker_cli
+def test_a_relative_users_file_is_found_where_the_lab_was_run(tmp_path):
+    (tmp_path / "users").write_text("")
+    result = run_lab("up", "--users", "users", cwd=tmp_path)
+    assert_usage_error(result, "--users without --tls")
 
 
 @needs_docker_cli
