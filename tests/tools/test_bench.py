@@ -43,23 +43,33 @@ def test_a_quick_run_measures_every_part(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     found = tables(output.read_text())
 
+    missing = vsftpd_missing()
+    tls_labels = [
+        "pyftpdlib RETR, TLS (PROT P)",
+        "ftplab verified `get`, TLS (`--ca`)",
+        "ftplab FTP door RETR, TLS (PROT P)",
+    ] + ([] if missing else ["vsftpd RETR, TLS (PROT P)"])
+    plain_labels = [
+        "loopback limit: sendfile → recv_into → os.write",
+        "pyftpdlib RETR through ftplib",
+        "pyftpdlib RETR through ftplib, then sha256sum",
+        "ftplab verified `get` (the real client)",
+        "ftplab FTP door RETR through ftplib",
+    ] + ([] if missing else ["vsftpd RETR through ftplib"])
     transfers = next(rows for name, rows in found.items() if name.startswith("One file of 8 MiB"))
     assert {(row[0], row[1]) for row in transfers} == {
-        (label, place)
-        for label in (
-            "loopback limit: sendfile → recv_into → os.write",
-            "pyftpdlib RETR through ftplib",
-            "pyftpdlib RETR through ftplib, then sha256sum",
-            "ftplab verified `get` (the real client)",
-            "ftplab FTP door RETR through ftplib",
-        )
-        for place in ("tmpfs", "disk")
+        (label, place) for label in plain_labels + tls_labels for place in ("tmpfs", "disk")
     }
     assert all("**" in cell for row in transfers for cell in row[2:])  # GB/s and CPU per GiB measured
+    over_plain = found["TLS over plain text: the same file from the same kind of server"]
+    assert {(row[0], row[1]) for row in over_plain} == {
+        (label, place) for label in tls_labels for place in ("tmpfs", "disk")
+    }
+    assert all(row[2].startswith("TLSv1.") for row in over_plain)  # each really spoke TLS
+    assert all("**" in cell for row in over_plain for cell in (row[3], row[4]))  # wall clock, client CPU
 
     by_server = {row[1]: row for row in found["Sessions per second, N sessions at once"]}
     assert set(by_server) == set(sessions.SERVERS.values())
-    missing = vsftpd_missing()
     for name, row in by_server.items():
         if name == "vsftpd" and missing:
             assert missing in row[-1]
