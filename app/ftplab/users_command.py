@@ -49,12 +49,14 @@ def _parser(say: Messages) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ftplab-server users", description=say("users_description"))
     parser.add_argument("--users", default=os.environ.get("FTPLAB_USERS", ""), help=say("users_opt_file"))
     parser.add_argument("--lang", choices=tuple(CATALOGUES), help=say("opt_lang"))  # read before parsing
+    after = argparse.ArgumentParser(add_help=False)  # --users after the action too: `users add ana --users F`
+    after.add_argument("--users", default=argparse.SUPPRESS, help=say("users_opt_file"))
     actions = parser.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help=say("users_cmd_add"))
+    add = actions.add_parser("add", help=say("users_cmd_add"), parents=[after])
     add.add_argument("name")
     add.add_argument("--rights", default="download", type=_rights(say), help=say("users_opt_rights"))
-    actions.add_parser("remove", help=say("users_cmd_remove")).add_argument("name")
-    actions.add_parser("list", help=say("users_cmd_list"))
+    actions.add_parser("remove", help=say("users_cmd_remove"), parents=[after]).add_argument("name")
+    actions.add_parser("list", help=say("users_cmd_list"), parents=[after])
     return parser
 
 

@@ -178,6 +178,7 @@ def test_the_right_password_joins_and_a_wrong_one_is_refused_and_logged(
     start_server, root, users_file, tmp_path
 ):
     server = accounts_server(start_server, root, users_file)
+    server.wait_for_output(f"Cuentas: solo entran las de {users_file}")  # the teacher's console says so
     ana = ClientProcess(server.port, "ana", tmp_path / "ana", extra_args=password_file(tmp_path, "ana"))
     ana.send("get notas.txt")
     ana.expect("SHA-256")

@@ -111,6 +111,15 @@ def test_a_clear_client_on_the_tls_port_is_told_to_use_tls(tls_server, tmp_path)
     assert "--tls" in result.stderr, result  # in the server's language: the client never said its own
 
 
+def test_the_teachers_console_shows_the_fingerprint_a_student_is_shown_and_the_doors(
+    start_server, root, certificates
+):
+    server = start_server(root=root, extra_args=tls_args(certificates, "--ftp-port", "0", "--ftps-port", "0"))
+    server.wait_for_output(f"TLS: la huella SHA-256 del certificado es {fingerprint_of(certificates.cert)}")
+    server.wait_for_output(f"Puerta FTP en {HOST}:{server.ftp_port()}")
+    server.wait_for_output(f"Puerta FTPS (TLS implícito) en {HOST}:{server.ftps_port()}")
+
+
 def test_a_client_refuses_a_server_it_cannot_verify_and_shows_its_fingerprint(
     start_server, root, certificates, tmp_path
 ):

@@ -3,6 +3,7 @@ writing it atomically."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 
@@ -10,6 +11,8 @@ import pytest
 
 from ftplab import accounts
 from ftplab.accounts import Account, Accounts, UsersFileError
+from ftplab.messages import Messages
+from ftplab.users_command import users_main
 
 CHEAP = {"n": 2**4, "r": 1, "p": 1}
 """scrypt parameters that cost nothing: the code paths are the same."""
@@ -148,3 +151,14 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_nothing(tmp_path, monkeypat
         accounts.save(str(path), Accounts([account("ana")]))
     assert path.read_text() == "# old\n"
     assert os.listdir(tmp_path) == ["users"]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_the_users_command_takes_the_file_before_or_after_its_action(tmp_path, where):
+    users = str(tmp_path / "users.txt")
+    add = ["add", "ana", "--rights", "download,upload"]
+    argv = ["--users", users, *add] if where == "before" else [*add, "--users", users]
+    said = io.StringIO()
+    assert users_main(argv, Messages("en"), stdin=io.StringIO("caballo correcto\n"), stdout=said) == 0
+    assert users_main(["list", "--users", users], Messages("en"), stdout=said) == 0
+    assert said.getvalue().splitlines()[-1].split() == ["ana", "download,upload"]

@@ -1,4 +1,4 @@
-"""compose.yaml's restart policies (issue 18): a kicked student is not brought back into the
+"""compose.yaml's and deploy/stack.yaml's restart policies (issue 18): a kicked student is not brought back into the
 class by Docker, and the teacher's /quit (status 0) is a stop while a crash restarts the server.
 Read from the file itself (no YAML library at runtime or in the tests' extras)."""
 
@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose.yaml"
+STACK = Path(__file__).resolve().parents[2] / "deploy" / "stack.yaml"
 
 
 def _block(text: str, header: str) -> str:
@@ -39,3 +40,9 @@ def test_clients_are_never_restarted_by_docker_so_a_kick_sticks():
 def test_the_server_restarts_after_a_crash_but_not_after_quit():
     text = COMPOSE.read_text()
     assert _restart(_block(text, "  server:")) == "on-failure"
+
+
+def test_in_swarm_too_the_server_comes_back_after_a_crash_but_not_after_quit():
+    server = _block(STACK.read_text(), "  server:")
+    policy = _block(server, "      restart_policy:")
+    assert re.findall(r"^\s+condition:\s*(\S+)", policy, re.MULTILINE) == ["on-failure"]
