@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import core, report, sessions
+from bench import core, report, sessions, transfers
 from bench.cli import parse_args
 from bench.parts import PARTS
 from bench.servers import vsftpd_missing
@@ -116,6 +116,14 @@ def test_no_ratio_when_a_generator_was_saturated_or_a_run_collapsed():
     assert sessions.comparable(steady, busy) == "no ratio: load generator saturated"
     assert sessions.comparable(collapsed, steady) == "no ratio: an unsteady run"
     assert "saturated" in busy.notes() and "unsteady" in collapsed.notes()
+
+
+def test_a_server_cpu_ratio_counts_only_runs_where_the_server_in_clear_used_ten_ticks():
+    """vsftpd in clear sends with sendfile: a run may show 0 or 1 tick of /proc, no divisor."""
+    tls = [transfers.Sample(1.0, 1.0, 0.9), transfers.Sample(1.0, 1.0, 0.8)]
+    plain = [transfers.Sample(0.5, 0.5, 0.01), transfers.Sample(0.5, 0.5, 0.2)]
+    assert transfers.countable(tls, plain) == ([tls[1]], [plain[1]])
+    assert transfers.over_plain(transfers.seconds, tls, plain) == "2.00 / **2.00** / 2.00×"
 
 
 def test_time_wait_sockets_are_counted_by_address():
