@@ -139,6 +139,26 @@ class Transport:
         self.outbox.add(data)
         return True
 
+    def send_at_once(self, data: bytes, now: float) -> bytes:
+        """Send `data` now when nothing waits before it, as asyncio's transport does (a line to
+        10,000 members is then one `send` each, with nothing left for the loop to do); returns
+        what the socket did not take, to be queued. A TLS connection, a closing one or one with
+        output waiting sends nothing here; an error is left for the loop's flush to find."""
+        if self.outbox or self.tls is not None or self.state is not State.OPEN:
+            return data
+        try:
+            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+        except OSError:
+            return data
+        self.last_progress = now
+        return data[sent:]
+
+    def queue_frame(self, header: bytes, fd: int, offset: int, count: int, now: float) -> None:
+        """Queue a `!DATA` frame: its header line and a slice of the file `fd` (see Outbox.add_frame)."""
+        if not self.outbox:
+            self.last_progress = now
+        self.outbox.add_frame(header, fd, offset, count)
+
     @property
     def above_high_water(self) -> bool:
         return self.outbox.buffered_bytes > HIGH_WATER_BYTES

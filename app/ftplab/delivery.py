@@ -21,7 +21,11 @@ class Delivery:
         """Sessions above the high-water mark, until they drain below the low-water mark."""
 
     def send(self, session, data: bytes) -> None:
-        """Queue `data`; a session past its hard cap is dropped after the current step, not now."""
+        """Send `data` at once if the socket takes it (`Transport.send_at_once`), else queue what
+        is left; a session past its hard cap is dropped after the current step, not now."""
+        data = session.send_at_once(data, self._loop.now)
+        if not data:
+            return
         if not session.queue(data, self._loop.now):
             self._loop.drop_soon(session, "too slow: output queue full")
             return

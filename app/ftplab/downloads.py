@@ -2,7 +2,8 @@
 storage.Tree, hashed in bounded steps (with a digest cache), and cut into
 `!DATA` frames only while the session's output is below the low-water mark, so
 a download never costs more memory than a frame header, however slowly its
-client reads."""
+client reads. Frames are sized to what the connection drains (pacing.py), and
+one is queued at a time, so a chat line waits for at most one small frame."""
 
 from __future__ import annotations
 
@@ -141,10 +142,11 @@ class Downloads:
                 return
             if not transfer.header_sent:
                 session.queue(transfer.header(self._name), self._loop.now)
-            while not transfer.done and session.below_low_water and not outbox.has_file_slice:
-                header, offset, count = transfer.next_frame(self._name)
-                session.queue(header, self._loop.now)
-                outbox.add_file_slice(transfer.file.fd, offset, count)
+            if not transfer.done and session.below_low_water and not outbox.has_file_slice:
+                header, offset, count = transfer.next_frame(
+                    self._name, session.pacer.next_frame_bytes(self._loop.now)
+                )
+                session.queue_frame(header, transfer.file.fd, offset, count, self._loop.now)
             if not transfer.done or outbox.has_file_slice:
                 return
             self._finish(session, transfer)

@@ -117,6 +117,9 @@ class FtpControl(Connection):
         """Its own TLS context after AUTH TLS: only its data connections can resume its session."""
         self.commands = Allowance(FTP_COMMANDS_PER_SECOND, FTP_COMMAND_BURST, now)
         self.over_rate = False
+        self.hung_up = False
+        """The client closed its side after QUIT while its upload was still arriving: the
+        upload is finished first (RFC 959), then the connection closes."""
         """Its commands wait for the allowance to refill; housekeeping offers them again."""
 
     @property
@@ -129,7 +132,7 @@ class FtpControl(Connection):
 
     @property
     def wants_to_read(self) -> bool:
-        return self.outbox.buffered_bytes < HIGH_WATER_BYTES and self.ftp.wants_data
+        return not self.hung_up and self.outbox.buffered_bytes < HIGH_WATER_BYTES and self.ftp.wants_data
 
     @property
     def has_lines_to_handle(self) -> bool:
@@ -162,12 +165,21 @@ class FtpControl(Connection):
         if data is None:
             return
         if not data:
-            self.loop.drop_soon(self, "closed by peer")
+            if self._upload_outlives_quit():
+                log.info("%s hung up after QUIT: its upload is finished first", self.label)
+                self.hung_up = True
+            else:
+                self.loop.drop_soon(self, "closed by peer")
             return
         if self.is_open:
             self.last_activity = self.loop.now
             self.ftp.receive_data(data)
             self.loop.touch(self)  # its step comes this turn: `handle_input`
+
+    def _upload_outlives_quit(self) -> bool:
+        """QUIT came during an upload whose data connection is still open."""
+        data = self.data
+        return self.ftp.quit_waiting and data is not None and data.upload is not None and data.is_open
 
     def admitted(self) -> None:
         self.door.greet(self)

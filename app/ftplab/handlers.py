@@ -282,15 +282,8 @@ class Handlers:
         try:
             parts = split_path(session.cwd, argument) if argument else session.cwd
             entries = self._tree.list_shown(parts)
-        except FileProblem as problem:
-            if problem.code is ErrorCode.RESOURCES:
-                self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
-            else:
-                self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(argument))
-            return
-        except OSError as error:
-            log.error("cannot list %s: %s", self._storage.root, error)
-            self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+        except (FileProblem, OSError) as error:
+            self._folder_unlisted(session, error, argument)
             return
         if not entries:
             say = self._room.say_to(session)
@@ -383,15 +376,27 @@ class Handlers:
             else:
                 self._room.send_file_error(session, problem.code, problem.message_key, name)
 
+    def _folder_unlisted(self, session: Session, error: Exception, folder: str) -> None:
+        """`list FOLDER` or `mget FOLDER/PATTERN` could not list `folder`: not a served folder,
+        or the disk failed (logged)."""
+        if isinstance(error, FileProblem) and error.code is not ErrorCode.RESOURCES:
+            self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(folder))
+            return
+        log.error("cannot list %s: %s", self._storage.root, error)
+        self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+
     def _mget(self, session: Session, pattern: str, _now: float) -> None:
-        """`mget PATTERN`: every served file of the current folder whose name matches (shell
-        wildcards), queued in name order and each confirmed with `!QUEUED`; past the queue's
-        cap, one `queue-full` says how many were left out."""
+        """`mget PATTERN`: every served file of a folder whose name matches (shell wildcards in
+        the last name only: `*.txt`, `tema1/*.bin`, `../*.pdf`, `/practicas/*`), queued in name
+        order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full` says
+        how many were left out."""
         if self._download_refused(session, pattern):
             return
+        folder_text, slash, last = pattern.rpartition("/")
         try:
-            wildcard = Wildcard.parse(pattern)  # first: a pattern refused costs no listing
-            files = [entry for entry in self._tree.list_shown(session.cwd) if not entry.is_dir]
+            wildcard = Wildcard.parse(last)  # first: a pattern refused costs no listing
+            folder = split_path(session.cwd, folder_text or "/") if slash else session.cwd
+            files = [entry for entry in self._tree.list_shown(folder) if not entry.is_dir]
             names = matching_names(files, wildcard)
         except PatternProblem as problem:
             shown = visible(pattern[:MAX_PATTERN_CHARS])
@@ -400,15 +405,14 @@ class Handlers:
             )
             return
         except (FileProblem, OSError) as error:
-            log.error("cannot list %s: %s", self._storage.root, error)
-            self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
+            self._folder_unlisted(session, error, folder_text or "/" if slash else display_path(session.cwd))
             return
         if not names:
             self._room.send_file_error(
                 session, ErrorCode.NO_MATCH, "no_match", pattern, pattern=visible(pattern)
             )
             return
-        self._queue_each(session, names)
+        self._queue_each(session, [f"{folder_text}{slash}{name}" for name in names])
 
     def _request_download(
         self, session: Session, argument: str, resume_from: tuple[int, str] | None = None

@@ -5,6 +5,13 @@ the connection's memory; a file slice does not: it goes from disk to socket
 with os.sendfile where the platform allows, or through a small read otherwise.
 Nothing here blocks: `flush` sends what the socket accepts now and keeps the
 rest, like asyncio's selector transport.
+
+Lines overtake a frame that has not begun: bytes added while the queue ends
+with a frame (its header and its slice, `add_frame`) none of which has gone
+out are put before that frame, so a chat line waits for at most the frame
+already going out, never for one merely queued. The protocol allows lines
+between any two frames; a download queues its own lines (`!FILE`, `!ABORT`)
+only when none of its frames waits, so they keep their place.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import errno
 import os
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .storage import FileChanged
@@ -21,6 +29,10 @@ READ_FALLBACK_BYTES = 64 * 1024
 _SENDFILE_UNSUPPORTED = frozenset(
     {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOTSOCK}
 )
+
+
+def _unlimited() -> None:
+    return None
 
 
 @dataclass
@@ -40,7 +52,12 @@ class Outbox:
         self.buffered_bytes = 0
         self._file_slices = 0
         self._head_started = False
+        self._frame_header: bytearray | None = None
+        """The header of the frame at the end of the queue (lines added go before it while it waits)."""
         self.use_sendfile = hasattr(os, "sendfile")
+        self.file_budget: Callable[[], int | None] = _unlimited
+        """How many file bytes the socket may be handed now (None: as many as it takes); a
+        download's pacer bounds it so the kernel holds little unsent (see pacing.py)."""
 
     def __bool__(self) -> bool:
         return bool(self._segments)
@@ -50,14 +67,37 @@ class Outbox:
         return self._file_slices > 0
 
     def add(self, data: bytes) -> None:
+        """Queue bytes: at the end, or before a frame that has not begun (see the module's docstring)."""
         if not data:
             return
+        self.buffered_bytes += len(data)
+        if self._frame_waits():
+            self._segments.rotate(2)  # the frame's header and slice to the front, for a moment
+            self._append_bytes(data)
+            self._segments.rotate(-2)
+        else:
+            self._append_bytes(data)
+
+    def _append_bytes(self, data: bytes) -> None:
         tail = self._segments[-1] if self._segments else None
-        if isinstance(tail, bytearray):
+        if isinstance(tail, bytearray) and tail is not self._frame_header:
             tail += data
         else:
             self._segments.append(bytearray(data))
-        self.buffered_bytes += len(data)
+
+    def _frame_waits(self) -> bool:
+        """The queue ends with a frame none of whose bytes has gone out."""
+        segments = self._segments
+        if len(segments) < 2 or segments[-2] is not self._frame_header:
+            return False
+        return len(segments) > 2 or not self._head_started
+
+    def add_frame(self, header: bytes, fd: int, offset: int, count: int) -> None:
+        """Queue a frame: its header line, then `count` bytes of the file `fd` from `offset`."""
+        self._frame_header = bytearray(header)
+        self._segments.append(self._frame_header)
+        self.buffered_bytes += len(header)
+        self.add_file_slice(fd, offset, count)
 
     def add_file_slice(self, fd: int, offset: int, count: int) -> None:
         self._segments.append(FileSlice(fd, offset, count))
@@ -148,7 +188,13 @@ class Outbox:
         return count
 
     def _send_file(self, sock: socket.socket, head: FileSlice) -> int:
-        count = self._sendfile(sock, head) if self.use_sendfile else self._read_and_send(sock, head)
+        budget = self.file_budget()
+        most = head.count if budget is None else min(head.count, budget)
+        if most <= 0:
+            raise BlockingIOError  # the socket says when it takes more (TCP_NOTSENT_LOWAT)
+        count = (
+            self._sendfile(sock, head, most) if self.use_sendfile else self._read_and_send(sock, head, most)
+        )
         if count == 0:
             raise FileChanged()
         head.offset += count
@@ -158,16 +204,16 @@ class Outbox:
             self._file_slices -= 1
         return count
 
-    def _sendfile(self, sock: socket.socket, head: FileSlice) -> int:
+    def _sendfile(self, sock: socket.socket, head: FileSlice, most: int) -> int:
         try:
-            return os.sendfile(sock.fileno(), head.fd, head.offset, head.count)
+            return os.sendfile(sock.fileno(), head.fd, head.offset, most)
         except OSError as error:
             if error.errno not in _SENDFILE_UNSUPPORTED:
                 raise
             self.use_sendfile = False
-            return self._read_and_send(sock, head)
+            return self._read_and_send(sock, head, most)
 
     @staticmethod
-    def _read_and_send(sock: socket.socket, head: FileSlice) -> int:
-        data = os.pread(head.fd, min(head.count, READ_FALLBACK_BYTES), head.offset)
+    def _read_and_send(sock: socket.socket, head: FileSlice, most: int) -> int:
+        data = os.pread(head.fd, min(most, READ_FALLBACK_BYTES), head.offset)
         return sock.send(data) if data else 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger("ftplab.server")
 
@@ -44,14 +44,17 @@ class PassivePorts:
                     return None
         return None  # every port listens: the door's WaitingLine waits for one to come free
 
-    def _in_turn(self) -> list[int]:
-        """Every port once, starting after the one handed out last."""
+    def _in_turn(self) -> Iterator[int]:
+        """Every port once, starting after the one handed out last (taken one at a time: a
+        range of thousands is not copied at every PASV)."""
         if self._ports is None:
-            return [0]
-        ports = list(self._ports)
+            yield 0
+            return
+        ports = self._ports
         start = self._next % len(ports)
         self._next = start + 1
-        return ports[start:] + ports[:start]
+        for offset in range(len(ports)):
+            yield ports[(start + offset) % len(ports)]
 
 
 class WaitingLine:

@@ -25,7 +25,7 @@ MAX_LINE_BYTES = 4096
 """The longest line either side accepts, LF included."""
 
 MAX_DATA_BYTES = 4 * 1024 * 1024
-"""The largest payload one `!DATA` frame may carry (the server sends `transfer.FRAME_BYTES`)."""
+"""The largest payload one `!DATA` frame may carry (the server sends at most `pacing.MAX_FRAME_BYTES`)."""
 
 PREFIX_SEPARATOR = "> "
 CONTROL = "!"

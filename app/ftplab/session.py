@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from . import protocol
 from .connection import HIGH_WATER_BYTES, Connection, State
+from .pacing import Pacer
 from .transfer import Transfer
 
 CHAT_LINES_PER_SECOND = 5.0
@@ -82,6 +83,7 @@ class Session(Connection):
         self.protocol_version = 1
         """The protocol version the client announced (`!JOIN proto=2`); 1 for older clients."""
         self.transfers: deque[Transfer] = deque()
+        self._pacer: Pacer | None = None
         self.replies: Iterator[bytes] | None = None
         """A long answer (a listing) still being queued, a line at a time, as output drains."""
         self.held: protocol.Line | None = None
@@ -107,6 +109,19 @@ class Session(Connection):
         """Whether this client may `right` ("download", "upload", "overwrite"): its account
         says, or without accounts the server's `switch`."""
         return switch if self.rights is None else right in self.rights
+
+    @property
+    def pacer(self) -> Pacer:
+        """Sizes its download frames to what the connection drains; made at its first
+        download (a crowd that only chats holds none)."""
+        if self._pacer is None:
+            self.pacer = Pacer(self.sock)
+        return self._pacer
+
+    @pacer.setter
+    def pacer(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+        self.outbox.file_budget = pacer.send_budget
 
     @property
     def label(self) -> str:

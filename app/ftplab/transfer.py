@@ -7,7 +7,8 @@ first hashes the file (the SHA-256 goes in the `!FILE` header, so
 the client can verify what it saved), a bounded number of bytes per loop turn,
 and remembers the digest by the file's identity so the next download of an
 unchanged file starts at once. Then it hands out `!DATA` frames one at a time:
-a header line and a slice of the file for the outbox.
+a header line and a slice of the file for the outbox, as big as the scheduler
+asks (pacing.py sizes frames to what the connection drains).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import time
 from collections import OrderedDict
 
 from . import protocol
+from .pacing import MAX_FRAME_BYTES
 from .storage import FileChanged, OpenFile, Tree, file_identity
 
 HASH_STEP_BYTES = 1024 * 1024
-FRAME_BYTES = 1024 * 1024
-"""File bytes per `!DATA` frame: big frames mean less work per byte on both sides (chat waits one frame)."""
 HASH_CACHE_ENTRIES = 256
 
 
@@ -127,9 +127,9 @@ class Transfer:
             )
         return protocol.encode(protocol.FileStart(sender, file.size, self.sha256, file.file_name))
 
-    def next_frame(self, sender: str) -> tuple[bytes, int, int]:
-        """The next `!DATA` header line, and the (offset, count) of file it carries."""
-        count = min(FRAME_BYTES, self.file.size - self.offset)
+    def next_frame(self, sender: str, most: int = MAX_FRAME_BYTES) -> tuple[bytes, int, int]:
+        """The next `!DATA` header line, and the (offset, count) of file it carries (at most `most` bytes)."""
+        count = min(most, self.file.size - self.offset)
         offset = self.offset
         self.offset += count
         return protocol.encode_data_header(sender, count), offset, count

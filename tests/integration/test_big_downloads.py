@@ -90,6 +90,36 @@ def test_chat_keeps_arriving_during_a_256_MiB_download(big_server, big_root, sta
     assert bob.quit() == 0
 
 
+SLOW_READER_BUFFER = 16 * 1024
+ONE_SMALL_FRAME_AND_THE_KERNELS_SHARE = 256 * 1024
+"""What may come before a line to a reader that takes nothing: the rest of the frame under way
+and what the kernels hold (pacing.py: frames of 16 KiB and as much unsent on a connection that
+drains nothing; the reader's small window). A 1 MiB frame waiting in the outbox would not fit."""
+
+
+def test_a_line_to_a_reader_that_takes_nothing_waits_for_one_small_frame_not_a_whole_one(
+    big_server, start_client
+):
+    bob = start_client(big_server, "bob")
+
+    with RawConnection(big_server.port, "parada", receive_buffer=SLOW_READER_BUFFER) as reader:
+        _start_slow_download(reader, "big.bin")
+        reader_port = reader.sock.getsockname()[1]
+        wait_until(lambda: reader_window_full(big_server.port, reader_port), message="the reader full")
+
+        big_server.console("aviso a la que no lee")
+        bob.expect("profe> aviso a la que no lee")  # handled, so it is queued for parada too
+        reader.expect(message_containing("aviso a la que no lee"))
+        line = next(a for a in reader.arrivals if "aviso a la que no lee" in getattr(a.event, "text", ""))
+        reader.read_whole_file(timeout=60)
+
+    assert 0 < line.file_offset < ONE_SMALL_FRAME_AND_THE_KERNELS_SHARE, (
+        f"{line.file_offset} file bytes came before the line"
+    )
+    assert reader.file_bytes == BIG_SIZE
+    assert bob.quit() == 0
+
+
 def test_the_downloading_client_gets_answers_to_its_own_commands_mid_download(big_server):
     with RawConnection(big_server.port, "curiosa") as reader:
         _start_slow_download(reader, "big.bin")

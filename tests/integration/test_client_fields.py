@@ -68,3 +68,12 @@ def test_mget_and_get_of_several_names_look_in_the_current_folder(tmp_path, star
     )
     assert sorted(path.name for path in downloads.iterdir()) == ["dentro.txt", "otro.txt"], result
     assert result.returncode == 4, result
+
+
+def test_mget_of_a_pattern_in_another_folder_downloads_its_matches(tmp_path, start_server, client_dir):
+    server = _served(tmp_path, start_server)
+    (tmp_path / "root" / "sub" / "otro.txt").write_text("o")
+    downloads = client_dir("ana")
+    result = run_client(server.port, ["mget sub/*.txt"], name="ana", download_dir=downloads)
+    assert sorted(path.name for path in downloads.iterdir()) == ["dentro.txt", "otro.txt"], result
+    assert result.returncode == 0, result

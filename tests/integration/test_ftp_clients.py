@@ -274,6 +274,31 @@ def test_quit_right_after_an_upload_keeps_it(door, root):
     assert (root / "quick.bin").read_bytes() == payload
 
 
+def test_quit_and_hang_up_before_the_upload_has_arrived_still_keeps_it(door, root):
+    """The control connection's EOF comes before the data connection's: the server finishes
+    the upload first, as RFC 959 asks of a QUIT during a transfer."""
+    server, port = door("--allow-upload")
+    payload = os.urandom(300_000)
+    control = socket.create_connection((HOST, port), timeout=20)
+    replies = control.makefile("rb")
+    for line in (b"USER ana", b"PASS x", b"EPSV"):
+        control.sendall(line + b"\r\n")
+    texts = [replies.readline() for _ in range(4)]
+    data_port = int(re.search(rb"\(\|\|\|(\d+)\|\)", texts[-1]).group(1))
+    data = socket.create_connection((HOST, data_port), timeout=20)
+    control.sendall(b"STOR late.bin\r\n")
+    assert replies.readline().startswith(b"150 ")
+    data.sendall(payload[:100_000])
+    control.sendall(b"QUIT\r\n")
+    replies.close()
+    control.close()
+    server.wait_for_log(re.compile(r"ana@\S+ \(ftp\) hung up after QUIT: its upload is finished first"))
+    data.sendall(payload[100_000:])
+    data.close()
+    server.wait_for_log(re.compile(r"upload /late\.bin from ana@\S+ \(ftp\): 300000 bytes"))
+    assert (root / "late.bin").read_bytes() == payload
+
+
 # --- fairness -----------------------------------------------------------------------
 
 CHAT_BOUND_SECONDS = 2.0

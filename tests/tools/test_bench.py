@@ -80,6 +80,9 @@ def test_a_quick_run_measures_every_part(tmp_path):
     assert found["Many clients joining, chat fan-out, memory"][0][0] == "20"
     for selector in ("select", "poll", "epoll"):
         assert found[f"`--selector {selector}`: joining, fan-out, memory (one run)"][0][0] == "20"
+    chat = {row[0]: row for row in found["Chat behind a file"]}
+    assert "**" in chat["loopback, full speed"][2], "chat p99 on loopback measured"
+    assert len(chat) == 3, chat  # the shaped rows measured, or saying why not (no root, no iproute2)
     verdicts = {row[0]: row[2] for row in found["Targets"]}
     assert "N = 20: FTP door sessions/s ahead of pyftpdlib" in verdicts
     assert set(verdicts.values()) <= {"met", "**not met**", "not measured"}

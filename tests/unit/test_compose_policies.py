@@ -1,6 +1,7 @@
-"""compose.yaml's and deploy/stack.yaml's restart policies (issue 18): a kicked student is not brought back into the
-class by Docker, and the teacher's /quit (status 0) is a stop while a crash restarts the server.
-Read from the file itself (no YAML library at runtime or in the tests' extras)."""
+"""compose.yaml's and deploy/stack.yaml's restart policies (issue 18): a kicked student is not
+brought back into the class by Docker, and the teacher's /quit (status 0) is a stop while a
+crash restarts the server. Read from the files themselves (no YAML library at runtime or in the
+tests' extras)."""
 
 from __future__ import annotations
 

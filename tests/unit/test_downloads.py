@@ -33,6 +33,9 @@ class FakeRoom:
     def say_to(self, member):
         return self.say
 
+    def show(self, text):
+        """The teacher's console: a finished download is told there."""
+
 
 class FakeLoop:
     now = 0.0
@@ -119,3 +122,58 @@ def test_past_the_queue_cap_the_request_is_refused(downloads, ana):
         assert downloads.request(ana, ("notas.txt",)) is None
     problem = downloads.request(ana, ("fotos", "clase.jpg"))
     assert problem.code is ErrorCode.QUEUE_FULL and problem.name == "fotos/clase.jpg"
+
+
+class ScriptedPacer:
+    """Asks for the frame sizes it is given, in turn (the real one follows the kernel's counts)."""
+
+    def __init__(self, sizes: list[int]):
+        self.sizes = list(sizes)
+
+    def next_frame_bytes(self, now: float) -> int:
+        return self.sizes.pop(0)
+
+    def send_budget(self) -> None:
+        return None  # no limit on the file bytes handed to the socket
+
+
+def drain(session: Session) -> list:
+    """Everything queued for `session` so far, taken out and parsed as the client would."""
+    receiver = protocol.Receiver(from_server=True)
+    while session.outbox:
+        receiver.feed(session.outbox.take(1 << 20))
+    return list(iter(receiver.next_event, None))
+
+
+def hashed_download(downloads: Downloads, session: Session, parts: tuple[str, ...]) -> None:
+    assert downloads.request(session, parts) is None
+    downloads.pump(session)  # opens it and starts hashing
+    while session.transfers[0].hashing:
+        session.transfers[0].hash_step()
+
+
+def test_each_frame_is_as_big_as_the_sessions_pacer_asks(downloads, ana, root):
+    (root / "grande.bin").write_bytes(bytes(range(256)) * 100)  # 25600 bytes
+    ana.pacer = ScriptedPacer([4096, 16384, 16384])
+    hashed_download(downloads, ana, ("grande.bin",))
+
+    sizes = []
+    while ana.transfers:
+        downloads.pump(ana)
+        sizes += [len(event.data) for event in drain(ana) if isinstance(event, protocol.FileData)]
+
+    assert sizes == [4096, 16384, 25600 - 4096 - 16384]
+
+
+def test_a_chat_line_queued_while_a_frame_waits_arrives_before_it(downloads, ana, root):
+    (root / "grande.bin").write_bytes(b"x" * 10_000)
+    ana.pacer = ScriptedPacer([4096, 4096, 4096])
+    hashed_download(downloads, ana, ("grande.bin",))
+    downloads.pump(ana)  # the header and the first frame wait in the outbox
+
+    ana.queue(b"bob> hola\n", now=0.0)
+    events = drain(ana)
+
+    kinds = [type(event).__name__ for event in events]
+    assert kinds[:3] == ["FileStart", "Message", "FileData"]
+    assert events[1].text == "hola"

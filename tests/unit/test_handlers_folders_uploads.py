@@ -234,3 +234,21 @@ def test_a_failed_upload_is_a_warning_on_the_console_in_the_class_language(handl
     handlers.on_line(ana, protocol.FileData("ana", b"abc"), 0.0)
     reason = room.say("upload_corrupt", name="a.txt")
     assert room.called("show") == [((room.say("console_upload_failed", name="ana", reason=reason),), {})]
+
+
+def test_mget_takes_a_folder_before_its_pattern(handlers, room, downloads, ana, root):
+    (root / "fotos" / "otra.jpg").write_bytes(b"o")
+    handlers.on_line(ana, line(ana, "mget fotos/*.jpg"), 0.0)
+    handlers.on_line(ana, line(ana, "cd fotos/viejas"), 0.0)
+    handlers.on_line(ana, line(ana, "mget ../../*.txt"), 0.0)
+    handlers.on_line(ana, line(ana, "mget /fotos/c*"), 0.0)
+    queued = [event.name for (_, event), _ in room.called("send_event") if isinstance(event, protocol.Queued)]
+    assert queued == ["fotos/clase.jpg", "fotos/otra.jpg", "../../notas.txt", "/fotos/clase.jpg"]
+    assert room.called("send_error") == []
+
+
+def test_mget_in_a_folder_that_is_not_there_says_so(handlers, room, ana):
+    handlers.on_line(ana, line(ana, "mget nada/*.jpg"), 0.0)
+    handlers.on_line(ana, line(ana, "mget notas.txt/*"), 0.0)
+    assert errors(room) == [ErrorCode.NOT_DIR, ErrorCode.NOT_DIR]
+    assert [values["name"] for _, values in room.called("send_error")] == ["nada", "notas.txt"]

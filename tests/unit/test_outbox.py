@@ -226,3 +226,74 @@ def test_discard_unstarted_keeps_the_payload_of_a_sent_data_header(data_file):
     while box:
         box.flush(sock)
     assert bytes(sock.sent) == b"profe> !DATA 1000\n" + content + b"profe> !ERR closing bye\n"
+
+
+# --- lines before a frame that has not begun; file bytes within a budget ----------------------
+
+
+def frame_header(count: int) -> bytes:
+    return f"profe> !DATA {count}\n".encode()
+
+
+def test_a_line_goes_before_a_frame_that_has_not_begun(outbox, data_file, socket_pair):
+    sender, receiver = socket_pair
+    content = os.urandom(5000)
+    fd, _ = data_file(content)
+    outbox.add(b"profe> !FILE ...\n")
+    outbox.add_frame(frame_header(5000), fd, 0, 5000)
+    outbox.add(b"bob> hola\n")
+    outbox.add(b"bob> otra\n")
+
+    received = pump(outbox, sender, receiver)
+
+    assert received == b"profe> !FILE ...\nbob> hola\nbob> otra\n" + frame_header(5000) + content
+
+
+def test_a_line_waits_for_the_frame_under_way_and_goes_before_the_next(outbox, data_file, socket_pair):
+    sender, receiver = socket_pair
+    content = os.urandom(3000)
+    fd, _ = data_file(content)
+    outbox.add_frame(frame_header(1000), fd, 0, 1000)
+    started = outbox.take(5)  # the first frame's header has begun to go
+    outbox.add(b"bob> tarde\n")
+    outbox.add_frame(frame_header(2000), fd, 1000, 2000)
+    outbox.add(b"bob> pronto\n")
+
+    received = started + pump(outbox, sender, receiver)
+
+    first, second = frame_header(1000) + content[:1000], frame_header(2000) + content[1000:]
+    assert received == first + b"bob> tarde\nbob> pronto\n" + second
+
+
+def test_a_started_frame_stays_whole_when_the_unstarted_rest_is_discarded(outbox, data_file, socket_pair):
+    sender, receiver = socket_pair
+    content = os.urandom(4000)
+    fd, _ = data_file(content)
+    outbox.add_frame(frame_header(2000), fd, 0, 2000)
+    started = outbox.take(3)
+    outbox.add(b"bob> hola\n")
+    outbox.add_frame(frame_header(2000), fd, 2000, 2000)
+
+    outbox.discard_unstarted()
+    received = started + pump(outbox, sender, receiver)
+
+    assert received == frame_header(2000) + content[:2000]
+
+
+def test_file_bytes_go_only_within_the_budget(outbox, data_file, socket_pair):
+    sender, receiver = socket_pair
+    content = os.urandom(10_000)
+    fd, _ = data_file(content)
+    budget = [0]
+    outbox.file_budget = lambda: budget[0]
+    outbox.add_frame(frame_header(10_000), fd, 0, 10_000)
+
+    outbox.flush(sender)
+    assert receive_available(receiver) == frame_header(10_000), "the header goes, no file byte"
+
+    budget[0] = 4096
+    outbox.flush(sender)
+    assert receive_available(receiver) == content[:4096]
+
+    budget[0] = None  # no limit any more
+    assert pump(outbox, sender, receiver) == content[4096:]

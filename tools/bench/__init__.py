@@ -19,6 +19,8 @@ its table with --quick.
     transfers  one big file: wall clock and CPU per GiB, into a tmpfs and onto the disk
     sessions   sessions/s and p99 at N at once: FTP door, pyftpdlib, vsftpd; the lab door
     fanout     joining, chat fan-out and memory with N clients; `selectors`: each --selector
+    chat       chat latency to a downloading client: loopback, an 8 mbit link (tools/chatlatency.py)
+    classroom  `--class`: a whole class of containers downloading at once (classload.py)
     parts      PARTS: every part by its --only name, in the order they run
     report     docs/benchmarks.md and its chart
     cli        scripts/bench's options and the run

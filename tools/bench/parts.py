@@ -1,12 +1,13 @@
 """Every part of the bench by its `--only` name, in the order a run measures them."""
 
-from . import classroom, fanout, sessions, transfers
+from . import chat, classroom, fanout, sessions, transfers
 
 PARTS = {
     "transfers": transfers.measure,
     "sessions": sessions.measure,
     "fanout": fanout.measure,
     "selectors": fanout.measure_selectors,
+    "chat": chat.measure,
     "class": classroom.measure,
 }
 

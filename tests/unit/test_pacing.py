@@ -1,0 +1,165 @@
+"""pacing: frames sized to what a connection drains, and the kernel's unsent bytes kept small."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ftplab.pacing import (
+    MAX_FRAME_BYTES,
+    MAX_QUEUE_BYTES,
+    MIN_FRAME_BYTES,
+    MIN_QUEUE_BYTES,
+    QUEUE_SECONDS,
+    RATE_WINDOW_BYTES,
+    RATE_WINDOW_SECONDS,
+    Pacer,
+    bytes_acked,
+    frame_bytes,
+    queue_bytes,
+)
+from support.waiting import wait_until
+
+MBIT = 1_000_000 / 8
+
+
+class FakeSocket:
+    """Records the unsent limit set on it; its peer acknowledges `acked` bytes so far."""
+
+    def __init__(self):
+        self.acked = 0
+        self.options: dict[tuple[int, int], int] = {}
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options[level, option] = value
+
+    @property
+    def unsent_limit(self) -> int | None:
+        return self.options.get((socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT))
+
+
+def paced(fake: FakeSocket) -> Pacer:
+    return Pacer(fake, acked=lambda sock: sock.acked)
+
+
+@pytest.mark.parametrize(
+    ("rate", "frame"),
+    [
+        (None, MAX_FRAME_BYTES),  # not TCP: as before pacing
+        (0, MIN_FRAME_BYTES),  # nothing measured yet
+        (8 * MBIT, MIN_FRAME_BYTES),  # 10 ms is 10 KB: the floor
+        (100 * MBIT, 122_880),  # 125 KB, in whole pages
+        (10_000 * MBIT, MAX_FRAME_BYTES),
+    ],
+)
+def test_a_frame_carries_about_ten_ms_of_the_rate_within_bounds(rate, frame):
+    assert frame_bytes(rate) == frame
+    assert frame % 4096 == 0
+
+
+def test_the_unsent_limit_follows_the_rate_and_a_fast_connection_has_none():
+    assert queue_bytes(0) == MIN_QUEUE_BYTES
+    assert queue_bytes(8 * MBIT) == MIN_QUEUE_BYTES
+    assert queue_bytes(100 * MBIT) == 122_880
+    assert queue_bytes(MAX_QUEUE_BYTES / QUEUE_SECONDS - 4096 / QUEUE_SECONDS) < MAX_QUEUE_BYTES
+    assert queue_bytes(MAX_QUEUE_BYTES / QUEUE_SECONDS) is None
+
+
+def test_before_a_whole_window_frames_are_small_and_the_kernel_holds_little():
+    fake = FakeSocket()
+    pacer = paced(fake)
+
+    assert pacer.next_frame_bytes(now=10.0) == MIN_FRAME_BYTES
+    fake.acked = RATE_WINDOW_BYTES - 1  # a burst, but within the first window
+    assert pacer.next_frame_bytes(now=10.0 + RATE_WINDOW_SECONDS / 2) == MIN_FRAME_BYTES
+    assert fake.unsent_limit == MIN_QUEUE_BYTES
+
+
+def test_a_megabyte_acknowledged_within_a_window_is_a_measure_too():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+
+    fake.acked = RATE_WINDOW_BYTES  # in 2 ms: 500 MiB/s
+    assert pacer.next_frame_bytes(now=0.002) == MAX_FRAME_BYTES
+    assert pacer.rate == pytest.approx(RATE_WINDOW_BYTES / 0.002)
+
+
+def test_a_fast_connection_gets_the_largest_frames_after_one_window():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+
+    fake.acked = 100_000_000  # 1 GB/s over the window
+    assert pacer.next_frame_bytes(now=0.1) == MAX_FRAME_BYTES
+    assert pacer.rate == pytest.approx(1e9)
+    assert fake.unsent_limit == 0, "the system's default: no limit"
+    assert pacer.send_budget() is None
+
+
+def test_a_connection_that_slows_down_gets_smaller_frames_one_window_later():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+    fake.acked = 100_000_000
+    pacer.next_frame_bytes(now=0.1)
+
+    fake.acked += int(8 * MBIT * 0.1)  # then 8 Mbit/s
+    assert pacer.next_frame_bytes(now=0.2) == MIN_FRAME_BYTES
+    assert fake.unsent_limit == MIN_QUEUE_BYTES
+
+
+def test_a_socket_the_kernel_says_nothing_about_gets_todays_frames_and_no_limit():
+    fake = FakeSocket()
+    pacer = Pacer(fake, acked=lambda sock: None)
+
+    assert pacer.next_frame_bytes(now=0.0) == MAX_FRAME_BYTES
+    assert fake.unsent_limit is None
+    assert pacer.send_budget() is None
+
+
+def test_a_unix_socket_has_no_acknowledged_count(socket_pair):
+    left, _ = socket_pair
+    assert bytes_acked(left) is None
+
+
+@pytest.fixture
+def tcp_pair():
+    """A connected TCP pair on loopback: (server's end, client's end), non-blocking."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    for sock in (server, client):
+        sock.setblocking(False)
+    yield server, client
+    server.close()
+    client.close()
+
+
+def test_on_tcp_the_budget_is_the_unsent_limit_less_what_the_kernel_holds_unsent(tcp_pair):
+    server, client = tcp_pair
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the peer takes little
+    pacer = Pacer(server)
+    assert pacer.send_budget() is None, "no limit before the first frame"
+
+    pacer.next_frame_bytes(now=0.0)
+    assert pacer.send_budget() == MIN_QUEUE_BYTES, "nothing unsent yet"
+
+    with pytest.raises(BlockingIOError):
+        while True:
+            server.send(bytes(64 * 1024))
+    assert pacer.send_budget() < MIN_QUEUE_BYTES
+    assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT) == MIN_QUEUE_BYTES
+
+
+def test_on_tcp_the_acknowledged_count_grows_as_the_peer_takes_bytes(tcp_pair):
+    server, client = tcp_pair
+    before = bytes_acked(server)
+    server.sendall(b"x" * 1000)
+    client.settimeout(5)
+    received = b""
+    while len(received) < 1000:
+        received += client.recv(4096)
+
+    wait_until(lambda: bytes_acked(server) >= before + 1000, message="the peer's acknowledgement")
