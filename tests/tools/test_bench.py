@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import core, report, sessions
+from bench import core, report, sessions, transfers
 from bench.cli import parse_args
 from bench.parts import PARTS
 from bench.servers import vsftpd_missing
@@ -43,23 +43,33 @@ def test_a_quick_run_measures_every_part(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     found = tables(output.read_text())
 
+    missing = vsftpd_missing()
+    tls_labels = [
+        "pyftpdlib RETR, TLS (PROT P)",
+        "ftplab verified `get`, TLS (`--ca`)",
+        "ftplab FTP door RETR, TLS (PROT P)",
+    ] + ([] if missing else ["vsftpd RETR, TLS (PROT P)"])
+    plain_labels = [
+        "loopback limit: sendfile → recv_into → os.write",
+        "pyftpdlib RETR through ftplib",
+        "pyftpdlib RETR through ftplib, then sha256sum",
+        "ftplab verified `get` (the real client)",
+        "ftplab FTP door RETR through ftplib",
+    ] + ([] if missing else ["vsftpd RETR through ftplib"])
     transfers = next(rows for name, rows in found.items() if name.startswith("One file of 8 MiB"))
     assert {(row[0], row[1]) for row in transfers} == {
-        (label, place)
-        for label in (
-            "loopback limit: sendfile → recv_into → os.write",
-            "pyftpdlib RETR through ftplib",
-            "pyftpdlib RETR through ftplib, then sha256sum",
-            "ftplab verified `get` (the real client)",
-            "ftplab FTP door RETR through ftplib",
-        )
-        for place in ("tmpfs", "disk")
+        (label, place) for label in plain_labels + tls_labels for place in ("tmpfs", "disk")
     }
     assert all("**" in cell for row in transfers for cell in row[2:])  # GB/s and CPU per GiB measured
+    over_plain = found["TLS over plain text: the same file from the same kind of server"]
+    assert {(row[0], row[1]) for row in over_plain} == {
+        (label, place) for label in tls_labels for place in ("tmpfs", "disk")
+    }
+    assert all(row[2].startswith("TLSv1.") for row in over_plain)  # each really spoke TLS
+    assert all("**" in cell for row in over_plain for cell in (row[3], row[4]))  # wall clock, client CPU
 
     by_server = {row[1]: row for row in found["Sessions per second, N sessions at once"]}
     assert set(by_server) == set(sessions.SERVERS.values())
-    missing = vsftpd_missing()
     for name, row in by_server.items():
         if name == "vsftpd" and missing:
             assert missing in row[-1]
@@ -109,6 +119,14 @@ def test_no_ratio_when_a_generator_was_saturated_or_a_run_collapsed():
     assert sessions.comparable(steady, busy) == "no ratio: load generator saturated"
     assert sessions.comparable(collapsed, steady) == "no ratio: an unsteady run"
     assert "saturated" in busy.notes() and "unsteady" in collapsed.notes()
+
+
+def test_a_server_cpu_ratio_counts_only_runs_where_the_server_in_clear_used_ten_ticks():
+    """vsftpd in clear sends with sendfile: a run may show 0 or 1 tick of /proc, no divisor."""
+    tls = [transfers.Sample(1.0, 1.0, 0.9), transfers.Sample(1.0, 1.0, 0.8)]
+    plain = [transfers.Sample(0.5, 0.5, 0.01), transfers.Sample(0.5, 0.5, 0.2)]
+    assert transfers.countable(tls, plain) == ([tls[1]], [plain[1]])
+    assert transfers.over_plain(transfers.seconds, tls, plain) == "2.00 / **2.00** / 2.00×"
 
 
 def test_time_wait_sockets_are_counted_by_address():

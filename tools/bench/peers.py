@@ -4,8 +4,11 @@ the transfer itself and the core-seconds the process used in them (getrusage(RUS
 thread: not the interpreter's start), both measured inside, and the bytes it got.
 
     python -m bench.peers limit HOST PORT SINK             # recv_into → os.write (SINK "-": discard)
-    python -m bench.peers retr HOST PORT USER FILE SINK    # ftplib: login, TYPE I, RETR into SINK
-    python -m bench.peers get HOST PORT NAME FILE DIR      # ftplab's real client: `get FILE` into DIR
+    python -m bench.peers retr HOST PORT USER FILE SINK [CA]  # ftplib: login, TYPE I, RETR into SINK
+    python -m bench.peers get HOST PORT NAME FILE DIR [CA]    # ftplab's real client: `get FILE` into DIR
+
+With CA (a PEM file), over TLS verified against it: `retr` as explicit FTPS (AUTH TLS, PBSZ 0,
+PROT P), `get` as the client's `--ca CA`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -55,30 +59,64 @@ def limit(host: str, port: str, sink: str) -> dict:
     return {"seconds": seconds, "cpu": used, "bytes": received}
 
 
-def retr(host: str, port: str, user: str, name: str, sink: str) -> dict:
-    """From RETR to the 226 reply: the fastest reading loop ftplib allows (transfercmd, recv_into)."""
-    with ftplib.FTP(timeout=120) as ftp:
+class ReusingFtpTls(ftplib.FTP_TLS):
+    """ftplib's FTP_TLS, resuming the control connection's TLS session on each data connection,
+    as curl and lftp do: ftplab's FTP door and vsftpd (require_ssl_reuse=YES, its default) refuse
+    a PROT P data connection that does not."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+def ftp_client(ca: str) -> ftplib.FTP:
+    if not ca:
+        return ftplib.FTP(timeout=120)
+    return ReusingFtpTls(context=ssl.create_default_context(cafile=ca), timeout=120)
+
+
+def retr(host: str, port: str, user: str, name: str, sink: str, ca: str = "") -> dict:
+    """From RETR to the 226 reply: the fastest reading loop ftplib allows (transfercmd, recv_into).
+    Over TLS the data connection is closed as ftplib's retrbinary does, with TLS's close_notify."""
+    with ftp_client(ca) as ftp:
         ftp.connect(host, int(port))
         ftp.login(user, "bench@")
+        if ca:
+            ftp.prot_p()
         ftp.voidcmd("TYPE I")
         sink_fd = open_sink(sink)
         began, used = time.perf_counter(), cpu()
         with ftp.transfercmd(f"RETR {name}") as data:
             received = receive_all(data, sink_fd)
+            protocol = negotiated(data)
+            if isinstance(data, ssl.SSLSocket):
+                data.unwrap()
         ftp.voidresp()
         seconds, used = time.perf_counter() - began, cpu() - used
         if sink_fd is not None:
             os.close(sink_fd)
-    return {"seconds": seconds, "cpu": used, "bytes": received}
+    return {"seconds": seconds, "cpu": used, "bytes": received, "tls": protocol}
 
 
-def get(host: str, port: str, name: str, file_name: str, directory: str) -> dict:
+def negotiated(sock: socket.socket) -> str:
+    """The TLS version and cipher of a connection ("" in clear)."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return ""
+    return f"{sock.version()} {sock.cipher()[0]}"
+
+
+def get(host: str, port: str, name: str, file_name: str, directory: str, ca: str = "") -> dict:
     """ftplab's real client session and loop, fed `get FILE` then end of input; the time is from its
-    FileStarted action to its FileSaved one (the file verified and under its final name)."""
+    FileStarted action to its FileSaved one (the file verified and under its final name). With `ca`,
+    the connection is secured as `--ca CA` secures it (the client's own Trust)."""
     from ftplab.client.actions import FileSaved, FileStarted
     from ftplab.client.app import ClientApp
     from ftplab.client.session import ClientSession, ClientSettings
+    from ftplab.client.trust import Trust
     from ftplab.console import PlainConsole
+    from ftplab.messages import Messages
 
     marks = {}
 
@@ -88,6 +126,10 @@ def get(host: str, port: str, name: str, file_name: str, directory: str) -> dict
 
     session = ClientSession(name, ClientSettings(download_dir=directory, lang="en"))
     sock = socket.create_connection((host, int(port)), timeout=30)
+    if ca:
+        trust = Trust(host, int(port), Messages("en"), ca_file=ca)
+        sock = trust.secure(sock, lambda: socket.create_connection((host, int(port)), timeout=30))
+    protocol = negotiated(sock)
     read_end, write_end = os.pipe()
     os.write(write_end, f"get {file_name}\n".encode())
     os.close(write_end)
@@ -96,7 +138,12 @@ def get(host: str, port: str, name: str, file_name: str, directory: str) -> dict
     started, saved = marks.get("FileStarted"), marks.get("FileSaved")
     if status != 0 or not started or not saved:
         return {"error": f"status {status}, actions {sorted(marks)}"}
-    return {"seconds": saved[0] - started[0], "cpu": saved[1] - started[1], "bytes": saved[2]}
+    return {
+        "seconds": saved[0] - started[0],
+        "cpu": saved[1] - started[1],
+        "bytes": saved[2],
+        "tls": protocol,
+    }
 
 
 PEERS = {"limit": limit, "retr": retr, "get": get}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import selectors
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def machine(run: Run) -> list[str]:
     memory_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
     commit = source_version()
     found = []
-    for package in ("pyftpdlib", "matplotlib"):
+    for package in ("pyftpdlib", "pyOpenSSL", "matplotlib"):
         try:
             found.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
@@ -59,7 +60,8 @@ def machine(run: Run) -> list[str]:
     found.append(f"vsftpd {vsftpd.stdout.strip()}" if vsftpd.returncode == 0 else "vsftpd not installed")
     return [
         f"Machine: {cpu}, {os.cpu_count()} cores, {memory_kib / 2**20:.1f} GiB, {platform.platform()}",
-        f"Python {platform.python_version()}; {', '.join(found)}; ftplab {commit or 'unknown'}"
+        f"Python {platform.python_version()} ({ssl.OPENSSL_VERSION}); {', '.join(found)};"
+        + f" ftplab {commit or 'unknown'}"
         + ("" if run.app == ROOT / "app" else f", measuring the sources in {run.app}"),
         f"Selector used by default here: {selectors.DefaultSelector.__name__}",
         f"Load average (1, 5, 15 min) before: {run.load_before}; after: {run.load_after}.",

@@ -1,6 +1,7 @@
 """The servers the bench measures, each a process of its own on 127.0.0.1: ftplab (its lab door and,
 with `ftp=True`, its FTP door), pyftpdlib, vsftpd (Debian's, with a generated configuration) and a
-bare sendfile sender for the loopback limit. `Server.cpu()` reads what the process has used."""
+bare sendfile sender for the loopback limit; each of the first three also with TLS (`Tls`, made
+by `make_tls`). `Server.cpu()` reads what the process has used."""
 
 from __future__ import annotations
 
@@ -12,18 +13,23 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .core import HOST, Settings, process_cpu
 
 SERVER_NAME = "profe"
 PYFTPDLIB_SERVER = """
-import logging, sys
+import logging, os, sys
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 config_logging(level=logging.WARNING)
+if os.environ.get("BENCH_TLS_CERT"):  # explicit FTPS (needs pyOpenSSL)
+    from pyftpdlib.handlers import TLS_FTPHandler as FTPHandler
+    FTPHandler.certfile = os.environ["BENCH_TLS_CERT"]
+    FTPHandler.keyfile = os.environ["BENCH_TLS_KEY"]
 authorizer = DummyAuthorizer()
 authorizer.add_anonymous(sys.argv[1])
 FTPHandler.authorizer = authorizer
@@ -39,6 +45,43 @@ PASSIVE_PORTS = (20000, 29999)
 """The passive range every FTP server gets in the sessions part: below Linux's ephemeral range
 (32768-60999). With port 0 instead, each PASV's bind searches an ephemeral range crowded with
 TIME-WAIT sockets, and a server slows down as they pile up (see sessions.py)."""
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A throwaway CA and the certificate it signed for 127.0.0.1, with its key (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_tls(directory: Path) -> Tls:
+    """A CA and a server certificate (EC P-256, valid 2 days) in `directory`, by Debian's openssl."""
+    if shutil.which("openssl") is None:
+        raise RuntimeError("openssl is not installed (apt-get install openssl)")
+    directory.mkdir(exist_ok=True)
+    ca, ca_key, csr = directory / "ca.pem", directory / "ca.key", directory / "server.csr"
+    tls, extensions = Tls(ca, directory / "server.pem", directory / "server.key"), directory / "server.ext"
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    _openssl(
+        "req", "-x509", *new_key, "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
+        "-subj", "/CN=bench-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign",
+    )  # fmt: skip
+    _openssl("req", *new_key, "-keyout", str(tls.key), "-out", str(csr), "-subj", "/CN=localhost")
+    extensions.write_text(f"subjectAltName=IP:{HOST},DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    _openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(tls.cert), "-days", "2", "-extfile", str(extensions),
+    )  # fmt: skip
+    for path in directory.iterdir():
+        path.chmod(0o644)  # vsftpd reads them as root; nothing here outlives the run
+    return tls
 
 
 def free_port() -> int:
@@ -121,6 +164,16 @@ class Server:
     def cpu(self) -> float:
         return process_cpu(self.pid)
 
+    def wait_for_sessions(self, timeout: float = 10) -> None:
+        """Until the process has no child left (vsftpd's session processes end after the client
+        does): only then does cpu() count what they used."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if not Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().strip():
+                    return
+            time.sleep(0.01)
+
     def console(self, line: str) -> None:
         self.process.stdin.write(f"{line}\n".encode())
         self.process.stdin.flush()
@@ -148,8 +201,17 @@ class Server:
         self.stop()
 
 
-def lab(settings: Settings, max_clients: int, ftp: bool = False, extra: tuple[str, ...] = ()) -> Server:
-    """ftplab's server from `settings.app`; with `ftp`, its FTP door too (on `server.ftp_port`)."""
+def lab(
+    settings: Settings,
+    max_clients: int,
+    ftp: bool = False,
+    extra: tuple[str, ...] = (),
+    tls: Tls | None = None,
+) -> Server:
+    """ftplab's server from `settings.app`; with `ftp`, its FTP door too (on `server.ftp_port`);
+    with `tls`, both doors speak TLS (the lab door only TLS; the FTP door explicit FTPS)."""
+    if tls:
+        extra = (*extra, "--tls-cert", str(tls.cert), "--tls-key", str(tls.key))
     for _ in range(2):  # a port found free may be taken before the server binds it: try again
         with contextlib.suppress(RuntimeError):
             return _lab_once(settings, max_clients, ftp, extra)
@@ -170,13 +232,16 @@ def _lab_once(settings: Settings, max_clients: int, ftp: bool, extra: tuple[str,
     return server
 
 
-def pyftpdlib(settings: Settings, max_sessions: int, passive: tuple[int, int] | None = None) -> Server:
+def pyftpdlib(
+    settings: Settings, max_sessions: int, passive: tuple[int, int] | None = None, tls: Tls | None = None
+) -> Server:
     """pyftpdlib counts every socket in its loop against max_cons: a session has up to three.
-    `passive`: its passive port range (else any port the kernel picks)."""
+    `passive`: its passive port range (else any port the kernel picks); `tls`: its TLS_FTPHandler."""
     backlog = str(min(int(Path("/proc/sys/net/core/somaxconn").read_text()), 4096))
     command = [sys.executable, "-c", PYFTPDLIB_SERVER, str(settings.files), str(3 * max_sessions), backlog]
     command += [str(port) for port in passive or ()]
-    return Server(command, port_from_stdout=True)
+    env = dict(os.environ, BENCH_TLS_CERT=str(tls.cert), BENCH_TLS_KEY=str(tls.key)) if tls else None
+    return Server(command, env=env, port_from_stdout=True)
 
 
 def vsftpd_missing() -> str | None:
@@ -188,9 +253,11 @@ def vsftpd_missing() -> str | None:
     return None
 
 
-def vsftpd_config(settings: Settings, port: int) -> str:
+def vsftpd_config(settings: Settings, port: int, tls: Tls | None = None) -> str:
     """Anonymous, read-only, on loopback, in the foreground; no logs; vsftpd's seccomp sandbox off
-    (it refuses some kernels' syscalls in containers). Not Debian's service: its own config file."""
+    (it refuses some kernels' syscalls in containers). Not Debian's service: its own config file.
+    With `tls`: explicit FTPS, anonymous logins allowed in it and their data connections forced to
+    PROT P; require_ssl_reuse stays at its default, YES (the bench's client resumes the session)."""
     low, high = PASSIVE_PORTS
     options = {
         "listen": "YES",
@@ -213,13 +280,22 @@ def vsftpd_config(settings: Settings, port: int) -> str:
         "seccomp_sandbox": "NO",
         "secure_chroot_dir": "/var/run/vsftpd/empty",
     }
+    if tls:
+        options |= {
+            "ssl_enable": "YES",
+            "rsa_cert_file": tls.cert,
+            "rsa_private_key_file": tls.key,
+            "allow_anon_ssl": "YES",
+            "force_anon_logins_ssl": "YES",
+            "force_anon_data_ssl": "YES",
+        }
     return "".join(f"{key}={value}\n" for key, value in options.items())
 
 
-def vsftpd(settings: Settings) -> Server:
+def vsftpd(settings: Settings, tls: Tls | None = None) -> Server:
     port = free_port()
-    config = settings.work / "vsftpd.conf"
-    config.write_text(vsftpd_config(settings, port))
+    config = settings.work / ("vsftpd-tls.conf" if tls else "vsftpd.conf")
+    config.write_text(vsftpd_config(settings, port, tls))
     Path("/var/run/vsftpd/empty").mkdir(parents=True, exist_ok=True)
     for path in (settings.work, settings.files, *settings.files.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)  # the ftp user reads what is served

@@ -6,10 +6,16 @@ the transfer with getrusage(RUSAGE_SELF), sha256sum's is read with getrusage(RUS
 every server's from /proc/PID/stat over the client's whole run. The repetitions of all rows are
 interleaved (run 1 of every row, then run 2...), so run i of two rows saw the same moment of a
 noisy machine; ratios are taken run by run. Core-seconds per GiB hold still where GB/s do not.
+
+Each server's TLS row sits next to its plain row and moves the same file from a server of the same
+kind started with a throwaway CA's certificate (servers.make_tls): ftplab's client with `--ca`, and
+ftplib's FTP_TLS (AUTH TLS, PROT P) against ftplab's FTP door, pyftpdlib's TLS_FTPHandler and vsftpd
+(`ssl_enable=YES`; vsftpd only as root, as in the sessions part).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -42,15 +48,19 @@ class Sample:
     seconds: float
     client_cpu: float
     server_cpu: float
+    tls: str = ""
+    """The TLS version and cipher the client negotiated ("" in clear)."""
 
 
 @dataclass
 class Row:
-    """One way of moving the file: `run(servers, sink_dir)` moves it once and says what it cost."""
+    """One way of moving the file: `run(servers, sink_dir)` moves it once and says what it cost.
+    A TLS row names the key of its `plain` row: the same server and client in clear."""
 
     key: str
     label: str
     run: Callable[[dict, Path], Sample]
+    plain: str = ""
     samples: dict[str, list[Sample]] = field(default_factory=dict)
 
 
@@ -75,14 +85,17 @@ def run_peer(settings: Settings, arguments: list[str]) -> dict:
 def timed(settings: Settings, server: servers.Server, arguments: list[str]) -> Sample:
     server_before = server.cpu()
     report = run_peer(settings, arguments)
-    return Sample(report["seconds"], report["cpu"], server.cpu() - server_before)
+    server.wait_for_sessions()
+    return Sample(report["seconds"], report["cpu"], server.cpu() - server_before, report.get("tls", ""))
 
 
 def sink_path(directory: Path) -> Path:
     return directory / f"sink-{time.monotonic_ns()}"
 
 
-def make_rows(settings: Settings, digest: str) -> list[Row]:
+def make_rows(settings: Settings, digest: str, tls: servers.Tls, vsftpd: bool) -> list[Row]:
+    """Every row, each TLS row right after its plain one; vsftpd's two only with `vsftpd`."""
+
     def limit(running: dict, sink: Path) -> Sample:
         server, path = running["sendfile"], sink_path(sink)
         try:
@@ -90,44 +103,53 @@ def make_rows(settings: Settings, digest: str) -> list[Row]:
         finally:
             path.unlink(missing_ok=True)
 
-    def retr(server: servers.Server, port: int, user: str, sink: Path, verify: bool = False) -> Sample:
-        path = sink_path(sink)
-        try:
-            sample = timed(settings, server, ["retr", HOST, str(port), user, BIG_FILE, str(path)])
-            if verify:
-                sample = then_sha256sum(sample, path, digest)
-            return sample
-        finally:
-            path.unlink(missing_ok=True)
+    def retr(server: str, *, door: bool = False, verify: bool = False) -> Callable:
+        """A RETR from `running[server]` (its FTP door with `door`); over TLS for a `…_tls` server."""
 
-    def lab_get(running: dict, sink: Path) -> Sample:
-        server, folder = running["lab"], sink_path(sink)
-        folder.mkdir()
-        try:
-            return timed(settings, server, ["get", HOST, str(server.port), "bench", BIG_FILE, str(folder)])
-        finally:
-            (folder / BIG_FILE).unlink(missing_ok=True)
-            folder.rmdir()
+        def run(running: dict, sink: Path) -> Sample:
+            running_server, path = running[server], sink_path(sink)
+            port = running_server.ftp_port if door else running_server.port
+            arguments = ["retr", HOST, str(port), "anonymous", BIG_FILE, str(path)]
+            try:
+                sample = timed(settings, running_server, arguments + ca_for(server))
+                return then_sha256sum(sample, path, digest) if verify else sample
+            finally:
+                path.unlink(missing_ok=True)
 
-    return [
+        return run
+
+    def lab_get(server: str) -> Callable:
+        def run(running: dict, sink: Path) -> Sample:
+            running_server, folder = running[server], sink_path(sink)
+            folder.mkdir()
+            arguments = ["get", HOST, str(running_server.port), "bench", BIG_FILE, str(folder)]
+            try:
+                return timed(settings, running_server, arguments + ca_for(server))
+            finally:
+                (folder / BIG_FILE).unlink(missing_ok=True)
+                folder.rmdir()
+
+        return run
+
+    def ca_for(server: str) -> list[str]:
+        return [str(tls.ca)] if server.endswith("_tls") else []
+
+    rows = [
         Row("limit", "loopback limit: sendfile → recv_into → os.write", limit),
-        Row(
-            "retr",
-            "pyftpdlib RETR through ftplib",
-            lambda r, s: retr(r["pyftpdlib"], r["pyftpdlib"].port, "anonymous", s),
-        ),
-        Row(
-            "retr_sha",
-            "pyftpdlib RETR through ftplib, then sha256sum",
-            lambda r, s: retr(r["pyftpdlib"], r["pyftpdlib"].port, "anonymous", s, verify=True),
-        ),
-        Row("get", "ftplab verified `get` (the real client)", lab_get),
-        Row(
-            "door",
-            "ftplab FTP door RETR through ftplib",
-            lambda r, s: retr(r["lab"], r["lab"].ftp_port, "anonymous", s),
-        ),
+        Row("retr", "pyftpdlib RETR through ftplib", retr("pyftpdlib")),
+        Row("retr_tls", "pyftpdlib RETR, TLS (PROT P)", retr("pyftpdlib_tls"), plain="retr"),
+        Row("retr_sha", "pyftpdlib RETR through ftplib, then sha256sum", retr("pyftpdlib", verify=True)),
+        Row("get", "ftplab verified `get` (the real client)", lab_get("lab")),
+        Row("get_tls", "ftplab verified `get`, TLS (`--ca`)", lab_get("lab_tls"), plain="get"),
+        Row("door", "ftplab FTP door RETR through ftplib", retr("lab", door=True)),
+        Row("door_tls", "ftplab FTP door RETR, TLS (PROT P)", retr("lab_tls", door=True), plain="door"),
     ]
+    if vsftpd:
+        rows += [
+            Row("vsftpd", "vsftpd RETR through ftplib", retr("vsftpd")),
+            Row("vsftpd_tls", "vsftpd RETR, TLS (PROT P)", retr("vsftpd_tls"), plain="vsftpd"),
+        ]
+    return rows
 
 
 def then_sha256sum(sample: Sample, path: Path, digest: str) -> Sample:
@@ -137,7 +159,7 @@ def then_sha256sum(sample: Sample, path: Path, digest: str) -> Sample:
     seconds, used = time.perf_counter() - began, children_cpu() - before
     if result.stdout.split()[0] != digest:
         raise RuntimeError("sha256sum: the downloaded file differs from the served one")
-    return Sample(sample.seconds + seconds, sample.client_cpu + used, sample.server_cpu)
+    return Sample(sample.seconds + seconds, sample.client_cpu + used, sample.server_cpu, sample.tls)
 
 
 def sinks(settings: Settings) -> dict[str, Path]:
@@ -166,17 +188,31 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
+def start_servers(settings: Settings, stack: contextlib.ExitStack, tls: servers.Tls, vsftpd: bool) -> dict:
+    """Every server the rows use, by name, each stopped when `stack` closes."""
+    starts = {
+        "sendfile": lambda: servers.sendfile(settings.files / BIG_FILE),
+        "pyftpdlib": lambda: servers.pyftpdlib(settings, 8),
+        "pyftpdlib_tls": lambda: servers.pyftpdlib(settings, 8, tls=tls),
+        "lab": lambda: servers.lab(settings, 8, ftp=True),
+        "lab_tls": lambda: servers.lab(settings, 8, ftp=True, tls=tls),
+    }
+    if vsftpd:
+        starts |= {
+            "vsftpd": lambda: servers.vsftpd(settings),
+            "vsftpd_tls": lambda: servers.vsftpd(settings, tls),
+        }
+    return {name: stack.enter_context(start()) for name, start in starts.items()}
+
+
 def measure(settings: Settings) -> list[Section]:
-    source = settings.files / BIG_FILE
-    rows = make_rows(settings, file_digest(source))
+    tls = servers.make_tls(settings.work / "tls")
+    vsftpd_missing = servers.vsftpd_missing()
+    rows = make_rows(settings, file_digest(settings.files / BIG_FILE), tls, vsftpd=not vsftpd_missing)
     places = sinks(settings)
     try:
-        with (
-            servers.sendfile(source) as sendfile,
-            servers.pyftpdlib(settings, 8) as pyftpdlib,
-            servers.lab(settings, 8, ftp=True) as lab,
-        ):
-            running = {"sendfile": sendfile, "pyftpdlib": pyftpdlib, "lab": lab}
+        with contextlib.ExitStack() as stack:
+            running = start_servers(settings, stack, tls, vsftpd=not vsftpd_missing)
             for attempt in range(settings.runs):
                 for row in rows:
                     for place, sink in places.items():
@@ -188,7 +224,11 @@ def measure(settings: Settings) -> list[Section]:
                 leftover.unlink()
             place.rmdir()
     where = [f"{place}: {sink.parent} ({filesystem(sink)})" for place, sink in places.items()]
-    return [section(settings, {row.key: row for row in rows}, list(places), where)]
+    by_key = {row.key: row for row in rows}
+    return [
+        section(settings, by_key, list(places), where),
+        tls_section(settings, by_key, list(places), vsftpd_missing),
+    ]
 
 
 def gb_per_second(settings: Settings, samples: list[Sample]) -> list[float]:
@@ -274,3 +314,72 @@ def targets(settings: Settings, rows: dict[str, Row], places: list[str]) -> list
             ratio_target(f"{place}: FTP door RETR ≥ 1.0× pyftpdlib RETR (GB/s)", door, 1.0),
         ]
     return found
+
+
+def tls_section(
+    settings: Settings, rows: dict[str, Row], places: list[str], vsftpd_missing: str | None
+) -> Section:
+    """Each server's TLS row over its plain row, run by run: what TLS costs each of them."""
+    table = []
+    for row in rows.values():
+        if not row.plain:
+            continue
+        plain = rows[row.plain]
+        for place in places:
+            both = row.samples[place], plain.samples[place]
+            client, total = (cpu_over_plain(settings, which, *both) for which in ("client", "total"))
+            server = cpu_over_plain(settings, "server", *countable(*both))
+            negotiated = ", ".join(sorted({sample.tls for sample in both[0]}))
+            table.append((row.label, place, negotiated, over_plain(seconds, *both), client, server, total))
+    return Section(
+        title="TLS over plain text: the same file from the same kind of server",
+        intro=[
+            "Each server's TLS row of the table above over its row in clear, run by run (the runs are",
+            "interleaved): wall clock (seconds of the transfer) and core-seconds per GiB, with the",
+            "TLS version and cipher the client negotiated. The certificate is a P-256 one from a",
+            "throwaway CA; ftplib resumes the control connection's TLS session on the data",
+            "connection, which ftplab's FTP door and vsftpd (require_ssl_reuse=YES, its default)",
+            "require. ftplab cannot use sendfile through TLS.",
+        ],
+        header=[
+            "TLS row",
+            "into",
+            "negotiated",
+            "wall clock TLS/plain",
+            "client core-s",
+            "server core-s",
+            "total core-s",
+        ],
+        rows=table,
+        notes=[
+            f"Server core-s: only runs where the server in clear used at least {SERVER_CPU_FLOOR:g} core-s;"
+            " /proc counts it in 10 ms ticks, and fewer (vsftpd's sendfile) make a ratio of noise.",
+            *([f"vsftpd not measured: {vsftpd_missing}."] if vsftpd_missing else []),
+        ],
+    )
+
+
+SERVER_CPU_FLOOR = 0.1
+"""Core-seconds a server in clear must have used in a run for its ratio to count (10 ticks)."""
+
+
+def countable(tls: list[Sample], plain: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """The runs whose server in clear used enough CPU to divide by."""
+    pairs = [
+        (mine, theirs)
+        for mine, theirs in zip(tls, plain, strict=False)
+        if theirs.server_cpu >= SERVER_CPU_FLOOR
+    ]
+    return [mine for mine, _ in pairs], [theirs for _, theirs in pairs]
+
+
+def cpu_over_plain(settings: Settings, which: str, tls: list[Sample], plain: list[Sample]) -> str:
+    return over_plain(lambda samples: per_gib(settings, samples, which), tls, plain)
+
+
+def over_plain(figure: Callable[[list[Sample]], list[float]], tls: list[Sample], plain: list[Sample]) -> str:
+    return ratio_cell(paired_ratios(figure(tls), figure(plain)))
+
+
+def seconds(samples: list[Sample]) -> list[float]:
+    return [sample.seconds for sample in samples]
