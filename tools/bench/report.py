@@ -120,7 +120,7 @@ def write(sections: list[Section], run: Run, output: Path, chart: Path | None) -
     ]
     if chart is not None:
         lines += [f"![the figures against N]({chart.name})", ""]
-    if run.parts != run.all_parts:
+    if not set(run.all_parts) <= set(run.parts):
         lines += [f"Only part of the benchmark was run: {', '.join(run.parts)}.", ""]
     for section in sections:
         lines += section_lines(section)
