@@ -52,7 +52,10 @@ class RecordingProxy:
                 selector.register(sock, selectors.EVENT_READ)
             while not self._stop.is_set() and time.monotonic() < deadline:
                 for key, _ in selector.select(0.1):
-                    data = key.fileobj.recv(65536)
+                    try:
+                        data = key.fileobj.recv(65536)
+                    except ConnectionResetError:  # a side reset its connection: the relay ends too
+                        return
                     if not data or len(self.recorded) > MAX_RECORDED_BYTES:
                         return
                     self.recorded += data
