@@ -251,24 +251,30 @@ def test_ftplib_rmd_with_overwrite(door, root):
     client.quit()
 
 
+def start_stor(port: int, name: str) -> tuple[socket.socket, socket.socket]:
+    """By hand, as a client that will not wait: ana logged in, a passive data connection
+    made and `STOR name` answered 150; the control and data sockets."""
+    control = socket.create_connection((HOST, port), timeout=20)
+    with control.makefile("rb") as replies:
+        for line in (b"USER ana", b"PASS x", b"EPSV"):
+            control.sendall(line + b"\r\n")
+        texts = [replies.readline() for _ in range(4)]
+        data_port = int(re.search(rb"\(\|\|\|(\d+)\|\)", texts[-1]).group(1))
+        data = socket.create_connection((HOST, data_port), timeout=20)
+        control.sendall(f"STOR {name}\r\n".encode())
+        assert replies.readline().startswith(b"150 ")
+    return control, data
+
+
 def test_quit_right_after_an_upload_keeps_it(door, root):
     """A client that sends its file, closes the data connection, says QUIT and
     hangs up without waiting for the 226 (RFC 959: finish, then reply)."""
     server, port = door("--allow-upload")
     payload = os.urandom(300_000)
-    control = socket.create_connection((HOST, port), timeout=20)
-    replies = control.makefile("rb")
-    for line in (b"USER ana", b"PASS x", b"EPSV"):
-        control.sendall(line + b"\r\n")
-    texts = [replies.readline() for _ in range(4)]
-    data_port = int(re.search(rb"\(\|\|\|(\d+)\|\)", texts[-1]).group(1))
-    data = socket.create_connection((HOST, data_port), timeout=20)
-    control.sendall(b"STOR quick.bin\r\n")
-    assert replies.readline().startswith(b"150 ")
+    control, data = start_stor(port, "quick.bin")
     data.sendall(payload)
     data.close()
     control.sendall(b"QUIT\r\n")
-    replies.close()  # the file object holds the socket open too
     control.close()
     server.wait_for_log(re.compile(r"upload /quick\.bin from ana@\S+ \(ftp\): 300000 bytes"))
     assert (root / "quick.bin").read_bytes() == payload
@@ -279,18 +285,9 @@ def test_quit_and_hang_up_before_the_upload_has_arrived_still_keeps_it(door, roo
     the upload first, as RFC 959 asks of a QUIT during a transfer."""
     server, port = door("--allow-upload")
     payload = os.urandom(300_000)
-    control = socket.create_connection((HOST, port), timeout=20)
-    replies = control.makefile("rb")
-    for line in (b"USER ana", b"PASS x", b"EPSV"):
-        control.sendall(line + b"\r\n")
-    texts = [replies.readline() for _ in range(4)]
-    data_port = int(re.search(rb"\(\|\|\|(\d+)\|\)", texts[-1]).group(1))
-    data = socket.create_connection((HOST, data_port), timeout=20)
-    control.sendall(b"STOR late.bin\r\n")
-    assert replies.readline().startswith(b"150 ")
+    control, data = start_stor(port, "late.bin")
     data.sendall(payload[:100_000])
     control.sendall(b"QUIT\r\n")
-    replies.close()
     control.close()
     server.wait_for_log(re.compile(r"ana@\S+ \(ftp\) hung up after QUIT: its upload is finished first"))
     data.sendall(payload[100_000:])
