@@ -393,7 +393,7 @@ def test_a_batch_of_more_chunks_than_one_writev_takes_is_written_in_order(tmp_pa
 
 
 def test_a_write_error_fails_the_download_and_leaves_nothing(tmp_path, monkeypatch):
-    def disk_full(fd, views):
+    def disk_full(fd, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(download_module.os, "writev", disk_full)
