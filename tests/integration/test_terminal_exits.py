@@ -134,6 +134,20 @@ def test_a_signal_during_a_download_at_full_speed_ends_the_client_and_keeps_noth
     assert list(downloads.iterdir()) == []
 
 
+def test_a_signal_while_the_password_is_asked_ends_the_question_and_the_client(client_dir):
+    with (
+        FakeServer(f"{SERVER_NAME}> !PASSWORD\n".encode()) as server,
+        TerminalClient(server.port, "ana", client_dir("ana"), stderr_to_pipe=True) as ana,
+    ):
+        ana.wait_for("Contraseña de ana: ")
+
+        ana.signal(signal.SIGTERM)
+
+        assert ana.wait() == 128 + signal.SIGTERM
+        assert ana.is_cooked()
+        assert ana.stderr.lines == ["ftplab-client: Terminado por SIGTERM"]
+
+
 def test_a_closed_terminal_with_sighup_ignored_ends_the_client_cleanly(start_server, client_dir):
     server = start_server()
     with TerminalClient(
