@@ -1,12 +1,16 @@
 """The signals that end the client (SIGINT, SIGTERM, SIGHUP, SIGQUIT): noted, never raised mid-step.
 
-A Python signal handler runs between any two bytecodes of the main thread. An
-exception raised there can land inside a lock's acquisition, a queue hand-over
-or a thread's join, and leave the download's writer and hasher threads (or the
-cleanup waiting for them) stuck: the client then never ends. So the handler
-only notes the signal, and `signal.set_wakeup_fd` writes its number to a
-socketpair that the client's selector watches: the loop wakes at once and
-leaves at the end of its turn, through its normal cleanup.
+Any thread may take a signal sent to the process, but Python runs its handler
+only in the main thread, and only once that thread runs again. While a
+download's writer and hasher threads exist, a signal they take leaves the main
+thread asleep in its select (this was seen: the client stayed in `select`
+after SIGINT, both helper threads idle, until the server hung up). And an
+exception raised by a handler lands between any two bytecodes: inside a
+lock's acquisition, a queue hand-over or a thread's join. So the handler only
+notes the signal, and `signal.set_wakeup_fd` writes its number to a
+socketpair that the client's selector watches, whichever thread took it: the
+loop wakes at once and leaves at the end of its turn, through its normal
+cleanup.
 
 Only a wait that holds nothing (a question at the terminal, a connection being
 made) lets a signal raise `LeaveNow` where it lands, inside `raising()`: such a
