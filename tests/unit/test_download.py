@@ -287,9 +287,8 @@ def cuts(data: bytes, sizes: list[int]) -> list[bytes]:
 @given(data=st.binary(max_size=20000), sizes=st.lists(st.integers(0, 5000), max_size=12))
 def test_background_hash_equals_hashlib_for_any_chunking(data, sizes):
     writer = BackgroundWriter()
-    chunks = [memoryview(chunk) for chunk in cuts(data, sizes)]
-    for first in range(0, len(chunks), 3):  # batches of up to three chunks, as one receive brings them
-        writer.put(chunks[first : first + 3])
+    for chunk in cuts(data, sizes):
+        writer.put(memoryview(chunk))
     assert writer.hexdigest() == sha(data)
 
 
@@ -301,7 +300,7 @@ def test_background_writer_on_large_random_chunks(tmp_path):
         position = 0
         while position < len(data):
             size = rng.randint(1, 1024 * 1024)
-            writer.put([memoryview(data)[position : position + size]])
+            writer.put(memoryview(data)[position : position + size])
             position += size
         assert writer.hexdigest() == sha(data)
     assert (tmp_path / "out").read_bytes() == data
@@ -310,7 +309,7 @@ def test_background_writer_on_large_random_chunks(tmp_path):
 def test_a_buffer_may_be_reused_once_waited_for():
     buffer = bytearray(b"a" * 100_000)
     writer = BackgroundWriter()
-    writer.put([memoryview(buffer)])
+    writer.put(memoryview(buffer))
     writer.wait(writer.mark)
     buffer[:] = b"b" * len(buffer)  # what the receive loop does next with this buffer
     assert writer.hexdigest() == sha(b"a" * 100_000)
@@ -320,7 +319,7 @@ def test_closing_the_writer_stops_its_thread():
     before = len(writer_threads())
     writer = BackgroundWriter()
     for _ in range(50):
-        writer.put([b"x" * 100_000])
+        writer.put(b"x" * 100_000)
     writer.close()
     writer.wait(writer.mark)  # returns at once: nothing is left to do
     assert len(writer_threads()) == before
@@ -337,9 +336,7 @@ def receive_through_buffers(
         buffer = buffers.next()
         size = min(rng.randint(1, len(buffer)), len(content) - position)
         buffer[:size] = content[position : position + size]
-        cut = rng.randint(0, size)  # a frame may end inside a buffer: two chunks of it
-        download.write(memoryview(buffer)[:cut])
-        download.write(memoryview(buffer)[cut:size])
+        download.write(memoryview(buffer)[:size])
         buffers.hold(download)
         position += size
     return download
@@ -369,34 +366,17 @@ def test_finish_and_discard_leave_no_hasher_thread(tmp_path):
 
 
 def test_short_writes_are_completed(tmp_path, monkeypatch):
-    real_writev = os.writev
-    monkeypatch.setattr(
-        download_module.os, "writev", lambda fd, views: real_writev(fd, [bytes(views[0][:7])])
-    )
+    real_write = os.write
+    monkeypatch.setattr(download_module.os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))
     path = receive(tmp_path, "notas.txt", CONTENT).finish()
     assert Path(path).read_bytes() == CONTENT
 
 
-def test_a_batch_of_more_chunks_than_one_writev_takes_is_written_in_order(tmp_path, monkeypatch):
-    calls = []
-    real_writev = os.writev
-    monkeypatch.setattr(
-        download_module.os, "writev", lambda fd, views: calls.append(len(views)) or real_writev(fd, views)
-    )
-    data = random.Random(4).randbytes(3000)
-    download = Download(str(tmp_path), "notas.txt", len(data), sha(data))
-    for position in range(len(data)):  # one-byte frames: 3,000 views in one batch
-        download.write(memoryview(data)[position : position + 1])
-    path = download.finish()
-    assert Path(path).read_bytes() == data
-    assert max(calls) <= download_module._IOV_MAX < len(data)
-
-
 def test_a_write_error_fails_the_download_and_leaves_nothing(tmp_path, monkeypatch):
-    def disk_full(fd, views):
+    def disk_full(fd, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(download_module.os, "writev", disk_full)
+    monkeypatch.setattr(download_module.os, "write", disk_full)
     before = len(writer_threads())
     download = Download(str(tmp_path), "notas.txt", len(CONTENT), sha(CONTENT))
     with pytest.raises(DownloadError) as raised:

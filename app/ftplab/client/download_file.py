@@ -11,13 +11,11 @@ The name comes from the server, so it is checked with the rule the server
 follows (filenames.py): a plain, visible name that is not hidden.
 
 The write path copies nothing it need not: chunks (memoryviews of the
-client's receive buffers) go to the file with `os.writev` and to SHA-256, each
+client's receive buffers) go to the file with `os.write` and to SHA-256, each
 in a helper thread (`BackgroundWriter`: both release the GIL), so writing and
-hashing overlap each other and the receiving of the next buffer. The chunks
-one receive brought (a buffer may hold several `!DATA` frames) travel to the
-helpers as one batch (`Download.hand_over`): the Python work per MiB does not
-grow as frames get smaller. `ReceiveBuffers` lends the client a buffer again
-only once the writer is done with what it last held.
+hashing overlap each other and the receiving of the next chunk.
+`ReceiveBuffers` lends the client a buffer again only once the writer is done
+with what it last held.
 
 With --keep-partial, an interrupted download (not a corrupt one) is kept under
 a hidden name, `.NAME.ftplab-partial`, never its final name; `resuming` takes
@@ -56,10 +54,6 @@ HASH_CHUNK_BYTES = 1024 * 1024
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 RECEIVE_BUFFERS = 4
 RECEIVE_BUFFER_BYTES = 1024 * 1024
-"""Measured on loopback: 4 MiB buffers cost less CPU into tmpfs but about a third more onto ext4
-(Linux 6.18: the copy into the page cache got slow), and 1 MiB is as cheap as any there."""
-_IOV_MAX = 1024
-"""Views per os.writev call: POSIX guarantees at least 16, Linux and the BSDs take 1024."""
 
 
 class DownloadError(Exception):
@@ -109,7 +103,7 @@ def safe_name(name: str) -> str:
 
 
 class _Worker:
-    """One helper thread doing `work` to each batch of chunks, in order; `done` counts the batches done."""
+    """One helper thread doing `work` to each chunk, in order; `done` counts the chunks it finished."""
 
     def __init__(self, work, name: str):
         self.done = 0
@@ -120,37 +114,37 @@ class _Worker:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, chunks: list) -> None:
-        self._chunks.put(chunks)
+    def put(self, chunk) -> None:
+        self._chunks.put(chunk)
 
     def wait(self, count: int) -> None:
         with self._progress:
             self._progress.wait_for(lambda: self.done >= count)
 
     def stop(self, *, drop: bool) -> None:
-        """Finish the queued batches (or, with `drop`, skip them) and end the thread."""
+        """Finish the queued chunks (or, with `drop`, skip them) and end the thread."""
         self._dropping = self._dropping or drop
         if self._thread.is_alive():
             self._chunks.put(None)
             self._thread.join()
 
     def _run(self) -> None:
-        while (chunks := self._chunks.get()) is not None:
+        while (chunk := self._chunks.get()) is not None:
             if not self._dropping:
-                self._work(chunks)
+                self._work(chunk)
             with self._progress:
                 self.done += 1
                 self._progress.notify_all()
 
 
 class BackgroundWriter:
-    """Writes batches of chunks to a file (if given one) and hashes them with SHA-256, in two helper threads.
+    """Writes chunks to a file (if given one) and hashes them with SHA-256, in two helper threads.
 
-    os.writev and hashlib both release the GIL, so writing, hashing and the
-    receiving of the next buffer all run at once. A chunk must stay unchanged
-    until done: `mark` counts the batches given so far, and `wait(mark)`
+    os.write and hashlib both release the GIL, so writing, hashing and the
+    receiving of the next chunk all run at once. A chunk must stay unchanged
+    until done: `mark` counts the chunks given so far, and `wait(mark)`
     returns once those are written and hashed. The first write error is kept
-    in `error` and later batches are not written. `hexdigest` stops the threads
+    in `error` and later chunks are not written. `hexdigest` stops the threads
     when all is done; `close` stops them, dropping what is still queued."""
 
     def __init__(self, fd: int | None = None, sha256=None):
@@ -159,7 +153,7 @@ class BackgroundWriter:
         self._fd = fd
         self._given = 0
         self._sha256 = sha256 or hashlib.sha256()
-        self._workers = [_Worker(self._hash, "ftplab-sha256")]
+        self._workers = [_Worker(self._sha256.update, "ftplab-sha256")]
         if fd is not None:
             self._workers.append(_Worker(self._write, "ftplab-writer"))
 
@@ -167,11 +161,10 @@ class BackgroundWriter:
     def mark(self) -> int:
         return self._given
 
-    def put(self, chunks: list) -> None:
-        """Queue a batch of chunks (bytes or memoryviews), to be written and hashed in order."""
+    def put(self, chunk) -> None:
         self._given += 1
         for worker in self._workers:
-            worker.put(chunks)
+            worker.put(chunk)
 
     def wait(self, mark: int) -> None:
         for worker in self._workers:
@@ -186,30 +179,19 @@ class BackgroundWriter:
         for worker in self._workers:
             worker.stop(drop=True)
 
-    def _hash(self, chunks: list) -> None:
-        for chunk in chunks:
-            self._sha256.update(chunk)
-
-    def _write(self, chunks: list) -> None:
+    def _write(self, chunk) -> None:
         if self.error is not None:
             return
         try:
-            _write_all(self._fd, chunks)
+            _write_all(self._fd, chunk)
         except OSError as error:
             self.error = error
 
 
-def _write_all(fd: int, chunks: list) -> None:
-    """Write the chunks in order, as many at a time as one os.writev takes, whatever it writes short."""
-    views = [memoryview(chunk) for chunk in chunks if len(chunk)]
-    first = 0
-    while first < len(views):
-        written = os.writev(fd, views[first : first + _IOV_MAX])
-        while first < len(views) and written >= len(views[first]):
-            written -= len(views[first])
-            first += 1
-        if written:
-            views[first] = views[first][written:]
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def numbered_name(name: str, copy: int) -> str:
@@ -316,7 +298,6 @@ class Download:
         except OSError as error:
             raise DownloadError(Reason.of(error)) from None
         self._writer = BackgroundWriter(self._fd)
-        self._batch: list = []
 
     @property
     def complete(self) -> bool:
@@ -326,25 +307,22 @@ class Download:
     def percent(self) -> int:
         return 100 if not self.size else self.received * 100 // self.size
 
-    def hand_over(self) -> int:
-        """Give the chunks written since the last hand-over to the background writer as one
-        batch; returns a mark for `wait_written`. The receive loop calls it once per buffer."""
-        if self._batch:
-            self._writer.put(self._batch)
-            self._batch = []
+    @property
+    def mark(self) -> int:
+        """A mark for `wait_written`: the chunks given so far."""
         return self._writer.mark
 
     def wait_written(self, mark: int) -> None:
-        """Return once the batches handed over before `mark` are written and hashed (and may change)."""
+        """Return once the chunks given before `mark` was taken are written and hashed (and may change)."""
         self._writer.wait(mark)
 
     def write(self, data: bytes | memoryview) -> None:
-        """Take a chunk to be written and hashed: it must stay unchanged until then (see `hand_over`)."""
+        """Queue a chunk to be written and hashed: it must stay unchanged until then (see `mark`)."""
         if self.received + len(data) > self.size:
             self.discard()
             raise Corrupt(Reason("more_than_announced", size=self.size))
         self._raise_write_error()
-        self._batch.append(data)
+        self._writer.put(data)
         self.received += len(data)
 
     def _raise_write_error(self) -> None:
@@ -355,7 +333,6 @@ class Download:
 
     def finish(self) -> str:
         """Verify and give the file its final name; returns the path it got."""
-        self.hand_over()
         digest = self._writer.hexdigest()
         self._raise_write_error()
         if self.received != self.size or digest != self._expected:
@@ -430,14 +407,13 @@ class Download:
         download.received = download.started_from = offset
         download._fd = opened
         download._writer = BackgroundWriter(download._fd, hasher)
-        download._batch = []
         return download
 
     def keep_partial(self) -> bool:
         """Keep what arrived under the hidden partial name (for a later resume); False if it
         could not be kept (then it is removed, as by `discard`)."""
         path = partial_path(self.directory, self.name)
-        self._writer.wait(self.hand_over())
+        self._writer.wait(self._writer.mark)
         try:
             if self._writer.error is not None:
                 raise self._writer.error
@@ -458,7 +434,6 @@ class Download:
 
     def discard(self) -> None:
         """Stop writing and remove the temporary file; safe to call more than once."""
-        self._batch = []
         self._writer.close()
         if self._fd is not None:
             with contextlib.suppress(OSError):
@@ -472,11 +447,10 @@ class Download:
 class ReceiveBuffers:
     """A few preallocated receive buffers, lent in turn.
 
-    What arrives in a buffer may be given to a download as memoryviews, to be
-    written and hashed in the background; `hold` hands them over and notes how
-    far the download's writer must get before the buffer last lent may be
-    overwritten, and `next` waits for that (rarely long: the buffer was lent
-    RECEIVE_BUFFERS turns ago)."""
+    What arrives in a buffer may be handed to a download as memoryviews, to be
+    written and hashed in the background; `hold` notes how far the download's
+    writer must get before the buffer last lent may be overwritten, and `next`
+    waits for that (rarely long: the buffer was lent RECEIVE_BUFFERS turns ago)."""
 
     def __init__(self, count: int = RECEIVE_BUFFERS, size: int = RECEIVE_BUFFER_BYTES):
         self._buffers = [bytearray(size) for _ in range(count)]
@@ -492,7 +466,6 @@ class ReceiveBuffers:
         return self._buffers[self._current]
 
     def hold(self, download: Download | None) -> None:
-        """The buffer last lent may hold chunks `download` has yet to write and hash: they go to
-        its writer now, as one batch."""
+        """The buffer last lent may hold chunks `download` has yet to write and hash."""
         if download is not None:
-            self._holds[self._current] = (download, download.hand_over())
+            self._holds[self._current] = (download, download.mark)
