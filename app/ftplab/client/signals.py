@@ -29,7 +29,7 @@ WAKE_READ_BYTES = 512
 
 
 class LeaveNow(BaseException):
-    """A signal ends the client (raised only inside `LeaveSignals.raising`, or on purpose)."""
+    """A signal ends the client: raised only inside `LeaveSignals.raising`."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
