@@ -27,11 +27,9 @@ from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
 from .actions import AskPassword, ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
+from .receiving import WOULD_BLOCK, receive_ready
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
 from .trust import Trust, Untrusted
-
-WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-"""What a non-blocking socket, TLS or not, raises when it cannot go on now."""
 
 RECONNECT_TIMEOUT_SECONDS = 3.0
 """How long one attempt to come back may keep the keyboard waiting (the loop is single-threaded)."""
@@ -207,20 +205,18 @@ class ClientApp:
         return isinstance(self.sock, ssl.SSLSocket) and self.sock.fileno() >= 0 and self.sock.pending() > 0
 
     def _receive(self) -> None:
-        buffer = self._buffers.next()
+        buffer, sock = self._buffers.next(), self.sock
         try:
-            count = self.sock.recv_into(buffer)
+            count, ended = receive_ready(sock, buffer)
         except WOULD_BLOCK:
             return
-        except OSError:
-            count = 0
-        if not count:
+        if count:
+            try:
+                self._after(lambda: self.session.received(memoryview(buffer)[:count]))
+            finally:
+                self._buffers.hold(self.session.downloads.current)
+        if ended and self.sock is sock:  # not if the session let the connection go on what it read
             self._after(self.session.connection_closed)
-            return
-        try:
-            self._after(lambda: self.session.received(memoryview(buffer)[:count]))
-        finally:
-            self._buffers.hold(self.session.downloads.current)
 
 
 # --- the command ------------------------------------------------------------------------
