@@ -9,6 +9,8 @@ from __future__ import annotations
 import ftplib
 import io
 import os
+import signal
+import socket
 import ssl
 import stat
 import subprocess
@@ -23,15 +25,18 @@ from support.certificates import Certificates, make_certificates
 from .harness import (
     APP_DIR,
     HOST,
+    TIMEOUT,
     ClientProcess,
     RawConnection,
     TerminalClient,
     child_env,
     installed_tool,
+    process_state,
     run_client,
     run_program,
     run_tool,
     server_args,
+    wait_until,
 )
 
 PASSWORDS = {"ana": "caballo correcto", "tutor": "tiza y pizarra", "visita": "solo mirar"}
@@ -228,6 +233,67 @@ def test_at_a_terminal_the_client_asks_for_the_password_without_echo(
         ana.type("quit\r")
         assert ana.wait() == 0
         assert PASSWORDS["ana"] not in ana.screen
+
+
+def test_a_line_typed_right_after_the_password_is_echoed_and_said_at_once(
+    start_server, root, users_file, tmp_path
+):
+    """A fast typist: the password and the next line in one go. The line is the client's,
+    echoed after its prompt (not hidden as part of the question), and it reaches the room
+    without waiting for another key."""
+    server = accounts_server(start_server, root, users_file)
+    with TerminalClient(server.port, "ana", tmp_path / "ana") as ana:
+        asked = ana.wait_for("Contraseña de ana: ")
+        ana.type(PASSWORDS["ana"] + "\rhola a todos\r")
+        server.wait_for_output("ana> hola a todos")
+        ana.wait_for("ana> hola a todos", start=asked)
+        ana.type("quit\r")
+        assert ana.wait() == 0
+
+
+def test_keys_waiting_when_the_password_is_asked_answer_it_and_the_client_goes_on(tmp_path):
+    """The keys were typed before the question was read (the client was busy, or had not yet
+    put the terminal in raw mode), so the keyboard and the question are ready in the same turn
+    of the client's loop. The question takes the password, the line after it is the client's,
+    and the keyboard's readiness, now used up, must not make the loop wait for another key:
+    the welcome is shown and the line sent at once. (The client is stopped while the question
+    and the keys arrive, so that they are ready together.)"""
+    listener = socket.create_server((HOST, 0))
+    with listener, TerminalClient(listener.getsockname()[1], "ana", tmp_path / "ana") as ana:
+        listener.settimeout(TIMEOUT)
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(TIMEOUT)
+            server_said = _ServerSide(conn)
+            server_said.read_until(b"JOIN")
+            ana.signal(signal.SIGSTOP)
+            wait_until(lambda: process_state(ana.process.pid) == "T", message="the client stopped")
+            conn.sendall(b"profe> !PASSWORD\n")
+            ana.type(PASSWORDS["ana"] + "\rhola\r")
+            ana.signal(signal.SIGCONT)
+            server_said.read_until(f"ana> !PASSWORD {PASSWORDS['ana']}\n".encode())
+            conn.sendall(b"profe> !HELLO Hola, ana.\nprofe> !PROTO 4\n")
+            ana.wait_for("Hola, ana.")
+            server_said.read_until(b"ana> hola\n")
+            ana.type("quit\r")
+            server_said.read_until(b"ana> quit\n")
+            conn.sendall(b"profe> !BYE adios\n")
+            conn.shutdown(socket.SHUT_WR)
+            assert ana.wait() == 0
+
+
+class _ServerSide:
+    """What the client sent to a server played by the test, read as it comes."""
+
+    def __init__(self, conn: socket.socket):
+        self._conn = conn
+        self.received = b""
+
+    def read_until(self, marker: bytes) -> None:
+        while marker not in self.received:
+            data = self._conn.recv(4096)
+            assert data, f"the client closed the connection; it sent {self.received!r}"
+            self.received += data
 
 
 def test_an_older_client_is_refused_clearly_and_the_open_lab_has_no_password_step(

@@ -88,7 +88,8 @@ class ClientApp:
         return self.status
 
     def _turn(self) -> None:
-        polling = self._console_watch.polled and self._console_wanted()
+        keys_left = self.console.has_pending  # typed after the answer to a question: theirs at once
+        polling = (self._console_watch.polled or keys_left) and self._console_wanted()
         timeout = 0 if polling else self.session.wait_seconds()
         for key, mask in self._selector.select(timeout):
             key.data(mask)
