@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ftplab import accounts, protocol
-from support.certificates import Certificates, make_certificates
+from support.certificates import tls_args
 
 from .harness import (
     APP_DIR,
@@ -41,11 +41,6 @@ from .harness import (
 
 PASSWORDS = {"ana": "caballo correcto", "tutor": "tiza y pizarra", "visita": "solo mirar"}
 RIGHTS = {"ana": "download,upload", "tutor": "download,upload,overwrite", "visita": "-"}
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 @pytest.fixture
@@ -354,8 +349,7 @@ def test_in_clear_no_password_is_asked_for_unless_allowed(start_server, root, us
 
 
 def test_over_tls_both_doors_take_the_same_password(start_server, root, users_file, tmp_path, certificates):
-    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    server = accounts_server(start_server, root, users_file, *tls_args(certificates), clear=False)
     secure = ["--ca", str(certificates.ca), *password_file(tmp_path, "ana")]
     ana = ClientProcess(server.port, "ana", tmp_path / "ana", extra_args=secure)
     ana.send("get notas.txt")
@@ -412,8 +406,7 @@ def test_ftp_rights_follow_the_account(start_server, root, users_file):
 
 
 def test_curl_logs_in_to_an_account_over_explicit_tls(start_server, root, users_file, tmp_path, certificates):
-    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    server = accounts_server(start_server, root, users_file, *tls_args(certificates), clear=False)
     port = server.ftp_port()
     curl = installed_tool("curl")
     target = tmp_path / "curl.txt"
@@ -430,8 +423,7 @@ def test_curl_logs_in_to_an_account_over_explicit_tls(start_server, root, users_
 def test_lftp_uploads_with_an_account_over_explicit_tls(
     start_server, root, users_file, tmp_path, certificates
 ):
-    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    server = accounts_server(start_server, root, users_file, *tls_args(certificates), clear=False)
     (tmp_path / "tarea.txt").write_bytes(b"mi tarea\n")
     script = f"set ftp:ssl-force true; set ssl:ca-file {certificates.ca}; put tarea.txt; get notas.txt; bye"
     login = f"ana,{PASSWORDS['ana']}"
