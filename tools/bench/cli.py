@@ -6,6 +6,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,8 +126,15 @@ def server_help(settings: Settings) -> str:
     ).stdout
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: through the `finally`s that stop the servers, take the
+    class's lab down (containers, network, volumes, images) and remove the work directory."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    stop_on_sigterm()
     if not sys.platform.startswith("linux"):
         print("bench: needs Linux (/proc)", file=sys.stderr)
         return 2
