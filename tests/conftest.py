@@ -10,6 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["support.certificates"]
+"""Fixtures for every test: `certificates`."""
+
 
 def _open_descriptors() -> dict[int, str]:
     descriptors = {}

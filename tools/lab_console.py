@@ -14,7 +14,10 @@ Ctrl-C clears a half-typed line; Ctrl-C on an empty line, or Ctrl-D, leaves;
 the server keeps running. When the server stops (a restart, a crash its restart
 policy answers), the console says so and waits for the container to run again,
 then attaches again; if it has not come back within --wait-seconds (a `/quit`),
-the console ends.
+the console ends. It follows the container by its name, which compose keeps when
+it makes the server's container anew (`docker compose up -d --force-recreate
+server`, or `scripts/lab up` with other options): the id it may be given is the
+old container's.
 
     python3 tools/lab_console.py CONTAINER [--prompt "profe> "] [--lang es] [--wait-seconds 30]
 
@@ -160,14 +163,25 @@ def wait_for_container(
 
 def container_state(container: str) -> str:
     """Docker's word for the container's state (running, restarting, exited...); "" if unknown."""
-    command = ["docker", "inspect", "--format", "{{.State.Status}}", container]
+    return _inspect(container, "{{.State.Status}}")
+
+
+def container_name(container: str) -> str:
+    """The name of the container with this name or id (what a recreated container keeps);
+    `container` itself if Docker does not know it."""
+    return _inspect(container, "{{.Name}}").removeprefix("/") or container
+
+
+def _inspect(container: str, template: str) -> str:
+    """`docker inspect --format TEMPLATE CONTAINER`; "" if Docker does not know the container."""
+    command = ["docker", "inspect", "--format", template, container]
     result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("container", help="the server container's name or id")
+    parser.add_argument("container", help="the server container's name or id (followed by its name)")
     parser.add_argument("--prompt", default="> ", help='shown before the typed line ("profe> ")')
     parser.add_argument("--lang", help="the class's language for the console's own lines (es)")
     parser.add_argument(
@@ -181,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if console.interactive:
         console.start()
     try:
-        return run(console, options.container, Messages(options.lang), options.wait_seconds)
+        return run(console, container_name(options.container), Messages(options.lang), options.wait_seconds)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -17,7 +17,7 @@ from .console import PlainConsole, open_console
 from .ftp import options as ftp_options
 from .logs import ConsoleLogHandler, RepeatLimiter, quiet_on_console
 from .messages import CATALOGUES, CLIENT_HELP_KEYS, CONSOLE_HELP_KEYS, DEFAULT_LANGUAGE, Messages
-from .tls import EncryptedKey, certificate_fingerprint
+from .tls import EncryptedKey
 from .users_command import users_main
 
 log = logging.getLogger("ftplab.server")
@@ -353,15 +353,17 @@ def _usage_problem(config: ServerConfig, say: Messages) -> str | None:
     return None
 
 
-def _show_doors(console, say: Messages, config: ServerConfig, addresses: dict) -> None:
+def _show_doors(
+    console, say: Messages, config: ServerConfig, addresses: dict, fingerprint: str | None
+) -> None:
     """What the teacher needs to tell the class beyond the lab port: the FTP doors, the
-    certificate's fingerprint (what a student's client shows before trusting it), accounts."""
+    certificate's `fingerprint` (what a student's client shows before trusting it), accounts."""
     for door, key in (("ftp", "console_ftp_door"), ("ftps", "console_ftps_door")):
         if door in addresses:
             host, port = addresses[door]
             console.show(say(key, host=host, port=port))
-    if config.tls_cert:
-        console.show(say("console_tls", fingerprint=certificate_fingerprint(config.tls_cert)))
+    if fingerprint is not None:
+        console.show(say("console_tls", fingerprint=fingerprint))
     if config.users:
         console.show(say("console_accounts", path=config.users))
 
@@ -433,7 +435,7 @@ def server_main(argv: list[str] | None = None) -> int:
                 limit=config.max_clients,
             )
         )
-        _show_doors(console, say, config, addresses)
+        _show_doors(console, say, config, addresses, server.certificate_fingerprint)
         log.info(
             "listening on %s:%d as %s, root %s, pid %d", host, port, config.name, storage.root, os.getpid()
         )

@@ -9,7 +9,8 @@ Ctrl-C cancels the line (when the owner takes the signal keys as keys), Ctrl-D
 on an empty line ends input.
 Anywhere else (a pipe, a file), `PlainConsole` reads whole lines and prints
 what it is given. Reading never blocks: the owner's selectors loop calls
-`read_lines` when the fd is readable.
+`read_lines` when the fd is readable, and a read finds out again whether there is
+something to read (a question asked meanwhile, `ask`, may have taken it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -61,7 +63,9 @@ class PlainConsole:
         lines, self._pending = self._pending, []
         if self.at_eof:
             return lines
-        data = _read_or_nothing(self._fd)
+        data = _read_if_ready(self._fd)
+        if data is None:
+            return lines
         text = self._partial + self._decoder.decode(data, final=not data)
         *complete, self._partial = text.split("\n")
         lines.extend(line.removesuffix("\r") for line in complete)
@@ -88,6 +92,7 @@ class PlainConsole:
     def ask(self, _prompt: str) -> str:
         """The next line, blocking: for a name before the loop starts."""
         while not self._pending and not self.at_eof:
+            _wait_until_readable(self._fd)
             self._pending = self.read_lines()
         return self._pending.pop(0).strip() if self._pending else ""
 
@@ -132,6 +137,10 @@ class TerminalConsole(PlainConsole):
         self._secret = False
         """A password is being typed: the line is not drawn, and not echoed when done."""
         self._saved_mode = None
+        self._keys = ""
+        """Keys read but not yet edited: those typed after the answer to a question
+        (`ask`), kept for whoever reads next."""
+        self._asking = False
         self._submitted: list[str] = []
         self._effects = {
             Submitted: self._echo_submitted,
@@ -182,30 +191,38 @@ class TerminalConsole(PlainConsole):
         "" at Ctrl-D. Ctrl-C (as a key) raises KeyboardInterrupt, leaving a clean line."""
         return self._answer(prompt).strip()
 
-    def _answer(self, prompt: str) -> str:
+    def _answer(self, prompt: str, *, secret: bool = False) -> str:
+        """The first line typed after `prompt`; the keys after it stay for the owner, and the
+        owner's line, if it was on the screen, comes back at once."""
         owner_prompt, owner_interrupt = self._prompt, self.on_interrupt
         self._prompt, self.on_interrupt = (lambda: prompt), self._interrupt_question
-        self._editor.remember = False
-        if self._saved_mode is None:
-            self.start()
+        self._editor.remember, self._asking, self._secret = False, True, secret
+        owner_line_shown = self._saved_mode is not None
+        if owner_line_shown:
+            self._redraw()  # asked while running (a password, a name in use): it replaces the prompt
         else:
-            self._redraw()  # asked again while running (a name in use): the question replaces the prompt
+            self.start()
         try:
-            while not self._pending and not self.at_eof:
-                self._pending = self.read_lines()
-            return self._pending.pop(0) if self._pending else ""
+            while not self.at_eof:
+                if not self._keys:
+                    _wait_until_readable(self._fd)
+                if answer := self.read_lines():
+                    return answer[0]
+            return ""
         finally:
-            self._prompt, self.on_interrupt, self._editor.remember = owner_prompt, owner_interrupt, True
+            self._prompt, self.on_interrupt = owner_prompt, owner_interrupt
+            self._editor.remember, self._asking, self._secret = True, False, False
+            if owner_line_shown:
+                self._redraw()
 
     def ask_secret(self, prompt: str) -> str:
         """Like `ask`, but what is typed is never drawn nor echoed, and kept as typed,
         spaces included (a password)."""
         completer, self.completer = self.completer, _no_completions  # Tab shows nothing either
-        self._secret = True
         try:
-            return self._answer(prompt)
+            return self._answer(prompt, secret=True)
         finally:
-            self._secret, self.completer = False, completer
+            self.completer = completer
 
     def _interrupt_question(self) -> None:
         self._write("^C\r\n")
@@ -214,14 +231,32 @@ class TerminalConsole(PlainConsole):
     # --- keys -------------------------------------------------------------------
 
     def read_lines(self) -> list[str]:
-        data = _read_or_nothing(self._fd)
-        if not data:
+        """The lines finished by the keys left from a question and by one read, if there is
+        something to read; while a question is asked, its answer alone."""
+        data = _read_if_ready(self._fd)
+        if data == b"":
             self.at_eof = self.input_gone = True
+        elif data:
+            self._keys += self._decoder.decode(data)
+        return self.read_buffered()
+
+    @property
+    def has_pending(self) -> bool:
+        """Keys typed after the answer to a question, not edited yet."""
+        return bool(self._keys)
+
+    def read_buffered(self) -> list[str]:
+        """The lines the keys already read finish (none read now)."""
+        keys, self._keys = self._keys, ""
+        if not keys:
             return []
         self._submitted = []
-        for key in self._decoder.decode(data):
+        for at, key in enumerate(keys):
             for effect in self._editor.key(key):
                 self._effects[type(effect)](effect)
+            if self._asking and self._submitted:  # answered: the rest is for the owner's prompt
+                self._keys = keys[at + 1 :]
+                return self._submitted
         self._redraw()
         return self._submitted
 
@@ -301,12 +336,22 @@ def _no_completions(_text: str) -> list[str]:
     return []
 
 
-def _read_or_nothing(fd: int) -> bytes:
-    """One read; a terminal that is gone (EIO) reads as the end of input."""
+def _read_if_ready(fd: int) -> bytes | None:
+    """One read if there is something to read now, else None: never blocks, also when the
+    selector's "readable" is stale (a question read the keys in the same turn). A terminal
+    that is gone (EIO) reads as the end of input."""
     try:
+        if not select.select([fd], [], [], 0)[0]:
+            return None
         return os.read(fd, READ_BYTES)
     except OSError:
         return b""
+
+
+def _wait_until_readable(fd: int) -> None:
+    """Block until `fd` has something to read (or its end, or an error, which the read then meets)."""
+    with contextlib.suppress(OSError):
+        select.select([fd], [], [])
 
 
 class ConsoleWatch:

@@ -47,6 +47,9 @@ class Server:
         self.doors: list[Door] = []
         """Each door's per-turn work, in the order added."""
         self.admission: Admission | None = None
+        self.certificate_fingerprint: str | None = None
+        """The TLS certificate's SHA-256 when the doors speak TLS (wiring sets it, from the one
+        reading of the certificate), for the teacher to give the class."""
         self._connections: set[Connection] = set()
         """Every connection, closing ones and FTP data connections included."""
         self._touched: set[Connection] = set()

@@ -98,12 +98,6 @@ class ServerCredentials:
         return context
 
 
-def certificate_fingerprint(cert_file: str) -> str:
-    """The SHA-256 of the server certificate in `cert_file` (a PEM chain, the server's first)."""
-    with open(cert_file, "rb") as cert:
-        return _first_fingerprint(cert.read())
-
-
 def _first_fingerprint(chain: bytes) -> str:
     """The SHA-256 of the first certificate of a PEM chain (the server's own)."""
     end = b"-----END CERTIFICATE-----"

@@ -62,6 +62,7 @@ def build_server(
     tls = ServerCredentials(config.tls_cert, config.tls_key) if config.tls_cert else None
     if tls is not None:
         log.info("TLS certificate %s, SHA-256 %s", config.tls_cert, tls.fingerprint)
+        server.certificate_fingerprint = tls.fingerprint
     lab = _lab_door(server, config, storage, say, console, tls, users, guard)
     server.doors.append(lab)
     server.admission.add_listener(Listener("lab", config.host, config.port, lab, server.admission))

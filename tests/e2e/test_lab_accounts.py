@@ -23,7 +23,10 @@ from .terminals import StudentTerminal
 
 pytestmark = pytest.mark.e2e
 
-PASSWORDS = {"alice": "caballo correcto batería", "visita": "grapa-7"}
+DEMO_PASSWORD = "demo de la clase 3"
+DEMO_ACCOUNTS = {name: DEMO_PASSWORD for name in ("alice-demo", "bob-demo", "carol-demo")}
+"""`scripts/lab demo`'s clients, with one password (LAB_DEMO_PASSWORD)."""
+PASSWORDS = {"alice": "caballo correcto batería", "visita": "grapa-7", **DEMO_ACCOUNTS}
 USERS_IN_SERVER = "/etc/ftplab/accounts/users"
 QUESTION = "Contraseña de alice: "
 CTRL_L = "\x0c"
@@ -51,7 +54,7 @@ def accounts_lab(docker_client, e2e_images, tmp_path_factory):
     lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
     lab.users = users
     try:
-        lab.up_output = lab.check("up", "--students", "1", "--publish", "--tls", "--users", str(users))
+        lab.up_output = lab.check("up", "--students", "3", "--publish", "--tls", "--users", str(users))
         yield lab
     finally:
         lab.down()
@@ -64,9 +67,10 @@ def _show_lab_logs_on_failure(request):
 
 
 def test_up_and_status_say_how_many_accounts_and_from_where_never_the_hashes(accounts_lab):
-    assert f"Accounts: 2 from {accounts_lab.users}" in accounts_lab.up_output, accounts_lab.up_output
+    count = len(PASSWORDS)
+    assert f"Accounts: {count} from {accounts_lab.users}" in accounts_lab.up_output, accounts_lab.up_output
     status = accounts_lab.check("status")
-    assert f"Accounts:      2 (from {accounts_lab.users})" in status, status
+    assert f"Accounts:      {count} (from {accounts_lab.users})" in status, status
     assert "scrypt" not in accounts_lab.up_output + status
 
 
@@ -106,6 +110,19 @@ def test_a_student_types_the_password_at_their_terminal_and_a_wrong_one_is_refus
         second.close()
     assert PASSWORDS["alice"] not in accounts_lab.server_log()
     assert "failed lab login" in accounts_lab.server_log()
+
+
+def test_the_demo_logs_in_to_its_own_accounts_and_without_their_password_says_what_to_do(accounts_lab):
+    code, out, err = accounts_lab.run("demo")
+    assert code == 1 and "LAB_DEMO_PASSWORD" in err and "alice-demo" in err, (code, out, err)
+    assert "bob-demo" not in accounts_lab.server_log(), "refused before any client started"
+    accounts_lab.env["LAB_DEMO_PASSWORD"] = DEMO_PASSWORD
+    try:
+        out = accounts_lab.check("demo")
+    finally:
+        del accounts_lab.env["LAB_DEMO_PASSWORD"]
+    assert "Demo finished: every check passed" in out, out
+    assert DEMO_PASSWORD not in out + accounts_lab.server_log()
 
 
 def curl_ftp(lab: LabScript, user: str, password: str) -> subprocess.CompletedProcess:

@@ -716,6 +716,11 @@ def rss_kib(pid: int, *, peak: bool = False) -> int:
     raise AssertionError(f"no {field} for process {pid}")
 
 
+def process_state(pid: int) -> str:
+    """R (running), S (sleeping), T (stopped), ... from /proc/PID/stat."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def open_fds(pid: int) -> int:
     """How many file descriptors process `pid` has open (/proc/PID/fd)."""
     return len(os.listdir(f"/proc/{pid}/fd"))

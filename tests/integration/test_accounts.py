@@ -9,6 +9,8 @@ from __future__ import annotations
 import ftplib
 import io
 import os
+import signal
+import socket
 import ssl
 import stat
 import subprocess
@@ -18,29 +20,27 @@ from pathlib import Path
 import pytest
 
 from ftplab import accounts, protocol
-from support.certificates import Certificates, make_certificates
+from support.certificates import tls_args
 
 from .harness import (
     APP_DIR,
     HOST,
+    TIMEOUT,
     ClientProcess,
     RawConnection,
     TerminalClient,
     child_env,
     installed_tool,
+    process_state,
     run_client,
     run_program,
     run_tool,
     server_args,
+    wait_until,
 )
 
 PASSWORDS = {"ana": "caballo correcto", "tutor": "tiza y pizarra", "visita": "solo mirar"}
 RIGHTS = {"ana": "download,upload", "tutor": "download,upload,overwrite", "visita": "-"}
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 @pytest.fixture
@@ -230,6 +230,67 @@ def test_at_a_terminal_the_client_asks_for_the_password_without_echo(
         assert PASSWORDS["ana"] not in ana.screen
 
 
+def test_a_line_typed_right_after_the_password_is_echoed_and_said_at_once(
+    start_server, root, users_file, tmp_path
+):
+    """A fast typist: the password and the next line in one go. The line is the client's,
+    echoed after its prompt (not hidden as part of the question), and it reaches the room
+    without waiting for another key."""
+    server = accounts_server(start_server, root, users_file)
+    with TerminalClient(server.port, "ana", tmp_path / "ana") as ana:
+        asked = ana.wait_for("Contraseña de ana: ")
+        ana.type(PASSWORDS["ana"] + "\rhola a todos\r")
+        server.wait_for_output("ana> hola a todos")
+        ana.wait_for("ana> hola a todos", start=asked)
+        ana.type("quit\r")
+        assert ana.wait() == 0
+
+
+def test_keys_waiting_when_the_password_is_asked_answer_it_and_the_client_goes_on(tmp_path):
+    """The keys were typed before the question was read (the client was busy, or had not yet
+    put the terminal in raw mode), so the keyboard and the question are ready in the same turn
+    of the client's loop. The question takes the password, the line after it is the client's,
+    and the keyboard's readiness, now used up, must not make the loop wait for another key:
+    the welcome is shown and the line sent at once. (The client is stopped while the question
+    and the keys arrive, so that they are ready together.)"""
+    listener = socket.create_server((HOST, 0))
+    with listener, TerminalClient(listener.getsockname()[1], "ana", tmp_path / "ana") as ana:
+        listener.settimeout(TIMEOUT)
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(TIMEOUT)
+            server_said = _ServerSide(conn)
+            server_said.read_until(b"JOIN")
+            ana.signal(signal.SIGSTOP)
+            wait_until(lambda: process_state(ana.process.pid) == "T", message="the client stopped")
+            conn.sendall(b"profe> !PASSWORD\n")
+            ana.type(PASSWORDS["ana"] + "\rhola\r")
+            ana.signal(signal.SIGCONT)
+            server_said.read_until(f"ana> !PASSWORD {PASSWORDS['ana']}\n".encode())
+            conn.sendall(b"profe> !HELLO Hola, ana.\nprofe> !PROTO 4\n")
+            ana.wait_for("Hola, ana.")
+            server_said.read_until(b"ana> hola\n")
+            ana.type("quit\r")
+            server_said.read_until(b"ana> quit\n")
+            conn.sendall(b"profe> !BYE adios\n")
+            conn.shutdown(socket.SHUT_WR)
+            assert ana.wait() == 0
+
+
+class _ServerSide:
+    """What the client sent to a server played by the test, read as it comes."""
+
+    def __init__(self, conn: socket.socket):
+        self._conn = conn
+        self.received = b""
+
+    def read_until(self, marker: bytes) -> None:
+        while marker not in self.received:
+            data = self._conn.recv(4096)
+            assert data, f"the client closed the connection; it sent {self.received!r}"
+            self.received += data
+
+
 def test_an_older_client_is_refused_clearly_and_the_open_lab_has_no_password_step(
     start_server, root, users_file, tmp_path
 ):
@@ -288,8 +349,7 @@ def test_in_clear_no_password_is_asked_for_unless_allowed(start_server, root, us
 
 
 def test_over_tls_both_doors_take_the_same_password(start_server, root, users_file, tmp_path, certificates):
-    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    server = accounts_server(start_server, root, users_file, *tls_args(certificates), clear=False)
     secure = ["--ca", str(certificates.ca), *password_file(tmp_path, "ana")]
     ana = ClientProcess(server.port, "ana", tmp_path / "ana", extra_args=secure)
     ana.send("get notas.txt")
@@ -346,8 +406,7 @@ def test_ftp_rights_follow_the_account(start_server, root, users_file):
 
 
 def test_curl_logs_in_to_an_account_over_explicit_tls(start_server, root, users_file, tmp_path, certificates):
-    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    server = accounts_server(start_server, root, users_file, *tls_args(certificates), clear=False)
     port = server.ftp_port()
     curl = installed_tool("curl")
     target = tmp_path / "curl.txt"
@@ -364,8 +423,7 @@ def test_curl_logs_in_to_an_account_over_explicit_tls(start_server, root, users_
 def test_lftp_uploads_with_an_account_over_explicit_tls(
     start_server, root, users_file, tmp_path, certificates
 ):
-    tls = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    server = accounts_server(start_server, root, users_file, *tls, clear=False)
+    server = accounts_server(start_server, root, users_file, *tls_args(certificates), clear=False)
     (tmp_path / "tarea.txt").write_bytes(b"mi tarea\n")
     script = f"set ftp:ssl-force true; set ssl:ca-file {certificates.ca}; put tarea.txt; get notas.txt; bye"
     login = f"ana,{PASSWORDS['ana']}"

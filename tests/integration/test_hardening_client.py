@@ -26,6 +26,7 @@ from .harness import (
     file_frames,
     make_file,
     partial_downloads,
+    process_state,
     rss_kib,
     run_client,
     wait_until,
@@ -297,11 +298,6 @@ STDIN_LIMIT = 32 * 1024 * 1024
 socket buffers the kernel keeps, which a server that reads nothing fills in a few MiB."""
 
 
-def _process_state(pid: int) -> str:
-    """R (running), S (sleeping), ... from /proc/PID/stat."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
 def _unread_bytes(pipe_fd: int) -> int:
     """Bytes waiting in a pipe (FIONREAD works on either end)."""
     return struct.unpack("i", fcntl.ioctl(pipe_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
@@ -325,7 +321,7 @@ def test_piped_input_is_not_read_while_the_server_reads_nothing(client_dir):
                 while written <= STDIN_LIMIT:
                     if not select.select([], [stdin], [], 0.1)[1]:
                         before = _unread_bytes(stdin)
-                        asleep = _process_state(client.pid) == "S"
+                        asleep = process_state(client.pid) == "S"
                         return asleep and _unread_bytes(stdin) == before
                     with contextlib.suppress(BlockingIOError):
                         written += os.write(stdin, chunk)

@@ -27,19 +27,30 @@ WAIT_SECONDS = 3
 """How long the console waits for a stopped server here (30 s in the lab)."""
 
 
+CONTAINER_NAME = "lab-server-1"
+FIRST_ID = "c0ffee000001"
+
+
 def fake_docker(folder: Path, root: Path, log_file: Path) -> Path:
     """`docker attach ... CONTAINER` that runs the server in its place (its pid in `pid`), and
-    `docker inspect` that answers the container's state from `state` ("running" without it);
-    returns its folder."""
+    `docker inspect --format ... CONTAINER` that answers the container's name, or its state
+    from `state` ("running" without it); returns its folder. The container is known by
+    CONTAINER_NAME and by the id in `id` (FIRST_ID until a test makes it anew)."""
     folder.mkdir()
+    (folder / "id").write_text(FIRST_ID)
     docker = folder / "docker"
     server = [sys.executable, "-m", "ftplab.server", "--host", HOST, "--port", "0", "--root", str(root)]
     server += ["--name", "profe", "--lang", "es", "--log-file", str(log_file)]
     docker.write_text(
         "#!/bin/sh\n"
-        'case "$1" in\n'
-        f'attach) echo $$ > "{folder}/pid"; exec {" ".join(server)} ;;\n'
-        f'inspect) cat "{folder}/state" 2>/dev/null || echo running ;;\n'
+        "for container; do :; done\n"  # the last argument
+        f'if [ "$container" != {CONTAINER_NAME} ] && [ "$container" != "$(cat "{folder}/id")" ]; then\n'
+        '    echo "Error: No such container: $container" >&2; exit 1\n'
+        "fi\n"
+        'case "$1 $3" in\n'
+        f'attach*) echo $$ > "{folder}/pid"; exec {" ".join(server)} ;;\n'
+        f"*.Name*) echo /{CONTAINER_NAME} ;;\n"
+        f'inspect*) cat "{folder}/state" 2>/dev/null || echo running ;;\n'
         '*) echo "fake docker: attach or inspect only" >&2; exit 64 ;;\n'
         "esac\n"
     )
@@ -55,7 +66,8 @@ def lab_console(tmp_path):
     (root / "notas.txt").write_text("apuntes de clase\n")
     docker = fake_docker(tmp_path / "bin", root, log_file)
     path = f"{docker}{os.pathsep}{os.environ['PATH']}"
-    command = ["env", f"PATH={path}", sys.executable, str(LAB_CONSOLE), "lab-server-1", "--prompt", "profe> "]
+    # The container's id, as scripts/lab gives it.
+    command = ["env", f"PATH={path}", sys.executable, str(LAB_CONSOLE), FIRST_ID, "--prompt", "profe> "]
     command += ["--wait-seconds", str(WAIT_SECONDS)]
     with TerminalClient(0, None, tmp_path, command=command) as console:
         console.wait_for("escuchando en")
@@ -136,9 +148,14 @@ def test_ctrl_c_clears_a_half_typed_line_and_leaves_only_on_an_empty_one(lab_con
     assert console.wait() == 0, "Ctrl-C on an empty line leaves"
 
 
-def test_when_the_server_restarts_the_console_waits_and_attaches_again(lab_console, tmp_path):
+@pytest.mark.parametrize("new_id", [None, "c0ffee000002"], ids=["restarted", "made-anew"])
+def test_when_the_server_restarts_the_console_waits_and_attaches_again(lab_console, tmp_path, new_id):
+    """The same container restarted, or a new one with the same name (`docker compose up -d
+    --force-recreate server`, scripts/lab up with other options): the console follows the name."""
     console = lab_console
     console.wait_for("Todavía no hay conversación")
+    if new_id is not None:
+        (console.docker / "id").write_text(new_id)
     stop_the_server(console)
     console.wait_for("El servidor se ha detenido: esperando a que vuelva")
     mark = console.wait_for("El servidor ha vuelto")

@@ -9,19 +9,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from support.certificates import Certificates, make_certificates
+from support.certificates import Certificates, fingerprint_of, tls_args
 
 from .harness import TIMEOUT, TerminalClient, child_env, client_args
-from .test_tls import fingerprint_of
 
 QUESTION = "¿Confías en este servidor y lo recuerdas? (sí/no): "
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 def stranger_server(start_server, certificates: Certificates, *more: str):
@@ -115,8 +107,7 @@ def test_a_reconnect_keeps_the_decision_even_where_it_could_not_be_saved(
         assert QUESTION not in ana.screen[away:], "the same certificate is not asked about again"
         again.stop()
         back = ana.wait_for("reconectando (quit para salir)", start=joined + 1)
-        cert = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-        impostor = start_server(extra_args=[*cert, "--port", str(server.port)])
+        impostor = start_server(extra_args=tls_args(certificates, "--port", str(server.port)))
         ana.wait_for("¡El certificado del servidor ha cambiado!", start=back)
         assert ana.wait() == 1, "a changed certificate ends the comebacks"
         assert "joined" not in impostor.stderr.text

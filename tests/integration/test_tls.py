@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from support.certificates import Certificates, make_certificates
+from support.certificates import Certificates, fingerprint_of, tls_args
 from support.recording_proxy import RecordingProxy
 
 from .harness import (
@@ -37,21 +37,12 @@ FILE_SIZE = 300_000
 CHAT = "el examen es el martes a las nueve"
 
 
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     files = tmp_path / "files"
     files.mkdir()
     make_file(files / "notas.bin", FILE_SIZE, seed=19)
     return files
-
-
-def tls_args(certificates: Certificates, *more: str) -> list[str]:
-    return ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key), *more]
 
 
 @pytest.fixture
@@ -144,14 +135,6 @@ def test_a_client_refuses_a_server_it_cannot_verify_and_shows_its_fingerprint(
     )
     assert result.returncode == 1 and "certificate has changed" in result.stderr, result
     assert changed in result.stderr and shown in result.stderr
-
-
-def fingerprint_of(certificate: Path) -> str:
-    out = subprocess.run(
-        ["openssl", "x509", "-in", str(certificate), "-noout", "-fingerprint", "-sha256"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout  # fmt: skip
-    return out.strip().split("=", 1)[1]
 
 
 def test_a_stalled_handshake_is_timed_out_while_another_client_chats(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.certificates import Certificates, make_certificates
+from support.certificates import tls_args
 from support.tshark import LoopbackCapture, count, decode, over_tls
 
 from .harness import make_file, run_client
@@ -19,11 +19,6 @@ from .harness import make_file, run_client
 FILE = "notas del examen.bin"
 FILE_SIZE = 200_000
 CHAT = "el examen es el martes a las nueve"
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 @pytest.fixture
@@ -64,9 +59,7 @@ def test_in_clear_the_dissector_reads_the_chat_and_the_file_name(start_server, r
 def test_over_tls_the_dissector_reads_nothing_without_the_key_log_and_everything_with_it(
     start_server, root, client_dir, tmp_path, certificates, monkeypatch
 ):
-    server = start_server(
-        root=root, extra_args=["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
-    )
+    server = start_server(root=root, extra_args=tls_args(certificates))
     keylog = tmp_path / "keys.log"
     monkeypatch.setenv("SSLKEYLOGFILE", str(keylog))  # the client's environment; the server runs already
     ca = ["--ca", str(certificates.ca)]

@@ -1,5 +1,8 @@
 """A test CA and server certificates for 127.0.0.1 and localhost, made with Debian's
-`openssl` (no runtime or test dependency): what `scripts/lab up --tls` will make for a class."""
+`openssl` (no runtime or test dependency): what `scripts/lab up --tls` will make for a class.
+
+The fixture `certificates` (made once a module; tests/conftest.py offers it to every test),
+`tls_args`, a server's options to serve with them, and `fingerprint_of` a certificate."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 DAYS = "2"
 
@@ -58,3 +63,22 @@ def make_certificates(directory: Path) -> Certificates:
     )  # fmt: skip
     self_signed, self_signed_key = _ca(directory, "stranger")
     return Certificates(ca, cert, key, other_ca, self_signed, self_signed_key)
+
+
+def fingerprint_of(certificate: Path) -> str:
+    """The certificate's SHA-256 as openssl writes it (AB:CD:...), as ftplab shows it."""
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(certificate), "-noout", "-fingerprint", "-sha256"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return out.strip().split("=", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("certificates"))
+
+
+def tls_args(certificates: Certificates, *more: str) -> list[str]:
+    """A server's options to serve TLS with these certificates, then `more`."""
+    return ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key), *more]

@@ -12,12 +12,7 @@ import pytest
 
 from ftplab.client.receiving import receive_ready
 from ftplab.tls import RECORD_BYTES, ServerCredentials, TlsLayer
-from support.certificates import Certificates, make_certificates
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
+from support.certificates import Certificates
 
 
 class TlsPair:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import pty
 
 import pytest
 
@@ -73,20 +74,41 @@ def test_the_window_of_a_long_line_fits_and_holds_the_cursor(editor):
     assert back == _cells(line[cursor:end])
 
 
-def test_a_secret_is_read_as_typed_and_never_drawn():
-    import pty
-
-    master, slave = pty.openpty()
+@pytest.fixture
+def terminal():
+    """(console, keyboard, screen): a console on a pseudo-terminal; keys written to `keyboard`."""
+    keyboard, slave = pty.openpty()
     screen = io.StringIO()
     with os.fdopen(slave, "rb", buffering=0) as stdin:
         console = TerminalConsole(stdin, screen, prompt=lambda: "ana> ")
-        console.completer = lambda _before: ["  secreto y largo"]
-        os.write(master, b"  secreto\t yy\x08 largo \r")
         try:
-            assert console.ask_secret("Contrase\u00f1a: ") == "  secreto y largo "
+            yield console, keyboard, screen
         finally:
             console.close()
-            os.close(master)
+            os.close(keyboard)
+
+
+def test_a_secret_is_read_as_typed_and_never_drawn(terminal):
+    console, keyboard, screen = terminal
+    console.completer = lambda _before: ["  secreto y largo"]
+    os.write(keyboard, b"  secreto\t yy\x08 largo \r")
+    assert console.ask_secret("Contrase\u00f1a: ") == "  secreto y largo "
     assert "Contraseña: " in screen.getvalue()
     assert "secreto" not in screen.getvalue() and "largo" not in screen.getvalue()
     assert console.completer("") == ["  secreto y largo"]  # the owner's completion is back
+
+
+def test_keys_typed_after_an_answer_are_the_owners_and_nothing_waits_for_more(terminal):
+    """The password and the next line in one read: the question takes the first line only;
+    the owner's prompt is back at once, and the next line is the owner's, echoed after its
+    prompt. Then the keyboard has nothing: reading it returns at once (no read that waits
+    for a key, though the owner's selector may still say it is readable)."""
+    console, keyboard, screen = terminal
+    console.start()
+    os.write(keyboard, b"secreto\rhola\r")
+    assert console.ask_secret("Contrase\u00f1a: ") == "secreto"
+    assert screen.getvalue().endswith("Contraseña: \r\n\r\x1b[Kana> ")
+    assert console.has_pending
+    assert console.read_lines() == ["hola"]
+    assert console.read_lines() == [] and not console.has_pending and not console.at_eof
+    assert "ana> hola\r\n" in screen.getvalue() and "secreto" not in screen.getvalue()

@@ -22,12 +22,7 @@ from ftplab.tls import (
     TlsLayer,
     TlsOutbox,
 )
-from support.certificates import Certificates, make_certificates
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
+from support.certificates import Certificates
 
 
 @pytest.fixture

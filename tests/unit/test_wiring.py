@@ -3,14 +3,19 @@ pair joins, hears its welcome, and is told goodbye when the server stops."""
 
 from __future__ import annotations
 
+import io
 import select
 import socket
 from dataclasses import replace
 
+from ftplab.cli import _show_doors
 from ftplab.clock import LoopClock
 from ftplab.config import ServerConfig
+from ftplab.console import PlainConsole
+from ftplab.messages import Messages
 from ftplab.storage import Storage
 from ftplab.wiring import build_server
+from support.certificates import fingerprint_of
 
 TURNS = 40
 
@@ -75,3 +80,21 @@ def test_the_ftp_door_is_wired_only_with_an_ftp_port(tmp_path):
     addresses = with_ftp.bind()
     assert set(addresses) == {"lab", "ftp"} and addresses["ftp"][1] > 0
     with_ftp._close_everything()
+
+
+def test_the_certificate_is_read_once_its_fingerprint_kept_for_the_teachers_console(tmp_path, certificates):
+    """The console shows the fingerprint of the certificate read at the start, not of a file
+    read again (here removed after the start)."""
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.write_bytes(certificates.cert.read_bytes())
+    key.write_bytes(certificates.key.read_bytes())
+    tls_config = replace(config(tmp_path), tls_cert=str(cert), tls_key=str(key))
+    server = build_server(tls_config, Storage(str(tmp_path)))
+    cert.unlink()
+    screen = io.StringIO()
+    _show_doors(PlainConsole(None, screen), Messages("en"), tls_config, {}, server.certificate_fingerprint)
+    server._close_everything()
+    assert f"fingerprint is {fingerprint_of(certificates.cert)}" in screen.getvalue()
+    clear = build_server(config(tmp_path), Storage(str(tmp_path)))
+    assert clear.certificate_fingerprint is None
+    clear._close_everything()

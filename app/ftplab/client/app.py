@@ -89,7 +89,8 @@ class ClientApp:
         if self._signals is not None and self._signals.caught is not None:
             self.session.leave(self._signals.caught)
             return
-        polling = self._console_watch.polled and self._console_wanted()
+        keys_left = self.console.has_pending  # typed after the answer to a question: theirs at once
+        polling = (self._console_watch.polled or keys_left) and self._console_wanted()
         timeout = 0 if polling else self.session.wait_seconds()
         for key, mask in self._selector.select(timeout):
             key.data(mask)
