@@ -533,6 +533,10 @@ SPANISH = {
     ),
     "password_file_unreadable": "--password-file {path}: {reason}",
     "password_too_long": "la contraseña es demasiado larga para enviarla",
+    "typeahead_not_sent": (
+        "Lo que escribiste antes de que se pidiera la contraseña no se ha enviado (podría ser la "
+        "contraseña): escríbelo de nuevo cuando hayas entrado."
+    ),
 }
 
 ENGLISH = {
@@ -1036,6 +1040,10 @@ ENGLISH = {
     ),
     "password_file_unreadable": "--password-file {path}: {reason}",
     "password_too_long": "the password is too long to send",
+    "typeahead_not_sent": (
+        "What you typed before the password was asked for was not sent (it could be the "
+        "password): type it again once you are in."
+    ),
 }
 
 CATALOGUES = {"es": SPANISH, "en": ENGLISH}

@@ -65,3 +65,16 @@ def test_the_time_taken_to_type_the_password_does_not_count_against_the_welcome(
     client.clock.now += 10.0
     client.session.tick()
     assert client.session.failure is not None  # but the server must still answer in time
+
+
+def test_at_a_terminal_chat_typed_before_the_question_is_not_sent_it_may_be_the_password(harness):
+    client = harness(interactive=True)
+    client.sent()
+    client.type("caballo", "list")  # the password typed too early, then one of the client's commands
+    client.server(protocol.PasswordRequest(SERVER))
+    shown = client.shown()
+    assert any("no se ha enviado" in line for line in shown)
+    client.session.password.given("caballo")
+    assert client.sent() == [protocol.Password("ana", "caballo")]
+    client.server(protocol.Hello(SERVER, "Hola"))
+    assert client.sent() == ["list"]  # the command stays; the typed-ahead line never reaches the room

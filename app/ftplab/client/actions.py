@@ -87,32 +87,36 @@ class Outbox:
     `sent_at` is when a line was last queued: keep-alives count from it. While
     `holding` (after the join line, until `!HELLO`), what the user types waits in
     `held`: a server with accounts asks for the password first, and its answer
-    (`first`) must reach it before any command."""
+    (`first`) must reach it before any command. A held line sent as typed (chat, or
+    a command only the server reads, such as `who`) can be taken back
+    (`drop_held_as_typed`): typed before the password question, it may be the
+    password itself, which must never reach the room."""
 
     def __init__(self, name: str, clock=time.monotonic):
         self.name = name
         self.data = bytearray()
-        self.held = bytearray()
+        self.held: list[tuple[bytes, bool]] = []  # (frames, whether they are a line sent as typed)
         self.holding = False
         self.sent_at = clock()
         self._clock = clock
 
     def __len__(self) -> int:
-        return len(self.data) + len(self.held)
+        return len(self.data) + sum(len(frames) for frames, _as_typed in self.held)
 
-    def line(self, text: str) -> bool:
-        """A command or chat line; False (nothing queued) when no line can carry it."""
+    def line(self, text: str, as_typed: bool = False) -> bool:
+        """A command, or a line `as_typed` (chat, or a command only the server reads); False
+        (nothing queued) when no line can carry it."""
         try:
-            self.raw(protocol.encode_command(self.name, text))
+            self.raw(protocol.encode_command(self.name, text), as_typed)
         except protocol.LocalProtocolError:
             return False
         self.sent_at = self._clock()
         return True
 
-    def raw(self, data: bytes) -> None:
+    def raw(self, data: bytes, as_typed: bool = False) -> None:
         """Encoded frames (a `put` line, an upload's `!DATA` and `!ABORT`)."""
         if self.holding:
-            self.held += data
+            self.held.append((bytes(data), as_typed))
         else:
             self.data += data
 
@@ -122,9 +126,18 @@ class Outbox:
 
     def release(self) -> None:
         """Joined: what was held goes out, in order, and nothing more is held."""
-        self.data += self.held
+        for frames, _as_typed in self.held:
+            self.data += frames
         self.held.clear()
         self.holding = False
+
+    def drop_held_as_typed(self) -> int:
+        """Take back the lines held so far that were sent as typed (the client's own commands
+        stay); how many there were."""
+        kept = [(frames, as_typed) for frames, as_typed in self.held if not as_typed]
+        dropped = len(self.held) - len(kept)
+        self.held = kept
+        return dropped
 
     def sent(self, count: int) -> None:
         del self.data[:count]

@@ -139,7 +139,7 @@ class UserCommands:
     def run(self, text: str) -> None:
         command, argument = command_for(text)
         if command is None:
-            self._session.send_typed(text)
+            self._session.send_typed(text, as_typed=True)
         elif self._session.away and not command.offline:
             self._session.screen.show(self._session.say("not_connected"))
         else:

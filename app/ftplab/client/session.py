@@ -196,18 +196,19 @@ class ClientSession:
         if self.settings.interactive and self.downloads.busy:
             self.screen.show(self.say("leaving_after_downloads"))
 
-    def send_typed(self, text: str) -> bool:
-        """A line the user typed; refused at a terminal while the server is not reading."""
+    def send_typed(self, text: str, as_typed: bool = False) -> bool:
+        """A line the user typed (`as_typed`: not one of the client's commands); refused at a
+        terminal while the server is not reading."""
         if len(self.outbox) >= OUTPUT_HIGH_WATER and self.settings.interactive:
             self.screen.show(self.say("server_not_reading"))
             return False
-        return self.send(text)
+        return self.send(text, as_typed)
 
-    def send(self, text: str) -> bool:
+    def send(self, text: str, as_typed: bool = False) -> bool:
         if self.away:
             self.screen.show(self.say("not_connected"))
             return False
-        if self.outbox.line(text):
+        if self.outbox.line(text, as_typed):
             return True
         self.screen.show(self.say("line_too_long", limit=protocol.MAX_LINE_BYTES))
         return False
