@@ -582,8 +582,7 @@ class FtpDoor(Door):
 
     def _listen(self, control: FtpControl) -> bool:
         """A listener for `control` on a free port of the range; False when every port listens."""
-        local = control.sock.getsockname()
-        sock = self._passive_ports.listen(local[0], control.sock.family, control.label)
+        sock = self._passive_ports.listen(control.ftp.local_host, control.sock.family, control.label)
         if sock is None:
             return False
         listener = PassiveListener(

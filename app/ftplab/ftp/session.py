@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 from ..accounts import Account, Accounts
 from ..logins import LoginGuard
@@ -90,6 +90,8 @@ HASH_NAME = "SHA-256"
 MAX_LOGIN_FAILURES = 3
 ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
 LOWEST_ACTIVE_PORT = 1024
+FIXED_REPLIES_KEPT = 256
+"""Replies without values remembered, per catalogue (each language's are a few dozen)."""
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,8 @@ class FtpSession(SecurityCommands):
             pieces.close()
 
     def _say(self, code: int, key: str, **values) -> None:
-        self._emit(SendReply(reply(code, self.messages(key, **values))))
+        data = reply(code, self.messages(key, **values)) if values else _fixed_reply(self.messages, code, key)
+        self._emit(SendReply(data))
 
     def _close(self) -> None:
         self._emit(CloseData())
@@ -1026,6 +1029,12 @@ class FtpSession(SecurityCommands):
         TransferFailed: _on_transfer_failed,
         DataConnectFailed: _on_data_connect_failed,
     }
+
+
+@lru_cache(maxsize=FIXED_REPLIES_KEPT)
+def _fixed_reply(messages: Messages, code: int, key: str) -> bytes:
+    """A reply with no values in it (220, 331, 226, 221...), made once per catalogue, not per session."""
+    return reply(code, messages(key))
 
 
 class NameNotAllowed(FileProblem):

@@ -310,8 +310,7 @@ class Tree:
         shown = display_path(parts)
         parent, parent_path = self._open_parent(parts, NoSuchFile)
         try:
-            name = self._present(parent, parts[-1], shown)
-            fd = self._open_file_in(parent, parent_path, name, shown)
+            fd, name = self._open_file_in(parent, parent_path, parts[-1], shown, twin_allowed=True)
         finally:
             os.close(parent)
         try:
@@ -323,17 +322,25 @@ class Tree:
             raise
         return OpenFile(fd, display_path((*parts[:-1], name)), info.st_size, file_identity(info))
 
-    def _open_file_in(self, parent_fd: int, parent_path: str, name: str, shown: str) -> int:
+    def _open_file_in(
+        self, parent_fd: int, parent_path: str, name: str, shown: str, *, twin_allowed: bool = False
+    ) -> tuple[int, str]:
+        """The file `name` in the parent, opened, and its name on disk: when no entry has exactly
+        that name (and `twin_allowed`), the one that has it in another Unicode form. Opened
+        first, looked for only when missing: a download costs no stat of its name."""
         try:
             fd = os.open(name, _OPEN_FLAGS, dir_fd=parent_fd)
         except OSError as error:
+            if error.errno == errno.ENOENT and twin_allowed:
+                twin = self._only_twin(parent_fd, name, shown)
+                return self._open_file_in(parent_fd, parent_path, twin, shown)
             if error.errno in SYMLINK_ERRNOS:
-                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0]
+                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0], name
             raise problem_for(error, shown) from None
         if not self.storage.opened_inside(fd):
             os.close(fd)
             raise NoSuchFile(shown)
-        return fd
+        return fd, name
 
     # -- changing --
 
