@@ -181,7 +181,7 @@ class Admission:
         place.open += 1
         if refusal is None:
             connection.admitted()
-            log.info("connect %s (%d open)", connection.label, len(self.open))
+            log.info("connect %s (%d open)", connection, len(self.open))
             return
         code, message_key, limit = refusal
         log.warning("refused %s: %s", connection.label, code)
@@ -233,7 +233,7 @@ class Admission:
         self.open.discard(connection)
         self._unnamed.pop(connection, None)
         if connection.name is None:
-            log.info("disconnect %s (%s)", connection.label, reason)
+            log.info("disconnect %s (%s)", connection, reason)
         connection.leave(reason)
         place = self._places.get(connection.address_key)
         if place is not None:

@@ -221,7 +221,7 @@ class FtpControl(Connection):
             log.info("refused name %s for %s: in use", visible(action.name), self.label)
             self.ftp.handle(ftp.JoinRefused(self.door.say("name_taken", name=action.name)))
             return
-        log.info("joined %s", self.label)
+        log.info("joined %s", self)
         room.note_arrival(self)
         self.ftp.handle(ftp.Joined())
 
@@ -231,7 +231,7 @@ class FtpControl(Connection):
         self.door.room.announce("uploaded", name=self.name, path=path, size=size)
 
     def note_download(self, action: ftp.FileSent) -> None:
-        log.info("sent %s to %s: %d bytes", visible(action.path), self.label, action.size)
+        log.info("sent %s to %s: %d bytes", visible(action.path), self, action.size)
         path, size = _room_path(action.path), human_size(action.size)
         self.door.room.show(self.door.say("console_sent", name=self.name, path=path, size=size))
 
