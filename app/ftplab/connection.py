@@ -62,6 +62,11 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+_OPEN = State.OPEN
+_DONTWAIT = socket.MSG_DONTWAIT
+"""For `send_at_once`, which runs once per member for each chat line: no lookups in modules."""
+
+
 class Transport:
     """A non-blocking socket with an outbox, reads, and the closing steps (asyncio's transport)."""
 
@@ -149,14 +154,14 @@ class Transport:
         10,000 members is then one `send` each, with nothing left for the loop to do); returns
         what the socket did not take, to be queued. A TLS connection, a closing one or one with
         output waiting sends nothing here; an error is left for the loop's flush to find."""
-        if self.outbox or self.tls is not None or self.state is not State.OPEN:
+        if self.state is not _OPEN or self.tls is not None or self.outbox:
             return data
         try:
-            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+            sent = self.sock.send(data, _DONTWAIT)
         except OSError:
             return data
         self.last_progress = now
-        return data[sent:]
+        return data[sent:] if sent < len(data) else b""
 
     def queue_frame(self, header: bytes, fd: int, offset: int, count: int, now: float) -> None:
         """Queue a `!DATA` frame: its header line and a slice of the file `fd` (see Outbox.add_frame)."""

@@ -23,9 +23,22 @@ class Delivery:
     def send(self, session, data: bytes) -> None:
         """Send `data` at once if the socket takes it (`Transport.send_at_once`), else queue what
         is left; a session past its hard cap is dropped after the current step, not now."""
-        data = session.send_at_once(data, self._loop.now)
-        if not data:
-            return
+        rest = session.send_at_once(data, self._loop.now)
+        if rest:
+            self._queue(session, rest)
+
+    def send_to_all(self, sessions, data: bytes, exclude=None) -> None:
+        """`data` to each of `sessions` (but `exclude`): a chat line to the whole room. A socket
+        that takes it at once costs one `send` and nothing else: no queue, no selector change."""
+        now = self._loop.now
+        for session in sessions:
+            if session is not exclude:
+                rest = session.send_at_once(data, now)
+                if rest:
+                    self._queue(session, rest)
+
+    def _queue(self, session, data: bytes) -> None:
+        """Queue what the socket did not take and ask the loop to flush it."""
         if not session.queue(data, self._loop.now):
             self._loop.drop_soon(session, "too slow: output queue full")
             return

@@ -12,6 +12,11 @@ out are put before that frame, so a chat line waits for at most the frame
 already going out, never for one merely queued. The protocol allows lines
 between any two frames; a download queues its own lines (`!FILE`, `!ABORT`)
 only when none of its frames waits, so they keep their place.
+
+Under a file budget (`file_budget`, set by a download's pacer) a frame starts
+only when the socket takes the whole of it: it then never sits half sent in the
+queue, where a line would have to wait for the rest of it, and the loop wakes
+once a frame instead of once for each part the kernel took.
 """
 
 from __future__ import annotations
@@ -57,7 +62,8 @@ class Outbox:
         self.use_sendfile = hasattr(os, "sendfile")
         self.file_budget: Callable[[], int | None] = _unlimited
         """How many file bytes the socket may be handed now (None: as many as it takes); a
-        download's pacer bounds it so the kernel holds little unsent (see pacing.py)."""
+        download's pacer bounds it so the kernel holds little unsent (see pacing.py). A frame
+        starts only when its whole slice is within it."""
 
     def __bool__(self) -> bool:
         return bool(self._segments)
@@ -163,6 +169,8 @@ class Outbox:
         sent = 0
         while self._segments:
             head = self._segments[0]
+            if head is self._frame_header and not self._head_started and not self._room_for_frame():
+                break  # the socket says when it takes more (TCP_NOTSENT_LOWAT): room for all of it
             try:
                 count = (
                     self._send_file(sock, head)
@@ -177,6 +185,11 @@ class Outbox:
                 break
             self._head_started = False
         return sent
+
+    def _room_for_frame(self) -> bool:
+        """The frame at the head (its header, then its slice) fits within the file budget."""
+        budget = self.file_budget()
+        return budget is None or budget >= self._segments[1].count
 
     def _send_bytes(self, sock: socket.socket, head: bytearray) -> int:
         count = sock.send(head)

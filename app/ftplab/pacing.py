@@ -5,16 +5,31 @@ is left of the `!DATA` frame going out, then behind the bytes the kernel holds
 unsent, then behind the bytes in flight. The first two are ours to bound. How
 fast the peer takes bytes is measured from the kernel's count of acknowledged
 bytes (TCP_INFO) over windows of RATE_WINDOW_SECONDS: the next frame carries
-about FRAME_SECONDS of that rate, and the kernel holds about QUEUE_SECONDS of it
-unsent (TCP_NOTSENT_LOWAT: the socket reports writable only below that; and the
-outbox hands it no more file bytes than fit below it, `Pacer.send_budget`). On
-loopback at full speed frames stay at MAX_FRAME_BYTES and the kernel's queue
-as it always was (its 4 MiB are a few ms there); on an 8 Mbit/s link a frame is 16 KiB and the
-kernel holds about as much, where a 1 MiB frame used to hold a line back for a
-second.
+about FRAME_SECONDS of that rate, and the kernel holds at most twice that unsent
+(TCP_NOTSENT_LOWAT). The socket reports writable once its unsent bytes are below
+half that limit, so there is room for a whole frame then: the outbox starts a
+frame only when the kernel takes it whole (`Pacer.send_budget`), which wakes the
+loop once a frame, and a line waits for no frame of ours, only for the kernel's
+unsent bytes. On loopback at full speed frames stay at MAX_FRAME_BYTES and the
+kernel's queue as it always was (its 4 MiB are a few ms there); on an 8 Mbit/s
+link a frame is 16 KiB and the kernel holds at most 32 KiB, where a 1 MiB frame
+used to hold a line back for a second.
+
+The kernel may also send no faster than PACING_GAIN times the best rate measured
+over the last RECENT_WINDOWS windows (SO_MAX_PACING_RATE). Without that cap, a
+link slower than its first hop (a shaper, a slower segment further on) sees its
+first packets go out at the first hop's speed: the congestion control (BBR
+here) takes that for the link's rate, sends far too fast for a second or so and
+overflows a shallow queue; a line then waits behind the retransmissions (about
+600 ms at the 99th percentile behind an 8 Mbit/s tbf with a 50 ms queue, about
+80 ms with the cap; tools/chatlatency.py). A cap also makes the kernel
+pace and cut small packets for the slow link (TCP small queues hold about 1 ms of
+the pacing rate in the queue below), which is what keeps the queue from
+overflowing. A fast connection (loopback) gets no cap.
 
 The outbox sends lines queued before a frame that has not started to go out
-(see outbox.py), so a line waits for at most one frame.
+(see outbox.py); with no unsent limit (a fast connection) a line may wait for
+the rest of one frame.
 """
 
 from __future__ import annotations
@@ -22,15 +37,17 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
+from collections import deque
 
 FRAME_SECONDS = 0.01
 """A frame carries about this much time of the connection's delivery rate."""
-QUEUE_SECONDS = 0.01
-"""The kernel holds about this much time of it unsent."""
+QUEUE_SECONDS = 2 * FRAME_SECONDS
+"""The kernel holds at most this much time of it unsent: room for a whole frame once half of it
+has gone (the socket says it is writable then)."""
 MIN_FRAME_BYTES = 16 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 """Big frames cost less per byte on both sides; a fast connection drains this in a few ms."""
-MIN_QUEUE_BYTES = 16 * 1024
+MIN_QUEUE_BYTES = 2 * MIN_FRAME_BYTES
 MAX_QUEUE_BYTES = 4 * 1024 * 1024
 """A connection that drains this in QUEUE_SECONDS or less gets no limit: the kernel's own send
 buffer (4 MiB at most, by default) holds no more than that, and a limit would only wake the
@@ -42,6 +59,20 @@ RATE_WINDOW_SECONDS = 0.05
 RATE_WINDOW_BYTES = 1024 * 1024
 """...or over as many bytes, however quickly acknowledged: no burst is that big, and a fast
 connection (loopback) gets its large frames after a few ms instead of 50 ms of small ones."""
+
+PACING_GAIN = 2.0
+"""The kernel may pace a connection at up to this many times its measured rate: room to find a
+faster rate (the cap grows with what is measured, window after window), not to flood the link."""
+RECENT_WINDOWS = 4
+"""The cap follows the best of this many recent windows, so a window the client or the server
+was slow in does not lower it."""
+
+SO_MAX_PACING_RATE = getattr(socket, "SO_MAX_PACING_RATE", 47)
+"""Linux's socket option for a pacing cap in bytes a second, a 64-bit value (asm-generic/socket.h;
+Python has no name for it)."""
+_NO_PACING_CAP = 2**64 - 1
+"""~0: no cap (the kernel's default)."""
+_PACING_RATE = struct.Struct("=Q")
 
 SIOCOUTQNSD = 0x894B
 """Linux's ioctl for the bytes a TCP socket holds not yet sent (linux/sockios.h)."""
@@ -68,6 +99,14 @@ def queue_bytes(rate: float) -> int | None:
     return None if limit >= MAX_QUEUE_BYTES else limit
 
 
+def pacing_cap(rate: float) -> int | None:
+    """The most bytes a second the kernel may send at on a connection whose best recent rate
+    is `rate` (None: no cap, for a fast connection or before any measure)."""
+    if rate <= 0 or queue_bytes(rate) is None:
+        return None
+    return int(rate * PACING_GAIN)
+
+
 def _bounded(value: float, low: int, high: int) -> int:
     """`value` between `low` and `high`, rounded down to whole 4 KiB pages."""
     return max(low, min(high, int(value) // 4096 * 4096))
@@ -87,8 +126,8 @@ def bytes_acked(sock: socket.socket) -> int | None:
 
 class Pacer:
     """One connection's delivery rate (acknowledged bytes over windows of RATE_WINDOW_SECONDS
-    or RATE_WINDOW_BYTES),
-    the frame size it calls for, and the kernel's unsent limit kept in step."""
+    or RATE_WINDOW_BYTES), the frame size it calls for, and the kernel's unsent limit and
+    pacing cap kept in step."""
 
     def __init__(self, sock: socket.socket, acked=bytes_acked):
         self._sock = sock
@@ -98,29 +137,38 @@ class Pacer:
         self.rate = 0.0
         """Bytes a second over the last whole window (0: none measured yet)."""
         self._queue_limit: int | None = None
+        self._recent: deque[float] = deque(maxlen=RECENT_WINDOWS)
+        """The rates of the last windows."""
+        self._pacing_cap: int | None = None
 
     def next_frame_bytes(self, now: float) -> int:
         """How many file bytes the next frame should carry."""
         acked = self._acked(self._sock)
         if acked is None:
             return frame_bytes(None)
-        self._measure(acked, now)
+        if self._measure(acked, now):
+            self._recent.append(self.rate)
+            self._cap_pacing(pacing_cap(max(self._recent)))
         self._limit_unsent(queue_bytes(self.rate))
         return frame_bytes(self.rate)
 
-    def _measure(self, acked: int, now: float) -> None:
+    def _measure(self, acked: int, now: float) -> bool:
+        """Whether a window ended (and `rate` is new)."""
         if self._window is None:
             self._window = (now, acked)
-            return
+            return False
         began, acked_then = self._window
         seconds, count = now - began, acked - acked_then
         if seconds >= RATE_WINDOW_SECONDS or (count >= RATE_WINDOW_BYTES and seconds > 0):
             self.rate = count / seconds
             self._window = (now, acked)
+            return True
+        return False
 
     def send_budget(self) -> int | None:
         """File bytes the socket may be handed now: what keeps its unsent bytes within the limit
-        (the kernel would take a whole packet buffer, tens of KiB, past it). None: no limit."""
+        (the kernel would take a whole packet buffer, tens of KiB, past it). None: no limit.
+        Once the socket says it is writable, this is more than a whole frame."""
         if self._queue_limit is None:
             return None
         try:
@@ -137,3 +185,13 @@ class Pacer:
         except (OSError, AttributeError):
             return
         self._queue_limit = limit
+
+    def _cap_pacing(self, cap: int | None) -> None:
+        if cap == self._pacing_cap:
+            return
+        value = _NO_PACING_CAP if cap is None else cap
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, _PACING_RATE.pack(value))
+        except (OSError, AttributeError):
+            return
+        self._pacing_cap = cap

@@ -213,9 +213,7 @@ class Room:
         text = protocol.fit_text(sender, text)
         self._history.add(sender, text)
         data = protocol.encode(protocol.Message(sender, text))
-        for session in self._roster.listeners():
-            if session is not exclude:
-                self._delivery.send(session, data)
+        self._delivery.send_to_all(self._roster.listeners(), data, exclude)
 
     def send_history(self, session: Session) -> None:
         """The conversation so far, marked as earlier: `!EARLIER` fields to a client that

@@ -232,9 +232,10 @@ class Server:
         self.admission.housekeeping(now)
         for door in self.doors:
             door.housekeeping(now)
+        check_timers = methodcaller("housekeeping", now)  # made once a pass, not once per connection
         for connection in list(self._connections):
-            if connection.is_open:
-                self.guard(connection, methodcaller("housekeeping", now))
+            if connection.state is State.OPEN:
+                self.guard(connection, check_timers)
             elif now >= connection.deadline:
                 self._give_up_on(connection) if self.stopping else self.drop(connection, "closed")
 

@@ -792,7 +792,9 @@ class FakeServer:
     the script, as a server that dies mid-stream. Everything the client sent is in `received`.
     `after`: the script waits until the client has sent this (by default its join line), e.g.
     the `get` lines that ask for the files the script sends; its `!HELLO` line, if any, goes
-    right after the join line, as a server's does (the client holds typed lines until then)."""
+    right after the join line, as a server's does (the client holds typed lines until then).
+    `stream`: after the script, these bytes (a `!DATA` frame) are sent again and again, as fast
+    as the client reads them, until it hangs up; `streamed` counts them."""
 
     def __init__(
         self,
@@ -804,10 +806,13 @@ class FakeServer:
         script_gate: threading.Event | None = None,
         before_bye: bytes = b"",
         bye_gate: threading.Event | None = None,
+        stream: bytes = b"",
     ):
         """`script_gate`, `bye_gate`: the script, and what follows the client's quit
         (`before_bye`, then `!BYE`), wait for the test to set these events."""
         self.script = script
+        self.stream = stream
+        self.streamed = 0
         self.after = after
         self.script_gate = script_gate
         self.before_bye = before_bye
@@ -839,6 +844,8 @@ class FakeServer:
                 self._read_until(conn, self.after)
                 _wait_for_gate(self.script_gate)
                 conn.sendall(script)
+                if self.stream:
+                    self._send_stream(conn)
                 if self.hang_up:
                     return
                 self._read_until(conn, b"> quit\n")
@@ -848,6 +855,12 @@ class FakeServer:
                 self._read_until(conn, None)
             except OSError:
                 return
+
+    def _send_stream(self, conn: socket.socket) -> None:
+        """Until the client hangs up (OSError), or stops reading for TIMEOUT."""
+        while True:
+            conn.sendall(self.stream)
+            self.streamed += len(self.stream)
 
     def _read_until(self, conn: socket.socket, marker: bytes | None) -> None:
         while marker is None or marker not in self.received:

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from .harness import SERVER_NAME, FakeServer, TerminalClient, client_args, free_port, run_program
+from .harness import SERVER_NAME, FakeServer, TerminalClient, client_args, free_port, run_program, wait_until
 
 HELLO = f"{SERVER_NAME}> !HELLO Hola, ana.\n".encode()
 CONTENT = bytes(range(256)) * 4  # 1024 bytes
@@ -106,6 +106,46 @@ def test_a_signal_gives_the_terminal_back_and_says_why_in_one_line(client_dir, s
         assert ana.is_cooked(), "echo and line editing restored"
         ana.wait_for("grande.bin: descarga interrumpida al ")
         assert ana.stderr.lines == [f"ftplab-client: Terminado por {signal.Signals(signum).name}"]
+
+
+ENDLESS_FILE = f"{SERVER_NAME}> !FILE {1 << 40} {'0' * 64} enorme.bin\n".encode()
+"""A 1 TiB file: the client is still receiving it at full speed when the signal comes."""
+FRAME = _data(bytes(256 * 1024))
+FULL_SPEED_BYTES = 64 * 1024 * 1024
+"""Sent before the signal: the client's writer and hasher threads are busy by then."""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_download_at_full_speed_ends_the_client_and_keeps_nothing(client_dir, signum):
+    downloads = client_dir("ana")
+    with (
+        FakeServer(HELLO + ENDLESS_FILE, after=b"ana> get enorme.bin\n", stream=FRAME) as server,
+        TerminalClient(server.port, "ana", downloads, stderr_to_pipe=True) as ana,
+    ):
+        ana.type("get enorme.bin\r")
+        wait_until(lambda: server.streamed >= FULL_SPEED_BYTES, message="the download at full speed")
+
+        ana.signal(signum)
+
+        assert ana.wait() == 128 + signum
+        assert ana.is_cooked()
+        ana.wait_for("enorme.bin: descarga interrumpida al ")
+        assert ana.stderr.lines == [f"ftplab-client: Terminado por {signal.Signals(signum).name}"]
+    assert list(downloads.iterdir()) == []
+
+
+def test_a_signal_while_the_password_is_asked_ends_the_question_and_the_client(client_dir):
+    with (
+        FakeServer(f"{SERVER_NAME}> !PASSWORD\n".encode()) as server,
+        TerminalClient(server.port, "ana", client_dir("ana"), stderr_to_pipe=True) as ana,
+    ):
+        ana.wait_for("Contraseña de ana: ")
+
+        ana.signal(signal.SIGTERM)
+
+        assert ana.wait() == 128 + signal.SIGTERM
+        assert ana.is_cooked()
+        assert ana.stderr.lines == ["ftplab-client: Terminado por SIGTERM"]
 
 
 def test_a_closed_terminal_with_sighup_ignored_ends_the_client_cleanly(start_server, client_dir):

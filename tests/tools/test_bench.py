@@ -4,6 +4,8 @@ targets) do what they say. No speed is asserted here: targets live in the bench'
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from bench import core, report, sessions, transfers
 from bench.cli import parse_args, settings_from
 from bench.parts import PARTS
 from bench.servers import vsftpd_missing
+from support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "scripts" / "bench"
@@ -170,3 +173,30 @@ def test_the_report_puts_each_target_next_to_its_figure(tmp_path):
     assert "Only part of the benchmark was run: a." in text
     assert "| 1 | 2 |" in text
     assert "| x ≥ 1 | 2.00× | met |" in text and "| y ≤ 1 | – | not measured |" in text
+
+
+def test_sigterm_ends_a_run_through_its_cleanup(tmp_path):
+    """As Ctrl-C does: the work directory goes (and, with --class, the lab: tests/e2e)."""
+    command = [sys.executable, str(BENCH), "--quick", "--only", "transfers", "--big-mib", "8"]
+    command += ["--output", str(tmp_path / "bench.md")]
+    work_parent = tmp_path / "tmp"
+    work_parent.mkdir()
+    bench = subprocess.Popen(
+        command,
+        env={**os.environ, "TMPDIR": str(work_parent)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: list(work_parent.glob("ftplab-bench-*/files")), message="the run's files")
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(60) == 128 + signal.SIGTERM, bench.stderr.read()[-2000:]
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+        bench.stderr.close()
+    assert list(work_parent.iterdir()) == []
+    assert not (tmp_path / "bench.md").exists()

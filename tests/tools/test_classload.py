@@ -13,6 +13,7 @@ from bench.classload import (
     ClassSettings,
     GetRound,
     Transfers,
+    behind_file_ms,
     cpu_used,
     jain_index,
     parse_args,
@@ -48,6 +49,21 @@ def test_cpu_is_added_up_over_the_containers_and_unknown_if_one_is_unknown():
     assert Transfers.from_spans(1024, [(0.0, 1.0)], sender_cpu=0.5).per_gib(0.5) == [0.5]
 
 
+def test_a_lines_wait_behind_the_file_is_its_arrival_at_a_student_less_its_first_at_a_chatter():
+    chatters_saw = [[10.0, 0.1, 1], [10.2, 0.3, 1], [11.0, 0.1, 2]]  # [when, latency, line number]
+    reports = [
+        {"requested": 9.0, "saved": 20.0, "chat": [[10.5, 0.6, 1], [11.25, 0.35, 2]]},
+        {"requested": 9.0, "saved": 11.0, "chat": [[10.1, 0.2, 1], [11.5, 0.6, 2]]},  # saved before line 2
+        {"requested": 9.0, "saved": 20.0, "chat": [[12.0, 0.3, 3]]},  # no chatter saw line 3
+    ]
+    assert behind_file_ms(reports, chatters_saw) == pytest.approx([500.0, 250.0, 100.0])
+
+
+def test_a_run_builds_and_removes_images_of_its_own_tag_unless_given_one():
+    assert ClassSettings(project="ftplab-classload-1234").image_tag == "ftplab-classload-1234"
+    assert ClassSettings(project="ftplab-classload-1234", tag="e2e").image_tag == "e2e"
+
+
 def _figures(student_rates: list[float], chat_ms: list[float], hwm_mib: float) -> ClassFigures:
     figures = ClassFigures(ClassSettings(students=len(student_rates), size_mib=10, project="unit"))
     figures.gets.append(
@@ -57,6 +73,8 @@ def _figures(student_rates: list[float], chat_ms: list[float], hwm_mib: float) -
             idle_chat_ms=[1.0],
             chat_sent=len(chat_ms),
             rss_kib={"first_kib": 20 * 1024, "peak_kib": hwm_mib * 1024, "hwm_kib": hwm_mib * 1024},
+            behind_file_ms=[2.0, 4.0],
+            lab_cores=0.5,
         )
     )
     figures.bridge.append(Transfers([100.0] * len(student_rates), 400.0, gib=2.0, sender_cpu=1.0))
@@ -85,6 +103,8 @@ def test_the_table_says_which_targets_are_met():
     assert _row(table, "server RSS peak (VmHWM)")[4] == "yes"
     assert _row(table, "`get` / the bridge's limit")[1] == "0.100"
     assert _row(table, "`get` / plain TCP into /downloads")[1] == "0.200"
+    assert _row(table, "a line's wait behind the file: p99")[1:3] == ["4.000", "ms"]
+    assert _row(table, "CPU the lab's containers got during `get`")[1:3] == ["0.500", "cores"]
 
 
 def test_several_rounds_show_min_median_and_max():

@@ -280,7 +280,7 @@ def test_a_started_frame_stays_whole_when_the_unstarted_rest_is_discarded(outbox
     assert received == frame_header(2000) + content[:2000]
 
 
-def test_file_bytes_go_only_within_the_budget(outbox, data_file, socket_pair):
+def test_a_frame_starts_only_when_the_budget_takes_it_whole(outbox, data_file, socket_pair):
     sender, receiver = socket_pair
     content = os.urandom(10_000)
     fd, _ = data_file(content)
@@ -289,7 +289,31 @@ def test_file_bytes_go_only_within_the_budget(outbox, data_file, socket_pair):
     outbox.add_frame(frame_header(10_000), fd, 0, 10_000)
 
     outbox.flush(sender)
-    assert receive_available(receiver) == frame_header(10_000), "the header goes, no file byte"
+    budget[0] = 9_999
+    outbox.flush(sender)
+    assert receive_available(receiver) == b"", "not even the header: the frame has not begun"
+
+    outbox.add(b"bob> hola\n")
+    outbox.flush(sender)
+    assert receive_available(receiver) == b"bob> hola\n", "a line still goes, before the frame"
+
+    budget[0] = 10_000
+    outbox.flush(sender)
+    assert receive_available(receiver) == frame_header(10_000) + content
+    assert not outbox
+
+
+def test_the_rest_of_a_frame_under_way_goes_within_the_budget(outbox, data_file, socket_pair):
+    sender, receiver = socket_pair
+    content = os.urandom(10_000)
+    fd, _ = data_file(content)
+    budget = [0]
+    outbox.file_budget = lambda: budget[0]
+    outbox.add_frame(frame_header(10_000), fd, 0, 10_000)
+    started = outbox.take(3)  # the frame has begun (as a TLS layer takes it)
+
+    outbox.flush(sender)
+    assert started + receive_available(receiver) == frame_header(10_000), "the header goes, no file byte"
 
     budget[0] = 4096
     outbox.flush(sender)

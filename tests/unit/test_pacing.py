@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import pytest
 
@@ -11,12 +12,16 @@ from ftplab.pacing import (
     MAX_QUEUE_BYTES,
     MIN_FRAME_BYTES,
     MIN_QUEUE_BYTES,
+    PACING_GAIN,
     QUEUE_SECONDS,
     RATE_WINDOW_BYTES,
     RATE_WINDOW_SECONDS,
+    RECENT_WINDOWS,
+    SO_MAX_PACING_RATE,
     Pacer,
     bytes_acked,
     frame_bytes,
+    pacing_cap,
     queue_bytes,
 )
 from support.waiting import wait_until
@@ -31,12 +36,18 @@ class FakeSocket:
         self.acked = 0
         self.options: dict[tuple[int, int], int] = {}
 
-    def setsockopt(self, level: int, option: int, value: int) -> None:
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         self.options[level, option] = value
 
     @property
     def unsent_limit(self) -> int | None:
         return self.options.get((socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT))
+
+    @property
+    def pacing_cap(self) -> int | None:
+        """The cap set (2**64 - 1: none); None: never set."""
+        value = self.options.get((socket.SOL_SOCKET, SO_MAX_PACING_RATE))
+        return None if value is None else int.from_bytes(value, sys.byteorder)
 
 
 def paced(fake: FakeSocket) -> Pacer:
@@ -61,9 +72,68 @@ def test_a_frame_carries_about_ten_ms_of_the_rate_within_bounds(rate, frame):
 def test_the_unsent_limit_follows_the_rate_and_a_fast_connection_has_none():
     assert queue_bytes(0) == MIN_QUEUE_BYTES
     assert queue_bytes(8 * MBIT) == MIN_QUEUE_BYTES
-    assert queue_bytes(100 * MBIT) == 122_880
+    assert queue_bytes(100 * MBIT) == 249_856
     assert queue_bytes(MAX_QUEUE_BYTES / QUEUE_SECONDS - 4096 / QUEUE_SECONDS) < MAX_QUEUE_BYTES
     assert queue_bytes(MAX_QUEUE_BYTES / QUEUE_SECONDS) is None
+
+
+@pytest.mark.parametrize("mbit", [0, 1, 8, 13, 100, 333, 1000, 3000, 10_000])
+def test_the_kernel_may_hold_two_frames_so_a_whole_frame_fits_once_half_has_gone(mbit):
+    """The socket says it is writable below half its unsent limit: a frame must fit then."""
+    limit = queue_bytes(mbit * MBIT)
+    assert limit is None or limit >= 2 * frame_bytes(mbit * MBIT)
+
+
+def test_the_pacing_cap_is_twice_the_rate_and_none_unmeasured_or_fast():
+    assert pacing_cap(0) is None
+    assert pacing_cap(8 * MBIT) == int(8 * MBIT * PACING_GAIN)
+    assert pacing_cap(MAX_QUEUE_BYTES / QUEUE_SECONDS) is None, "a fast connection: no cap"
+
+
+def test_the_kernel_paces_at_twice_the_best_recent_rate():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+    assert fake.pacing_cap is None, "nothing measured: the kernel's own pacing"
+
+    fake.acked = int(8 * MBIT * 0.1)
+    pacer.next_frame_bytes(now=0.1)
+    assert fake.pacing_cap == int(8 * MBIT * PACING_GAIN)
+
+    fake.acked += int(16 * MBIT * 0.1)  # the link got faster: the cap follows
+    pacer.next_frame_bytes(now=0.2)
+    assert fake.pacing_cap == int(16 * MBIT * PACING_GAIN)
+
+
+def test_slow_windows_do_not_lower_the_cap_until_the_fast_one_is_old():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+    fake.acked = int(16 * MBIT * 0.1)
+    now = 0.1
+    pacer.next_frame_bytes(now)
+
+    for _ in range(RECENT_WINDOWS - 1):  # the client or the server was slow for a while
+        fake.acked += int(MBIT * 0.1)
+        now += 0.1
+        pacer.next_frame_bytes(now)
+        assert fake.pacing_cap == int(16 * MBIT * PACING_GAIN)
+
+    fake.acked += int(MBIT * 0.1)
+    pacer.next_frame_bytes(now + 0.1)
+    assert fake.pacing_cap == int(MBIT * PACING_GAIN)
+
+
+def test_a_connection_that_turns_fast_loses_its_cap():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+    fake.acked = int(8 * MBIT * 0.1)
+    pacer.next_frame_bytes(now=0.1)
+
+    fake.acked += 100_000_000  # 1 GB/s
+    pacer.next_frame_bytes(now=0.2)
+    assert fake.pacing_cap == 2**64 - 1, "~0: no cap"
 
 
 def test_before_a_whole_window_frames_are_small_and_the_kernel_holds_little():
@@ -151,6 +221,19 @@ def test_on_tcp_the_budget_is_the_unsent_limit_less_what_the_kernel_holds_unsent
             server.send(bytes(64 * 1024))
     assert pacer.send_budget() < MIN_QUEUE_BYTES
     assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT) == MIN_QUEUE_BYTES
+
+
+def test_on_tcp_the_kernel_keeps_the_pacing_cap(tcp_pair):
+    server, _ = tcp_pair
+    pacer = Pacer(server)
+    pacer.next_frame_bytes(now=0.0)
+    server.sendall(bytes(100_000))
+    wait_until(lambda: bytes_acked(server) >= 100_000, message="the peer's acknowledgement")
+
+    pacer.next_frame_bytes(now=RATE_WINDOW_SECONDS)  # about 2 MB/s over the window
+
+    cap = int.from_bytes(server.getsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, 8), sys.byteorder)
+    assert cap == pacing_cap(pacer.rate)
 
 
 def test_on_tcp_the_acknowledged_count_grows_as_the_peer_takes_bytes(tcp_pair):

@@ -523,3 +523,15 @@ def test_joins_and_departures_are_not_history(room, loop, member):
     room.remove_member(ana, "quit")
     room.flush_news()
     assert room.history_lines() == []
+
+
+def test_chat_reaches_who_is_in_the_room_now_not_who_left(room, member):
+    ana, bob = member("ana"), member("bob")
+    room.remove_member(bob, "quit")
+    carla = member("carla")
+    room.flush_news()
+    before = {session: len(events_of(session)) for session in (ana, bob, carla)}
+    room.broadcast("profe", "hola")
+    heard = {session: events_of(session)[before[session] :] for session in (ana, bob, carla)}
+    assert heard[ana] == heard[carla] == [protocol.Message("profe", "hola")]
+    assert heard[bob] == []

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ftplab.tls import (
-    WIRE_HIGH_BYTES,
+    ENCRYPT_BYTES,
+    RECORD_BYTES,
     EncryptedKey,
     NotTls,
     ServerCredentials,
@@ -135,13 +136,35 @@ def test_the_outbox_encrypts_file_slices_in_bounded_chunks(certificates, context
         outbox.finish()
         while outbox:
             outbox.flush(ours)
-            assert len(outbox.wire) <= WIRE_HIGH_BYTES + 16 * 1024 + 1024, "memory stays bounded"
+            assert len(outbox.wire) <= ENCRYPT_BYTES + 4096, "memory stays bounded"
             client.give(theirs.recv(1 << 20))
         ours.shutdown(socket.SHUT_WR)
         while data := theirs.recv(1 << 20):
             client.give(data)
     assert bytes(client.plaintext) == b"!FILE header\n" + content
     assert client.ssl.read(1) == b"", "our close_notify came last"
+
+
+def test_a_paced_outbox_encrypts_no_more_ahead_than_its_budget(certificates, context, tmp_path: Path):
+    content = os.urandom(ENCRYPT_BYTES * 2)
+    (tmp_path / "f").write_bytes(content)
+    client, layer = Client(certificates), TlsLayer(context)
+    handshake(client, layer)
+    budgets = iter([40_000, 0, 0])
+    ours, theirs = socket.socketpair()
+    with ours, theirs, open(tmp_path / "f", "rb") as file:
+        ours.setblocking(False)
+        outbox = TlsOutbox(layer)
+        outbox.file_budget = lambda: next(budgets, None)
+        outbox.add_file_slice(file.fileno(), 0, len(content))
+        outbox.flush(ours)
+        client.give(theirs.recv(1 << 20))
+        assert len(client.plaintext) == 40_000, "what the budget allows, not ENCRYPT_BYTES"
+        assert outbox.flush(ours) == 0, "a spent budget: nothing more until the socket drains"
+        assert outbox, "the rest still waits"
+        outbox.flush(ours)  # no budget again: a quarter MiB at a time
+        client.give(theirs.recv(1 << 20))
+        assert len(client.plaintext) > 40_000 + RECORD_BYTES
 
 
 def test_bytes_queued_before_tls_go_in_clear_first(certificates, context):

@@ -82,11 +82,11 @@ def _wait_for_go(ready: threading.Event) -> bool:
 
 
 def _note_chat(action, chat: list, now: float) -> None:
-    """A chat line of ours that reached this client: [when, how long it took]."""
+    """A chat line of ours that reached this client: [when, how long it took, its number]."""
     from ftplab.client.actions import Show
 
     if isinstance(action, Show) and (line := CHAT_LINE.search(action.text)):
-        chat.append([now, now - float(line[2])])
+        chat.append([now, now - float(line[2]), int(line[1])])
 
 
 def student_get(host: str, port: str, name: str, directory: str, file_name: str) -> None:

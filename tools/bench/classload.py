@@ -1,7 +1,7 @@
 """A class at full speed: every student of a real lab `get`s the same big file at once.
 
 `scripts/lab up --students N` starts the lab in a Compose project of its own (its own name,
-a subnet Docker picked as free, images tagged for the bench), the file goes onto the server
+a subnet Docker picked as free, images tagged with that name), the file goes onto the server
 with `scripts/lab files add`, and each round measures, over labnet:
 
 - the students' `get`: in every student's container a second client of the real ftplab code
@@ -12,14 +12,21 @@ with `scripts/lab files add`, and each round measures, over labnet:
 - chat during it: clients on the teacher's computer (the server's container) take turns to
   send a line every `chat_interval` seconds with the time it was typed; the downloading
   students record when each line reached them. Latencies count while that student downloads.
+  The same lines reach the chatters, who download nothing: a line's arrival at a student less
+  its first arrival there is its wait behind the file (and behind that student's own CPU),
+  apart from the time the server and the machine's load took to pass it on.
+- the CPU the lab got: its containers' core-seconds over the `get`'s wall clock. On a
+  machine shared with other work, Docker's containers together weigh as much as one
+  process of the host (cgroup v1's cpu.shares): chat latency then measures that load.
 - the server's memory: its VmRSS sampled from /proc while the class downloads, and VmHWM.
 - the bridge's limit, with the same containers and direction: a plain TCP sender on the
   server's container sends the same file to one receiver per student at once (sendfile to
   recv_into), once discarded (the network) and once written to the student's /downloads
   (network and disk, as `get` does).
 
-Everything the bench starts is removed at the end, whatever happens (`scripts/lab down`:
-containers, network, volumes); every wait has a deadline. Needs Docker, and the lab's base
+Everything the bench starts is removed at the end, whatever happens, Ctrl-C and SIGTERM
+included (`scripts/lab down`: containers, network, volumes; then the images of the run's
+own tag); every wait has a deadline. Needs Docker, and the lab's base
 image (python:3.12-slim or the local ftplab/base:bookworm: scripts/build-base-image).
 
     python3 tools/bench/classload.py                          # 30 students x 100 MiB, 1 round
@@ -71,7 +78,8 @@ class ClassSettings:
     size_mib: int = 100
     rounds: int = 1
     chat_interval: float = 0.1
-    tag: str = "bench"
+    tag: str = ""
+    """Tag of the images built and run; "": the project's name, and the images go with the lab."""
     project: str = field(default_factory=lambda: f"ftplab-classload-{uuid.uuid4().hex[:8]}")
     timeout: float = 1800.0
     """The whole run's deadline, lab up and down included."""
@@ -79,6 +87,10 @@ class ClassSettings:
     """The students' containers' CPU weight (`docker update --cpu-shares`; 0: Docker's default,
     1024, like the server's). Lower, the server's container gets the CPU first, as it would on
     a computer of its own, while the students share what is left of this one."""
+
+    @property
+    def image_tag(self) -> str:
+        return self.tag or self.project
 
     @property
     def file_name(self) -> str:
@@ -152,6 +164,10 @@ class GetRound:
     idle_chat_ms: list[float]  # of those that reached the chatters (no file in flight) meanwhile
     chat_sent: int
     rss_kib: dict  # first_kib, peak_kib (sampled), hwm_kib (the process's own high-water mark)
+    behind_file_ms: list[float] = field(default_factory=list)
+    """Each of chat_ms's receptions less the same line's first arrival at a chatter."""
+    lab_cores: float | None = None
+    """The server's and the students' containers' core-seconds over the `get`'s wall clock."""
 
 
 @dataclass
@@ -170,6 +186,7 @@ class ClassFigures:
         gets = [g.transfers for g in self.gets]
         chat = [value for g in self.gets for value in g.chat_ms]
         idle = [value for g in self.gets for value in g.idle_chat_ms]
+        behind = [value for g in self.gets for value in g.behind_file_ms]
         tcp, disk = self.bridge, self.bridge_disk
         return [
             ("`get`, the class together", [t.aggregate for t in gets], "MiB/s", ""),
@@ -185,6 +202,9 @@ class ClassFigures:
             ("chat latency during `get`: p99", chat and [percentile(chat, 99)], "ms", "chat_p99_ms"),
             ("chat latency during `get`: max", chat and [max(chat)], "ms", ""),
             ("the same to a client not downloading: p99", idle and [percentile(idle, 99)], "ms", ""),
+            ("a line's wait behind the file: p50", behind and [percentile(behind, 50)], "ms", ""),
+            ("a line's wait behind the file: p99", behind and [percentile(behind, 99)], "ms", ""),
+            ("CPU the lab's containers got during `get`", self._lab_cores(), "cores", ""),
             ("server's container, `get`", per_gib(gets, "sender_cpu"), "core-s/GiB", ""),
             ("server's container, plain TCP", per_gib(tcp, "sender_cpu"), "core-s/GiB", ""),
             ("students' containers, `get`", per_gib(gets, "receivers_cpu"), "core-s/GiB", ""),
@@ -215,7 +235,11 @@ class ClassFigures:
             f"container to the same {s.students} containers is the limit. {len(self.gets)} round(s),",
             "min / **median** / max; chat latencies are pooled over the rounds: a line every",
             f"{every} ({sent} sent, {receptions} receptions while the receiver downloaded).",
-            "CPU: each container's cgroup, core-seconds per GiB moved.",
+            "A line's wait behind the file: its arrival at a downloading student less its first",
+            "arrival at the teacher's chatters, who download nothing (the server's own delay and",
+            "the machine's load left out). CPU: each container's cgroup, core-seconds per GiB moved;",
+            f"the lab's containers share the CPU of {os.cpu_count()} cores with the machine's other",
+            "work. A target is met when every round meets it.",
             f"{self.elapsed:.0f} s in all.",
         ]
         if s.student_cpu_shares:
@@ -238,6 +262,9 @@ class ClassFigures:
             verdict = {None: "not measured", True: "yes", False: "**no**"}[met(key, values)] if key else "–"
             lines.append(f"| {label} | {spread(values)} | {unit} | {TARGET_TEXT.get(key, '–')} | {verdict} |")
         return lines
+
+    def _lab_cores(self) -> list[float]:
+        return [g.lab_cores for g in self.gets if g.lab_cores is not None]
 
     def _ratios(self, limits: list[Transfers]) -> list[float]:
         return [g.transfers.aggregate / t.aggregate for g, t in zip(self.gets, limits, strict=False)]
@@ -367,7 +394,7 @@ class ClassLab:
         self.env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": settings.project,
-            "FTPLAB_IMAGE_TAG": settings.tag,
+            "FTPLAB_IMAGE_TAG": settings.image_tag,
             "LAB_ENV_FILE": os.devnull,  # no settings file: nothing of the user's own lab
             "BASE_IMAGE": base_image(),
             "FTPLAB_LANG": "en",
@@ -427,8 +454,12 @@ class ClassLab:
         return [name for name in self.containers if name != "server"]
 
     def down(self) -> None:
+        """Containers, network and volumes; the images too when they carry the run's own tag."""
         with contextlib.suppress(ClassBenchError):
             self.lab("down", timeout=300)
+        if not self.settings.tag:
+            images = [f"ftplab/{kind}:{self.settings.image_tag}" for kind in ("server", "client")]
+            subprocess.run(["docker", "image", "rm", *images], capture_output=True, timeout=120)
 
 
 def docker(*args: str) -> str:
@@ -518,12 +549,32 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
     chat_ms = [
         latency * 1000
         for report in reports
-        for arrived, latency in report["chat"]
+        for arrived, latency, _ in report["chat"]
         if report["requested"] <= arrived <= report["saved"]
     ]
     first, last = min(start for start, _ in spans), max(end for _, end in spans)
-    idle_ms = [latency * 1000 for arrived, latency in chatted["chat"] if first <= arrived <= last]
-    return GetRound(transfers, chat_ms, idle_ms, chatted["sent"], memory)
+    idle_ms = [latency * 1000 for arrived, latency, _ in chatted["chat"] if first <= arrived <= last]
+    cores = (
+        None
+        if None in (transfers.sender_cpu, students_cpu)
+        else ((transfers.sender_cpu + students_cpu) / (last - first))
+    )
+    behind = behind_file_ms(reports, chatted["chat"])
+    return GetRound(transfers, chat_ms, idle_ms, chatted["sent"], memory, behind, cores)
+
+
+def behind_file_ms(reports: list[dict], chatters_saw: list) -> list[float]:
+    """For each line a student received while downloading: how much later than the first of
+    the chatters (who download nothing) it got it."""
+    first_seen: dict[int, float] = {}
+    for arrived, _latency, number in chatters_saw:
+        first_seen[number] = min(arrived, first_seen.get(number, arrived))
+    return [
+        (arrived - first_seen[number]) * 1000
+        for report in reports
+        for arrived, _latency, number in report["chat"]
+        if report["requested"] <= arrived <= report["saved"] and number in first_seen
+    ]
 
 
 def plain_tcp(lab: ClassLab, sink: str, overall: Deadline) -> Transfers:
@@ -592,7 +643,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--size-mib", type=int, default=defaults.size_mib, help="the file's size")
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--chat-interval", type=float, default=defaults.chat_interval, help="seconds")
-    parser.add_argument("--tag", default=defaults.tag, help="tag of the images built and run (bench)")
+    parser.add_argument(
+        "--tag",
+        default=defaults.tag,
+        help="tag of the images built and run (default: the run's own, removed with the lab)",
+    )
     parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds for the whole run")
     parser.add_argument(
         "--student-cpu-shares",

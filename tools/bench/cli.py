@@ -6,6 +6,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,13 @@ def settings_from(args: argparse.Namespace, work: Path) -> Settings:
     )
 
 
+def descriptors_needed(settings: Settings) -> int:
+    """The most descriptors one process holds: the limit is per process, and each inherits it.
+    A server holds up to three per FTP session (control, passive listener, data) and one per
+    client of the crowd; the crowd's generators, together, one per client."""
+    return max(3 * max(settings.clients), max(settings.crowds)) + 256
+
+
 def raise_fd_limit(needed: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
@@ -133,14 +141,21 @@ def server_help(settings: Settings) -> str:
     ).stdout
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: through the `finally`s that stop the servers, take the
+    class's lab down (containers, network, volumes, images) and remove the work directory."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    stop_on_sigterm()
     if not sys.platform.startswith("linux"):
         print("bench: needs Linux (/proc)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="ftplab-bench-"))
     settings = settings_from(args, work)
-    needed = 3 * max(settings.clients + settings.crowds) + 256  # here, in the generators, in the servers
+    needed = descriptors_needed(settings)
     if raise_fd_limit(needed) < needed:
         print(f"bench: the descriptor limit is under {needed}: lower N", file=sys.stderr)
         return 2

@@ -109,7 +109,8 @@ def write(sections: list[Section], run: Run, output: Path, chart: Path | None) -
         "",
         f"Written by `scripts/bench{' ' + ' '.join(run.argv) if run.argv else ''}` on"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in {run.seconds:.0f} s;"
-        f" {run.runs} runs of each figure, all traffic on 127.0.0.1.",
+        f" {run.runs} runs of each figure, all traffic on 127.0.0.1"
+        + (" (the class's: over labnet, a Docker bridge)." if "class" in run.parts else "."),
         "",
         *(f"- {line}" for line in machine(run)),
         "",

@@ -6,7 +6,7 @@ are the caller's; the scripts use 127.0.0.1 only. It needs ftplab (the protocol)
 importable, and this folder (tools/) on the import path.
 """
 
-from .channels import RECV_BYTES, Channel, Loop
+from .channels import ARRIVAL_STAMPS, RECV_BYTES, Channel, Loop
 from .sessions import (
     Conversation,
     FtpSession,
@@ -18,6 +18,7 @@ from .sessions import (
 )
 
 __all__ = [
+    "ARRIVAL_STAMPS",
     "RECV_BYTES",
     "Channel",
     "Conversation",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import struct
+import sys
 import time
 from collections.abc import Callable
 
@@ -19,6 +21,11 @@ _RECV_BUFFER = bytearray(RECV_BYTES)
 """One buffer for every channel: the loop reads one socket at a time."""
 _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 """Linux: bind() a source address but pick the port at connect(), by the whole 4-tuple."""
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux: each read says when its data reached the socket (SCM_TIMESTAMPNS, CLOCK_REALTIME)."""
+ARRIVAL_STAMPS = sys.platform.startswith("linux")
+"""Whether a stamped channel learns when its data arrived (else `arrived_at` stays None)."""
+_ANCILLARY_BYTES = socket.CMSG_SPACE(16)
 
 
 class Loop:
@@ -64,6 +71,7 @@ class Channel:
         on_data: Callable[[memoryview], None],
         on_closed: Callable[[str | None], None],
         source: str | None = None,
+        stamped: bool = False,
     ):
         self.loop = loop
         self.on_data = on_data
@@ -73,8 +81,14 @@ class Channel:
         self.closed = False
         self.reading = True
         self._events = 0
+        self.arrived_at: float | None = None
+        """With `stamped` (Linux): when the last bytes read reached the socket, by the kernel's
+        clock (time.time()); None elsewhere."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
+        self._stamped = stamped and ARRIVAL_STAMPS
+        if self._stamped:
+            self.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         if source is not None:
             self._bind(source)
         code = self.sock.connect_ex(address)
@@ -149,7 +163,11 @@ class Channel:
     def _receive(self, limit: int) -> None:
         view = memoryview(_RECV_BUFFER)[: min(limit, RECV_BYTES)]
         try:
-            count = self.sock.recv_into(view)
+            if self._stamped:
+                count, ancillary, _flags, _address = self.sock.recvmsg_into([view], _ANCILLARY_BYTES)
+                self.arrived_at = _arrival(ancillary)
+            else:
+                count = self.sock.recv_into(view)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
@@ -172,3 +190,12 @@ class Channel:
                 self.loop.selector.unregister(self.sock)
                 self._events = 0
             self.sock.close()
+
+
+def _arrival(ancillary: list) -> float | None:
+    """The kernel's receive time in a read's ancillary data (SCM_TIMESTAMPNS), in seconds."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack_from("qq", data)
+            return seconds + nanoseconds / 1e9
+    return None

@@ -148,7 +148,10 @@ _ERROR_CODE = re.compile(rb"^[^\n>]+> !ERR (\S+)", re.M)
 class LabListener(Conversation):
     """Joins and stays; notes when it got !HELLO and when each line starting with `marker` arrived.
 
-    It reads whole lines by scanning bytes with regular expressions, not event by event: with N
+    Arrived, not read: where the kernel stamps what it receives (Linux), a time is when the line
+    reached the listener's socket; the load generator, one process reading thousands of sockets
+    on the server's machine, may read it later than a client of its own would (`marks_read` has
+    when it did). It reads whole lines by scanning bytes with regular expressions, not event by event: with N
     clients every join is announced to all, so a crowd receives O(N²) lines, and parsing each in
     Python would make the load generator, not the server, the limit. It never asks for a file."""
 
@@ -158,9 +161,10 @@ class LabListener(Conversation):
         self.tally = tally
         self.hello_at: float | None = None
         self.marks: dict[str, float] = {}
+        self.marks_read: dict[str, float] = {}
         self._marker_line = re.compile(rb"^[^\n>]+> (" + re.escape(marker.encode()) + rb"[^\r\n]*)", re.M)
         self._pending = bytearray()
-        self.channel = Channel(loop, address, self._on_data, self._on_closed)
+        self.channel = Channel(loop, address, self._on_data, self._on_closed, stamped=True)
         self.channel.send(protocol.encode_command(name, ""))
 
     def _on_data(self, data: memoryview) -> None:
@@ -175,14 +179,21 @@ class LabListener(Conversation):
         del self._pending[:end]
         self._scan(lines, now)
 
+    def _arrived(self, now: float) -> float:
+        """When the bytes just read reached the socket, on the monotonic clock (`now`: read)."""
+        arrived_at = self.channel.arrived_at
+        return now if arrived_at is None else now - max(0.0, time.time() - arrived_at)
+
     def _scan(self, lines: bytes, now: float) -> None:
+        arrived = None
         if self.hello_at is None and _HELLO_LINE.search(lines):
-            self.hello_at = now
+            self.hello_at = arrived = self._arrived(now)
             self.tally.hellos += 1
         for match in self._marker_line.finditer(lines):
             text = match[1].decode()
             if text not in self.marks:
-                self.marks[text] = now
+                self.marks[text] = arrived = arrived or self._arrived(now)
+                self.marks_read[text] = now
                 self.tally.marks[text] += 1
         for match in _ERROR_CODE.finditer(lines):
             if protocol.is_fatal(match[1].decode()):

@@ -6,8 +6,9 @@ server sends goes to the session as it arrives, in preallocated buffers
 asks for is done here: bytes sent, lines shown, the progress line drawn, a
 socket closed when the session lets its connection go and a new one made when
 it wants to come back (the keyboard is served meanwhile: the terminal never
-returns to the shell because of the server). Run it as `ftplab-client` or
-`python -m ftplab.client`; exit statuses in session.py."""
+returns to the shell because of the server). A signal is noted and wakes the
+loop, which leaves at the end of its turn (signals.py says why). Run it as
+`ftplab-client` or `python -m ftplab.client`; exit statuses in session.py."""
 
 from __future__ import annotations
 
@@ -27,39 +28,34 @@ from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
 from .actions import AskPassword, ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
+from .receiving import WOULD_BLOCK, receive_ready
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
+from .signals import LeaveNow, LeaveSignals
 from .trust import Trust, Untrusted
-
-WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-"""What a non-blocking socket, TLS or not, raises when it cannot go on now."""
 
 RECONNECT_TIMEOUT_SECONDS = 3.0
 """How long one attempt to come back may keep the keyboard waiting (the loop is single-threaded)."""
-
-
-class LeaveNow(BaseException):
-    """A signal ends the client at once (terminal restored, the download reported)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _leave_on_signal(signum, _frame) -> None:
-    raise LeaveNow(signum)
 
 
 class ClientApp:
     """The loop around one session: keyboard and socket in, the session's actions out."""
 
     def __init__(
-        self, sock: socket.socket, session: ClientSession, console: PlainConsole, observe=None, connect=None
+        self,
+        sock: socket.socket,
+        session: ClientSession,
+        console: PlainConsole,
+        observe=None,
+        connect=None,
+        signals: LeaveSignals | None = None,
     ):
         """`observe`, if given, is called with every action of the session as it is carried out
         (scripts/bench times downloads by their FileStarted and FileSaved); `connect()` makes a
-        new connection when the session comes back (a socket, or raises OSError)."""
+        new connection when the session comes back (a socket, or raises OSError); `signals`, the
+        installed LeaveSignals whose signal ends the session."""
         self._observe = observe or (lambda _action: None)
         self._connect = connect
+        self._signals = signals
         self.sock: socket.socket | None = sock
         self.session = session
         self.console = console
@@ -76,18 +72,23 @@ class ClientApp:
         if self.sock is not None:
             self.sock.setblocking(False)
             self._selector.register(self.sock, selectors.EVENT_READ, self._on_socket)
+        if self._signals is not None:
+            self._selector.register(self._signals, selectors.EVENT_READ, lambda _mask: self._signals.woken())
         try:
             self._handle_input_lines([])
             while not self.session.finished:
                 self._turn()
-        except LeaveNow as leave:
-            self.session.leave(leave.signum)
         finally:
             self._close()
         self.status, self.exit_reason = self.session.outcome()
         return self.status
 
     def _turn(self) -> None:
+        """One wait and what it brought; a signal caught meanwhile ends the session here, between
+        two steps (never inside one: the download's threads are never left half-told)."""
+        if self._signals is not None and self._signals.caught is not None:
+            self.session.leave(self._signals.caught)
+            return
         polling = self._console_watch.polled and self._console_wanted()
         timeout = 0 if polling else self.session.wait_seconds()
         for key, mask in self._selector.select(timeout):
@@ -100,7 +101,10 @@ class ClientApp:
 
     def _reconnect(self) -> None:
         try:
-            sock = self._connect()
+            with self._raising():
+                sock = self._connect()
+        except LeaveNow:  # the signal is caught: the next turn leaves
+            return
         except Untrusted as refused:  # its certificate changed while we were away: never again
             self.session.connect_failed(untrusted=refused.text)
             return
@@ -139,11 +143,19 @@ class ClientApp:
     def _ask_password(self, prompt: str) -> None:
         """Asked at the terminal, without echo (the socket waits: the server is waiting for it)."""
         try:
-            password = self.console.ask_secret(prompt)
+            with self._raising():
+                password = self.console.ask_secret(prompt)
         except KeyboardInterrupt:  # Ctrl-C at the question: leave as on SIGINT
-            raise LeaveNow(signal.SIGINT) from None
+            self.session.leave(signal.SIGINT)
+            return
+        except LeaveNow:  # the signal is caught: the next turn leaves
+            return
         self.session.password.given(password)
         self._flush()
+
+    def _raising(self):
+        """Around a blocking wait that holds nothing: a signal ends it at once (signals.py)."""
+        return self._signals.raising() if self._signals is not None else contextlib.nullcontext()
 
     def _close(self) -> None:
         self.session.close()
@@ -207,20 +219,18 @@ class ClientApp:
         return isinstance(self.sock, ssl.SSLSocket) and self.sock.fileno() >= 0 and self.sock.pending() > 0
 
     def _receive(self) -> None:
-        buffer = self._buffers.next()
+        buffer, sock = self._buffers.next(), self.sock
         try:
-            count = self.sock.recv_into(buffer)
+            count, ended = receive_ready(sock, buffer)
         except WOULD_BLOCK:
             return
-        except OSError:
-            count = 0
-        if not count:
+        if count:
+            try:
+                self._after(lambda: self.session.received(memoryview(buffer)[:count]))
+            finally:
+                self._buffers.hold(self.session.downloads.current)
+        if ended and self.sock is sock:  # not if the session let the connection go on what it read
             self._after(self.session.connection_closed)
-            return
-        try:
-            self._after(lambda: self.session.received(memoryview(buffer)[:count]))
-        finally:
-            self._buffers.hold(self.session.downloads.current)
 
 
 # --- the command ------------------------------------------------------------------------
@@ -287,14 +297,6 @@ def _connect(
     return reason
 
 
-def _install_signal_handlers() -> None:
-    """SIGINT, SIGTERM, SIGHUP and SIGQUIT end the client through its cleanup (the terminal is
-    restored); a signal that was ignored when we started (nohup) stays ignored."""
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _leave_on_signal)
-
-
 def _ask_name(console: PlainConsole, say: Messages) -> str:
     """The name typed at the prompt; on a terminal, asked again until it is valid."""
     while True:
@@ -349,15 +351,23 @@ def _settings(config: ClientConfig, console: PlainConsole, password: str | None)
 
 
 def _run_sessions(
-    config: ClientConfig, console: PlainConsole, say: Messages, name: str, rename, password: str | None
+    config: ClientConfig,
+    console: PlainConsole,
+    say: Messages,
+    name: str,
+    rename,
+    password: str | None,
+    signals: LeaveSignals,
 ) -> ClientApp | None:
-    """Sessions until one is not refused a name typed at the prompt (then asked again)."""
+    """Sessions until one is not refused a name typed at the prompt (then asked again).
+    LeaveNow on a signal while no session's loop runs (a connection being made, a question)."""
     asked_at_prompt = not config.name and console.interactive
     settings = _settings(config, console, password)
     trust = _trust(config, say, console)
     while True:
         try:
-            sock = _connect(config, say, trust, quiet=settings.reconnect and settings.interactive)
+            with signals.raising():
+                sock = _connect(config, say, trust, quiet=settings.reconnect and settings.interactive)
         except Untrusted:
             return None
         session = ClientSession(name, settings)
@@ -367,13 +377,18 @@ def _run_sessions(
             session.start_away(sock)  # a terminal stays in the client until the server is there
             sock = None
         app = ClientApp(
-            sock, session, console, connect=lambda: _open_connection(config, trust, RECONNECT_TIMEOUT_SECONDS)
+            sock,
+            session,
+            console,
+            connect=lambda: _open_connection(config, trust, RECONNECT_TIMEOUT_SECONDS),
+            signals=signals,
         )
         app.run()
         if not (asked_at_prompt and app.session.name_refused and not console.at_eof):
             return app
         console.show(say("name_taken_ask_again", name=visible(name)))
-        name = _ask_name(console, say)
+        with signals.raising():
+            name = _ask_name(console, say)
         if console.at_eof or not name:
             return app
         rename(name)
@@ -389,10 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     console = open_console(
         sys.stdin, sys.stdout, prompt=lambda: f"{prompt_name[0]}> ", signal_keys_as_keys=True
     )
-    _install_signal_handlers()
+    signals = LeaveSignals()  # kept to the end of the process: a late signal is noted, not fatal
+    signals.install()
     reason = None
     try:
-        name = config.name or _ask_name(console, say)
+        with signals.raising():
+            name = config.name or _ask_name(console, say)
         if protocol.name_problem(name) is not None:
             reason = say("bad_name", name=visible(name)) if name else say("name_required")
             return EXIT_USAGE
@@ -406,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if console.interactive:
             console.start()
-        app = _run_sessions(config, console, say, name, lambda new: prompt_name.__setitem__(0, new), password)
+        app = _run_sessions(
+            config, console, say, name, lambda new: prompt_name.__setitem__(0, new), password, signals
+        )
         if app is None:
             return EXIT_FAILURE
         reason = app.exit_reason

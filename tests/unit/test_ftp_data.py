@@ -1,0 +1,57 @@
+"""An FTP data connection's socket for a RETR in clear: the kernel holds at most
+RETR_UNSENT_BYTES of the file unsent (see ftpdoor.RETR_UNSENT_BYTES for why)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from loop_fakes import FakeTime, make_loop
+
+from ftplab import ftp
+from ftplab.ftpdoor import RETR_UNSENT_BYTES, FtpControl, FtpData
+from ftplab.storage import OpenFile
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_NOTSENT_LOWAT"), reason="no TCP_NOTSENT_LOWAT")
+
+
+@pytest.fixture
+def data() -> Iterator[FtpData]:
+    """A data connection on a real TCP socket (the loop's end), its peer connected, no transfer yet."""
+    server, _door = make_loop(FakeTime())
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname())
+        ours, address = listener.accept()
+    ours.setblocking(False)
+    control_ours, control_peer = socket.socketpair()
+    control = FtpControl(control_ours, address, server.now, session=None, key=address[0])
+    control.loop = server
+    yield FtpData(ours, address, control)
+    for sock in (ours, peer, control_ours, control_peer):
+        sock.close()
+    server._close_everything()
+
+
+def unsent_limit(data: FtpData) -> int:
+    return data.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT)
+
+
+def test_a_retr_bounds_what_the_kernel_holds_unsent(data: FtpData, tmp_path: Path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"x" * 100_000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert unsent_limit(data) != RETR_UNSENT_BYTES
+        assert data.begin(ftp.SendFile(OpenFile(fd, "/big.bin", 100_000, ()), 0))
+        assert unsent_limit(data) == RETR_UNSENT_BYTES
+    finally:
+        os.close(fd)
+
+
+def test_an_upload_leaves_the_socket_as_it_was(data: FtpData):
+    before = unsent_limit(data)
+    data.begin(ftp.ReceiveUpload(upload=None))
+    assert unsent_limit(data) == before
