@@ -18,6 +18,7 @@ import logging
 import os
 import selectors
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,6 +39,11 @@ MAX_CLOSING = 64
 """Connections kept open only to deliver a last message; past this they close at once."""
 
 ACCEPT_PAUSE_SECONDS = 0.5
+
+OPTIONS_INHERITED = sys.platform.startswith("linux")
+"""A socket Linux accepts inherits its listener's TCP_NODELAY, keepalive and TCP_USER_TIMEOUT
+settings (tests/unit/test_admission.py checks it): set once on the listener, not six system
+calls per connection. Elsewhere each accepted socket gets them."""
 
 FD_SETSIZE = 1024
 """The highest descriptor select() can watch, plus one (glibc's fixed size)."""
@@ -82,8 +88,10 @@ class Listener:
         self.sock: socket.socket | None = None
 
     def bind(self) -> tuple:
-        """Listen; returns the bound (host, port)."""
+        """Listen; returns the bound (host, port). The options every client socket gets are set
+        on the listener too: Linux's accepted sockets inherit them (see `Admission.admit`)."""
         self.sock = listen(self._host, self._port)
+        self._admission.tune(self.sock)
         return self.sock.getsockname()[:2]
 
     def on_ready(self, _mask: int) -> None:
@@ -154,9 +162,8 @@ class Admission:
             turn_away(sock, door.busy_message())
             return
         sock.setblocking(False)
-        with contextlib.suppress(OSError):  # not TCP: a socket pair in the unit tests
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        watch_for_dead_peer(sock, user_timeout_ms=int(self._limits.dead_peer_seconds * 1000))
+        if not OPTIONS_INHERITED:
+            self.tune(sock)
         key = address_key(address[0])
         place = self._places.get(key) or self._places.setdefault(key, Place(key, self._loop.now))
         connection = door.new_connection(sock, address, place)
@@ -174,11 +181,17 @@ class Admission:
         place.open += 1
         if refusal is None:
             connection.admitted()
-            log.info("connect %s (%d open)", connection.label, len(self.open))
+            log.info("connect %s (%d open)", connection, len(self.open))
             return
         code, message_key, limit = refusal
         log.warning("refused %s: %s", connection.label, code)
         connection.refuse(code, message_key, limit=limit)
+
+    def tune(self, sock: socket.socket) -> None:
+        """No Nagle delay on replies, and a dead peer noticed (--data-timeout)."""
+        with contextlib.suppress(OSError):  # not TCP: a socket pair in the unit tests
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        watch_for_dead_peer(sock, user_timeout_ms=int(self._limits.dead_peer_seconds * 1000))
 
     def _problem(self, place: Place) -> tuple | None:
         if len(self.open) >= self._limits.max_clients and not self._evict_oldest_unnamed():
@@ -220,7 +233,7 @@ class Admission:
         self.open.discard(connection)
         self._unnamed.pop(connection, None)
         if connection.name is None:
-            log.info("disconnect %s (%s)", connection.label, reason)
+            log.info("disconnect %s (%s)", connection, reason)
         connection.leave(reason)
         place = self._places.get(connection.address_key)
         if place is not None:

@@ -96,6 +96,11 @@ class Transport:
         """How the logs name this connection: '?@172.28.0.3:51234'."""
         return f"?@{self.address[0]}:{self.address[1]}"
 
+    def __str__(self) -> str:
+        """Its label: logs pass the connection itself, so a label is made only for a line
+        that is written (the server's are INFO lines, usually not)."""
+        return self.label
+
     @property
     def is_open(self) -> bool:
         return self.state is State.OPEN

@@ -12,7 +12,8 @@ connection does its own socket work (`FtpControl.readable`,
                      control connection's own address, until DATA_CONNECT_SECONDS
     ConnectActive    remember where to connect when the transfer starts
     SendFile         a file slice in the data connection's outbox (os.sendfile)
-    SendListing      pieces in the data connection's outbox, the next when the last is sent
+    SendListing      pieces in the data connection's outbox as it drains (the folder
+                     read a step a turn, between the other clients' work)
     ReceiveUpload    what the data connection reads goes to the upload
     UploadFinished   the others are told a file arrived
     FileSent         the teacher's console is told a file went out
@@ -231,7 +232,7 @@ class FtpControl(Connection):
             log.info("refused name %s for %s: in use", visible(action.name), self.label)
             self.ftp.handle(ftp.JoinRefused(self.door.say("name_taken", name=action.name)))
             return
-        log.info("joined %s", self.label)
+        log.info("joined %s", self)
         room.note_arrival(self)
         self.ftp.handle(ftp.Joined())
 
@@ -241,7 +242,7 @@ class FtpControl(Connection):
         self.door.room.announce("uploaded", name=self.name, path=path, size=size)
 
     def note_download(self, action: ftp.FileSent) -> None:
-        log.info("sent %s to %s: %d bytes", visible(action.path), self.label, action.size)
+        log.info("sent %s to %s: %d bytes", visible(action.path), self, action.size)
         path, size = _room_path(action.path), human_size(action.size)
         self.door.room.show(self.door.say("console_sent", name=self.name, path=path, size=size))
 
@@ -347,8 +348,8 @@ class FtpData(Connection):
             self.sending = True
         elif isinstance(action, ftp.SendListing):
             self.pieces = action.pieces
-            self.next_piece()
             self.sending = True
+            return True  # its pieces come as `produce` asks for them (an empty one ends there)
         else:
             self.upload = action.upload
         return not self.sending or bool(self.outbox)
@@ -359,15 +360,20 @@ class FtpData(Connection):
         with contextlib.suppress(OSError, AttributeError):
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, limit)
 
-    def next_piece(self) -> bool:
-        """Queue the next piece of a listing; False when none is left."""
-        piece = next(self.pieces, None) if self.pieces is not None else None
-        if piece is None:
-            self.pieces = None
-            return False
-        self.outbox.add(piece)
-        self.loop.touch(self)
-        return True
+    def produce(self) -> None:
+        """The next pieces of a listing while output is low. A None piece was a step of reading
+        the folder with nothing to send yet: the next comes on the next turn, after the others'
+        work. The listing is done when no piece is left and all went out (see `flushed`)."""
+        while self.pieces is not None and self.below_low_water and self.state is State.OPEN:
+            piece = next(self.pieces, b"")
+            if piece is None:
+                self.loop.touch(self)
+                return
+            if not piece:
+                self.pieces = None
+                self.flushed()
+                return
+            self.outbox.add(piece)
 
     def on_ready(self, mask: int) -> None:
         if not self.connecting:
@@ -434,8 +440,8 @@ class FtpData(Connection):
         return bool(self.early) or self.input_ended
 
     def flushed(self) -> None:
-        """An empty outbox: the next piece of a listing, or the transfer is done."""
-        if self.sending and not self.outbox and self.state is State.OPEN and not self.next_piece():
+        """An empty outbox with no piece of a listing left: the transfer is done."""
+        if self.sending and not self.outbox and self.state is State.OPEN and self.pieces is None:
             self.control.door.transfer_ended(self, ftp.TransferDone())
 
     def flush_failed(self, error: OSError | FileChanged) -> None:
@@ -601,8 +607,7 @@ class FtpDoor(Door):
 
     def _listen(self, control: FtpControl) -> bool:
         """A listener for `control` on a free port of the range; False when every port listens."""
-        local = control.sock.getsockname()
-        sock = self._passive_ports.listen(local[0], control.sock.family, control.label)
+        sock = self._passive_ports.listen(control.ftp.local_host, control.sock.family, control.label)
         if sock is None:
             return False
         listener = PassiveListener(

@@ -34,7 +34,7 @@ from .messages import (
 )
 from .protocol import ErrorCode
 from .session import Session
-from .storage import Entry, FileProblem, NoSuchFile, Storage, Tree, display_path, split_path
+from .storage import FileProblem, FolderReading, NoSuchFile, Storage, Tree, display_path, split_path
 from .teacher_commands import TeacherCommands, who_text
 from .text import visible
 from .uploads import Uploads, UploadSettings
@@ -281,25 +281,31 @@ class Handlers:
         """The files and subdirectories of the current directory, or of the one named."""
         try:
             parts = split_path(session.cwd, argument) if argument else session.cwd
-            entries = self._tree.list_shown(parts)
+            reading = self._tree.read_folder(parts, twins=True)
         except (FileProblem, OSError) as error:
             self._folder_unlisted(session, error, argument)
             return
-        if not entries:
-            say = self._room.say_to(session)
-            key = "list_empty_in" if parts else "list_empty"
-            self._room.reply(session, say(key, path=display_path(parts)))
-            return
         fields = session.protocol_version >= 2
-        self._room.reply_in_pieces(session, self._listing(parts, entries, self._room.say_to(session), fields))
+        self._room.reply_in_pieces(session, self._listing(parts, reading, self._room.say_to(session), fields))
 
-    def _listing(self, parts: tuple[str, ...], entries: list[Entry], say: Messages, fields: bool) -> Iterator:
-        """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields."""
+    def _listing(
+        self, parts: tuple[str, ...], reading: FolderReading, say: Messages, fields: bool
+    ) -> Iterator:
+        """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields.
+        First a None for each step of reading the folder: the loop serves the others between."""
+        try:
+            while not reading.read_some():
+                yield None
+        finally:
+            reading.close()
+        if not reading.count:
+            yield say("list_empty_in" if parts else "list_empty", path=display_path(parts))
+            return
         if parts:
-            yield say("list_header_in", path=display_path(parts), count=len(entries))
+            yield say("list_header_in", path=display_path(parts), count=reading.count)
         else:
-            yield say("list_header", count=len(entries))
-        for entry in entries:
+            yield say("list_header", count=reading.count)
+        for entry in reading.shown_entries():
             if fields:
                 kind, size = ("d", 0) if entry.is_dir else ("f", entry.size)
                 yield protocol.ListEntry(self._room.name, kind, size, int(entry.mtime), entry.shown)

@@ -257,8 +257,11 @@ class LabDoor(Door):
         """Queue what the session is owed while its output is low: the rest
         of a long answer, download frames, and the goodbye after quit."""
         while session.replies is not None and session.below_low_water:
-            data = next(session.replies, None)
-            if data is None:
+            data = next(session.replies, b"")
+            if data is None:  # a step of work (a folder read) with nothing to say yet
+                self.loop.touch(session)  # the rest on the next turn, after the others' work
+                break
+            if not data:
                 session.replies = None
             else:
                 session.queue(data, self.loop.now)

@@ -17,10 +17,14 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+from functools import lru_cache
 
 IPV6_HOST_PREFIX = 64
 """An IPv6 host usually picks any address in its /64 (privacy addresses change
 often), so a per-address limit counts the whole /64 as one machine."""
+
+ADDRESS_KEYS_KEPT = 4096
+"""Client addresses whose key is remembered (every connection asks for its address's)."""
 
 KEEPALIVE_IDLE_SECONDS = 5
 KEEPALIVE_INTERVAL_SECONDS = 2
@@ -51,6 +55,7 @@ def watch_for_dead_peer(sock: socket.socket, *, user_timeout_ms: int = 0) -> Non
         _set(sock, getattr(socket, "TCP_USER_TIMEOUT", None), user_timeout_ms)
 
 
+@lru_cache(maxsize=ADDRESS_KEYS_KEPT)
 def address_key(ip: str) -> str:
     """What a per-address limit counts as one machine: an IPv4 address as it
     is, also when it arrives IPv4-mapped on a dual-stack socket

@@ -273,10 +273,13 @@ class Room:
         self._loop.close_after_output(session, "quit")
 
 
-def encoded_replies(server_name: str, texts: Iterable) -> Iterator[bytes]:
-    """Each text as a line from the server; an event (a `!ENTRY`) as itself."""
+def encoded_replies(server_name: str, texts: Iterable) -> Iterator[bytes | None]:
+    """Each text as a line from the server; an event (a `!ENTRY`) as itself; None (a step of
+    work with nothing to say yet) as it is."""
     for text in texts:
-        if not isinstance(text, str):
+        if text is None:
+            yield None
+        elif not isinstance(text, str):
             yield protocol.encode(text)
-            continue
-        yield protocol.encode(protocol.Message(server_name, protocol.fit_text(server_name, text)))
+        else:
+            yield protocol.encode(protocol.Message(server_name, protocol.fit_text(server_name, text)))

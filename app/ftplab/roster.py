@@ -127,7 +127,7 @@ class Roster:
         self._listeners.pop(session, None)
         log.info(
             "disconnect %s (%s) after %.1f s",
-            session.label,
+            session,
             reason,
             self._loop.now - session.connected_at,
         )
@@ -142,9 +142,10 @@ class Roster:
     def end_visits_past_grace(self) -> None:
         """The FTP visits whose grace is over end now (the oldest first)."""
         now = self._loop.now
-        for visitor in list(self._in_grace):
+        while self._in_grace:
+            visitor = next(iter(self._in_grace))
             if now - visitor.gone_since < self._ftp_grace:
-                break
+                break  # the oldest is still in its grace: so are the others (no copy of them each turn)
             self._end_visit(visitor)
 
     def _end_visit(self, visitor: Visitor) -> None:

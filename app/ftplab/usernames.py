@@ -89,8 +89,16 @@ def name_problem(name: str) -> str | None:
     return None if _characters_allowed(name) else "characters"
 
 
+_ASCII_ALLOWED = frozenset(chr(code) for code in range(128) if not _bad_character(chr(code)))
+"""The ASCII characters a name may have: an ASCII name is its own NFKC form, and no ASCII
+character is invisible, so checking its characters is one set look-up (every anonymous FTP login's
+`anon-N` is a new name, which the cache below would not hold)."""
+
+
 @functools.lru_cache(maxsize=CHECKED_NAMES_KEPT)
 def _characters_allowed(name: str) -> bool:
+    if name.isascii():
+        return _ASCII_ALLOWED.issuperset(name)
     return not any(_bad_character(ch) for ch in name + unicodedata.normalize("NFKC", name))
 
 
@@ -103,7 +111,10 @@ def name_key(name: str) -> str:
     in Unicode normal form, or by a Greek or Cyrillic look-alike letter.
 
     Unicode's compatibility caseless match (NFKD, fold, NFKD, fold, NFD
-    first: folding can undo a normal form), then the look-alike table."""
+    first: folding can undo a normal form), then the look-alike table. An ASCII name is
+    already in every normal form, and its case fold is its lower case."""
+    if name.isascii():
+        return name.lower().translate(_TRANSLATION)
     folded = _nfkd(_nfkd(unicodedata.normalize("NFD", name).casefold()).casefold())
     return unicodedata.normalize("NFC", folded.translate(_TRANSLATION))
 

@@ -90,7 +90,7 @@ class FakeLoop:
         )
 
     def _do_SendListing(self, action: ftp.SendListing) -> None:
-        self._transfer(action, lambda: self.sent.append(b"".join(action.pieces)))
+        self._transfer(action, lambda: self.sent.append(b"".join(p for p in action.pieces if p is not None)))
 
     def _do_ReceiveUpload(self, action: ftp.ReceiveUpload) -> None:
         self._transfer(action, lambda: self._write_upload(action.upload))

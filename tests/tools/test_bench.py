@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import core, report, sessions, transfers
-from bench.cli import parse_args
+from bench.cli import parse_args, settings_from
 from bench.parts import PARTS
 from bench.servers import vsftpd_missing
 from support.waiting import wait_until
@@ -104,6 +104,16 @@ def test_the_class_part_runs_only_when_asked_since_it_needs_docker():
     assert "class" not in parse_args([]).only
     assert parse_args(["--class"]).only == list(PARTS)
     assert parse_args(["--only", "class"]).only == ["class"]
+
+
+def test_the_sessions_part_measures_the_servers_asked_for_and_always_the_door(tmp_path):
+    def measured(*argv):
+        return list(sessions.measured(settings_from(parse_args(list(argv)), tmp_path)))
+
+    assert measured() == list(sessions.SERVERS)
+    assert measured("--servers", "pyftpdlib") == ["door", "pyftpdlib"]
+    with pytest.raises(ValueError, match="no such server"):
+        measured("--servers", "door,proftpd")
 
 
 def test_ratios_are_taken_run_by_run():

@@ -6,13 +6,16 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import sys
 
 import pytest
 from loop_fakes import BUSY, FakeTime, make_loop, pair
 
-from ftplab.admission import ACCEPT_PAUSE_SECONDS, Listener
+from ftplab.admission import ACCEPT_PAUSE_SECONDS, Admission, Limits, Listener
 from ftplab.connection import State
+from ftplab.net import KEEPALIVE_IDLE_SECONDS
 from ftplab.protocol import ErrorCode
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -125,3 +128,21 @@ def test_leaving_counts_once_and_the_connection_may_still_close_in_steps(started
     server.admission.leave(probe, "again")  # a second leave changes nothing
     assert not server.admission.open
     peer.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's accepted sockets inherit them")
+def test_a_client_socket_has_the_listeners_options(started):
+    """Set once on the listener (OPTIONS_INHERITED), they reach every accepted socket."""
+    server, door = started()
+    server.admission = Admission(server, Limits(10, 0, dead_peer_seconds=30), lambda: server.connection_count)
+    listener = Listener("lab", "127.0.0.1", 0, door, server.admission)
+    server.admission.add_listener(listener)
+    server.bind()
+    with socket.create_connection(listener.sock.getsockname()[:2], timeout=5):
+        accept = listener.on_ready
+        wait_until(lambda: accept(selectors.EVENT_READ) or door.made, message="the connection accepted")
+        accepted = door.made[-1].sock
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE_SECONDS
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000

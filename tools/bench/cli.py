@@ -30,6 +30,7 @@ Writes docs/benchmarks.md and docs/benchmarks.png (the chart needs matplotlib).
     scripts/bench --full       # adds N = 5,000 and 10,000 clients to the fan-out
     scripts/bench --class      # adds 30 student containers getting one file at once (Docker)
     scripts/bench --only sessions --output /tmp/sessions.md   # one part
+    scripts/bench --only sessions --clients 1000 --servers door,pyftpdlib --output /tmp/s.md
     scripts/bench --app ../other/app --output /tmp/other.md   # measure other ftplab sources
 """
 
@@ -53,6 +54,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="runs (windows) of each figure (3; 2 with --quick)")
     parser.add_argument("--big-mib", type=int, help="size of the big file in MiB (1024; 64 with --quick)")
     parser.add_argument("--clients", type=counts, help="N for sessions/s, e.g. 20,100,1000 (the default)")
+    parser.add_argument(
+        "--servers",
+        type=lambda text: tuple(text.split(",")),
+        default=(),
+        help="the sessions part's servers, e.g. door,pyftpdlib (all: door,pyftpdlib,vsftpd,lab)",
+    )
     parser.add_argument("--crowds", type=counts, help="N for the fan-out, e.g. 100,1000 (the default)")
     parser.add_argument("--generators", type=int, default=4, help="load generator processes (4)")
     parser.add_argument(
@@ -95,6 +102,7 @@ def settings_from(args: argparse.Namespace, work: Path) -> Settings:
         messages=3 if quick else 5,
         app=args.app.resolve(),
         work=work,
+        servers=args.servers,
     )
 
 

@@ -58,6 +58,8 @@ class Settings:
     messages: int
     app: Path
     work: Path
+    servers: tuple[str, ...] = ()
+    """The sessions part's servers (sessions.SERVERS' keys); none given: all of them."""
     server_help: str = ""
     progress: Progress = field(default_factory=Progress)
 

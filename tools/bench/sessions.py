@@ -289,10 +289,19 @@ def measure(settings: Settings) -> list[Section]:
     sources = Sources()
     outcomes: dict[tuple[str, int], Outcome] = {}
     for count in settings.clients:
-        for kind, name in SERVERS.items():
+        for kind, name in measured(settings).items():
             settings.progress(f"{name}, N = {count:,}: warm-up, then {settings.runs} windows")
             outcomes[kind, count] = measure_one(settings, kind, count, sources)
     return [section(settings, outcomes)]
+
+
+def measured(settings: Settings) -> dict[str, str]:
+    """The servers this run measures (--servers), the FTP door always among them."""
+    unknown = set(settings.servers) - set(SERVERS)
+    if unknown:
+        raise ValueError(f"--servers: no such server {', '.join(sorted(unknown))} (of {', '.join(SERVERS)})")
+    wanted = {"door", *settings.servers} if settings.servers else set(SERVERS)
+    return {kind: name for kind, name in SERVERS.items() if kind in wanted}
 
 
 def comparable(*outcomes: Outcome) -> str:
@@ -311,7 +320,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
     rows, targets = [], []
     for count in settings.clients:
         door = outcomes["door", count]
-        for kind, name in SERVERS.items():
+        for kind, name in measured(settings).items():
             outcome = outcomes[kind, count]
             refused = comparable(door, outcome)
             versus = refused or ratio_cell(paired_ratios(door.rates, outcome.rates))
@@ -330,7 +339,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
                     outcome.notes(),
                 )
             )
-        for rival in ("pyftpdlib", "vsftpd"):
+        for rival in [kind for kind in ("pyftpdlib", "vsftpd") if kind in measured(settings)]:
             text = f"N = {count:,}: FTP door sessions/s ahead of {rival}"
             refused = comparable(door, outcomes[rival, count])
             targets.append(
@@ -405,7 +414,7 @@ def plot(axes, settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> 
         points = [
             (count, statistics.median(outcomes[kind, count].rates))
             for count in settings.clients
-            if outcomes[kind, count].rates
+            if (kind, count) in outcomes and outcomes[kind, count].rates
         ]
         if points:
             axes.plot(*zip(*points, strict=True), style, label=name)

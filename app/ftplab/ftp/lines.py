@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+ADDRESSES_KEPT = 1024
+"""Parsed addresses remembered: each PASV gives the server's own, each PORT is checked against its peer."""
 MAX_COMMAND_BYTES = 4096
 """The longest command line accepted, CRLF included; a longer one gets 500."""
 
@@ -90,6 +93,7 @@ def parse_command(raw: bytes) -> tuple[str, str]:
 # --- addresses ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=ADDRESSES_KEPT)
 def ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(host.split("%")[0])

@@ -6,10 +6,10 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from ..filenames import is_servable
-from ..storage import TreeEntry
+from ..storage import FolderReading, TreeEntry
 from ..text import visible
 from .commands import Rights
 
@@ -32,18 +32,43 @@ def reply(code: int, *lines: str) -> bytes:
     return f"{code}-{shown[0]}\r\n{middle}{code} {shown[-1]}\r\n".encode()
 
 
-def reply_pieces(code: int, first: str, middle: Iterable[str], last: str) -> Iterator[bytes]:
-    """`reply(code, first, *middle, last)` in pieces of LINES_PER_PIECE lines,
-    built only as they are asked for: a long reply never sits whole in memory."""
+Entries = FolderReading | list[TreeEntry]
+"""A listing's entries: a folder read a step at a time, or the one entry of a file."""
+Render = Callable[[Iterable[TreeEntry]], Iterable[str]]
+"""The lines of a listing from its entries (`ls -l`, names only, MLSD facts)."""
+
+
+def reply_pieces(
+    code: int, first: str, entries: Entries, render: Render, last: str
+) -> Iterator[bytes | None]:
+    """`reply(code, first, *lines, last)` in pieces of LINES_PER_PIECE lines,
+    built only as they are asked for: a long reply never sits whole in memory.
+    None while the folder is read (a step each, see `entries_in_steps`)."""
     yield f"{code}-{visible(first)}\r\n".encode()
-    yield from _pieces(f" {visible(line)}" for line in middle)
+    taken = yield from entries_in_steps(entries)
+    yield from _pieces(f" {visible(line)}" for line in render(taken))
     yield f"{code} {visible(last)}\r\n".encode()
 
 
-def listing_pieces(lines: Iterable[str]) -> Iterator[bytes]:
+def listing_pieces(entries: Entries, render: Render) -> Iterator[bytes | None]:
     """A data-connection listing in pieces of LINES_PER_PIECE lines (names that
-    are not UTF-8 go out as their own bytes)."""
-    yield from _pieces(lines)
+    are not UTF-8 go out as their own bytes); None for each step of reading the folder."""
+    taken = yield from entries_in_steps(entries)
+    yield from _pieces(render(taken))
+
+
+def entries_in_steps(entries: Entries) -> Generator[None, None, Iterable[TreeEntry]]:
+    """Read a folder a step at a time, a None for each step but the last (the loop serves
+    others between them); returns its entries in name order. The folder is closed when the
+    listing ends, however it ends."""
+    if isinstance(entries, list):
+        return entries
+    try:
+        while not entries.read_some():
+            yield None
+    finally:
+        entries.close()
+    return entries.entries()
 
 
 def _pieces(lines: Iterable[str]) -> Iterator[bytes]:

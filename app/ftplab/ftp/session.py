@@ -9,9 +9,9 @@ import ipaddress
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 from ..accounts import Account, Accounts
 from ..logins import LoginGuard
@@ -23,6 +23,7 @@ from ..storage import (
     AlreadyExists,
     DiskFull,
     FileProblem,
+    FolderReading,
     NoSuchFile,
     Tree,
     TreeEntry,
@@ -90,6 +91,8 @@ HASH_NAME = "SHA-256"
 MAX_LOGIN_FAILURES = 3
 ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
 LOWEST_ACTIVE_PORT = 1024
+FIXED_REPLIES_KEPT = 256
+"""Replies without values remembered, per catalogue (each language's are a few dozen)."""
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,8 @@ class FtpSession(SecurityCommands):
             pieces.close()
 
     def _say(self, code: int, key: str, **values) -> None:
-        self._emit(SendReply(reply(code, self.messages(key, **values))))
+        data = reply(code, self.messages(key, **values)) if values else _fixed_reply(self.messages, code, key)
+        self._emit(SendReply(data))
 
     def _close(self) -> None:
         self._emit(CloseData())
@@ -753,7 +757,9 @@ class FtpSession(SecurityCommands):
             return
         now = self._clock()
         first, last = self.messages("ftp_stat_of", path=argument), self.messages("ftp_stat_end")
-        self._start_long_reply(reply_pieces(213, first, (ls_line(e, now) for e in entries), last))
+        self._start_long_reply(
+            reply_pieces(213, first, entries, lambda taken: (ls_line(e, now) for e in taken), last)
+        )
 
     # -- data connections --
 
@@ -857,16 +863,16 @@ class FtpSession(SecurityCommands):
 
     # -- listings --
 
-    def _listing_entries(self, argument: str) -> list[TreeEntry]:
-        """The entries of a directory, or the one entry of a file."""
+    def _listing_entries(self, argument: str) -> FolderReading | list[TreeEntry]:
+        """A directory's entries, read in steps (FolderReading), or the one entry of a file."""
         words = argument.split(" ")
         while words and words[0].startswith("-"):  # "LIST -la": options ls would take
             words.pop(0)
         parts = self._path(" ".join(words))
         entry = self.tree.entry(parts)
-        return self.tree.list(parts) if entry.is_dir else [entry]
+        return self.tree.read_folder(parts) if entry.is_dir else [entry]
 
-    def _send_listing(self, argument: str, render: Callable[[list[TreeEntry]], Iterator[str]]) -> None:
+    def _send_listing(self, argument: str, render: Callable[[Iterable[TreeEntry]], Iterator[str]]) -> None:
         if not self._have_data_channel():
             return
         try:
@@ -874,7 +880,7 @@ class FtpSession(SecurityCommands):
         except FileProblem as problem:
             self._refuse(problem)
             return
-        self._start_transfer(SendListing(listing_pieces(render(entries))), "ftp_listing_opening")
+        self._start_transfer(SendListing(listing_pieces(entries, render)), "ftp_listing_opening")
 
     def _cmd_list(self, argument: str) -> None:
         now = self._clock()
@@ -1026,6 +1032,12 @@ class FtpSession(SecurityCommands):
         TransferFailed: _on_transfer_failed,
         DataConnectFailed: _on_data_connect_failed,
     }
+
+
+@lru_cache(maxsize=FIXED_REPLIES_KEPT)
+def _fixed_reply(messages: Messages, code: int, key: str) -> bytes:
+    """A reply with no values in it (220, 331, 226, 221...), made once per catalogue, not per session."""
+    return reply(code, messages(key))
 
 
 class NameNotAllowed(FileProblem):

@@ -25,9 +25,21 @@ from .problems import (
     UploadFailed,
     UploadTooBig,
 )
-from .tree import MIN_FREE_INODES, Entry, Storage, Tree, TreeEntry, display_path, split_path
+from .tree import (
+    ENTRIES_PER_STEP,
+    MIN_FREE_INODES,
+    Entry,
+    FolderReading,
+    Storage,
+    Tree,
+    TreeEntry,
+    display_path,
+    split_path,
+)
 
 __all__ = [
+    "ENTRIES_PER_STEP",
+    "FolderReading",
     "MIN_FREE_BYTES",
     "MIN_FREE_INODES",
     "UPLOAD_TEMP_PREFIX",

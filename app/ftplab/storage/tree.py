@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import heapq
+import itertools
 import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 
-from ..filenames import is_listed, is_servable, shown_apart
+from ..filenames import is_listed, is_servable, shown_apart, typed_form
 from ..text import visible
 from .incoming import MIN_FREE_BYTES, NO_HARD_LINKS, Upload
 from .opened import OpenFile, file_identity
@@ -49,6 +52,9 @@ _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+ENTRIES_PER_STEP = 512
+"""Entries of a folder read (each with its stat) in one step of a listing, a few milliseconds:
+a folder of 30,000 is read over some sixty turns of the loop, between other clients' work."""
 MIN_FREE_INODES = 1024
 """FTP door operations: folders are not made once the file system has fewer free inodes than this."""
 
@@ -251,13 +257,19 @@ class Tree:
     def list(self, parts: tuple[str, ...]) -> list[TreeEntry]:
         """Regular files and directories in the directory `parts`, sorted by
         name; links only when they lead inside the root; no upload temporaries."""
-        fd, base = self._walk(parts)
+        reading = self.read_folder(parts)
         try:
-            with os.scandir(fd) as scan:
-                entries = [entry for item in scan if (entry := self._tree_entry(base, item)) is not None]
+            while not reading.read_some():
+                pass
+            return list(reading.entries())
         finally:
-            os.close(fd)
-        return sorted(entries, key=lambda entry: entry.name)
+            reading.close()
+
+    def read_folder(self, parts: tuple[str, ...], *, twins: bool = False) -> FolderReading:
+        """`list` a step at a time (a listing that streams); the folder is opened now, so a
+        FileProblem comes at once. `twins`: note the names `list_shown` shows apart."""
+        fd, base = self._walk(parts)
+        return FolderReading(self, fd, base, twins=twins)
 
     def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
         if not is_listed(item.name):
@@ -276,17 +288,7 @@ class Tree:
         """`list` as the lab's `list` shows it: each name escaped when it
         cannot be served, and names that are one name when typed shown apart."""
         entries = self.list(parts)
-        twins = typed_twins(entry.name for entry in entries)
-        return [
-            Entry(
-                entry.name,
-                entry.size,
-                entry.mtime,
-                shown_apart(entry.name) if entry.name in twins else visible(entry.name),
-                entry.is_dir,
-            )
-            for entry in entries
-        ]
+        return list(_shown(entries, typed_twins(entry.name for entry in entries)))
 
     def entry(self, parts: tuple[str, ...]) -> TreeEntry:
         """The file or directory at `parts` (the root too)."""
@@ -310,8 +312,7 @@ class Tree:
         shown = display_path(parts)
         parent, parent_path = self._open_parent(parts, NoSuchFile)
         try:
-            name = self._present(parent, parts[-1], shown)
-            fd = self._open_file_in(parent, parent_path, name, shown)
+            fd, name = self._open_file_in(parent, parent_path, parts[-1], shown, twin_allowed=True)
         finally:
             os.close(parent)
         try:
@@ -323,17 +324,25 @@ class Tree:
             raise
         return OpenFile(fd, display_path((*parts[:-1], name)), info.st_size, file_identity(info))
 
-    def _open_file_in(self, parent_fd: int, parent_path: str, name: str, shown: str) -> int:
+    def _open_file_in(
+        self, parent_fd: int, parent_path: str, name: str, shown: str, *, twin_allowed: bool = False
+    ) -> tuple[int, str]:
+        """The file `name` in the parent, opened, and its name on disk: when no entry has exactly
+        that name (and `twin_allowed`), the one that has it in another Unicode form. Opened
+        first, looked for only when missing: a download costs no stat of its name."""
         try:
             fd = os.open(name, _OPEN_FLAGS, dir_fd=parent_fd)
         except OSError as error:
+            if error.errno == errno.ENOENT and twin_allowed:
+                twin = self._only_twin(parent_fd, name, shown)
+                return self._open_file_in(parent_fd, parent_path, twin, shown)
             if error.errno in SYMLINK_ERRNOS:
-                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0]
+                return self._follow_link(parent_path, name, shown, _OPEN_FLAGS)[0], name
             raise problem_for(error, shown) from None
         if not self.storage.opened_inside(fd):
             os.close(fd)
             raise NoSuchFile(shown)
-        return fd
+        return fd, name
 
     # -- changing --
 
@@ -540,6 +549,75 @@ class Tree:
             raise NoFreeInodes(shown)
         if info.f_bavail * info.f_frsize < min_free_bytes:
             raise DiskFull(shown)
+
+
+class FolderReading:
+    """One folder's entries read ENTRIES_PER_STEP at a time (`read_some`), so that listing a
+    folder of 30,000 never holds the loop; then taken in name order (`entries`): each step's
+    entries are sorted as they are read, and the sorted runs merged as the entries are taken.
+    Holds the folder open until it has been read to its end or `close`d."""
+
+    def __init__(self, tree: Tree, fd: int, base: str, *, twins: bool = False):
+        try:
+            self._scan = os.scandir(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
+        self._tree = tree
+        self._base = base
+        self._runs: list[list[TreeEntry]] = []
+        self.count = 0
+        """Entries found so far (all of them once `read_some` said it is done)."""
+        self._forms: dict[str, str] | None = {} if twins else None
+        self.twins: set[str] = set()
+        """With `twins`: the names found so far that share their typed form with another."""
+
+    def read_some(self, limit: int = ENTRIES_PER_STEP) -> bool:
+        """Read at most `limit` more entries; True once the folder has been read to its end."""
+        if self._fd is None:
+            return True
+        items = list(itertools.islice(self._scan, limit))
+        run = [entry for item in items if (entry := self._tree._tree_entry(self._base, item)) is not None]
+        run.sort(key=_BY_NAME)
+        self._runs.append(run)
+        self.count += len(run)
+        if self._forms is not None:
+            self._note_twins(run)
+        if len(items) < limit:
+            self.close()
+            return True
+        return False
+
+    def _note_twins(self, run: list[TreeEntry]) -> None:
+        for entry in run:
+            first = self._forms.setdefault(typed_form(entry.name), entry.name)
+            if first != entry.name:
+                self.twins.update((first, entry.name))
+
+    def entries(self) -> Iterator[TreeEntry]:
+        """The entries read, in name order, merged as they are taken."""
+        return heapq.merge(*self._runs, key=_BY_NAME)
+
+    def shown_entries(self) -> Iterator[Entry]:
+        """`entries` as `list_shown` shows them (read with `twins`)."""
+        return _shown(self.entries(), self.twins)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._scan.close()
+            os.close(self._fd)
+            self._fd = None
+
+
+_BY_NAME = attrgetter("name")
+
+
+def _shown(entries, twins: set[str]) -> Iterator[Entry]:
+    """Each entry with its name as a listing shows it: escaped, or told apart from its twins."""
+    for entry in entries:
+        shown = shown_apart(entry.name) if entry.name in twins else visible(entry.name)
+        yield Entry(entry.name, entry.size, entry.mtime, shown, entry.is_dir)
 
 
 def _lstat_or_none(parent_fd: int, name: str) -> os.stat_result | None:

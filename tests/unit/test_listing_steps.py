@@ -1,0 +1,126 @@
+"""A listing of 30,000 entries does not hold the loop: a whole server from `build_server`,
+turned in this thread, answers another client while the folder is still being read, and the
+lister's queued output stays bounded; then the lister gets every entry, in name order."""
+
+from __future__ import annotations
+
+import select
+import socket
+
+import pytest
+
+from ftplab.config import ServerConfig
+from ftplab.connection import HIGH_WATER_BYTES
+from ftplab.storage import ENTRIES_PER_STEP, Storage
+from ftplab.wiring import build_server
+
+COUNT = 30_000
+MAX_TURNS = 2_000
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crowded")
+    for number in range(COUNT):
+        (root / f"archivo-{number:05d}.txt").touch()
+    return root
+
+
+@pytest.fixture
+def server(crowded):
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        root=str(crowded),
+        name="profe",
+        max_clients=10,
+        max_per_ip=0,
+        idle_timeout=0,
+        data_timeout=60,
+        join_timeout=30,
+        lang="en",
+        log_level="WARNING",
+        ftp_port=0,
+    )
+    server = build_server(config, Storage(str(crowded)))
+    server.addresses = server.bind()
+    yield server
+    server._close_everything()
+
+
+class Peer:
+    """A client's socket, read without blocking after each turn of the loop."""
+
+    def __init__(self, address):
+        self.sock = socket.create_connection(address, timeout=5)
+        self.received = bytearray()
+
+    def read(self) -> None:
+        while select.select([self.sock], [], [], 0)[0]:
+            chunk = self.sock.recv(256 * 1024)
+            if not chunk:
+                return
+            self.received += chunk
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode())
+
+
+def turn_until(server, peers, done, watch=lambda: None) -> int:
+    """Turn the loop (reading every peer after each turn) until `done()`; how many turns it took."""
+    for turns in range(1, MAX_TURNS + 1):
+        server.turn()
+        watch()
+        for peer in peers:
+            peer.read()
+        if done():
+            return turns
+    raise AssertionError(f"not done after {MAX_TURNS} turns")
+
+
+def largest_queue(server, seen: list[int]):
+    """Notes the most output any connection had queued at a turn's end."""
+    return lambda: seen.append(max((c.outbox.buffered_bytes for c in server._connections), default=0))
+
+
+def test_a_lab_listing_of_30000_entries_lets_another_client_be_answered_meanwhile(server):
+    lab = server.addresses["lab"]
+    ana, bob = Peer(lab), Peer(lab)
+    ana.send("ana> !JOIN lang=en\n")
+    bob.send("bob> !JOIN lang=en\n")
+    turn_until(server, [ana, bob], lambda: b"!HELLO" in ana.received and b"!HELLO" in bob.received)
+    ana.send("ana> list\n")
+    turn_until(server, [ana, bob], lambda: True)  # ana's `list` is handled: the folder is being read
+    bob.send("bob> who\n")
+    turn_until(server, [ana, bob], lambda: b"bob" in bob.received.split(b"!HELLO")[-1])
+    assert b"30000" not in ana.received, "bob was answered before ana's listing had its header"
+    queued: list[int] = []
+    turn_until(
+        server, [ana, bob], lambda: b"archivo-29999.txt" in ana.received, largest_queue(server, queued)
+    )
+    assert ana.received.count(b"archivo-") == COUNT
+    assert max(queued) <= HIGH_WATER_BYTES, "the listing waits for the reader, it is not queued whole"
+
+
+def test_an_ftp_listing_of_30000_entries_lets_another_client_be_answered_meanwhile(server):
+    ftp = server.addresses["ftp"]
+    alice, bob = Peer(ftp), Peer(ftp)
+    for peer in (alice, bob):
+        peer.send("USER anonymous\r\nPASS x\r\n")
+    turn_until(server, [alice, bob], lambda: b"230 " in alice.received and b"230 " in bob.received)
+    alice.send("PASV\r\n")
+    turn_until(server, [alice], lambda: b"227 " in alice.received)
+    numbers = alice.received.split(b"227 ")[1].split(b"(")[1].split(b")")[0].split(b",")
+    data = Peer(("127.0.0.1", int(numbers[4]) * 256 + int(numbers[5])))
+    alice.send("NLST\r\n")
+    turn_until(server, [alice, data], lambda: b"150 " in alice.received)
+    bob.send("NOOP\r\n")
+    turn_until(server, [alice, bob, data], lambda: b"200 " in bob.received.split(b"230 ")[-1])
+    assert not data.received, "bob was answered while alice's folder was still being read"
+    queued: list[int] = []
+    turn_until(server, [alice, bob, data], lambda: b"226 " in alice.received, largest_queue(server, queued))
+    data.read()
+    names = data.received.decode().split("\r\n")[:-1]
+    assert len(names) == COUNT and names == sorted(names)
+    assert max(queued) <= HIGH_WATER_BYTES
+    assert COUNT > 10 * ENTRIES_PER_STEP, "the folder takes many steps"
