@@ -34,7 +34,16 @@ from .messages import (
 )
 from .protocol import ErrorCode
 from .session import Session
-from .storage import FileProblem, FolderReading, NoSuchFile, Storage, Tree, display_path, split_path
+from .storage import (
+    FileProblem,
+    FolderReadFailed,
+    FolderReading,
+    NoSuchFile,
+    Storage,
+    Tree,
+    display_path,
+    split_path,
+)
 from .teacher_commands import TeacherCommands, who_text
 from .text import visible
 from .uploads import Uploads, UploadSettings
@@ -99,6 +108,17 @@ class Downloads(Protocol):
     ) -> FileProblem | None: ...
 
     def cancel(self, session: Session, argument: str, now: float) -> None: ...
+
+
+def _read_in_steps(reading: FolderReading) -> Iterator[None]:
+    """Read a folder a step at a time, a None for each step but the last (the loop serves the
+    others between them). The folder is closed however the reading ends; FolderReadFailed
+    when the system fails to read it partway."""
+    try:
+        while not reading.read_some():
+            yield None
+    finally:
+        reading.close()
 
 
 def _serves(tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
@@ -292,12 +312,14 @@ class Handlers:
         self, parts: tuple[str, ...], reading: FolderReading, say: Messages, fields: bool
     ) -> Iterator:
         """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields.
-        First a None for each step of reading the folder: the loop serves the others between."""
+        First a None for each step of reading the folder: the loop serves the others between.
+        A folder that fails partway is refused with `!ERR` (the client keeps its session)."""
         try:
-            while not reading.read_some():
-                yield None
-        finally:
-            reading.close()
+            yield from _read_in_steps(reading)
+        except FolderReadFailed as problem:
+            log.error("cannot read %s to its end: %s", visible(problem.name), problem.__cause__)
+            yield self._room.error_event(problem.code, problem.message_key, say, name=visible(problem.name))
+            return
         if not reading.count:
             yield say("list_empty_in" if parts else "list_empty", path=display_path(parts))
             return
