@@ -1,8 +1,8 @@
 """A listing of 30,000 entries does not hold the loop: a whole server from `build_server`,
 turned in this thread, answers another client while the folder is still being read, and the
-lister's queued output stays bounded; then the lister gets every entry, in name order. A folder
-that fails partway through its reading is refused on each door, and the client keeps its
-connection."""
+lister's queued output stays bounded; then the lister gets every entry, in name order. The lab's
+`get a b` and `mget PATTERN` read their folder in the same steps. A folder that fails partway
+through its reading is refused on each door, and the client keeps its connection."""
 
 from __future__ import annotations
 
@@ -106,6 +106,30 @@ def joined_pair(server, connect) -> tuple[Peer, Peer]:
     return ana, bob
 
 
+def answered_meanwhile(server, ana: Peer, bob: Peer, command: str) -> None:
+    """ana's `command` is handled (its folder being read), then bob's `who` is answered."""
+    ana.send(f"ana> {command}\n")
+    turn_until(server, [ana, bob], lambda: True)
+    bob.send("bob> who\n")
+    turn_until(server, [ana, bob], lambda: b"bob" in bob.received.split(b"!HELLO")[-1])
+
+
+@pytest.mark.parametrize(
+    ("command", "queued"),
+    [
+        ("get archivo-00007.txt archivo-29999.txt", [b"archivo-00007.txt", b"archivo-29999.txt"]),
+        ("mget archivo-2999?.txt", [f"archivo-2999{digit}.txt".encode() for digit in range(10)]),
+    ],
+)
+def test_a_lab_get_or_mget_reads_its_folder_in_steps_and_queues_in_order(server, connect, command, queued):
+    ana, bob = joined_pair(server, connect)
+    answered_meanwhile(server, ana, bob, command)
+    assert b"!QUEUED" not in ana.received, "ana was answered first: her folder was read in one step"
+    turn_until(server, [ana, bob], lambda: ana.received.count(b"!QUEUED") == len(queued))
+    names = [line.split(b"!QUEUED ")[1] for line in ana.received.split(b"\n") if b"!QUEUED " in line]
+    assert names == queued
+
+
 class FailingScan:
     """A folder's scandir that fails with EIO (a disk error) after `good` entries."""
 
@@ -143,7 +167,7 @@ def failing_reads(monkeypatch):
     monkeypatch.setattr(os, "scandir", scandir)
 
 
-@pytest.mark.parametrize("command", ["list"])
+@pytest.mark.parametrize("command", ["list", "mget *.txt", "get archivo-00001.txt archivo-00002.txt"])
 def test_a_lab_folder_that_fails_partway_is_refused_and_the_session_goes_on(
     server, connect, failing_reads, command
 ):
