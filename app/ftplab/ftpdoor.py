@@ -57,7 +57,7 @@ from .messages import Messages, human_size
 from .passive import PassiveListener, PassivePorts, WaitingLine
 from .protocol import ErrorCode
 from .session import Allowance
-from .storage import FileChanged, FileProblem, Storage, Tree, Upload
+from .storage import FileChanged, FileProblem, FolderReadFailed, Storage, Tree, Upload
 from .text import visible
 from .tls import TlsFailed
 from .transfer import HashCache
@@ -363,9 +363,14 @@ class FtpData(Connection):
     def produce(self) -> None:
         """The next pieces of a listing while output is low. A None piece was a step of reading
         the folder with nothing to send yet: the next comes on the next turn, after the others'
-        work. The listing is done when no piece is left and all went out (see `flushed`)."""
+        work. The listing is done when no piece is left and all went out (see `flushed`); a
+        folder that fails partway ends it with 451 (`listing_failed`)."""
         while self.pieces is not None and self.below_low_water and self.state is State.OPEN:
-            piece = next(self.pieces, b"")
+            try:
+                piece = next(self.pieces, b"")
+            except FolderReadFailed as problem:
+                self.listing_failed(problem)
+                return
             if piece is None:
                 self.loop.touch(self)
                 return
@@ -374,6 +379,15 @@ class FtpData(Connection):
                 self.flushed()
                 return
             self.outbox.add(piece)
+
+    def listing_failed(self, problem: FolderReadFailed) -> None:
+        """The folder failed partway through being read (nothing of it was sent): the control
+        connection answers the transfer with 451 and goes on."""
+        log.error(
+            "%s: cannot read %s to its end: %s", self.control.label, visible(problem.name), problem.__cause__
+        )
+        self.pieces = None
+        self.control.door.transfer_ended(self, ftp.TransferFailed(problem))
 
     def on_ready(self, mask: int) -> None:
         if not self.connecting:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +34,16 @@ from .messages import (
 )
 from .protocol import ErrorCode
 from .session import Session
-from .storage import FileProblem, FolderReading, NoSuchFile, Storage, Tree, display_path, split_path
+from .storage import (
+    FileProblem,
+    FolderReadFailed,
+    FolderReading,
+    NoSuchFile,
+    Storage,
+    Tree,
+    display_path,
+    split_path,
+)
 from .teacher_commands import TeacherCommands, who_text
 from .text import visible
 from .uploads import Uploads, UploadSettings
@@ -101,22 +110,61 @@ class Downloads(Protocol):
     def cancel(self, session: Session, argument: str, now: float) -> None: ...
 
 
-def _serves(tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]) -> bool:
-    """Does `word` (relative to `cwd`, or a path) name a served file? Each folder is listed
-    once into `listings`, for all the words of one line."""
+def _words(argument: str) -> list[str]:
+    """The words of `argument`, quoted as in a shell; none when a quote is left open."""
+    try:
+        return shlex.split(argument)
+    except ValueError:
+        return []
+
+
+def _read_in_steps(reading: FolderReading) -> Iterator[None]:
+    """Read a folder a step at a time, a None for each step but the last (the loop serves the
+    others between them). The folder is closed however the reading ends; FolderReadFailed
+    when the system fails to read it partway."""
+    try:
+        while not reading.read_some():
+            yield None
+    finally:
+        reading.close()
+
+
+def _serves(
+    tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]
+) -> Generator[None, None, bool]:
+    """Does `word` (relative to `cwd`, or a path) name a served file? Its folder is read in
+    steps into `listings` (a None each), unless an earlier word's reading put it there. A
+    folder that fails partway raises FolderReadFailed; one that cannot be read at all serves
+    nothing."""
     try:
         parts = split_path(cwd, word)
         if not parts:
             return False
         folder = parts[:-1]
         if folder not in listings:
-            entries = tree.list_shown(folder)
+            reading = tree.read_folder(folder, twins=True)
+            yield from _read_in_steps(reading)
             listings[folder] = {
-                entry.name for entry in entries if entry.shown == entry.name and not entry.is_dir
+                entry.name
+                for entry in reading.shown_entries()
+                if entry.shown == entry.name and not entry.is_dir
             }
+    except FolderReadFailed:
+        raise
     except (FileProblem, OSError):
         return False
     return parts[-1] in listings[folder]
+
+
+def _refuse_get(room: Room, session: Session, argument: str, problem: FileProblem) -> None:
+    reason = log_reason(problem.message_key, name=visible(argument))
+    log.info("%s: get %s refused: %s", session.label, visible(argument), reason)
+    room.send_file_error(session, problem.code, problem.message_key, argument)
+
+
+def _refuse_pattern(room: Room, session: Session, pattern: str, problem: PatternProblem) -> None:
+    shown = visible(pattern[:MAX_PATTERN_CHARS])
+    room.send_error(session, ErrorCode.USAGE, problem.message_key, pattern=shown, limit=MAX_PATTERN_CHARS)
 
 
 @dataclass(frozen=True)
@@ -292,12 +340,14 @@ class Handlers:
         self, parts: tuple[str, ...], reading: FolderReading, say: Messages, fields: bool
     ) -> Iterator:
         """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields.
-        First a None for each step of reading the folder: the loop serves the others between."""
+        First a None for each step of reading the folder: the loop serves the others between.
+        A folder that fails partway is refused with `!ERR` (the client keeps its session)."""
         try:
-            while not reading.read_some():
-                yield None
-        finally:
-            reading.close()
+            yield from _read_in_steps(reading)
+        except FolderReadFailed as problem:
+            log.error("cannot read %s to its end: %s", visible(problem.name), problem.__cause__)
+            yield self._room.error_event(problem.code, problem.message_key, say, name=visible(problem.name))
+            return
         if not reading.count:
             yield say("list_empty_in" if parts else "list_empty", path=display_path(parts))
             return
@@ -319,16 +369,11 @@ class Handlers:
         if self._download_refused(session, argument):
             return
         problem = self._request_download(session, argument)
-        if (
-            problem is not None
-            and problem.code is ErrorCode.NO_FILE
-            and self._get_each_word(session, argument)
-        ):
-            return
-        if problem is not None:
-            reason = log_reason(problem.message_key, name=visible(argument))
-            log.info("%s: get %s refused: %s", session.label, visible(argument), reason)
-            self._room.send_file_error(session, problem.code, problem.message_key, argument)
+        words = _words(argument) if problem is not None and problem.code is ErrorCode.NO_FILE else []
+        if len(words) > 1:
+            self._room.reply_in_pieces(session, self._get_each_word(session, words, argument, problem))
+        elif problem is not None:
+            _refuse_get(self._room, session, argument, problem)
 
     def _resume(self, session: Session, argument: str, _now: float) -> None:
         """`resume OFFSET SHA256 NAME`: the rest of a download the client kept in part."""
@@ -352,20 +397,24 @@ class Handlers:
         self._room.send_file_error(session, ErrorCode.NO_DOWNLOAD, "downloads_off", name)
         return True
 
-    def _get_each_word(self, session: Session, argument: str) -> bool:
-        """`get a.txt b.txt` when no file has that whole name: each word (quoted as in a shell;
-        relative to the current folder, or a path) that names a file is queued, and each that
-        does not is refused on its own. False (nothing done) when no word names a served file:
-        the line was one name, which does not exist."""
-        try:
-            words = shlex.split(argument)
-        except ValueError:
-            return False
+    def _get_each_word(
+        self, session: Session, words: list[str], argument: str, problem: FileProblem
+    ) -> Iterator[None]:
+        """`get a.txt b.txt` when no file has that whole name: each word (relative to the
+        current folder, or a path) that names a file is queued, and each that does not is
+        refused on its own. When no word names a served file, the line was one name, which
+        does not exist: `problem` refuses it. Each folder is read in steps (a None each), once
+        for all the words; the answer comes when the reading is done."""
         listings: dict[tuple[str, ...], set[str]] = {}
-        if len(words) < 2 or not any(_serves(self._tree, session.cwd, word, listings) for word in words):
-            return False
-        self._queue_each(session, words)
-        return True
+        try:
+            for word in words:
+                if (yield from _serves(self._tree, session.cwd, word, listings)):
+                    self._queue_each(session, words)
+                    return
+        except FolderReadFailed as failure:
+            self._folder_unlisted(session, failure, failure.name)
+            return
+        _refuse_get(self._room, session, argument, problem)
 
     def _queue_each(self, session: Session, names: list[str]) -> None:
         """Queue `names` (relative to the current folder) in order, each confirmed with
@@ -384,7 +433,11 @@ class Handlers:
 
     def _folder_unlisted(self, session: Session, error: Exception, folder: str) -> None:
         """`list FOLDER` or `mget FOLDER/PATTERN` could not list `folder`: not a served folder,
-        or the disk failed (logged)."""
+        or the disk failed (logged): at its start, or partway (FolderReadFailed, which says so)."""
+        if isinstance(error, FolderReadFailed):
+            log.error("cannot read %s to its end: %s", visible(error.name), error.__cause__)
+            self._room.send_error(session, error.code, error.message_key, name=visible(error.name))
+            return
         if isinstance(error, FileProblem) and error.code is not ErrorCode.RESOURCES:
             self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(folder))
             return
@@ -402,23 +455,37 @@ class Handlers:
         try:
             wildcard = Wildcard.parse(last)  # first: a pattern refused costs no listing
             folder = split_path(session.cwd, folder_text or "/") if slash else session.cwd
-            files = [entry for entry in self._tree.list_shown(folder) if not entry.is_dir]
-            names = matching_names(files, wildcard)
+            reading = self._tree.read_folder(folder, twins=True)
         except PatternProblem as problem:
-            shown = visible(pattern[:MAX_PATTERN_CHARS])
-            self._room.send_error(
-                session, ErrorCode.USAGE, problem.message_key, pattern=shown, limit=MAX_PATTERN_CHARS
-            )
+            _refuse_pattern(self._room, session, pattern, problem)
             return
         except (FileProblem, OSError) as error:
             self._folder_unlisted(session, error, folder_text or "/" if slash else display_path(session.cwd))
+            return
+        prefix = f"{folder_text}{slash}"
+        self._room.reply_in_pieces(session, self._mget_matches(session, pattern, wildcard, reading, prefix))
+
+    def _mget_matches(
+        self, session: Session, pattern: str, wildcard: Wildcard, reading: FolderReading, prefix: str
+    ) -> Iterator[None]:
+        """The folder read in steps (a None each), then its matching files queued in name order
+        (each name with `prefix`, the folder as typed)."""
+        try:
+            yield from _read_in_steps(reading)
+            files = [entry for entry in reading.shown_entries() if not entry.is_dir]
+            names = matching_names(files, wildcard)
+        except PatternProblem as problem:
+            _refuse_pattern(self._room, session, pattern, problem)
+            return
+        except FolderReadFailed as problem:
+            self._folder_unlisted(session, problem, problem.name)
             return
         if not names:
             self._room.send_file_error(
                 session, ErrorCode.NO_MATCH, "no_match", pattern, pattern=visible(pattern)
             )
             return
-        self._queue_each(session, [f"{folder_text}{slash}{name}" for name in names])
+        self._queue_each(session, [f"{prefix}{name}" for name in names])
 
     def _request_download(
         self, session: Session, argument: str, resume_from: tuple[int, str] | None = None

@@ -41,6 +41,7 @@ SPANISH = {
         "El servidor no puede abrir archivos ahora mismo: inténtalo más tarde ({name})"
     ),
     "list_failed": "El servidor no puede leer su directorio ahora mismo: inténtalo más tarde",
+    "folder_read_failed": "No se pudo leer la carpeta {name} hasta el final: inténtalo más tarde",
     "server_busy": "El servidor está ocupado (sin recursos libres): inténtalo más tarde",
     "evicted_no_name": "Servidor lleno: esta conexión no envió su nombre y deja sitio a otra",
     "list_header": "Archivos en el servidor ({count}):",
@@ -561,6 +562,7 @@ ENGLISH = {
     "download_queue_full": "You already have too many downloads queued: wait for them ({name} was not added)",
     "server_out_of_resources": "The server cannot open files right now: try again later ({name})",
     "list_failed": "The server cannot read its directory right now: try again later",
+    "folder_read_failed": "The folder {name} could not be read to its end: try again later",
     "server_busy": "The server is busy (out of resources): try again later",
     "evicted_no_name": "Server full: this connection sent no name and makes room for another",
     "list_header": "Files on the server ({count}):",

@@ -55,6 +55,11 @@ class FakeRoom:
         self.calls.append(("send_file_error", (session, code, name), {}))
         self.calls.append(("send_error", (session, code, key), {"name": visible(name), **values}))
 
+    def reply_in_pieces(self, session, pieces):
+        """As the loop does over later turns: every piece taken (a get's or an mget's queueing
+        happens then), recorded as a list."""
+        self.calls.append(("reply_in_pieces", (session, list(pieces)), {}))
+
     def __getattr__(self, method):
         def record(*args, **values):
             self.calls.append((method, args, values))

@@ -1,9 +1,13 @@
 """A listing of 30,000 entries does not hold the loop: a whole server from `build_server`,
 turned in this thread, answers another client while the folder is still being read, and the
-lister's queued output stays bounded; then the lister gets every entry, in name order."""
+lister's queued output stays bounded; then the lister gets every entry, in name order. The lab's
+`get a b` and `mget PATTERN` read their folder in the same steps. A folder that fails partway
+through its reading is refused on each door, and the client keeps its connection."""
 
 from __future__ import annotations
 
+import errno
+import os
 import select
 import socket
 
@@ -83,6 +87,99 @@ def largest_queue(server, seen: list[int]):
     return lambda: seen.append(max((c.outbox.buffered_bytes for c in server._connections), default=0))
 
 
+@pytest.fixture
+def connect():
+    """Peers made by `connect(address)`, closed when the test ends."""
+    made: list[Peer] = []
+    yield lambda address: made.append(Peer(address)) or made[-1]
+    for peer in made:
+        peer.sock.close()
+
+
+def joined_pair(server, connect) -> tuple[Peer, Peer]:
+    """ana and bob, both in the lab's room."""
+    lab = server.addresses["lab"]
+    ana, bob = connect(lab), connect(lab)
+    ana.send("ana> !JOIN lang=en\n")
+    bob.send("bob> !JOIN lang=en\n")
+    turn_until(server, [ana, bob], lambda: b"!HELLO" in ana.received and b"!HELLO" in bob.received)
+    return ana, bob
+
+
+def answered_meanwhile(server, ana: Peer, bob: Peer, command: str) -> None:
+    """ana's `command` is handled (its folder being read), then bob's `who` is answered."""
+    ana.send(f"ana> {command}\n")
+    turn_until(server, [ana, bob], lambda: True)
+    bob.send("bob> who\n")
+    turn_until(server, [ana, bob], lambda: b"bob" in bob.received.split(b"!HELLO")[-1])
+
+
+@pytest.mark.parametrize(
+    ("command", "queued"),
+    [
+        ("get archivo-00007.txt archivo-29999.txt", [b"archivo-00007.txt", b"archivo-29999.txt"]),
+        ("mget archivo-2999?.txt", [f"archivo-2999{digit}.txt".encode() for digit in range(10)]),
+    ],
+)
+def test_a_lab_get_or_mget_reads_its_folder_in_steps_and_queues_in_order(server, connect, command, queued):
+    ana, bob = joined_pair(server, connect)
+    answered_meanwhile(server, ana, bob, command)
+    assert b"!QUEUED" not in ana.received, "ana was answered first: her folder was read in one step"
+    turn_until(server, [ana, bob], lambda: ana.received.count(b"!QUEUED") == len(queued))
+    names = [line.split(b"!QUEUED ")[1] for line in ana.received.split(b"\n") if b"!QUEUED " in line]
+    assert names == queued
+
+
+class FailingScan:
+    """A folder's scandir that fails with EIO (a disk error) after `good` entries."""
+
+    def __init__(self, scan, good: int):
+        self._scan, self._left = scan, good
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self._left:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        self._left -= 1
+        return next(self._scan)
+
+    def close(self) -> None:
+        self._scan.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+@pytest.fixture
+def failing_reads(monkeypatch):
+    """Every folder read by descriptor (a listing's) fails after two steps of entries."""
+    real = os.scandir
+
+    def scandir(target=None):
+        scan = real(target)
+        return FailingScan(scan, 2 * ENTRIES_PER_STEP) if isinstance(target, int) else scan
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+@pytest.mark.parametrize("command", ["list", "mget *.txt", "get archivo-00001.txt archivo-00002.txt"])
+def test_a_lab_folder_that_fails_partway_is_refused_and_the_session_goes_on(
+    server, connect, failing_reads, command
+):
+    ana, _bob = joined_pair(server, connect)
+    ana.send(f"ana> {command}\n")
+    turn_until(server, [ana], lambda: b"!ERR" in ana.received)
+    assert b"could not be read to its end" in ana.received
+    assert b"archivo-" not in ana.received.split(b"!ERR")[0].split(b"!HELLO")[-1]
+    ana.send("ana> pwd\n")
+    turn_until(server, [ana], lambda: b"/" in ana.received.split(b"!ERR")[-1].split(b"\n", 1)[-1])
+
+
 def test_a_lab_listing_of_30000_entries_lets_another_client_be_answered_meanwhile(server):
     lab = server.addresses["lab"]
     ana, bob = Peer(lab), Peer(lab)
@@ -124,3 +221,25 @@ def test_an_ftp_listing_of_30000_entries_lets_another_client_be_answered_meanwhi
     assert len(names) == COUNT and names == sorted(names)
     assert max(queued) <= HIGH_WATER_BYTES
     assert COUNT > 10 * ENTRIES_PER_STEP, "the folder takes many steps"
+
+
+def logged_in_with_data(server, connect) -> tuple[Peer, Peer]:
+    """An FTP client logged in, and its passive data connection."""
+    alice = connect(server.addresses["ftp"])
+    alice.send("USER anonymous\r\nPASS x\r\nPASV\r\n")
+    turn_until(server, [alice], lambda: b"227 " in alice.received)
+    numbers = alice.received.split(b"227 ")[1].split(b"(")[1].split(b")")[0].split(b",")
+    return alice, connect(("127.0.0.1", int(numbers[4]) * 256 + int(numbers[5])))
+
+
+def test_an_ftp_listing_whose_folder_fails_partway_is_451_and_the_control_goes_on(
+    server, connect, failing_reads
+):
+    alice, data = logged_in_with_data(server, connect)
+    alice.send("NLST\r\n")
+    turn_until(server, [alice, data], lambda: b"451 " in alice.received)
+    assert b"451 The folder / could not be read to its end" in alice.received
+    assert not data.received, "nothing of the folder was sent"
+    alice.send("STAT .\r\nNOOP\r\n")
+    turn_until(server, [alice], lambda: b"200 " in alice.received)
+    assert alice.received.split(b"226")[0].count(b"451 ") == 2, "STAT of the folder: 451 too"

@@ -43,9 +43,10 @@ def reply_pieces(
 ) -> Iterator[bytes | None]:
     """`reply(code, first, *lines, last)` in pieces of LINES_PER_PIECE lines,
     built only as they are asked for: a long reply never sits whole in memory.
-    None while the folder is read (a step each, see `entries_in_steps`)."""
-    yield f"{code}-{visible(first)}\r\n".encode()
+    None while the folder is read (a step each, see `entries_in_steps`): nothing is said
+    before the folder is read, so a FolderReadFailed comes before any piece."""
     taken = yield from entries_in_steps(entries)
+    yield f"{code}-{visible(first)}\r\n".encode()
     yield from _pieces(f" {visible(line)}" for line in render(taken))
     yield f"{code} {visible(last)}\r\n".encode()
 

@@ -23,6 +23,7 @@ from ..storage import (
     AlreadyExists,
     DiskFull,
     FileProblem,
+    FolderReadFailed,
     FolderReading,
     NoSuchFile,
     Tree,
@@ -587,7 +588,7 @@ class FtpSession(SecurityCommands):
                 min_free_inodes=self.settings.min_free_inodes,
             )
         except FileProblem as problem:
-            self._refuse(problem, 550 if isinstance(problem, AlreadyExists) else _upload_code(problem))
+            self._refuse(problem, 550 if isinstance(problem, AlreadyExists) else _failure_code(problem))
             return
         self._folders_made += 1
         self._say(257, "ftp_directory_created", path=quote_path(display_path(parts)))
@@ -757,9 +758,16 @@ class FtpSession(SecurityCommands):
             return
         now = self._clock()
         first, last = self.messages("ftp_stat_of", path=argument), self.messages("ftp_stat_end")
-        self._start_long_reply(
-            reply_pieces(213, first, entries, lambda taken: (ls_line(e, now) for e in taken), last)
-        )
+        pieces = reply_pieces(213, first, entries, lambda taken: (ls_line(e, now) for e in taken), last)
+        self._start_long_reply(self._unless_unreadable(pieces))
+
+    def _unless_unreadable(self, pieces: Iterator[bytes | None]) -> Iterator[bytes | None]:
+        """A long reply's `pieces`, or 451 when its folder fails partway through being read
+        (before any piece was said: see `reply_pieces`)."""
+        try:
+            yield from pieces
+        except FolderReadFailed as problem:
+            yield reply(451, self.messages(problem.message_key, name=problem.name))
 
     # -- data connections --
 
@@ -961,7 +969,7 @@ class FtpSession(SecurityCommands):
                 min_free_bytes=self.settings.min_free_bytes,
             )
         except FileProblem as problem:
-            self._refuse(problem, _upload_code(problem))
+            self._refuse(problem, _failure_code(problem))
             return
         self._receiving = parts
         self._start_transfer(ReceiveUpload(upload), "ftp_receiving", name=upload.name)
@@ -999,7 +1007,7 @@ class FtpSession(SecurityCommands):
         try:
             size = upload.finish(overwrite=self._rights.overwrite)
         except FileProblem as problem:
-            self._refuse(problem, _upload_code(problem))
+            self._refuse(problem, _failure_code(problem))
             return
         self._remember_upload(self._receiving)
         self._emit(UploadFinished(upload.name, size))
@@ -1015,7 +1023,7 @@ class FtpSession(SecurityCommands):
         if event.problem is None:
             self._say(451, "ftp_local_error")
         else:
-            self._refuse(event.problem, _upload_code(event.problem))
+            self._refuse(event.problem, _failure_code(event.problem))
 
     def _on_data_connect_failed(self, _event: DataConnectFailed) -> None:
         if self._end_transfer() is not None:
@@ -1046,12 +1054,13 @@ class NameNotAllowed(FileProblem):
     message_key = "name_not_allowed"
 
 
-def _upload_code(problem: FileProblem) -> int:
-    """552 over the size limit, 452 without space, 553 for a name taken, else 550/451."""
+def _failure_code(problem: FileProblem) -> int:
+    """552 over the size limit, 452 without space, 553 for a name taken, 451 for an upload or a
+    listing's folder that failed partway, else 550."""
     if isinstance(problem, UploadTooBig):
         return 552
     if isinstance(problem, DiskFull):
         return 452
     if isinstance(problem, (AlreadyExists, NameNotAllowed)):
         return 553
-    return 451 if isinstance(problem, UploadFailed) else 550
+    return 451 if isinstance(problem, (UploadFailed, FolderReadFailed)) else 550

@@ -55,6 +55,14 @@ class OutOfResources(FileProblem):
     message_key = "server_out_of_resources"
 
 
+class FolderReadFailed(FileProblem):
+    """A folder opened for a listing failed partway through being read (EIO, a stale NFS
+    handle): the listing cannot be finished; the server is not out of anything."""
+
+    code = ErrorCode.RESOURCES
+    message_key = "folder_read_failed"
+
+
 class AmbiguousName(FileProblem):
     """No file has exactly the name asked for, and several have it in another
     Unicode form: which one was meant cannot be known."""

@@ -40,6 +40,7 @@ from .problems import (
     DiskFull,
     FileProblem,
     FolderNotEmpty,
+    FolderReadFailed,
     NoFreeInodes,
     NoSuchFile,
     NotADirectory,
@@ -269,7 +270,7 @@ class Tree:
         """`list` a step at a time (a listing that streams); the folder is opened now, so a
         FileProblem comes at once. `twins`: note the names `list_shown` shows apart."""
         fd, base = self._walk(parts)
-        return FolderReading(self, fd, base, twins=twins)
+        return FolderReading(self, fd, base, display_path(parts), twins=twins)
 
     def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
         if not is_listed(item.name):
@@ -557,7 +558,7 @@ class FolderReading:
     entries are sorted as they are read, and the sorted runs merged as the entries are taken.
     Holds the folder open until it has been read to its end or `close`d."""
 
-    def __init__(self, tree: Tree, fd: int, base: str, *, twins: bool = False):
+    def __init__(self, tree: Tree, fd: int, base: str, shown: str, *, twins: bool = False):
         try:
             self._scan = os.scandir(fd)
         except BaseException:
@@ -566,6 +567,7 @@ class FolderReading:
         self._fd: int | None = fd
         self._tree = tree
         self._base = base
+        self._shown = shown
         self._runs: list[list[TreeEntry]] = []
         self.count = 0
         """Entries found so far (all of them once `read_some` said it is done)."""
@@ -574,10 +576,15 @@ class FolderReading:
         """With `twins`: the names found so far that share their typed form with another."""
 
     def read_some(self, limit: int = ENTRIES_PER_STEP) -> bool:
-        """Read at most `limit` more entries; True once the folder has been read to its end."""
+        """Read at most `limit` more entries; True once the folder has been read to its end.
+        FolderReadFailed (the folder closed) when the system fails to read it partway."""
         if self._fd is None:
             return True
-        items = list(itertools.islice(self._scan, limit))
+        try:
+            items = list(itertools.islice(self._scan, limit))
+        except OSError as error:
+            self.close()
+            raise FolderReadFailed(self._shown) from error
         run = [entry for item in items if (entry := self._tree._tree_entry(self._base, item)) is not None]
         run.sort(key=_BY_NAME)
         self._runs.append(run)
