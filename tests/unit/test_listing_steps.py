@@ -13,10 +13,10 @@ import socket
 
 import pytest
 
-from ftplab.config import ServerConfig
 from ftplab.connection import HIGH_WATER_BYTES
 from ftplab.storage import ENTRIES_PER_STEP, Storage
 from ftplab.wiring import build_server
+from support.server_config import server_config_for
 
 COUNT = 30_000
 MAX_TURNS = 2_000
@@ -32,20 +32,7 @@ def crowded(tmp_path_factory):
 
 @pytest.fixture
 def server(crowded):
-    config = ServerConfig(
-        host="127.0.0.1",
-        port=0,
-        root=str(crowded),
-        name="profe",
-        max_clients=10,
-        max_per_ip=0,
-        idle_timeout=0,
-        data_timeout=60,
-        join_timeout=30,
-        lang="en",
-        log_level="WARNING",
-        ftp_port=0,
-    )
+    config = server_config_for(crowded, log_level="WARNING", ftp_port=0)
     server = build_server(config, Storage(str(crowded)))
     server.addresses = server.bind()
     yield server

@@ -10,30 +10,14 @@ from dataclasses import replace
 
 from ftplab.cli import _show_doors
 from ftplab.clock import LoopClock
-from ftplab.config import ServerConfig
 from ftplab.console import PlainConsole
 from ftplab.messages import Messages
 from ftplab.storage import Storage
 from ftplab.wiring import build_server
 from support.certificates import fingerprint_of
+from support.server_config import server_config_for
 
 TURNS = 40
-
-
-def config(root) -> ServerConfig:
-    return ServerConfig(
-        host="127.0.0.1",
-        port=0,
-        root=str(root),
-        name="profe",
-        max_clients=10,
-        max_per_ip=0,
-        idle_timeout=0,
-        data_timeout=60,
-        join_timeout=30,
-        lang="en",
-        log_level="INFO",
-    )
 
 
 def read_line(server, peer: socket.socket) -> bytes:
@@ -58,7 +42,7 @@ def test_a_lab_client_joins_and_is_told_goodbye_when_the_server_stops(tmp_path):
         time[0] += 0.25  # a quarter second a turn: the stop deadline comes without waiting for it
         return time[0]
 
-    server = build_server(config(tmp_path), Storage(str(tmp_path)), clock=LoopClock(tick))
+    server = build_server(server_config_for(tmp_path), Storage(str(tmp_path)), clock=LoopClock(tick))
     lab_door = server.doors[0]
     ours, peer = socket.socketpair()
     ours.setblocking(False)
@@ -73,10 +57,10 @@ def test_a_lab_client_joins_and_is_told_goodbye_when_the_server_stops(tmp_path):
 
 
 def test_the_ftp_door_is_wired_only_with_an_ftp_port(tmp_path):
-    without = build_server(config(tmp_path), Storage(str(tmp_path)))
+    without = build_server(server_config_for(tmp_path), Storage(str(tmp_path)))
     assert len(without.doors) == 1
     without._close_everything()
-    with_ftp = build_server(replace(config(tmp_path), ftp_port=0), Storage(str(tmp_path)))
+    with_ftp = build_server(replace(server_config_for(tmp_path), ftp_port=0), Storage(str(tmp_path)))
     addresses = with_ftp.bind()
     assert set(addresses) == {"lab", "ftp"} and addresses["ftp"][1] > 0
     with_ftp._close_everything()
@@ -88,13 +72,13 @@ def test_the_certificate_is_read_once_its_fingerprint_kept_for_the_teachers_cons
     cert, key = tmp_path / "server.pem", tmp_path / "server.key"
     cert.write_bytes(certificates.cert.read_bytes())
     key.write_bytes(certificates.key.read_bytes())
-    tls_config = replace(config(tmp_path), tls_cert=str(cert), tls_key=str(key))
+    tls_config = replace(server_config_for(tmp_path), tls_cert=str(cert), tls_key=str(key))
     server = build_server(tls_config, Storage(str(tmp_path)))
     cert.unlink()
     screen = io.StringIO()
     _show_doors(PlainConsole(None, screen), Messages("en"), tls_config, {}, server.certificate_fingerprint)
     server._close_everything()
     assert f"fingerprint is {fingerprint_of(certificates.cert)}" in screen.getvalue()
-    clear = build_server(config(tmp_path), Storage(str(tmp_path)))
+    clear = build_server(server_config_for(tmp_path), Storage(str(tmp_path)))
     assert clear.certificate_fingerprint is None
     clear._close_everything()
