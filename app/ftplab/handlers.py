@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,6 +42,8 @@ from .storage import (
     Storage,
     Tree,
     display_path,
+    read_in_steps,
+    serves,
     split_path,
 )
 from .teacher_commands import TeacherCommands, who_text
@@ -116,44 +118,6 @@ def _words(argument: str) -> list[str]:
         return shlex.split(argument)
     except ValueError:
         return []
-
-
-def _read_in_steps(reading: FolderReading) -> Iterator[None]:
-    """Read a folder a step at a time, a None for each step but the last (the loop serves the
-    others between them). The folder is closed however the reading ends; FolderReadFailed
-    when the system fails to read it partway."""
-    try:
-        while not reading.read_some():
-            yield None
-    finally:
-        reading.close()
-
-
-def _serves(
-    tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]
-) -> Generator[None, None, bool]:
-    """Does `word` (relative to `cwd`, or a path) name a served file? Its folder is read in
-    steps into `listings` (a None each), unless an earlier word's reading put it there. A
-    folder that fails partway raises FolderReadFailed; one that cannot be read at all serves
-    nothing."""
-    try:
-        parts = split_path(cwd, word)
-        if not parts:
-            return False
-        folder = parts[:-1]
-        if folder not in listings:
-            reading = tree.read_folder(folder, twins=True)
-            yield from _read_in_steps(reading)
-            listings[folder] = {
-                entry.name
-                for entry in reading.shown_entries()
-                if entry.shown == entry.name and not entry.is_dir
-            }
-    except FolderReadFailed:
-        raise
-    except (FileProblem, OSError):
-        return False
-    return parts[-1] in listings[folder]
 
 
 def _refuse_get(room: Room, session: Session, argument: str, problem: FileProblem) -> None:
@@ -343,7 +307,7 @@ class Handlers:
         First a None for each step of reading the folder: the loop serves the others between.
         A folder that fails partway is refused with `!ERR` (the client keeps its session)."""
         try:
-            yield from _read_in_steps(reading)
+            yield from read_in_steps(reading)
         except FolderReadFailed as problem:
             log.error("cannot read %s to its end: %s", visible(problem.name), problem.__cause__)
             yield self._room.error_event(problem.code, problem.message_key, say, name=visible(problem.name))
@@ -408,7 +372,7 @@ class Handlers:
         listings: dict[tuple[str, ...], set[str]] = {}
         try:
             for word in words:
-                if (yield from _serves(self._tree, session.cwd, word, listings)):
+                if (yield from serves(self._tree.read_folder, session.cwd, word, listings)):
                     self._queue_each(session, words)
                     return
         except FolderReadFailed as failure:
@@ -471,7 +435,7 @@ class Handlers:
         """The folder read in steps (a None each), then its matching files queued in name order
         (each name with `prefix`, the folder as typed)."""
         try:
-            yield from _read_in_steps(reading)
+            yield from read_in_steps(reading)
             files = [entry for entry in reading.shown_entries() if not entry.is_dir]
             names = matching_names(files, wildcard)
         except PatternProblem as problem:

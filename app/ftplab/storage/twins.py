@@ -10,8 +10,6 @@ replaces the twin), and a delete removes what `get` would have served.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from collections.abc import Iterable
 
 from ..filenames import is_servable, typed_form
 
@@ -26,11 +24,3 @@ def other_forms(dir_fd: int, name: str) -> list[str]:
             for item in scan
             if item.name != name and is_servable(item.name) and typed_form(item.name) == wanted
         ]
-
-
-def typed_twins(names: Iterable[str]) -> set[str]:
-    """The names that share their typed form with another name (a listing shows them apart)."""
-    by_form = defaultdict(list)
-    for name in names:
-        by_form[typed_form(name)].append(name)
-    return {name for group in by_form.values() if len(group) > 1 for name in group}
