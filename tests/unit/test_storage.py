@@ -363,14 +363,21 @@ def test_the_exact_name_wins_over_its_twin(tmp_path):
     assert read_all(storage.open(NFD_CAFE)) == b"decomposed"
 
 
-def test_several_other_forms_and_no_exact_name_is_ambiguous(tmp_path):
-    (tmp_path / "\u212a.txt").write_bytes(b"kelvin sign")  # NFC turns it into K
-    (tmp_path / "K\u0301.txt").write_bytes(b"K and an accent")  # ...and this into a single character
+def test_a_name_typed_in_a_third_form_when_both_forms_are_on_disk_is_ambiguous(tmp_path):
+    (tmp_path / "\u1e30.txt").write_bytes(b"composed")  # NFC
+    (tmp_path / "K\u0301.txt").write_bytes(b"decomposed")  # NFD
     storage = Storage(str(tmp_path))
-    assert read_all(storage.open("K.txt")) == b"kelvin sign"
-    (tmp_path / "K\u0341.txt").write_bytes(b"K and a tone mark")  # U+0341 is U+0301 after NFC
     with pytest.raises(AmbiguousName):
-        storage.open("\u1e30.txt")
+        storage.open("K\u0341.txt")  # U+0341 is U+0301 after normalization: neither form
+
+
+def test_a_name_on_disk_in_a_third_form_is_found_by_its_own_name_only(tmp_path):
+    """Twins are looked up by their composed and decomposed forms, never searched for."""
+    (tmp_path / "\u212a.txt").write_bytes(b"kelvin sign")  # NFC turns it into K
+    storage = Storage(str(tmp_path))
+    assert read_all(storage.open("\u212a.txt")) == b"kelvin sign"
+    with pytest.raises(NoSuchFile):
+        storage.open("K.txt")
 
 
 def test_twins_are_listed_apart_and_other_names_as_they_are(tmp_path):
