@@ -17,6 +17,7 @@ from support.server_config import server_config_for
 
 JOIN_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
+DATA_TIMEOUT = 45.0
 
 
 class Clock:
@@ -34,16 +35,22 @@ def clock():
 
 @pytest.fixture
 def server(tmp_path, clock):
-    config = server_config_for(tmp_path, idle_timeout=IDLE_TIMEOUT, join_timeout=JOIN_TIMEOUT)
+    config = server_config_for(
+        tmp_path, idle_timeout=IDLE_TIMEOUT, join_timeout=JOIN_TIMEOUT, data_timeout=DATA_TIMEOUT
+    )
     server = build_server(config, Storage(str(tmp_path)), clock=LoopClock(clock))
     server._select_timeout = lambda: 0.0  # the clock is the test's: select must not wait for it
     yield server
     server._close_everything()
 
 
-def connect(server, port: int = 5000):
-    """A lab session on a socket pair: (the server's connection, the peer's socket)."""
+def connect(server, port: int = 5000, buffer: int | None = None):
+    """A lab session on a socket pair: (the server's connection, the peer's socket); `buffer`:
+    the bytes the pair holds unread, about."""
     ours, peer = socket.socketpair()
+    if buffer is not None:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
     ours.setblocking(False)
     peer.settimeout(5)
     lab_door = server.doors[0]
@@ -118,3 +125,19 @@ def test_a_pass_looks_at_no_session_whose_deadlines_are_far(server, clock, monke
     assert looked_at == [], "40 passes, 50 idle members, none near a deadline"
     for _, peer in pairs:
         peer.close()
+
+
+def test_a_member_that_takes_no_output_is_dropped_at_the_first_pass_after_the_data_timeout(server, clock):
+    session, peer = connect(server, buffer=4096)
+    peer.sendall(b"ana> !JOIN lang=en\n")
+    server.turn()
+    room = server.doors[0].room
+    while not session.outbox:  # the peer reads nothing: the socket fills, then the outbox
+        room.broadcast("profe", "x" * 400)
+    server.turn()
+    stalled_since = session.last_progress
+    advance(server, clock, stalled_since + DATA_TIMEOUT - server.now)
+    assert session.is_open, "not before its deadline"
+    advance(server, clock, HOUSEKEEPING_SECONDS)
+    assert session.state is State.CLOSED
+    peer.close()
