@@ -122,7 +122,7 @@ def test_a_closing_connection_that_never_closes_goes_at_its_deadline(loop, time)
     peer.close()
 
 
-def test_housekeeping_asks_each_open_connection_with_the_loops_time(loop, time):
+def test_housekeeping_asks_a_connection_that_is_due_with_the_loops_time(loop, time):
     server, door = loop
     probe, peer = admit(server, door)
     server.turn()
