@@ -11,7 +11,11 @@ connection that moves its deadline *later* (it spoke, its output moved) keeps
 its entry: when it comes due the connection is looked at, finds nothing to
 do, and is scheduled again at its new deadline. Only a deadline moved
 *earlier* pushes a new entry; the old one is then stale and skipped when it
-surfaces (its due time no longer matches the live one).
+surfaces (its due time no longer matches the live one). A connection that
+closes leaves a stale entry too: when stale entries outnumber the live ones
+(plus STALE_SLACK), the heap is rebuilt from the live ones, as asyncio does
+with its cancelled timers, so a crowd that came and went is not kept in
+memory until its deadlines.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import math
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
+
+STALE_SLACK = 64
+"""Stale entries tolerated beyond the live ones before the heap is rebuilt."""
 
 
 class Timers(Generic[Item]):
@@ -45,10 +52,19 @@ class Timers(Generic[Item]):
             return
         self._live[item] = due
         heapq.heappush(self._heap, (due, next(self._order), item))
+        self._compact_if_stale()
 
     def cancel(self, item: Item) -> None:
         """Forget `item` (its entries become stale)."""
-        self._live.pop(item, None)
+        if self._live.pop(item, None) is not None:
+            self._compact_if_stale()
+
+    def _compact_if_stale(self) -> None:
+        """Rebuild the heap from the live entries once the stale ones outnumber them: each
+        rebuild follows as many stale entries as it costs, and keeps no closed connection."""
+        if len(self._heap) > 2 * len(self._live) + STALE_SLACK:
+            self._heap = [(due, next(self._order), item) for item, due in self._live.items()]
+            heapq.heapify(self._heap)
 
     def due(self, now: float) -> list[Item]:
         """The items due at `now`, unscheduled: whoever looks at them schedules them again."""

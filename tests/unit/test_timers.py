@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
-from ftplab.timers import Timers
+from ftplab.timers import STALE_SLACK, Timers
 
 
 def test_only_what_is_due_comes_out_in_order_and_once():
@@ -53,3 +55,21 @@ def test_cancelled_and_never_due_items_never_come_out():
     timers.schedule("never", math.inf)
     assert timers.due(math.inf) == []
     assert len(timers) == 0
+
+
+class Item:
+    """Something that can be scheduled and whose end a weak reference sees."""
+
+
+def test_cancelled_items_are_not_kept_until_their_time():
+    """A crowd of 1,000 that came and went: the heap lets go of (nearly) all of them at once."""
+    timers = Timers()
+    items = [Item() for _ in range(1000)]
+    for index, item in enumerate(items):
+        timers.schedule(item, 600.0 + index)
+    alive = [weakref.ref(item) for item in items]
+    for item in items:
+        timers.cancel(item)
+    del items, item
+    gc.collect()
+    assert sum(ref() is not None for ref in alive) <= STALE_SLACK
