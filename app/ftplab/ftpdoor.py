@@ -724,7 +724,8 @@ class FtpDoor(Door):
         outcome once its time is up (or its client is gone)."""
         if self._waiting_for_port:
             self._waiting_for_port.serve(self.loop.now, self._listen, self._no_port)
-        self._end_delays()
+        if self._delayed:  # asked every turn: no copy of an empty table
+            self._end_delays()
         for data, due in list(self._settling.items()):
             if self.loop.now < due and data.control.peer_alive():
                 continue
