@@ -14,6 +14,7 @@ import ftplib
 import hashlib
 import os
 import re
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -156,6 +157,34 @@ def test_a_10_way_lftp_mirror_within_the_labs_limits_gets_every_byte(start_serve
     print(f"lftp under the lab's limits: {refusals.count('421')} connections refused with 421")
     assert set(refusals) & {"425", "426", "451", "530"} == set(), sorted(set(refusals))
     assert "no free passive port" not in server.stderr.text
+    still_serving(server, port)
+
+
+def test_a_mirror_retrying_past_its_address_limit_evicts_no_one_else(start_server, tmp_path):
+    """bob sits at his FTP client's Name: prompt (connected, greeted, silent) on a full
+    server while lftp mirrors with 10 connections from an address allowed 4: each of lftp's
+    retries is refused for its address, and must not evict bob on its way out."""
+    root = tmp_path / "root"
+    tree = make_tree(root / "tree")
+    lftp_share, chatters, bob_share = 4, 2, 1
+    limits = ["--max-clients", str(lftp_share + chatters + bob_share), "--max-per-ip", str(lftp_share)]
+    server = start_server(root=root, extra_args=["--ftp-port", "0", *limits])
+    port = server.ftp_port()
+    copy = tmp_path / "copy"
+    with (
+        Chatter(server.port, source="127.0.0.2") as chat,
+        socket.create_connection((HOST, port), timeout=TIMEOUT, source_address=("127.0.0.4", 0)) as bob,
+    ):
+        replies = bob.makefile("rb")
+        assert replies.readline().startswith(b"220 ")
+        done = lftp_defaults(port, f"mirror --parallel=10 /tree {copy}", tmp_path / "lftp.log")
+        chat.check()
+        bob.sendall(b"USER bob\r\nPASS x\r\n")
+        answers = [replies.readline(), replies.readline()]
+    assert done.returncode == 0, done.stderr
+    assert digests(copy) == digests(tree)
+    assert answers[1].startswith(b"230 "), f"bob was not let in: {answers}"
+    assert "evicting" not in server.stderr.text
     still_serving(server, port)
 
 
