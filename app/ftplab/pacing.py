@@ -21,11 +21,18 @@ link slower than its first hop (a shaper, a slower segment further on) sees its
 first packets go out at the first hop's speed: the congestion control (BBR
 here) takes that for the link's rate, sends far too fast for a second or so and
 overflows a shallow queue; a line then waits behind the retransmissions (about
-600 ms at the 99th percentile behind an 8 Mbit/s tbf with a 50 ms queue, about
-80 ms with the cap; tools/chatlatency.py). A cap also makes the kernel
-pace and cut small packets for the slow link (TCP small queues hold about 1 ms of
-the pacing rate in the queue below), which is what keeps the queue from
-overflowing. A fast connection (loopback) gets no cap.
+600 ms at the 99th percentile behind an 8 Mbit/s tbf with a 50 ms queue;
+tools/chatlatency.py). A cap also makes the kernel pace and cut small packets
+for the slow link (TCP small queues hold about 1 ms of the pacing rate in the
+queue below), and BBR's start-up grows its window only up to a target that
+counts a few such packets: with small ones it stops growing, which is what keeps
+the queue from overflowing. So the first window is short
+(FIRST_RATE_WINDOW_SECONDS): by the end of a 50 ms one, start-up had grown the
+window to about 60 packets, more than the 66 KB the tbf holds, and the first
+lines waited up to 290 ms (p99 190-210 ms in most runs); with the cap after
+10 ms the window stops at about 34 packets and no line waited more than 90 ms
+(p99 66-73 ms; `ss -tin` and tools/chatlatency.py). A fast
+connection (loopback) gets no cap.
 
 The outbox sends lines queued before a frame that has not started to go out
 (see outbox.py); with no unsent limit (a fast connection) a line may wait for
@@ -56,6 +63,13 @@ loop more often."""
 RATE_WINDOW_SECONDS = 0.05
 """The delivery rate is measured over windows at least this long: shorter ones see bursts
 (slow start, a shaper's bucket) as the link's speed..."""
+FIRST_RATE_WINDOW_SECONDS = 0.01
+"""...except the first, which ends after this long: the pacing cap must come before the
+congestion control's start-up has grown its window past a shallow queue (50 ms of a slow
+link's rate; it had by the end of a 50 ms window). The first measure may include a burst and
+so be too high; the cap it gives is still far below the first hop's speed. On loopback the
+first window mostly ends at RATE_WINDOW_BYTES before that; on a busy machine it may end first
+with a low rate, and the cap then takes a few short windows (tens of ms) to double away."""
 RATE_WINDOW_BYTES = 1024 * 1024
 """...or over as many bytes, however quickly acknowledged: no burst is that big, and a fast
 connection (loopback) gets its large frames after a few ms instead of 50 ms of small ones."""
@@ -159,11 +173,16 @@ class Pacer:
             return False
         began, acked_then = self._window
         seconds, count = now - began, acked - acked_then
-        if seconds >= RATE_WINDOW_SECONDS or (count >= RATE_WINDOW_BYTES and seconds > 0):
+        if seconds >= self._window_seconds() or (count >= RATE_WINDOW_BYTES and seconds > 0):
             self.rate = count / seconds
             self._window = (now, acked)
             return True
         return False
+
+    def _window_seconds(self) -> float:
+        """How long the window being measured lasts at most: short for the first (see
+        FIRST_RATE_WINDOW_SECONDS)."""
+        return RATE_WINDOW_SECONDS if self._recent else FIRST_RATE_WINDOW_SECONDS
 
     def send_budget(self) -> int | None:
         """File bytes the socket may be handed now: what keeps its unsent bytes within the limit
