@@ -31,10 +31,12 @@ MBIT = 1_000_000 / 8
 
 
 class FakeSocket:
-    """Records the unsent limit set on it; its peer acknowledges `acked` bytes so far."""
+    """Records the unsent limit set on it; its peer acknowledges `acked` bytes so far, and its
+    kernel holds `unsent` bytes not yet sent."""
 
     def __init__(self):
         self.acked = 0
+        self.unsent = 0
         self.options: dict[tuple[int, int], int] = {}
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
@@ -52,7 +54,7 @@ class FakeSocket:
 
 
 def paced(fake: FakeSocket) -> Pacer:
-    return Pacer(fake, acked=lambda sock: sock.acked)
+    return Pacer(fake, acked=lambda sock: sock.acked, unsent=lambda sock: sock.unsent)
 
 
 @pytest.mark.parametrize(
@@ -152,15 +154,33 @@ def test_the_first_window_is_short_so_the_cap_comes_before_start_up_overflows_a_
     pacer = paced(fake)
     pacer.next_frame_bytes(now=0.0)
 
+    fake.unsent = 20_000  # the link sets the pace: the kernel holds bytes it cannot send yet
     fake.acked = int(8 * MBIT * 0.01)  # BBR's start-up had overflowed a 50 ms queue by 50 ms
     pacer.next_frame_bytes(now=0.01)
     assert pacer.rate == pytest.approx(8 * MBIT, rel=0.01)
     assert fake.pacing_cap == int(pacer.rate * PACING_GAIN)
 
 
+def test_a_first_window_with_nothing_unsent_is_a_whole_one():
+    """The server, not the connection, set the pace (busy elsewhere, or a fast connection
+    whose kernel sends at once): a rate measured then would make a cap that is too low."""
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+
+    fake.acked = int(8 * MBIT * 0.01)
+    pacer.next_frame_bytes(now=0.01)
+    assert fake.pacing_cap is None, "not measured yet"
+
+    fake.acked += int(100 * MBIT * 0.04)
+    pacer.next_frame_bytes(now=RATE_WINDOW_SECONDS)
+    assert pacer.rate == pytest.approx(81.6 * MBIT, rel=0.01)
+
+
 def test_the_windows_after_the_first_are_long_ones():
     """Short windows would see bursts as the link's speed (see RATE_WINDOW_SECONDS)."""
     fake = FakeSocket()
+    fake.unsent = 20_000
     pacer = paced(fake)
     pacer.next_frame_bytes(now=0.0)
     fake.acked = int(8 * MBIT * FIRST_RATE_WINDOW_SECONDS)
