@@ -74,3 +74,35 @@ def test_a_class_of_thirty_comes_up_joins_and_goes_away_without_a_trace(big_clas
     assert docker_client.containers.list(all=True, filters=project) == []
     assert docker_client.volumes.list(filters=project) == []
     assert docker_client.networks.list(names=[big_class.network_name()]) == []
+
+
+def test_down_forces_the_class_own_endpoints_off_labnet_but_no_stranger(big_class, docker_client, e2e_images):
+    """Docker 20.10 can keep a removed container's endpoint on labnet (moby/moby#42119): `down` then
+    found labnet "has active endpoints" with no container on it. An endpoint under a machine's
+    container name stands for that here: `down` forces it off; a stranger's it leaves, and says who."""
+    big_class.check("up")
+    network = big_class.network_name()
+    big_class.container("carol").remove(force=True)
+    left_behind = f"{big_class.project}-carol-1"
+    stranger = f"{big_class.project}-stranger"
+    plain = []
+    try:
+        for name in (left_behind, stranger):
+            plain.append(
+                docker_client.containers.run(
+                    e2e_images["base"], ["sleep", "600"], name=name, network=network, detach=True
+                )
+            )
+
+        code, out, err = big_class.run("down")
+        assert code == 1, out + err
+        assert stranger in err, err
+        attached = docker_client.networks.get(network).attrs["Containers"].values()
+        assert [endpoint["Name"] for endpoint in attached] == [stranger]
+
+        plain.pop().remove(force=True)
+        big_class.check("down")
+        assert docker_client.networks.list(names=[network]) == []
+    finally:
+        for container in plain:
+            container.remove(force=True)
