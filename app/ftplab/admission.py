@@ -194,11 +194,14 @@ class Admission:
         watch_for_dead_peer(sock, user_timeout_ms=int(self._limits.dead_peer_seconds * 1000))
 
     def _problem(self, place: Place) -> tuple | None:
-        if len(self.open) >= self._limits.max_clients and not self._evict_oldest_unnamed():
-            return ErrorCode.FULL, "server_full", self._limits.max_clients
+        """Why a newcomer from `place` is refused, or None. The limit per address comes first:
+        a newcomer it refuses must not evict someone else's silent connection on its way out
+        (a client retrying past its address's limit would evict one at every try)."""
         limit = self._limits.max_per_ip
         if limit and place.open >= limit:
             return ErrorCode.TOO_MANY, "too_many_from_address", limit
+        if len(self.open) >= self._limits.max_clients and not self._evict_oldest_unnamed():
+            return ErrorCode.FULL, "server_full", self._limits.max_clients
         return None
 
     def _evict_oldest_unnamed(self) -> bool:

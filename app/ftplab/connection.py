@@ -14,7 +14,7 @@ shuts only our side and waits (until a deadline) for the peer to close.
 
 A connection is also what the loop holds (see endpoints.py): the loop calls
 `on_ready` when its socket is ready and a handful of hooks (`handle_input`,
-`produce`, `flushed`, `flush_failed`, `housekeeping`, `refuse`, `goodbye`,
+`produce`, `flushed`, `flush_failed`, `housekeeping`, `next_timer`, `refuse`, `goodbye`,
 `leave`, `release`), and never asks which kind it is. The defaults here suit
 a connection that only sends; each kind (lab session, FTP control, FTP data)
 overrides what it means for it.
@@ -335,3 +335,16 @@ class Connection(Transport):
 
     def housekeeping(self, now: float) -> None:
         """An open connection's timers (idle, join, stalled output)."""
+
+    def timers_due(self, now: float) -> float:
+        """When the loop should look at its timers again: a closing connection's at its deadline,
+        an open one's when `next_timer` says. The loop asks after serving it (see `next_timer`)."""
+        return self.next_timer(now) if self.state is _OPEN else self.deadline
+
+    def next_timer(self, now: float) -> float:
+        """When `housekeeping` may next have something to do (math.inf: never). The loop asks
+        after it has served the connection and after each `housekeeping`; a time too early
+        only costs a look. The default, `now`, has it looked at on every pass: a kind that
+        says a later time must be sure no deadline of its can move earlier without the loop
+        serving it (`Loop.touch`)."""
+        return now

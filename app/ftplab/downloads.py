@@ -211,6 +211,8 @@ class Downloads:
 
     def hash_step(self, guard) -> None:
         """One bounded step of hashing for each session waiting on a digest; `guard` runs it safely."""
+        if not self._hashing:
+            return  # every turn asks: no copy of an empty set
         for session in list(self._hashing):
             self._hashing.discard(session)
             if session.is_open and session.transfers:

@@ -90,7 +90,9 @@ on loopback ftplib's client spent about a third more CPU per GiB against the doo
 pyftpdlib (which sends 64 KiB a call), and it was the bottleneck. Bounded, the server sends
 those bytes itself (its kernel time, a few more wake-ups), each sendfile call is short, and the
 reader only reads. In-flight bytes are not limited: a long fat link keeps its speed. Not under
-TLS: its records are not sent by sendfile, and the server's work there dwarfs this."""
+TLS: its records are not sent by sendfile, and the server's work there dwarfs this. Nor for a
+file no bigger than the bound: all of it may be unsent at once anyway, and the many small RETRs
+of a busy door are spared a system call each."""
 
 FTP_COMMANDS_PER_SECOND = 100.0
 FTP_COMMAND_BURST = 200
@@ -343,8 +345,8 @@ class FtpData(Connection):
             remaining = action.file.size - action.offset
             if remaining > 0:
                 self.outbox.add_file_slice(action.file.fd, action.offset, remaining)
-            if self.tls is None:
-                self._limit_unsent(RETR_UNSENT_BYTES)
+            if self.tls is None and remaining > RETR_UNSENT_BYTES:
+                self._limit_unsent(RETR_UNSENT_BYTES)  # a smaller file never has more unsent
             self.sending = True
         elif isinstance(action, ftp.SendListing):
             self.pieces = action.pieces
@@ -621,11 +623,13 @@ class FtpDoor(Door):
 
     def _listen(self, control: FtpControl) -> bool:
         """A listener for `control` on a free port of the range; False when every port listens."""
-        sock = self._passive_ports.listen(control.ftp.local_host, control.sock.family, control.label)
-        if sock is None:
+        listening = self._passive_ports.listen(control.ftp.local_host, control.sock.family, control.label)
+        if listening is None:
             return False
+        sock, port = listening
         listener = PassiveListener(
             sock,
+            port,
             control.ip,
             control.label,
             self.loop.now + DATA_CONNECT_SECONDS,
@@ -720,7 +724,8 @@ class FtpDoor(Door):
         outcome once its time is up (or its client is gone)."""
         if self._waiting_for_port:
             self._waiting_for_port.serve(self.loop.now, self._listen, self._no_port)
-        self._end_delays()
+        if self._delayed:  # asked every turn: no copy of an empty table
+            self._end_delays()
         for data, due in list(self._settling.items()):
             if self.loop.now < due and data.control.peer_alive():
                 continue

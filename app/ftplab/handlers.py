@@ -1,9 +1,10 @@
 """What the clients' lines mean: joining, commands and chat.
 
 The loop hands whole lines to these handlers; they answer through the room
-(`reply`, `send_error`, `broadcast`, ...) and queue downloads, given to them
-as two narrow interfaces, and never touch a socket. Commands are found in a
-table, each a short method named after it, as in pyftpdlib's `proto_cmds`.
+(`reply`, `send_error`, `broadcast`, ...), given to them as a narrow
+interface, and never touch a socket. Commands are found in a table, each a
+short method named after it, as in pyftpdlib's `proto_cmds`; the file
+commands (`list`, `get`, `mget`, `put`, `cd`, ...) are file_commands.py's.
 
 `on_line` returns False for a line that cannot be handled yet (chat while
 the room is congested, or a client over its command rate): the loop keeps
@@ -17,37 +18,21 @@ answered on the console: `on_console_line` hands them to teacher_commands.py.
 from __future__ import annotations
 
 import logging
-import shlex
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from . import protocol
+from .file_commands import Downloads, FileCommands
 from .lab_logins import LabLogins
-from .logs import CHATTER_LOGGER, log_reason
-from .messages import (
-    CATALOGUES,
-    CLIENT_COMMANDS_HELP_KEYS,
-    HELP_KEYS,
-    Messages,
-    listing_line,
-)
+from .logs import CHATTER_LOGGER
+from .messages import CATALOGUES, CLIENT_COMMANDS_HELP_KEYS, HELP_KEYS, Messages
 from .protocol import ErrorCode
 from .session import Session
-from .storage import (
-    FileProblem,
-    FolderReadFailed,
-    FolderReading,
-    NoSuchFile,
-    Storage,
-    Tree,
-    display_path,
-    split_path,
-)
+from .storage import Storage, Tree
 from .teacher_commands import TeacherCommands, who_text
 from .text import visible
 from .uploads import Uploads, UploadSettings
-from .wildcards import MAX_PATTERN_CHARS, PatternProblem, Wildcard, matching_names
 
 log = logging.getLogger("ftplab.server")
 chatter = logging.getLogger(CHATTER_LOGGER)
@@ -89,6 +74,10 @@ class Room(Protocol):
 
     def send_error(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
+    def error_event(
+        self, code: ErrorCode, key: str, say: Messages | None = None, **values
+    ) -> protocol.Error: ...
+
     def send_file_error(self, session: Session, code: ErrorCode, key: str, name: str, **values) -> None: ...
 
     def broadcast(self, sender: str, text: str, exclude: Session | None = None) -> None: ...
@@ -98,73 +87,6 @@ class Room(Protocol):
     def refuse(self, session: Session, code: ErrorCode, key: str, **values) -> None: ...
 
     def expel(self, person: str, code: ErrorCode, key: str, /, **values) -> list: ...
-
-
-class Downloads(Protocol):
-    """Queueing a download, as handlers see it."""
-
-    def request(
-        self, session: Session, parts: tuple[str, ...], resume_from: tuple[int, str] | None = None
-    ) -> FileProblem | None: ...
-
-    def cancel(self, session: Session, argument: str, now: float) -> None: ...
-
-
-def _words(argument: str) -> list[str]:
-    """The words of `argument`, quoted as in a shell; none when a quote is left open."""
-    try:
-        return shlex.split(argument)
-    except ValueError:
-        return []
-
-
-def _read_in_steps(reading: FolderReading) -> Iterator[None]:
-    """Read a folder a step at a time, a None for each step but the last (the loop serves the
-    others between them). The folder is closed however the reading ends; FolderReadFailed
-    when the system fails to read it partway."""
-    try:
-        while not reading.read_some():
-            yield None
-    finally:
-        reading.close()
-
-
-def _serves(
-    tree: Tree, cwd: tuple[str, ...], word: str, listings: dict[tuple[str, ...], set[str]]
-) -> Generator[None, None, bool]:
-    """Does `word` (relative to `cwd`, or a path) name a served file? Its folder is read in
-    steps into `listings` (a None each), unless an earlier word's reading put it there. A
-    folder that fails partway raises FolderReadFailed; one that cannot be read at all serves
-    nothing."""
-    try:
-        parts = split_path(cwd, word)
-        if not parts:
-            return False
-        folder = parts[:-1]
-        if folder not in listings:
-            reading = tree.read_folder(folder, twins=True)
-            yield from _read_in_steps(reading)
-            listings[folder] = {
-                entry.name
-                for entry in reading.shown_entries()
-                if entry.shown == entry.name and not entry.is_dir
-            }
-    except FolderReadFailed:
-        raise
-    except (FileProblem, OSError):
-        return False
-    return parts[-1] in listings[folder]
-
-
-def _refuse_get(room: Room, session: Session, argument: str, problem: FileProblem) -> None:
-    reason = log_reason(problem.message_key, name=visible(argument))
-    log.info("%s: get %s refused: %s", session.label, visible(argument), reason)
-    room.send_file_error(session, problem.code, problem.message_key, argument)
-
-
-def _refuse_pattern(room: Room, session: Session, pattern: str, problem: PatternProblem) -> None:
-    shown = visible(pattern[:MAX_PATTERN_CHARS])
-    room.send_error(session, ErrorCode.USAGE, problem.message_key, pattern=shown, limit=MAX_PATTERN_CHARS)
 
 
 @dataclass(frozen=True)
@@ -195,20 +117,18 @@ class Handlers:
         """With accounts (--users): the password step before a join."""
         self._keep_alive_seconds = keep_alive_seconds
         """Asked of clients that announce themselves with `!JOIN` (0: no idle timeout, none asked)."""
-        self._downloads = downloads
-        self._storage = storage
-        self._tree = Tree(storage)
-        self._uploads = uploads or Uploads(self._tree, room, UploadSettings())
+        self._uploads = uploads or Uploads(Tree(storage), room, UploadSettings())
         self._say = room.say
+        files = FileCommands(room, downloads, storage, self._uploads)
         self._commands = {
-            "list": Command(self._list, True),
-            "get": Command(self._get, True),
-            "resume": Command(self._resume, True),
-            "mget": Command(self._mget, True),
-            "cancel": Command(lambda session, argument, now: downloads.cancel(session, argument, now), True),
-            "put": Command(self._put, True),
-            "cd": Command(self._cd, True),
-            "pwd": Command(self._pwd, False),
+            "list": Command(files.list_folder, True),
+            "get": Command(files.get, True),
+            "resume": Command(files.resume, True),
+            "mget": Command(files.mget, True),
+            "cancel": Command(files.cancel, True),
+            "put": Command(files.put, True),
+            "cd": Command(files.cd, True),
+            "pwd": Command(files.pwd, False),
             "who": Command(self._who, False),
             "help": Command(self._help, False),
             "quit": Command(self._quit, False),
@@ -323,185 +243,7 @@ class Handlers:
         command.handler(session, argument, now)
         return True
 
-    # --- commands -----------------------------------------------------------------
-
-    def _list(self, session: Session, argument: str, _now: float) -> None:
-        """The files and subdirectories of the current directory, or of the one named."""
-        try:
-            parts = split_path(session.cwd, argument) if argument else session.cwd
-            reading = self._tree.read_folder(parts, twins=True)
-        except (FileProblem, OSError) as error:
-            self._folder_unlisted(session, error, argument)
-            return
-        fields = session.protocol_version >= 2
-        self._room.reply_in_pieces(session, self._listing(parts, reading, self._room.say_to(session), fields))
-
-    def _listing(
-        self, parts: tuple[str, ...], reading: FolderReading, say: Messages, fields: bool
-    ) -> Iterator:
-        """The header, then a line per entry: text to read, or (protocol 2) `!ENTRY` fields.
-        First a None for each step of reading the folder: the loop serves the others between.
-        A folder that fails partway is refused with `!ERR` (the client keeps its session)."""
-        try:
-            yield from _read_in_steps(reading)
-        except FolderReadFailed as problem:
-            log.error("cannot read %s to its end: %s", visible(problem.name), problem.__cause__)
-            yield self._room.error_event(problem.code, problem.message_key, say, name=visible(problem.name))
-            return
-        if not reading.count:
-            yield say("list_empty_in" if parts else "list_empty", path=display_path(parts))
-            return
-        if parts:
-            yield say("list_header_in", path=display_path(parts), count=reading.count)
-        else:
-            yield say("list_header", count=reading.count)
-        for entry in reading.shown_entries():
-            if fields:
-                kind, size = ("d", 0) if entry.is_dir else ("f", entry.size)
-                yield protocol.ListEntry(self._room.name, kind, size, int(entry.mtime), entry.shown)
-            else:
-                yield listing_line(entry.is_dir, entry.size, entry.mtime, entry.shown)
-
-    def _get(self, session: Session, argument: str, _now: float) -> None:
-        if not argument:
-            self._room.send_error(session, ErrorCode.USAGE, "usage_get")
-            return
-        if self._download_refused(session, argument):
-            return
-        problem = self._request_download(session, argument)
-        words = _words(argument) if problem is not None and problem.code is ErrorCode.NO_FILE else []
-        if len(words) > 1:
-            self._room.reply_in_pieces(session, self._get_each_word(session, words, argument, problem))
-        elif problem is not None:
-            _refuse_get(self._room, session, argument, problem)
-
-    def _resume(self, session: Session, argument: str, _now: float) -> None:
-        """`resume OFFSET SHA256 NAME`: the rest of a download the client kept in part."""
-        parsed = protocol.parse_resume_argument(argument)
-        if parsed is None:
-            self._room.send_error(session, ErrorCode.USAGE, "usage_resume")
-            return
-        offset, prefix_sha256, name = parsed
-        if self._download_refused(session, name):
-            return
-        problem = self._request_download(session, name, resume_from=(offset, prefix_sha256))
-        if problem is not None:
-            reason = log_reason(problem.message_key, name=visible(name))
-            log.info("%s: resume %s refused: %s", session.label, visible(name), reason)
-            self._room.send_file_error(session, problem.code, problem.message_key, name)
-
-    def _download_refused(self, session: Session, name: str) -> bool:
-        """An account without the download right (--users) asked for a file: refused."""
-        if session.may("download"):
-            return False
-        self._room.send_file_error(session, ErrorCode.NO_DOWNLOAD, "downloads_off", name)
-        return True
-
-    def _get_each_word(
-        self, session: Session, words: list[str], argument: str, problem: FileProblem
-    ) -> Iterator[None]:
-        """`get a.txt b.txt` when no file has that whole name: each word (relative to the
-        current folder, or a path) that names a file is queued, and each that does not is
-        refused on its own. When no word names a served file, the line was one name, which
-        does not exist: `problem` refuses it. Each folder is read in steps (a None each), once
-        for all the words; the answer comes when the reading is done."""
-        listings: dict[tuple[str, ...], set[str]] = {}
-        try:
-            for word in words:
-                if (yield from _serves(self._tree, session.cwd, word, listings)):
-                    self._queue_each(session, words)
-                    return
-        except FolderReadFailed as failure:
-            self._folder_unlisted(session, failure, failure.name)
-            return
-        _refuse_get(self._room, session, argument, problem)
-
-    def _queue_each(self, session: Session, names: list[str]) -> None:
-        """Queue `names` (relative to the current folder) in order, each confirmed with
-        `!QUEUED` or refused on its own; past the queue's cap, one `queue-full` says how many
-        were left out, and the rest are not tried."""
-        for index, name in enumerate(names):
-            problem = self._request_download(session, name)
-            if problem is not None and problem.code is ErrorCode.QUEUE_FULL:
-                left = len(names) - index
-                self._room.send_file_error(session, problem.code, "mget_queue_full", name, count=left)
-                return
-            if problem is None:
-                self._room.send_event(session, protocol.Queued(self._room.name, name))
-            else:
-                self._room.send_file_error(session, problem.code, problem.message_key, name)
-
-    def _folder_unlisted(self, session: Session, error: Exception, folder: str) -> None:
-        """`list FOLDER` or `mget FOLDER/PATTERN` could not list `folder`: not a served folder,
-        or the disk failed (logged): at its start, or partway (FolderReadFailed, which says so)."""
-        if isinstance(error, FolderReadFailed):
-            log.error("cannot read %s to its end: %s", visible(error.name), error.__cause__)
-            self._room.send_error(session, error.code, error.message_key, name=visible(error.name))
-            return
-        if isinstance(error, FileProblem) and error.code is not ErrorCode.RESOURCES:
-            self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(folder))
-            return
-        log.error("cannot list %s: %s", self._storage.root, error)
-        self._room.send_error(session, ErrorCode.RESOURCES, "list_failed")
-
-    def _mget(self, session: Session, pattern: str, _now: float) -> None:
-        """`mget PATTERN`: every served file of a folder whose name matches (shell wildcards in
-        the last name only: `*.txt`, `tema1/*.bin`, `../*.pdf`, `/practicas/*`), queued in name
-        order and each confirmed with `!QUEUED`; past the queue's cap, one `queue-full` says
-        how many were left out."""
-        if self._download_refused(session, pattern):
-            return
-        folder_text, slash, last = pattern.rpartition("/")
-        try:
-            wildcard = Wildcard.parse(last)  # first: a pattern refused costs no listing
-            folder = split_path(session.cwd, folder_text or "/") if slash else session.cwd
-            reading = self._tree.read_folder(folder, twins=True)
-        except PatternProblem as problem:
-            _refuse_pattern(self._room, session, pattern, problem)
-            return
-        except (FileProblem, OSError) as error:
-            self._folder_unlisted(session, error, folder_text or "/" if slash else display_path(session.cwd))
-            return
-        prefix = f"{folder_text}{slash}"
-        self._room.reply_in_pieces(session, self._mget_matches(session, pattern, wildcard, reading, prefix))
-
-    def _mget_matches(
-        self, session: Session, pattern: str, wildcard: Wildcard, reading: FolderReading, prefix: str
-    ) -> Iterator[None]:
-        """The folder read in steps (a None each), then its matching files queued in name order
-        (each name with `prefix`, the folder as typed)."""
-        try:
-            yield from _read_in_steps(reading)
-            files = [entry for entry in reading.shown_entries() if not entry.is_dir]
-            names = matching_names(files, wildcard)
-        except PatternProblem as problem:
-            _refuse_pattern(self._room, session, pattern, problem)
-            return
-        except FolderReadFailed as problem:
-            self._folder_unlisted(session, problem, problem.name)
-            return
-        if not names:
-            self._room.send_file_error(
-                session, ErrorCode.NO_MATCH, "no_match", pattern, pattern=visible(pattern)
-            )
-            return
-        self._queue_each(session, [f"{prefix}{name}" for name in names])
-
-    def _request_download(
-        self, session: Session, argument: str, resume_from: tuple[int, str] | None = None
-    ) -> FileProblem | None:
-        """The file at the path `argument` (relative to the session's folder; its
-        name in another Unicode form found too), queued or the problem why not."""
-        try:
-            parts = split_path(session.cwd, argument)
-        except FileProblem as problem:
-            return problem
-        if not parts or argument.endswith(("/", "/.", "/..")):
-            return NoSuchFile(argument)  # a path ending as a folder's does not name a file
-        return self._downloads.request(session, parts, resume_from)
-
-    def _put(self, session: Session, argument: str, _now: float) -> None:
-        self._uploads.start(session, argument)
+    # --- commands (the files' are FileCommands') ------------------------------------
 
     def _on_upload_frame(self, session: Session, frame, now: float) -> bool:
         """A piece of an upload (`!DATA`) or its cancelling (`!ABORT`) from the client."""
@@ -518,21 +260,6 @@ class Handlers:
             session.last_activity = now
             self._uploads.on_abort(session, frame.text)
         return True
-
-    def _cd(self, session: Session, argument: str, _now: float) -> None:
-        """`cd DIR` (relative, absolute, `..`); `cd` alone goes back to the root."""
-        try:
-            parts = split_path(session.cwd, argument) if argument else ()
-        except FileProblem:
-            parts = None
-        if parts is None or not self._tree.is_dir(parts):
-            self._room.send_error(session, ErrorCode.NOT_DIR, "no_such_dir", name=visible(argument))
-            return
-        session.cwd = parts
-        self._room.reply(session, self._room.say_to(session)("current_dir", path=display_path(parts)))
-
-    def _pwd(self, session: Session, _argument: str, _now: float) -> None:
-        self._room.reply(session, self._room.say_to(session)("current_dir", path=display_path(session.cwd)))
 
     def _who(self, session: Session, _argument: str, _now: float) -> None:
         self._room.reply(session, who_text(self._room, self._room.say_to(session)))

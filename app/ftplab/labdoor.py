@@ -12,6 +12,7 @@ take them.
 from __future__ import annotations
 
 import logging
+import math
 import selectors
 import socket
 import ssl
@@ -95,6 +96,9 @@ class LabConnection(Session):
 
     def housekeeping(self, now: float) -> None:
         self.door.check_timers(self, now)
+
+    def next_timer(self, now: float) -> float:
+        return self.door.next_timer(self)
 
     def has_spoken(self) -> bool:
         return self.receiver.buffered or self.receiver.has_events or super().has_spoken()
@@ -303,6 +307,24 @@ class LabDoor(Door):
             session.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.join:g}")
         elif limits.idle and not session.busy_sending and session.idle_for(now) > limits.idle:
             session.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.idle:g}")
+
+    def next_timer(self, session: Session) -> float:
+        """The earliest time `check_timers` may act on `session`. Each deadline only moves later
+        (its activity, its output's progress) except as the session is served: its output
+        starts waiting (queued, then touched), a wrong password is answered, a download ends.
+        Only `busy_sending` can end unseen (a failed hash in `Downloads.hash_step`): the idle
+        deadline is counted as if it did not hold, so such a session is looked at on every
+        pass once it is past, as every session used to be."""
+        limits, due = self._timeouts, math.inf
+        if limits.data and session.outbox:
+            due = session.last_progress + limits.data
+        if session.login is not None and session.login.refuse_at is not None:
+            due = min(due, session.login.refuse_at)
+        if session.name is None and limits.join:
+            due = min(due, session.last_activity + limits.join)
+        if limits.idle:
+            due = min(due, session.last_activity + limits.idle)
+        return due
 
 
 def keep_alive_seconds(idle_timeout: float) -> float:

@@ -8,6 +8,11 @@ refused only while another socket really listens on it (Linux allows no two
 listeners on one port, SO_REUSEADDR or not), so `425` means that every port
 of the range is in use at that moment. Ports are handed out in turn, so the
 one just used rests while the others serve.
+
+A PASV costs the server's loop as few system calls as it can: the listener is
+made non-blocking as it is created (SOCK_NONBLOCK, where there is one) and its
+port is the one it was bound to, asked of the kernel only when the kernel
+picked it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from collections.abc import Callable, Iterator
 log = logging.getLogger("ftplab.server")
 
 
+_NONBLOCKING = getattr(socket, "SOCK_NONBLOCK", 0)
+"""Linux: a socket created non-blocking, without a second system call to make it so."""
+
+
+def _nonblocking_socket(family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM | _NONBLOCKING)
+    if not _NONBLOCKING:
+        sock.setblocking(False)
+    return sock
+
+
 class PassivePorts:
     """The --passive-ports range (None: any port the kernel picks)."""
 
@@ -27,16 +43,16 @@ class PassivePorts:
         self._ports = ports
         self._next = 0
 
-    def listen(self, host: str, family: int, label: str) -> socket.socket | None:
-        """A listener on `host` and a free port of the range; None if there is none."""
+    def listen(self, host: str, family: int, label: str) -> tuple[socket.socket, int] | None:
+        """A non-blocking listener on `host` and a free port of the range, with that port; None
+        if there is none."""
         for port in self._in_turn():
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = _nonblocking_socket(family)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
                 sock.listen(1)
-                sock.setblocking(False)
-                return sock
+                return sock, port or sock.getsockname()[1]
             except OSError as error:
                 sock.close()
                 if error.errno not in (errno.EADDRINUSE, errno.EACCES):
@@ -99,6 +115,7 @@ class PassiveListener:
     def __init__(
         self,
         sock: socket.socket,
+        port: int,
         peer_ip: str,
         label: str,
         deadline: float,
@@ -106,15 +123,13 @@ class PassiveListener:
         failed: Callable[[], None],
     ):
         self.sock = sock
+        self.port = port
+        """The port it listens on, for the 227 reply."""
         self.label = f"passive listener of {label}"
         self.deadline = deadline
         self._peer_ip = peer_ip
         self._adopt = adopt
         self._failed = failed
-
-    @property
-    def port(self) -> int:
-        return self.sock.getsockname()[1]
 
     def on_ready(self, _mask: int) -> None:
         while True:

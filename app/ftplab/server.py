@@ -28,6 +28,7 @@ from .clock import HOUSEKEEPING_SECONDS, LoopClock
 from .connection import Connection, State
 from .endpoints import Door, Endpoint, Wakeup
 from .storage import FileChanged
+from .timers import Timers
 
 log = logging.getLogger("ftplab.server")
 
@@ -54,6 +55,8 @@ class Server:
         """Every connection, closing ones and FTP data connections included."""
         self._touched: set[Connection] = set()
         self._doomed: dict[Connection, str] = {}
+        self._timers: Timers[Connection] = Timers()
+        """When each connection's timers may next act: housekeeping looks only at those due."""
         self.stopping = False
         self._stop_requested = False
         self._stop_deadline = 0.0
@@ -106,6 +109,7 @@ class Server:
     def adopt(self, connection: Connection) -> None:
         self._connections.add(connection)
         self._touched.add(connection)
+        self._timers.schedule(connection, connection.timers_due(self.now))
 
     def touch(self, connection: Connection) -> None:
         self._touched.add(connection)
@@ -150,6 +154,7 @@ class Server:
         self._connections.discard(connection)
         self._touched.discard(connection)
         self._doomed.pop(connection, None)
+        self._timers.cancel(connection)
         connection.close()
 
     # --- the loop ---------------------------------------------------------------
@@ -202,6 +207,7 @@ class Server:
             self.drop(connection, "closed")
         if connection.state is not State.CLOSED:
             self._watch(connection)
+            self._timers.schedule(connection, connection.timers_due(self.now))
 
     def _flush(self, connection: Connection) -> None:
         try:
@@ -229,18 +235,23 @@ class Server:
             self.drop(connection, reason)
 
     def _housekeeping(self) -> None:
-        """Each open connection's timers, overdue closings, and the doors' and admission's timers."""
+        """The doors' and admission's timers, then the due connections': an open one's (idle,
+        join, stalled output), a closing one's end. 10,000 idle clients cost nothing here."""
         now = self.now
         self._next_housekeeping = now + HOUSEKEEPING_SECONDS
         self.admission.housekeeping(now)
         for door in self.doors:
             door.housekeeping(now)
+        due = self._timers.due(now)
         check_timers = methodcaller("housekeeping", now)  # made once a pass, not once per connection
-        for connection in list(self._connections):
+        for connection in due:
             if connection.state is State.OPEN:
                 self.guard(connection, check_timers)
-            elif now >= connection.deadline:
+            elif connection.state is not State.CLOSED and now >= connection.deadline:
                 self._give_up_on(connection) if self.stopping else self.drop(connection, "closed")
+        for connection in due:  # after the pass: one due again at `now` waits for the next one
+            if connection.state is not State.CLOSED:
+                self._timers.schedule(connection, connection.timers_due(self.now))
 
     # --- stopping -------------------------------------------------------------------
 
@@ -258,6 +269,7 @@ class Server:
         for connection in self._connections:
             if connection.deadline is not None:
                 connection.deadline = min(connection.deadline, self._stop_deadline)
+                self._timers.schedule(connection, connection.timers_due(self.now))
 
     def _give_up_on(self, connection: Connection) -> None:
         """Stopping: a connection that did not read its goodbye and close in time is reset, so a

@@ -49,6 +49,8 @@ class VisitNews:
         """Announce the departures, then the arrivals, noted since the last time,
         and the count of those not named once its window ends."""
         for kind in KINDS:
+            if not self._pending[kind]:
+                continue  # the loop asks every turn: nothing to copy when nobody came or went
             visitors, self._pending[kind] = self._pending[kind], {}
             named = [visitor for visitor in visitors if self._may_name(kind, visitor, now)]
             if len(named) <= NEWS_NAMED_ONE_BY_ONE:

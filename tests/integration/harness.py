@@ -422,6 +422,26 @@ def installed_tool(name: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def failing_folder_reads(pid: int, folder: Path, nth: int = 2) -> Iterator[None]:
+    """While the block runs, the `nth` read of `folder`'s entries by process `pid` (its
+    getdents64 system call) fails with EIO, as on a failing disk: strace attaches to the
+    running process and the kernel's real call is answered with the error. The first read
+    (some 800 entries of short names) succeeds, so a listing fails partway. strace detaches
+    when the block ends. Skipped where strace is missing or may not trace (no ptrace)."""
+    strace = installed_tool("strace")
+    calls = ["-P", str(folder), "-e", "trace=getdents64", "-e", f"inject=getdents64:error=EIO:when={nth}"]
+    tracer = _Process([strace, "-p", str(pid), *calls, "-o", os.devnull], "strace", subprocess.DEVNULL)
+    try:
+        _, line = tracer.stderr.wait_for(re.compile(r"attached|ptrace|strace:"))
+        if "attached" not in line:
+            pytest.skip(f"strace cannot trace here: {line}")
+        yield
+    finally:
+        tracer.signal(signal.SIGTERM)  # strace detaches, the process runs on untraced
+        tracer.wait()
+
+
 def run_tool(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run a client program to its end, its output captured (a hang fails after TOOL_TIMEOUT)."""
     return subprocess.run(command, capture_output=True, timeout=TOOL_TIMEOUT, cwd=cwd, check=False)

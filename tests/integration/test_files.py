@@ -227,13 +227,13 @@ def test_nfc_and_nfd_twins_are_listed_apart(start_server, tmp_path):
 def test_a_name_matching_several_files_only_in_another_form_is_refused_as_ambiguous(start_server, tmp_path):
     root = tmp_path / "ambiguous-root"
     root.mkdir()
-    (root / "K\u0301.txt").write_bytes(b"acute")
-    (root / "K\u0341.txt").write_bytes(b"acute tone mark, the same after NFC")
+    (root / "\u1e30.txt").write_bytes(b"composed")
+    (root / "K\u0301.txt").write_bytes(b"decomposed")
     server = start_server(root=root)
 
     with RawConnection(server.port, "dudosa") as raw:
         raw.join()
-        raw.send_line("get \u1e30.txt")
+        raw.send_line("get K\u0341.txt")  # neither form: U+0341 is U+0301 after normalization
         error = raw.expect(lambda event: isinstance(event, protocol.Error))
 
     assert error.code == "ambiguous"

@@ -6,6 +6,7 @@ All load goes to 127.0.0.0/8, bounded in count and in time."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import time
 import pytest
 
 from ftplab import protocol
+from ftplab.admission import ACCEPTS_PER_TURN
 from ftplab.downloads import MAX_QUEUED_DOWNLOADS
 from ftplab.logs import LINES_PER_WINDOW
 from ftplab.session import ADDRESS_CHAT_BURST_LINES, ADDRESS_CHAT_LINES_PER_SECOND
@@ -124,12 +126,15 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
                 held.append(raw)
             failed = re.compile(r"accept failed: .*Too many open files")
             server.wait_for_log(failed)
-            started_cpu, started = _cpu_seconds(server.pid), time.monotonic()
-            # More failures may have come while this test was not running (a loaded machine): count from here.
-            before = _count(failed, server.stderr.lines)
+            started_cpu, started, started_clock = _cpu_seconds(server.pid), time.monotonic(), time.time()
             answers = []
-            for number in range(20):  # each failure pauses accepting for 0.5 s: three take over 1 s
-                if _count(failed, server.stderr.lines) >= before + 3:
+            # Each failure pauses accepting for 0.5 s, so three take over 1 s. A late client waits
+            # for the next failure, or is turned away by the one under way (it refuses up to
+            # ACCEPTS_PER_TURN waiting clients, and a quick client can reconnect meanwhile).
+            for number in range(3 * (ACCEPTS_PER_TURN + 1)):
+                # Only failures logged from here on: on a loaded machine the lines of earlier
+                # ones can still be on their way through the pipe.
+                if _count_since(started_clock, failed, server.stderr.lines) >= 3:
                     break
                 with RawConnection(server.port, f"tarde{number}") as late:
                     late.send_line("")
@@ -146,8 +151,14 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
     assert cpu < 0.5 * wall, f"the server used {cpu:.2f} s of CPU in {wall:.2f} s at the limit: it spins"
 
 
-def _count(pattern: re.Pattern, lines: list[str]) -> int:
-    return sum(1 for line in lines if pattern.search(line))
+def _count_since(clock: float, pattern: re.Pattern, lines: list[str]) -> int:
+    """Lines matching pattern that the server logged at or after clock (time.time())."""
+    return sum(1 for line in lines if pattern.search(line) and _logged_at(line) >= clock)
+
+
+def _logged_at(line: str) -> float:
+    """When the server logged a line: its asctime stamp, to the millisecond."""
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
 # --- 5: a listing bigger than any queue ------------------------------------------------------------

@@ -35,6 +35,7 @@ class Probe(Connection):
             self.address_key = place.key
         self.calls: list[str] = []
         self.refusals: list[tuple[ErrorCode, str]] = []
+        self.wake_at: float | None = None
 
     def readable(self) -> None:
         self.calls.append("readable")
@@ -56,6 +57,10 @@ class Probe(Connection):
     def housekeeping(self, now: float) -> None:
         self.calls.append(f"housekeeping {now:g}")
 
+    def next_timer(self, now: float) -> float:
+        """`wake_at` when a test set one, else the default (every pass)."""
+        return self.wake_at if self.wake_at is not None else super().next_timer(now)
+
     def release(self) -> None:
         self.calls.append("release")
 
@@ -67,9 +72,12 @@ class ProbeDoor(Door):
         self.loop = loop
         self.turns = 0
         self.made: list[Probe] = []
+        self.wake_at: float | None = None
+        """What each new Probe's timers say (None: look at it every pass)."""
 
     def new_connection(self, sock: socket.socket, address: tuple, place: Place) -> Probe:
         probe = Probe(sock, address, self.loop, place)
+        probe.wake_at = self.wake_at
         self.made.append(probe)
         return probe
 

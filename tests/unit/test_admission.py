@@ -72,6 +72,18 @@ def test_past_max_clients_with_no_one_to_evict_the_newcomer_is_refused(started):
     assert newcomer not in server.admission.open, "a refused connection no longer counts"
 
 
+def test_a_newcomer_past_its_address_limit_evicts_no_one_when_the_server_is_full(started):
+    """lftp mirror --parallel=10 from one address retries every refused connection at once:
+    each try used to evict another user's silent connection and then be refused anyway."""
+    server, door = started(max_clients=2, max_per_ip=1)
+    first, _ = arrive(server, door, ("10.0.0.1", 1))
+    first.name = "ana"
+    silent, _ = arrive(server, door, ("10.0.0.2", 1))  # bob, at the FTP door's Name: prompt
+    retry, _ = arrive(server, door, ("10.0.0.1", 2))
+    assert retry.refusals == [(ErrorCode.TOO_MANY, "too_many_from_address")]
+    assert silent.refusals == [] and silent in server.admission.open
+
+
 def test_max_per_ip_counts_one_address_and_forgets_it_when_its_clients_leave(started):
     server, door = started(max_per_ip=1)
     first, _ = arrive(server, door, ("10.0.0.1", 1))

@@ -2,7 +2,9 @@
 turned in this thread, answers another client while the folder is still being read, and the
 lister's queued output stays bounded; then the lister gets every entry, in name order. The lab's
 `get a b` and `mget PATTERN` read their folder in the same steps. A folder that fails partway
-through its reading is refused on each door, and the client keeps its connection."""
+through its reading is refused on each door, and the client keeps its connection. A name the
+folder does not have (a lab `get`, FTP RETR, SIZE, MDTM) is refused without reading the folder:
+its Unicode twins are looked up by name."""
 
 from __future__ import annotations
 
@@ -117,19 +119,16 @@ def test_a_lab_get_or_mget_reads_its_folder_in_steps_and_queues_in_order(server,
     assert names == queued
 
 
-class FailingScan:
-    """A folder's scandir that fails with EIO (a disk error) after `good` entries."""
+class WrappedScan:
+    """A folder's scandir, seen through `__next__` (the subclasses')."""
 
-    def __init__(self, scan, good: int):
-        self._scan, self._left = scan, good
+    def __init__(self, scan):
+        self._scan = scan
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if not self._left:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        self._left -= 1
         return next(self._scan)
 
     def close(self) -> None:
@@ -140,6 +139,20 @@ class FailingScan:
 
     def __exit__(self, *_exc) -> None:
         self.close()
+
+
+class FailingScan(WrappedScan):
+    """A folder's scandir that fails with EIO (a disk error) after `good` entries."""
+
+    def __init__(self, scan, good: int):
+        super().__init__(scan)
+        self._left = good
+
+    def __next__(self):
+        if not self._left:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        self._left -= 1
+        return next(self._scan)
 
 
 @pytest.fixture
@@ -230,3 +243,69 @@ def test_an_ftp_listing_whose_folder_fails_partway_is_451_and_the_control_goes_o
     alice.send("STAT .\r\nNOOP\r\n")
     turn_until(server, [alice], lambda: b"200 " in alice.received)
     assert alice.received.split(b"226")[0].count(b"451 ") == 2, "STAT of the folder: 451 too"
+
+
+class CountedScan(WrappedScan):
+    """A folder's scandir whose entries are counted in `counts[-1]`."""
+
+    def __init__(self, scan, counts: list[int]):
+        super().__init__(scan)
+        self._counts = counts
+
+    def __next__(self):
+        item = next(self._scan)
+        self._counts[-1] += 1
+        return item
+
+
+@pytest.fixture
+def entries_read(monkeypatch) -> list[int]:
+    """How many folder entries (read by descriptor) each turn of the loop read: call
+    `next_turn(counts)` after each turn."""
+    counts = [0]
+    real = os.scandir
+
+    def scandir(target=None):
+        scan = real(target)
+        return CountedScan(scan, counts) if isinstance(target, int) else scan
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return counts
+
+
+def next_turn(counts: list[int]):
+    return lambda: counts.append(0)
+
+
+def test_a_lab_get_of_a_missing_name_reads_no_folder_whole_and_bob_is_answered(server, connect, entries_read):
+    ana, bob = joined_pair(server, connect)
+    ana.send("ana> get nada-00007.txt\n")
+    bob.send("bob> who\n")
+    turn_until(
+        server,
+        [ana, bob],
+        lambda: b"!ERR" in ana.received and b"bob" in bob.received.split(b"!HELLO")[-1],
+        next_turn(entries_read),
+    )
+    assert b"nada-00007.txt" in ana.received.split(b"!ERR")[-1]
+    assert max(entries_read) <= ENTRIES_PER_STEP, "a turn read the folder whole, looking for a twin"
+
+
+@pytest.mark.parametrize("command", ["RETR", "SIZE", "MDTM"])
+def test_an_ftp_command_on_a_missing_name_reads_no_folder_whole_and_bob_is_answered(
+    server, connect, entries_read, command
+):
+    alice, _data = logged_in_with_data(server, connect)
+    bob = connect(server.addresses["ftp"])
+    bob.send("USER anonymous\r\nPASS x\r\n")
+    turn_until(server, [alice, bob], lambda: b"230 " in bob.received)
+    entries_read.append(0)
+    alice.send(f"{command} nada-00007.txt\r\n")
+    bob.send("NOOP\r\n")
+    turn_until(
+        server,
+        [alice, bob],
+        lambda: b"550 " in alice.received and b"200 " in bob.received.split(b"230 ")[-1],
+        next_turn(entries_read),
+    )
+    assert max(entries_read) <= ENTRIES_PER_STEP, "a turn read the folder whole, looking for a twin"

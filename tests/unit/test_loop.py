@@ -4,6 +4,7 @@ that moves only when the test says so, and a connection kind that records what i
 from __future__ import annotations
 
 import logging
+import math
 import selectors
 
 import pytest
@@ -121,13 +122,59 @@ def test_a_closing_connection_that_never_closes_goes_at_its_deadline(loop, time)
     peer.close()
 
 
-def test_housekeeping_asks_each_open_connection_with_the_loops_time(loop, time):
+def test_housekeeping_asks_a_connection_that_is_due_with_the_loops_time(loop, time):
     server, door = loop
     probe, peer = admit(server, door)
     server.turn()
     time.value += HOUSEKEEPING_SECONDS
     server.turn()
     assert f"housekeeping {server.now:g}" in probe.calls
+    peer.close()
+
+
+def housekeeping_calls(probe: Probe) -> int:
+    return sum(call.startswith("housekeeping") for call in probe.calls)
+
+
+def test_a_pass_looks_only_at_the_connections_whose_timers_are_due(loop, time):
+    server, door = loop
+    door.wake_at = math.inf
+    quiet = [admit(server, door, ("10.0.0.7", port)) for port in range(20)]
+    door.wake_at = time.value + 1.6
+    due, due_peer = admit(server, door)
+    advance(server, time, 5.0)
+    assert [housekeeping_calls(probe) for probe, _ in quiet] == [0] * 20
+    first = next(call for call in due.calls if call.startswith("housekeeping"))
+    assert first == "housekeeping 1002", "at the first pass after its time (a turn a second)"
+    for _, peer in [*quiet, (due, due_peer)]:
+        peer.close()
+
+
+def test_a_connection_the_loop_served_is_looked_at_at_its_new_earlier_time(loop, time):
+    server, door = loop
+    door.wake_at = math.inf
+    probe, peer = admit(server, door)
+    advance(server, time, 2.0)
+    probe.wake_at = server.now + 1.0
+    server.touch(probe)
+    advance(server, time, 0.5)
+    assert housekeeping_calls(probe) == 0
+    advance(server, time, 1.0)
+    assert housekeeping_calls(probe) == 1
+    peer.close()
+
+
+def test_a_connection_whose_time_moved_later_is_looked_at_early_once_then_at_the_new_time(loop, time):
+    server, door = loop
+    door.wake_at = time.value + 1.0
+    probe, peer = admit(server, door)
+    probe.wake_at = time.value + 3.0  # it did something: its deadline moved later, unseen by the loop
+    advance(server, time, 1.0)
+    assert housekeeping_calls(probe) == 1
+    advance(server, time, 1.5)
+    assert housekeeping_calls(probe) == 1, "not again before its new time"
+    advance(server, time, 1.0)
+    assert housekeeping_calls(probe) == 2
     peer.close()
 
 

@@ -16,14 +16,14 @@ HOST = "127.0.0.1"
 def test_ports_are_handed_out_in_turn_and_refused_only_while_all_listen():
     low = two_free_ports()
     ports = PassivePorts(range(low, low + 2))
-    first = ports.listen(HOST, socket.AF_INET, "test")
-    second = ports.listen(HOST, socket.AF_INET, "test")
-    assert {first.getsockname()[1], second.getsockname()[1]} == {low, low + 1}
+    first, first_port = ports.listen(HOST, socket.AF_INET, "test")
+    second, second_port = ports.listen(HOST, socket.AF_INET, "test")
+    assert {first_port, second_port} == {low, low + 1}
     assert ports.listen(HOST, socket.AF_INET, "test") is None, "both are listening"
     first.close()
     again = ports.listen(HOST, socket.AF_INET, "test")
     assert again is not None
-    for sock in (second, again):
+    for sock in (second, again[0]):
         sock.close()
 
 
@@ -31,8 +31,9 @@ def test_a_port_whose_connection_the_server_closed_first_serves_again_at_once():
     low = two_free_ports()
     ports = PassivePorts(range(low, low + 1))
     for _ in range(3):
-        listener = ports.listen(HOST, socket.AF_INET, "test")
-        assert listener is not None, "the port in TIME-WAIT is taken again"
+        listening = ports.listen(HOST, socket.AF_INET, "test")
+        assert listening is not None, "the port in TIME-WAIT is taken again"
+        listener = listening[0]
         listener.setblocking(True)
         client = socket.create_connection((HOST, low), timeout=5)
         served, _ = listener.accept()
@@ -43,9 +44,26 @@ def test_a_port_whose_connection_the_server_closed_first_serves_again_at_once():
 
 
 def test_no_range_means_any_port():
-    listener = PassivePorts(None).listen(HOST, socket.AF_INET, "test")
-    assert listener.getsockname()[1] > 0
+    listener, port = PassivePorts(None).listen(HOST, socket.AF_INET, "test")
+    assert port > 0 and port == listener.getsockname()[1]
     listener.close()
+
+
+def test_a_listener_of_the_range_costs_no_call_to_learn_its_port_or_to_stop_blocking(monkeypatch):
+    """A PASV at every session: the port it was bound to is its port (no getsockname), and the
+    socket is created non-blocking (no second call to make it so)."""
+    low = two_free_ports()
+    asked = []
+    monkeypatch.setattr(socket.socket, "getsockname", lambda sock: asked.append("getsockname"))
+    monkeypatch.setattr(socket.socket, "setblocking", lambda sock, flag: asked.append("setblocking"))
+    listener, port = PassivePorts(range(low, low + 1)).listen(HOST, socket.AF_INET, "test")
+    monkeypatch.undo()
+    try:
+        assert port == low == listener.getsockname()[1]
+        assert listener.gettimeout() == 0.0, "non-blocking"
+        assert asked == []
+    finally:
+        listener.close()
 
 
 def test_port_ranges():

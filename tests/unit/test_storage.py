@@ -12,6 +12,7 @@ import pytest
 from ftplab.client.download_file import UnsafeName, safe_name
 from ftplab.filenames import is_plain_name
 from ftplab.storage import AmbiguousName, FileProblem, NoSuchFile, NotAFile, Storage, Unreadable
+from support.folders import listed_files
 
 
 @pytest.fixture
@@ -54,13 +55,13 @@ def test_list_only_regular_files_sorted(tree):
     (root / "sibling.txt").symlink_to(tree / "files2" / "secret.txt")
     (root / "dangling.txt").symlink_to("nothing.txt")
     (root / "dir-link").symlink_to("sub")
-    entries = Storage(str(root)).list()
+    entries = listed_files(Storage(str(root)))
     assert [entry.name for entry in entries] == ["Z.txt", "a.txt", "b.txt", "link.txt"]
     assert [entry.size for entry in entries] == [2, 1, 3, 1]
 
 
 def test_list_of_empty_root(tmp_path):
-    assert Storage(str(tmp_path)).list() == []
+    assert listed_files(Storage(str(tmp_path))) == []
 
 
 def test_every_listed_plain_file_can_be_opened(tree):
@@ -68,7 +69,7 @@ def test_every_listed_plain_file_can_be_opened(tree):
     (root / "a\\b.txt").write_bytes(b"x")
     (root / "line\nbreak.txt").write_bytes(b"x")
     storage = Storage(str(root))
-    names = [entry.name for entry in storage.list()]
+    names = [entry.name for entry in listed_files(storage)]
     assert "a\\b.txt" not in names
     for name in names:
         if "\n" not in name:
@@ -282,7 +283,7 @@ def test_relative_root(tree, monkeypatch):
     monkeypatch.chdir(tree / "files" / "sub")  # the root was resolved once, not per call
     assert read_all(storage.open("a.txt")) == b"a"
     assert read_all(storage.open("link.txt")) == b"a"
-    assert [entry.name for entry in storage.list()] == ["Z.txt", "a.txt", "b.txt", "link.txt"]
+    assert [entry.name for entry in listed_files(storage)] == ["Z.txt", "a.txt", "b.txt", "link.txt"]
 
 
 def test_root_given_through_a_symlink(tree):
@@ -290,7 +291,7 @@ def test_root_given_through_a_symlink(tree):
     (tree / "files" / "link.txt").symlink_to(tree / "alias" / "b.txt")
     storage = Storage(str(tree / "alias"))
     assert read_all(storage.open("link.txt")) == b"bbb"
-    assert "link.txt" in [entry.name for entry in storage.list()]
+    assert "link.txt" in [entry.name for entry in listed_files(storage)]
     with pytest.raises(NoSuchFile):
         storage.open("../secret.txt")
 
@@ -305,7 +306,7 @@ def test_names_with_control_characters_are_listed_but_never_served(tree):
     for name in ("a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"):
         (root / name).write_bytes(b"x")
     storage = Storage(str(root))
-    listed = {entry.name for entry in storage.list()}
+    listed = {entry.name for entry in listed_files(storage)}
     assert {"a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"} <= listed
     for name in ("a\rb.txt", "new\nline.txt", "esc\x1b[31m.txt"):
         with pytest.raises(NoSuchFile):
@@ -320,7 +321,7 @@ def test_hidden_files_are_neither_listed_nor_served(tree):
     (root / ".oculto").write_bytes(b"secret\n")
     (root / ".git").mkdir()
     storage = Storage(str(root))
-    assert not any(entry.name.startswith(".") for entry in storage.list())
+    assert not any(entry.name.startswith(".") for entry in listed_files(storage))
     with pytest.raises(NoSuchFile):
         storage.open(".oculto")
 
@@ -330,7 +331,7 @@ def test_every_served_name_is_one_the_client_saves(tree):
     for name in (".oculto", "bidi\u202etxt.exe", "esc\x1b.txt", "zw\u200bsp.txt", "ok.txt", "Café.txt"):
         (root / name).write_bytes(b"x")
     storage = Storage(str(root))
-    for entry in storage.list():
+    for entry in listed_files(storage):
         try:
             storage.open(entry.name).close()
         except NoSuchFile:
@@ -362,20 +363,27 @@ def test_the_exact_name_wins_over_its_twin(tmp_path):
     assert read_all(storage.open(NFD_CAFE)) == b"decomposed"
 
 
-def test_several_other_forms_and_no_exact_name_is_ambiguous(tmp_path):
-    (tmp_path / "\u212a.txt").write_bytes(b"kelvin sign")  # NFC turns it into K
-    (tmp_path / "K\u0301.txt").write_bytes(b"K and an accent")  # ...and this into a single character
+def test_a_name_typed_in_a_third_form_when_both_forms_are_on_disk_is_ambiguous(tmp_path):
+    (tmp_path / "\u1e30.txt").write_bytes(b"composed")  # NFC
+    (tmp_path / "K\u0301.txt").write_bytes(b"decomposed")  # NFD
     storage = Storage(str(tmp_path))
-    assert read_all(storage.open("K.txt")) == b"kelvin sign"
-    (tmp_path / "K\u0341.txt").write_bytes(b"K and a tone mark")  # U+0341 is U+0301 after NFC
     with pytest.raises(AmbiguousName):
-        storage.open("\u1e30.txt")
+        storage.open("K\u0341.txt")  # U+0341 is U+0301 after normalization: neither form
+
+
+def test_a_name_on_disk_in_a_third_form_is_found_by_its_own_name_only(tmp_path):
+    """Twins are looked up by their composed and decomposed forms, never searched for."""
+    (tmp_path / "\u212a.txt").write_bytes(b"kelvin sign")  # NFC turns it into K
+    storage = Storage(str(tmp_path))
+    assert read_all(storage.open("\u212a.txt")) == b"kelvin sign"
+    with pytest.raises(NoSuchFile):
+        storage.open("K.txt")
 
 
 def test_twins_are_listed_apart_and_other_names_as_they_are(tmp_path):
     for name in (NFC_CAFE, NFD_CAFE, "té.txt", "esc\x1b.txt"):
         (tmp_path / name).write_bytes(b"x")
-    shown = {entry.name: entry.shown for entry in Storage(str(tmp_path)).list()}
+    shown = {entry.name: entry.shown for entry in listed_files(Storage(str(tmp_path)))}
     assert shown[NFC_CAFE] == "Café.txt"
     assert shown[NFD_CAFE] == "Cafe\\u0301.txt"
     assert shown["té.txt"] == "té.txt"

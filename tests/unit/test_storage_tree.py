@@ -24,6 +24,7 @@ from ftplab.storage import (
     display_path,
     split_path,
 )
+from support.folders import listed
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ def test_directory_link_out_of_the_root_is_refused(tree, base, no_fd_leaks):
         tree.open(("sib", "secret.txt"))
     assert not tree.is_dir(("sub", "up")) and not tree.is_dir(("sib",))
     with pytest.raises(NoSuchFile):
-        tree.list(("sib",))
+        listed(tree, ("sib",))
 
 
 def test_file_link_out_of_the_root_is_refused(tree, base, no_fd_leaks):
@@ -185,7 +186,7 @@ def test_list_a_subdirectory(tree, base, no_fd_leaks):
     (sub / "out.txt").symlink_to(base / "secret.txt")
     (sub / "ok.txt").symlink_to("inner.txt")
     (sub / f"{UPLOAD_TEMP_PREFIX}1234").write_bytes(b"partial")  # a named temporary of an upload
-    entries = tree.list(("sub",))
+    entries = listed(tree, ("sub",))
     assert [(e.name, e.is_dir, e.size) for e in entries if not e.is_dir] == [
         ("inner.txt", False, 5),
         ("ok.txt", False, 5),
@@ -197,7 +198,7 @@ def test_list_a_subdirectory(tree, base, no_fd_leaks):
 
 def test_list_of_a_file_is_not_a_directory(tree):
     with pytest.raises(NotADirectory):
-        tree.list(("a.txt",))
+        listed(tree, ("a.txt",))
 
 
 def test_entry(tree):
@@ -334,9 +335,9 @@ def test_after_the_announced_size_the_space_is_still_checked_as_it_is_written(tr
     assert not (base / "files" / "big.bin").exists()
 
 
-def test_list_shown_marks_folders_and_escapes_what_cannot_be_served(tree, base):
+def test_a_listing_marks_folders_and_escapes_what_cannot_be_served(tree, base):
     (base / "files" / "esc\x1b.txt").write_bytes(b"x")
-    entries = {entry.name: entry for entry in tree.list_shown(())}
+    entries = {entry.name: entry for entry in listed(tree)}
     assert entries["sub"].is_dir and entries["sub"].shown == "sub"
     assert entries["esc\x1b.txt"].shown == "esc\\x1b.txt"
     assert not entries["a.txt"].is_dir
@@ -395,7 +396,7 @@ def test_a_named_temporary_is_invisible_to_the_lab_door_too(tree, base, monkeypa
     try:
         (temp,) = temporaries(base / "files")
         lab = Storage(str(base / "files"))
-        assert temp not in [entry.name for entry in lab.list()]
+        assert temp not in [entry.name for entry in listed(Tree(lab))]
         with pytest.raises(NoSuchFile):
             lab.open(temp)
     finally:
@@ -404,7 +405,7 @@ def test_a_named_temporary_is_invisible_to_the_lab_door_too(tree, base, monkeypa
 
 @pytest.mark.parametrize("parts", [("sub/deep",), ("..",), ("sub", "."), ("a\x1bb",), ("",)])
 def test_tree_checks_its_own_input(tree, parts, no_fd_leaks):
-    for call in (tree.open, tree.list, tree.make_dir, tree.delete):
+    for call in (tree.open, tree.read_folder, tree.make_dir, tree.delete):
         with pytest.raises(NoSuchFile):
             call(parts)
     assert not tree.is_dir(parts)

@@ -19,6 +19,8 @@ from .core import Section, Settings, Target, own_cpu, percentile, spread
 
 MARKER = "bench-mark"
 GENERATOR_BUSY = 0.8
+IDLE_SECONDS = 5.0
+"""How long the server's CPU is measured with the crowd joined and silent."""
 TARGETS = (
     (1000, "p99", "fan-out p99 ≤ 50 ms", 50.0),
     (10000, "p99", "fan-out p99 ≤ 100 ms", 100.0),
@@ -68,6 +70,10 @@ class LineFigures:
     p99: float
     read_p99: float
     generator_busy: float
+    server_ran: float
+    """Milliseconds the server ran on a core meanwhile (its send loop, mostly in the kernel)."""
+    server_waited: float
+    """Milliseconds the server was ready to run but waited for a core: the p99 less what it ran."""
 
 
 def fan_out(server: servers.Server, crowd: Crowd, messages: int, timeout: float) -> list[LineFigures]:
@@ -77,20 +83,24 @@ def fan_out(server: servers.Server, crowd: Crowd, messages: int, timeout: float)
     ended_before = tally.ended  # a listener that ends later will never have the line
     for index in range(messages + 1):
         text = f"{MARKER}-{index}"
-        cpu_before, sent = own_cpu(), time.monotonic()
+        cpu_before, scheduled_before, sent = own_cpu(), server.scheduled(), time.monotonic()
         server.console(text)
         reached_all = crowd.loop.run(
             lambda text=text: tally.marks[text] + tally.ended - ended_before >= len(crowd.listeners),
             sent + timeout,
         )
         busy = (own_cpu() - cpu_before) / max(time.monotonic() - sent, 1e-6)
+        ran_after, waited_after = server.scheduled()
+        ran, waited = 1000 * (ran_after - scheduled_before[0]), 1000 * (waited_after - scheduled_before[1])
         if not reached_all:
             break
         arrived = [1000 * (one.marks[text] - sent) for one in crowd.listeners if text in one.marks]
         read = [1000 * (one.marks_read[text] - sent) for one in crowd.listeners if text in one.marks_read]
         if index and arrived:
             results.append(
-                LineFigures(percentile(arrived, 50), percentile(arrived, 99), percentile(read, 99), busy)
+                LineFigures(
+                    percentile(arrived, 50), percentile(arrived, 99), percentile(read, 99), busy, ran, waited
+                )
             )
     return results
 
@@ -104,6 +114,10 @@ class CrowdFigures:
     note: str = ""
     read_p99: list[float] = dataclasses.field(default_factory=list)
     generator_busy: list[float] = dataclasses.field(default_factory=list)
+    server_ran: list[float] = dataclasses.field(default_factory=list)
+    server_waited: list[float] = dataclasses.field(default_factory=list)
+    idle_cpu: list[float] = dataclasses.field(default_factory=list)
+    """Core-milliseconds per second the server used with the crowd joined and silent."""
 
 
 def cpu_check(generator: float, server: float, seconds: float) -> str:
@@ -132,6 +146,7 @@ def measure_crowd(settings: Settings, count: int, extra: tuple[str, ...], checks
                     )
                     continue
                 figures.join.append(crowd.join_seconds)
+                figures.idle_cpu.append(idle_cpu(server, crowd))
                 settings.progress(
                     f"fan-out to {count:,} {' '.join(extra)}, run {attempt + 1}/{settings.runs}"
                 )
@@ -140,6 +155,8 @@ def measure_crowd(settings: Settings, count: int, extra: tuple[str, ...], checks
                     figures.p99.append(line.p99)
                     figures.read_p99.append(line.read_p99)
                     figures.generator_busy.append(line.generator_busy)
+                    figures.server_ran.append(line.server_ran)
+                    figures.server_waited.append(line.server_waited)
                 figures.rss.append((servers.rss_kib(server.pid) - baseline) / crowd.joined)
             finally:
                 crowd.loop.close()
@@ -150,7 +167,20 @@ def measure_crowd(settings: Settings, count: int, extra: tuple[str, ...], checks
             f" {spread(figures.read_p99, 1)} ms; the generator used {spread(busy, 0)}% of a core"
             " while they went out"
         )
+        checks.append(
+            f"fan-out to {count:,} {' '.join(extra)}: the server ran {spread(figures.server_ran, 1)} ms a"
+            f" line and waited for a core {spread(figures.server_waited, 1)} ms (schedstat)"
+        )
     return figures
+
+
+def idle_cpu(server: servers.Server, crowd: Crowd) -> float:
+    """The server's core-milliseconds per second with the crowd silent, once the news of its
+    joining is out (the generator keeps reading meanwhile): its timers' cost per client."""
+    crowd.loop.run(lambda: False, time.monotonic() + IDLE_SECONDS)
+    began, (ran_before, _) = time.monotonic(), server.scheduled()
+    crowd.loop.run(lambda: False, began + IDLE_SECONDS)
+    return 1000 * (server.scheduled()[0] - ran_before) / (time.monotonic() - began)
 
 
 ARRIVAL = (
@@ -171,7 +201,14 @@ NOTE_ON_ARRIVAL = (
     ]
 )
 
-HEADER = ["N", "all have `!HELLO` (s)", "fan-out p50 (ms)", "fan-out p99 (ms)", "RSS per idle client (KiB)"]
+HEADER = [
+    "N",
+    "all have `!HELLO` (s)",
+    "fan-out p50 (ms)",
+    "fan-out p99 (ms)",
+    "RSS per idle client (KiB)",
+    "server CPU, N idle (core-ms/s)",
+]
 
 
 def rows(settings: Settings, figures: dict[int, CrowdFigures]) -> list[tuple]:
@@ -182,6 +219,7 @@ def rows(settings: Settings, figures: dict[int, CrowdFigures]) -> list[tuple]:
             spread(one.p50, 1),
             spread(one.p99, 1),
             spread(one.rss, 1),
+            spread(one.idle_cpu, 1),
         )
         for count, one in figures.items()
     ]
@@ -199,7 +237,8 @@ def measure(settings: Settings) -> list[Section]:
                 f"Then {settings.messages} console lines (after a warm-up), each sent once every client had",
                 f"the last: latency from writing the line to the server's console to its {ARRIVAL}",
                 "(p50 and p99 over the clients; min / **median** / max over the lines). Memory: the server's",
-                "RSS with N idle clients, less its RSS before they came, over N.",
+                "RSS with N idle clients, less its RSS before they came, over N; its CPU with them silent,",
+                f"over {IDLE_SECONDS:g} s once the news of their joining is out.",
             ],
             header=HEADER,
             rows=rows(settings, figures),

@@ -164,6 +164,13 @@ class Server:
     def cpu(self) -> float:
         return process_cpu(self.pid)
 
+    def scheduled(self) -> tuple[float, float]:
+        """Seconds its main thread has run on a core, and waited runnable for one (the kernel's
+        schedstat, in nanoseconds: fine enough for a few milliseconds, which ticks are not)."""
+        with open(f"/proc/{self.pid}/schedstat") as stat:
+            ran, waited = stat.read().split()[:2]
+        return int(ran) / 1e9, int(waited) / 1e9
+
     def wait_for_sessions(self, timeout: float = 10) -> None:
         """Until the process has no child left (vsftpd's session processes end after the client
         does): only then does cpu() count what they used."""

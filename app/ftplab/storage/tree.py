@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import heapq
-import itertools
 import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from operator import attrgetter
 
-from ..filenames import is_listed, is_servable, shown_apart, typed_form
-from ..text import visible
+from ..filenames import is_servable
+from .folder_reading import FolderReading, TreeEntry
 from .incoming import MIN_FREE_BYTES, NO_HARD_LINKS, Upload
 from .opened import OpenFile, file_identity
+from .paths import display_path, require_plain
 from .problems import (
     SYMLINK_ERRNOS,
     AlreadyExists,
@@ -40,75 +37,20 @@ from .problems import (
     DiskFull,
     FileProblem,
     FolderNotEmpty,
-    FolderReadFailed,
     NoFreeInodes,
     NoSuchFile,
     NotADirectory,
     NotAFile,
     problem_for,
 )
-from .twins import other_forms, typed_twins
+from .twins import other_forms
 
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-ENTRIES_PER_STEP = 512
-"""Entries of a folder read (each with its stat) in one step of a listing, a few milliseconds:
-a folder of 30,000 is read over some sixty turns of the loop, between other clients' work."""
 MIN_FREE_INODES = 1024
 """FTP door operations: folders are not made once the file system has fewer free inodes than this."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A file (or folder) in a listing; `shown` is its name made safe, and told apart from its twins."""
-
-    name: str
-    size: int
-    mtime: float
-    shown: str
-    is_dir: bool = False
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    """A file or directory inside the tree, as a listing shows it."""
-
-    name: str
-    is_dir: bool
-    size: int
-    mtime: float
-
-
-def split_path(cwd: tuple[str, ...], text: str) -> tuple[str, ...]:
-    """The components of `text` (absolute, or relative to `cwd`), with "." and
-    ".." applied and never above the root; NoSuchFile for a component that is
-    not a name that can be served (filenames.is_servable)."""
-    parts = [] if text.startswith("/") else list(cwd)
-    for component in text.split("/"):
-        if component in ("", "."):
-            continue
-        if component == "..":
-            if parts:
-                parts.pop()
-            continue
-        if not is_servable(component):
-            raise NoSuchFile(text)
-        parts.append(component)
-    return tuple(parts)
-
-
-def display_path(parts: tuple[str, ...]) -> str:
-    """ "/sub/dir" for ("sub", "dir"); "/" for the root."""
-    return "/" + "/".join(parts)
-
-
-def _require_plain(parts: tuple[str, ...]) -> None:
-    """NoSuchFile unless every component can be served (what
-    split_path makes): Tree checks its input itself."""
-    if not all(is_servable(part) for part in parts):
-        raise NoSuchFile(display_path(parts))
 
 
 class Storage:
@@ -138,10 +80,6 @@ class Storage:
         except OSError:
             return True
 
-    def list(self) -> list[Entry]:
-        """The listed regular files in the root, sorted by name (Tree.list_shown's rule)."""
-        return [entry for entry in Tree(self).list_shown(()) if not entry.is_dir]
-
     def open(self, name: str) -> OpenFile:
         """The root's file `name` (or its one Unicode twin) through the Tree,
         named by its own name; a FileProblem says why not."""
@@ -166,7 +104,7 @@ class Tree:
     def _walk(self, parts: tuple[str, ...]) -> tuple[int, str]:
         """The directory at `parts`: its fd and its real path (known from the
         walk itself: no /proc needed)."""
-        _require_plain(parts)
+        require_plain(parts)
         fd, path = os.open(self.storage.root, _DIR_FLAGS), self.storage.root
         try:
             for index, name in enumerate(parts):
@@ -232,7 +170,7 @@ class Tree:
         """The folder holding the last name of `parts` (its fd and real path),
         after the checks every operation on an entry makes: plain names only,
         and `at_root` when `parts` is the root itself (which has no parent)."""
-        _require_plain(parts)
+        require_plain(parts)
         if not parts:
             raise at_root(display_path(parts))
         return self._walk(parts[:-1])
@@ -255,41 +193,13 @@ class Tree:
 
     # -- reading --
 
-    def list(self, parts: tuple[str, ...]) -> list[TreeEntry]:
-        """Regular files and directories in the directory `parts`, sorted by
-        name; links only when they lead inside the root; no upload temporaries."""
-        reading = self.read_folder(parts)
-        try:
-            while not reading.read_some():
-                pass
-            return list(reading.entries())
-        finally:
-            reading.close()
-
     def read_folder(self, parts: tuple[str, ...], *, twins: bool = False) -> FolderReading:
-        """`list` a step at a time (a listing that streams); the folder is opened now, so a
-        FileProblem comes at once. `twins`: note the names `list_shown` shows apart."""
+        """The regular files and directories in the directory `parts` (links only when they
+        lead inside the root; no upload temporaries), read a step at a time (folder_reading.py).
+        The folder is opened now, so a FileProblem comes at once. `twins`: note the names a
+        listing shows apart."""
         fd, base = self._walk(parts)
-        return FolderReading(self, fd, base, display_path(parts), twins=twins)
-
-    def _tree_entry(self, base: str, item: os.DirEntry) -> TreeEntry | None:
-        if not is_listed(item.name):
-            return None
-        try:
-            if item.is_symlink() and not self.storage.contains(os.path.join(base, item.name)):
-                return None
-            info = item.stat()
-        except OSError:
-            return None
-        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-            return None
-        return TreeEntry(item.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
-
-    def list_shown(self, parts: tuple[str, ...]) -> list[Entry]:
-        """`list` as the lab's `list` shows it: each name escaped when it
-        cannot be served, and names that are one name when typed shown apart."""
-        entries = self.list(parts)
-        return list(_shown(entries, typed_twins(entry.name for entry in entries)))
+        return FolderReading(fd, base, display_path(parts), self.storage.contains, twins=twins)
 
     def entry(self, parts: tuple[str, ...]) -> TreeEntry:
         """The file or directory at `parts` (the root too)."""
@@ -446,8 +356,8 @@ class Tree:
         """Rename the file or folder `source` to `target`. A taken name (or its
         Unicode twin) is AlreadyExists unless `overwrite`, and then only a
         regular file of exactly that name is replaced; a folder never is."""
-        _require_plain(source)
-        _require_plain(target)
+        require_plain(source)
+        require_plain(target)
         if not source or not target:
             raise NoSuchFile(display_path(source or target))
         old_parent = self._open_dir(source[:-1])
@@ -550,81 +460,6 @@ class Tree:
             raise NoFreeInodes(shown)
         if info.f_bavail * info.f_frsize < min_free_bytes:
             raise DiskFull(shown)
-
-
-class FolderReading:
-    """One folder's entries read ENTRIES_PER_STEP at a time (`read_some`), so that listing a
-    folder of 30,000 never holds the loop; then taken in name order (`entries`): each step's
-    entries are sorted as they are read, and the sorted runs merged as the entries are taken.
-    Holds the folder open until it has been read to its end or `close`d."""
-
-    def __init__(self, tree: Tree, fd: int, base: str, shown: str, *, twins: bool = False):
-        try:
-            self._scan = os.scandir(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd: int | None = fd
-        self._tree = tree
-        self._base = base
-        self._shown = shown
-        self._runs: list[list[TreeEntry]] = []
-        self.count = 0
-        """Entries found so far (all of them once `read_some` said it is done)."""
-        self._forms: dict[str, str] | None = {} if twins else None
-        self.twins: set[str] = set()
-        """With `twins`: the names found so far that share their typed form with another."""
-
-    def read_some(self, limit: int = ENTRIES_PER_STEP) -> bool:
-        """Read at most `limit` more entries; True once the folder has been read to its end.
-        FolderReadFailed (the folder closed) when the system fails to read it partway."""
-        if self._fd is None:
-            return True
-        try:
-            items = list(itertools.islice(self._scan, limit))
-        except OSError as error:
-            self.close()
-            raise FolderReadFailed(self._shown) from error
-        run = [entry for item in items if (entry := self._tree._tree_entry(self._base, item)) is not None]
-        run.sort(key=_BY_NAME)
-        self._runs.append(run)
-        self.count += len(run)
-        if self._forms is not None:
-            self._note_twins(run)
-        if len(items) < limit:
-            self.close()
-            return True
-        return False
-
-    def _note_twins(self, run: list[TreeEntry]) -> None:
-        for entry in run:
-            first = self._forms.setdefault(typed_form(entry.name), entry.name)
-            if first != entry.name:
-                self.twins.update((first, entry.name))
-
-    def entries(self) -> Iterator[TreeEntry]:
-        """The entries read, in name order, merged as they are taken."""
-        return heapq.merge(*self._runs, key=_BY_NAME)
-
-    def shown_entries(self) -> Iterator[Entry]:
-        """`entries` as `list_shown` shows them (read with `twins`)."""
-        return _shown(self.entries(), self.twins)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            self._scan.close()
-            os.close(self._fd)
-            self._fd = None
-
-
-_BY_NAME = attrgetter("name")
-
-
-def _shown(entries, twins: set[str]) -> Iterator[Entry]:
-    """Each entry with its name as a listing shows it: escaped, or told apart from its twins."""
-    for entry in entries:
-        shown = shown_apart(entry.name) if entry.name in twins else visible(entry.name)
-        yield Entry(entry.name, entry.size, entry.mtime, shown, entry.is_dir)
 
 
 def _lstat_or_none(parent_fd: int, name: str) -> os.stat_result | None:

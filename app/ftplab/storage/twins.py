@@ -5,32 +5,35 @@ macOS are the same name to a person, so they are one name for every check the
 tree makes: a name asked for and missing finds its one twin, an upload or a new
 folder never lands beside a twin (unless replacing is allowed, and then it
 replaces the twin), and a delete removes what `get` would have served.
+
+A twin is looked up, never searched for: the name's composed (NFC, as typed on
+Linux and Windows) and decomposed (NFD, as macOS writes) forms are asked for as
+exact names, two lookups whatever the folder's size. Reading the folder to
+compare every name would hold the loop for a folder of 30,000 at each name not
+found. A name on disk in a third form (partly composed, or with a singleton
+such as the Kelvin sign for K) is found only by its own name; a listing still
+shows it apart from its twins.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from collections.abc import Iterable
+import unicodedata
 
 from ..filenames import is_servable, typed_form
 
 
 def other_forms(dir_fd: int, name: str) -> list[str]:
-    """The servable names in the directory `dir_fd` that are `name` in another
-    Unicode form (never `name` itself); OSError if it cannot be read."""
-    wanted = typed_form(name)
-    with os.scandir(dir_fd) as scan:
-        return [
-            item.name
-            for item in scan
-            if item.name != name and is_servable(item.name) and typed_form(item.name) == wanted
-        ]
+    """The servable names in the directory `dir_fd` that are `name` in its other Unicode form,
+    composed or decomposed (never `name` itself); OSError if the directory cannot be searched."""
+    forms = dict.fromkeys((typed_form(name), unicodedata.normalize("NFD", name)))
+    return [form for form in forms if form != name and is_servable(form) and _has_entry(dir_fd, form)]
 
 
-def typed_twins(names: Iterable[str]) -> set[str]:
-    """The names that share their typed form with another name (a listing shows them apart)."""
-    by_form = defaultdict(list)
-    for name in names:
-        by_form[typed_form(name)].append(name)
-    return {name for group in by_form.values() if len(group) > 1 for name in group}
+def _has_entry(dir_fd: int, name: str) -> bool:
+    """Whether the directory has an entry of exactly this name (a link counts, not followed)."""
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
