@@ -62,14 +62,14 @@ def cmd_type(session, argument: str) -> None:
 
 
 def cmd_mode(session, argument: str) -> None:
-    only_parameter(session, argument, "S", "ftp_mode_set")
+    _only_parameter(session, argument, "S", "ftp_mode_set")
 
 
 def cmd_stru(session, argument: str) -> None:
-    only_parameter(session, argument, "F", "ftp_structure_set")
+    _only_parameter(session, argument, "F", "ftp_structure_set")
 
 
-def only_parameter(session, argument: str, accepted: str, key: str) -> None:
+def _only_parameter(session, argument: str, accepted: str, key: str) -> None:
     if argument.upper() == accepted:
         session._say(200, key, value=accepted)
     else:

@@ -18,13 +18,13 @@ LOWEST_ACTIVE_PORT = 1024
 def cmd_pasv(session, _argument: str) -> None:
     if session._epsv_all:
         session._say(503, "ftp_epsv_all")
-    elif not isinstance(advertised_address(session), ipaddress.IPv4Address):
+    elif not isinstance(_advertised_address(session), ipaddress.IPv4Address):
         session._say(425, "ftp_use_epsv")
     else:
-        open_passive(session, extended=False)
+        _open_passive(session, extended=False)
 
 
-def advertised_address(session):
+def _advertised_address(session):
     """The address a 227 reply gives: --masquerade-address, else ours."""
     return ip_address(session.settings.masquerade_address or session.local_host)
 
@@ -33,17 +33,17 @@ def cmd_epsv(session, argument: str) -> None:
     if argument.upper() == "ALL":
         session._epsv_all = True
         session._say(200, "ftp_epsv_all_ok")
-    elif argument and argument != family(session):
-        session._say(522, "ftp_network_protocol", family=family(session))
+    elif argument and argument != _family(session):
+        session._say(522, "ftp_network_protocol", family=_family(session))
     else:
-        open_passive(session, extended=True)
+        _open_passive(session, extended=True)
 
 
-def family(session) -> str:
+def _family(session) -> str:
     return "1" if isinstance(ip_address(session.local_host), ipaddress.IPv4Address) else "2"
 
 
-def open_passive(session, *, extended: bool) -> None:
+def _open_passive(session, *, extended: bool) -> None:
     drop_data_channel(session)
     session._passive_extended = extended
     session._waiting = PassiveOpened
@@ -64,7 +64,7 @@ def on_passive_opened(session, event: PassiveOpened) -> None:
     if session._passive_extended:
         session._say(229, "ftp_extended_passive", port=f"(|||{event.port}|)")
         return
-    host = str(advertised_address(session)).replace(".", ",")
+    host = str(_advertised_address(session)).replace(".", ",")
     session._say(227, "ftp_passive", address=f"({host},{event.port // 256},{event.port % 256})")
 
 
@@ -79,20 +79,20 @@ def cmd_port(session, argument: str) -> None:
     if target is None:
         session._say(501, "ftp_syntax", syntax=COMMANDS["PORT"].syntax)
     else:
-        set_active(session, *target)
+        _set_active(session, *target)
 
 
 def cmd_eprt(session, argument: str) -> None:
     target = parse_eprt(argument)
     if target is None:
         session._say(501, "ftp_syntax", syntax=COMMANDS["EPRT"].syntax)
-    elif target[0] != family(session):
-        session._say(522, "ftp_network_protocol", family=family(session))
+    elif target[0] != _family(session):
+        session._say(522, "ftp_network_protocol", family=_family(session))
     else:
-        set_active(session, target[1], target[2])
+        _set_active(session, target[1], target[2])
 
 
-def set_active(session, host: str, port: int) -> None:
+def _set_active(session, host: str, port: int) -> None:
     """PORT and EPRT lead back only to the peer itself, above the
     privileged ports (RFC 2577: no bounce attacks)."""
     if session._epsv_all:

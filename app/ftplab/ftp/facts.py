@@ -28,14 +28,14 @@ def locate(session, argument: str) -> tuple[tuple[str, ...], TreeEntry] | None:
 
 
 def cmd_size(session, argument: str) -> None:
-    answer_file_fact(session, argument, lambda entry: str(entry.size))
+    _answer_file_fact(session, argument, lambda entry: str(entry.size))
 
 
 def cmd_mdtm(session, argument: str) -> None:
-    answer_file_fact(session, argument, lambda entry: mlsx_time(entry.mtime))
+    _answer_file_fact(session, argument, lambda entry: mlsx_time(entry.mtime))
 
 
-def answer_file_fact(session, argument: str, fact: Callable[[TreeEntry], str]) -> None:
+def _answer_file_fact(session, argument: str, fact: Callable[[TreeEntry], str]) -> None:
     located = locate(session, argument)
     if located is None:
         return
@@ -72,10 +72,10 @@ def cmd_hash(session, argument: str) -> None:
     except FileProblem as problem:
         session._refuse(problem)
         return
-    session._start_long_reply(hash_reply(session, opened, display_path(parts)))
+    session._start_long_reply(_hash_reply(session, opened, display_path(parts)))
 
 
-def hash_reply(session, opened, path: str) -> Iterator[bytes | None]:
+def _hash_reply(session, opened, path: str) -> Iterator[bytes | None]:
     try:
         digest = session._digests.get(opened.identity)
         if digest is None:

@@ -27,14 +27,14 @@ def cmd_pwd(session, _argument: str) -> None:
 
 
 def cmd_cwd(session, argument: str) -> None:
-    change_directory(session, argument, 250, "ftp_directory_changed")
+    _change_directory(session, argument, 250, "ftp_directory_changed")
 
 
 def cmd_cdup(session, _argument: str) -> None:
-    change_directory(session, "..", 200, "ftp_directory_up")
+    _change_directory(session, "..", 200, "ftp_directory_up")
 
 
-def change_directory(session, argument: str, code: int, key: str) -> None:
+def _change_directory(session, argument: str, code: int, key: str) -> None:
     try:
         parts = session._path(argument)
     except FileProblem as problem:
@@ -58,10 +58,10 @@ def cmd_mkd(session, argument: str) -> None:
     elif len(parts) > MAX_FOLDER_DEPTH:
         session._say(553, "ftp_folder_too_deep", limit=MAX_FOLDER_DEPTH)
     else:
-        make_folder(session, parts)
+        _make_folder(session, parts)
 
 
-def make_folder(session, parts: tuple[str, ...]) -> None:
+def _make_folder(session, parts: tuple[str, ...]) -> None:
     try:
         session.tree.make_dir(
             parts,
@@ -76,14 +76,14 @@ def make_folder(session, parts: tuple[str, ...]) -> None:
 
 
 def cmd_dele(session, argument: str) -> None:
-    remove(session, argument, session.tree.delete, "ftp_deleted")
+    _remove_name(session, argument, session.tree.delete, "ftp_deleted")
 
 
 def cmd_rmd(session, argument: str) -> None:
-    remove(session, argument, session.tree.remove_dir, "ftp_directory_removed")
+    _remove_name(session, argument, session.tree.remove_dir, "ftp_directory_removed")
 
 
-def remove(session, argument: str, remove: Callable[[tuple[str, ...]], None], key: str) -> None:
+def _remove_name(session, argument: str, remove: Callable[[tuple[str, ...]], None], key: str) -> None:
     """DELE and RMD: only with --allow-overwrite (a deletion loses someone's work)."""
     if not session._rights.overwrite:
         session._say(550, "ftp_overwrite_off")
@@ -103,14 +103,14 @@ def cmd_rnfr(session, argument: str) -> None:
     if located is None:
         return
     parts, entry = located
-    if not parts or not may_rename(session, parts, entry):
+    if not parts or not _may_rename(session, parts, entry):
         session._say(550, "ftp_overwrite_off")
         return
     session._rename_from = parts
     session._say(350, "ftp_rename_ready")
 
 
-def may_rename(session, parts: tuple[str, ...], entry: TreeEntry) -> bool:
+def _may_rename(session, parts: tuple[str, ...], entry: TreeEntry) -> bool:
     """Renaming takes a name away, like deleting: --allow-overwrite, except
     for a file this connection uploaded itself (a temporary name)."""
     return session._rights.overwrite or (not entry.is_dir and parts in session._own_uploads)

@@ -16,7 +16,7 @@ from .transfers import have_data_channel, start_transfer
 
 def cmd_stat(session, argument: str) -> None:
     if argument:
-        stat_path(session, argument)
+        _stat_path(session, argument)
         return
     transfer = session.messages("ftp_stat_transfer" if session._transfer else "ftp_stat_idle")
     lines = [
@@ -29,20 +29,20 @@ def cmd_stat(session, argument: str) -> None:
     session._emit(SendReply(reply(211, *lines)))
 
 
-def stat_path(session, argument: str) -> None:
+def _stat_path(session, argument: str) -> None:
     """A listing over the control connection, built and sent in pieces."""
     try:
-        entries = listing_entries(session, argument)
+        entries = _listing_entries(session, argument)
     except FileProblem as problem:
         session._refuse(problem)
         return
     now = session._clock()
     first, last = session.messages("ftp_stat_of", path=argument), session.messages("ftp_stat_end")
     pieces = reply_pieces(213, first, entries, lambda taken: (ls_line(e, now) for e in taken), last)
-    session._start_long_reply(unless_unreadable(session, pieces))
+    session._start_long_reply(_unless_unreadable(session, pieces))
 
 
-def unless_unreadable(session, pieces: Iterator[bytes | None]) -> Iterator[bytes | None]:
+def _unless_unreadable(session, pieces: Iterator[bytes | None]) -> Iterator[bytes | None]:
     """A long reply's `pieces`, or 451 when its folder fails partway through being read
     (before any piece was said: see `reply_pieces`)."""
     try:
@@ -51,7 +51,7 @@ def unless_unreadable(session, pieces: Iterator[bytes | None]) -> Iterator[bytes
         yield reply(451, session.messages(problem.message_key, name=problem.name))
 
 
-def listing_entries(session, argument: str) -> FolderReading | list[TreeEntry]:
+def _listing_entries(session, argument: str) -> FolderReading | list[TreeEntry]:
     """A directory's entries, read in steps (FolderReading), or the one entry of a file."""
     words = argument.split(" ")
     while words and words[0].startswith("-"):  # "LIST -la": options ls would take
@@ -61,11 +61,11 @@ def listing_entries(session, argument: str) -> FolderReading | list[TreeEntry]:
     return session.tree.read_folder(parts) if entry.is_dir else [entry]
 
 
-def send_listing(session, argument: str, render: Callable[[Iterable[TreeEntry]], Iterator[str]]) -> None:
+def _send_listing(session, argument: str, render: Callable[[Iterable[TreeEntry]], Iterator[str]]) -> None:
     if not have_data_channel(session):
         return
     try:
-        entries = listing_entries(session, argument)
+        entries = _listing_entries(session, argument)
     except FileProblem as problem:
         session._refuse(problem)
         return
@@ -74,11 +74,11 @@ def send_listing(session, argument: str, render: Callable[[Iterable[TreeEntry]],
 
 def cmd_list(session, argument: str) -> None:
     now = session._clock()
-    send_listing(session, argument, lambda entries: (ls_line(e, now) for e in entries))
+    _send_listing(session, argument, lambda entries: (ls_line(e, now) for e in entries))
 
 
 def cmd_nlst(session, argument: str) -> None:
-    send_listing(session, argument, lambda entries: (e.name for e in entries if fetchable(e)))
+    _send_listing(session, argument, lambda entries: (e.name for e in entries if fetchable(e)))
 
 
 def cmd_mlsd(session, argument: str) -> None:
@@ -90,7 +90,7 @@ def cmd_mlsd(session, argument: str) -> None:
         session._refuse(problem)
         return
     folder = session._path(argument)
-    send_listing(
+    _send_listing(
         session,
         argument,
         lambda entries: (

@@ -22,12 +22,12 @@ ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
 
 
 def cmd_user(session, argument: str) -> None:
-    if clear_login_refused(session) or clear_password_refused(session):
+    if clear_login_refused(session) or _clear_password_refused(session):
         return
     if session.name is not None:
         session._say(503, "ftp_already_logged_in")
         return
-    if refused_address(session):
+    if _refused_address(session):
         return
     name = argument
     if name.lower() in ANONYMOUS_NAMES and session.settings.accounts is not None:
@@ -48,16 +48,16 @@ def cmd_pass(session, argument: str) -> None:
         session._say(503, "ftp_already_logged_in")
     elif session._user is None:
         session._say(503, "ftp_user_first")
-    elif refused_address(session):
+    elif _refused_address(session):
         return
     elif session.settings.accounts is not None and (wait := session._logins.check_wait(session.address_key)):
-        wait_then(session, wait, partial(cmd_pass, session, argument))  # checks are rationed (logins.py)
+        _wait_then(session, wait, partial(cmd_pass, session, argument))  # checks are rationed (logins.py)
     elif session.settings.accounts is not None:
-        log_in_to_account(session, session.settings.accounts, argument)
+        _log_in_to_account(session, session.settings.accounts, argument)
     elif session.settings.password is not None and not hmac.compare_digest(
         argument.encode(), session.settings.password.encode()
     ):
-        wrong_password(session)
+        _wrong_password(session)
     else:
         if session.settings.password is not None:
             session._logins.succeeded(session.address_key)
@@ -65,7 +65,7 @@ def cmd_pass(session, argument: str) -> None:
         session._emit(Join(session._user))
 
 
-def clear_password_refused(session) -> bool:
+def _clear_password_refused(session) -> bool:
     """--users: no account's password in clear (530 at USER, before the client sends
     it), unless --allow-clear-passwords."""
     settings = session.settings
@@ -75,19 +75,19 @@ def clear_password_refused(session) -> bool:
     return True
 
 
-def log_in_to_account(session, accounts: Accounts, password: str) -> None:
+def _log_in_to_account(session, accounts: Accounts, password: str) -> None:
     """--users: the name's account and its password, or a wrong password (a name
     without an account too, after the same work: the reply tells no names apart)."""
     account = accounts.check(session._user, password)
     if account is None:
-        wrong_password(session)
+        _wrong_password(session)
         return
     session._account = account
     session._waiting = Joined
     session._emit(Join(session._user))
 
 
-def refused_address(session) -> bool:
+def _refused_address(session) -> bool:
     """421 and close when this address has failed too often (its password is not even looked at)."""
     seconds = session._logins.blocked_for(session.address_key)
     if seconds:
@@ -95,24 +95,24 @@ def refused_address(session) -> bool:
     return bool(seconds)
 
 
-def wrong_password(session) -> None:
+def _wrong_password(session) -> None:
     """Counted for the address; the 530 (or the 421 past the budget) only after
     the guard's delay, and no line is read meanwhile (pipelined guesses wait too)."""
     delay = session._logins.failed(session.address_key, session._user, "FTP")
     session._user = None
-    wait_then(session, delay, partial(after_wrong_password, session))
+    _wait_then(session, delay, partial(_after_wrong_password, session))
 
 
-def wait_then(session, seconds: float, then: Callable[[], None]) -> None:
+def _wait_then(session, seconds: float, then: Callable[[], None]) -> None:
     """No line is read for `seconds` (the loop's `Delay`); then `then` runs."""
     session._after_delay = then
     session._waiting = DelayOver
     session._emit(Delay(seconds))
 
 
-def after_wrong_password(session) -> None:
-    if not refused_address(session):
-        login_failed(session, session.messages("ftp_login_incorrect"))
+def _after_wrong_password(session) -> None:
+    if not _refused_address(session):
+        _login_failed(session, session.messages("ftp_login_incorrect"))
 
 
 def on_delay_over(session, _event: DelayOver) -> None:
@@ -122,7 +122,7 @@ def on_delay_over(session, _event: DelayOver) -> None:
         then()
 
 
-def login_failed(session, text: str) -> None:
+def _login_failed(session, text: str) -> None:
     session._user = session._account = None
     session._login_failures += 1
     if session._login_failures >= MAX_LOGIN_FAILURES:
@@ -141,4 +141,4 @@ def on_joined(session, _event: Joined) -> None:
 def on_join_refused(session, event: JoinRefused) -> None:
     if session._waiting is Joined:
         session._waiting = None
-        login_failed(session, event.text)
+        _login_failed(session, event.text)

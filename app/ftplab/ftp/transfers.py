@@ -71,14 +71,14 @@ def cmd_retr(session, argument: str) -> None:
 
 
 def cmd_stor(session, argument: str) -> None:
-    receive(session, argument, append=False)
+    _receive(session, argument, append=False)
 
 
 def cmd_appe(session, argument: str) -> None:
-    receive(session, argument, append=True)
+    _receive(session, argument, append=True)
 
 
-def receive(session, argument: str, *, append: bool) -> None:
+def _receive(session, argument: str, *, append: bool) -> None:
     if not have_data_channel(session):
         return
     if session._rest:
