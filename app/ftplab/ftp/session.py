@@ -15,8 +15,10 @@ dispatch commands and events to the modules that answer them:
     transfers    REST RETR STOR APPE ABOR, and how a transfer ends
 
 Each handler is a function taking the session (`cmd_pwd(session, argument)`,
-like h11's readers and writers): the modules import none of this one, and keep
-no state of their own.
+like h11's readers and writers): the modules import none of this one and keep
+no state of their own. They are the session's code split by command, so they
+use its plumbing (`_say`, `_emit`, `_path`, `_refuse`, `_rights`...) and the
+state `__init__` lists under their name.
 """
 
 from __future__ import annotations
@@ -131,35 +133,39 @@ class FtpSession:
         for the same client, so failed logins through both doors share one budget."""
         self._anonymous_number = anonymous_number
         self._clock = clock
-        self.name: str | None = None
         self.closed = False
-        self.cwd: tuple[str, ...] = ()
         self._buffer = LineBuffer()
         self._actions: deque = deque()
         self._queued: deque = deque()
+        self._waiting: type | None = None  # Joined, PassiveOpened or DelayOver, while we wait for it
+        self._long_reply: Iterator[bytes | None] | None = None  # a reply built piece by piece
+        self._built = 0  # reply bytes built in this step
+        # login
+        self.name: str | None = None
         self._user: str | None = None
         self._account: Account | None = None
         """The account logged in with (--users), whose rights are in force."""
         self._login_failures = 0
-        self._waiting: type | None = None  # Joined, PassiveOpened or DelayOver, while we wait for it
         self._after_delay: Callable[[], None] | None = None  # what runs when a Delay is over (a 530, a PASS)
-        self._passive_extended = False
-        self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
-        self._epsv_all = False
-        self._type = "A"
-        self._rest = 0
-        self._transfer = None  # the running transfer action
-        self._receiving: tuple[str, ...] | None = None  # where the running upload goes
-        self._long_reply: Iterator[bytes | None] | None = None  # a reply built piece by piece
-        self._built = 0  # reply bytes built in this step
-        self._rename_from: tuple[str, ...] | None = None
-        self._own_uploads: OrderedDict[tuple[str, ...], None] = OrderedDict()
-        self._folders_made = 0
+        # security
         self.tls_active = False
         """AUTH TLS was answered (or --ftps-port): the control connection speaks TLS."""
         self.data_protected = False
         """PROT P (or --ftps-port, until PROT C): data connections speak TLS too."""
         self._buffer_size_set = False  # PBSZ was said: PROT may follow
+        # basics, files
+        self._type = "A"
+        self.cwd: tuple[str, ...] = ()
+        self._rename_from: tuple[str, ...] | None = None
+        self._own_uploads: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._folders_made = 0
+        # datachannel, transfers
+        self._passive_extended = False
+        self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
+        self._epsv_all = False
+        self._rest = 0
+        self._transfer = None  # the running transfer action
+        self._receiving: tuple[str, ...] | None = None  # where the running upload goes
         self.quit_waiting = False
         """QUIT came during a transfer: the client means to end cleanly (RFC 959:
         finish the transfer, then reply), so its upload is kept even if it
@@ -263,7 +269,7 @@ class FtpSession:
         """Waiting for the Room, a passive port or a transfer: commands queue."""
         return self._waiting is not None or self._transfer is not None
 
-    # -- plumbing --
+    # -- plumbing, for the command modules too --
 
     def _emit(self, action) -> None:
         if isinstance(action, SendReply):
