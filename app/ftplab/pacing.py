@@ -21,11 +21,18 @@ link slower than its first hop (a shaper, a slower segment further on) sees its
 first packets go out at the first hop's speed: the congestion control (BBR
 here) takes that for the link's rate, sends far too fast for a second or so and
 overflows a shallow queue; a line then waits behind the retransmissions (about
-600 ms at the 99th percentile behind an 8 Mbit/s tbf with a 50 ms queue, about
-80 ms with the cap; tools/chatlatency.py). A cap also makes the kernel
-pace and cut small packets for the slow link (TCP small queues hold about 1 ms of
-the pacing rate in the queue below), which is what keeps the queue from
-overflowing. A fast connection (loopback) gets no cap.
+600 ms at the 99th percentile behind an 8 Mbit/s tbf with a 50 ms queue;
+tools/chatlatency.py). A cap also makes the kernel pace and cut small packets
+for the slow link (TCP small queues hold about 1 ms of the pacing rate in the
+queue below), and BBR's start-up grows its window only up to a target that
+counts a few such packets: with small ones it stops growing, which is what
+keeps the queue from overflowing. So the first window is short while the kernel
+holds bytes unsent (FIRST_RATE_WINDOW_SECONDS): by the end of a 50 ms one,
+start-up had grown the window to about 60 packets, more than the 66 KB the tbf
+holds, and the first lines waited up to 290 ms (p99 170-220 ms in most runs);
+with the cap after 10 ms the window stops at about 34 packets and the first
+lines wait no longer than later ones (p99 66-86 ms; `ss -tin` and
+tools/chatlatency.py). A fast connection (loopback) gets no cap.
 
 The outbox sends lines queued before a frame that has not started to go out
 (see outbox.py); with no unsent limit (a fast connection) a line may wait for
@@ -59,6 +66,15 @@ RATE_WINDOW_SECONDS = 0.05
 RATE_WINDOW_BYTES = 1024 * 1024
 """...or over as many bytes, however quickly acknowledged: no burst is that big, and a fast
 connection (loopback) gets its large frames after a few ms instead of 50 ms of small ones."""
+FIRST_RATE_WINDOW_SECONDS = 0.01
+"""The first window ends sooner, after this long, if the kernel then holds bytes unsent (the
+connection set the pace, not the server): the pacing cap must come before the congestion
+control's start-up has grown its window past a shallow queue (50 ms of a slow link's rate; it
+had by the end of a 50 ms window). The first measure may include a burst and so be too high;
+the cap it gives is still far below the first hop's speed. A first window with nothing unsent
+(loopback, whose kernel sends at once, or a server that was busy elsewhere) runs as long as
+the others: a rate measured while the server was not sending would make a low cap, which
+doubles only window by window."""
 
 PACING_GAIN = 2.0
 """The kernel may pace a connection at up to this many times its measured rate: room to find a
@@ -112,6 +128,15 @@ def _bounded(value: float, low: int, high: int) -> int:
     return max(low, min(high, int(value) // 4096 * 4096))
 
 
+def unsent_bytes(sock: socket.socket) -> int | None:
+    """How many bytes the kernel holds not yet sent on this connection; None where it does not
+    say (not TCP, not Linux)."""
+    try:
+        return _INT.unpack(fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, bytes(_INT.size)))[0]
+    except OSError:
+        return None
+
+
 def bytes_acked(sock: socket.socket) -> int | None:
     """How many bytes the peer has acknowledged on this connection; None where the kernel
     does not say (not TCP, not Linux)."""
@@ -129,9 +154,10 @@ class Pacer:
     or RATE_WINDOW_BYTES), the frame size it calls for, and the kernel's unsent limit and
     pacing cap kept in step."""
 
-    def __init__(self, sock: socket.socket, acked=bytes_acked):
+    def __init__(self, sock: socket.socket, acked=bytes_acked, unsent=unsent_bytes):
         self._sock = sock
         self._acked = acked
+        self._unsent = unsent
         self._window: tuple[float, int] | None = None
         """(when, bytes acknowledged then): the start of the window being measured."""
         self.rate = 0.0
@@ -159,11 +185,22 @@ class Pacer:
             return False
         began, acked_then = self._window
         seconds, count = now - began, acked - acked_then
-        if seconds >= RATE_WINDOW_SECONDS or (count >= RATE_WINDOW_BYTES and seconds > 0):
+        if (
+            seconds >= RATE_WINDOW_SECONDS
+            or (count >= RATE_WINDOW_BYTES and seconds > 0)
+            or self._first_window_over(seconds)
+        ):
             self.rate = count / seconds
             self._window = (now, acked)
             return True
         return False
+
+    def _first_window_over(self, seconds: float) -> bool:
+        """The first window ends early while the connection sets the pace (see
+        FIRST_RATE_WINDOW_SECONDS)."""
+        if self._recent or seconds < FIRST_RATE_WINDOW_SECONDS:
+            return False
+        return (self._unsent(self._sock) or 0) > 0
 
     def send_budget(self) -> int | None:
         """File bytes the socket may be handed now: what keeps its unsent bytes within the limit
@@ -171,11 +208,8 @@ class Pacer:
         Once the socket says it is writable, this is more than a whole frame."""
         if self._queue_limit is None:
             return None
-        try:
-            unsent = _INT.unpack(fcntl.ioctl(self._sock.fileno(), SIOCOUTQNSD, bytes(_INT.size)))[0]
-        except OSError:
-            return None
-        return self._queue_limit - unsent
+        unsent = self._unsent(self._sock)
+        return None if unsent is None else self._queue_limit - unsent
 
     def _limit_unsent(self, limit: int | None) -> None:
         if limit == self._queue_limit:

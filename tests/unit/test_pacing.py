@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from ftplab.pacing import (
+    FIRST_RATE_WINDOW_SECONDS,
     MAX_FRAME_BYTES,
     MAX_QUEUE_BYTES,
     MIN_FRAME_BYTES,
@@ -30,10 +31,12 @@ MBIT = 1_000_000 / 8
 
 
 class FakeSocket:
-    """Records the unsent limit set on it; its peer acknowledges `acked` bytes so far."""
+    """Records the unsent limit set on it; its peer acknowledges `acked` bytes so far, and its
+    kernel holds `unsent` bytes not yet sent."""
 
     def __init__(self):
         self.acked = 0
+        self.unsent = 0
         self.options: dict[tuple[int, int], int] = {}
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
@@ -51,7 +54,7 @@ class FakeSocket:
 
 
 def paced(fake: FakeSocket) -> Pacer:
-    return Pacer(fake, acked=lambda sock: sock.acked)
+    return Pacer(fake, acked=lambda sock: sock.acked, unsent=lambda sock: sock.unsent)
 
 
 @pytest.mark.parametrize(
@@ -142,8 +145,57 @@ def test_before_a_whole_window_frames_are_small_and_the_kernel_holds_little():
 
     assert pacer.next_frame_bytes(now=10.0) == MIN_FRAME_BYTES
     fake.acked = RATE_WINDOW_BYTES - 1  # a burst, but within the first window
-    assert pacer.next_frame_bytes(now=10.0 + RATE_WINDOW_SECONDS / 2) == MIN_FRAME_BYTES
+    assert pacer.next_frame_bytes(now=10.0 + FIRST_RATE_WINDOW_SECONDS / 2) == MIN_FRAME_BYTES
     assert fake.unsent_limit == MIN_QUEUE_BYTES
+
+
+def test_the_first_window_is_short_so_the_cap_comes_before_start_up_overflows_a_queue():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+
+    fake.unsent = 20_000  # the link sets the pace: the kernel holds bytes it cannot send yet
+    fake.acked = int(8 * MBIT * 0.01)  # BBR's start-up had overflowed a 50 ms queue by 50 ms
+    pacer.next_frame_bytes(now=0.01)
+    assert pacer.rate == pytest.approx(8 * MBIT, rel=0.01)
+    assert fake.pacing_cap == int(pacer.rate * PACING_GAIN)
+
+
+def test_a_first_window_with_nothing_unsent_is_a_whole_one():
+    """The server, not the connection, set the pace (busy elsewhere, or a fast connection
+    whose kernel sends at once): a rate measured then would make a cap that is too low."""
+    fake = FakeSocket()
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+
+    fake.acked = int(8 * MBIT * 0.01)
+    pacer.next_frame_bytes(now=0.01)
+    assert fake.pacing_cap is None, "not measured yet"
+
+    fake.acked += int(100 * MBIT * 0.04)
+    pacer.next_frame_bytes(now=RATE_WINDOW_SECONDS)
+    assert pacer.rate == pytest.approx(81.6 * MBIT, rel=0.01)
+
+
+def test_the_windows_after_the_first_are_long_ones():
+    """Short windows would see bursts as the link's speed (see RATE_WINDOW_SECONDS)."""
+    fake = FakeSocket()
+    fake.unsent = 20_000
+    pacer = paced(fake)
+    pacer.next_frame_bytes(now=0.0)
+    fake.acked = int(8 * MBIT * FIRST_RATE_WINDOW_SECONDS)
+    now = FIRST_RATE_WINDOW_SECONDS
+    pacer.next_frame_bytes(now)
+    first_cap = fake.pacing_cap
+
+    fake.acked += int(32 * MBIT * FIRST_RATE_WINDOW_SECONDS)  # a burst
+    pacer.next_frame_bytes(now + FIRST_RATE_WINDOW_SECONDS)
+    assert fake.pacing_cap == first_cap, "not a whole window yet"
+
+    fake.acked += int(8 * MBIT * (RATE_WINDOW_SECONDS - FIRST_RATE_WINDOW_SECONDS))
+    pacer.next_frame_bytes(now + RATE_WINDOW_SECONDS)
+    assert pacer.rate == pytest.approx(12.8 * MBIT, rel=0.01), "the burst averaged over 50 ms"
+    assert fake.pacing_cap == int(pacer.rate * PACING_GAIN)
 
 
 def test_a_megabyte_acknowledged_within_a_window_is_a_measure_too():
