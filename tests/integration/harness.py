@@ -819,7 +819,8 @@ class FakeServer:
     the `get` lines that ask for the files the script sends; its `!HELLO` line, if any, goes
     right after the join line, as a server's does (the client holds typed lines until then).
     `stream`: after the script, these bytes (a `!DATA` frame) are sent again and again, as fast
-    as the client reads them, until it hangs up; `streamed` counts them."""
+    as the client reads them, until it hangs up; `streamed` counts them. `later`: after the
+    script, (event, bytes) in turn: each one's bytes once the test has set its event."""
 
     def __init__(
         self,
@@ -832,12 +833,14 @@ class FakeServer:
         before_bye: bytes = b"",
         bye_gate: threading.Event | None = None,
         stream: bytes = b"",
+        later: Iterable[tuple[threading.Event, bytes]] = (),
     ):
         """`script_gate`, `bye_gate`: the script, and what follows the client's quit
         (`before_bye`, then `!BYE`), wait for the test to set these events."""
         self.script = script
         self.stream = stream
         self.streamed = 0
+        self.later = list(later)
         self.after = after
         self.script_gate = script_gate
         self.before_bye = before_bye
@@ -869,6 +872,9 @@ class FakeServer:
                 self._read_until(conn, self.after)
                 _wait_for_gate(self.script_gate)
                 conn.sendall(script)
+                for gate, data in self.later:
+                    _wait_for_gate(gate)
+                    conn.sendall(data)
                 if self.stream:
                     self._send_stream(conn)
                 if self.hang_up:

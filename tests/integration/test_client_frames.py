@@ -4,13 +4,21 @@ do not match their SHA-256. The server is a FakeServer speaking raw bytes."""
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 
 from ftplab import protocol
+from ftplab.client.actions import FileStarted, Show
+from ftplab.client.app import ClientApp
+from ftplab.client.receiving import CAN_GATHER, GATHER_BYTES
+from ftplab.client.session import ClientSession, ClientSettings
+from ftplab.console import PlainConsole
 
-from .harness import FakeServer, random_bytes, run_client
+from .harness import HOST, TIMEOUT, FakeServer, random_bytes, run_client
 
 HELLO = b"profe> !HELLO hola\n"
 
@@ -61,3 +69,44 @@ def test_a_flipped_byte_in_a_large_download_keeps_no_file(tmp_path, flipped_at):
     assert result.returncode == 4, result  # the session goes on; the get failed (exit status 4)
     assert result.has("Download of datos.bin discarded") and not result.has("Saved"), result
     assert list(tmp_path.iterdir()) == []
+
+
+def run_client_here(port: int, typed: bytes, downloads: Path, observe) -> int:
+    """The real client's loop (ClientApp) in this process, `typed` on its keyboard (then the end
+    of input: it quits once its downloads are done); `observe(app, action)` sees every action."""
+    session = ClientSession("ana", ClientSettings(download_dir=str(downloads), lang="en"))
+    keys_in, keys_out = os.pipe()
+    os.write(keys_out, typed)
+    os.close(keys_out)
+    with open(keys_in, "rb", buffering=0) as keyboard, open(os.devnull, "w") as screen:
+        sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        app = ClientApp(sock, session, PlainConsole(keyboard, screen), lambda action: observe(app, action))
+        return app.run()
+
+
+@pytest.mark.skipif(not CAN_GATHER, reason="gathering is Linux's SO_RCVLOWAT")
+def test_a_file_is_gathered_in_the_kernel_and_a_line_below_the_mark_still_shows(tmp_path):
+    """While a file arrives the kernel gathers GATHER_BYTES before waking the client
+    (receiving.py), but a chat line behind a few bytes is read anyway: the server here sends
+    no more until the client has shown it."""
+    content = random_bytes(2 * GATHER_BYTES, seed=7)
+    digest = hashlib.sha256(content).hexdigest()
+    started, shown_line = threading.Event(), threading.Event()
+    few_bytes_and_a_line = b"profe> !DATA 4096\n" + content[:4096] + b"bob> hola\n"
+    rest = f"profe> !DATA {len(content) - 4096}\n".encode() + content[4096:]
+    gathering_then: list[int] = []
+
+    def observe(app, action) -> None:
+        if isinstance(action, FileStarted):
+            started.set()
+        if isinstance(action, Show) and "bob> hola" in action.text:
+            gathering_then.append(app.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT))
+            shown_line.set()
+
+    script = HELLO + f"profe> !FILE {len(content)} {digest} datos.bin\n".encode()
+    later = [(started, few_bytes_and_a_line), (shown_line, rest)]
+    with FakeServer(script, after=b"ana> get datos.bin\n", later=later) as server:
+        status = run_client_here(server.port, b"get datos.bin\n", tmp_path, observe)
+    assert status == 0
+    assert gathering_then == [GATHER_BYTES]
+    assert (tmp_path / "datos.bin").read_bytes() == content

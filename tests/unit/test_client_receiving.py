@@ -1,18 +1,24 @@
 """client/receiving.py: one call reads every TLS record that is ready (not one record per
 turn of the loop), never waits, and says when the connection ended after what it read.
 A real client SSLSocket on one end of a socket pair; the server's TLS (tls.TlsLayer, over
-memory) writes its records into the other end."""
+memory) writes its records into the other end. And a socket told to gather (a real TCP
+connection on loopback): the loop is woken only past the mark, and a read takes what came."""
 
 from __future__ import annotations
 
+import fcntl
+import selectors
 import socket
 import ssl
+import struct
+import termios
 
 import pytest
 
-from ftplab.client.receiving import receive_ready
+from ftplab.client.receiving import CAN_GATHER, gather, receive_ready
 from ftplab.tls import RECORD_BYTES, ServerCredentials, TlsLayer
 from support.certificates import Certificates
+from support.waiting import wait_until
 
 
 class TlsPair:
@@ -98,3 +104,39 @@ def test_a_plain_socket_is_read_once(socket_pair):
     assert receive_ready(ours, buffer) == (1000, False)
     theirs.close()
     assert receive_ready(ours, buffer) == (0, True)
+
+
+@pytest.fixture
+def tcp_pair(deadline):
+    """(ours, theirs): a TCP connection on loopback, our end non-blocking."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        ours = socket.create_connection(listener.getsockname())
+        theirs, _ = listener.accept()
+    ours.setblocking(False)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def waiting_bytes(sock: socket.socket) -> int:
+    """Bytes the kernel holds for `sock`, not yet read."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+
+@pytest.mark.skipif(not CAN_GATHER, reason="gathering is Linux's SO_RCVLOWAT")
+def test_a_gathering_socket_wakes_the_loop_past_its_mark_and_a_read_takes_what_came(tcp_pair):
+    ours, theirs = tcp_pair
+    assert gather(ours, 64 * 1024)
+    theirs.sendall(b"a" * 10_000)
+    wait_until(lambda: waiting_bytes(ours) == 10_000, message="10,000 bytes waiting in our socket")
+    with selectors.DefaultSelector() as selector:
+        selector.register(ours, selectors.EVENT_READ)
+        assert selector.select(0) == [], "below the mark the loop is not woken"
+        buffer = bytearray(1 << 20)
+        assert receive_ready(ours, buffer) == (10_000, False), "the loop's own read takes them"
+        theirs.sendall(b"b" * 64 * 1024)
+        assert selector.select(5), "past the mark it is"
+        assert receive_ready(ours, buffer) == (64 * 1024, False)
+        assert gather(ours, 1)
+        theirs.sendall(b"c")
+        assert selector.select(5), "gathering no more: one byte wakes it"

@@ -10,6 +10,7 @@ from client_helpers import SERVER, ClearScreen, Status, file_events
 
 from ftplab import protocol
 from ftplab.client.actions import FileSaved, FileStarted
+from ftplab.client.receiving import GATHER_BYTES
 from ftplab.client.session import EXIT_FAILURE, EXIT_OK, EXIT_SERVER_CLOSED, EXIT_TRANSFER_FAILED
 
 CONTENT = os.urandom(3000)
@@ -318,3 +319,18 @@ def test_a_system_error_is_said_in_the_users_language(client, tmp_path):
     missing = tmp_path / "no-hay.txt"
     client.type(f"put {missing}")
     assert client.shown() == [f"No se puede subir {missing}: no existe"]
+
+
+def test_the_kernel_gathers_a_file_s_bytes_only_while_it_arrives_and_never_past_its_end(client):
+    content = os.urandom(GATHER_BYTES + 5000)
+    events = file_events("big.bin", content, frame=1000)
+    client.welcome()
+    assert client.session.downloads.bytes_to_gather() == 1, "no file: any byte wakes the client"
+    client.type("get big.bin")
+    client.server(*events[:2])
+    assert client.session.downloads.bytes_to_gather() == GATHER_BYTES
+    client.server(*events[2:-3])
+    assert client.session.downloads.bytes_to_gather() == len(content) - (len(events) - 4) * 1000
+    client.server(*events[-3:])
+    assert FileSaved("big.bin", str(client.download_dir / "big.bin"), len(content)) in client.actions()
+    assert client.session.downloads.bytes_to_gather() == 1

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ftplab.client import download_file as download_module
 from ftplab.client.download_file import (
+    INLINE_CHUNK_BYTES,
     TEMP_PREFIX,
     TEMP_SUFFIX,
     BackgroundWriter,
@@ -323,6 +324,30 @@ def test_closing_the_writer_stops_its_thread():
     writer.close()
     writer.wait(writer.mark)  # returns at once: nothing is left to do
     assert len(writer_threads()) == before
+
+
+def test_small_chunks_are_written_and_hashed_at_once_without_a_helper_thread(tmp_path):
+    """A slow download arrives a few tens of KiB at a time: handing each piece to two threads
+    cost more than writing and hashing it (download_file's docstring)."""
+    before = writer_threads()
+    data = random.Random(4).randbytes(40 * 25_000)
+    with open(tmp_path / "out", "wb") as out:
+        writer = BackgroundWriter(out.fileno())
+        for start in range(0, len(data), 25_000):
+            writer.put(memoryview(data)[start : start + 25_000])
+            assert writer_threads() == before
+            assert os.path.getsize(tmp_path / "out") == start + 25_000, "written before put returned"
+        assert writer.hexdigest() == sha(data)
+
+
+def test_a_small_chunk_after_a_large_one_waits_its_turn(tmp_path):
+    large, small = b"a" * (INLINE_CHUNK_BYTES + 1), b"b" * 1000
+    with open(tmp_path / "out", "wb") as out:
+        writer = BackgroundWriter(out.fileno())
+        writer.put(large)  # to the helper threads
+        writer.put(small)  # queued behind it unless they are already done with it
+        assert writer.hexdigest() == sha(large + small)
+    assert (tmp_path / "out").read_bytes() == large + small
 
 
 def receive_through_buffers(

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ftplab import ftp
+from ftplab.ftp.session import COMMAND_HANDLERS
 from ftplab.messages import ENGLISH, SPANISH, Messages
 from ftplab.storage import UPLOAD_TEMP_PREFIX, Storage, Tree
 from support.ftp_loop import PASSIVE_PORT, FakeLoop, logged_in, make_session
@@ -138,9 +139,9 @@ def test_argument_checked_from_the_table(root, line, code):
     assert codes(logged_in(root).feed(line)) == [code]
 
 
-def test_every_table_command_has_a_method():
-    for verb in ftp.COMMANDS:
-        assert callable(getattr(ftp.FtpSession, f"_cmd_{verb.lower()}"))
+def test_every_table_command_has_a_handler_and_no_handler_lacks_a_command():
+    assert COMMAND_HANDLERS.keys() == ftp.COMMANDS.keys()
+    assert all(callable(handler) for handler in COMMAND_HANDLERS.values())
 
 
 # --- login ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The client program: the socket, the terminal and the signals around a ClientSession.
 
 One selectors loop serves the keyboard (or stdin) and the socket: what the
-server sends goes to the session as it arrives, in preallocated buffers
+server sends goes to the session as it arrives (while a file arrives, once the
+kernel has gathered a good part of it: receiving.py), in preallocated buffers
 (file data reaches the download as views of them, uncopied); what the session
 asks for is done here: bytes sent, lines shown, the progress line drawn, a
 socket closed when the session lets its connection go and a new one made when
@@ -28,7 +29,7 @@ from ..net import CLIENT_USER_TIMEOUT_MS, watch_for_dead_peer
 from ..text import visible
 from .actions import AskPassword, ClearScreen, Show, Status
 from .download_file import ReceiveBuffers
-from .receiving import WOULD_BLOCK, receive_ready
+from .receiving import GATHER_SECONDS, WOULD_BLOCK, gather, receive_ready
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
 from .signals import LeaveNow, LeaveSignals
 from .trust import Trust, Untrusted
@@ -60,6 +61,8 @@ class ClientApp:
         self.session = session
         self.console = console
         self._buffers = ReceiveBuffers()
+        self._gathering = 1
+        """The bytes the kernel gathers before the socket wakes the loop (its SO_RCVLOWAT)."""
         self._selector = selectors.DefaultSelector()
         self._console_watch = ConsoleWatch(self._selector, console, self._on_console)
         console.on_interrupt = lambda: self._after(session.interrupt_key)
@@ -91,14 +94,37 @@ class ClientApp:
             return
         keys_left = self.console.has_pending  # typed after the answer to a question: theirs at once
         polling = (self._console_watch.polled or keys_left) and self._console_wanted()
-        timeout = 0 if polling else self.session.wait_seconds()
-        for key, mask in self._selector.select(timeout):
+        gathering = self._gather()
+        timeout = 0 if polling else self._wait_seconds(gathering)
+        events = self._selector.select(timeout)
+        socket_read = any(key.fileobj is self.sock and mask & selectors.EVENT_READ for key, mask in events)
+        for key, mask in events:
             key.data(mask)
+        if gathering and not socket_read and self.sock is not None:
+            self._receive()  # what the kernel gathered, below the mark (receiving.py)
         if polling:
             self._on_console(selectors.EVENT_READ)
         self._after(self.session.tick)
         if self.session.wants_connection() and not self.session.finished:
             self._after(self._reconnect)
+
+    def _gather(self) -> bool:
+        """Tell the kernel how much to gather before the socket wakes the loop (receiving.py);
+        whether that is more than a byte now (then the loop reads every GATHER_SECONDS too)."""
+        if self.sock is None:
+            return False
+        wanted = self.session.downloads.bytes_to_gather()
+        if wanted != self._gathering and gather(self.sock, wanted):
+            self._gathering = wanted
+        return self._gathering > 1
+
+    def _wait_seconds(self, gathering: bool) -> float | None:
+        """How long the next wait may last: until the session's next timer, and no longer than
+        GATHER_SECONDS while the kernel gathers."""
+        seconds = self.session.wait_seconds()
+        if not gathering:
+            return seconds
+        return GATHER_SECONDS if seconds is None else min(seconds, GATHER_SECONDS)
 
     def _reconnect(self) -> None:
         try:
@@ -113,7 +139,7 @@ class ClientApp:
             self.session.connect_failed()
             return
         sock.setblocking(False)
-        self.sock = sock
+        self.sock, self._gathering = sock, 1
         self._selector.register(sock, selectors.EVENT_READ, self._on_socket)
         self.session.connection_made()
 

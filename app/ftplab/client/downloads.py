@@ -40,6 +40,7 @@ from .download_file import (
     partial_path,
 )
 from .progress import Progress
+from .receiving import GATHER_BYTES
 
 MAX_PATTERNS = 32
 """The latest `mget` patterns remembered to check `!QUEUED` names against."""
@@ -96,6 +97,14 @@ class Downloads:
     def busy(self) -> bool:
         """A file is arriving or one asked for is still to come."""
         return self.current is not None or bool(self.requests)
+
+    def bytes_to_gather(self) -> int:
+        """How many bytes the kernel may gather before the client reads: GATHER_BYTES while a
+        file arrives, never more than it has still to send (receiving.py); else 1, any byte."""
+        download = self.current
+        if download is None:
+            return 1
+        return max(1, min(GATHER_BYTES, download.size - download.received))
 
     # --- asking -------------------------------------------------------------------
 

@@ -9,15 +9,48 @@ verified `get` over TLS used about five times the plain one's CPU per GiB.
 So under TLS the buffer is filled with every record already decrypted or
 waiting in the kernel, up to its size, and the session gets them at once.
 Nothing here waits: the first read that would block ends the filling.
+
+While a file arrives, the kernel gathers what comes before the loop is woken:
+GATHER_BYTES at least (SO_RCVLOWAT, never more than the file has still to
+send, so its end always wakes the loop), and the loop reads at least every
+GATHER_SECONDS whatever has come (a non-blocking read returns what is there,
+below the mark too), so a chat line, or the server's word that the file
+stopped, waits no longer than that. Without it, a client whose file comes
+slowly, as each of a class of 30 sharing one server, is woken for every few
+packets: it read about 25 KiB at a time, and each turn of its loop (select,
+read, parse, write, hash) cost more than the bytes, about 5-6 core-seconds
+per GiB against 1.3 for the same client reading 1 MiB at a time; gathering,
+it reads about 200 KiB at a time at 10 MiB/s and spends about 2. A fast
+connection reaches the mark in well under a millisecond and is read as
+before. Linux only, where SO_RCVLOWAT wakes epoll and select as said and
+tells the sender's window about it; elsewhere every byte wakes the loop.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+import sys
 
 WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 """What a non-blocking socket, TLS or not, raises when it cannot go on now."""
+GATHER_BYTES = 256 * 1024
+"""While a file arrives, the loop is woken once the kernel holds this much (see the docstring)."""
+GATHER_SECONDS = 0.02
+"""...or after this long, whatever it holds: the most a line waits for it."""
+CAN_GATHER = sys.platform.startswith("linux") and hasattr(socket, "SO_RCVLOWAT")
+
+
+def gather(sock: socket.socket, count: int) -> bool:
+    """Have the kernel wake the loop for `sock` only once `count` bytes are waiting (1: any
+    byte). False where it cannot: then any byte wakes it, as with 1."""
+    if not CAN_GATHER:
+        return count <= 1
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, count)
+    except OSError:
+        return False
+    return True
 
 
 def receive_ready(sock: socket.socket, buffer: bytearray) -> tuple[int, bool]:

@@ -54,7 +54,11 @@ with 421. docs/protocol.md ("The FTP door") has the command table with replies.
 
 Modules: `events` (actions and events), `lines` (command lines, PORT/EPRT
 addresses), `commands` (the table), `replies` (reply and listing lines),
-`session` (the state machine).
+`session` (the state machine and its dispatch tables), and the commands it
+dispatches to, each a module of functions taking the session: `login`,
+`security`, `basics`, `files`, `facts`, `listings`, `datachannel`,
+`transfers` (with `problems`: file problems as reply codes); `options` checks
+the door's options at start.
 """
 
 from ..logins import LoginGuard
@@ -84,17 +88,10 @@ from .events import (
     TransferFailed,
     UploadFinished,
 )
+from .files import MAX_FOLDER_DEPTH, MAX_FOLDERS_PER_SESSION
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, parse_command, parse_eprt, parse_port
 from .replies import ls_line, mlsx_facts, mlsx_time, quote_path, reply
-from .session import (
-    LINES_PER_STEP,
-    MAX_FOLDER_DEPTH,
-    MAX_FOLDERS_PER_SESSION,
-    MAX_QUEUED_COMMANDS,
-    REPLY_BYTES_PER_STEP,
-    FtpSession,
-    FtpSettings,
-)
+from .session import LINES_PER_STEP, MAX_QUEUED_COMMANDS, REPLY_BYTES_PER_STEP, FtpSession, FtpSettings
 
 __all__ = [
     "COMMANDS",

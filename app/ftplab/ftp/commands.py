@@ -1,17 +1,19 @@
 """The command table: for each verb, its argument, whether it needs a login or
 uploads, and its syntax for HELP. FtpSession checks it in one place (`_run`)
-and dispatches to its `_cmd_<verb>` method."""
+and dispatches through `session.COMMAND_HANDLERS` to a `cmd_<verb>` function."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 NO_ARGUMENT, OPTIONAL, REQUIRED = "none", "optional", "required"
+HASH_NAME = "SHA-256"
+"""HASH's one algorithm (FEAT, OPTS HASH and the 213 reply name it)."""
 
 
 @dataclass(frozen=True)
 class Command:
-    """What a command needs before its `_cmd_` method runs."""
+    """What a command needs before its `cmd_` function runs."""
 
     argument: str
     syntax: str
