@@ -8,6 +8,7 @@ its Unicode twins are looked up by name."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -309,3 +310,26 @@ def test_an_ftp_command_on_a_missing_name_reads_no_folder_whole_and_bob_is_answe
         next_turn(entries_read),
     )
     assert max(entries_read) <= ENTRIES_PER_STEP, "a turn read the folder whole, looking for a twin"
+
+
+def folders_open(folder) -> int:
+    """This process's descriptors open on `folder`."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(folder)
+    return count
+
+
+def test_ftp_listings_given_up_before_their_first_step_leave_no_folder_open(server, connect, crowded):
+    """A LIST opens its folder at once (a missing one is 550 before any 150), then waits for its
+    data connection: an ABOR before it comes drops the listing unstarted, folder and all."""
+    alice = connect(server.addresses["ftp"])
+    alice.send("USER anonymous\r\nPASS x\r\n")
+    turn_until(server, [alice], lambda: b"230 " in alice.received)
+    before = folders_open(crowded)
+    for rounds in range(1, 6):
+        alice.send("PASV\r\nLIST\r\nABOR\r\nNOOP\r\n")
+        turn_until(server, [alice], lambda done=rounds: alice.received.count(b"200 ") == done)
+    assert alice.received.count(b"227 ") == 5
+    assert folders_open(crowded) == before

@@ -16,6 +16,7 @@ import heapq
 import itertools
 import os
 import stat
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -55,7 +56,9 @@ class FolderReading:
     """One folder's entries read ENTRIES_PER_STEP at a time (`read_some`), so that listing a
     folder of 30,000 never holds the loop; then taken in name order (`entries`): each step's
     entries are sorted as they are read, and the sorted runs merged as the entries are taken.
-    Holds the folder open until it has been read to its end or `close`d. `inside(path)` says
+    Holds the folder open until it has been read to its end, `close`d, or dropped: a listing
+    given up before its first step (an FTP LIST aborted or left without its data connection)
+    is dropped unstarted, and no `finally` of its generator ever runs. `inside(path)` says
     whether a link's target is inside the root (Storage.contains): only those are listed."""
 
     def __init__(self, fd: int, base: str, shown: str, inside: Callable[[str], bool], *, twins: bool = False):
@@ -64,7 +67,9 @@ class FolderReading:
         except BaseException:
             os.close(fd)
             raise
-        self._fd: int | None = fd
+        self._open = True
+        self._release = weakref.finalize(self, _close_folder, self._scan, fd)
+        """Closes the folder once, on `close` or when this reading is dropped."""
         self._base = base
         self._shown = shown
         self._inside = inside
@@ -78,7 +83,7 @@ class FolderReading:
     def read_some(self, limit: int = ENTRIES_PER_STEP) -> bool:
         """Read at most `limit` more entries; True once the folder has been read to its end.
         FolderReadFailed (the folder closed) when the system fails to read it partway."""
-        if self._fd is None:
+        if not self._open:
             return True
         try:
             items = list(itertools.islice(self._scan, limit))
@@ -127,10 +132,13 @@ class FolderReading:
         return _shown(self.entries(), self.twins)
 
     def close(self) -> None:
-        if self._fd is not None:
-            self._scan.close()
-            os.close(self._fd)
-            self._fd = None
+        self._open = False
+        self._release()
+
+
+def _close_folder(scan: Iterator[os.DirEntry], fd: int) -> None:
+    scan.close()
+    os.close(fd)
 
 
 _BY_NAME = attrgetter("name")
