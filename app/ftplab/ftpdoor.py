@@ -812,15 +812,14 @@ class FtpDoor(Door):
             self.loop.drop_soon(data, "data connection closed")
 
     def _detach(self, data: FtpData) -> None:
-        """`data` is no longer its control connection's: a transfer it carried no longer keeps
-        the control from being idle, whose deadline may then be earlier than the one the loop
-        holds; touched, the control is served and says its new one (`FtpControl.next_timer`)."""
+        """`data` is no longer its control connection's. Its last move counts as the control's
+        activity: a visitor whose upload outlasted --idle-timeout is not refused as idle the
+        moment it ends. The control's idle deadline so stays where the transfer had put it."""
         self._settling.pop(data, None)
         control = data.control
         if control.data is data:
+            control.last_activity = max(control.last_activity, data.last_progress)
             control.data = None
-            if control.is_open:
-                self.loop.touch(control)
         data.upload = None  # the session aborts or finishes it
 
     # --- time -----------------------------------------------------------------------

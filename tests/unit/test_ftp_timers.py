@@ -194,12 +194,9 @@ def test_a_control_connection_is_not_idle_while_its_upload_moves(server, clock, 
     peer.close()
 
 
-def test_a_data_connection_closed_without_a_reply_leaves_its_control_idle_since_its_last_command(
-    server, clock, port
-):
-    """The door closes the data connection (as the session's CloseData asks) while its upload
-    kept the control busy for twice the idle timeout: with no reply to queue, the control is
-    still refused at the first pass, its idle deadline now counted from its STOR."""
+def test_a_transfer_that_outlasts_the_idle_timeout_counts_as_activity_when_it_ends(server, clock, port):
+    """An upload that kept the control busy for twice the idle timeout ends (here with no reply
+    queued, the quietest way): the visitor is refused only an idle timeout after its last move."""
     control, peer = logged_in(server, port)
     data_peer = open_passive(server, peer)
     assert b"150" in command(server, peer, "STOR slow.txt")
@@ -208,7 +205,9 @@ def test_a_data_connection_closed_without_a_reply_leaves_its_control_idle_since_
         data_peer.sendall(b"a line\n")
         server.turn()
     ftp_door(server)._close_data(control)
-    advance(server, clock, HOUSEKEEPING_SECONDS)
+    advance(server, clock, IDLE_TIMEOUT - 10.0)
+    assert control.is_open and received(server, peer) == b""
+    advance(server, clock, 10.0 + HOUSEKEEPING_SECONDS)
     assert received(server, peer).startswith(b"421")
     data_peer.close()
     peer.close()
