@@ -41,6 +41,7 @@ import contextlib
 import errno
 import itertools
 import logging
+import math
 import selectors
 import socket
 import ssl
@@ -165,10 +166,15 @@ class FtpControl(Connection):
 
     def idle_for(self, now: float) -> float:
         """Seconds since its last command, or since its data connection last moved a transfer."""
-        latest = self.last_activity
+        return now - self.active_at
+
+    @property
+    def active_at(self) -> float:
+        """When it last did something: its last command, or its data connection's last move
+        of a transfer."""
         if self.data is not None and self.data.transferring:
-            latest = max(latest, self.data.last_progress)
-        return now - latest
+            return max(self.last_activity, self.data.last_progress)
+        return self.last_activity
 
     def readable(self) -> None:
         try:
@@ -218,6 +224,24 @@ class FtpControl(Connection):
             self.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.join:g}")
         elif limits.idle and self.idle_for(now) > limits.idle:
             self.refuse(ErrorCode.IDLE, "idle", seconds=f"{limits.idle:g}")
+
+    def next_timer(self, now: float) -> float:
+        """The earliest time `housekeeping` may act. Each deadline only moves later (a command,
+        its output's or its transfer's progress) except as the loop serves it: commands held
+        for its rate are set aside in `handle_input`, its output starts waiting in `send_reply`
+        (which touches it), and a transfer that ends (which makes `active_at` fall back to the
+        last command) goes through `FtpDoor._detach`, which touches it whatever the session
+        replies."""
+        if self.over_rate:
+            return now
+        limits, due = self.door.timeouts, math.inf
+        if limits.data and self.outbox:
+            due = self.last_progress + limits.data
+        if self.name is None and limits.join:
+            due = min(due, self.active_at + limits.join)
+        if limits.idle:
+            due = min(due, self.active_at + limits.idle)
+        return due
 
     # --- the session's actions that concern only this connection ---------------------
 
@@ -476,6 +500,15 @@ class FtpData(Connection):
                 door.transfer_ended(self, ftp.TransferBroken())
         elif limit and now - self.last_progress > limit:
             door.data_unused(self)
+
+    def next_timer(self, now: float) -> float:
+        """Its connect deadline while connecting (`FtpDoor.data_connected` touches it when that
+        ends), else --data-timeout after its last progress: a stall or a wait for a transfer
+        can end no sooner, and progress only moves it later."""
+        if self.connecting:
+            return self.deadline_to_connect
+        limit = self.control.door.timeouts.data
+        return self.last_progress + limit if limit else math.inf
 
 
 class Membership(Protocol):
@@ -779,9 +812,15 @@ class FtpDoor(Door):
             self.loop.drop_soon(data, "data connection closed")
 
     def _detach(self, data: FtpData) -> None:
+        """`data` is no longer its control connection's: a transfer it carried no longer keeps
+        the control from being idle, whose deadline may then be earlier than the one the loop
+        holds; touched, the control is served and says its new one (`FtpControl.next_timer`)."""
         self._settling.pop(data, None)
-        if data.control.data is data:
-            data.control.data = None
+        control = data.control
+        if control.data is data:
+            control.data = None
+            if control.is_open:
+                self.loop.touch(control)
         data.upload = None  # the session aborts or finishes it
 
     # --- time -----------------------------------------------------------------------
