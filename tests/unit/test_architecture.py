@@ -1,7 +1,8 @@
 """The layer rules of docs/architecture.md, checked on the source with `ast` alone:
-no import cycles among ftplab's modules (imports inside functions count), the loop
-knows no kind of connection, what a line means (handlers, the FTP session, the lab
-session) never reaches the loop, no class grows past 30 methods (a protocol's command table apart),
+no import cycles among ftplab's modules (imports inside functions count, those
+under `if TYPE_CHECKING:` do not: they never run), the loop knows no kind of
+connection, what a line means (handlers, the FTP session, the lab session) never
+reaches the loop, no class grows past 30 methods (a protocol's command table apart),
 and every `Class.method` the architecture page names exists."""
 
 from __future__ import annotations
@@ -43,10 +44,17 @@ def runs_as_main(node: ast.AST) -> bool:
     )
 
 
+def only_for_type_checkers(node: ast.AST) -> bool:
+    """`if TYPE_CHECKING:`: never runs, so its imports (annotations' names) make no cycle."""
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+
 def walk_importing_code(tree: ast.AST):
-    """Every node of the module, inside functions too, but not its `__main__` block."""
+    """Every node of the module, inside functions too, but not its `__main__` block
+    nor its `if TYPE_CHECKING:` block."""
     for child in ast.iter_child_nodes(tree):
-        if runs_as_main(child):
+        if runs_as_main(child) or only_for_type_checkers(child):
             continue
         yield child
         yield from walk_importing_code(child)

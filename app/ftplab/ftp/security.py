@@ -13,53 +13,57 @@ client says PROT C; PBSZ is then optional."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .events import SendReply, StartTls
-from .lines import LineBuffer
 from .replies import reply
+
+if TYPE_CHECKING:
+    from .session import FtpSession
 
 AUTH_MECHANISMS = frozenset({"TLS", "TLS-C", "SSL"})
 PROTECTION_LEVELS = {"C": False, "P": True}
 """PROT levels offered: Clear and Private (S and E are refused with 536)."""
 
 
-def cmd_auth(session, argument: str) -> None:
+def cmd_auth(session: FtpSession, argument: str) -> None:
     if not session.settings.tls:
-        session._say(502, "ftp_tls_off")
+        session.say(502, "ftp_tls_off")
     elif session.tls_active:
-        session._say(503, "ftp_tls_already")
-    elif session.name is not None or session._user is not None:
-        session._say(503, "ftp_tls_before_login")
+        session.say(503, "ftp_tls_already")
+    elif session.name is not None or session.login.user is not None:
+        session.say(503, "ftp_tls_before_login")
     elif argument.upper() not in AUTH_MECHANISMS:
-        session._say(504, "ftp_auth_unknown", mechanism=argument)
+        session.say(504, "ftp_auth_unknown", mechanism=argument)
     else:
-        session._say(234, "ftp_tls_starting")
-        session._buffer = LineBuffer()  # nothing said in clear after AUTH may run inside TLS
+        session.say(234, "ftp_tls_starting")
+        session.forget_unread_input()
         session.tls_active = True
-        session._emit(StartTls())
+        session.emit(StartTls())
 
 
-def cmd_pbsz(session, _argument: str) -> None:
+def cmd_pbsz(session: FtpSession, _argument: str) -> None:
     if not session.tls_active:
-        session._say(503, "ftp_tls_first")
+        session.say(503, "ftp_tls_first")
     else:
-        session._buffer_size_set = True
-        session._emit(SendReply(reply(200, "PBSZ=0")))
+        session.buffer_size_set = True
+        session.emit(SendReply(reply(200, "PBSZ=0")))
 
 
-def cmd_prot(session, argument: str) -> None:
+def cmd_prot(session: FtpSession, argument: str) -> None:
     level = argument.upper()
-    if not session._buffer_size_set:
-        session._say(503, "ftp_pbsz_first")
+    if not session.buffer_size_set:
+        session.say(503, "ftp_pbsz_first")
     elif level not in PROTECTION_LEVELS:
-        session._say(536 if level in ("S", "E") else 504, "ftp_prot_unsupported", level=argument)
+        session.say(536 if level in ("S", "E") else 504, "ftp_prot_unsupported", level=argument)
     else:
         session.data_protected = PROTECTION_LEVELS[level]
-        session._say(200, "ftp_prot_set", level=level)
+        session.say(200, "ftp_prot_set", level=level)
 
 
-def clear_login_refused(session) -> bool:
+def clear_login_refused(session: FtpSession) -> bool:
     """--require-tls: a login in clear is refused with 530 (530, not 534: clients show it)."""
     if session.settings.require_tls and not session.tls_active:
-        session._say(530, "ftp_tls_required")
+        session.say(530, "ftp_tls_required")
         return True
     return False

@@ -15,29 +15,37 @@ dispatch commands and events to the modules that answer them:
     transfers    REST RETR STOR APPE ABOR, and how a transfer ends
 
 Each handler is a function taking the session (`cmd_pwd(session, argument)`,
-like h11's readers and writers): the modules import none of this one and keep
-no state of their own. They are the session's code split by command, so they
-use its plumbing (`_say`, `_emit`, `_path`, `_refuse`, `_rights`...) and the
-state `__init__` lists under their name.
+like h11's readers and writers): the modules import this one only for their
+annotations (`if TYPE_CHECKING:`) and reach the session only through the
+interface `FtpSession`'s docstring lists. A module's own state is a small
+dataclass of its own, which the session keeps under the module's name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
-from ..accounts import Account, Accounts
+from ..accounts import Accounts
 from ..logins import LoginGuard
 from ..messages import Messages
 from ..storage import MIN_FREE_BYTES, MIN_FREE_INODES, FileProblem, NoSuchFile, Tree, split_path
 from ..transfer import HashCache
 from .basics import cmd_feat, cmd_help, cmd_mode, cmd_noop, cmd_opts, cmd_quit, cmd_stru, cmd_syst, cmd_type
 from .commands import COMMANDS, NO_ARGUMENT, REQUIRED, Rights
-from .datachannel import cmd_eprt, cmd_epsv, cmd_pasv, cmd_port, on_passive_failed, on_passive_opened
+from .datachannel import (
+    DataChannelState,
+    cmd_eprt,
+    cmd_epsv,
+    cmd_pasv,
+    cmd_port,
+    on_passive_failed,
+    on_passive_opened,
+)
 from .events import (
     Close,
     CloseData,
@@ -53,14 +61,15 @@ from .events import (
     TransferFailed,
 )
 from .facts import cmd_hash, cmd_mdtm, cmd_mfmt, cmd_mlst, cmd_size
-from .files import cmd_cdup, cmd_cwd, cmd_dele, cmd_mkd, cmd_pwd, cmd_rmd, cmd_rnfr, cmd_rnto
+from .files import FilesState, cmd_cdup, cmd_cwd, cmd_dele, cmd_mkd, cmd_pwd, cmd_rmd, cmd_rnfr, cmd_rnto
 from .lines import MAX_COMMAND_BYTES, TOO_LONG, LineBuffer, parse_command
 from .listings import cmd_list, cmd_mlsd, cmd_nlst, cmd_stat
-from .login import cmd_pass, cmd_user, on_delay_over, on_join_refused, on_joined
+from .login import LoginState, cmd_pass, cmd_user, on_delay_over, on_join_refused, on_joined
 from .problems import NameNotAllowed
 from .replies import reply
 from .security import cmd_auth, cmd_pbsz, cmd_prot
 from .transfers import (
+    TransfersState,
     cmd_abor,
     cmd_appe,
     cmd_rest,
@@ -106,7 +115,29 @@ class FtpSettings:
 
 
 class FtpSession:
-    """One FTP control connection: bytes and events in, replies and actions out."""
+    """One FTP control connection: bytes and events in, replies and actions out.
+
+    The loop's side is the package docstring's. The command modules' side (each
+    handler takes the session):
+
+        say(code, key, **values)   reply with a message of the catalogue
+        refuse(problem, code)      reply with a FileProblem's message
+        emit(action)               an action for the loop (SendReply for a reply built by hand)
+        start_long_reply(pieces)   a reply built piece by piece (STAT of a folder, HASH)
+        close()                    close both connections (QUIT)
+        forget_unread_input()      drop the lines read but not run (AUTH TLS)
+        path(argument), new_path(argument)   the path a command names, or one about to be made
+        rights, rights_for(parts)  what this login may do, and on one entry
+        waiting                    the event awaited (Joined, PassiveOpened, DelayOver): no
+                                   line runs until its handler sets it back to None
+
+    Shared state: `name`, `cwd`, `transfer_type`, `tls_active`, `buffer_size_set`,
+    `data_protected`, `quit_waiting`. Each module's own state: `login`
+    (`login.LoginState`), `files` (`files.FilesState`), `datachannel`
+    (`datachannel.DataChannelState`), `transfers` (`transfers.TransfersState`; the
+    session is `busy` while one runs). What it is given: `tree`, `settings`,
+    `messages`, `logins`, `digests`, `clock`, `anonymous_number`, the hosts.
+    Its underscored names are its own."""
 
     def __init__(
         self,
@@ -123,54 +154,47 @@ class FtpSession:
         address_key: str = "",
     ):
         self.tree = tree
-        self._logins = logins if logins is not None else LoginGuard()
-        self._digests = digests if digests is not None else HashCache()
+        self.logins = logins if logins is not None else LoginGuard()
+        self.digests = digests if digests is not None else HashCache()
         self.settings = settings
         self.messages = messages
         self.peer_host, self.local_host = peer[0], local[0]
         self.address_key = address_key or self.peer_host
         """The address as limits count it (an IPv4-mapped address as IPv4): the lab door's key
         for the same client, so failed logins through both doors share one budget."""
-        self._anonymous_number = anonymous_number
-        self._clock = clock
+        self.anonymous_number = anonymous_number
+        self.clock = clock
         self.closed = False
         self._buffer = LineBuffer()
         self._actions: deque = deque()
         self._queued: deque = deque()
-        self._waiting: type | None = None  # Joined, PassiveOpened or DelayOver, while we wait for it
+        self.waiting: type | None = None
+        """Joined, PassiveOpened or DelayOver, while we wait for it (no line runs meanwhile)."""
         self._long_reply: Iterator[bytes | None] | None = None  # a reply built piece by piece
         self._built = 0  # reply bytes built in this step
         # login
         self.name: str | None = None
-        self._user: str | None = None
-        self._account: Account | None = None
-        """The account logged in with (--users), whose rights are in force."""
-        self._login_failures = 0
-        self._after_delay: Callable[[], None] | None = None  # what runs when a Delay is over (a 530, a PASS)
+        self.login = LoginState()
         # security
         self.tls_active = False
         """AUTH TLS was answered (or --ftps-port): the control connection speaks TLS."""
         self.data_protected = False
         """PROT P (or --ftps-port, until PROT C): data connections speak TLS too."""
-        self._buffer_size_set = False  # PBSZ was said: PROT may follow
+        self.buffer_size_set = False
+        """PBSZ was said (or --ftps-port): PROT may follow."""
         # basics, files
-        self._type = "A"
+        self.transfer_type = "A"
+        """TYPE: A (ASCII) or I (binary)."""
         self.cwd: tuple[str, ...] = ()
-        self._rename_from: tuple[str, ...] | None = None
-        self._own_uploads: OrderedDict[tuple[str, ...], None] = OrderedDict()
-        self._folders_made = 0
+        self.files = FilesState()
         # datachannel, transfers
-        self._passive_extended = False
-        self._data: tuple | None = None  # ("passive", port) or ("active", host, port)
-        self._epsv_all = False
-        self._rest = 0
-        self._transfer = None  # the running transfer action
-        self._receiving: tuple[str, ...] | None = None  # where the running upload goes
+        self.datachannel = DataChannelState()
+        self.transfers = TransfersState()
         self.quit_waiting = False
         """QUIT came during a transfer: the client means to end cleanly (RFC 959:
         finish the transfer, then reply), so its upload is kept even if it
         closes the control connection before reading the 226."""
-        self._say(220, "ftp_ready")
+        self.say(220, "ftp_ready")
 
     # -- the loop's side --
 
@@ -178,7 +202,7 @@ class FtpSession:
         """--ftps-port: the control connection is already TLS; data is protected by default."""
         self.tls_active = True
         self.data_protected = True
-        self._buffer_size_set = True
+        self.buffer_size_set = True
 
     def receive_data(self, data: bytes) -> None:
         """Bytes read from the control connection: only kept; `advance` runs them.
@@ -197,7 +221,7 @@ class FtpSession:
         if self.closed:
             return False
         runnable_queue = bool(self._queued) and not self.busy
-        readable = self._waiting is None and self._buffer.has_line
+        readable = self.waiting is None and self._buffer.has_line
         return self._long_reply is not None or runnable_queue or readable
 
     def advance(self, max_lines: int = LINES_PER_STEP) -> int:
@@ -219,7 +243,7 @@ class FtpSession:
             elif self._queued and not self.busy:
                 self._queued.popleft()()
                 lines += 1
-            elif self._waiting is None and (line := self._buffer.next_line()) is not None:
+            elif self.waiting is None and (line := self._buffer.next_line()) is not None:
                 self._take_line(line)
                 lines += 1
             else:
@@ -232,7 +256,7 @@ class FtpSession:
         if piece is None:
             return False
         if piece:
-            self._emit(SendReply(piece))
+            self.emit(SendReply(piece))
         else:
             self._long_reply = None
             self._run_queued()
@@ -253,8 +277,8 @@ class FtpSession:
         if not self.closed:
             end_transfer(self)
             self._drop_long_reply()
-            self._emit(SendReply(reply(421, self.messages(key, **values))))
-            self._close()
+            self.emit(SendReply(reply(421, self.messages(key, **values))))
+            self.close()
 
     def connection_lost(self) -> None:
         """The control connection is gone: drop any transfer (an upload in
@@ -264,19 +288,25 @@ class FtpSession:
         self._actions.clear()
         self.closed = True
 
+    def forget_unread_input(self) -> None:
+        """Drop the lines read but not yet run (AUTH TLS: nothing said in clear after it may
+        run inside TLS)."""
+        self._buffer = LineBuffer()
+
     @property
     def busy(self) -> bool:
         """Waiting for the Room, a passive port or a transfer: commands queue."""
-        return self._waiting is not None or self._transfer is not None
+        return self.waiting is not None or self.transfers.running is not None
 
-    # -- plumbing, for the command modules too --
+    # -- the command modules' side (see the class docstring) --
 
-    def _emit(self, action) -> None:
+    def emit(self, action) -> None:
+        """An action for the loop (counted against this step's reply bytes if it is one)."""
         if isinstance(action, SendReply):
             self._built += len(action.data)
         self._actions.append(action)
 
-    def _start_long_reply(self, pieces: Iterator[bytes | None]) -> None:
+    def start_long_reply(self, pieces: Iterator[bytes | None]) -> None:
         """A reply too long to build at once: `advance` emits it piece by piece
         (None marks a step of work with nothing to say yet); lines wait meanwhile."""
         self._long_reply = pieces
@@ -287,13 +317,15 @@ class FtpSession:
         if pieces is not None:
             pieces.close()
 
-    def _say(self, code: int, key: str, **values) -> None:
+    def say(self, code: int, key: str, **values) -> None:
+        """Reply with CODE and the message KEY (its values filled in)."""
         data = reply(code, self.messages(key, **values)) if values else _fixed_reply(self.messages, code, key)
-        self._emit(SendReply(data))
+        self.emit(SendReply(data))
 
-    def _close(self) -> None:
-        self._emit(CloseData())
-        self._emit(Close())
+    def close(self) -> None:
+        """Close the data and control connections after what was said (QUIT)."""
+        self.emit(CloseData())
+        self.emit(Close())
         self.closed = True
 
     def _take_line(self, line) -> None:
@@ -301,21 +333,21 @@ class FtpSession:
         of the lines, so nothing is said between a transfer's 150 and 226
         except to ABOR and STAT."""
         if line is TOO_LONG:
-            step = partial(self._say, 500, "ftp_line_too_long", limit=MAX_COMMAND_BYTES)
+            step = partial(self.say, 500, "ftp_line_too_long", limit=MAX_COMMAND_BYTES)
         else:
             try:
                 verb, argument = parse_command(line)
             except UnicodeDecodeError:
-                step = partial(self._say, 501, "ftp_bad_encoding")
+                step = partial(self.say, 501, "ftp_bad_encoding")
             else:
                 step = partial(self._run, verb, argument)
                 command = COMMANDS.get(verb)
                 # STAT of a path waits: its long reply must not cut into a transfer's replies
                 at_once = command and command.during_transfer and not (verb == "STAT" and argument)
-                if at_once and self._transfer is not None:
+                if at_once and self.transfers.running is not None:
                     step()
                     return
-                if verb == "QUIT" and self._transfer is not None:
+                if verb == "QUIT" and self.transfers.running is not None:
                     self.quit_waiting = True
         if self.busy:
             self._queue(step)
@@ -336,50 +368,53 @@ class FtpSession:
         """The one place where a command's needs are checked."""
         command = COMMANDS.get(verb)
         if command is None:
-            self._say(502, "ftp_not_implemented")
+            self.say(502, "ftp_not_implemented")
         elif command.login and self.name is None:
-            self._say(530, "ftp_login_first")
+            self.say(530, "ftp_login_first")
         elif (command.argument == REQUIRED and not argument) or (
             command.argument == NO_ARGUMENT and argument
         ):
-            self._say(501, "ftp_syntax", syntax=command.syntax)
-        elif command.upload and not self._rights.upload:
-            self._say(550, "ftp_uploads_off")
-        elif command.download and not self._rights.download:
-            self._say(550, "ftp_downloads_off")
+            self.say(501, "ftp_syntax", syntax=command.syntax)
+        elif command.upload and not self.rights.upload:
+            self.say(550, "ftp_uploads_off")
+        elif command.download and not self.rights.download:
+            self.say(550, "ftp_downloads_off")
         else:
             if verb != "RNTO":
-                self._rename_from = None  # RNTO must come right after RNFR
+                self.files.rename_from = None  # RNTO must come right after RNFR
             COMMAND_HANDLERS[verb](self, argument)
 
-    def _path(self, argument: str) -> tuple[str, ...]:
+    def path(self, argument: str) -> tuple[str, ...]:
+        """The path ARGUMENT names from the current directory (`storage.split_path`: NoSuchFile
+        for a way out of the root)."""
         return split_path(self.cwd, argument)
 
-    def _new_path(self, argument: str) -> tuple[str, ...]:
+    def new_path(self, argument: str) -> tuple[str, ...]:
         """The path for a name about to be made (STOR, MKD, RNTO): NameNotAllowed
         (553) for a hidden or otherwise unservable name, not "no such file"."""
         try:
-            return self._path(argument)
+            return self.path(argument)
         except NoSuchFile:
             raise NameNotAllowed(argument) from None
 
-    def _refuse(self, problem: FileProblem, code: int = 550) -> None:
-        self._say(code, problem.message_key, name=problem.name)
+    def refuse(self, problem: FileProblem, code: int = 550) -> None:
+        """Reply with the message of a FileProblem, naming its file."""
+        self.say(code, problem.message_key, name=problem.name)
 
     @property
-    def _rights(self) -> Rights:
+    def rights(self) -> Rights:
         """The logged-in account's rights; without accounts, the door's switches."""
-        account = self._account
+        account = self.login.account
         if account is None:
             return Rights(upload=self.settings.allow_upload, overwrite=self.settings.allow_overwrite)
         return Rights(
             upload=account.may("upload"), overwrite=account.may("overwrite"), download=account.may("download")
         )
 
-    def _rights_for(self, parts: tuple[str, ...]) -> Rights:
+    def rights_for(self, parts: tuple[str, ...]) -> Rights:
         """The rights in force on one entry: a file this connection uploaded may be renamed."""
-        rights = self._rights
-        if parts in self._own_uploads and not rights.overwrite:
+        rights = self.rights
+        if parts in self.files.own_uploads and not rights.overwrite:
             return dataclasses.replace(rights, rename=True)
         return rights
 
