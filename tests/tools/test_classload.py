@@ -15,6 +15,7 @@ from bench.classload import (
     Transfers,
     behind_file_ms,
     cpu_used,
+    downloading_chat_ms,
     jain_index,
     parse_args,
     percentile,
@@ -50,13 +51,28 @@ def test_cpu_is_added_up_over_the_containers_and_unknown_if_one_is_unknown():
 
 
 def test_a_lines_wait_behind_the_file_is_its_arrival_at_a_student_less_its_first_at_a_chatter():
-    chatters_saw = [[10.0, 0.1, 1], [10.2, 0.3, 1], [11.0, 0.1, 2]]  # [when, latency, line number]
+    chatted = {"began": 9.5, "chat": [[10.0, 0.1, 1], [10.2, 0.3, 1], [11.0, 0.1, 2]]}  # when, latency, line
     reports = [
         {"requested": 9.0, "saved": 20.0, "chat": [[10.5, 0.6, 1], [11.25, 0.35, 2]]},
         {"requested": 9.0, "saved": 11.0, "chat": [[10.1, 0.2, 1], [11.5, 0.6, 2]]},  # saved before line 2
         {"requested": 9.0, "saved": 20.0, "chat": [[12.0, 0.3, 3]]},  # no chatter saw line 3
     ]
-    assert behind_file_ms(reports, chatters_saw) == pytest.approx([500.0, 250.0, 100.0])
+    assert behind_file_ms(reports, chatted) == pytest.approx([500.0, 250.0, 100.0])
+
+
+def _round_two() -> tuple[list[dict], dict]:
+    """Round 2's chat began at 100.0. When they joined, at 95.0, the chatters and the student
+    were shown round 1's last lines again, numbered as round 2's are (typed at 50.0 and 50.1)."""
+    replayed = [[95.0, 45.0, 1], [95.0, 44.9, 2]]
+    chatted = {"began": 100.0, "chat": [*replayed, [100.01, 0.01, 1], [100.11, 0.01, 2]]}
+    student = {"requested": 100.02, "saved": 110.0, "chat": [*replayed, [100.03, 0.03, 1], [100.15, 0.05, 2]]}
+    return [student], chatted
+
+
+def test_the_lines_shown_again_to_who_joins_do_not_count_as_this_rounds():
+    reports, chatted = _round_two()
+    assert behind_file_ms(reports, chatted) == pytest.approx([20.0, 40.0])
+    assert downloading_chat_ms(reports, chatted) == pytest.approx([30.0, 50.0])
 
 
 def test_a_run_builds_and_removes_images_of_its_own_tag_unless_given_one():

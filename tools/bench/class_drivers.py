@@ -4,18 +4,20 @@ The host sends this whole file through `docker exec CONTAINER python3 -c SOURCE 
 so it uses only the standard library and, in the `get` and `chat` modes, the ftplab package of
 the image. Every mode prints one JSON line on stdout when it ends (`get` and `chat` print
 `ready` first and then wait for `go` on stdin). Times are `time.monotonic()`: every container
-of one Docker host reads the same clock, so the host can line up what different containers saw.
+of one Docker host reads the same clock, so the host can line up what different containers saw,
+and name one moment for all the students to start at.
 CPU figures are the whole container's core-seconds, from its cgroup (v1 or v2).
 
 Modes:
-  get HOST PORT NAME DIRECTORY FILE        a student's client: joins, on `go` types `get FILE`,
-                                           then quits; reports when it asked, when the file was
+  get HOST PORT NAME DIRECTORY FILE        a student's client: joins, on `go AT` waits for the
+                                           moment AT and types `get FILE`, then quits; reports
+                                           when the go came, when it asked, when the file was
                                            verified and saved, and the chat lines it received
   chat HOST PORT NAMES INTERVAL LIMIT      the teacher's chatter: several clients (NAMES, by
                                            commas) take turns to send a timestamped line every
                                            INTERVAL seconds from `go` until stdin ends (or LIMIT);
-                                           they report the lines that reached them too (clients
-                                           with no file in flight)
+                                           they report when they began and the lines that reached
+                                           them too (clients with no file in flight)
   send PORT PATH COUNT TIMEOUT             plain TCP: accepts COUNT receivers, then sends PATH to
                                            all at once (sendfile), the bridge's limit
   receive HOST PORT SINK                   plain TCP: receives until the end; SINK `-` discards,
@@ -73,12 +75,19 @@ def _client(host: str, port: int, name: str, directory: str, observe):
     return run, keys_out
 
 
-def _wait_for_go(ready: threading.Event) -> bool:
-    """Say `ready` once the clients joined, then wait for the host's `go`."""
+def _wait_for_go(ready: threading.Event) -> list[str] | None:
+    """Say `ready` once the clients joined, then wait for the host's `go`: what followed it
+    (None: no go)."""
     if not ready.wait(JOIN_SECONDS):
-        return False
+        return None
     print("ready", flush=True)
-    return sys.stdin.readline().strip() == "go"
+    words = sys.stdin.readline().split()
+    return words[1:] if words[:1] == ["go"] else None
+
+
+def _sleep_until(moment: float) -> None:
+    while (left := moment - time.monotonic()) > 0:
+        time.sleep(left)
 
 
 def _note_chat(action, chat: list, now: float) -> None:
@@ -109,7 +118,11 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
     run, keys = _client(host, int(port), name, directory, observe)
 
     def type_when_told() -> None:
-        if _wait_for_go(joined):
+        """The go comes through `docker exec` to one student after another: it names a moment
+        for all of them, so that they ask at once however late their own go came."""
+        if (start := _wait_for_go(joined)) is not None:
+            figures["told"] = time.monotonic()
+            _sleep_until(float(start[0]))
             figures.update(requested=time.monotonic(), cpu_requested=container_cpu_seconds())
             keys.write(f"get {file_name}\n")
         keys.close()  # end of input: the client quits once the file has come
@@ -141,13 +154,14 @@ def teacher_chat(host: str, port: str, names: str, interval: str, limit: str) ->
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         clients.append((thread, keys))
-    sent = 0
-    if _wait_for_go(all_joined):
-        sent = _chat_until_stopped(clients, float(interval), time.monotonic() + float(limit))
+    sent, began = 0, None
+    if _wait_for_go(all_joined) is not None:
+        began = time.monotonic()
+        sent = _chat_until_stopped(clients, float(interval), began + float(limit))
     for thread, keys in clients:
         keys.close()
         thread.join(30)
-    report({"sent": sent, "chat": received})
+    report({"sent": sent, "began": began, "chat": received})
 
 
 def _chat_until_stopped(clients, interval: float, deadline: float) -> int:

@@ -5,16 +5,22 @@ a subnet Docker picked as free, images tagged with that name), the file goes ont
 with `scripts/lab files add`, and each round measures, over labnet:
 
 - the students' `get`: in every student's container a second client of the real ftplab code
-  (tools/bench/class_drivers.py, `get` mode) joins, and on one signal all of them type
-  `get FILE`; each reports when it asked and when the file was verified and saved. A student's
-  rate is the file's size over that time; the class's, all the bytes over the time from the
-  first request to the last saved file; fairness is Jain's index over the students' rates.
+  (tools/bench/class_drivers.py, `get` mode) joins, and all of them type `get FILE` at one
+  moment: the host names it in the `go` it sends each (through `docker exec`, one after
+  another, which takes a while), a little later than the last go should arrive. Each reports
+  when it asked and when the file was verified and saved. A student's rate is the file's size
+  over that time; the class's, all the bytes over the time from the first request to the last
+  saved file; fairness is Jain's index over the students' rates. A student who asks late and
+  finishes almost alone gets a high rate that says nothing of the server's fairness: the
+  spread of the requests (first to last) is reported next to it.
 - chat during it: clients on the teacher's computer (the server's container) take turns to
   send a line every `chat_interval` seconds with the time it was typed; the downloading
   students record when each line reached them. Latencies count while that student downloads.
   The same lines reach the chatters, who download nothing: a line's arrival at a student less
   its first arrival there is its wait behind the file (and behind that student's own CPU),
-  apart from the time the server and the machine's load took to pass it on.
+  apart from the time the server and the machine's load took to pass it on. A client that
+  joins is shown the chat's last lines again, earlier rounds' with the same numbers: only
+  lines typed since this round's chat began count.
 - the CPU the lab got: its containers' core-seconds over the `get`'s wall clock. On a
   machine shared with other work, Docker's containers together weigh as much as one
   process of the host (cgroup v1's cpu.shares): chat latency then measures that load.
@@ -66,6 +72,12 @@ UP_SECONDS = 600  # builds the images too (cached layers: seconds)
 JOIN_SECONDS = 90
 SLOWEST_MIB_PER_SECOND = 5
 """Transfers get 60 s plus the time this aggregate rate would take, before the bench gives up."""
+START_SECONDS = 0.5
+START_SECONDS_PER_STUDENT = 0.05
+"""The students start this long after the host begins to send them the go: time for the last
+go to get through `docker exec` on a loaded machine (one that comes later asks at once)."""
+TYPED_PRECISION = 1e-6
+"""The chatters write the time a line was typed with 6 decimals."""
 
 
 class ClassBenchError(RuntimeError):
@@ -166,6 +178,10 @@ class GetRound:
     rss_kib: dict  # first_kib, peak_kib (sampled), hwm_kib (the process's own high-water mark)
     behind_file_ms: list[float] = field(default_factory=list)
     """Each of chat_ms's receptions less the same line's first arrival at a chatter."""
+    request_spread_ms: float | None = None
+    """The last student's request less the first's: how together the class really started."""
+    late_starts: int = 0
+    """Students whose go came after the moment it named (they asked as soon as it came)."""
     lab_cores: float | None = None
     """The server's and the students' containers' core-seconds over the `get`'s wall clock."""
 
@@ -196,6 +212,7 @@ class ClassFigures:
             ("`get` / plain TCP into /downloads", self._ratios(disk), "×", ""),
             ("one student's `get`: slowest", [min(t.rates) for t in gets], "MiB/s", ""),
             ("one student's `get`: fastest", [max(t.rates) for t in gets], "MiB/s", ""),
+            ("the students' requests, first to last", self._request_spreads(), "ms", ""),
             ("fairness of `get` (Jain's index)", [t.fairness for t in gets], "", "fairness"),
             ("fairness of plain TCP (Jain's index)", [t.fairness for t in tcp], "", ""),
             ("chat latency during `get`: p50", chat and [percentile(chat, 50)], "ms", ""),
@@ -235,6 +252,9 @@ class ClassFigures:
             f"container to the same {s.students} containers is the limit. {len(self.gets)} round(s),",
             "min / **median** / max; chat latencies are pooled over the rounds: a line every",
             f"{every} ({sent} sent, {receptions} receptions while the receiver downloaded).",
+            "The students are told one moment to ask at; fairness is Jain's index over each",
+            "student's rate, the file over its own request-to-saved time (a student who asks late",
+            "and finishes almost alone looks fast: see how far apart the requests were).",
             "A line's wait behind the file: its arrival at a downloading student less its first",
             "arrival at the teacher's chatters, who download nothing (the server's own delay and",
             "the machine's load left out). CPU: each container's cgroup, core-seconds per GiB moved;",
@@ -242,6 +262,9 @@ class ClassFigures:
             "work. A target is met when every round meets it.",
             f"{self.elapsed:.0f} s in all.",
         ]
+        late = sum(g.late_starts for g in self.gets)
+        if late:
+            lines.append(f"{late} student(s) got the go after the moment it named, and asked late.")
         if s.student_cpu_shares:
             lines.append(f"The students' CPU weight was {s.student_cpu_shares} (the server's 1024).")
         return lines
@@ -262,6 +285,9 @@ class ClassFigures:
             verdict = {None: "not measured", True: "yes", False: "**no**"}[met(key, values)] if key else "–"
             lines.append(f"| {label} | {spread(values)} | {unit} | {TARGET_TEXT.get(key, '–')} | {verdict} |")
         return lines
+
+    def _request_spreads(self) -> list[float]:
+        return [g.request_spread_ms for g in self.gets if g.request_spread_ms is not None]
 
     def _lab_cores(self) -> list[float]:
         return [g.lab_cores for g in self.gets if g.lab_cores is not None]
@@ -532,8 +558,9 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         rss = Remote(server, "the RSS sampler", "rss", "0.1")
         started.append(rss)
         chat.tell("go")
+        start_at = time.monotonic() + START_SECONDS + START_SECONDS_PER_STUDENT * len(students)
         for student in students:
-            student.tell("go")
+            student.tell(f"go {start_at:.6f}")
         transfer = Deadline(s.transfer_seconds, overall)
         reports = [student.result(transfer) for student in students]
         chat.tell("stop")
@@ -544,35 +571,55 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         if report.get("status") != 0 or "saved" not in report or report.get("size") != s.size_mib * MIB:
             raise ClassBenchError(f"a student's get did not save the whole file: {report}")
     spans = [(report["requested"], report["saved"]) for report in reports]
+    requested = [start for start, _ in spans]
     students_cpu = cpu_used([(report["cpu_requested"], report["cpu_saved"]) for report in reports])
     transfers = Transfers.from_spans(s.size_mib, spans, cpu_used([memory["cpu"]]), students_cpu)
-    chat_ms = [
+    chat_ms = downloading_chat_ms(reports, chatted)
+    first, last = min(requested), max(end for _, end in spans)
+    idle_ms = [
         latency * 1000
-        for report in reports
-        for arrived, latency, _ in report["chat"]
-        if report["requested"] <= arrived <= report["saved"]
+        for arrived, latency, _ in typed_since(chatted["chat"], chatted["began"])
+        if first <= arrived <= last
     ]
-    first, last = min(start for start, _ in spans), max(end for _, end in spans)
-    idle_ms = [latency * 1000 for arrived, latency, _ in chatted["chat"] if first <= arrived <= last]
     cores = (
         None
         if None in (transfers.sender_cpu, students_cpu)
         else ((transfers.sender_cpu + students_cpu) / (last - first))
     )
-    behind = behind_file_ms(reports, chatted["chat"])
-    return GetRound(transfers, chat_ms, idle_ms, chatted["sent"], memory, behind, cores)
+    behind = behind_file_ms(reports, chatted)
+    late = sum(report["told"] > start_at for report in reports)
+    spread_ms = (max(requested) - first) * 1000
+    return GetRound(transfers, chat_ms, idle_ms, chatted["sent"], memory, behind, cores, spread_ms, late)
 
 
-def behind_file_ms(reports: list[dict], chatters_saw: list) -> list[float]:
-    """For each line a student received while downloading: how much later than the first of
-    the chatters (who download nothing) it got it."""
+def typed_since(lines: list, began: float | None) -> list:
+    """The chat lines ([arrived, latency, number]) typed since `began`: a client that joins is
+    shown the last lines said before, earlier rounds' lines with the same numbers."""
+    if began is None:
+        return []
+    return [line for line in lines if line[0] - line[1] >= began - TYPED_PRECISION]
+
+
+def downloading_chat_ms(reports: list[dict], chatted: dict) -> list[float]:
+    """The latencies of this round's lines that reached a student while it downloaded."""
+    return [
+        latency * 1000
+        for report in reports
+        for arrived, latency, _ in typed_since(report["chat"], chatted["began"])
+        if report["requested"] <= arrived <= report["saved"]
+    ]
+
+
+def behind_file_ms(reports: list[dict], chatted: dict) -> list[float]:
+    """For each line of this round a student received while downloading: how much later than
+    the first of the chatters (who download nothing) it got it."""
     first_seen: dict[int, float] = {}
-    for arrived, _latency, number in chatters_saw:
+    for arrived, _latency, number in typed_since(chatted["chat"], chatted["began"]):
         first_seen[number] = min(arrived, first_seen.get(number, arrived))
     return [
         (arrived - first_seen[number]) * 1000
         for report in reports
-        for arrived, _latency, number in report["chat"]
+        for arrived, _latency, number in typed_since(report["chat"], chatted["began"])
         if report["requested"] <= arrived <= report["saved"] and number in first_seen
     ]
 
