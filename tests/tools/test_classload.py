@@ -73,6 +73,8 @@ def test_the_lines_shown_again_to_who_joins_do_not_count_as_this_rounds():
     reports, chatted = _round_two()
     assert behind_file_ms(reports, chatted) == pytest.approx([20.0, 40.0])
     assert downloading_chat_ms(reports, chatted) == pytest.approx([30.0, 50.0])
+    # No line waits behind the file longer than it took to arrive.
+    assert max(behind_file_ms(reports, chatted)) <= max(downloading_chat_ms(reports, chatted))
 
 
 def test_a_run_builds_and_removes_images_of_its_own_tag_unless_given_one():
@@ -91,6 +93,7 @@ def _figures(student_rates: list[float], chat_ms: list[float], hwm_mib: float) -
             rss_kib={"first_kib": 20 * 1024, "peak_kib": hwm_mib * 1024, "hwm_kib": hwm_mib * 1024},
             behind_file_ms=[2.0, 4.0],
             lab_cores=0.5,
+            request_spread_ms=6.5,
         )
     )
     figures.bridge.append(Transfers([100.0] * len(student_rates), 400.0, gib=2.0, sender_cpu=1.0))
@@ -121,6 +124,14 @@ def test_the_table_says_which_targets_are_met():
     assert _row(table, "`get` / plain TCP into /downloads")[1] == "0.200"
     assert _row(table, "a line's wait behind the file: p99")[1:3] == ["4.000", "ms"]
     assert _row(table, "CPU the lab's containers got during `get`")[1:3] == ["0.500", "cores"]
+    assert _row(table, "the students' requests, first to last")[1:3] == ["6.500", "ms"]
+    assert not [line for line in table if "asked late" in line]
+
+
+def test_the_table_says_how_many_students_got_the_go_too_late_to_start_with_the_others():
+    figures = _figures([10.0] * 4, [5.0], hwm_mib=30)
+    figures.gets[0].late_starts = 2
+    assert "2 student(s) got the go after the moment it named, and asked late." in figures.table()
 
 
 def test_several_rounds_show_min_median_and_max():

@@ -589,7 +589,17 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
     behind = behind_file_ms(reports, chatted)
     late = sum(report["told"] > start_at for report in reports)
     spread_ms = (max(requested) - first) * 1000
-    return GetRound(transfers, chat_ms, idle_ms, chatted["sent"], memory, behind, cores, spread_ms, late)
+    return GetRound(
+        transfers,
+        chat_ms,
+        idle_ms,
+        chatted["sent"],
+        memory,
+        behind_file_ms=behind,
+        lab_cores=cores,
+        request_spread_ms=spread_ms,
+        late_starts=late,
+    )
 
 
 def typed_since(lines: list, began: float | None) -> list:
