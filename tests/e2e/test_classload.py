@@ -27,7 +27,7 @@ def _left_behind(docker_client, project: str) -> list:
 
 def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
     settings = ClassSettings(
-        students=STUDENTS, size_mib=4, rounds=1, tag=E2E_TAG, timeout=600, student_cpu_shares=256
+        students=STUDENTS, size_mib=4, rounds=2, tag=E2E_TAG, timeout=600, student_cpu_shares=256
     )
     steps: list[str] = []
     figures = measure_class(settings, steps.append)
@@ -35,12 +35,16 @@ def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
     assert _left_behind(docker_client, settings.project) == []
     assert "The students' CPU weight was 256 (the server's 1024)." in figures.intro()
     assert steps[-1] == "taking the lab down"
-    [got] = figures.gets
+    first, got = figures.gets  # the second round's clients are shown the first's lines again
     assert len(got.transfers.rates) == STUDENTS
     assert len(figures.bridge[0].rates) == len(figures.bridge_disk[0].rates) == STUDENTS
     assert got.chat_sent > 0, "the chatters sent nothing"
     # The server's own process was sampled, not docker-init's (well under 5 MiB).
     assert got.rss_kib["hwm_kib"] > 5 * 1024, got.rss_kib
+    assert got.late_starts in range(STUDENTS + 1) and got.request_spread_ms >= 0, got
+    # A line reaches a chatter after it was typed: its wait behind the file is at most its latency.
+    for measured in (first, got):
+        assert max(measured.behind_file_ms, default=0) <= max(measured.chat_ms, default=0) + 0.001
     table = figures.table()
     assert table[0] == f"### A class at full speed: {STUDENTS} students × 4 MiB over labnet"
     for label in (
