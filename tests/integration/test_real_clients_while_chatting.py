@@ -2,8 +2,9 @@
 members chat: `lftp mirror --parallel` (4 and 10 connections, through a passive range of
 fewer ports than that; and under a limit of 4 connections per address, where its retries
 must evict no one else), `rclone copy --transfers 8`, one curl run fetching several URLs,
-lftp, rclone and `curl --parallel` under the limits of a lab of 30 (none refused), and the listings of a 30,000-entry folder by lftp and curl, also when the folder
-fails partway through being read (strace makes the real system call fail), on both doors.
+lftp, rclone and `curl --parallel` under the limits of a lab of 30 (none refused), and
+the listings of a 30,000-entry folder by lftp and curl, also when the folder fails partway
+through being read (strace makes the real system call fail), on both doors.
 
 Each test checks what a user would: the bytes arrived identical (SHA-256 of every file),
 the chat got every line back, and the server answers a new client afterwards. The chat's
