@@ -49,7 +49,7 @@ class LabScript:
             "LAB_PASSIVE_PORTS": f"{self.passive.start}-{self.passive.stop - 1}",
             "FTPLAB_LANG": "es",
         }
-        for inherited in ("LABNET_PREFIX", "LAB_STUDENTS", "FTPLAB_MAX_CLIENTS"):
+        for inherited in ("LABNET_PREFIX", "LAB_STUDENTS", "FTPLAB_MAX_CLIENTS", "FTPLAB_MAX_PER_IP"):
             self.env.pop(inherited, None)
         self.tools_image = f"ftplab/tools:{E2E_TAG}"
         self.had_tools = self._has_image(self.tools_image)
