@@ -19,6 +19,7 @@ import re
 import socket
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -108,11 +109,11 @@ def still_serving(server: ServerProcess, ftp_port: int) -> None:
 # --- lftp, rclone, curl: a tree down while the lab chats -----------------------------------
 
 
-def lftp_defaults(port: int, script: str, log: Path) -> subprocess.CompletedProcess:
+def lftp_defaults(port: int, script: str, log: Path, user: str = "teo") -> subprocess.CompletedProcess:
     """lftp at its default settings (retries, TLS attempt and all), but for exiting on a failed
     command; its protocol dialogue, with times, goes to `log`."""
     commands = f"set cmd:fail-exit yes; debug -t -o {log} 3; {script}; quit"
-    return run_tool(installed_tool("lftp"), "-u", "teo,x", "-p", str(port), "-e", commands, HOST)
+    return run_tool(installed_tool("lftp"), "-u", f"{user},x", "-p", str(port), "-e", commands, HOST)
 
 
 FAILURE_REPLY = re.compile(r"<--- (42[156]|45\d|530)\b")
@@ -152,25 +153,28 @@ LAB_PASSIVE_PORTS = 10
 """scripts/lab's LAB_PASSIVE_PORTS, 30000-30009."""
 
 
-def lftp_mirror(port: int, tree: Path, copy: Path, log: Path) -> str:
-    """lftp mirror --parallel=10 at lftp's defaults; its dialogue with the server."""
-    done = lftp_defaults(port, f"mirror --parallel=10 /{tree.name} {copy}", log)
+def lftp_mirror(port: int, tree: Path, copy: Path, log: Path, source: str = HOST, user: str = "teo") -> str:
+    """lftp mirror --parallel=10 at lftp's defaults, as `user` from the local address `source`;
+    its dialogue with the server."""
+    mirror = f"set net:socket-bind-ipv4 {source}; mirror --parallel=10 /{tree.name} {copy}"
+    done = lftp_defaults(port, mirror, log, user)
     assert done.returncode == 0, done.stderr
     return log.read_text(errors="replace")
 
 
-def rclone_copy(port: int, tree: Path, copy: Path, log: Path) -> str:
+def rclone_copy(port: int, tree: Path, copy: Path, log: Path, source: str = HOST, user: str = "teo") -> str:
     """rclone copy at rclone's defaults (4 transfers, 8 checkers, no limit of connections);
     its log at DEBUG, where each of its quiet retries names the reply (`error 421`)."""
     rclone = installed_tool("rclone")
     secret = run_tool(rclone, "obscure", "x").stdout.decode().strip()
-    remote = f":ftp,host={HOST},port={port},user=teo,pass={secret}:{tree.name}"
-    done = run_tool(rclone, "--config", os.devnull, "copy", "-vv", "--log-file", str(log), remote, str(copy))
+    remote = f":ftp,host={HOST},port={port},user={user},pass={secret}:{tree.name}"
+    options = ["--config", os.devnull, "--bind", source, "-vv", "--log-file", str(log)]
+    done = run_tool(rclone, *options, "copy", remote, str(copy))
     assert done.returncode == 0, done.stderr
     return log.read_text(errors="replace")
 
 
-def curl_parallel(port: int, tree: Path, copy: Path, log: Path) -> str:
+def curl_parallel(port: int, tree: Path, copy: Path, log: Path, source: str = HOST, user: str = "teo") -> str:
     """curl --parallel at curl's default of 50 transfers at once, one URL per file of `tree`;
     its verbose trace (every reply it read)."""
     config = log.with_suffix(".curlrc")
@@ -190,14 +194,15 @@ def curl_parallel(port: int, tree: Path, copy: Path, log: Path) -> str:
         "--stderr",
         str(log),
         "-u",
-        "teo:x",
+        f"{user}:x",
+        "--interface",
+        source,
         "--create-dirs",
         "--parallel",
         "-K",
         str(config),
     )
     assert done.returncode == 0, log.read_text(errors="replace")[-2000:]
-    (copy / NESTED).mkdir(parents=True, exist_ok=True)  # curl makes folders only for files
     return log.read_text(errors="replace")
 
 
@@ -224,6 +229,39 @@ def test_parallel_clients_at_their_defaults_are_never_refused_under_the_labs_lim
     assert digests(copy) == digests(tree)
     refused = REFUSED_REPLY.search(dialogue)
     assert refused is None, refused.group(0)
+    refusals = re.findall(r"refused .*", server.stderr.text)
+    assert refusals == [], refusals[:3]
+    still_serving(server, port)
+
+
+def test_three_students_copying_in_parallel_at_once_are_never_refused_under_the_labs_limits(
+    start_server, tmp_path
+):
+    """Three computers of a lab of 30 at once, each with another client at its defaults
+    (lftp mirror --parallel=10, rclone copy, curl --parallel: some 70 connections) and all
+    through the lab's ten passive ports, while a member chats: every byte arrives, nothing
+    is refused."""
+    root = tmp_path / "root"
+    tree = make_tree(root / "tree")
+    passive = free_ports(LAB_PASSIVE_PORTS)
+    ports = f"{passive.start}-{passive.stop - 1}"
+    server = start_server(root=root, extra_args=["--ftp-port", "0", "--passive-ports", ports, *LAB_LIMITS])
+    port = server.ftp_port()
+    # Each from its own address, under its own name (a name is one person at one address).
+    students = {"127.0.0.11": lftp_mirror, "127.0.0.12": rclone_copy, "127.0.0.13": curl_parallel}
+    with Chatter(server.port, source="127.0.0.2") as chat, ThreadPoolExecutor(len(students)) as pool:
+        runs = {
+            source: pool.submit(
+                fetch, port, tree, tmp_path / source, tmp_path / f"{source}.log", source, fetch.__name__
+            )
+            for source, fetch in students.items()
+        }
+        dialogues = {source: run.result() for source, run in runs.items()}
+        chat.check()
+    for source in students:
+        assert digests(tmp_path / source) == digests(tree), source
+        refused = REFUSED_REPLY.search(dialogues[source])
+        assert refused is None, (source, refused.group(0))
     refusals = re.findall(r"refused .*", server.stderr.text)
     assert refusals == [], refusals[:3]
     still_serving(server, port)
