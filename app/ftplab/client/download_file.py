@@ -58,7 +58,11 @@ PARTIAL_OPEN_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 HASH_CHUNK_BYTES = 1024 * 1024
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 RECEIVE_BUFFERS = 4
-RECEIVE_BUFFER_BYTES = 1024 * 1024
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+"""A receive buffer's size. On loopback a verified `get` of 1 GiB into tmpfs went from 0.88 to
+1.09 GB/s and from 1.72 to 1.46 client core-seconds with 4 MiB instead of 1 MiB (six paired runs
+each, medians): fewer turns of the loop, hand-overs and waits for a buffer; 8 MiB gained nothing
+more. Untouched pages cost no memory: a slow download fills a few hundred KiB of each."""
 INLINE_CHUNK_BYTES = 256 * 1024
 """A chunk this size or smaller is written and hashed in the caller's thread when the helper
 threads are idle (the module's docstring says why): about 0.2 ms of work at most."""

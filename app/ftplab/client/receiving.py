@@ -1,7 +1,7 @@
 """Reading what the server sent into a receive buffer: everything ready, in one piece.
 
 A plain socket's `recv_into` returns all the kernel holds, up to the buffer's
-size (about 1 MiB at a time during a download on loopback). A TLS socket's
+size (a MiB or more at a time during a download on loopback). A TLS socket's
 returns at most one record: 16 KiB of plaintext. Handed to the session one by
 one, each record cost a turn of the loop, a parse and a hand-over to the
 writer and hasher threads (whose wake-ups, futexes, then dominated): a
