@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import core, report, sessions, transfers
+from bench import core, report, sendfloor, sessions, transfers
 from bench.cli import parse_args, settings_from
 from bench.parts import PARTS
 from bench.servers import vsftpd_missing
@@ -81,6 +81,7 @@ def test_a_quick_run_measures_every_part(tmp_path):
             assert "failed" not in row[-1], row
 
     assert found["Many clients joining, chat fan-out, memory"][0][0] == "20"
+    assert "a bare loop sending the line to 20 loopback connections" in output.read_text()
     for selector in ("select", "poll", "epoll"):
         assert found[f"`--selector {selector}`: joining, fan-out, memory (one run)"][0][0] == "20"
     chat = {row[0]: row for row in found["Chat behind a file"]}
@@ -90,6 +91,12 @@ def test_a_quick_run_measures_every_part(tmp_path):
     assert "N = 20: FTP door sessions/s ahead of pyftpdlib" in verdicts
     assert set(verdicts.values()) <= {"met", "**not met**", "not measured"}
     assert output.with_suffix(".png").stat().st_size > 0
+
+
+def test_the_fan_out_floor_times_each_loop_once_every_receiver_has_read_the_last():
+    milliseconds = sendfloor.measure(200, 3)
+    assert len(milliseconds) == 3
+    assert all(0 < one < 10_000 for one in milliseconds)
 
 
 def test_every_part_is_an_only_choice():

@@ -3,12 +3,16 @@ idle client; then the same with each of the server's `--selector` choices (part 
 
 N listeners (tools/loadgen/, one selectors loop in this process) connect at once and send their
 names; the time is until the last has `!HELLO`. Then console lines, each written once every
-client had the last: the latency from writing it to each client reading it."""
+client had the last: the latency from writing it to each client reading it. Next to it, the floor:
+a bare loop of N sends on this machine (bench/sendfloor.py)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -225,10 +229,31 @@ def rows(settings: Settings, figures: dict[int, CrowdFigures]) -> list[tuple]:
     ]
 
 
+def send_floor(settings: Settings, count: int) -> list[float]:
+    """Milliseconds of a bare loop of `count` sends, run by run (bench/sendfloor.py)."""
+    settings.progress(f"a bare loop of {count:,} sends, {settings.runs} runs")
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.sendfloor", str(count), str(settings.runs)],
+        env=settings.python_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"bench.sendfloor {count}: {result.stderr.strip()[-300:]}")
+    return json.loads(result.stdout)["ms"]
+
+
 def measure(settings: Settings) -> list[Section]:
     checks: list[str] = []
     figures = {count: measure_crowd(settings, count, (), checks) for count in settings.crowds}
-    targets = [target(figures, *one) for one in TARGETS]
+    floors = {count: send_floor(settings, count) for count in settings.crowds}
+    checks += [
+        f"fan-out to {count:,}: the floor, a bare loop sending the line to {count:,} loopback"
+        f" connections in a process with nothing else to do (bench/sendfloor.py): {spread(floor, 1)} ms"
+        for count, floor in floors.items()
+    ]
+    targets = [target(figures, *one, floors.get(one[0], [])) for one in TARGETS]
     return [
         Section(
             title="Many clients joining, chat fan-out, memory",
@@ -249,13 +274,20 @@ def measure(settings: Settings) -> list[Section]:
     ]
 
 
-def target(figures: dict[int, CrowdFigures], count: int, name: str, text: str, limit: float) -> Target:
+def target(
+    figures: dict[int, CrowdFigures], count: int, name: str, text: str, limit: float, floor: list[float]
+) -> Target:
+    """The target next to its figure; a latency's also next to `floor`, a bare loop of `count`
+    sends on this machine (the least one thread can take)."""
     values = getattr(figures[count], name) if count in figures else []
     if not values:
         return Target(f"N = {count:,}: {text}", "needs --full" if count not in figures else "–", None)
     if name in ("p50", "p99") and generator_was_the_limit(figures[count]):
         return Target(f"N = {count:,}: {text}", "refused: the load generator may have been the limit", None)
-    return Target(f"N = {count:,}: {text}", spread(values, 1), statistics.median(values) <= limit)
+    figure = spread(values, 1)
+    if name in ("p50", "p99") and floor:
+        figure += f" (a bare loop of {count:,} sends: {statistics.median(floor):.1f})"
+    return Target(f"N = {count:,}: {text}", figure, statistics.median(values) <= limit)
 
 
 def generator_was_the_limit(figures: CrowdFigures) -> bool:
