@@ -123,7 +123,7 @@ class FileCommands:
         try:
             yield from read_in_steps(reading)
         except FolderReadFailed as problem:
-            log.error("cannot read %s to its end: %s", visible(problem.name), problem.__cause__)
+            log.error("cannot read %s to its end: %s", visible(problem.name), problem.why)
             yield self._room.error_event(problem.code, problem.message_key, say, name=visible(problem.name))
             return
         if not reading.count:
@@ -213,7 +213,7 @@ class FileCommands:
         """`list FOLDER` or `mget FOLDER/PATTERN` could not list `folder`: not a served folder,
         or the disk failed (logged): at its start, or partway (FolderReadFailed, which says so)."""
         if isinstance(error, FolderReadFailed):
-            log.error("cannot read %s to its end: %s", visible(error.name), error.__cause__)
+            log.error("cannot read %s to its end: %s", visible(error.name), error.why)
             self._room.send_error(session, error.code, error.message_key, name=visible(error.name))
             return
         if isinstance(error, FileProblem) and error.code is not ErrorCode.RESOURCES:

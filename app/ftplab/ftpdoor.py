@@ -409,9 +409,7 @@ class FtpData(Connection):
     def listing_failed(self, problem: FolderReadFailed) -> None:
         """The folder failed partway through being read (nothing of it was sent): the control
         connection answers the transfer with 451 and goes on."""
-        log.error(
-            "%s: cannot read %s to its end: %s", self.control.label, visible(problem.name), problem.__cause__
-        )
+        log.error("%s: cannot read %s to its end: %s", self.control.label, visible(problem.name), problem.why)
         self.pieces = None
         self.control.door.transfer_ended(self, ftp.TransferFailed(problem))
 

@@ -145,13 +145,14 @@ class WrappedScan:
 class FailingScan(WrappedScan):
     """A folder's scandir that fails with EIO (a disk error) after `good` entries."""
 
-    def __init__(self, scan, good: int):
+    def __init__(self, scan, good: int, fd: int):
         super().__init__(scan)
         self._left = good
+        self._fd = fd
 
     def __next__(self):
         if not self._left:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
+            raise OSError(errno.EIO, os.strerror(errno.EIO), self._fd)  # as the real one, naming the fd
         self._left -= 1
         return next(self._scan)
 
@@ -163,19 +164,20 @@ def failing_reads(monkeypatch):
 
     def scandir(target=None):
         scan = real(target)
-        return FailingScan(scan, 2 * ENTRIES_PER_STEP) if isinstance(target, int) else scan
+        return FailingScan(scan, 2 * ENTRIES_PER_STEP, target) if isinstance(target, int) else scan
 
     monkeypatch.setattr(os, "scandir", scandir)
 
 
 @pytest.mark.parametrize("command", ["list", "mget *.txt", "get archivo-00001.txt archivo-00002.txt"])
 def test_a_lab_folder_that_fails_partway_is_refused_and_the_session_goes_on(
-    server, connect, failing_reads, command
+    server, connect, failing_reads, command, caplog
 ):
     ana, _bob = joined_pair(server, connect)
     ana.send(f"ana> {command}\n")
     turn_until(server, [ana], lambda: b"!ERR" in ana.received)
     assert b"could not be read to its end" in ana.received
+    assert caplog.messages[-1] == "cannot read / to its end: Input/output error", "no descriptor number"
     assert b"archivo-" not in ana.received.split(b"!ERR")[0].split(b"!HELLO")[-1]
     ana.send("ana> pwd\n")
     turn_until(server, [ana], lambda: b"/" in ana.received.split(b"!ERR")[-1].split(b"\n", 1)[-1])

@@ -9,6 +9,7 @@ system said (an errno) to the problem a client is told about.
 from __future__ import annotations
 
 import errno
+import os
 
 from ..protocol import ErrorCode
 
@@ -61,6 +62,15 @@ class FolderReadFailed(FileProblem):
 
     code = ErrorCode.RESOURCES
     message_key = "folder_read_failed"
+
+    @property
+    def why(self) -> str:
+        """The system's reason for the log, "Input/output error": the error's own text ends with
+        the folder's descriptor number (it was read by descriptor), which tells a reader nothing."""
+        cause = self.__cause__
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno)
+        return str(cause)
 
 
 class AmbiguousName(FileProblem):
