@@ -206,6 +206,17 @@ def curl_parallel(port: int, tree: Path, copy: Path, log: Path, source: str = HO
     return log.read_text(errors="replace")
 
 
+def lab_door(start_server, tmp_path: Path) -> tuple[ServerProcess, int, Path]:
+    """A server under the limits of a lab of 30 with its ten passive ports: (the server, its
+    FTP door's port, the tree it serves)."""
+    root = tmp_path / "root"
+    tree = make_tree(root / "tree")
+    passive = free_ports(LAB_PASSIVE_PORTS)
+    ports = f"{passive.start}-{passive.stop - 1}"
+    server = start_server(root=root, extra_args=["--ftp-port", "0", "--passive-ports", ports, *LAB_LIMITS])
+    return server, server.ftp_port(), tree
+
+
 @pytest.mark.parametrize("fetch", [lftp_mirror, rclone_copy, curl_parallel], ids=lambda fetch: fetch.__name__)
 def test_parallel_clients_at_their_defaults_are_never_refused_under_the_labs_limits(
     start_server, tmp_path, fetch
@@ -216,12 +227,7 @@ def test_parallel_clients_at_their_defaults_are_never_refused_under_the_labs_lim
     (docs/containers.md, "Parallel clients and the limit per address"). With the lab's
     old limit of 4 per address, lftp met 275 421s, rclone backed off for a minute and curl
     failed 35 files of 40."""
-    root = tmp_path / "root"
-    tree = make_tree(root / "tree")
-    passive = free_ports(LAB_PASSIVE_PORTS)
-    ports = f"{passive.start}-{passive.stop - 1}"
-    server = start_server(root=root, extra_args=["--ftp-port", "0", "--passive-ports", ports, *LAB_LIMITS])
-    port = server.ftp_port()
+    server, port, tree = lab_door(start_server, tmp_path)
     copy = tmp_path / "copy"
     with Chatter(server.port, source="127.0.0.2") as chat:
         dialogue = fetch(port, tree, copy, tmp_path / "client.log")
@@ -241,12 +247,7 @@ def test_three_students_copying_in_parallel_at_once_are_never_refused_under_the_
     (lftp mirror --parallel=10, rclone copy, curl --parallel: some 70 connections) and all
     through the lab's ten passive ports, while a member chats: every byte arrives, nothing
     is refused."""
-    root = tmp_path / "root"
-    tree = make_tree(root / "tree")
-    passive = free_ports(LAB_PASSIVE_PORTS)
-    ports = f"{passive.start}-{passive.stop - 1}"
-    server = start_server(root=root, extra_args=["--ftp-port", "0", "--passive-ports", ports, *LAB_LIMITS])
-    port = server.ftp_port()
+    server, port, tree = lab_door(start_server, tmp_path)
     # Each from its own address, under its own name (a name is one person at one address).
     students = {"127.0.0.11": lftp_mirror, "127.0.0.12": rclone_copy, "127.0.0.13": curl_parallel}
     with Chatter(server.port, source="127.0.0.2") as chat, ThreadPoolExecutor(len(students)) as pool:

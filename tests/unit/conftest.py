@@ -8,6 +8,8 @@ import socket
 import pytest
 from client_helpers import Harness
 
+from support.clock import MovedClock
+
 
 @pytest.fixture
 def deadline():
@@ -67,3 +69,9 @@ def harness(tmp_path):
     yield make
     for each in made:
         each.session.close()
+
+
+@pytest.fixture
+def clock():
+    """A clock the test moves (support/clock.py)."""
+    return MovedClock()

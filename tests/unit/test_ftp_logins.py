@@ -15,22 +15,9 @@ from ftplab.logins import LoginGuard
 from support.ftp_loop import FakeLoop, make_session
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def root(tmp_path):
     return tmp_path
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -7,34 +7,19 @@ FTP connection whose deadline is still far. Real sockets on loopback, accepted b
 from __future__ import annotations
 
 import ftplib
-import select
 import socket
 
 import pytest
 
-from ftplab.clock import HOUSEKEEPING_SECONDS, LoopClock
+from ftplab.clock import HOUSEKEEPING_SECONDS
 from ftplab.connection import State
 from ftplab.ftpdoor import DATA_CONNECT_SECONDS, FtpControl, FtpData, FtpDoor
-from ftplab.storage import Storage
-from ftplab.wiring import build_server
+from support.clock import advance, received, server_on
 from support.server_config import server_config_for
 
 JOIN_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
 DATA_TIMEOUT = 45.0
-
-
-class Clock:
-    def __init__(self):
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
@@ -48,10 +33,8 @@ def server(tmp_path, clock):
         allow_upload=True,
         max_clients=100,
     )
-    server = build_server(config, Storage(str(tmp_path)), clock=LoopClock(clock))
-    server._select_timeout = lambda: 0.0  # the clock is the test's: select must not wait for it
-    yield server
-    server._close_everything()
+    with server_on(clock, config, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -96,25 +79,6 @@ def open_passive(server, peer: socket.socket) -> socket.socket:
     host, port = ftplib.parse227(command(server, peer, "PASV").decode().strip())
     data = socket.create_connection((host, port), timeout=5)
     server.turn()
-    return data
-
-
-def advance(server, clock: Clock, seconds: float) -> None:
-    """Let `seconds` pass, a turn each housekeeping period."""
-    for _ in range(round(seconds / HOUSEKEEPING_SECONDS)):
-        clock.value += HOUSEKEEPING_SECONDS
-        server.turn()
-
-
-def received(server, peer: socket.socket) -> bytes:
-    """What the peer has been sent, once the loop has flushed what housekeeping queued."""
-    server.turn()
-    data = b""
-    while select.select([peer], [], [], 0)[0]:
-        chunk = peer.recv(65536)
-        if not chunk:
-            break
-        data += chunk
     return data
 
 

@@ -18,14 +18,6 @@ SERVER = "profe"
 JOIN = "!JOIN lang=en proto=4"
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Room:
     """Records events, errors and refusals; takes any free name."""
 
@@ -55,11 +47,6 @@ class Room:
 
     def __getattr__(self, _method):
         return lambda *args, **values: None
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -4,15 +4,13 @@ idle deadline later, and a pass looks at no session whose deadline is still far.
 
 from __future__ import annotations
 
-import select
 import socket
 
 import pytest
 
-from ftplab.clock import HOUSEKEEPING_SECONDS, LoopClock
+from ftplab.clock import HOUSEKEEPING_SECONDS
 from ftplab.connection import State
-from ftplab.storage import Storage
-from ftplab.wiring import build_server
+from support.clock import advance, received, server_on
 from support.server_config import server_config_for
 
 JOIN_TIMEOUT = 30.0
@@ -20,28 +18,13 @@ IDLE_TIMEOUT = 60.0
 DATA_TIMEOUT = 45.0
 
 
-class Clock:
-    def __init__(self):
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def server(tmp_path, clock):
     config = server_config_for(
         tmp_path, idle_timeout=IDLE_TIMEOUT, join_timeout=JOIN_TIMEOUT, data_timeout=DATA_TIMEOUT
     )
-    server = build_server(config, Storage(str(tmp_path)), clock=LoopClock(clock))
-    server._select_timeout = lambda: 0.0  # the clock is the test's: select must not wait for it
-    yield server
-    server._close_everything()
+    with server_on(clock, config, tmp_path) as server:
+        yield server
 
 
 def connect(server, port: int = 5000, buffer: int | None = None):
@@ -57,26 +40,6 @@ def connect(server, port: int = 5000, buffer: int | None = None):
     server.admission.admit(ours, ("10.0.0.1", port), lab_door)
     server.turn()
     return next(c for c in server.admission.open if c.sock is ours), peer
-
-
-def advance(server, clock: Clock, seconds: float) -> None:
-    """Let `seconds` pass, a turn each housekeeping period."""
-    steps = round(seconds / HOUSEKEEPING_SECONDS)
-    for _ in range(steps):
-        clock.value += HOUSEKEEPING_SECONDS
-        server.turn()
-
-
-def received(server, peer: socket.socket) -> bytes:
-    """What the peer has been sent, once the loop has flushed what housekeeping queued."""
-    server.turn()
-    data = b""
-    while select.select([peer], [], [], 0)[0]:
-        chunk = peer.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_a_connection_that_never_names_itself_is_refused_at_the_first_pass_after_the_join_timeout(
