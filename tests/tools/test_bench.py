@@ -80,6 +80,7 @@ def test_a_quick_run_measures_every_part(tmp_path):
             assert "**" in row[2] and "**" in row[3], row  # sessions/s and p99 measured
             assert "failed" not in row[-1], row
 
+    assert "SHA-256 alone on one core (hashlib, once a run): " in output.read_text()
     assert found["Many clients joining, chat fan-out, memory"][0][0] == "20"
     assert "a bare loop sending the line to 20 loopback connections" in output.read_text()
     for selector in ("select", "poll", "epoll"):
@@ -97,6 +98,14 @@ def test_the_fan_out_floor_times_each_loop_once_every_receiver_has_read_the_last
     milliseconds = sendfloor.measure(200, 3)
     assert len(milliseconds) == 3
     assert all(0 < one < 10_000 for one in milliseconds)
+
+
+def test_a_target_beyond_sha256s_own_speed_says_it_is_out_of_reach():
+    asked = core.Target("verified `get` ≥ 0.7× the loopback limit", "0.55×", False)
+    beyond = transfers.with_ceiling(asked, [0.62, 0.65, 0.66], 0.7)
+    assert beyond.met is False
+    assert "SHA-256 alone on one core: 0.62 / **0.65** / 0.66×: out of reach" in beyond.figure
+    assert transfers.with_ceiling(asked, [1.2, 1.3, 1.4], 0.7) == asked, "within reach: said as it is"
 
 
 def test_every_part_is_an_only_choice():
