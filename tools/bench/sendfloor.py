@@ -17,6 +17,7 @@ import selectors
 import socket
 import sys
 import time
+import traceback
 
 LINE = b"server> bench-mark-0\n"
 """About the size of the console line the fan-out part sends."""
@@ -34,7 +35,9 @@ def measure(count: int, runs: int) -> list[float]:
         os.close(ready_write)
         senders = [listener.accept()[0] for _ in range(count)]
     try:
-        return [_send_once(senders, ready_read) for _ in range(runs)]
+        milliseconds = [_send_once(senders, ready_read) for _ in range(runs)]
+        _wait_for_receivers(ready_read)  # the last run's lines are read: closing is no longer news
+        return milliseconds
     finally:
         for sender in senders:
             sender.close()
@@ -46,26 +49,35 @@ def measure(count: int, runs: int) -> list[float]:
 
 def _send_once(senders: list[socket.socket], ready_read: int) -> float:
     """One loop of sends, once the receivers have read every earlier line."""
-    if os.read(ready_read, 1) != b"r":
-        raise RuntimeError("the receivers stopped before reading every line")
+    _wait_for_receivers(ready_read)
     began = time.perf_counter()
     for sender in senders:
         sender.send(LINE)
     return 1000 * (time.perf_counter() - began)
 
 
+def _wait_for_receivers(ready_read: int) -> None:
+    """Until the receivers say "r": connected, or every line sent so far read."""
+    if os.read(ready_read, 1) != b"r":
+        raise RuntimeError("the receivers stopped before reading every line")
+
+
 def _receive(address, count: int, runs: int, ready_write: int) -> None:
-    """The forked receivers: connect `count` times, then read each run's lines, saying "r" on
-    `ready_write` before each run and once all its lines are read. Never returns."""
+    """The forked receivers: connect `count` times, say "r" on `ready_write`, then read each
+    run's lines and say "r" again once all of them are read. A failure is printed (the parent
+    shares stderr). Never returns."""
     status = 1
     try:
         selector = selectors.DefaultSelector()
         for _ in range(count):
             selector.register(socket.create_connection(address), selectors.EVENT_READ)
+        os.write(ready_write, b"r")
         for _ in range(runs):
-            os.write(ready_write, b"r")
             _read_lines(selector, count)
+            os.write(ready_write, b"r")
         status = 0
+    except BaseException:  # said here, since the exit status alone says nothing
+        traceback.print_exc()
     finally:
         os._exit(status)
 
