@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,28 @@ def test_the_fan_out_floor_times_each_loop_once_every_receiver_has_read_the_last
     milliseconds = sendfloor.measure(200, 3)
     assert len(milliseconds) == 3
     assert all(0 < one < 10_000 for one in milliseconds)
+
+
+def test_the_fan_out_floor_waits_for_receivers_slower_than_its_sends(monkeypatch):
+    """A loaded machine's receivers read late and in any order; the sender must not close under
+    them (the forked receivers inherit the slowed reader)."""
+    read_lines = sendfloor._read_lines
+
+    class OneAtATime:
+        """Each look takes only the lowest-numbered ready connection."""
+
+        def __init__(self, selector):
+            self._selector = selector
+
+        def select(self, timeout=None):
+            return sorted(self._selector.select(timeout), key=lambda event: event[0].fd)[:1]
+
+    def late_reader(selector, count):
+        time.sleep(0.05)  # the receivers' core busy elsewhere: every send lands before a read
+        read_lines(OneAtATime(selector), count)
+
+    monkeypatch.setattr(sendfloor, "_read_lines", late_reader)
+    assert len(sendfloor.measure(20, 2)) == 2
 
 
 def test_a_target_beyond_sha256s_own_speed_says_it_is_out_of_reach():
