@@ -138,20 +138,19 @@ class LabScript:
         return REPO_ROOT / ".lab" / f"{self.project}.tls"
 
     def down(self) -> None:
-        """`down --remove-certificates`: nothing of the test's lab is left, not even its CA."""
-        subprocess.run(
-            [str(LAB), "down", "--remove-certificates"],
-            env=self.env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            timeout=SCRIPT_TIMEOUT,
-        )
+        """`down --remove-certificates`: nothing of the test's lab is left, not even its CA. What
+        the lab's tools left running is removed too; then a failed `down`, or a labnet it left
+        behind, fails the test, since a teacher would be left with them."""
+        code, out, err = self.run("down", "--remove-certificates")
         for container in self.docker.containers.list(
             all=True, filters={"label": f"ftplab.lab.project={self.project}"}
         ):
             container.remove(force=True)
         if not self.had_tools and self._has_image(self.tools_image):
             self.docker.images.remove(self.tools_image)
+        assert code == 0, f"scripts/lab down exited {code}:\n{out}\n{err}"
+        left = [network.name for network in self.docker.networks.list(names=[self.network_name()])]
+        assert self.network_name() not in left, f"scripts/lab down left {self.network_name()}:\n{out}\n{err}"
 
     def _has_image(self, name: str) -> bool:
         try:

@@ -12,7 +12,8 @@
 - `lab`: the containers of one test, removed with their volumes at its end,
   pass or fail. When a test fails, the report shows every container's
   `docker logs` and every client's output.
-- No Ryuk: cleanup is the fixtures' job (TESTCONTAINERS_RYUK_DISABLED).
+- No Ryuk: cleanup is the fixtures' job (TESTCONTAINERS_RYUK_DISABLED); `no_leaked_networks`
+  checks at the session's end that no network of the tests' is left.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
+from support.waiting import wait_until  # noqa: E402
+
 from .lab import CLIENT_IMAGE, REPO_ROOT, SERVER_IMAGE, Lab  # noqa: E402
 
 BASE_CANDIDATES = ("python:3.12-slim", "ftplab/base:bookworm")
 BUILD_TIMEOUT = 600
+NETWORK_PREFIX = "ftplab-e2e-"
+"""Every network the e2e tests make, their labs' and swarms' included, is named with it."""
+NETWORKS_GONE_TIMEOUT = 30
 
 
 def _in_ci() -> bool:
@@ -110,7 +116,7 @@ def e2e_images(base_image: str) -> dict[str, str]:
 
 def free_subnet(docker_client) -> str:
     """A subnet that clashes with nothing Docker knows: the one it picks for a new network."""
-    probe = docker_client.networks.create(f"ftplab-e2e-probe-{uuid.uuid4().hex[:8]}", driver="bridge")
+    probe = docker_client.networks.create(f"{NETWORK_PREFIX}probe-{uuid.uuid4().hex[:8]}", driver="bridge")
     try:
         probe.reload()
         return probe.attrs["IPAM"]["Config"][0]["Subnet"]
@@ -133,7 +139,7 @@ def e2e_network(docker_client, e2e_images):
             ),
         }
     )
-    network.name = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
+    network.name = f"{NETWORK_PREFIX}{uuid.uuid4().hex[:8]}"
     network.create()
     yield network
     try:
@@ -142,6 +148,25 @@ def e2e_network(docker_client, e2e_images):
         for container in docker_client.networks.get(network.name).containers:
             container.remove(force=True, v=True)
         network.remove()
+
+
+def _our_networks(docker_client) -> set[str]:
+    return {network.name for network in docker_client.networks.list(names=[NETWORK_PREFIX])}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaked_networks(request, docker_client) -> Iterator[None]:
+    """The e2e tests leave no network of theirs behind (a stale one keeps its subnet taken until
+    Docker restarts). Swarm removes its overlay networks a moment after `stack rm`: waited for."""
+    before = _our_networks(docker_client)
+    yield
+    if request.session.testsfailed:
+        return  # the failure says more than what it left behind
+    wait_until(
+        lambda: not _our_networks(docker_client) - before,
+        timeout=NETWORKS_GONE_TIMEOUT,
+        message=f"the e2e tests' networks to go: {sorted(_our_networks(docker_client) - before)}",
+    )
 
 
 @pytest.fixture
