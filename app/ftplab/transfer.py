@@ -6,7 +6,10 @@ client's queue, so queued downloads hold no descriptors. It
 first hashes the file (the SHA-256 goes in the `!FILE` header, so
 the client can verify what it saved), a bounded number of bytes per loop turn,
 and remembers the digest by the file's identity so the next download of an
-unchanged file starts at once. Then it hands out `!DATA` frames one at a time:
+unchanged file starts at once. Downloads of one file that wait for its digest
+together share it (FileDigest): a class that asks for the same new file at once
+reads and hashes it once, not once per student (30 x 100 MiB took the loop about
+2 s before anyone got a byte). Then it hands out `!DATA` frames one at a time:
 a header line and a slice of the file for the outbox, as big as the scheduler
 asks (pacing.py sizes frames to what the connection drains).
 """
@@ -26,12 +29,52 @@ HASH_STEP_BYTES = 1024 * 1024
 HASH_CACHE_ENTRIES = 256
 
 
+class FileDigest:
+    """One file's SHA-256 in the making, a step at a time, for every transfer that waits for it."""
+
+    def __init__(self) -> None:
+        self._hasher = hashlib.sha256()
+        self.hashed = 0
+        self.sha256: str | None = None
+        self.users = 0
+
+    def step(self, file: OpenFile, end: int) -> None:
+        """Hash up to HASH_STEP_BYTES more of `file`, stopping at `end`; the digest once at its
+        end. Raises FileChanged if the file ends early."""
+        data = os.pread(file.fd, min(HASH_STEP_BYTES, end - self.hashed), self.hashed)
+        if not data and self.hashed < file.size:
+            raise FileChanged(file.name)
+        self._hasher.update(data)
+        self.hashed += len(data)
+        if self.hashed >= file.size:
+            self.sha256 = self._hasher.hexdigest()
+
+    def so_far(self) -> str:
+        """The digest of the bytes hashed so far."""
+        return self._hasher.copy().hexdigest()
+
+
 class HashCache:
-    """Digests of recently served files, keyed by (device, inode, size, mtime, ctime)."""
+    """Digests of recently served files, keyed by (device, inode, size, mtime, ctime), and those
+    being made, shared by the downloads that wait for them."""
 
     def __init__(self, capacity: int = HASH_CACHE_ENTRIES):
         self._capacity = capacity
         self._digests: OrderedDict[tuple, str] = OrderedDict()
+        self._making: dict[tuple, FileDigest] = {}
+
+    def making(self, identity: tuple) -> FileDigest:
+        """The digest being made for the file `identity`, shared: `release` it when done with."""
+        digest = self._making.setdefault(identity, FileDigest())
+        digest.users += 1
+        return digest
+
+    def release(self, identity: tuple, digest: FileDigest) -> None:
+        """One transfer less waits for `digest`; the last one's going forgets it (a file that
+        failed is then read anew by the next download that asks)."""
+        digest.users -= 1
+        if digest.users == 0 and self._making.get(identity) is digest:
+            del self._making[identity]
 
     def get(self, identity: tuple) -> str | None:
         digest = self._digests.get(identity)
@@ -59,8 +102,9 @@ class Transfer:
         self._prefix_sha256: str | None = None
         self.file: OpenFile | None = None
         self._cache = cache
-        self._hasher = hashlib.sha256()
-        self._hashed = 0
+        self._digest: FileDigest | None = None
+        """The digest this transfer waits for: shared, or its own for a resume (which needs its
+        prefix's digest on the way)."""
         self.sha256: str | None = None
         self.offset = 0
         self.header_sent = False
@@ -75,8 +119,12 @@ class Transfer:
     def open(self, tree: Tree) -> None:
         """Open the file now (raises a storage.FileProblem); its digest may be cached."""
         self.file = tree.open(self.parts)
-        if self.resume_from is None:  # a resume hashes anyway: it needs the prefix's digest
-            self.sha256 = self._cache.get(self.file.identity)
+        if self.resume_from is not None:  # a resume hashes anyway: it needs the prefix's digest
+            self._digest = FileDigest()
+            return
+        self.sha256 = self._cache.get(self.file.identity)
+        if self.sha256 is None:
+            self._digest = self._cache.making(self.file.identity)
 
     @property
     def hashing(self) -> bool:
@@ -87,24 +135,28 @@ class Transfer:
         return not self.hashing and self.offset >= self.file.size
 
     def hash_step(self) -> None:
-        """Hash the next HASH_STEP_BYTES; sets `sha256` when the whole file is read."""
-        data = os.pread(self.file.fd, self._next_hash_step(), self._hashed)
-        if not data and self._hashed < self.file.size:
-            raise FileChanged(self.file.name)
-        self._hasher.update(data)
-        self._hashed += len(data)
-        if self.resume_from is not None and self._hashed == self.resume_from[0]:
-            self._prefix_sha256 = self._hasher.copy().hexdigest()
-        if self._hashed >= self.file.size:
-            self.sha256 = self._hasher.hexdigest()
+        """Hash the next HASH_STEP_BYTES (unless a transfer sharing the digest has just finished
+        it); sets `sha256` when the whole file is read."""
+        digest = self._digest
+        if digest.sha256 is None:
+            digest.step(self.file, self._hash_end())
+        if self.resume_from is not None and digest.hashed == self.resume_from[0]:
+            self._prefix_sha256 = digest.so_far()
+        if digest.sha256 is not None:
+            self.sha256 = digest.sha256
             self._cache.put(self.file.identity, self.sha256)
+            self._forget_digest()
 
-    def _next_hash_step(self) -> int:
-        """Up to HASH_STEP_BYTES, stopping at a resume's offset so its prefix digest can be taken."""
-        end = self.file.size
-        if self.resume_from is not None and self._hashed < self.resume_from[0]:
-            end = min(end, self.resume_from[0])
-        return min(HASH_STEP_BYTES, end - self._hashed)
+    def _hash_end(self) -> int:
+        """The file's end, or a resume's offset until its prefix digest is taken."""
+        if self.resume_from is not None and self._digest.hashed < self.resume_from[0]:
+            return min(self.file.size, self.resume_from[0])
+        return self.file.size
+
+    def _forget_digest(self) -> None:
+        if self._digest is not None and self.resume_from is None:
+            self._cache.release(self.file.identity, self._digest)
+        self._digest = None
 
     @property
     def resumes(self) -> bool:
@@ -143,6 +195,7 @@ class Transfer:
 
     def close(self) -> None:
         if self.file is not None:
+            self._forget_digest()
             self.file.close()
             self.file = None
 

@@ -128,6 +128,97 @@ def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_is_hashed_again(
     again.close()
 
 
+@pytest.fixture
+def reads(monkeypatch) -> list[int]:
+    """The sizes of the file reads hashing makes."""
+    made: list[int] = []
+    pread = os.pread
+
+    def counted(fd, count, offset):
+        data = pread(fd, count, offset)
+        made.append(len(data))
+        return data
+
+    monkeypatch.setattr(transfer.os, "pread", counted)
+    return made
+
+
+def hash_in_turns(*transfers: Transfer) -> None:
+    """A step for each transfer still hashing, in turn, as the loop gives them."""
+    while any(current.hashing for current in transfers):
+        for current in transfers:
+            if current.hashing:
+                current.hash_step()
+
+
+def test_downloads_of_one_file_that_wait_together_read_and_hash_it_once(tmp_path, small_steps, reads):
+    cache = HashCache()
+    class_of_three = [
+        served(tmp_path, CONTENT, cache=cache),
+        *(reopened(tmp_path, "f.bin", cache) for _ in "ab"),
+    ]
+    hash_in_turns(*class_of_three)
+    assert sum(reads) == len(CONTENT) and len(reads) == 11
+    assert {current.sha256 for current in class_of_three} == {hashlib.sha256(CONTENT).hexdigest()}
+    for current in class_of_three:
+        current.close()
+
+
+def test_a_download_that_joins_late_shares_what_was_hashed_and_goes_on_when_the_first_leaves(
+    tmp_path, small_steps, reads
+):
+    cache = HashCache()
+    first = served(tmp_path, CONTENT, cache=cache)
+    for _ in range(4):
+        first.hash_step()
+    late = reopened(tmp_path, "f.bin", cache)
+    first.close()  # its client left: the digest made so far stays with who still waits for it
+    hash_fully(late)
+    assert late.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    assert sum(reads) == len(CONTENT), "no byte read twice"
+    late.close()
+
+
+def test_a_digest_everyone_gave_up_is_made_anew_by_the_next_download(tmp_path, small_steps, reads):
+    cache = HashCache()
+    first = served(tmp_path, CONTENT, cache=cache)
+    first.hash_step()
+    first.close()
+    reads.clear()
+    again = reopened(tmp_path, "f.bin", cache)
+    hash_fully(again)
+    assert sum(reads) == len(CONTENT) and again.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    again.close()
+
+
+def test_a_file_that_shrinks_under_a_shared_digest_fails_every_download_waiting_for_it(tmp_path, small_steps):
+    cache = HashCache()
+    one, two = served(tmp_path, CONTENT, cache=cache), reopened(tmp_path, "f.bin", cache)
+    one.hash_step()
+    os.truncate(tmp_path / "f.bin", 500)
+    for current in (one, two):
+        with pytest.raises(FileChanged):
+            current.hash_step()
+        current.close()
+    (tmp_path / "f.bin").write_bytes(CONTENT)  # put back: the next download hashes it whole
+    again = reopened(tmp_path, "f.bin", cache)
+    hash_fully(again)
+    assert again.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    again.close()
+
+
+def test_a_resume_makes_its_own_digest_for_its_prefix(tmp_path, small_steps, reads):
+    cache = HashCache()
+    whole = served(tmp_path, CONTENT, cache=cache)
+    whole.hash_step()
+    resume = Transfer(("f.bin",), cache, (2500, hashlib.sha256(CONTENT[:2500]).hexdigest()))
+    resume.open(Tree(Storage(str(tmp_path))))
+    hash_in_turns(whole, resume)
+    assert resume.resumes and resume.sha256 == whole.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    for current in (whole, resume):
+        current.close()
+
+
 def _clock_moved_past(directory, ctime_ns: int) -> bool:
     """True once a file changed now gets a later ctime than `ctime_ns`: the file
     system's clock ticks coarser than a nanosecond."""
