@@ -42,6 +42,10 @@ def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
     # The server's own process was sampled, not docker-init's (well under 5 MiB).
     assert got.rss_kib["hwm_kib"] > 5 * 1024, got.rss_kib
     assert got.late_starts in range(STUDENTS + 1) and got.request_spread_ms >= 0, got
+    assert len(got.timelines) == STUDENTS
+    for timeline in got.timelines.values():  # from the request (0 %) to the saved file, in order
+        assert timeline[0][1] == 0 and timeline[-1][1] == 100, timeline
+        assert timeline == sorted(timeline), timeline
     # A line reaches a chatter after it was typed: its wait behind the file is at most its latency.
     for measured in (first, got):
         assert max(measured.behind_file_ms, default=0) <= max(measured.chat_ms, default=0) + 0.001

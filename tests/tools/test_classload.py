@@ -19,6 +19,7 @@ from bench.classload import (
     jain_index,
     parse_args,
     percentile,
+    timelines,
 )
 
 
@@ -42,6 +43,17 @@ def test_transfers_rate_each_receiver_by_its_own_span_and_the_class_by_first_sta
     assert transfers.aggregate == pytest.approx(200 / 4.5)
     assert transfers.gib == pytest.approx(200 / 1024)
     assert transfers.fairness == pytest.approx(jain_index([50.0, 25.0]))
+
+
+def test_each_students_timeline_runs_from_its_request_to_its_saved_file_timed_from_the_first():
+    reports = [
+        {"name": "ana", "requested": 10.0, "progress": [[10.25, 40], [10.5, 80]], "saved": 10.6},
+        {"name": "luis", "requested": 10.5, "progress": [], "saved": 12.0},
+    ]
+    assert timelines(reports, 10.0) == {
+        "ana": [[0.0, 0], [0.25, 40], [0.5, 80], [0.6, 100]],
+        "luis": [[0.5, 0], [2.0, 100]],
+    }
 
 
 def test_cpu_is_added_up_over_the_containers_and_unknown_if_one_is_unknown():

@@ -12,7 +12,8 @@ Modes:
   get HOST PORT NAME DIRECTORY FILE        a student's client: joins, on `go AT` waits for the
                                            moment AT and types `get FILE`, then quits; reports
                                            when the go came, when it asked, when the file was
-                                           verified and saved, and the chat lines it received
+                                           verified and saved, the chat lines it received and its
+                                           progress lines' percentages, with their times
   chat HOST PORT NAMES INTERVAL LIMIT      the teacher's chatter: several clients (NAMES, by
                                            commas) take turns to send a timestamped line every
                                            INTERVAL seconds from `go` until stdin ends (or LIMIT);
@@ -39,6 +40,8 @@ import time
 
 CHAT_MARK = "classload-chat"
 CHAT_LINE = re.compile(rf"{CHAT_MARK} (\d+) (\d+\.\d+)")
+PERCENT = re.compile(r"(\d+) ?%")
+"""The share of the file a student's progress line shows (redrawn every quarter of a second)."""
 RECEIVE_BYTES = 1024 * 1024
 JOIN_SECONDS = 60.0
 
@@ -99,9 +102,9 @@ def _note_chat(action, chat: list, now: float) -> None:
 
 
 def student_get(host: str, port: str, name: str, directory: str, file_name: str) -> None:
-    from ftplab.client.actions import FileSaved, FileStarted
+    from ftplab.client.actions import FileSaved, FileStarted, Status
 
-    figures: dict = {"name": name, "chat": []}
+    figures: dict = {"name": name, "chat": [], "progress": []}
     joined = threading.Event()
 
     def observe(session, action) -> None:
@@ -110,6 +113,8 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
             figures["started"] = now
         elif isinstance(action, FileSaved):
             figures.update(saved=now, size=action.size, path=action.path, cpu_saved=container_cpu_seconds())
+        elif isinstance(action, Status) and (shown := PERCENT.search(action.text)):
+            figures["progress"].append([now, int(shown[1])])
         else:
             _note_chat(action, figures["chat"], now)
         if session.from_server.joined:

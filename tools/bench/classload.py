@@ -184,6 +184,9 @@ class GetRound:
     """Students whose go came after the moment it named (they asked as soon as it came)."""
     lab_cores: float | None = None
     """The server's and the students' containers' core-seconds over the `get`'s wall clock."""
+    timelines: dict[str, list] = field(default_factory=dict)
+    """Each student's [seconds since the first request, percent received] (in --json only): who
+    fell behind, and when."""
 
 
 @dataclass
@@ -599,7 +602,19 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         lab_cores=cores,
         request_spread_ms=spread_ms,
         late_starts=late,
+        timelines=timelines(reports, first),
     )
+
+
+def timelines(reports: list[dict], first: float) -> dict[str, list]:
+    """Each student's progress from its request to its saved file, timed from the first request."""
+    return {
+        report["name"]: [
+            [round(at - first, 3), percent]
+            for at, percent in [[report["requested"], 0], *report["progress"], [report["saved"], 100]]
+        ]
+        for report in reports
+    }
 
 
 def typed_since(lines: list, began: float | None) -> list:
