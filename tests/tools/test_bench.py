@@ -123,6 +123,13 @@ def test_the_fan_out_floor_waits_for_receivers_slower_than_its_sends(monkeypatch
     assert len(sendfloor.measure(20, 2)) == 2
 
 
+def test_a_bench_process_that_prints_no_figures_fails_with_what_it_said(tmp_path):
+    settings = settings_from(parse_args([]), tmp_path)
+    assert settings.run_module("sendfloor", ["3", "1"], timeout=60)["ms"]
+    with pytest.raises(RuntimeError, match=r"(?s)bench.sendfloor three 1: .*invalid literal for int"):
+        settings.run_module("sendfloor", ["three", "1"], timeout=60)
+
+
 def test_a_target_beyond_sha256s_own_speed_says_it_is_out_of_reach():
     asked = core.Target("verified `get` ≥ 0.7× the loopback limit", "0.55×", False)
     beyond = transfers.with_ceiling(asked, [0.62, 0.65, 0.66], 0.7)

@@ -3,10 +3,12 @@ sections and targets, and the clocks that say how much CPU a process used."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -75,6 +77,22 @@ class Settings:
     def python_env(self) -> dict[str, str]:
         """An environment whose Python imports ftplab from `app` and bench, loadgen from tools/."""
         return dict(os.environ, PYTHONPATH=f"{self.app}{os.pathsep}{TOOLS}")
+
+    def run_module(self, module: str, arguments: list[str], timeout: float) -> dict:
+        """`python -m bench.MODULE ARGUMENTS` in its own process: the JSON line it ends with.
+        Raises RuntimeError, with the end of its stderr, if it prints none."""
+        result = subprocess.run(
+            [sys.executable, "-m", f"bench.{module}", *arguments],
+            env=self.python_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        try:
+            return json.loads(result.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            said = result.stderr.strip()[-300:]
+            raise RuntimeError(f"bench.{module} {' '.join(arguments)}: {said}") from None
 
 
 # --- figures ---------------------------------------------------------------------------------------------

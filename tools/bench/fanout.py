@@ -9,10 +9,7 @@ a bare loop of N sends on this machine (bench/sendfloor.py)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
@@ -232,16 +229,7 @@ def rows(settings: Settings, figures: dict[int, CrowdFigures]) -> list[tuple]:
 def send_floor(settings: Settings, count: int) -> list[float]:
     """Milliseconds of a bare loop of `count` sends, run by run (bench/sendfloor.py)."""
     settings.progress(f"a bare loop of {count:,} sends, {settings.runs} runs")
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.sendfloor", str(count), str(settings.runs)],
-        env=settings.python_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"bench.sendfloor {count}: {result.stderr.strip()[-300:]}")
-    return json.loads(result.stdout)["ms"]
+    return settings.run_module("sendfloor", [str(count), str(settings.runs)], timeout=300)["ms"]
 
 
 def measure(settings: Settings) -> list[Section]:

@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,17 +68,7 @@ class Row:
 
 def run_peer(settings: Settings, arguments: list[str]) -> dict:
     """A client process from bench/peers.py: its JSON line (seconds, cpu, bytes)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.peers", *arguments],
-        env=settings.python_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    try:
-        report = json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise RuntimeError(f"{arguments[0]} did not report: {result.stderr.strip()[-300:]}") from None
+    report = settings.run_module("peers", arguments, timeout=900)
     if "error" in report or report["bytes"] != settings.big_bytes:
         raise RuntimeError(f"{arguments[0]}: {report}")
     return report
