@@ -9,25 +9,16 @@ import hashlib
 from ftplab import protocol
 from ftplab.client.actions import ClearScreen, Show, Status
 from ftplab.client.session import ClientSession, ClientSettings
+from support.clock import MovedClock
 
 SERVER = "profe"
-
-
-class FakeClock:
-    """Time that moves only when told."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Harness:
     """A session, the clock it reads, and what it did since last asked."""
 
     def __init__(self, tmp_path, *, name: str = "ana", interactive: bool = False, **settings):
-        self.clock = FakeClock()
+        self.clock = MovedClock()
         self.download_dir = tmp_path
         config = ClientSettings(download_dir=str(tmp_path), lang="es", interactive=interactive, **settings)
         self.session = ClientSession(name, config, clock=self.clock)
@@ -74,4 +65,4 @@ def file_events(name: str, content: bytes, frame: int = 1 << 20) -> list:
     return events
 
 
-__all__ = ["SERVER", "ClearScreen", "FakeClock", "Harness", "Show", "Status", "file_events"]
+__all__ = ["SERVER", "ClearScreen", "Harness", "Show", "Status", "file_events"]

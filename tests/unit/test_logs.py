@@ -12,6 +12,7 @@ from ftplab.logs import (
     limit_key,
     quiet_on_console,
 )
+from support.clock import MovedClock
 
 
 def test_the_console_leaves_out_client_commands_but_not_their_warnings_nor_other_lines():
@@ -21,14 +22,6 @@ def test_the_console_leaves_out_client_commands_but_not_their_warnings_nor_other
     assert not quiet_on_console(record(CHATTER_LOGGER, logging.INFO))
     assert quiet_on_console(record(CHATTER_LOGGER, logging.WARNING))
     assert quiet_on_console(record("ftplab.server", logging.INFO))
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _record(message: str, *args) -> logging.LogRecord:
@@ -44,7 +37,7 @@ def test_a_connection_label_counts_by_its_address_and_other_arguments_by_themsel
 
 
 def test_a_flood_of_connections_from_one_address_is_limited_and_counted_per_kind_and_address():
-    clock = Clock()
+    clock = MovedClock(0.0)
     limiter = RepeatLimiter(clock)
     flood = [_record("joined %s", f"evil{port}@127.0.0.1:{port}") for port in range(1024, 11024)]
     passed = sum(limiter.filter(record) for record in flood)
