@@ -130,6 +130,14 @@ def test_a_bench_process_that_prints_no_figures_fails_with_what_it_said(tmp_path
         settings.run_module("sendfloor", ["three", "1"], timeout=60)
 
 
+def test_a_full_connection_tracking_table_is_said_to_drop_new_connections():
+    assert core.conntrack_cell(None) == ""
+    assert core.conntrack_cell((1200, 262144)) == "conntrack 1,200 of 262,144"
+    assert core.conntrack_cell((262143, 262144)) == (
+        "conntrack 262,143 of 262,144 (full: new connections' SYNs dropped)"
+    )
+
+
 def test_a_target_beyond_sha256s_own_speed_says_it_is_out_of_reach():
     asked = core.Target("verified `get` ≥ 0.7× the loopback limit", "0.55×", False)
     beyond = transfers.with_ceiling(asked, [0.62, 0.65, 0.66], 0.7)

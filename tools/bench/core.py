@@ -195,6 +195,31 @@ def time_wait_sockets(addresses: list[str] = ()) -> tuple[int, int]:
     return total, ours
 
 
+def conntrack_use() -> tuple[int, int] | None:
+    """(entries, the table's size) of the kernel's connection tracking, or None where it is not
+    loaded. Each connection keeps its entry for 120 s after it closes (TIME_WAIT); once the table is
+    full the kernel drops new connections' SYNs ("nf_conntrack: table full, dropping packet")."""
+    try:
+        return tuple(
+            int(Path(f"/proc/sys/net/netfilter/nf_conntrack_{name}").read_text()) for name in ("count", "max")
+        )
+    except (OSError, ValueError):
+        return None
+
+
+CONNTRACK_FULL_SHARE = 0.95
+"""A table this full drops SYNs now or within moments."""
+
+
+def conntrack_cell(use: tuple[int, int] | None) -> str:
+    """How full connection tracking is, as a report says it ("" where there is none)."""
+    if use is None:
+        return ""
+    entries, size = use
+    full = entries >= CONNTRACK_FULL_SHARE * size
+    return f"conntrack {entries:,} of {size:,}" + (" (full: new connections' SYNs dropped)" if full else "")
+
+
 def machine_busy() -> float:
     """Core-seconds the whole machine has spent busy since boot (every process, ours or not)."""
     with open("/proc/stat") as stat:

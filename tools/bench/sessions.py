@@ -35,6 +35,8 @@ from .core import (
     Settings,
     Target,
     children_cpu,
+    conntrack_cell,
+    conntrack_use,
     machine_busy,
     paired_ratios,
     percentile,
@@ -48,6 +50,9 @@ GENERATOR_BUSY = 0.8
 """A generator process using more than this share of a core may be what limits a run."""
 TIME_WAIT_CALM = 1000
 """TIME-WAIT sockets on a run's addresses the bench waits to drain to (for at most --time-wait s)."""
+CONNTRACK_CALM_SHARE = 0.5
+"""...and the share of the connection-tracking table it waits to fall to: a run of a few thousand
+sessions a second adds two entries a session, each kept 120 s."""
 UNSTEADY = 2.0
 """A server whose best window did more than this many times its worst was unsteady (a collapse,
 a slow start)."""
@@ -174,6 +179,7 @@ class Edge:
     server_cpu: float
     machine_cpu: float
     time_wait: int
+    conntrack: tuple[int, int] | None = None
 
 
 def drive(
@@ -197,7 +203,11 @@ def drive(
     edges = []
     for index in range(spec["windows"] + 1):
         time.sleep(max(0.0, windows_from + index * spec["window_seconds"] - time.monotonic()))
-        edges.append(Edge(time.monotonic(), server.cpu(), machine_busy(), time_wait_sockets(sources)[1]))
+        edges.append(
+            Edge(
+                time.monotonic(), server.cpu(), machine_busy(), time_wait_sockets(sources)[1], conntrack_use()
+            )
+        )
     reports = []
     deadline = windows_from + spec["windows"] * spec["window_seconds"] + 60
     for process, pipe in workers:
@@ -211,12 +221,20 @@ def drive(
 
 
 def wait_for_calm(settings: Settings, sources: list[str]) -> tuple[int, int]:
-    """Wait (at most settings.time_wait_seconds) for TIME-WAIT sockets on `sources` to drain; how
-    many are left (all, on them)."""
+    """Wait (at most settings.time_wait_seconds) for TIME-WAIT sockets on `sources` to drain, and
+    connection tracking to have room (earlier runs fill it); how many sockets are left (all, on
+    them)."""
     deadline = time.monotonic() + settings.time_wait_seconds
-    while (left := time_wait_sockets(sources))[1] > TIME_WAIT_CALM and time.monotonic() < deadline:
-        time.sleep(1)  # the kernel's 60 s TIME-WAIT clock, nothing to poll for
+    while (
+        (left := time_wait_sockets(sources))[1] > TIME_WAIT_CALM or not conntrack_has_room()
+    ) and time.monotonic() < deadline:
+        time.sleep(1)  # the kernel's TIME-WAIT clocks, nothing to poll for
     return left
+
+
+def conntrack_has_room() -> bool:
+    use = conntrack_use()
+    return use is None or use[0] <= CONNTRACK_CALM_SHARE * use[1]
 
 
 def start_server(settings: Settings, kind: str, count: int) -> servers.Server:
@@ -263,7 +281,7 @@ def measure_one(settings: Settings, kind: str, count: int, sources: Sources) -> 
     outcome.windows = [
         f"{rate:.0f}/s, server {100 * (end.server_cpu - start.server_cpu) / (end.at - start.at):.0f}%,"
         f" machine {(end.machine_cpu - start.machine_cpu) / (end.at - start.at):.1f} cores,"
-        f" TIME-WAIT {end.time_wait:,}"
+        f" TIME-WAIT {end.time_wait:,}" + (f", {cell}" if (cell := conntrack_cell(end.conntrack)) else "")
         for rate, start, end in zip(outcome.rates, edges, edges[1:], strict=False)
     ]
     outcome.generator_share = generator_cpu / seconds
@@ -372,7 +390,11 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
             "from getrusage(RUSAGE_CHILDREN).",
             "TIME-WAIT: sockets in that state before and after the run on the run's own (fresh) source",
             f"addresses (the bench waits up to {settings.time_wait_seconds:g} s for them to fall under"
-            f" {TIME_WAIT_CALM:,}) and, in brackets, machine-wide.",
+            f" {TIME_WAIT_CALM:,}) and, in brackets, machine-wide. It also waits, as long, for the",
+            f"kernel's connection tracking to be at most {100 * CONNTRACK_CALM_SHARE:.0f}% full: each",
+            "connection keeps an entry there 120 s after it closes, and a full table drops new SYNs",
+            "(the clients then wait for their retransmissions: 1 s, 3 s, 7 s...). An unsteady run's notes",
+            "say how full it was at each window's end.",
             "Machine busy: the cores all processes kept busy during the run (/proc/stat); near all of",
             "them, servers and generators waited for a core, and sessions/s measure the machine's load",
             "as much as the server: the server's core-milliseconds per session (over the windows; for",
