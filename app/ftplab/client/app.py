@@ -33,6 +33,7 @@ from .receiving import GATHER_SECONDS, WOULD_BLOCK, gather, receive_ready
 from .session import EXIT_FAILURE, EXIT_USAGE, ClientSession, ClientSettings
 from .signals import LeaveNow, LeaveSignals
 from .trust import Trust, Untrusted
+from .unread_limit import UnreadLimit
 
 RECONNECT_TIMEOUT_SECONDS = 3.0
 """How long one attempt to come back may keep the keyboard waiting (the loop is single-threaded)."""
@@ -63,6 +64,7 @@ class ClientApp:
         self._buffers = ReceiveBuffers()
         self._gathering = 1
         """The bytes the kernel gathers before the socket wakes the loop (its SO_RCVLOWAT)."""
+        self._unread_limit = UnreadLimit(sock)
         self._selector = selectors.DefaultSelector()
         self._console_watch = ConsoleWatch(self._selector, console, self._on_console)
         console.on_interrupt = lambda: self._after(session.interrupt_key)
@@ -114,7 +116,8 @@ class ClientApp:
         if self.sock is None:
             return False
         wanted = self.session.downloads.bytes_to_gather()
-        if wanted != self._gathering and gather(self.sock, wanted):
+        resized = self._unread_limit.follow(arriving=wanted > 1)  # (unread_limit.py)
+        if (wanted != self._gathering or resized) and gather(self.sock, wanted):
             self._gathering = wanted
         return self._gathering > 1
 
@@ -139,7 +142,7 @@ class ClientApp:
             self.session.connect_failed()
             return
         sock.setblocking(False)
-        self.sock, self._gathering = sock, 1
+        self.sock, self._gathering, self._unread_limit = sock, 1, UnreadLimit(sock)
         self._selector.register(sock, selectors.EVENT_READ, self._on_socket)
         self.session.connection_made()
 
@@ -252,6 +255,7 @@ class ClientApp:
         except WOULD_BLOCK:
             return
         if count:
+            self._unread_limit.read(count)
             try:
                 self._after(lambda: self.session.received(memoryview(buffer)[:count]))
             finally:
