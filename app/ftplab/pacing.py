@@ -34,6 +34,16 @@ with the cap after 10 ms the window stops at about 34 packets and the first
 lines wait no longer than later ones (p99 66-86 ms; `ss -tin` and
 tools/chatlatency.py). A fast connection (loopback) gets no cap.
 
+Only a window in which the path set the pace gets a cap: the kernel was
+sending most of the time and the peer's receive window did not hold it back
+(tcpi_busy_time, tcpi_rwnd_limited). A connection the server itself is late
+for, or whose client drains slowly (it bounds what it holds unread:
+client/unread_limit.py), sends no burst a queue could overflow with, and a cap
+there did harm: in a class of 30 on one computer, where every student's rate is
+set by the CPU they share, caps of twice each one's recent best made winners and
+losers (Jain's index 0.65-0.69 against 0.99 with these windows uncapped;
+tools/bench/classload.py).
+
 The outbox sends lines queued before a frame that has not started to go out
 (see outbox.py); with no unsent limit (a fast connection) a line may wait for
 the rest of one frame.
@@ -45,6 +55,7 @@ import fcntl
 import socket
 import struct
 from collections import deque
+from typing import NamedTuple
 
 FRAME_SECONDS = 0.01
 """A frame carries about this much time of the connection's delivery rate."""
@@ -94,10 +105,28 @@ SIOCOUTQNSD = 0x894B
 """Linux's ioctl for the bytes a TCP socket holds not yet sent (linux/sockios.h)."""
 _INT = struct.Struct("=i")
 
-_TCP_INFO_BYTES = 128
-_BYTES_ACKED = struct.Struct("=Q")
-_BYTES_ACKED_OFFSET = 120
-"""`tcpi_bytes_acked` in Linux's struct tcp_info (an append-only ABI; Linux 4.1+)."""
+_DELIVERY = struct.Struct("=Q40xQQ")
+_DELIVERY_OFFSET = 120
+"""In Linux's struct tcp_info (an append-only ABI): `tcpi_bytes_acked` (Linux 4.1+), then
+`tcpi_busy_time` and `tcpi_rwnd_limited` (Linux 4.10+), in microseconds."""
+_ACKED_ONLY = struct.Struct("=Q")
+
+PATH_BOUND_SHARE = 0.5
+"""Only a window in which the connection was sending, and not held back by the peer's receive
+window, for at least this share of its time (the path set the pace) gets a cap: one held back
+by the server itself (a class on one computer) or by the receiver has no burst to overflow a
+queue with."""
+
+
+class Delivery(NamedTuple):
+    """What the kernel says of a connection's sending so far."""
+
+    acked: int
+    """Bytes the peer has acknowledged."""
+    busy: int | None = None
+    """Microseconds spent sending (None where the kernel does not say)..."""
+    receiver_bound: int = 0
+    """...and of those, held back by the peer's receive window (0 where the kernel does not say)."""
 
 
 def frame_bytes(rate: float | None) -> int:
@@ -137,16 +166,34 @@ def unsent_bytes(sock: socket.socket) -> int | None:
         return None
 
 
+def delivery(sock: socket.socket) -> Delivery | None:
+    """What the kernel says of this connection's sending; None where it says nothing (not TCP,
+    not Linux)."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _DELIVERY_OFFSET + _DELIVERY.size)
+    except (OSError, AttributeError):
+        return None
+    if len(info) >= _DELIVERY_OFFSET + _DELIVERY.size:
+        return Delivery(*_DELIVERY.unpack_from(info, _DELIVERY_OFFSET))
+    if len(info) >= _DELIVERY_OFFSET + _ACKED_ONLY.size:
+        return Delivery(_ACKED_ONLY.unpack_from(info, _DELIVERY_OFFSET)[0])
+    return None
+
+
 def bytes_acked(sock: socket.socket) -> int | None:
     """How many bytes the peer has acknowledged on this connection; None where the kernel
     does not say (not TCP, not Linux)."""
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_BYTES)
-    except (OSError, AttributeError):
-        return None
-    if len(info) < _BYTES_ACKED_OFFSET + _BYTES_ACKED.size:
-        return None
-    return _BYTES_ACKED.unpack_from(info, _BYTES_ACKED_OFFSET)[0]
+    told = delivery(sock)
+    return None if told is None else told.acked
+
+
+def _path_bound(then: Delivery, now: Delivery, seconds: float) -> bool:
+    """Whether the path set the connection's pace between two of the kernel's sayings
+    `seconds` apart (see PATH_BOUND_SHARE); where the kernel does not say, it may have."""
+    if now.busy is None or then.busy is None:
+        return True
+    sending = (now.busy - then.busy) - (now.receiver_bound - then.receiver_bound)
+    return sending >= PATH_BOUND_SHARE * seconds * 1e6
 
 
 class Pacer:
@@ -154,14 +201,16 @@ class Pacer:
     or RATE_WINDOW_BYTES), the frame size it calls for, and the kernel's unsent limit and
     pacing cap kept in step."""
 
-    def __init__(self, sock: socket.socket, acked=bytes_acked, unsent=unsent_bytes):
+    def __init__(self, sock: socket.socket, told=delivery, unsent=unsent_bytes):
         self._sock = sock
-        self._acked = acked
+        self._told = told
         self._unsent = unsent
-        self._window: tuple[float, int] | None = None
-        """(when, bytes acknowledged then): the start of the window being measured."""
+        self._window: tuple[float, Delivery] | None = None
+        """(when, what the kernel said then): the start of the window being measured."""
         self.rate = 0.0
         """Bytes a second over the last whole window (0: none measured yet)."""
+        self.path_bound = False
+        """Whether the path set the connection's pace in that window (PATH_BOUND_SHARE)."""
         self._queue_limit: int | None = None
         self._recent: deque[float] = deque(maxlen=RECENT_WINDOWS)
         """The rates of the last windows."""
@@ -169,29 +218,30 @@ class Pacer:
 
     def next_frame_bytes(self, now: float) -> int:
         """How many file bytes the next frame should carry."""
-        acked = self._acked(self._sock)
-        if acked is None:
+        told = self._told(self._sock)
+        if told is None:
             return frame_bytes(None)
-        if self._measure(acked, now):
+        if self._measure(told, now):
             self._recent.append(self.rate)
-            self._cap_pacing(pacing_cap(max(self._recent)))
+            self._cap_pacing(pacing_cap(max(self._recent)) if self.path_bound else None)
         self._limit_unsent(queue_bytes(self.rate))
         return frame_bytes(self.rate)
 
-    def _measure(self, acked: int, now: float) -> bool:
-        """Whether a window ended (and `rate` is new)."""
+    def _measure(self, told: Delivery, now: float) -> bool:
+        """Whether a window ended (and `rate` and `path_bound` are new)."""
         if self._window is None:
-            self._window = (now, acked)
+            self._window = (now, told)
             return False
-        began, acked_then = self._window
-        seconds, count = now - began, acked - acked_then
+        began, then = self._window
+        seconds, count = now - began, told.acked - then.acked
         if (
             seconds >= RATE_WINDOW_SECONDS
             or (count >= RATE_WINDOW_BYTES and seconds > 0)
             or self._first_window_over(seconds)
         ):
             self.rate = count / seconds
-            self._window = (now, acked)
+            self.path_bound = _path_bound(then, told, seconds)
+            self._window = (now, told)
             return True
         return False
 

@@ -14,13 +14,16 @@ from ftplab.pacing import (
     MIN_FRAME_BYTES,
     MIN_QUEUE_BYTES,
     PACING_GAIN,
+    PATH_BOUND_SHARE,
     QUEUE_SECONDS,
     RATE_WINDOW_BYTES,
     RATE_WINDOW_SECONDS,
     RECENT_WINDOWS,
     SO_MAX_PACING_RATE,
+    Delivery,
     Pacer,
     bytes_acked,
+    delivery,
     frame_bytes,
     pacing_cap,
     queue_bytes,
@@ -37,6 +40,10 @@ class FakeSocket:
     def __init__(self):
         self.acked = 0
         self.unsent = 0
+        self.busy: int | None = None
+        """Microseconds spent sending, as the kernel counts (None: it does not say)..."""
+        self.receiver_bound = 0
+        """...and held back by the peer's window."""
         self.options: dict[tuple[int, int], int] = {}
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
@@ -54,7 +61,11 @@ class FakeSocket:
 
 
 def paced(fake: FakeSocket) -> Pacer:
-    return Pacer(fake, acked=lambda sock: sock.acked, unsent=lambda sock: sock.unsent)
+    return Pacer(
+        fake,
+        told=lambda sock: Delivery(sock.acked, sock.busy, sock.receiver_bound),
+        unsent=lambda sock: sock.unsent,
+    )
 
 
 @pytest.mark.parametrize(
@@ -137,6 +148,52 @@ def test_a_connection_that_turns_fast_loses_its_cap():
     fake.acked += 100_000_000  # 1 GB/s
     pacer.next_frame_bytes(now=0.2)
     assert fake.pacing_cap == 2**64 - 1, "~0: no cap"
+
+
+def slow_link_window(fake: FakeSocket, seconds: float, sending: float, receiver_held: float = 0.0) -> None:
+    """A window of `seconds` at 8 Mbit/s in which the connection was sending `sending` of the time,
+    `receiver_held` of it held back by the peer's window."""
+    fake.acked += int(8 * MBIT * seconds)
+    fake.busy = (fake.busy or 0) + int(sending * seconds * 1e6)
+    fake.receiver_bound += int(receiver_held * seconds * 1e6)
+
+
+def test_a_window_the_path_set_the_pace_in_gets_the_cap():
+    fake = FakeSocket()
+    pacer = paced(fake)
+    fake.busy = 0
+    pacer.next_frame_bytes(now=0.0)
+    slow_link_window(fake, 0.1, sending=1.0)  # a shaped link: always bytes to send
+    pacer.next_frame_bytes(now=0.1)
+    assert pacer.path_bound
+    assert fake.pacing_cap == int(8 * MBIT * PACING_GAIN)
+
+
+@pytest.mark.parametrize(
+    ("sending", "receiver_held", "why"),
+    [
+        (0.3, 0.0, "the server was late: a class on one computer"),
+        (1.0, 0.8, "the receiver's window held it back: a slow client"),
+        (PATH_BOUND_SHARE + 0.2, 0.3, "both"),
+    ],
+)
+def test_a_window_the_path_did_not_set_the_pace_in_loses_the_cap(sending, receiver_held, why):
+    fake = FakeSocket()
+    pacer = paced(fake)
+    fake.busy = 0
+    pacer.next_frame_bytes(now=0.0)
+    slow_link_window(fake, 0.1, sending=1.0)
+    pacer.next_frame_bytes(now=0.1)
+    assert fake.pacing_cap == int(8 * MBIT * PACING_GAIN)
+
+    slow_link_window(fake, 0.1, sending=sending, receiver_held=receiver_held)
+    pacer.next_frame_bytes(now=0.2)
+    assert not pacer.path_bound, why
+    assert fake.pacing_cap == 2**64 - 1, "~0: no cap"
+
+    slow_link_window(fake, 0.1, sending=1.0)  # the path sets the pace again: so does the cap
+    pacer.next_frame_bytes(now=0.3)
+    assert fake.pacing_cap == int(8 * MBIT * PACING_GAIN)
 
 
 def test_before_a_whole_window_frames_are_small_and_the_kernel_holds_little():
@@ -234,7 +291,7 @@ def test_a_connection_that_slows_down_gets_smaller_frames_one_window_later():
 
 def test_a_socket_the_kernel_says_nothing_about_gets_todays_frames_and_no_limit():
     fake = FakeSocket()
-    pacer = Pacer(fake, acked=lambda sock: None)
+    pacer = Pacer(fake, told=lambda sock: None)
 
     assert pacer.next_frame_bytes(now=0.0) == MAX_FRAME_BYTES
     assert fake.unsent_limit is None
@@ -298,3 +355,26 @@ def test_on_tcp_the_acknowledged_count_grows_as_the_peer_takes_bytes(tcp_pair):
         received += client.recv(4096)
 
     wait_until(lambda: bytes_acked(server) >= before + 1000, message="the peer's acknowledgement")
+
+
+def send_what_fits(sock: socket.socket) -> bool:
+    """Send until the kernel takes no more (true, so it can end a wait's condition)."""
+    try:
+        while True:
+            sock.send(b"f" * 65536)
+    except BlockingIOError:
+        return True
+
+
+def test_on_tcp_the_kernel_says_how_long_the_peers_window_held_the_sender_back(tcp_pair):
+    server, client = tcp_pair
+    before = delivery(server)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the peer takes little, reads nothing
+    wait_until(
+        lambda: send_what_fits(server) and delivery(server).receiver_bound > before.receiver_bound,
+        message="time held back by the peer's window",
+    )
+    told = delivery(server)
+    assert told.busy > before.busy
+    assert told.receiver_bound - before.receiver_bound <= told.busy - before.busy
+    assert told.acked == bytes_acked(server)
