@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from bench import classload
 from bench.classload import (
     ClassFigures,
     ClassSettings,
@@ -192,3 +193,16 @@ def test_the_command_line_refuses_what_cannot_be_measured(bad, said, capsys):
         parse_args(bad)
     assert exited.value.code == 2
     assert said in capsys.readouterr().err
+
+
+def test_a_lab_that_would_not_go_down_is_said_not_hidden(tmp_path, monkeypatch, capsys):
+    lab_script = tmp_path / "lab"
+    lab_script.write_text(
+        "#!/bin/sh\necho 'lab: error: labnet is still in use by: (none listed)' >&2\nexit 1\n"
+    )
+    lab_script.chmod(0o755)
+    monkeypatch.setattr(classload, "LAB", lab_script)
+    classload.ClassLab(classload.ClassSettings(tag="kept")).down()
+    said = capsys.readouterr().err
+    assert "the lab was not wholly taken down" in said
+    assert "labnet is still in use" in said

@@ -483,9 +483,12 @@ class ClassLab:
         return [name for name in self.containers if name != "server"]
 
     def down(self) -> None:
-        """Containers, network and volumes; the images too when they carry the run's own tag."""
-        with contextlib.suppress(ClassBenchError):
+        """Containers, network and volumes; the images too when they carry the run's own tag.
+        What could not be removed is said on stderr (the run's figures still stand)."""
+        try:
             self.lab("down", timeout=300)
+        except ClassBenchError as failed:
+            print(f"classload: warning: the lab was not wholly taken down: {failed}", file=sys.stderr)
         if not self.settings.tag:
             images = [f"ftplab/{kind}:{self.settings.image_tag}" for kind in ("server", "client")]
             subprocess.run(["docker", "image", "rm", *images], capture_output=True, timeout=120)
