@@ -46,8 +46,10 @@ def measure(settings: Settings) -> list[Section]:
                 "A chat line's latency to a client that is downloading one file (hashing it, as"
                 " the real client does), from the line's sending to its arrival; the server's"
                 " frames are sized to what the connection drains and its kernel holds at most two"
-                " of them, paced at no more than twice the rate measured (app/ftplab/pacing.py),"
-                " so a line waits for at most about 20 ms of file in the server."
+                " of them, paced, where the link sets the pace, at no more than twice the rate"
+                " measured (app/ftplab/pacing.py); the client holds unread no more than it drains"
+                " in a moment (app/ftplab/client/unread_limit.py); so a line waits for at most"
+                " about 20 ms of file in the server."
                 " tools/chatlatency.py measures it;"
                 f" {settings.runs} runs of each row, interleaved; min / **median** / max over runs.",
             ],
