@@ -6,18 +6,16 @@ connection on loopback): the loop is woken only past the mark, and a read takes 
 
 from __future__ import annotations
 
-import fcntl
 import selectors
 import socket
 import ssl
-import struct
-import termios
 
 import pytest
 
 from ftplab.client.receiving import CAN_GATHER, gather, receive_ready
 from ftplab.tls import RECORD_BYTES, ServerCredentials, TlsLayer
 from support.certificates import Certificates
+from support.tcp import unread_bytes
 from support.waiting import wait_until
 
 
@@ -118,17 +116,12 @@ def tcp_pair(deadline):
     theirs.close()
 
 
-def waiting_bytes(sock: socket.socket) -> int:
-    """Bytes the kernel holds for `sock`, not yet read."""
-    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
-
-
 @pytest.mark.skipif(not CAN_GATHER, reason="gathering is Linux's SO_RCVLOWAT")
 def test_a_gathering_socket_wakes_the_loop_past_its_mark_and_a_read_takes_what_came(tcp_pair):
     ours, theirs = tcp_pair
     assert gather(ours, 64 * 1024)
     theirs.sendall(b"a" * 10_000)
-    wait_until(lambda: waiting_bytes(ours) == 10_000, message="10,000 bytes waiting in our socket")
+    wait_until(lambda: unread_bytes(ours) == 10_000, message="10,000 bytes waiting in our socket")
     with selectors.DefaultSelector() as selector:
         selector.register(ours, selectors.EVENT_READ)
         assert selector.select(0) == [], "below the mark the loop is not woken"

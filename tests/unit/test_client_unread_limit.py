@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import socket
-import struct
-import termios
 
 import pytest
 
@@ -21,7 +18,7 @@ from ftplab.client.unread_limit import (
     kernel_buffer,
     limit_bytes,
 )
-from ftplab.pacing import unsent_bytes
+from support.tcp import loopback_connection, send_until_full, unread_bytes
 from support.waiting import wait_until
 
 MB = 1_000_000
@@ -128,30 +125,9 @@ def test_the_buffer_widens_once_to_the_largest_when_the_file_has_come():
 
 @pytest.fixture
 def tcp_pair():
-    """(client's end, server's end): a TCP connection on loopback, both non-blocking."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = socket.create_connection(listener.getsockname())
-        server, _ = listener.accept()
-    for sock in (client, server):
-        sock.setblocking(False)
-    yield client, server
-    client.close()
-    server.close()
-
-
-def unread_bytes(sock: socket.socket) -> int:
-    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
-
-
-def send_what_fits(sock: socket.socket, chunk: bytes = b"f" * (256 * 1024)) -> bool:
-    """Send until the kernel takes no more; whether it then holds bytes unsent (on loopback only
-    the peer's window holds them back)."""
-    try:
-        while True:
-            sock.send(chunk)
-    except BlockingIOError:
-        pass
-    return (unsent_bytes(sock) or 0) > 0
+    """(client's end, server's end), both non-blocking."""
+    with loopback_connection() as (server, client):
+        yield client, server
 
 
 def read_all(sock: socket.socket, buffer: bytearray) -> int:
@@ -168,12 +144,12 @@ def test_on_tcp_a_slow_client_holds_no_more_unread_than_its_buffer(tcp_pair):
     chunks = bytearray(4 << 20)
 
     def autotuned() -> bool:  # a fast start: Linux grows the receive buffer to megabytes
-        send_what_fits(server)
+        send_until_full(server)
         read_all(client, chunks)
         return kernel_buffer(client) >= 8 * MIN_LIMIT_BYTES
 
     wait_until(autotuned, message="the client's receive buffer grown by autotuning")
-    send_what_fits(server)
+    send_until_full(server)
     assert unread_bytes(client) > 4 * MIN_LIMIT_BYTES, "unbounded, a slow client holds megabytes"
     read_all(client, chunks)
 
@@ -185,9 +161,9 @@ def test_on_tcp_a_slow_client_holds_no_more_unread_than_its_buffer(tcp_pair):
     assert buffer.follow(arriving=True)
     assert buffer.bounded
     # what the window offered before still comes (TCP never takes a window back); then no more
-    wait_until(lambda: send_what_fits(server), message="the window offered before used up")
+    wait_until(lambda: send_until_full(server), message="the window offered before used up")
     read_all(client, chunks)
-    wait_until(lambda: send_what_fits(server), message="the server held back by the client's buffer")
+    wait_until(lambda: send_until_full(server), message="the server held back by the client's buffer")
     assert unread_bytes(client) <= 2 * MIN_LIMIT_BYTES
 
     assert buffer.follow(arriving=False)

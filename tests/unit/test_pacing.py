@@ -28,6 +28,7 @@ from ftplab.pacing import (
     pacing_cap,
     queue_bytes,
 )
+from support.tcp import loopback_connection, send_until_full
 from support.waiting import wait_until
 
 MBIT = 1_000_000 / 8
@@ -305,15 +306,9 @@ def test_a_unix_socket_has_no_acknowledged_count(socket_pair):
 
 @pytest.fixture
 def tcp_pair():
-    """A connected TCP pair on loopback: (server's end, client's end), non-blocking."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = socket.create_connection(listener.getsockname())
-        server, _ = listener.accept()
-    for sock in (server, client):
-        sock.setblocking(False)
-    yield server, client
-    server.close()
-    client.close()
+    """(server's end, client's end), both non-blocking."""
+    with loopback_connection() as pair:
+        yield pair
 
 
 def test_on_tcp_the_budget_is_the_unsent_limit_less_what_the_kernel_holds_unsent(tcp_pair):
@@ -357,21 +352,12 @@ def test_on_tcp_the_acknowledged_count_grows_as_the_peer_takes_bytes(tcp_pair):
     wait_until(lambda: bytes_acked(server) >= before + 1000, message="the peer's acknowledgement")
 
 
-def send_what_fits(sock: socket.socket) -> bool:
-    """Send until the kernel takes no more (true, so it can end a wait's condition)."""
-    try:
-        while True:
-            sock.send(b"f" * 65536)
-    except BlockingIOError:
-        return True
-
-
 def test_on_tcp_the_kernel_says_how_long_the_peers_window_held_the_sender_back(tcp_pair):
     server, client = tcp_pair
     before = delivery(server)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the peer takes little, reads nothing
     wait_until(
-        lambda: send_what_fits(server) and delivery(server).receiver_bound > before.receiver_bound,
+        lambda: send_until_full(server) and delivery(server).receiver_bound > before.receiver_bound,
         message="time held back by the peer's window",
     )
     told = delivery(server)
