@@ -180,13 +180,6 @@ def delivery(sock: socket.socket) -> Delivery | None:
     return None
 
 
-def bytes_acked(sock: socket.socket) -> int | None:
-    """How many bytes the peer has acknowledged on this connection; None where the kernel
-    does not say (not TCP, not Linux)."""
-    told = delivery(sock)
-    return None if told is None else told.acked
-
-
 def _path_bound(then: Delivery, now: Delivery, seconds: float) -> bool:
     """Whether the path set the connection's pace between two of the kernel's sayings
     `seconds` apart (see PATH_BOUND_SHARE); where the kernel does not say, it may have."""

@@ -22,7 +22,6 @@ from ftplab.pacing import (
     SO_MAX_PACING_RATE,
     Delivery,
     Pacer,
-    bytes_acked,
     delivery,
     frame_bytes,
     pacing_cap,
@@ -301,7 +300,7 @@ def test_a_socket_the_kernel_says_nothing_about_gets_todays_frames_and_no_limit(
 
 def test_a_unix_socket_has_no_acknowledged_count(socket_pair):
     left, _ = socket_pair
-    assert bytes_acked(left) is None
+    assert delivery(left) is None
 
 
 @pytest.fixture
@@ -332,7 +331,7 @@ def test_on_tcp_the_kernel_keeps_the_pacing_cap(tcp_pair):
     pacer = Pacer(server)
     pacer.next_frame_bytes(now=0.0)
     server.sendall(bytes(100_000))
-    wait_until(lambda: bytes_acked(server) >= 100_000, message="the peer's acknowledgement")
+    wait_until(lambda: delivery(server).acked >= 100_000, message="the peer's acknowledgement")
 
     pacer.next_frame_bytes(now=RATE_WINDOW_SECONDS)  # about 2 MB/s over the window
 
@@ -342,14 +341,14 @@ def test_on_tcp_the_kernel_keeps_the_pacing_cap(tcp_pair):
 
 def test_on_tcp_the_acknowledged_count_grows_as_the_peer_takes_bytes(tcp_pair):
     server, client = tcp_pair
-    before = bytes_acked(server)
+    before = delivery(server).acked
     server.sendall(b"x" * 1000)
     client.settimeout(5)
     received = b""
     while len(received) < 1000:
         received += client.recv(4096)
 
-    wait_until(lambda: bytes_acked(server) >= before + 1000, message="the peer's acknowledgement")
+    wait_until(lambda: delivery(server).acked >= before + 1000, message="the peer's acknowledgement")
 
 
 def test_on_tcp_the_kernel_says_how_long_the_peers_window_held_the_sender_back(tcp_pair):
@@ -363,4 +362,3 @@ def test_on_tcp_the_kernel_says_how_long_the_peers_window_held_the_sender_back(t
     told = delivery(server)
     assert told.busy > before.busy
     assert told.receiver_bound - before.receiver_bound <= told.busy - before.busy
-    assert told.acked == bytes_acked(server)

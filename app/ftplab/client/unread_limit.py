@@ -66,16 +66,24 @@ def limit_bytes(rate: float, round_trip: float) -> int:
 
 
 def receiver_round_trip(sock: socket.socket) -> float:
-    """The kernel's estimate of the round trip as this receiver sees it, in seconds (0: none)."""
-    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _RCV_RTT_OFFSET + _RCV_RTT.size)
+    """The kernel's estimate of the round trip as this receiver sees it, in seconds (0: none,
+    or not TCP)."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _RCV_RTT_OFFSET + _RCV_RTT.size)
+    except OSError:
+        return 0.0
     if len(info) < _RCV_RTT_OFFSET + _RCV_RTT.size:
         return 0.0
     return _RCV_RTT.unpack_from(info, _RCV_RTT_OFFSET)[0] / 1e6
 
 
 def kernel_buffer(sock: socket.socket) -> int:
-    """The bytes the kernel may hold for `sock` now (autotuned, or twice what was set)."""
-    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    """The bytes the kernel may hold for `sock` now (autotuned, or twice what was set; 0: closed
+    meanwhile)."""
+    try:
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError:
+        return 0
 
 
 class UnreadLimit:
@@ -90,11 +98,15 @@ class UnreadLimit:
         """When the measure under way began (None: no file arriving)."""
         self._drained = 0
         """Bytes read since then."""
-        self.bounded = False
-        """Whether the buffer is set by hand (autotuning is over for good then)."""
         self._bound = 0
+        """The size last set by hand (0: none yet, the kernel autotunes)."""
         self.rate = 0.0
         """Bytes a second read over the last whole measure."""
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the buffer is set by hand (autotuning is over for good then)."""
+        return self._bound != 0
 
     def read(self, count: int) -> None:
         """The client read `count` bytes from the connection."""
@@ -116,31 +128,19 @@ class UnreadLimit:
             return False
         self.rate = self._drained / seconds
         self._began, self._drained = now, 0
-        return self._bound_to(limit_bytes(self.rate, self._round_trip_or_none()))
+        return self._bound_to(limit_bytes(self.rate, self._round_trip(self._sock)))
 
     def _bound_to(self, wanted: int) -> bool:
         if wanted == self._bound:
             return False
-        if not self.bounded and (wanted > MAX_LIMIT_BYTES or 2 * wanted >= self._kernel_buffer()):
+        if not self.bounded and (wanted > MAX_LIMIT_BYTES or 2 * wanted >= kernel_buffer(self._sock)):
             return False  # it drains faster than autotuning fills: leave the kernel be
         return self._set(wanted)
-
-    def _round_trip_or_none(self) -> float:
-        try:
-            return self._round_trip(self._sock)
-        except OSError:
-            return 0.0
-
-    def _kernel_buffer(self) -> int:
-        try:
-            return kernel_buffer(self._sock)
-        except OSError:
-            return 0
 
     def _set(self, size: int) -> bool:
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
         except OSError:  # closed meanwhile
             return False
-        self.bounded, self._bound = True, size
+        self._bound = size
         return True
