@@ -107,6 +107,7 @@ def _figures(student_rates: list[float], chat_ms: list[float], hwm_mib: float) -
             behind_file_ms=[2.0, 4.0],
             lab_cores=0.5,
             request_spread_ms=6.5,
+            dropped=[0, 3, 7, 120][: len(student_rates)],
         )
     )
     figures.bridge.append(Transfers([100.0] * len(student_rates), 400.0, gib=2.0, sender_cpu=1.0))
@@ -138,6 +139,8 @@ def test_the_table_says_which_targets_are_met():
     assert _row(table, "a line's wait behind the file: p99")[1:3] == ["4.000", "ms"]
     assert _row(table, "CPU the lab's containers got during `get`")[1:3] == ["0.500", "cores"]
     assert _row(table, "the students' requests, first to last")[1:3] == ["6.500", "ms"]
+    assert _row(table, "packets a student's kernel dropped (buffer full): median")[1] == "5.000"
+    assert _row(table, "packets a student's kernel dropped (buffer full): most")[1] == "120.0"
     assert not [line for line in table if "asked late" in line]
 
 

@@ -22,6 +22,8 @@ from support.tcp import loopback_connection, send_until_full, unread_bytes
 from support.waiting import wait_until
 
 MB = 1_000_000
+RMEM_MAX = 4 * 1024 * 1024
+"""net.core.rmem_max: the most a size set by hand gets."""
 
 
 class FakeSocket:
@@ -37,7 +39,7 @@ class FakeSocket:
 
     def getsockopt(self, level: int, option: int) -> int:
         assert (level, option) == (socket.SOL_SOCKET, socket.SO_RCVBUF)
-        return 2 * self.sizes[-1] if self.sizes else self.autotuned
+        return 2 * min(self.sizes[-1], RMEM_MAX) if self.sizes else self.autotuned
 
 
 class Clock:
@@ -81,15 +83,26 @@ def test_nothing_is_set_before_a_whole_measure_nor_when_no_file_ever_came():
 
 
 def test_a_slow_drain_bounds_the_buffer_and_it_follows_the_drain_measure_after_measure():
-    buffer, fake, clock = followed(round_trip=0.02)
+    buffer, fake, clock = followed(round_trip=0.02, autotuned=4 * MB)
     said = drain(buffer, clock, 20 * MB, 0.2)
     assert buffer.rate == pytest.approx(20 * MB)
     assert fake.sizes[0] == pytest.approx(limit_bytes(20 * MB, 0.02), rel=0.01)
     assert said.count(True) == len(fake.sizes), "every change said, so the wake-up mark is set again"
     drain(buffer, clock, 50 * MB, 0.2)
     assert fake.sizes[-1] == pytest.approx(limit_bytes(50 * MB, 0.02), rel=0.01), "a faster drain: more"
-    drain(buffer, clock, 5 * MB, 0.2)
+    drain(buffer, clock, 5 * MB, 0.4)
     assert fake.sizes[-1] == pytest.approx(limit_bytes(5 * MB, 0.02), rel=0.01), "and slower: less"
+
+
+def test_the_buffer_shrinks_to_no_less_than_half_its_size_a_measure():
+    """Bytes already on their way in the window a larger buffer offered still come: a buffer
+    set far below them makes the kernel drop them."""
+    buffer, fake, clock = followed(autotuned=6 * MB)
+    drain(buffer, clock, 10 * MB, 0.5)
+    assert fake.sizes[0] == 6 * MB // 4, "half the size autotuning had reached (it reports twice that)"
+    assert fake.sizes[-1] == MIN_LIMIT_BYTES, "the drain's own size, measures later"
+    steps = list(zip(fake.sizes, fake.sizes[1:]))
+    assert steps and all(after >= before // 2 for before, after in steps), fake.sizes
 
 
 def test_a_client_that_drains_faster_than_autotuning_fills_is_left_alone():
@@ -116,8 +129,8 @@ def test_the_buffer_widens_once_to_the_largest_when_the_file_has_come():
         said.append(buffer.follow(arriving=False))
     assert fake.sizes[set_while_arriving:] == [LARGEST]
     assert said == [True, False, False]
-    drain(buffer, clock, 10 * MB, 0.2)
-    assert fake.sizes[-1] == MIN_LIMIT_BYTES, "the next file bounds it again"
+    drain(buffer, clock, 10 * MB, 0.5)
+    assert fake.sizes[-1] == MIN_LIMIT_BYTES, "the next file bounds it again, half by half"
 
 
 # --- on a real connection -------------------------------------------------------------------

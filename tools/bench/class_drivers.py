@@ -13,7 +13,8 @@ Modes:
                                            moment AT and types `get FILE`, then quits; reports
                                            when the go came, when it asked, when the file was
                                            verified and saved, the chat lines it received and its
-                                           progress lines' percentages, with their times
+                                           progress lines' percentages, with their times, and the
+                                           packets its kernel dropped meanwhile (buffer full)
   chat HOST PORT NAMES INTERVAL LIMIT      the teacher's chatter: several clients (NAMES, by
                                            commas) take turns to send a timestamped line every
                                            INTERVAL seconds from `go` until stdin ends (or LIMIT);
@@ -44,6 +45,10 @@ PERCENT = re.compile(r"(\d+) ?%")
 """The share of the file a student's progress line shows (redrawn every quarter of a second)."""
 RECEIVE_BYTES = 1024 * 1024
 JOIN_SECONDS = 60.0
+SO_MEMINFO = getattr(socket, "SO_MEMINFO", 55)
+SK_MEMINFO_DROPS = 8
+"""SO_MEMINFO gives Linux's sk_meminfo counters as 32-bit numbers; this one counts the packets
+the kernel dropped on arrival because the receive buffer was full (`ss -m`'s d)."""
 
 
 def report(values: dict) -> None:
@@ -75,7 +80,16 @@ def _client(host: str, port: int, name: str, directory: str, observe):
             shown.close()
             keys_in.close()
 
-    return run, keys_out
+    return run, keys_out, sock
+
+
+def dropped_packets(sock: socket.socket) -> int | None:
+    """Packets the kernel dropped for `sock` on arrival so far (None: it does not say)."""
+    try:
+        info = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4 * (SK_MEMINFO_DROPS + 1))
+    except OSError:
+        return None
+    return int.from_bytes(info[4 * SK_MEMINFO_DROPS : 4 * (SK_MEMINFO_DROPS + 1)], sys.byteorder)
 
 
 def _wait_for_go(ready: threading.Event) -> list[str] | None:
@@ -113,6 +127,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
             figures["started"] = now
         elif isinstance(action, FileSaved):
             figures.update(saved=now, size=action.size, path=action.path, cpu_saved=container_cpu_seconds())
+            figures["dropped"] = [figures.get("dropped_requested"), dropped_packets(sock)]
         elif isinstance(action, Status) and (shown := PERCENT.search(action.text)):
             figures["progress"].append([now, int(shown[1])])
         else:
@@ -120,7 +135,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
         if session.from_server.joined:
             joined.set()
 
-    run, keys = _client(host, int(port), name, directory, observe)
+    run, keys, sock = _client(host, int(port), name, directory, observe)
 
     def type_when_told() -> None:
         """The go comes through `docker exec` to one student after another: it names a moment
@@ -129,6 +144,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
             figures["told"] = time.monotonic()
             _sleep_until(float(start[0]))
             figures.update(requested=time.monotonic(), cpu_requested=container_cpu_seconds())
+            figures["dropped_requested"] = dropped_packets(sock)
             keys.write(f"get {file_name}\n")
         keys.close()  # end of input: the client quits once the file has come
 
@@ -155,7 +171,7 @@ def teacher_chat(host: str, port: str, names: str, interval: str, limit: str) ->
                 all_joined.set()
 
     for name in who:
-        run, keys = _client(host, int(port), name, "/tmp", observe)
+        run, keys, _sock = _client(host, int(port), name, "/tmp", observe)
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         clients.append((thread, keys))

@@ -21,6 +21,9 @@ with `scripts/lab files add`, and each round measures, over labnet:
   apart from the time the server and the machine's load took to pass it on. A client that
   joins is shown the chat's last lines again, earlier rounds' with the same numbers: only
   lines typed since this round's chat began count.
+- the packets each student's kernel dropped on arrival while it downloaded (its receive
+  buffer full: SO_MEMINFO, `ss -m`'s d): each waits for a retransmission, and all that
+  follows it in the stream, a chat line too, waits with it.
 - the CPU the lab got: its containers' core-seconds over the `get`'s wall clock. On a
   machine shared with other work, Docker's containers together weigh as much as one
   process of the host (cgroup v1's cpu.shares): chat latency then measures that load.
@@ -184,6 +187,9 @@ class GetRound:
     """Students whose go came after the moment it named (they asked as soon as it came)."""
     lab_cores: float | None = None
     """The server's and the students' containers' core-seconds over the `get`'s wall clock."""
+    dropped: list[int] = field(default_factory=list)
+    """Each student's packets its kernel dropped on arrival during its `get` (the receive buffer
+    full: SO_MEMINFO), where every student's kernel said."""
     timelines: dict[str, list] = field(default_factory=dict)
     """Each student's [seconds since the first request, percent received] (in --json only): who
     fell behind, and when."""
@@ -224,6 +230,13 @@ class ClassFigures:
             ("the same to a client not downloading: p99", idle and [percentile(idle, 99)], "ms", ""),
             ("a line's wait behind the file: p50", behind and [percentile(behind, 50)], "ms", ""),
             ("a line's wait behind the file: p99", behind and [percentile(behind, 99)], "ms", ""),
+            (
+                "packets a student's kernel dropped (buffer full): median",
+                self._drops(statistics.median),
+                "",
+                "",
+            ),
+            ("packets a student's kernel dropped (buffer full): most", self._drops(max), "", ""),
             ("CPU the lab's containers got during `get`", self._lab_cores(), "cores", ""),
             ("server's container, `get`", per_gib(gets, "sender_cpu"), "core-s/GiB", ""),
             ("server's container, plain TCP", per_gib(tcp, "sender_cpu"), "core-s/GiB", ""),
@@ -291,6 +304,9 @@ class ClassFigures:
 
     def _request_spreads(self) -> list[float]:
         return [g.request_spread_ms for g in self.gets if g.request_spread_ms is not None]
+
+    def _drops(self, which) -> list[float]:
+        return [which(g.dropped) for g in self.gets if g.dropped]
 
     def _lab_cores(self) -> list[float]:
         return [g.lab_cores for g in self.gets if g.lab_cores is not None]
@@ -593,6 +609,7 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         else ((transfers.sender_cpu + students_cpu) / (last - first))
     )
     behind = behind_file_ms(reports, chatted)
+    dropped = [report.get("dropped") or [None, None] for report in reports]
     late = sum(report["told"] > start_at for report in reports)
     spread_ms = (max(requested) - first) * 1000
     return GetRound(
@@ -602,6 +619,9 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         chatted["sent"],
         memory,
         behind_file_ms=behind,
+        dropped=[]
+        if any(None in pair for pair in dropped)
+        else [after - before for before, after in dropped],
         lab_cores=cores,
         request_spread_ms=spread_ms,
         late_starts=late,
