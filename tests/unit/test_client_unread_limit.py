@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 
 import pytest
@@ -101,7 +102,7 @@ def test_the_buffer_shrinks_to_no_less_than_half_its_size_a_measure():
     drain(buffer, clock, 10 * MB, 0.5)
     assert fake.sizes[0] == 6 * MB // 4, "half the size autotuning had reached (it reports twice that)"
     assert fake.sizes[-1] == MIN_LIMIT_BYTES, "the drain's own size, measures later"
-    steps = list(zip(fake.sizes, fake.sizes[1:]))
+    steps = list(itertools.pairwise(fake.sizes))
     assert steps and all(after >= before // 2 for before, after in steps), fake.sizes
 
 
