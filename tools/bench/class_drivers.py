@@ -126,8 +126,8 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
         if isinstance(action, FileStarted):
             figures["started"] = now
         elif isinstance(action, FileSaved):
-            figures.update(saved=now, size=action.size, path=action.path, cpu_saved=container_cpu_seconds())
-            figures["dropped"] = [figures.get("dropped_requested"), dropped_packets(sock)]
+            figures.update(saved=now, size=action.size, path=action.path)
+            figures.update(cpu_saved=container_cpu_seconds(), dropped_saved=dropped_packets(sock))
         elif isinstance(action, Status) and (shown := PERCENT.search(action.text)):
             figures["progress"].append([now, int(shown[1])])
         else:
@@ -144,7 +144,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
             figures["told"] = time.monotonic()
             _sleep_until(float(start[0]))
             figures.update(requested=time.monotonic(), cpu_requested=container_cpu_seconds())
-            figures["dropped_requested"] = dropped_packets(sock)
+            figures.update(dropped_requested=dropped_packets(sock))
             keys.write(f"get {file_name}\n")
         keys.close()  # end of input: the client quits once the file has come
 

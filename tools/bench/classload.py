@@ -165,11 +165,17 @@ def per_gib(rounds: list[Transfers], who: str) -> list[float]:
     return [value for t in rounds for value in t.per_gib(getattr(t, who))]
 
 
-def cpu_used(pairs: list) -> float | None:
-    """Core-seconds between each [before, after] pair, added up (None if any is unknown)."""
+def differences(pairs: list) -> list | None:
+    """Each [before, after] pair's after less before (None if there are none or any is unknown)."""
     if not pairs or any(None in pair for pair in pairs):
         return None
-    return sum(after - before for before, after in pairs)
+    return [after - before for before, after in pairs]
+
+
+def cpu_used(pairs: list) -> float | None:
+    """Core-seconds between each [before, after] pair, added up (None if any is unknown)."""
+    spans = differences(pairs)
+    return None if spans is None else sum(spans)
 
 
 @dataclass
@@ -609,7 +615,9 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         else ((transfers.sender_cpu + students_cpu) / (last - first))
     )
     behind = behind_file_ms(reports, chatted)
-    dropped = [report.get("dropped") or [None, None] for report in reports]
+    dropped = differences(
+        [(report.get("dropped_requested"), report.get("dropped_saved")) for report in reports]
+    )
     late = sum(report["told"] > start_at for report in reports)
     spread_ms = (max(requested) - first) * 1000
     return GetRound(
@@ -619,9 +627,7 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         chatted["sent"],
         memory,
         behind_file_ms=behind,
-        dropped=[]
-        if any(None in pair for pair in dropped)
-        else [after - before for before, after in dropped],
+        dropped=dropped or [],
         lab_cores=cores,
         request_spread_ms=spread_ms,
         late_starts=late,
