@@ -196,6 +196,11 @@ class FtpControl(Connection):
             self.ftp.receive_data(data)
             self.loop.touch(self)  # its step comes this turn: `handle_input`
 
+    def said_everything(self) -> bool:
+        """Its client closed its side and every line it sent has run. Until then a hang-up is
+        not the last word: a QUIT read with it but not yet run says the client meant to end."""
+        return not self.ftp.has_work and not self.peer_alive()
+
     def _upload_outlives_quit(self) -> bool:
         """QUIT came during an upload whose data connection is still open."""
         data = self.data
@@ -752,13 +757,13 @@ class FtpDoor(Door):
 
     def before_input(self) -> None:
         """Ports for the PASVs waiting, Delays that are over, and each ended upload's
-        outcome once its time is up (or its client is gone)."""
+        outcome once its time is up (or its client is gone, every line it sent run)."""
         if self._waiting_for_port:
             self._waiting_for_port.serve(self.loop.now, self._listen, self._no_port)
         if self._delayed:  # asked every turn: no copy of an empty table
             self._end_delays()
         for data, due in list(self._settling.items()):
-            if self.loop.now < due and data.control.peer_alive():
+            if self.loop.now < due and not data.control.said_everything():
                 continue
             del self._settling[data]
             if data.control.data is not data:

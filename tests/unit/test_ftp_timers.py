@@ -129,6 +129,29 @@ def test_a_stalled_upload_is_broken_at_the_first_pass_after_the_data_timeout(ser
     peer.close()
 
 
+def test_an_upload_is_kept_when_quit_and_hang_up_are_read_after_its_end(server, port, tmp_path):
+    """The upload's EOF is read first; then a QUIT line and the control's EOF come in one read.
+    The settle must not take that hang-up for a killed client's before the QUIT has run
+    (RFC 959: the client meant to end here). The clock stands still: the client's words decide."""
+    control, peer = logged_in(server, port)
+    data_peer = open_passive(server, peer)
+    assert b"150" in command(server, peer, "STOR quick.bin")
+    data = control.data
+    data_peer.sendall(b"all of it")
+    data_peer.close()
+    for _ in range(10):
+        if data.interest_paused:
+            break
+        server.turn()
+    assert data.interest_paused, "the loop read the upload to its end (and stopped reading there)"
+    peer.sendall(b"QUIT\r\n")
+    peer.close()
+    for _ in range(10):
+        server.turn()
+    assert control.state is State.CLOSED
+    assert (tmp_path / "quick.bin").read_bytes() == b"all of it"
+
+
 def test_a_passive_connection_never_made_ends_the_transfer_at_the_first_pass_after_its_deadline(
     server, clock, port, tmp_path
 ):
