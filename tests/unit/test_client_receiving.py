@@ -133,3 +133,19 @@ def test_a_gathering_socket_wakes_the_loop_past_its_mark_and_a_read_takes_what_c
         assert gather(ours, 1)
         theirs.sendall(b"c")
         assert selector.select(5), "gathering no more: one byte wakes it"
+
+
+def window_clamp(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_WINDOW_CLAMP)
+
+
+@pytest.mark.skipif(not CAN_GATHER, reason="gathering is Linux's SO_RCVLOWAT")
+def test_a_mark_above_the_window_is_set_at_the_window_and_leaves_the_window_as_it_was(tcp_pair):
+    """Asked for a mark above its window, Linux would grow the buffer to it and clamp the window
+    there, and autotuning might never grow it again (receiving.py): the mark stops at the window."""
+    ours, _theirs = tcp_pair
+    window = window_clamp(ours)
+    assert gather(ours, 4 * window) == window
+    assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == window
+    assert window_clamp(ours) == window, "the window is autotuning's still"
+    assert gather(ours, 1) == 1
