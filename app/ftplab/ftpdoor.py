@@ -83,14 +83,18 @@ UPLOAD_SETTLE_POLL_SECONDS = 0.05
 """How often the loop looks at uploads settling."""
 
 
-RETR_UNSENT_BYTES = 256 * 1024
+RETR_UNSENT_BYTES = 64 * 1024
 """What a RETR in clear lets the kernel hold unsent on its data connection (TCP_NOTSENT_LOWAT).
 Without a bound, one sendfile fills the whole send buffer (up to 4 MiB), and what the reader's
 window cannot take yet is sent later in the *reader's* context, when its ACK opens the window:
 on loopback ftplib's client spent about a third more CPU per GiB against the door than against
 pyftpdlib (which sends 64 KiB a call), and it was the bottleneck. Bounded, the server sends
 those bytes itself (its kernel time, a few more wake-ups), each sendfile call is short, and the
-reader only reads. In-flight bytes are not limited: a long fat link keeps its speed. Not under
+reader only reads. The tighter the better, down to pyftpdlib's 64 KiB: a 1 GiB RETR through
+ftplib on loopback into tmpfs went from 1.56 to 1.99 GB/s (eight rounds, faster in each), the
+client's core-seconds per GiB from 0.66 to 0.54 and the server's from 0.34 to 0.15; onto the
+disk from 1.78 to 2.27 GB/s; 32 KiB gained nothing more, and 1 MiB was slower than 256 KiB.
+In-flight bytes are not limited: a long fat link keeps its speed. Not under
 TLS: its records are not sent by sendfile, and the server's work there dwarfs this. Nor for a
 file no bigger than the bound: all of it may be unsent at once anyway, and the many small RETRs
 of a busy door are spared a system call each."""
