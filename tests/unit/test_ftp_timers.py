@@ -82,6 +82,15 @@ def open_passive(server, peer: socket.socket) -> socket.socket:
     return data
 
 
+def uploading(server, port: int, name: str) -> tuple[FtpControl, socket.socket, socket.socket]:
+    """ana logged in, a passive data connection made and `STOR name` answered 150: the control
+    connection, its peer's socket and the data connection's peer socket."""
+    control, peer = logged_in(server, port)
+    data_peer = open_passive(server, peer)
+    assert b"150" in command(server, peer, f"STOR {name}")
+    return control, peer, data_peer
+
+
 def test_a_control_connection_that_never_logs_in_is_refused_at_the_first_pass_after_the_join_timeout(
     server, clock, port
 ):
@@ -112,9 +121,7 @@ def test_a_command_moves_the_idle_deadline_later_and_the_visitor_is_refused_only
 
 
 def test_a_stalled_upload_is_broken_at_the_first_pass_after_the_data_timeout(server, clock, port):
-    control, peer = logged_in(server, port)
-    data_peer = open_passive(server, peer)
-    assert b"150" in command(server, peer, "STOR stalled.txt")
+    control, peer, data_peer = uploading(server, port, "stalled.txt")
     data = control.data
     data_peer.sendall(b"the first bytes, then nothing")
     server.turn()
@@ -133,9 +140,7 @@ def test_an_upload_is_kept_when_quit_and_hang_up_are_read_after_its_end(server, 
     """The upload's EOF is read first; then a QUIT line and the control's EOF come in one read.
     The settle must not take that hang-up for a killed client's before the QUIT has run
     (RFC 959: the client meant to end here). The clock stands still: the client's words decide."""
-    control, peer = logged_in(server, port)
-    data_peer = open_passive(server, peer)
-    assert b"150" in command(server, peer, "STOR quick.bin")
+    control, peer, data_peer = uploading(server, port, "quick.bin")
     data = control.data
     data_peer.sendall(b"all of it")
     data_peer.close()
@@ -169,9 +174,7 @@ def test_a_passive_connection_never_made_ends_the_transfer_at_the_first_pass_aft
 
 
 def test_a_control_connection_is_not_idle_while_its_upload_moves(server, clock, port):
-    control, peer = logged_in(server, port)
-    data_peer = open_passive(server, peer)
-    assert b"150" in command(server, peer, "STOR slow.txt")
+    control, peer, data_peer = uploading(server, port, "slow.txt")
     for _ in range(round(2 * IDLE_TIMEOUT / 10)):  # twice the idle timeout, a line every 10 s
         advance(server, clock, 10.0)
         data_peer.sendall(b"a line\n")
@@ -184,9 +187,7 @@ def test_a_control_connection_is_not_idle_while_its_upload_moves(server, clock, 
 def test_a_transfer_that_outlasts_the_idle_timeout_counts_as_activity_when_it_ends(server, clock, port):
     """An upload that kept the control busy for twice the idle timeout ends (here with no reply
     queued, the quietest way): the visitor is refused only an idle timeout after its last move."""
-    control, peer = logged_in(server, port)
-    data_peer = open_passive(server, peer)
-    assert b"150" in command(server, peer, "STOR slow.txt")
+    control, peer, data_peer = uploading(server, port, "slow.txt")
     for _ in range(round(2 * IDLE_TIMEOUT / 10)):
         advance(server, clock, 10.0)
         data_peer.sendall(b"a line\n")
