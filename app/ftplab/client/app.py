@@ -64,8 +64,6 @@ class ClientApp:
         self._buffers = ReceiveBuffers()
         self._gathering = 1
         """The bytes the kernel gathers before the socket wakes the loop (its SO_RCVLOWAT)."""
-        self._wanted = 1
-        """The mark the session asked for: `_gathering` may be below it while the window is."""
         self._unread_limit = UnreadLimit(sock)
         self._selector = selectors.DefaultSelector()
         self._console_watch = ConsoleWatch(self._selector, console, self._on_console)
@@ -119,10 +117,9 @@ class ClientApp:
             return False
         wanted = self.session.downloads.bytes_to_gather()
         resized = self._unread_limit.follow(arriving=wanted > 1)  # (unread_limit.py)
-        if wanted != self._wanted or resized or self._gathering < wanted:  # a window below the mark may grow
-            self._wanted = wanted
-            if (mark := gather(self.sock, wanted)) is not None:
-                self._gathering = mark
+        asking = wanted != self._gathering or resized  # below `wanted` while the window is: asks again
+        if asking and (mark := gather(self.sock, wanted)) is not None:
+            self._gathering = mark
         return self._gathering > 1
 
     def _wait_seconds(self, gathering: bool) -> float | None:
@@ -146,7 +143,7 @@ class ClientApp:
             self.session.connect_failed()
             return
         sock.setblocking(False)
-        self.sock, self._gathering, self._wanted, self._unread_limit = sock, 1, 1, UnreadLimit(sock)
+        self.sock, self._gathering, self._unread_limit = sock, 1, UnreadLimit(sock)
         self._selector.register(sock, selectors.EVENT_READ, self._on_socket)
         self.session.connection_made()
 
