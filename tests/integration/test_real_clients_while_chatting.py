@@ -282,8 +282,8 @@ def test_a_mirror_retrying_past_its_address_limit_evicts_no_one_else(start_serve
     with (
         Chatter(server.port, source="127.0.0.2") as chat,
         socket.create_connection((HOST, port), timeout=TIMEOUT, source_address=("127.0.0.4", 0)) as bob,
+        bob.makefile("rb") as replies,  # closed even when the test is skipped (no lftp here)
     ):
-        replies = bob.makefile("rb")
         assert replies.readline().startswith(b"220 ")
         done = lftp_defaults(port, f"mirror --parallel=10 /tree {copy}", tmp_path / "lftp.log")
         chat.check()
