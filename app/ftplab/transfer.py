@@ -73,7 +73,7 @@ class HashCache:
         """One transfer less waits for `digest`; the last one's going forgets it (a file that
         failed is then read anew by the next download that asks)."""
         digest.users -= 1
-        if digest.users == 0 and self._making.get(identity) is digest:
+        if digest.users == 0:  # `making` shares one digest per identity: this is the one held
             del self._making[identity]
 
     def get(self, identity: tuple) -> str | None:
