@@ -5,6 +5,7 @@ targets) do what they say. No speed is asserted here: targets live in the bench'
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,7 +46,8 @@ def test_a_quick_run_measures_every_part(tmp_path):
     command += ["--clients", "20", "--crowds", "20", "--generators", "2", "--output", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-2000:]
-    found = tables(output.read_text())
+    text = output.read_text()
+    found = tables(text)
 
     missing = vsftpd_missing()
     tls_labels = [
@@ -65,6 +67,8 @@ def test_a_quick_run_measures_every_part(tmp_path):
         (label, place) for label in plain_labels + tls_labels for place in ("tmpfs", "disk")
     }
     assert all("**" in cell for row in transfers for cell in row[2:])  # GB/s and CPU per GiB measured
+    by_thread = re.search(r"by thread: .*into tmpfs: the loop's (.*), the helpers' (.*);", text)
+    assert by_thread and all("**" in figure for figure in by_thread.groups()), "the client's threads measured"
     over_plain = found["TLS over plain text: the same file from the same kind of server"]
     assert {(row[0], row[1]) for row in over_plain} == {
         (label, place) for label in tls_labels for place in ("tmpfs", "disk")
@@ -194,6 +198,18 @@ def test_a_server_cpu_ratio_counts_only_runs_where_the_server_in_clear_used_ten_
     plain = [transfers.Sample(0.5, 0.5, 0.01), transfers.Sample(0.5, 0.5, 0.2)]
     assert transfers.countable(tls, plain) == ([tls[1]], [plain[1]])
     assert transfers.over_plain(transfers.seconds, tls, plain) == "2.00 / **2.00** / 2.00×"
+
+
+def test_the_verified_gets_client_cpu_is_split_between_its_loop_and_its_helpers():
+    get = transfers.Row("get", "ftplab verified `get` (the real client)", run=lambda *_: None)
+    sample = transfers.Sample
+    get.samples = {
+        "tmpfs": [sample(1.0, 1.5, 0.2, loop_cpu=0.25), sample(1.0, 1.25, 0.2, loop_cpu=0.5)],
+        "disk": [sample(1.0, 2.0, 0.2, loop_cpu=1.0), sample(1.0, 9.0, 0.2)],  # the second did not say
+    }
+    said = transfers.client_threads(get, ["tmpfs", "disk"], gib=0.5)
+    assert "into tmpfs: the loop's 0.50 / **0.75** / 1.00, the helpers' 1.50 / **2.00** / 2.50" in said
+    assert "into disk: the loop's 2.00 / **2.00** / 2.00, the helpers' 2.00 / **2.00** / 2.00" in said
 
 
 def test_time_wait_sockets_are_counted_by_address():

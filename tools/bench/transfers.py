@@ -52,6 +52,9 @@ class Sample:
     server_cpu: float
     tls: str = ""
     """The TLS version and cipher the client negotiated ("" in clear)."""
+    loop_cpu: float | None = None
+    """ftplab's client only: its loop's own thread (receiving, parsing); the rest of client_cpu
+    is its helper threads' SHA-256 and writes."""
 
 
 @dataclass
@@ -78,7 +81,8 @@ def timed(settings: Settings, server: servers.Server, arguments: list[str]) -> S
     server_before = server.cpu()
     report = run_peer(settings, arguments)
     server.wait_for_sessions()
-    return Sample(report["seconds"], report["cpu"], server.cpu() - server_before, report.get("tls", ""))
+    server_cpu = server.cpu() - server_before
+    return Sample(report["seconds"], report["cpu"], server_cpu, report.get("tls", ""), report.get("loop_cpu"))
 
 
 def sink_path(directory: Path) -> Path:
@@ -239,6 +243,22 @@ def per_gib(settings: Settings, samples: list[Sample], which: str) -> list[float
     return [value / gib for value in values]
 
 
+def client_threads(get: Row, places: list[str], gib: float) -> str:
+    """Where the verified `get`'s client core-seconds went (`gib` GiB a run): its loop's thread and
+    its helpers, in core-s/GiB."""
+    split = []
+    for place in places:
+        measured = [s for s in get.samples[place] if s.loop_cpu is not None]
+        loop = [s.loop_cpu / gib for s in measured]
+        helpers = [(s.client_cpu - s.loop_cpu) / gib for s in measured]
+        split.append(f"into {place}: the loop's {spread(loop)}, the helpers' {spread(helpers)}")
+    return (
+        "The verified `get`'s client core-s/GiB by thread: its loop's own (receiving, parsing) and its "
+        "two helpers' (SHA-256, writing; app/ftplab/client/download_file.py says which chunks the loop "
+        f"does itself); {'; '.join(split)}."
+    )
+
+
 def sha256_speed(mib: int = HASHED_MIB) -> float:
     """GB/s of SHA-256 alone on one core (hashlib, 1 MiB at a time, from memory): the most any
     verified download can reach, as one stream of SHA-256 cannot be shared between cores."""
@@ -284,6 +304,7 @@ def section(
             f"Into: {'; '.join(where)}.",
             f"SHA-256 alone on one core (hashlib, once a run): {spread(hashing)} GB/s; no verified",
             "download is faster, and the targets say where that is below what they ask.",
+            client_threads(rows["get"], places, settings.big_bytes / GIB),
         ],
         header=[
             "",
