@@ -25,7 +25,7 @@ from typing import Protocol
 
 from .connection import Connection
 from .endpoints import Loop
-from .net import address_key, watch_for_dead_peer
+from .net import address_key, resend_losses_soon, watch_for_dead_peer
 from .protocol import ErrorCode
 from .session import ADDRESS_CHAT_BURST_LINES, ADDRESS_CHAT_LINES_PER_SECOND, Allowance
 
@@ -41,8 +41,8 @@ MAX_CLOSING = 64
 ACCEPT_PAUSE_SECONDS = 0.5
 
 OPTIONS_INHERITED = sys.platform.startswith("linux")
-"""A socket Linux accepts inherits its listener's TCP_NODELAY, keepalive and TCP_USER_TIMEOUT
-settings (tests/unit/test_admission.py checks it): set once on the listener, not six system
+"""A socket Linux accepts inherits its listener's TCP_NODELAY, keepalive, TCP_USER_TIMEOUT and
+retransmission floor (tests/unit/test_admission.py checks it): set once on the listener, not six system
 calls per connection. Elsewhere each accepted socket gets them."""
 
 FD_SETSIZE = 1024
@@ -188,9 +188,11 @@ class Admission:
         connection.refuse(code, message_key, limit=limit)
 
     def tune(self, sock: socket.socket) -> None:
-        """No Nagle delay on replies, and a dead peer noticed (--data-timeout)."""
+        """No Nagle delay on replies, a lost packet resent soon, and a dead peer noticed
+        (--data-timeout)."""
         with contextlib.suppress(OSError):  # not TCP: a socket pair in the unit tests
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        resend_losses_soon(sock)
         watch_for_dead_peer(sock, user_timeout_ms=int(self._limits.dead_peer_seconds * 1000))
 
     def _problem(self, place: Place) -> tuple | None:

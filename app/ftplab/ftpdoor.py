@@ -55,6 +55,7 @@ from .connection import HIGH_WATER_BYTES, Connection, State
 from .endpoints import Door, Loop
 from .ftp.replies import reply
 from .messages import Messages, human_size
+from .net import resend_losses_soon
 from .passive import PassiveListener, PassivePorts, WaitingLine
 from .protocol import ErrorCode
 from .session import Allowance
@@ -344,6 +345,7 @@ class FtpData(Connection):
         """An active data connection to `target`, connecting (None if that failed at once)."""
         sock = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
+        resend_losses_soon(sock)
         result = sock.connect_ex(target)
         if result not in (0, errno.EINPROGRESS):
             sock.close()

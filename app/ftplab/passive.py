@@ -22,6 +22,8 @@ import logging
 import socket
 from collections.abc import Callable, Iterator
 
+from .net import resend_losses_soon
+
 log = logging.getLogger("ftplab.server")
 
 
@@ -50,6 +52,7 @@ class PassivePorts:
             sock = _nonblocking_socket(family)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                resend_losses_soon(sock)  # the data connection it accepts inherits it
                 sock.bind((host, port))
                 sock.listen(1)
                 return sock, port or sock.getsockname()[1]

@@ -1,4 +1,5 @@
-"""A TCP connection on loopback, and what its kernel holds: for tests of pacing and receiving."""
+"""A TCP connection on loopback, and what its kernel holds and how it resends: for tests of
+pacing, receiving and socket options."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import struct
 import termios
 
+from ftplab.net import RETRANSMIT_FLOOR_US, TCP_RTO_MIN_US
 from ftplab.pacing import unsent_bytes
 
 
@@ -35,3 +37,32 @@ def send_until_full(sock: socket.socket, chunk: bytes = b"f" * (256 * 1024)) -> 
         while True:
             sock.send(chunk)
     return (unsent_bytes(sock) or 0) > 0
+
+
+LINUX_RETRANSMIT_FLOOR_US = 200_000
+"""Linux's own floor for the retransmission timer (TCP_RTO_MIN), where nothing lowers it."""
+
+
+def retransmit_floor_us(sock: socket.socket) -> int | None:
+    """The least the kernel waits before it resends a lost packet on `sock`, in microseconds
+    (whole clock ticks: 50 ms reads 52,000 at 250 Hz); None where it cannot say (before Linux
+    6.15)."""
+    try:
+        return sock.getsockopt(socket.IPPROTO_TCP, TCP_RTO_MIN_US)
+    except OSError:
+        return None
+
+
+def _kernel_sets_retransmit_floor() -> bool:
+    with socket.socket() as probe:
+        return retransmit_floor_us(probe) is not None
+
+
+KERNEL_SETS_RETRANSMIT_FLOOR = _kernel_sets_retransmit_floor()
+"""Linux 6.15+: a socket's own floor can be set and read (TCP_RTO_MIN_US)."""
+
+
+def has_lowered_retransmit_floor(sock: socket.socket) -> bool:
+    """Whether `sock`'s floor is RETRANSMIT_FLOOR_US (to a clock tick), not the kernel's own."""
+    floor = retransmit_floor_us(sock)
+    return floor is not None and RETRANSMIT_FLOOR_US <= floor < RETRANSMIT_FLOOR_US + 10_000

@@ -15,6 +15,7 @@ from ftplab.admission import ACCEPT_PAUSE_SECONDS, Admission, Limits, Listener
 from ftplab.connection import State
 from ftplab.net import KEEPALIVE_IDLE_SECONDS
 from ftplab.protocol import ErrorCode
+from support.tcp import KERNEL_SETS_RETRANSMIT_FLOOR, has_lowered_retransmit_floor
 from support.waiting import wait_until
 
 
@@ -158,3 +159,4 @@ def test_a_client_socket_has_the_listeners_options(started):
         assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE_SECONDS
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
+        assert has_lowered_retransmit_floor(accepted) or not KERNEL_SETS_RETRANSMIT_FLOOR

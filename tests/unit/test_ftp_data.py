@@ -1,5 +1,6 @@
-"""An FTP data connection's socket for a RETR in clear: the kernel holds at most
-RETR_UNSENT_BYTES of the file unsent (see ftpdoor.RETR_UNSENT_BYTES for why)."""
+"""An FTP data connection's socket: for a RETR in clear the kernel holds at most
+RETR_UNSENT_BYTES of the file unsent (see ftpdoor.RETR_UNSENT_BYTES for why), and one the
+server connects resends a lost packet soon (net.resend_losses_soon)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from loop_fakes import FakeTime, make_loop
 from ftplab import ftp
 from ftplab.ftpdoor import RETR_UNSENT_BYTES, FtpControl, FtpData
 from ftplab.storage import OpenFile
+from support.tcp import KERNEL_SETS_RETRANSMIT_FLOOR, has_lowered_retransmit_floor
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_NOTSENT_LOWAT"), reason="no TCP_NOTSENT_LOWAT")
 
@@ -66,3 +68,13 @@ def test_an_upload_leaves_the_socket_as_it_was(data: FtpData):
     before = unsent_limit(data)
     data.begin(ftp.ReceiveUpload(upload=None))
     assert unsent_limit(data) == before
+
+
+@pytest.mark.skipif(not KERNEL_SETS_RETRANSMIT_FLOOR, reason="Linux 6.15+: TCP_RTO_MIN_US")
+def test_an_active_data_connection_resends_a_lost_packet_soon(data: FtpData):
+    """PORT/EPRT: the server connects; its socket gets the floor the door's listeners give theirs."""
+    with socket.create_server(("127.0.0.1", 0)) as client_listening:
+        active = FtpData.connect(data.control, client_listening.getsockname())
+        assert active is not None
+        with active.sock:
+            assert has_lowered_retransmit_floor(active.sock)

@@ -1,5 +1,6 @@
 """The passive ports: handed out in turn, refused only while every one is listening,
-and reusable at once after a data connection on them ended (TIME-WAIT)."""
+reusable at once after a data connection on them ended (TIME-WAIT), and what they accept
+resends a lost packet soon."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from ftplab.passive import PassivePorts, parse_port_range
 from support.ports import two_free_ports
+from support.tcp import KERNEL_SETS_RETRANSMIT_FLOOR, has_lowered_retransmit_floor
 
 HOST = "127.0.0.1"
 
@@ -47,6 +49,16 @@ def test_no_range_means_any_port():
     listener, port = PassivePorts(None).listen(HOST, socket.AF_INET, "test")
     assert port > 0 and port == listener.getsockname()[1]
     listener.close()
+
+
+@pytest.mark.skipif(not KERNEL_SETS_RETRANSMIT_FLOOR, reason="Linux 6.15+: TCP_RTO_MIN_US")
+def test_a_data_connection_resends_a_lost_packet_as_soon_as_the_control_connection():
+    listener, port = PassivePorts(None).listen(HOST, socket.AF_INET, "test")
+    with listener, socket.create_connection((HOST, port), timeout=5):
+        listener.setblocking(True)
+        data, _ = listener.accept()
+        with data:
+            assert has_lowered_retransmit_floor(data)
 
 
 def test_a_listener_of_the_range_costs_no_call_to_learn_its_port_or_to_stop_blocking(monkeypatch):
