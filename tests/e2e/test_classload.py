@@ -43,8 +43,11 @@ def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
     assert got.rss_kib["hwm_kib"] > 5 * 1024, got.rss_kib
     assert got.late_starts in range(STUDENTS + 1) and got.request_spread_ms >= 0, got
     assert len(got.timelines) == STUDENTS
-    # Every student's kernel said how many packets it dropped (Linux does: SO_MEMINFO).
-    assert len(got.dropped) == STUDENTS and min(got.dropped) >= 0, got.dropped
+    # Every student's kernel and the server's said what TCP did (Linux does: /proc/net/netstat).
+    for counted in (got.refused, got.duplicates):
+        assert len(counted) == STUDENTS and min(counted) >= 0, got
+    assert set(got.server_tcp) == {"refused", "duplicates", "timeouts", "probes"}, got.server_tcp
+    assert min(got.server_tcp.values()) >= 0, got.server_tcp
     for timeline in got.timelines.values():  # from the request (0 %) to the saved file, in order
         assert timeline[0][1] == 0 and timeline[-1][1] == 100, timeline
         assert timeline == sorted(timeline), timeline

@@ -8,18 +8,20 @@ from dataclasses import replace
 
 import pytest
 
-from bench import classload
+from bench import class_drivers, classload
 from bench.classload import (
     ClassFigures,
     ClassSettings,
     GetRound,
     Transfers,
     behind_file_ms,
+    counters_between,
     cpu_used,
     downloading_chat_ms,
     jain_index,
     parse_args,
     percentile,
+    student_counts,
     timelines,
 )
 
@@ -107,7 +109,9 @@ def _figures(student_rates: list[float], chat_ms: list[float], hwm_mib: float) -
             behind_file_ms=[2.0, 4.0],
             lab_cores=0.5,
             request_spread_ms=6.5,
-            dropped=[0, 3, 7, 120][: len(student_rates)],
+            refused=[0, 3, 7, 120][: len(student_rates)],
+            duplicates=[1, 1, 2, 30][: len(student_rates)],
+            server_tcp={"refused": 0, "duplicates": 0, "timeouts": 12, "probes": 40},
         )
     )
     figures.bridge.append(Transfers([100.0] * len(student_rates), 400.0, gib=2.0, sender_cpu=1.0))
@@ -139,8 +143,11 @@ def test_the_table_says_which_targets_are_met():
     assert _row(table, "a line's wait behind the file: p99")[1:3] == ["4.000", "ms"]
     assert _row(table, "CPU the lab's containers got during `get`")[1:3] == ["0.500", "cores"]
     assert _row(table, "the students' requests, first to last")[1:3] == ["6.500", "ms"]
-    assert _row(table, "packets a student's kernel dropped (buffer full): median")[1] == "5.000"
-    assert _row(table, "packets a student's kernel dropped (buffer full): most")[1] == "120.0"
+    assert _row(table, "arrivals a student's kernel refused (no room): median")[1] == "5.000"
+    assert _row(table, "arrivals a student's kernel refused (no room): most")[1] == "120.0"
+    assert _row(table, "arrivals a student already had (resent): median")[1] == "1.500"
+    assert _row(table, "the server's retransmission timeouts")[1] == "12.0"
+    assert _row(table, "the server's tail-loss probes")[1] == "40.0"
     assert not [line for line in table if "asked late" in line]
 
 
@@ -209,3 +216,31 @@ def test_a_lab_that_would_not_go_down_is_said_not_hidden(tmp_path, monkeypatch, 
     said = capsys.readouterr().err
     assert "the lab was not wholly taken down" in said
     assert "labnet is still in use" in said
+
+
+NETSTAT = """\
+TcpExt: SyncookiesSent DelayedACKLost TCPTimeouts TCPLossProbes TCPBacklogDrop TCPRcvQDrop TCPZeroWindowDrop
+TcpExt: 0 7 3 11 1 4 2
+IpExt: InNoRoutes InOctets
+IpExt: 0 1234
+"""
+
+
+def test_the_tcp_counters_are_read_by_name_and_summed_by_what_they_say():
+    assert class_drivers.tcp_counters(NETSTAT) == {"refused": 7, "duplicates": 7, "timeouts": 3, "probes": 11}
+
+
+def test_tcp_counters_that_the_kernel_lacks_are_not_said():
+    assert class_drivers.tcp_counters(NETSTAT.replace("TCPLossProbes", "Other")) is None
+    assert class_drivers.tcp_counters("") is None
+
+
+def test_each_students_counts_are_their_growth_over_the_get_and_none_if_one_was_not_said():
+    said = {"refused": 2, "duplicates": 5, "timeouts": 0, "probes": 0}
+    later = {**said, "refused": 9}
+    reports = [{"tcp_requested": said, "tcp_saved": later}, {"tcp_requested": said, "tcp_saved": said}]
+    assert student_counts(reports, "refused") == [7, 0]
+    assert student_counts(reports, "duplicates") == [0, 0]
+    assert student_counts([*reports, {"tcp_requested": None, "tcp_saved": said}], "refused") is None
+    assert counters_between(said, later) == {"refused": 7, "duplicates": 0, "timeouts": 0, "probes": 0}
+    assert counters_between(None, later) == {}

@@ -13,8 +13,8 @@ Modes:
                                            moment AT and types `get FILE`, then quits; reports
                                            when the go came, when it asked, when the file was
                                            verified and saved, the chat lines it received and its
-                                           progress lines' percentages, with their times, and the
-                                           packets its kernel dropped meanwhile (buffer full)
+                                           progress lines' percentages, with their times, and its
+                                           container's TCP counters then (tcp_counters)
   chat HOST PORT NAMES INTERVAL LIMIT      the teacher's chatter: several clients (NAMES, by
                                            commas) take turns to send a timestamped line every
                                            INTERVAL seconds from `go` until stdin ends (or LIMIT);
@@ -25,7 +25,7 @@ Modes:
   receive HOST PORT SINK                   plain TCP: receives until the end; SINK `-` discards,
                                            a directory writes a file there (removed after)
   rss INTERVAL                             samples the ftplab server's VmRSS until stdin ends, and
-                                           the container's CPU time over that while
+                                           the container's CPU time and TCP counters over that while
 """
 
 from __future__ import annotations
@@ -45,10 +45,21 @@ PERCENT = re.compile(r"(\d+) ?%")
 """The share of the file a student's progress line shows (redrawn every quarter of a second)."""
 RECEIVE_BYTES = 1024 * 1024
 JOIN_SECONDS = 60.0
-SO_MEMINFO = getattr(socket, "SO_MEMINFO", 55)
-SK_MEMINFO_DROPS = 8
-"""SO_MEMINFO gives Linux's sk_meminfo counters as 32-bit numbers; this one counts the packets
-the kernel dropped on arrival because the receive buffer was full (`ss -m`'s d)."""
+TCP_COUNTERS = {
+    "refused": ("TCPRcvQDrop", "TCPZeroWindowDrop", "TCPBacklogDrop"),
+    "duplicates": ("DelayedACKLost",),
+    "timeouts": ("TCPTimeouts",),
+    "probes": ("TCPLossProbes",),
+}
+"""Linux's TCP counters (/proc/net/netstat's TcpExt), summed by what they say of a container's
+connections: arrivals refused for want of room (the receive buffer full, or the backlog while
+a read held the socket); arrivals of bytes that had come already (resent because their ACK came
+back late: the kernel answers each with a duplicate ACK, a counter named for the delayed ACKs
+that usually cause them); the sender's retransmission timeouts, and its tail-loss probes (the
+last packet resent when ACKs stop for a couple of round trips). An arrival is what the kernel
+takes in at once: over a veth, up to 64 KiB. A socket's own drop count (SO_MEMINFO, `ss -m`'s
+d) mixes the first two, and counts packets: about a hundred per student in a class round, of
+which a handful were refused."""
 
 
 def report(values: dict) -> None:
@@ -80,16 +91,22 @@ def _client(host: str, port: int, name: str, directory: str, observe):
             shown.close()
             keys_in.close()
 
-    return run, keys_out, sock
+    return run, keys_out
 
 
-def dropped_packets(sock: socket.socket) -> int | None:
-    """Packets the kernel dropped for `sock` on arrival so far (None: it does not say)."""
-    try:
-        info = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4 * (SK_MEMINFO_DROPS + 1))
-    except OSError:
+def tcp_counters(text: str | None = None) -> dict[str, int] | None:
+    """This container's TCP_COUNTERS so far, from its own network namespace's /proc/net/netstat
+    (None: it has none to read, or lacks a counter)."""
+    if text is None:
+        text = _read("/proc/net/netstat").decode()
+    lines = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]
+    if len(lines) != 2:
         return None
-    return int.from_bytes(info[4 * SK_MEMINFO_DROPS : 4 * (SK_MEMINFO_DROPS + 1)], sys.byteorder)
+    names, values = lines
+    counted = dict(zip(names[1:], map(int, values[1:]), strict=True))
+    if any(name not in counted for names_ in TCP_COUNTERS.values() for name in names_):
+        return None
+    return {what: sum(counted[name] for name in names_) for what, names_ in TCP_COUNTERS.items()}
 
 
 def _wait_for_go(ready: threading.Event) -> list[str] | None:
@@ -127,7 +144,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
             figures["started"] = now
         elif isinstance(action, FileSaved):
             figures.update(saved=now, size=action.size, path=action.path)
-            figures.update(cpu_saved=container_cpu_seconds(), dropped_saved=dropped_packets(sock))
+            figures.update(cpu_saved=container_cpu_seconds(), tcp_saved=tcp_counters())
         elif isinstance(action, Status) and (shown := PERCENT.search(action.text)):
             figures["progress"].append([now, int(shown[1])])
         else:
@@ -135,7 +152,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
         if session.from_server.joined:
             joined.set()
 
-    run, keys, sock = _client(host, int(port), name, directory, observe)
+    run, keys = _client(host, int(port), name, directory, observe)
 
     def type_when_told() -> None:
         """The go comes through `docker exec` to one student after another: it names a moment
@@ -144,7 +161,7 @@ def student_get(host: str, port: str, name: str, directory: str, file_name: str)
             figures["told"] = time.monotonic()
             _sleep_until(float(start[0]))
             figures.update(requested=time.monotonic(), cpu_requested=container_cpu_seconds())
-            figures.update(dropped_requested=dropped_packets(sock))
+            figures.update(tcp_requested=tcp_counters())
             keys.write(f"get {file_name}\n")
         keys.close()  # end of input: the client quits once the file has come
 
@@ -171,7 +188,7 @@ def teacher_chat(host: str, port: str, names: str, interval: str, limit: str) ->
                 all_joined.set()
 
     for name in who:
-        run, keys, _sock = _client(host, int(port), name, "/tmp", observe)
+        run, keys = _client(host, int(port), name, "/tmp", observe)
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         clients.append((thread, keys))
@@ -245,13 +262,13 @@ def server_rss(interval: str) -> None:
         if _read(f"/proc/{pid}/cmdline").split(b"\0")[1:3] == [b"-m", b"ftplab.server"]
     )  # python3 -m ftplab.server: not docker-init, nor a program given this file's text
     samples = []
-    cpu_start = container_cpu_seconds()
+    cpu_start, tcp_start = container_cpu_seconds(), tcp_counters()
     while True:
         samples.append(_status_kib(pid, "VmRSS"))
         if select.select([sys.stdin], [], [], float(interval))[0]:
             break
     memory = {"first_kib": samples[0], "peak_kib": max(samples), "hwm_kib": _status_kib(pid, "VmHWM")}
-    report({**memory, "cpu": [cpu_start, container_cpu_seconds()]})
+    report({**memory, "cpu": [cpu_start, container_cpu_seconds()], "tcp": [tcp_start, tcp_counters()]})
 
 
 def container_cpu_seconds() -> float | None:

@@ -21,9 +21,14 @@ with `scripts/lab files add`, and each round measures, over labnet:
   apart from the time the server and the machine's load took to pass it on. A client that
   joins is shown the chat's last lines again, earlier rounds' with the same numbers: only
   lines typed since this round's chat began count.
-- the packets each student's kernel dropped on arrival while it downloaded (its receive
-  buffer full: SO_MEMINFO, `ss -m`'s d): each waits for a retransmission, and all that
-  follows it in the stream, a chat line too, waits with it.
+- what TCP did meanwhile, from each container's own counters (/proc/net/netstat): what
+  each student's kernel refused while it downloaded (its receive buffer full), and what
+  came again that it already had (resent because the ACK came back late, as from a
+  student waiting for the CPU), both counted by arrival (a veth hands over up to 64 KiB
+  at once); the server's retransmission timeouts and tail-loss probes over the round.
+  Bytes refused wait for their retransmission, and all that follows them in the stream,
+  a chat line too, waits with them (net.py). A student's counters count its own lab
+  client's connection too, which only chats.
 - the CPU the lab got: its containers' core-seconds over the `get`'s wall clock. On a
   machine shared with other work, Docker's containers together weigh as much as one
   process of the host (cgroup v1's cpu.shares): chat latency then measures that load.
@@ -172,6 +177,24 @@ def differences(pairs: list) -> list | None:
     return [after - before for before, after in pairs]
 
 
+def student_counts(reports: list[dict], what: str) -> list[int] | None:
+    """How much one of class_drivers.TCP_COUNTERS grew in each student's container over its
+    `get` (None: a kernel did not say)."""
+    moments = ("tcp_requested", "tcp_saved")
+    return differences([[_count(report.get(moment), what) for moment in moments] for report in reports])
+
+
+def _count(counters: dict | None, what: str) -> int | None:
+    return None if counters is None else counters[what]
+
+
+def counters_between(before: dict | None, after: dict | None) -> dict[str, int]:
+    """Each TCP counter's growth from `before` to `after` ({}: either is unknown)."""
+    if before is None or after is None:
+        return {}
+    return {what: after[what] - before[what] for what in after}
+
+
 def cpu_used(pairs: list) -> float | None:
     """Core-seconds between each [before, after] pair, added up (None if any is unknown)."""
     spans = differences(pairs)
@@ -193,9 +216,13 @@ class GetRound:
     """Students whose go came after the moment it named (they asked as soon as it came)."""
     lab_cores: float | None = None
     """The server's and the students' containers' core-seconds over the `get`'s wall clock."""
-    dropped: list[int] = field(default_factory=list)
-    """Each student's packets its kernel dropped on arrival during its `get` (the receive buffer
-    full: SO_MEMINFO), where every student's kernel said."""
+    refused: list[int] = field(default_factory=list)
+    """Each student's packets its kernel refused on arrival during its `get` (no room), where
+    every student's kernel said (class_drivers.TCP_COUNTERS)..."""
+    duplicates: list[int] = field(default_factory=list)
+    """...and those it got twice."""
+    server_tcp: dict[str, int] = field(default_factory=dict)
+    """The server's container's TCP_COUNTERS over the round ({}: not said)."""
     timelines: dict[str, list] = field(default_factory=dict)
     """Each student's [seconds since the first request, percent received] (in --json only): who
     fell behind, and when."""
@@ -236,13 +263,16 @@ class ClassFigures:
             ("the same to a client not downloading: p99", idle and [percentile(idle, 99)], "ms", ""),
             ("a line's wait behind the file: p50", behind and [percentile(behind, 50)], "ms", ""),
             ("a line's wait behind the file: p99", behind and [percentile(behind, 99)], "ms", ""),
+            ("arrivals a student's kernel refused (no room): median", self._per_student("refused"), "", ""),
             (
-                "packets a student's kernel dropped (buffer full): median",
-                self._drops(statistics.median),
+                "arrivals a student's kernel refused (no room): most",
+                self._per_student("refused", max),
                 "",
                 "",
             ),
-            ("packets a student's kernel dropped (buffer full): most", self._drops(max), "", ""),
+            ("arrivals a student already had (resent): median", self._per_student("duplicates"), "", ""),
+            ("the server's retransmission timeouts", self._server_tcp("timeouts"), "", ""),
+            ("the server's tail-loss probes", self._server_tcp("probes"), "", ""),
             ("CPU the lab's containers got during `get`", self._lab_cores(), "cores", ""),
             ("server's container, `get`", per_gib(gets, "sender_cpu"), "core-s/GiB", ""),
             ("server's container, plain TCP", per_gib(tcp, "sender_cpu"), "core-s/GiB", ""),
@@ -311,8 +341,11 @@ class ClassFigures:
     def _request_spreads(self) -> list[float]:
         return [g.request_spread_ms for g in self.gets if g.request_spread_ms is not None]
 
-    def _drops(self, which) -> list[float]:
-        return [which(g.dropped) for g in self.gets if g.dropped]
+    def _per_student(self, counted: str, which=statistics.median) -> list[float]:
+        return [which(values) for g in self.gets if (values := getattr(g, counted))]
+
+    def _server_tcp(self, counted: str) -> list[float]:
+        return [g.server_tcp[counted] for g in self.gets if g.server_tcp]
 
     def _lab_cores(self) -> list[float]:
         return [g.lab_cores for g in self.gets if g.lab_cores is not None]
@@ -615,9 +648,7 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         else ((transfers.sender_cpu + students_cpu) / (last - first))
     )
     behind = behind_file_ms(reports, chatted)
-    dropped = differences(
-        [(report.get("dropped_requested"), report.get("dropped_saved")) for report in reports]
-    )
+    refused, duplicates = (student_counts(reports, what) for what in ("refused", "duplicates"))
     late = sum(report["told"] > start_at for report in reports)
     spread_ms = (max(requested) - first) * 1000
     return GetRound(
@@ -627,7 +658,9 @@ def class_get(lab: ClassLab, overall: Deadline) -> GetRound:
         chatted["sent"],
         memory,
         behind_file_ms=behind,
-        dropped=dropped or [],
+        refused=refused or [],
+        duplicates=duplicates or [],
+        server_tcp=counters_between(*memory.get("tcp", (None, None))),
         lab_cores=cores,
         request_spread_ms=spread_ms,
         late_starts=late,

@@ -28,8 +28,12 @@ was lost). By a first measure autotuning had grown each student's buffer of a
 class of 30 to megabytes; set straight to the drain's size, a student's kernel
 dropped a median of 153 packets in one 100 MiB `get`, and 107 when the buffer
 halves measure after measure (three rounds each, tools/bench/classload.py; `ss
--tmi`'s skmem d). Most of those 107 come while the buffer holds its size: why
-is not traced yet.
+-tmi`'s skmem d). That count mixes two kinds, though: packets refused for want
+of room, and packets that came again because the server resent them when their
+ACK was late (a student waiting for the CPU). Counted apart (/proc/net/netstat),
+a student's kernel refused a median of 3-5 arrivals in a round and got 6-10 it
+already had, and the server's retransmission floor (net.py) keeps the wait for
+each refused one short.
 
 Only the buffer's size bounds what waits unread: a window clamp (TCP_WINDOW_CLAMP)
 bounds each window the receiver offers, and it offers the next as soon as the
