@@ -42,8 +42,8 @@ ACCEPT_PAUSE_SECONDS = 0.5
 
 OPTIONS_INHERITED = sys.platform.startswith("linux")
 """A socket Linux accepts inherits its listener's TCP_NODELAY, keepalive, TCP_USER_TIMEOUT and
-retransmission floor (tests/unit/test_admission.py checks it): set once on the listener, not six system
-calls per connection. Elsewhere each accepted socket gets them."""
+retransmission floor (tests/unit/test_admission.py checks it): set once on the listener, not
+seven system calls per connection. Elsewhere each accepted socket gets them."""
 
 FD_SETSIZE = 1024
 """The highest descriptor select() can watch, plus one (glibc's fixed size)."""

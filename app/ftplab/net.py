@@ -22,11 +22,11 @@ a hundred times, and a line's wait behind the file at the 99th percentile was
 172-190 ms (tools/bench/classload.py, four runs). With a floor of
 RETRANSMIT_FLOOR_US it was 67-118 ms in five runs; the chat's p99 was 148-195
 ms in four of them against 238-258 (and 289 ms in one where the chatters, who
-download nothing, saw 283: the machine's load, not the file). The floor stays above the
-receiver's shortest delayed ACK (40 ms), so a lone packet whose ACK is merely
-late (a chat line) is not sent twice; on a long path the round trip, not the
-floor, sets the timer. Linux 6.15+ (TCP_RTO_MIN_US); elsewhere the system's floor
-stays.
+download nothing, saw 283: the machine's load, not the file). The floor stays
+above the receiver's shortest delayed ACK (40 ms), so a lone packet whose ACK
+is merely late (a chat line) is not sent twice; on a long path the round trip,
+not the floor, sets the timer. Linux 6.15+ (TCP_RTO_MIN_US); elsewhere the
+system's floor stays.
 """
 
 from __future__ import annotations
