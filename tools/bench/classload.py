@@ -177,22 +177,18 @@ def differences(pairs: list) -> list | None:
     return [after - before for before, after in pairs]
 
 
-def student_counts(reports: list[dict], what: str) -> list[int] | None:
-    """How much one of class_drivers.TCP_COUNTERS grew in each student's container over its
-    `get` (None: a kernel did not say)."""
-    moments = ("tcp_requested", "tcp_saved")
-    return differences([[_count(report.get(moment), what) for moment in moments] for report in reports])
-
-
-def _count(counters: dict | None, what: str) -> int | None:
-    return None if counters is None else counters[what]
-
-
 def counters_between(before: dict | None, after: dict | None) -> dict[str, int]:
     """Each TCP counter's growth from `before` to `after` ({}: either is unknown)."""
     if before is None or after is None:
         return {}
     return {what: after[what] - before[what] for what in after}
+
+
+def student_counts(reports: list[dict], what: str) -> list[int] | None:
+    """How much one of class_drivers.TCP_COUNTERS grew in each student's container over its
+    `get` (None: a kernel did not say)."""
+    grown = [counters_between(report.get("tcp_requested"), report.get("tcp_saved")) for report in reports]
+    return [counters[what] for counters in grown] if grown and all(grown) else None
 
 
 def cpu_used(pairs: list) -> float | None:
@@ -217,8 +213,8 @@ class GetRound:
     lab_cores: float | None = None
     """The server's and the students' containers' core-seconds over the `get`'s wall clock."""
     refused: list[int] = field(default_factory=list)
-    """Each student's packets its kernel refused on arrival during its `get` (no room), where
-    every student's kernel said (class_drivers.TCP_COUNTERS)..."""
+    """Each student's arrivals its kernel refused during its `get` (no room), where every
+    student's kernel said (class_drivers.TCP_COUNTERS)..."""
     duplicates: list[int] = field(default_factory=list)
     """...and those it got twice."""
     server_tcp: dict[str, int] = field(default_factory=dict)
