@@ -1,6 +1,7 @@
 """Checks for every unit and integration test: it must not leave descriptors open.
 
-(e2e tests are left out: the Docker client keeps its own pooled connections.)"""
+(e2e tests are left out: the Docker client keeps its own pooled connections.)
+For every test: the programs it starts hear Ctrl-C, however the suite was started."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.signals import as_from_a_terminal
+
 pytest_plugins = ["support.certificates"]
 """Fixtures for every test: `certificates`."""
+
+
+def pytest_configure(config) -> None:
+    as_from_a_terminal()  # even when the suite was started in the background (support/signals.py)
 
 
 def _open_descriptors() -> dict[int, str]:

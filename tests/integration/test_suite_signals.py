@@ -1,0 +1,45 @@
+"""The programs a test starts hear Ctrl-C, however the suite was started (support/signals.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+PROBE = """
+import pathlib, subprocess
+
+def test_probe():
+    status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True, check=True)
+    line = next(line for line in status.stdout.splitlines() if line.startswith("SigIgn:"))
+    pathlib.Path("ignored").write_text(line.split()[1])
+"""
+
+
+def ignored_in_a_child(tmp_path: Path, *plugins: str) -> set[int]:
+    """The signals a program ignores when a pytest run started with SIGINT and SIGQUIT ignored (as
+    a background job is) starts it; `plugins`: what that run loads (`-p`)."""
+    (tmp_path / "test_probe.py").write_text(PROBE)
+    options = [argument for plugin in plugins for argument in ("-p", plugin)]
+    subprocess.run(
+        ["env", "--ignore-signal=INT", "--ignore-signal=QUIT"]  # as a shell starts a background job
+        + [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, "test_probe.py"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    mask = int((tmp_path / "ignored").read_text(), 16)
+    return {number for number in range(1, 64) if mask & (1 << (number - 1))}
+
+
+def test_a_suite_started_in_the_background_starts_programs_that_hear_ctrl_c(tmp_path):
+    background = {signal.SIGINT, signal.SIGQUIT}
+    without_our_conftest = tmp_path / "plain"
+    without_our_conftest.mkdir()
+    assert background <= ignored_in_a_child(without_our_conftest), "a background job's inheritance"
+    assert not background & ignored_in_a_child(tmp_path, "conftest")
