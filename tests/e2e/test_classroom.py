@@ -228,6 +228,30 @@ def test_a_capture_stops_by_itself_after_its_seconds(classroom, tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bob.pcap"], "nothing else left behind"
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["term", "hup"])
+def test_a_capture_told_to_stop_keeps_what_it_caught_and_leaves_no_container(classroom, tmp_path, stop):
+    """`timeout 60 scripts/lab capture`, a kill, a closed terminal: the signal goes to the script
+    alone, which stops tcpdump and writes the file as for a Ctrl-C."""
+    capture = classroom.popen("capture", "server", "--seconds", "120", "-w", str(tmp_path / "server.pcap"))
+    try:
+        _read_stream_until(capture.stderr, b"listening on eth0")
+        capture.send_signal(stop)
+        capture.wait(TIMEOUT)
+    finally:
+        if capture.poll() is None:
+            os.killpg(capture.pid, signal.SIGKILL)
+            capture.wait(TIMEOUT)
+        stderr = capture.stderr.read().decode("utf-8", "replace")
+        capture.stdout.close()
+        capture.stderr.close()
+    assert capture.returncode == 0, stderr
+    magic = (tmp_path / "server.pcap").read_bytes()[:4]
+    assert magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"), "a pcap file"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["server.pcap"], "nothing else left behind"
+    left = classroom.docker.containers.list(all=True, filters={"name": f"{classroom.project}-capture-"})
+    assert not left, [container.name for container in left]
+
+
 def _read_stream_until(stream, wanted: bytes) -> bytes:
     seen = b""
     deadline = time.monotonic() + TIMEOUT
