@@ -96,10 +96,34 @@ def base_image(docker_client) -> str:
     )
 
 
+def _drop_if_untagged(docker_client, image_id: str | None) -> None:
+    """Remove an image a build took its tag from, unless something still names or uses it: each
+    session's build would otherwise leave the last lab's images behind, with no name."""
+    import docker
+
+    if image_id is None:
+        return
+    try:
+        if not docker_client.images.get(image_id).tags:
+            docker_client.images.remove(image_id)
+    except docker.errors.APIError:  # gone already, or a container uses it
+        pass
+
+
+def _image_id(docker_client, tag: str) -> str | None:
+    import docker
+
+    try:
+        return docker_client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
 @pytest.fixture(scope="session")
-def e2e_images(base_image: str) -> dict[str, str]:
+def e2e_images(docker_client, base_image: str) -> dict[str, str]:
     """Both images, built once per session from this checkout (cached layers make it quick)."""
     for target, tag in (("server", SERVER_IMAGE), ("client", CLIENT_IMAGE)):
+        displaced = _image_id(docker_client, tag)
         command = ["docker", "build", "-f", "docker/Dockerfile", "--target", target]
         command += ["--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, "."]
         try:
@@ -111,6 +135,7 @@ def e2e_images(base_image: str) -> dict[str, str]:
         if result.returncode != 0:
             output = (result.stdout + result.stderr)[-4000:]
             pytest.fail(f"docker build of {tag} failed ({result.returncode}):\n{output}", pytrace=False)
+        _drop_if_untagged(docker_client, displaced)
     return {"server": SERVER_IMAGE, "client": CLIENT_IMAGE, "base": base_image}
 
 
