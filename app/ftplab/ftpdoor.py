@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import logging
 import math
 import selectors
@@ -50,6 +49,7 @@ from typing import Protocol
 
 from . import ftp
 from .admission import Place
+from .anonymous import AnonymousNumbers
 from .config import Timeouts
 from .connection import HIGH_WATER_BYTES, Connection, State
 from .endpoints import Door, Loop
@@ -521,7 +521,8 @@ class FtpData(Connection):
 
 
 class Membership(Protocol):
-    """What the FTP door needs from the room: names, arrivals and departures, announcements."""
+    """What the FTP door needs from the room: names, arrivals and departures, announcements,
+    whose visit lasts and how many people there are."""
 
     def add_member(self, member, name: str) -> bool: ...
 
@@ -530,6 +531,10 @@ class Membership(Protocol):
     def note_arrival(self, member) -> None: ...
 
     def announce(self, key: str, exclude=None, **values) -> None: ...
+
+    def ftp_visit_lasts(self, name: str, address_key: str) -> bool: ...
+
+    def __len__(self) -> int: ...
 
 
 class FtpDoor(Door):
@@ -559,7 +564,7 @@ class FtpDoor(Door):
         self._settings = settings
         self.say = say
         self._passive_ports = passive_ports
-        self._anonymous = itertools.count(1)
+        self._anonymous = AnonymousNumbers(room)
         self._listeners: dict[PassiveListener, FtpControl] = {}
         self._settling: dict[FtpData, float] = {}
         """Uploads whose data connection ended, waiting to see that their client is still there."""
@@ -595,7 +600,7 @@ class FtpDoor(Door):
             messages=self.say,
             peer=address[:2],
             local=sock.getsockname()[:2],
-            anonymous_number=lambda: next(self._anonymous),
+            anonymous_number=lambda: self._anonymous.number_for(place.key),
             digests=self._digests,
             logins=self._logins,
             address_key=place.key,

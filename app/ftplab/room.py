@@ -107,10 +107,10 @@ class Room:
         visitor = self._roster.visitor_named(name)
         return visitor.first if visitor is not None and visitor.connections else None
 
-    def connections_of(self, name: str) -> list:
-        """Every connection of the person called `name`, oldest first (none if nobody is)."""
+    def ftp_visit_lasts(self, name: str, address_key: str) -> bool:
+        """Is the FTP user `name` from `address_key` still here, or in its visit's grace?"""
         visitor = self._roster.visitor_named(name)
-        return list(visitor.connections) if visitor is not None else []
+        return visitor is not None and visitor.by_ftp and visitor.address == address_key
 
     def member_names(self) -> list[str]:
         """Every member as `who` shows it: FTP users as `name (ftp)`, or `name (ftp ×3)`."""

@@ -264,6 +264,53 @@ def test_five_curl_calls_in_a_row_are_one_visit(door, root, tmp_path):
 
 
 @needs_loopback_addresses
+def test_anonymous_logins_from_one_address_are_one_person_and_each_visit_gets_a_new_number(door):
+    """FileZilla logs in again for each transfer, beside its browsing connection."""
+    with RawConnection(door.port, "observa", source="127.0.0.2") as observer:
+        observer.join()
+        browsing, transfer = ftp_login(door.ftp_port, "anonymous"), ftp_login(door.ftp_port, "ftp")
+        elsewhere = ftp_login(door.ftp_port, "anonymous", source="127.0.0.3")
+        try:
+            who = observer.who().text
+        finally:
+            for client in (browsing, transfer, elsewhere):
+                client.quit()
+        for name in ("anon-1", "anon-2"):
+            observer.expect(lambda event, name=name: is_news(event) and event.text == f"{name} se ha ido")
+        ftp_login(door.ftp_port, "anonymous").quit()  # a new visit
+        observer.expect(lambda event: is_news(event) and event.text == "anon-3 se ha ido")
+        observer.fence()
+    assert "anon-1 (ftp ×2)" in who and "anon-2 (ftp)" in who, who
+    assert sorted(news_of(observer)) == sorted(
+        f"anon-{number} se ha {what}" for number in (1, 2, 3) for what in ("unido", "ido")
+    )
+
+
+def test_lftp_pget_logged_in_anonymously_is_one_person(door, root, tmp_path):
+    lftp = installed_tool("lftp")
+    with RawConnection(door.port, "observa") as observer:
+        observer.join()
+        script = (
+            "set cmd:fail-exit yes; set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; "
+            "set pget:min-chunk-size 1024; set net:limit-rate 4M; pget -n 4 big.bin -o copia.bin; quit"
+        )
+        done = subprocess.run(
+            [lftp, "-u", "anonymous,x", "-p", str(door.ftp_port), "-e", script, HOST],
+            capture_output=True,
+            timeout=CLIENT_TIMEOUT * 3,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        observer.expect(lambda event: is_news(event) and event.text == "anon-1 se ha ido")
+        observer.fence()
+    assert (tmp_path / "copia.bin").read_bytes() == (root / "big.bin").read_bytes()
+    login = re.compile(r"joined anon-1@127\.0\.0\.1:\d+ \(ftp\)")
+    assert len([line for line in door.stderr.lines if login.search(line)]) > 1, "pget used connections"
+    assert news_of(observer) == ["anon-1 se ha unido", "anon-1 se ha ido"]
+
+
+@needs_loopback_addresses
 def test_no_name_is_taken_over_from_another_address(door):
     with RawConnection(door.port, "lab") as lab:
         lab.join()

@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..accounts import Account, Accounts
+from ..anonymous import anonymous_name
 from ..protocol import name_problem
 from .events import Delay, DelayOver, Join, Joined, JoinRefused, SendReply
 from .replies import reply
@@ -53,7 +54,7 @@ def cmd_user(session: FtpSession, argument: str) -> None:
         session.say(530, "ftp_no_anonymous")
         return
     if name.lower() in ANONYMOUS_NAMES:
-        name = f"anon-{session.anonymous_number()}"
+        name = anonymous_name(session.anonymous_number())
     if name_problem(name) is not None:
         session.login.user = None
         session.say(530, "bad_name", name=name)
