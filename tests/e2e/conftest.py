@@ -96,9 +96,10 @@ def base_image(docker_client) -> str:
     )
 
 
-def _drop_if_untagged(docker_client, image_id: str | None) -> None:
-    """Remove an image a build took its tag from, unless something still names or uses it: each
-    session's build would otherwise leave the last lab's images behind, with no name."""
+def drop_if_untagged(docker_client, image_id: str | None) -> None:
+    """Remove an image a build took its tag from, unless something still names or uses it: a
+    build (of a session's images, of a Compose lab) would otherwise leave the images it
+    displaced behind, with no name."""
     import docker
 
     if image_id is None:
@@ -110,7 +111,7 @@ def _drop_if_untagged(docker_client, image_id: str | None) -> None:
         pass
 
 
-def _image_id(docker_client, tag: str) -> str | None:
+def image_id(docker_client, tag: str) -> str | None:
     import docker
 
     try:
@@ -123,7 +124,7 @@ def _image_id(docker_client, tag: str) -> str | None:
 def e2e_images(docker_client, base_image: str) -> dict[str, str]:
     """Both images, built once per session from this checkout (cached layers make it quick)."""
     for target, tag in (("server", SERVER_IMAGE), ("client", CLIENT_IMAGE)):
-        displaced = _image_id(docker_client, tag)
+        displaced = image_id(docker_client, tag)
         command = ["docker", "build", "-f", "docker/Dockerfile", "--target", target]
         command += ["--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, "."]
         try:
@@ -135,7 +136,7 @@ def e2e_images(docker_client, base_image: str) -> dict[str, str]:
         if result.returncode != 0:
             output = (result.stdout + result.stderr)[-4000:]
             pytest.fail(f"docker build of {tag} failed ({result.returncode}):\n{output}", pytrace=False)
-        _drop_if_untagged(docker_client, displaced)
+        drop_if_untagged(docker_client, displaced)
     return {"server": SERVER_IMAGE, "client": CLIENT_IMAGE, "base": base_image}
 
 

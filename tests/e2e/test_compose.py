@@ -14,13 +14,15 @@ import uuid
 
 import pytest
 
-from .conftest import free_subnet
+from .conftest import drop_if_untagged, free_subnet, image_id
 from .lab import (
     BIG_FILE,
+    CLIENT_IMAGE,
     DOWNLOAD_DIR,
     E2E_TAG,
     REPO_ROOT,
     SERVED_DIR,
+    SERVER_IMAGE,
     SPANISH_FILE,
     TIMEOUT,
     InteractiveClient,
@@ -85,8 +87,11 @@ def compose_lab(docker_client, e2e_images):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in settings.items():
             patch.setenv(key, value)
+        displaced = [image_id(docker_client, tag) for tag in (SERVER_IMAGE, CLIENT_IMAGE)]
         try:
             compose.start()
+            for old in displaced:  # Compose built them anew, with its project's label
+                drop_if_untagged(docker_client, old)
             yield lab, settings
         finally:
             for client in lab.clients:
