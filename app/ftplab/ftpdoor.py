@@ -49,7 +49,7 @@ from typing import Protocol
 
 from . import ftp
 from .admission import Place
-from .anonymous import AnonymousNumbers
+from .anonymous import AnonymousNumbers, Visits
 from .config import Timeouts
 from .connection import HIGH_WATER_BYTES, Connection, State
 from .endpoints import Door, Loop
@@ -520,9 +520,9 @@ class FtpData(Connection):
         return self.last_progress + limit if limit else math.inf
 
 
-class Membership(Protocol):
+class Membership(Visits, Protocol):
     """What the FTP door needs from the room: names, arrivals and departures, announcements,
-    whose visit lasts and how many people there are."""
+    and (for anonymous names) whose visit lasts and how many people there are."""
 
     def add_member(self, member, name: str) -> bool: ...
 
@@ -531,10 +531,6 @@ class Membership(Protocol):
     def note_arrival(self, member) -> None: ...
 
     def announce(self, key: str, exclude=None, **values) -> None: ...
-
-    def ftp_visit_lasts(self, name: str, address_key: str) -> bool: ...
-
-    def __len__(self) -> int: ...
 
 
 class FtpDoor(Door):
