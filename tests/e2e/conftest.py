@@ -22,6 +22,7 @@ import os
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # before testcontainers is imported
 
+import contextlib  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
@@ -96,47 +97,42 @@ def base_image(docker_client) -> str:
     )
 
 
-def drop_if_untagged(docker_client, image_id: str | None) -> None:
-    """Remove an image a build took its tag from, unless something still names or uses it: a
-    build (of a session's images, of a Compose lab) would otherwise leave the images it
-    displaced behind, with no name."""
+@contextlib.contextmanager
+def dropping_displaced(docker_client, *tags: str) -> Iterator[None]:
+    """Around a build of these tags (of a session's images, of a Compose lab): afterwards, remove
+    the images the build took the tags from, unless something still names or uses them. They
+    would otherwise stay behind with no name."""
     import docker
 
-    if image_id is None:
-        return
-    try:
-        if not docker_client.images.get(image_id).tags:
-            docker_client.images.remove(image_id)
-    except docker.errors.APIError:  # gone already, or a container uses it
-        pass
-
-
-def image_id(docker_client, tag: str) -> str | None:
-    import docker
-
-    try:
-        return docker_client.images.get(tag).id
-    except docker.errors.ImageNotFound:
-        return None
+    displaced = []
+    for tag in tags:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            displaced.append(docker_client.images.get(tag).id)
+    yield
+    for old in displaced:
+        try:
+            if not docker_client.images.get(old).tags:
+                docker_client.images.remove(old)
+        except docker.errors.APIError:  # gone already, or a container uses it
+            pass
 
 
 @pytest.fixture(scope="session")
 def e2e_images(docker_client, base_image: str) -> dict[str, str]:
     """Both images, built once per session from this checkout (cached layers make it quick)."""
     for target, tag in (("server", SERVER_IMAGE), ("client", CLIENT_IMAGE)):
-        displaced = image_id(docker_client, tag)
         command = ["docker", "build", "-f", "docker/Dockerfile", "--target", target]
         command += ["--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, "."]
         try:
-            result = subprocess.run(
-                command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT
-            )
+            with dropping_displaced(docker_client, tag):
+                result = subprocess.run(
+                    command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT
+                )
         except subprocess.TimeoutExpired:
             pytest.fail(f"docker build of {tag} took more than {BUILD_TIMEOUT} s", pytrace=False)
         if result.returncode != 0:
             output = (result.stdout + result.stderr)[-4000:]
             pytest.fail(f"docker build of {tag} failed ({result.returncode}):\n{output}", pytrace=False)
-        drop_if_untagged(docker_client, displaced)
     return {"server": SERVER_IMAGE, "client": CLIENT_IMAGE, "base": base_image}
 
 

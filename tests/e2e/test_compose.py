@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from .conftest import drop_if_untagged, free_subnet, image_id
+from .conftest import dropping_displaced, free_subnet
 from .lab import (
     BIG_FILE,
     CLIENT_IMAGE,
@@ -87,11 +87,9 @@ def compose_lab(docker_client, e2e_images):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in settings.items():
             patch.setenv(key, value)
-        displaced = [image_id(docker_client, tag) for tag in (SERVER_IMAGE, CLIENT_IMAGE)]
         try:
-            compose.start()
-            for old in displaced:  # Compose built them anew, with its project's label
-                drop_if_untagged(docker_client, old)
+            with dropping_displaced(docker_client, SERVER_IMAGE, CLIENT_IMAGE):
+                compose.start()  # builds them anew, under its project's label
             yield lab, settings
         finally:
             for client in lab.clients:
