@@ -1,8 +1,8 @@
 """`scripts/lab` driven as a teacher drives it, in a Compose project of its own.
 
 `LabScript` runs scripts/lab with the settings that keep a test's lab apart from
-anyone else's: its own project name, a subnet Docker picked as free, the
-session's image tag, no settings file (LAB_ENV_FILE=/dev/null), and what `up
+anyone else's: its own project name, a subnet held for it until `down()`
+(tests/e2e/subnets.py), the worker's image tag, no settings file (LAB_ENV_FILE=/dev/null), and what `up
 --publish` opens on 127.0.0.1 only: the ports on any free ones, the FTP door's
 passive ports on a free block (published with the same numbers). `down()`
 removes the project's containers, network and volumes, and the tools image
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import docker
 
 from support.ports import free_ports
 
-from .lab import E2E_TAG, REPO_ROOT, wait_until
+from .lab import E2E_TAG, REPO_ROOT, unique_name, wait_until
+from .subnets import release_subnet, reserve_subnet
 
 LAB = REPO_ROOT / "scripts" / "lab"
 SCRIPT_TIMEOUT = 300
@@ -30,10 +30,10 @@ PASSIVE_PORTS = 4
 class LabScript:
     """One project of scripts/lab; every command returns (exit status, stdout, stderr)."""
 
-    def __init__(self, docker_client: docker.DockerClient, base_image: str, subnet: str):
+    def __init__(self, docker_client: docker.DockerClient, base_image: str):
         self.docker = docker_client
-        self.project = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
-        self.subnet = subnet
+        self.project = unique_name()
+        self.subnet = subnet = reserve_subnet(docker_client)  # until `down`
         self.prefix = ".".join(subnet.split("/")[0].split(".")[:3])
         self.passive = free_ports(PASSIVE_PORTS)
         self.env = {
@@ -141,13 +141,16 @@ class LabScript:
         """`down --remove-certificates`: nothing of the test's lab is left, not even its CA. What
         the lab's tools left running is removed too; then a failed `down`, or a labnet it left
         behind, fails the test, since a teacher would be left with them."""
-        code, out, err = self.run("down", "--remove-certificates")
-        for container in self.docker.containers.list(
-            all=True, filters={"label": f"ftplab.lab.project={self.project}"}
-        ):
-            container.remove(force=True)
-        if not self.had_tools and self._has_image(self.tools_image):
-            self.docker.images.remove(self.tools_image)
+        try:
+            code, out, err = self.run("down", "--remove-certificates")
+            for container in self.docker.containers.list(
+                all=True, filters={"label": f"ftplab.lab.project={self.project}"}
+            ):
+                container.remove(force=True)
+            if not self.had_tools and self._has_image(self.tools_image):
+                self.docker.images.remove(self.tools_image)
+        finally:
+            release_subnet(self.subnet)
         assert code == 0, f"scripts/lab down exited {code}:\n{out}\n{err}"
         left = [network.name for network in self.docker.networks.list(names=[self.network_name()])]
         assert self.network_name() not in left, f"scripts/lab down left {self.network_name()}:\n{out}\n{err}"

@@ -3,17 +3,20 @@
 - Docker missing or not answering: every e2e test is skipped, with the reason;
   under CI (CI=true) they fail instead, so a CI machine without Docker cannot
   pass by skipping them.
-- `e2e_images` builds `ftplab/server:e2e` and `ftplab/client:e2e` (tag: FTPLAB_E2E_TAG) from this
-  checkout once per session (`docker build`, with BASE_IMAGE given explicitly:
-  python:3.12-slim if it is here, else the local ftplab/base:bookworm).
+- `e2e_images` builds `ftplab/server:e2e` and `ftplab/client:e2e` (tag: FTPLAB_E2E_TAG, and
+  under pytest-xdist the worker's name after it, `e2e-gw0`) from this checkout once per session
+  (`docker build`, with BASE_IMAGE given explicitly: python:3.12-slim if it is here, else the
+  local ftplab/base:bookworm).
 - `e2e_network`: one user-defined bridge network per session, with a unique
-  name, on a subnet Docker picked as free (then pinned, so a container can be
-  reconnected with the address it had).
+  name, on a subnet Docker picked as free and no other test holds (tests/e2e/subnets.py), pinned
+  so that a container can be reconnected with the address it had.
 - `lab`: the containers of one test, removed with their volumes at its end,
   pass or fail. When a test fails, the report shows every container's
   `docker logs` and every client's output.
 - No Ryuk: cleanup is the fixtures' job (TESTCONTAINERS_RYUK_DISABLED); `no_leaked_networks`
   checks at the session's end that no network of the tests' is left.
+- Workers (`-n`, `--dist loadfile`) keep apart: each names what it makes with its own
+  NAME_PREFIX, tags its own images and holds its own subnets.
 """
 
 from __future__ import annotations
@@ -25,19 +28,17 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # before testcont
 import contextlib  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
 from support.waiting import wait_until  # noqa: E402
 
-from .lab import CLIENT_IMAGE, REPO_ROOT, SERVER_IMAGE, Lab  # noqa: E402
+from .lab import CLIENT_IMAGE, NAME_PREFIX, REPO_ROOT, SERVER_IMAGE, Lab, unique_name  # noqa: E402
+from .subnets import reserved_subnet  # noqa: E402
 
 BASE_CANDIDATES = ("python:3.12-slim", "ftplab/base:bookworm")
 BUILD_TIMEOUT = 600
-NETWORK_PREFIX = "ftplab-e2e-"
-"""Every network the e2e tests make, their labs' and swarms' included, is named with it."""
 NETWORKS_GONE_TIMEOUT = 30
 
 
@@ -136,33 +137,22 @@ def e2e_images(docker_client, base_image: str) -> dict[str, str]:
     return {"server": SERVER_IMAGE, "client": CLIENT_IMAGE, "base": base_image}
 
 
-def free_subnet(docker_client) -> str:
-    """A subnet that clashes with nothing Docker knows: the one it picks for a new network."""
-    probe = docker_client.networks.create(f"{NETWORK_PREFIX}probe-{uuid.uuid4().hex[:8]}", driver="bridge")
-    try:
-        probe.reload()
-        return probe.attrs["IPAM"]["Config"][0]["Subnet"]
-    finally:
-        probe.remove()
-
-
 @pytest.fixture(scope="session")
 def e2e_network(docker_client, e2e_images):
-    """The session's network: unique name, a subnet Docker chose, pinned so that addresses can
-    be given back (`docker network connect --ip`) after a disconnect."""
+    """The session's network: unique name, a subnet held while it is made, pinned so that
+    addresses can be given back (`docker network connect --ip`) after a disconnect."""
     import docker
     from testcontainers.core.network import Network
 
-    network = Network(
-        docker_network_kw={
-            "driver": "bridge",
-            "ipam": docker.types.IPAMConfig(
-                pool_configs=[docker.types.IPAMPool(subnet=free_subnet(docker_client))]
-            ),
-        }
-    )
-    network.name = f"{NETWORK_PREFIX}{uuid.uuid4().hex[:8]}"
-    network.create()
+    with reserved_subnet(docker_client) as subnet:
+        network = Network(
+            docker_network_kw={
+                "driver": "bridge",
+                "ipam": docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]),
+            }
+        )
+        network.name = unique_name()
+        network.create()
     yield network
     try:
         network.remove()
@@ -173,7 +163,7 @@ def e2e_network(docker_client, e2e_images):
 
 
 def _our_networks(docker_client) -> set[str]:
-    return {network.name for network in docker_client.networks.list(names=[NETWORK_PREFIX])}
+    return {network.name for network in docker_client.networks.list(names=[NAME_PREFIX])}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -47,10 +47,17 @@ from support.constants import SERVER_NAME, SPANISH_FILE_NAME
 from support.waiting import LineStream, Pattern, matcher, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-E2E_TAG = os.environ.get("FTPLAB_E2E_TAG", "e2e")
-"""Tag of the images the e2e tests build and run: set it to test two checkouts at once."""
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+"""The pytest-xdist worker running these tests ("gw0", ...), or "" when there is one process."""
+E2E_TAG = os.environ.get("FTPLAB_E2E_TAG", "e2e") + (f"-{WORKER}" if WORKER else "")
+"""Tag of the images the e2e tests build and run: set FTPLAB_E2E_TAG to test two checkouts at
+once. Each worker has a tag of its own, since builds move a tag (Compose's, `scripts/lab up`'s)
+and a lab's `down` removes the tools image it built: each worker does so to its own."""
+NAME_PREFIX = "ftplab-e2e-" + (f"{WORKER}-" if WORKER else "")
+"""Every network, project, stack and node the e2e tests make is named with it: a worker's own."""
 SERVER_IMAGE = f"ftplab/server:{E2E_TAG}"
 CLIENT_IMAGE = f"ftplab/client:{E2E_TAG}"
+
 TIMEOUT = 30.0
 """Default deadline for anything a test waits for: generous, it is only reached on failure."""
 
@@ -77,6 +84,12 @@ HARDENED = {
     "init": True,
 }
 TMPFS_OPTIONS = "size=16m,mode=1777"  # tmpfs options, as `docker run --tmpfs /tmp:OPTIONS`
+
+
+def unique_name() -> str:
+    """A name for a network, project, stack or node cluster of the tests: NAME_PREFIX and a
+    random part."""
+    return f"{NAME_PREFIX}{uuid.uuid4().hex[:8]}"
 
 
 class InteractiveClient:

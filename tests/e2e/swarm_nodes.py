@@ -110,9 +110,10 @@ class NodeCluster:
 
     # --- up ---------------------------------------------------------------------
 
-    def start(self) -> None:
-        """The network, the node containers and a context for each; returns once all answer."""
-        docker("network", "create", "--driver", "bridge", self.network)
+    def start(self, subnet: str) -> None:
+        """The network (on `subnet`), the node containers and a context for each; returns once
+        all answer."""
+        docker("network", "create", "--driver", "bridge", "--subnet", subnet, self.network)
         node_options = [
             "--cap-add", "ALL", *(f"--cap-drop={cap}" for cap in capabilities_missing_here()),
             "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",

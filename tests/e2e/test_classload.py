@@ -10,10 +10,18 @@ from bench import classload
 from bench.classload import ClassBenchError, ClassSettings, measure_class
 
 from .lab import E2E_TAG
+from .subnets import reserved_subnet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STUDENTS = 3
+
+
+@pytest.fixture
+def subnet(docker_client):
+    """labnet's subnet, held for the test (tests/e2e/subnets.py)."""
+    with reserved_subnet(docker_client) as held:
+        yield held
 
 
 def _left_behind(docker_client, project: str) -> list:
@@ -25,9 +33,15 @@ def _left_behind(docker_client, project: str) -> list:
     ]
 
 
-def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
+def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images, subnet):
     settings = ClassSettings(
-        students=STUDENTS, size_mib=4, rounds=2, tag=E2E_TAG, timeout=600, student_cpu_shares=256
+        students=STUDENTS,
+        size_mib=4,
+        rounds=2,
+        tag=E2E_TAG,
+        subnet=subnet,
+        timeout=600,
+        student_cpu_shares=256,
     )
     steps: list[str] = []
     figures = measure_class(settings, steps.append)
@@ -65,12 +79,12 @@ def test_a_small_class_is_measured_and_taken_down(docker_client, e2e_images):
         assert any(label in line for line in table), label
 
 
-def test_a_failed_round_still_takes_the_lab_down(docker_client, e2e_images, monkeypatch):
+def test_a_failed_round_still_takes_the_lab_down(docker_client, e2e_images, subnet, monkeypatch):
     def fail(*_args):
         raise ClassBenchError("a round that fails")
 
     monkeypatch.setattr(classload, "plain_tcp", fail)
-    settings = ClassSettings(students=1, size_mib=1, tag=E2E_TAG, timeout=600)
+    settings = ClassSettings(students=1, size_mib=1, tag=E2E_TAG, subnet=subnet, timeout=600)
     with pytest.raises(ClassBenchError, match="a round that fails"):
         measure_class(settings)
     assert _left_behind(docker_client, settings.project) == []

@@ -25,7 +25,6 @@ import pytest
 from support.tshark import decode, require_tshark
 
 from .classroom import LAB, LabScript
-from .conftest import free_subnet
 from .lab import BIG_FILE, E2E_TAG, SERVED_DIR, TIMEOUT, client_session, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +42,7 @@ def _throwaway_image(docker_client, base: str, tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def classroom(docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     # An older client image under the tag: `up` rebuilds and must not leave it behind untagged.
     old_image = _throwaway_image(docker_client, e2e_images["client"], e2e_images["client"])
     try:

@@ -12,7 +12,6 @@ import signal
 import pytest
 
 from .classroom import LAB, LabScript
-from .conftest import free_subnet
 from .lab import wait_until
 from .test_classroom import _read_until
 
@@ -24,7 +23,7 @@ DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
 @pytest.fixture
 def big_class(request, docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     request.node._ftplab_compose = lab
     try:
         yield lab

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from .conftest import dropping_displaced, free_subnet
+from .conftest import dropping_displaced
 from .lab import (
     BIG_FILE,
     CLIENT_IMAGE,
@@ -28,8 +28,10 @@ from .lab import (
     InteractiveClient,
     assert_least_privileged,
     client_session,
+    unique_name,
     wait_until,
 )
+from .subnets import release_subnet, reserve_subnet
 
 pytestmark = pytest.mark.e2e
 
@@ -66,8 +68,8 @@ def compose_lab(docker_client, e2e_images):
     from it or add clients of their own; `down --volumes` at the end, pass or fail."""
     from testcontainers.compose import DockerCompose
 
-    subnet = free_subnet(docker_client)
-    project = f"ftplab-e2e-{uuid.uuid4().hex[:8]}"
+    subnet = reserve_subnet(docker_client)  # until the lab is down
+    project = unique_name()
     settings = {
         "COMPOSE_PROJECT_NAME": project,
         "LABNET_SUBNET": subnet,
@@ -96,6 +98,7 @@ def compose_lab(docker_client, e2e_images):
                 client.end()
             with contextlib.suppress(Exception):
                 compose.stop(down=True)  # down --volumes: containers, network, volumes
+            release_subnet(subnet)
 
 
 @pytest.fixture(autouse=True)

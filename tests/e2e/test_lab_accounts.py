@@ -17,7 +17,6 @@ import pytest
 from integration.harness import child_env
 
 from .classroom import LabScript
-from .conftest import free_subnet
 from .lab import SMALL_FILE
 from .terminals import StudentTerminal
 
@@ -51,7 +50,7 @@ def add_accounts(path, accounts: dict[str, str]) -> None:
 def accounts_lab(docker_client, e2e_images, tmp_path_factory):
     users = tmp_path_factory.mktemp("accounts") / "users"
     add_accounts(users, PASSWORDS)
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     lab.users = users
     try:
         lab.up_output = lab.check("up", "--students", "3", "--publish", "--tls", "--users", str(users))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from .classroom import LabScript
-from .conftest import free_subnet
 from .lab import client_session
 
 pytestmark = pytest.mark.e2e
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def tls_class(docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     try:
         lab.check("up", "--students", "3", "--tls")
         yield lab

@@ -16,7 +16,6 @@ import subprocess
 import pytest
 
 from .classroom import LabScript
-from .conftest import free_subnet
 from .lab import BIG_FILE, SERVED_DIR, SMALL_FILE, TIMEOUT
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +25,7 @@ HOST = "127.0.0.1"
 
 @pytest.fixture(scope="module")
 def published(docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     try:
         lab.up_output = lab.check("up", "--students", "1", "--publish")
         yield lab

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from .classroom import LabScript
-from .conftest import free_subnet
 from .lab import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -38,7 +37,7 @@ def test_both_languages_give_the_same_commands():
 
 @pytest.fixture
 def guide_lab(request, docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     request.node._ftplab_compose = lab
     leftovers = [REPO_ROOT / name for name in FILES_THE_GUIDE_WRITES]
     assert not any(path.exists() for path in leftovers), f"remove these first: {leftovers}"

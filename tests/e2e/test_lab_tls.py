@@ -22,7 +22,6 @@ from integration.harness import TerminalClient, child_env
 from support.tshark import count, decode, over_tls, require_tshark
 
 from .classroom import LAB, LabScript
-from .conftest import free_subnet
 from .lab import SMALL_FILE, TIMEOUT, client_session, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +34,7 @@ STUDENT_CA = "/etc/ftplab/ca/ca.pem"
 
 @pytest.fixture(scope="module")
 def tls_lab(docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     try:
         lab.up_output = lab.check("up", "--students", "1", "--publish", "--tls")
         yield lab

@@ -44,7 +44,6 @@ from pathlib import Path
 import pytest
 
 from .classroom import LAB, LabScript
-from .conftest import free_subnet
 from .lab import wait_until
 from .terminals import Screen, StudentTerminal, TeacherConsole
 
@@ -457,7 +456,7 @@ def check_consoles(class_: Rehearsal) -> None:
 
 @pytest.fixture
 def class_lab(request, docker_client, e2e_images):
-    lab = LabScript(docker_client, e2e_images["base"], free_subnet(docker_client))
+    lab = LabScript(docker_client, e2e_images["base"])
     request.node._ftplab_compose = lab
     try:
         yield lab

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import uuid
 
 import pytest
 
-from .lab import CLIENT_IMAGE, DOWNLOAD_DIR, E2E_TAG, SERVED_DIR, SMALL_FILE
+from .lab import CLIENT_IMAGE, DOWNLOAD_DIR, E2E_TAG, SERVED_DIR, SMALL_FILE, unique_name
+from .subnets import reserved_subnet
 from .swarm import SwarmLab, docker, in_ci
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +29,19 @@ def network_exists(name: str) -> bool:
     return name in docker("network", "ls", "--format", "{{.Name}}").split()
 
 
+def make_gwbridge(docker_client) -> None:
+    """The bridge `swarm init` would make, made first (as Docker's documentation shows) on a
+    held subnet: one Docker picked itself could be a subnet another test holds."""
+    with reserved_subnet(docker_client) as subnet:
+        docker(
+            "network", "create", "--subnet", subnet,
+            "--opt", f"com.docker.network.bridge.name={GWBRIDGE}",
+            "--opt", "com.docker.network.bridge.enable_icc=false",
+            "--opt", "com.docker.network.bridge.enable_ip_masquerade=true",
+            GWBRIDGE,
+        )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def single_node_swarm(docker_client, e2e_images):
     """This engine as a one-node swarm for the module, left afterwards as it was found."""
@@ -39,6 +52,8 @@ def single_node_swarm(docker_client, e2e_images):
             pytest.fail(f"{message} (CI=true: not skipping)", pytrace=False)
         pytest.skip(message)
     had_gwbridge = network_exists(GWBRIDGE)
+    if not had_gwbridge:
+        make_gwbridge(docker_client)
     docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
     try:
         yield
@@ -51,7 +66,7 @@ def single_node_swarm(docker_client, e2e_images):
 @pytest.fixture
 def swarm_lab(request, single_node_swarm):
     """A stack of its own (unique name, the session's image tag); `down` at the end, pass or fail."""
-    lab = SwarmLab(f"ftplab-e2e-{uuid.uuid4().hex[:8]}", STUDENTS, {"FTPLAB_IMAGE_TAG": E2E_TAG})
+    lab = SwarmLab(unique_name(), STUDENTS, {"FTPLAB_IMAGE_TAG": E2E_TAG})
     request.node._ftplab_lab = lab
     try:
         yield lab

@@ -11,7 +11,6 @@ the end, pass or fail. Under CI=true a node that cannot start fails the test."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
@@ -24,8 +23,10 @@ from .lab import (
     E2E_TAG,
     SERVED_DIR,
     SERVER_IMAGE,
+    unique_name,
     wait_until,
 )
+from .subnets import reserved_subnet
 from .swarm import SCRIPT, SwarmLab, TaskClient, Terminal, docker, in_ci
 from .swarm_nodes import NodeCluster, build_node_image
 
@@ -44,10 +45,11 @@ def cluster(docker_client, e2e_images, tmp_path_factory):
     """Three nodes in one swarm, the manager labelled ftplab.role=server and holding the
     images (`scripts/lab swarm up` takes them to the workers); all removed at the end."""
     image = build_node_image(E2E_TAG, e2e_images["base"], BUILD_TIMEOUT)
-    nodes = NodeCluster(f"ftplab-e2e-{uuid.uuid4().hex[:8]}", image, tmp_path_factory.mktemp("swarm"), NODES)
+    nodes = NodeCluster(unique_name(), image, tmp_path_factory.mktemp("swarm"), NODES)
     try:
         try:
-            nodes.start()
+            with reserved_subnet(docker_client) as subnet:
+                nodes.start(subnet)
         except AssertionError as error:
             message = f"Docker-in-Docker nodes do not start on this engine: {error}"
             if in_ci():

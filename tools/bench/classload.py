@@ -101,6 +101,8 @@ class ClassSettings:
     tag: str = ""
     """Tag of the images built and run; "": the project's name, and the images go with the lab."""
     project: str = field(default_factory=lambda: f"ftplab-classload-{uuid.uuid4().hex[:8]}")
+    subnet: str = ""
+    """labnet's subnet; "": one Docker picks as free."""
     timeout: float = 1800.0
     """The whole run's deadline, lab up and down included."""
     student_cpu_shares: int = 0
@@ -501,7 +503,7 @@ class ClassLab:
 
     def up(self, deadline: Deadline) -> None:
         s = self.settings
-        self.env["LABNET_SUBNET"] = free_subnet()
+        self.env["LABNET_SUBNET"] = s.subnet or free_subnet()
         max_clients = 2 * s.students + CHATTERS + 10  # the students' own clients, ours, the chatters
         self.lab(
             "up",
