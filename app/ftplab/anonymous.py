@@ -18,10 +18,17 @@ ADDRESSES_KEPT = 64
 are forgotten: the table stays about as big as the room, however many addresses came and went."""
 
 
+class Visitor(Protocol):
+    """A person in the room, as far as the names need to know."""
+
+    address: str
+    by_ftp: bool
+
+
 class Visits(Protocol):
     """What the names need from the room."""
 
-    def ftp_visit_lasts(self, name: str, address_key: str) -> bool: ...
+    def visitor_named(self, name: str) -> Visitor | None: ...
 
     def __len__(self) -> int: ...
 
@@ -41,7 +48,8 @@ class AnonymousNumbers:
         (until then its first login is still under way, and a second one at once joins it)."""
 
     def number_for(self, address_key: str) -> int:
-        """The number of the address's visit that lasts, or of its login under way; else a new one."""
+        """The number of the address's visit that lasts, or of its login under way; else a new one,
+        skipping the names people chose themselves (`USER anon-2`)."""
         number, seen = self._given.get(address_key, (0, True))
         if number and self._lasts(number, address_key):
             self._given[address_key] = (number, True)
@@ -51,8 +59,12 @@ class AnonymousNumbers:
         if len(self._given) > 2 * len(self._room) + ADDRESSES_KEPT:
             self._given = {key: (n, True) for key, (n, _) in self._given.items() if self._lasts(n, key)}
         number = next(self._next)
+        while self._room.visitor_named(anonymous_name(number)) is not None:  # someone chose that name
+            number = next(self._next)
         self._given[address_key] = (number, False)
         return number
 
     def _lasts(self, number: int, address_key: str) -> bool:
-        return self._room.ftp_visit_lasts(anonymous_name(number), address_key)
+        """Is the FTP user with that number from that address still here, or in its visit's grace?"""
+        visitor = self._room.visitor_named(anonymous_name(number))
+        return visitor is not None and visitor.by_ftp and visitor.address == address_key

@@ -38,7 +38,7 @@ from .history import ChatHistory
 from .messages import Messages
 from .news import NewsBudget
 from .protocol import ErrorCode
-from .roster import FTP_VISIT_GRACE_SECONDS, Roster
+from .roster import FTP_VISIT_GRACE_SECONDS, Roster, Visitor
 from .session import Session
 from .text import visible
 from .visit_news import VisitNews
@@ -107,10 +107,9 @@ class Room:
         visitor = self._roster.visitor_named(name)
         return visitor.first if visitor is not None and visitor.connections else None
 
-    def ftp_visit_lasts(self, name: str, address_key: str) -> bool:
-        """Is the FTP user `name` from `address_key` still here, or in its visit's grace?"""
-        visitor = self._roster.visitor_named(name)
-        return visitor is not None and visitor.by_ftp and visitor.address == address_key
+    def visitor_named(self, name: str) -> Visitor | None:
+        """The person called `name`, an FTP user in its visit's grace included; None if nobody is."""
+        return self._roster.visitor_named(name)
 
     def member_names(self) -> list[str]:
         """Every member as `who` shows it: FTP users as `name (ftp)`, or `name (ftp ×3)`."""

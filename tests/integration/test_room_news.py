@@ -286,6 +286,18 @@ def test_anonymous_logins_from_one_address_are_one_person_and_each_visit_gets_a_
     )
 
 
+def test_an_anonymous_login_skips_an_anon_name_someone_chose(door):
+    """Before, the anonymous login got `530 name in use` for a name the door itself chose."""
+    with RawConnection(door.port, "anon-1") as chosen:
+        chosen.join()
+        visitor = ftp_login(door.ftp_port, "anonymous")
+        try:
+            who = chosen.who().text
+        finally:
+            visitor.quit()
+    assert "anon-2 (ftp)" in who, who
+
+
 @needs_loopback_addresses
 def test_no_name_is_taken_over_from_another_address(door):
     with RawConnection(door.port, "lab") as lab:
