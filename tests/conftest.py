@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.signals import as_from_a_terminal
+from support.signals import as_from_a_terminal, workers_first
 
 pytest_plugins = ["support.certificates"]
 """Fixtures for every test: `certificates`."""
@@ -19,6 +19,7 @@ pytest_plugins = ["support.certificates"]
 
 def pytest_configure(config) -> None:
     as_from_a_terminal()  # even when the suite was started in the background (support/signals.py)
+    workers_first(config)  # under -n, the workers clean up after a Ctrl-C before the run ends
 
 
 def _open_descriptors() -> dict[int, str]:

@@ -57,16 +57,19 @@ def release_subnet(subnet: str) -> None:
 
 
 def _docker_offers_one_not_in(docker_client, held: dict[str, int]) -> str:
-    probes = []
+    stem, probes = f"{unique_name()}-probe", []
     try:
-        for _ in range(MAX_PROBES):
-            probe = docker_client.networks.create(f"{unique_name()}-probe", driver="bridge")
+        for number in range(MAX_PROBES):
+            probe = docker_client.networks.create(f"{stem}-{number}", driver="bridge")
             probes.append(probe)
             probe.reload()
             subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
             if subnet not in held:
                 return subnet
         raise AssertionError(f"Docker offered no subnet that {sorted(held)} leave free")
+    except BaseException:  # a Ctrl-C can come while Docker makes one: found by its name
+        probes = docker_client.networks.list(names=[stem])
+        raise
     finally:
         for probe in probes:
             probe.remove()
