@@ -44,6 +44,7 @@ def test_a_quick_run_measures_every_part(tmp_path):
     output = tmp_path / "bench.md"
     command = [sys.executable, str(BENCH), "--quick", "--runs", "1", "--big-mib", "8"]
     command += ["--clients", "20", "--crowds", "20", "--generators", "2", "--output", str(output)]
+    command += ["--warm-up", "0.5", "--window", "0.5"]  # every part, not steady figures
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-2000:]
     text = output.read_text()
@@ -85,6 +86,8 @@ def test_a_quick_run_measures_every_part(tmp_path):
             assert "**" in row[2] and "**" in row[3], row  # sessions/s and p99 measured
             assert "failed" not in row[-1], row
 
+    assert "0.5 s) come 1 windows of 0.5 s" in text
+    assert "over 0.5 s once the news of their joining is out" in text
     assert "SHA-256 alone on one core (hashlib, once a run): " in output.read_text()
     assert found["Many clients joining, chat fan-out, memory"][0][0] == "20"
     assert "a bare loop sending the line to 20 loopback connections" in output.read_text()

@@ -63,6 +63,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--crowds", type=counts, help="N for the fan-out, e.g. 100,1000 (the default)")
     parser.add_argument("--generators", type=int, default=4, help="load generator processes (4)")
     parser.add_argument(
+        "--window",
+        type=float,
+        help="seconds of each sessions window, and of an idle crowd's CPU (5; 2 with --quick)",
+    )
+    parser.add_argument(
+        "--warm-up", type=float, help="seconds of load before the sessions windows (10; 3 with --quick)"
+    )
+    parser.add_argument(
         "--time-wait",
         type=float,
         help="at most this many seconds to wait for TIME-WAIT on a run's addresses (65; 5 with --quick)",
@@ -95,8 +103,8 @@ def settings_from(args: argparse.Namespace, work: Path) -> Settings:
         clients=args.clients or ([20, 100] if quick else [20, 100, 1000]),
         crowds=args.crowds or ([100, 500] if quick else [100, 1000] + ([5000, 10000] if args.full else [])),
         generators=args.generators,
-        session_seconds=2.0 if quick else 5.0,
-        warmup_seconds=3.0 if quick else 10.0,
+        window_seconds=args.window if args.window is not None else (2.0 if quick else 5.0),
+        warmup_seconds=args.warm_up if args.warm_up is not None else (3.0 if quick else 10.0),
         time_wait_seconds=args.time_wait if args.time_wait is not None else (5.0 if quick else 65.0),
         join_timeout=20.0 if quick else 60.0,
         messages=3 if quick else 5,

@@ -53,7 +53,8 @@ class Settings:
     clients: list[int]
     crowds: list[int]
     generators: int
-    session_seconds: float
+    window_seconds: float
+    """Each window of the sessions part, and of an idle crowd's CPU in the fan-out."""
     warmup_seconds: float
     time_wait_seconds: float
     join_timeout: float

@@ -20,8 +20,6 @@ from .core import Section, Settings, Target, own_cpu, percentile, spread
 
 MARKER = "bench-mark"
 GENERATOR_BUSY = 0.8
-IDLE_SECONDS = 5.0
-"""How long the server's CPU is measured with the crowd joined and silent."""
 TARGETS = (
     (1000, "p99", "fan-out p99 ≤ 50 ms", 50.0),
     (10000, "p99", "fan-out p99 ≤ 100 ms", 100.0),
@@ -147,7 +145,7 @@ def measure_crowd(settings: Settings, count: int, extra: tuple[str, ...], checks
                     )
                     continue
                 figures.join.append(crowd.join_seconds)
-                figures.idle_cpu.append(idle_cpu(server, crowd))
+                figures.idle_cpu.append(idle_cpu(server, crowd, settings.window_seconds))
                 settings.progress(
                     f"fan-out to {count:,} {' '.join(extra)}, run {attempt + 1}/{settings.runs}"
                 )
@@ -175,12 +173,12 @@ def measure_crowd(settings: Settings, count: int, extra: tuple[str, ...], checks
     return figures
 
 
-def idle_cpu(server: servers.Server, crowd: Crowd) -> float:
-    """The server's core-milliseconds per second with the crowd silent, once the news of its
-    joining is out (the generator keeps reading meanwhile): its timers' cost per client."""
-    crowd.loop.run(lambda: False, time.monotonic() + IDLE_SECONDS)
+def idle_cpu(server: servers.Server, crowd: Crowd, seconds: float) -> float:
+    """The server's core-milliseconds per second over `seconds` with the crowd silent, once the
+    news of its joining is out (the generator keeps reading meanwhile): its timers' cost per client."""
+    crowd.loop.run(lambda: False, time.monotonic() + seconds)
     began, (ran_before, _) = time.monotonic(), server.scheduled()
-    crowd.loop.run(lambda: False, began + IDLE_SECONDS)
+    crowd.loop.run(lambda: False, began + seconds)
     return 1000 * (server.scheduled()[0] - ran_before) / (time.monotonic() - began)
 
 
@@ -251,7 +249,7 @@ def measure(settings: Settings) -> list[Section]:
                 f"the last: latency from writing the line to the server's console to its {ARRIVAL}",
                 "(p50 and p99 over the clients; min / **median** / max over the lines). Memory: the server's",
                 "RSS with N idle clients, less its RSS before they came, over N; its CPU with them silent,",
-                f"over {IDLE_SECONDS:g} s once the news of their joining is out.",
+                f"over {settings.window_seconds:g} s once the news of their joining is out.",
             ],
             header=HEADER,
             rows=rows(settings, figures),

@@ -260,7 +260,7 @@ def measure_one(settings: Settings, kind: str, count: int, sources: Sources) -> 
     left = wait_for_calm(settings, addresses)
     spec = {
         "kind": "lab" if kind == "lab" else "ftp",
-        "window_seconds": settings.session_seconds,
+        "window_seconds": settings.window_seconds,
         "windows": settings.runs,
     }
     with start_server(settings, kind, count) as server:
@@ -373,7 +373,7 @@ def section(settings: Settings, outcomes: dict[tuple[str, int], Outcome]) -> Sec
             "The lab session: connect, join, `list`, `get` the 64 KiB file, `quit` (one connection).",
             f"{settings.generators} load generator processes (tools/loadgen/) keep N sessions going, each",
             "from its own 127.0.0.x; after a warm-up (until N sessions have ended, at most",
-            f"{settings.warmup_seconds:g} s) come {settings.runs} windows of {settings.session_seconds:g} s,"
+            f"{settings.warmup_seconds:g} s) come {settings.runs} windows of {settings.window_seconds:g} s,"
             " the same in every generator.",
             "A session's time: from its connect to its end. Servers run one after another at each N,",
             "fresh each time; the three FTP servers with the same passive port range, {}-{}, below".format(
