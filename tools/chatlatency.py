@@ -5,8 +5,10 @@ one big file. A *reader* process joins, asks for the file and reads it as fast
 as it can (hashing it, as the real client does); a *chatter* in this process
 joins too and, while the download runs, says a line every few milliseconds
 carrying the monotonic clock at which it was sent. The reader notes when each
-line arrives: the latency is the difference (CLOCK_MONOTONIC is one clock for
-the whole machine, across network namespaces).
+line arrives during a download: the latency is the difference (CLOCK_MONOTONIC
+is one clock for the whole machine, across network namespaces). A file that
+goes by before enough lines came (a small one on loopback, on a busy machine)
+is asked for again, until MIN_LINES have been measured or READ_SECONDS passed.
 
 Two paths: `loopback` (127.0.0.1, full speed) and `shaped` (the reader in a
 network namespace of its own behind a veth pair whose server side is shaped,
@@ -49,6 +51,10 @@ LINK_SETUP_SECONDS = 15
 LINES_PER_SECOND = 4.0
 """Per chatter: below the server's chat flood limit (5 a second)."""
 CHATTERS = 12
+MIN_LINES = 10
+"""Lines to measure at least: the reader asks for the file again until it has them."""
+READ_SECONDS = 60.0
+"""The reader asks for no new download after this long; a run that got no line then fails."""
 
 
 @dataclass
@@ -61,27 +67,33 @@ class ChatLatency:
     p99_ms: float
     max_ms: float
     file_bytes: int
+    downloads: int
+    """How many times the reader got the file (again while too few lines had come)."""
     seconds: float
-    """From the `!FILE` line to the file's last byte, at the reader."""
+    """From each `!FILE` line to the file's last byte, at the reader, added up."""
     server_cpu_seconds: float
     reader_cpu_seconds: float
 
     @property
+    def received_bytes(self) -> int:
+        return self.file_bytes * self.downloads
+
+    @property
     def throughput_mb_s(self) -> float:
-        return self.file_bytes / self.seconds / 1e6
+        return self.received_bytes / self.seconds / 1e6
 
     @property
     def server_core_seconds_per_gib(self) -> float:
-        return self.server_cpu_seconds / (self.file_bytes / 2**30)
+        return self.server_cpu_seconds / (self.received_bytes / 2**30)
 
     @property
     def reader_core_seconds_per_gib(self) -> float:
-        return self.reader_cpu_seconds / (self.file_bytes / 2**30)
+        return self.reader_cpu_seconds / (self.received_bytes / 2**30)
 
     def summary(self) -> str:
         return (
             f"{self.link}: chat p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms"
-            f" ({self.samples} lines); {self.throughput_mb_s:.0f} MB/s;"
+            f" ({self.samples} lines, {self.downloads} downloads); {self.throughput_mb_s:.0f} MB/s;"
             f" server {self.server_core_seconds_per_gib:.2f} core-s/GiB,"
             f" reader {self.reader_core_seconds_per_gib:.2f} core-s/GiB"
         )
@@ -97,24 +109,30 @@ def percentile(values: list[float], percent: float) -> float:
 # --- the reader (runs as its own process, maybe in another namespace) -----------------------------
 
 
-def read_download(host: str, port: int, name: str, out, verify: bool = True) -> None:
-    """Join, `get` the file, read it whole (hashing it if `verify`, as the real client does);
-    print `started` at `!FILE`, then one JSON report."""
+def read_download(
+    host: str, port: int, name: str, out, verify: bool = True, min_lines: int = MIN_LINES
+) -> None:
+    """Join, `get` the file, read it whole (hashing it if `verify`, as the real client does),
+    noting each chat line that arrives meanwhile; get it again until `min_lines` were noted or
+    READ_SECONDS passed. Print `started` at the first `!FILE`, then one JSON report."""
     sock = socket.create_connection((host, port), timeout=120)
-    sock.sendall(f"{name}> \n{name}> get {FILE_NAME}\n".encode())
+    request = f"{name}> get {FILE_NAME}\n".encode()
+    sock.sendall(f"{name}> \n".encode() + request)
+    give_up = time.monotonic() + READ_SECONDS
     buffer = bytearray()
     hasher = hashlib.sha256()
     latencies: list[float] = []
-    size = started = finished = None
-    received = 0
-    data_left = 0
-    while finished is None:
+    size = started = None  # of the download under way; None between downloads
+    received = data_left = downloads = 0
+    seconds = 0.0
+    done = False
+    while not done:
         chunk = sock.recv(RECV_BYTES)
         if not chunk:
             raise RuntimeError("the server closed before the file ended")
         now = time.monotonic_ns()
         buffer += chunk
-        while buffer and finished is None:
+        while buffer and not done:
             if data_left:
                 taken = min(data_left, len(buffer))
                 if verify:
@@ -123,7 +141,12 @@ def read_download(host: str, port: int, name: str, out, verify: bool = True) -> 
                 data_left -= taken
                 received += taken
                 if received == size:
-                    finished = time.monotonic()
+                    downloads += 1
+                    seconds += time.monotonic() - started
+                    size = started = None
+                    done = len(latencies) >= min_lines or time.monotonic() >= give_up
+                    if not done:
+                        sock.sendall(request)
                 continue
             end = buffer.find(b"\n")
             if end < 0:
@@ -132,12 +155,12 @@ def read_download(host: str, port: int, name: str, out, verify: bool = True) -> 
             del buffer[: end + 1]
             sender, _, text = line.partition("> ")
             if sender == SERVER_NAME and text.startswith("!FILE "):
-                size = int(text.split()[1])
-                started = time.monotonic()
-                print("started", file=out, flush=True)
+                size, started, received = int(text.split()[1]), time.monotonic(), 0
+                if not downloads:
+                    print("started", file=out, flush=True)
             elif sender == SERVER_NAME and text.startswith("!DATA "):
                 data_left = int(text.split()[1])
-            elif text.startswith(CHAT_PREFIX):
+            elif text.startswith(CHAT_PREFIX) and size is not None:
                 latencies.append((now - int(text[len(CHAT_PREFIX) :])) / 1e6)
             elif text.startswith("!ERR"):
                 raise RuntimeError(f"the server refused: {line}")
@@ -146,7 +169,8 @@ def read_download(host: str, port: int, name: str, out, verify: bool = True) -> 
     report = {
         "latencies_ms": latencies,
         "bytes": received,
-        "seconds": finished - started,
+        "downloads": downloads,
+        "seconds": seconds,
         "cpu": usage.user + usage.system,
     }
     print(json.dumps(report), file=out, flush=True)
@@ -232,7 +256,14 @@ def join_chatters(host: str, port: int, count: int, suffix: str) -> tuple[list[s
 
 
 def run(
-    app: Path, host: str, root: Path, reader_prefix: list[str], chatters: int, link: str, verify: bool = True
+    app: Path,
+    host: str,
+    root: Path,
+    reader_prefix: list[str],
+    chatters: int,
+    link: str,
+    verify: bool = True,
+    min_lines: int = MIN_LINES,
 ) -> ChatLatency:
     """One download with chat alongside; `reader_prefix` runs the reader elsewhere (a namespace)."""
     with server(app, host, root) as (process, port):
@@ -240,7 +271,7 @@ def run(
         sockets, names = join_chatters(host, port, chatters, suffix)
         try:
             command = [*reader_prefix, sys.executable, str(Path(__file__).resolve()), "--reader"]
-            command += [host, str(port), f"dl{suffix}", "verify" if verify else "discard"]
+            command += [host, str(port), f"dl{suffix}", "verify" if verify else "discard", str(min_lines)]
             reader = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
             try:
                 if reader.stdout.readline().strip() != "started":
@@ -258,7 +289,9 @@ def run(
                 sock.close()
     latencies = report["latencies_ms"]
     if not latencies:
-        raise RuntimeError("no chat line arrived during the download")
+        raise RuntimeError(
+            f"no chat line arrived during {report['downloads']} downloads in {READ_SECONDS:g} s"
+        )
     return ChatLatency(
         link=link,
         samples=len(latencies),
@@ -266,6 +299,7 @@ def run(
         p99_ms=percentile(latencies, 99),
         max_ms=max(latencies),
         file_bytes=report["bytes"],
+        downloads=report["downloads"],
         seconds=report["seconds"],
         server_cpu_seconds=server_cpu,
         reader_cpu_seconds=report["cpu"],
@@ -369,24 +403,26 @@ def measure(
     rate: str = "8mbit",
     shaper: str = "htb",
     verify: bool = True,
+    min_lines: int = MIN_LINES,
 ) -> ChatLatency:
     """Chat latency to a client downloading `size` bytes over `link` ("loopback" or "shaped",
     through `rate` and SHAPERS[`shaper`]),
     `chatters` saying LINES_PER_SECOND each; the server runs from the sources in `app`; the reader
-    hashes what it reads if `verify` (as the real client does)."""
+    hashes what it reads if `verify` (as the real client does), and downloads the file again
+    until `min_lines` lines arrived during a download."""
     with tempfile.TemporaryDirectory(prefix="chatlatency-") as directory:
         root = Path(directory)
         with open(root / FILE_NAME, "wb") as file:
             file.truncate(size)  # a sparse file: served from the page cache, no disk in the way
         if link == "loopback":
-            return run(app, "127.0.0.1", root, [], chatters, link, verify)
+            return run(app, "127.0.0.1", root, [], chatters, link, verify, min_lines)
         if link != "shaped":
             raise ValueError(f"unknown link {link!r}: loopback or shaped")
         why_not = shaped_path_available()
         if why_not:
             raise RuntimeError(f"a shaped link {why_not}")
         with shaped_link(rate, shaper) as (host, prefix):
-            return run(app, host, root, prefix, chatters, f"{shaper} {rate}", verify)
+            return run(app, host, root, prefix, chatters, f"{shaper} {rate}", verify, min_lines)
 
 
 def parse_size(text: str) -> int:
@@ -400,8 +436,8 @@ def parse_size(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--reader"]:
-        host, port, name, verify = argv[1:5]
-        read_download(host, int(port), name, sys.stdout, verify == "verify")
+        host, port, name, verify, min_lines = argv[1:6]
+        read_download(host, int(port), name, sys.stdout, verify == "verify", int(min_lines))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", type=Path, default=Path(__file__).resolve().parent.parent / "app")
@@ -412,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shaper", choices=sorted(SHAPERS), default="htb", help="the shaped link's qdisc")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
+        "--min-lines", type=int, default=MIN_LINES, help="get the file again until this many lines came"
+    )
+    parser.add_argument(
         "--no-verify",
         action="store_true",
         help="the reader does not hash (the server is the bottleneck)",
@@ -421,7 +460,10 @@ def main(argv: list[str] | None = None) -> int:
     shaped = args.link == "shaped"
     size = args.size or (8 * 2**20 if shaped else 2 * 2**30)
     for _ in range(args.repeat):
-        result = measure(args.app, args.link, size, args.chatters, args.rate, args.shaper, not args.no_verify)
+        verify = not args.no_verify
+        result = measure(
+            args.app, args.link, size, args.chatters, args.rate, args.shaper, verify, args.min_lines
+        )
         if args.json:
             figures = asdict(result)
             figures.update(

@@ -50,7 +50,8 @@ def measure(settings: Settings) -> list[Section]:
                 " measured (app/ftplab/pacing.py); the client holds unread no more than it drains"
                 " in a moment (app/ftplab/client/unread_limit.py); so a line waits for at most"
                 " about 20 ms of file in the server."
-                " tools/chatlatency.py measures it;"
+                " tools/chatlatency.py measures it, the lines that arrive while the file comes"
+                f" (it is downloaded again until {chatlatency.MIN_LINES} have);"
                 f" {settings.runs} runs of each row, interleaved; min / **median** / max over runs.",
             ],
             header=["link", "chat p50 (ms)", "chat p99 (ms)", "download MB/s", "server core-s/GiB", "note"],
@@ -77,7 +78,7 @@ def _row(label: str, runs: list[chatlatency.ChatLatency], missing: str | None) -
         spread([run.p99_ms for run in runs], 1),
         spread([run.throughput_mb_s for run in runs], 0),
         spread([run.server_core_seconds_per_gib for run in runs]),
-        f"{sum(run.samples for run in runs)} lines",
+        f"{sum(run.samples for run in runs)} lines in {sum(run.downloads for run in runs)} downloads",
     )
 
 
