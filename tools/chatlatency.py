@@ -265,7 +265,8 @@ def run(
     verify: bool = True,
     min_lines: int = MIN_LINES,
 ) -> ChatLatency:
-    """One download with chat alongside; `reader_prefix` runs the reader elsewhere (a namespace)."""
+    """A download with chat alongside (again until `min_lines` lines came during one);
+    `reader_prefix` runs the reader elsewhere (a namespace)."""
     with server(app, host, root) as (process, port):
         suffix = f"{os.getpid() % 10000}{random.randrange(1000)}"
         sockets, names = join_chatters(host, port, chatters, suffix)
@@ -459,8 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shaped = args.link == "shaped"
     size = args.size or (8 * 2**20 if shaped else 2 * 2**30)
+    verify = not args.no_verify
     for _ in range(args.repeat):
-        verify = not args.no_verify
         result = measure(
             args.app, args.link, size, args.chatters, args.rate, args.shaper, verify, args.min_lines
         )

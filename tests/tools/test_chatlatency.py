@@ -32,11 +32,12 @@ def one_download(*, chat_inside: bool) -> bytes:
 def serve(listener: socket.socket, answers: list[bytes], requests: list[str]) -> None:
     """Answer each `get` with the next of `answers`, noting what the reader said."""
     connection, _ = listener.accept()
+    next_answer = iter(answers)
     with connection, connection.makefile("rb") as lines:
         for line in lines:
             requests.append(line.decode().rstrip("\n"))
             if line.endswith(f"get {FILE_NAME}\n".encode()):
-                connection.sendall(answers[sum("get " in said for said in requests) - 1])
+                connection.sendall(next(next_answer))
 
 
 def read(answers: list[bytes], min_lines: int) -> tuple[dict, list[str]]:
