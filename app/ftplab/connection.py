@@ -114,7 +114,7 @@ class Transport:
     def wanted_interest(self) -> int:
         """The selector events this connection needs watched now."""
         events = selectors.EVENT_READ if self.wants_to_read or not self.is_open else 0
-        if self.outbox:
+        if self.outbox.sendable:
             events |= selectors.EVENT_WRITE
         return events
 
@@ -207,9 +207,10 @@ class Transport:
         return self._decrypt(data)
 
     def _decrypt(self, ciphertext: bytes) -> bytes | None:
+        handshaking = not self.tls.established
         plaintext = self.tls.feed(ciphertext)
-        if self.tls.outgoing.pending and self.loop is not None:
-            self.loop.touch(self)  # handshake records to send
+        if self.loop is not None and (self.tls.outgoing.pending or handshaking and self.tls.established):
+            self.loop.touch(self)  # handshake records to send, or plaintext that waited for its end
         if plaintext:
             return plaintext
         return b"" if self.tls.peer_closed else None

@@ -69,6 +69,11 @@ class Outbox:
         return bool(self._segments)
 
     @property
+    def sendable(self) -> bool:
+        """Something the socket could take once writable (what the loop watches for)."""
+        return bool(self)
+
+    @property
     def has_file_slice(self) -> bool:
         return self._file_slices > 0
 

@@ -200,6 +200,14 @@ class TlsOutbox(Outbox):
     def __bool__(self) -> bool:
         return bool(self.wire) or bool(self.layer.outgoing.pending) or self._owes_plaintext()
 
+    @property
+    def sendable(self) -> bool:
+        """Records or clear bytes to send; plaintext only once the handshake has ended. Before,
+        only the peer's records move it on: a writable socket would wake the loop for
+        nothing, again and again, while a client stalls its handshake."""
+        wire = bool(self.wire) or bool(self.layer.outgoing.pending)
+        return wire or (self.layer.established and self._owes_plaintext())
+
     def _owes_plaintext(self) -> bool:
         """Plaintext to encrypt, or the close_notify (which waits for the handshake:
         the closing deadline bounds that wait)."""

@@ -741,6 +741,12 @@ def process_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def open_fds(pid: int) -> int:
     """How many file descriptors process `pid` has open (/proc/PID/fd)."""
     return len(os.listdir(f"/proc/{pid}/fd"))

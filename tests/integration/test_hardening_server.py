@@ -27,6 +27,7 @@ from .harness import (
     TIMEOUT,
     RawConnection,
     child_env,
+    cpu_seconds,
     make_big_file,
     message_containing,
     open_fds,
@@ -38,13 +39,6 @@ MIB = 1024 * 1024
 
 def _is_error(code: str):
     return lambda event: isinstance(event, protocol.Error) and event.code == code
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- 1: the terminal goes away -----------------------------------------------------------------
@@ -126,7 +120,7 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
                 held.append(raw)
             failed = re.compile(r"accept failed: .*Too many open files")
             server.wait_for_log(failed)
-            started_cpu, started, started_clock = _cpu_seconds(server.pid), time.monotonic(), time.time()
+            started_cpu, started, started_clock = cpu_seconds(server.pid), time.monotonic(), time.time()
             answers = []
             # Each failure pauses accepting for 0.5 s, so three take over 1 s. A late client waits
             # for the next failure, or is turned away by the one under way (it refuses up to
@@ -139,7 +133,7 @@ def test_at_the_descriptor_limit_the_server_says_busy_and_does_not_spin(start_se
                 with RawConnection(server.port, f"tarde{number}") as late:
                     late.send_line("")
                     answers.append(late.expect(protocol.Error).code)
-            cpu = _cpu_seconds(server.pid) - started_cpu
+            cpu = cpu_seconds(server.pid) - started_cpu
             wall = time.monotonic() - started
             assert inside.who().text.startswith("Conectados ("), "the joined client is still served"
     finally:

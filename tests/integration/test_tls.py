@@ -15,6 +15,7 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from .harness import (
     HOST,
     TOOL_TIMEOUT,
     ClientProcess,
+    cpu_seconds,
     installed_tool,
     make_file,
     run_client,
@@ -143,7 +145,7 @@ def test_a_stalled_handshake_is_timed_out_while_another_client_chats(
     server = start_server(root=root, extra_args=tls_args(certificates, "--join-timeout", "1"))
     ca = ["--ca", str(certificates.ca)]
     with socket.create_connection((HOST, server.port)) as stalled:
-        stalled.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
+        stalled.sendall(STALLED_CLIENT_HELLO)
         ana = start_client(server, "ana", extra_args=ca)
         bob = start_client(server, "bob", extra_args=ca)
         ana.send("sigo aquí")
@@ -500,11 +502,72 @@ def test_a_client_asking_for_tls_from_a_clear_server_says_so(start_server, certi
     assert "The server does not speak TLS, or the handshake failed" in result.stderr, result
 
 
-def test_a_stalled_handshake_on_the_implicit_port_is_timed_out(start_server, root, certificates):
+def test_a_stalled_handshake_on_the_implicit_port_is_timed_out_and_costs_no_cpu(
+    start_server, root, certificates
+):
+    """The door's 220 waits for the handshake; the loop must not spin on a writable socket
+    meanwhile (it did: a whole core until the join timeout)."""
     args = tls_args(certificates, "--ftps-port", "0", "--join-timeout", "1")
     server = start_server(root=root, extra_args=args)
-    with socket.create_connection((HOST, server.ftps_port())) as stalled:
-        stalled.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, never finished
+    with socket.create_connection((HOST, server.ftps_port())) as stalled, server_cpu(server) as used:
+        stalled.sendall(STALLED_CLIENT_HELLO)
         stalled.settimeout(10)
         assert read_to_close(stalled) == b"", "closed without a word in clear"
     server.wait_for_log(re.compile(r"disconnect \?@127\.0\.0\.1:\d+ \(ftp\)"))
+    assert used.share < IDLE_SHARE, used
+
+
+def test_a_stalled_handshake_on_a_data_connection_is_timed_out_and_costs_no_cpu(
+    start_server, root, certificates
+):
+    """The file waits for the data connection's handshake (PROT P) without the loop spinning,
+    until --data-timeout closes it; the control connection goes on."""
+    args = tls_args(certificates, "--ftp-port", "0", "--data-timeout", "1")
+    server = start_server(root=root, extra_args=args)
+    client = ftps(certificates, server.ftp_port())
+    with socket.create_connection(client.makepasv()) as stalled:
+        client.putcmd("RETR notas.bin")
+        assert client.getline().startswith("150")
+        with server_cpu(server) as used:
+            stalled.sendall(STALLED_CLIENT_HELLO)
+            stalled.settimeout(10)
+            assert read_to_close(stalled) == b"", "closed without a byte of the file"
+    assert client.getmultiline().startswith("4"), "the transfer failed"
+    assert client.voidcmd("NOOP").startswith("200")
+    client.quit()
+    assert used.share < IDLE_SHARE, used
+
+
+STALLED_CLIENT_HELLO = b"\x16\x03\x01\x02\x00"
+"""The start of a ClientHello, never finished."""
+
+IDLE_SHARE = 0.2
+"""Of a core, at most, while the server waits for a stalled peer (a spinning loop takes
+all it gets: a whole core when the machine is idle)."""
+
+
+class CpuUse:
+    def __init__(self, pid: int):
+        self._pid = pid
+        self._cpu = cpu_seconds(pid)
+        self._started = time.monotonic()
+        self.seconds = self.cpu = 0.0
+
+    def stop(self) -> None:
+        self.cpu = cpu_seconds(self._pid) - self._cpu
+        self.seconds = time.monotonic() - self._started
+
+    @property
+    def share(self) -> float:
+        return self.cpu / self.seconds
+
+    def __repr__(self) -> str:
+        return f"the server used {self.cpu:.2f} core-seconds in {self.seconds:.2f} s"
+
+
+@contextlib.contextmanager
+def server_cpu(server):
+    """The server's CPU time over the block, and its share of a core."""
+    use = CpuUse(server.pid)
+    yield use
+    use.stop()

@@ -5,6 +5,7 @@ file slices read with pread, close_notify last. Certificates from openssl."""
 from __future__ import annotations
 
 import os
+import selectors
 import socket
 import ssl
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ftplab.connection import Connection
 from ftplab.tls import (
     ENCRYPT_BYTES,
     RECORD_BYTES,
@@ -170,6 +172,55 @@ def test_bytes_queued_before_tls_go_in_clear_first(certificates, context):
         outbox.flush(ours)
         assert theirs.recv(100) == b"234 go\r\n"
     handshake(client, layer)
+
+
+class Touches:
+    """A loop that only records which connections asked to be serviced."""
+
+    def __init__(self):
+        self.touched = []
+
+    def touch(self, connection) -> None:
+        self.touched.append(connection)
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["full", "resumed TLS 1.2"])
+def test_plaintext_queued_before_the_handshake_ends_is_not_watched_for_until_it_ends(
+    certificates, context, resumed
+):
+    """The FTPS door's 220, a PROT P data connection's file: until the handshake ends the loop
+    watches for input only, or a writable socket would wake it for nothing, again and again,
+    while a client stalls its handshake (it spun a core). The record that ends the handshake
+    touches the connection, even when it leaves nothing of ours to send (a resumed TLS 1.2
+    handshake ends with the client's Finished)."""
+    client_context = ssl.create_default_context(cafile=str(certificates.ca))
+    client_context.maximum_version = ssl.TLSVersion.TLSv1_2
+    session = None
+    if resumed:
+        earlier_client, earlier = Client(certificates, context=client_context), TlsLayer(context)
+        handshake(earlier_client, earlier)
+        session = earlier_client.ssl.session
+    client = Client(certificates, session, client_context)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        loop = Touches()
+        connection = Connection(ours, ("127.0.0.1", 1), now=0.0, loop=loop)
+        connection.start_tls(context)
+        connection.queue(b"220 ready\r\n", now=0.0)
+        assert connection.wanted_interest() == selectors.EVENT_READ
+        with pytest.raises(ssl.SSLWantReadError):
+            client.ssl.do_handshake()
+        while not connection.tls.established:
+            loop.touched.clear()
+            theirs.sendall(client.take())
+            assert connection.receive() is None
+            assert loop.touched == [connection]
+            assert connection.wanted_interest() == selectors.EVENT_READ | selectors.EVENT_WRITE
+            connection.flush(now=0.0)
+            client.give(theirs.recv(1 << 16))
+        assert client.ssl.session_reused is resumed
+        assert bytes(client.plaintext) == b"220 ready\r\n"
 
 
 def test_credentials_are_read_once_new_contexts_come_from_memory(certificates, tmp_path: Path):
