@@ -547,6 +547,8 @@ all it gets: a whole core when the machine is idle)."""
 
 
 class CpuUse:
+    """A process's CPU time from now until `stop`, and the wall-clock time it took."""
+
     def __init__(self, pid: int):
         self._pid = pid
         self._cpu = cpu_seconds(pid)
