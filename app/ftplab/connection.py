@@ -207,9 +207,9 @@ class Transport:
         return self._decrypt(data)
 
     def _decrypt(self, ciphertext: bytes) -> bytes | None:
-        handshaking = not self.tls.established
+        was_handshaking = self.handshaking
         plaintext = self.tls.feed(ciphertext)
-        if self.loop is not None and (self.tls.outgoing.pending or handshaking and self.tls.established):
+        if self.loop is not None and (self.tls.outgoing.pending or was_handshaking and not self.handshaking):
             self.loop.touch(self)  # handshake records to send, or plaintext that waited for its end
         if plaintext:
             return plaintext

@@ -747,6 +747,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CpuUse:
+    """A process's CPU time over a block (`cpu_use`), the wall-clock time the block took, and
+    the share of a core that makes (a loop that spins takes all it gets)."""
+
+    def __init__(self, pid: int):
+        self._pid = pid
+        self._cpu = cpu_seconds(pid)
+        self._started = time.monotonic()
+        self.seconds = self.cpu = 0.0
+
+    def stop(self) -> None:
+        self.cpu = cpu_seconds(self._pid) - self._cpu
+        self.seconds = time.monotonic() - self._started
+
+    @property
+    def share(self) -> float:
+        return self.cpu / self.seconds
+
+    def __repr__(self) -> str:
+        return f"the server used {self.cpu:.2f} core-seconds in {self.seconds:.2f} s"
+
+
+@contextlib.contextmanager
+def cpu_use(pid: int):
+    """Measure process `pid`'s CPU over the block: a CpuUse, filled in when the block ends."""
+    use = CpuUse(pid)
+    yield use
+    use.stop()
+
+
 def open_fds(pid: int) -> int:
     """How many file descriptors process `pid` has open (/proc/PID/fd)."""
     return len(os.listdir(f"/proc/{pid}/fd"))

@@ -15,7 +15,6 @@ import re
 import socket
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from .harness import (
     HOST,
     TOOL_TIMEOUT,
     ClientProcess,
-    cpu_seconds,
+    cpu_use,
     installed_tool,
     make_file,
     run_client,
@@ -509,7 +508,7 @@ def test_a_stalled_handshake_on_the_implicit_port_is_timed_out_and_costs_no_cpu(
     meanwhile (it did: a whole core until the join timeout)."""
     args = tls_args(certificates, "--ftps-port", "0", "--join-timeout", "1")
     server = start_server(root=root, extra_args=args)
-    with socket.create_connection((HOST, server.ftps_port())) as stalled, server_cpu(server) as used:
+    with socket.create_connection((HOST, server.ftps_port())) as stalled, cpu_use(server.pid) as used:
         stalled.sendall(STALLED_CLIENT_HELLO)
         stalled.settimeout(10)
         assert read_to_close(stalled) == b"", "closed without a word in clear"
@@ -528,7 +527,7 @@ def test_a_stalled_handshake_on_a_data_connection_is_timed_out_and_costs_no_cpu(
     with socket.create_connection(client.makepasv()) as stalled:
         client.putcmd("RETR notas.bin")
         assert client.getline().startswith("150")
-        with server_cpu(server) as used:
+        with cpu_use(server.pid) as used:
             stalled.sendall(STALLED_CLIENT_HELLO)
             stalled.settimeout(10)
             assert read_to_close(stalled) == b"", "closed without a byte of the file"
@@ -544,32 +543,3 @@ STALLED_CLIENT_HELLO = b"\x16\x03\x01\x02\x00"
 IDLE_SHARE = 0.2
 """Of a core, at most, while the server waits for a stalled peer (a spinning loop takes
 all it gets: a whole core when the machine is idle)."""
-
-
-class CpuUse:
-    """A process's CPU time from now until `stop`, and the wall-clock time it took."""
-
-    def __init__(self, pid: int):
-        self._pid = pid
-        self._cpu = cpu_seconds(pid)
-        self._started = time.monotonic()
-        self.seconds = self.cpu = 0.0
-
-    def stop(self) -> None:
-        self.cpu = cpu_seconds(self._pid) - self._cpu
-        self.seconds = time.monotonic() - self._started
-
-    @property
-    def share(self) -> float:
-        return self.cpu / self.seconds
-
-    def __repr__(self) -> str:
-        return f"the server used {self.cpu:.2f} core-seconds in {self.seconds:.2f} s"
-
-
-@contextlib.contextmanager
-def server_cpu(server):
-    """The server's CPU time over the block, and its share of a core."""
-    use = CpuUse(server.pid)
-    yield use
-    use.stop()
